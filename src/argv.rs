@@ -1,0 +1,99 @@
+//! duplo-jit is written in Go, whose flag package takes `-tenant x`, `-tenant=x` and `-admin=true`.
+//! Existing `~/.aws/config` profiles use those spellings, so we rewrite them into clap's before parsing.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+
+/// Rewrite single-dash long flags that name a real option (`-tenant` -> `--tenant`) and Go-style
+/// boolean values (`--admin=true` -> `--admin`, `--admin=false` -> dropped). Stops at `--`.
+pub fn normalize(args: impl IntoIterator<Item = OsString>, cmd: &clap::Command) -> Vec<OsString> {
+    let (longs, bools) = long_flags(cmd);
+    let mut out = Vec::new();
+    let mut passthrough = false;
+    for arg in args {
+        if passthrough {
+            out.push(arg);
+            continue;
+        }
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            passthrough = true;
+            out.push(arg);
+            continue;
+        }
+        let body = text
+            .strip_prefix("--")
+            .or_else(|| text.strip_prefix('-').filter(|b| b.len() > 1));
+        let Some(body) = body else {
+            out.push(arg);
+            continue;
+        };
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        if !longs.contains(name) {
+            out.push(arg);
+            continue;
+        }
+        match value {
+            Some("true") if bools.contains(name) => out.push(format!("--{name}").into()),
+            Some("false") if bools.contains(name) => {}
+            Some(v) => out.push(format!("--{name}={v}").into()),
+            None => out.push(format!("--{name}").into()),
+        }
+    }
+    out
+}
+
+fn long_flags(cmd: &clap::Command) -> (HashSet<String>, HashSet<String>) {
+    let mut longs = HashSet::new();
+    let mut bools = HashSet::new();
+    let mut stack = vec![cmd.clone()];
+    while let Some(c) = stack.pop() {
+        for arg in c.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                longs.insert(long.to_string());
+                if !arg.get_action().takes_values() {
+                    bools.insert(long.to_string());
+                }
+            }
+        }
+        stack.extend(c.get_subcommands().cloned());
+    }
+    longs.insert("help".into());
+    longs.insert("version".into());
+    (longs, bools)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize(args.iter().map(OsString::from), &crate::cli::Cli::command())
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn go_style_flags_become_clap_flags() {
+        assert_eq!(
+            norm(&["jit", "aws", "-tenant", "dev01", "-host=https://x", "-admin=true", "-no-cache=false"]),
+            ["jit", "aws", "--tenant", "dev01", "--host=https://x", "--admin"]
+        );
+    }
+
+    #[test]
+    fn unknown_and_short_flags_and_passthrough_are_untouched() {
+        assert_eq!(
+            norm(&["jit", "exec", "-v", "-bogus", "prod", "--", "ls", "-tenant", "--admin=false"]),
+            ["jit", "exec", "-v", "-bogus", "prod", "--", "ls", "-tenant", "--admin=false"]
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! Every clap type lives here so the whole command-line surface can be read in one place.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jit",
+    version,
+    about = "Just-in-time, short-lived AWS credentials from your access portal",
+    propagate_version = true,
+    after_long_help = "Examples:
+  jit aws --tenant dev01 --host https://portal.example.com --interactive
+  jit exec prod -- aws sts get-caller-identity
+  eval \"$(jit init zsh)\" && jitnow prod"
+)]
+pub struct Cli {
+    /// Log requests and cache decisions to stderr (never secrets)
+    #[arg(short, long, global = true, alias = "debug")]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Aws(AwsArgs),
+    Duplo(DuploArgs),
+    Exec(ExecArgs),
+    Env(EnvArgs),
+    Console(ConsoleArgs),
+    Ls(LsArgs),
+    Config(ConfigArgs),
+    Init(InitArgs),
+    Completions(CompletionsArgs),
+    #[command(name = "clear-cache")]
+    ClearCache(ClearCacheArgs),
+    Version,
+}
+
+/// Where the portal is and how to authenticate to it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PortalArgs {
+    /// Portal UI URL (https://, or http:// for loopback only); also the cache key
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+
+    /// Portal API URL when it differs from --host
+    #[arg(long, value_name = "URL")]
+    pub api_host: Option<String>,
+
+    /// Portal API token (prefer JIT_TOKEN or --token-file: argv is visible to other users)
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Read the portal API token from this file
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Log in through the portal in a browser when no token is given
+    #[arg(long)]
+    pub interactive: bool,
+
+    /// Loopback port for the interactive login callback (default: random)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+
+    /// Print the login URL to stderr instead of opening a browser
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+/// Which credentials to ask the portal for.
+#[derive(Debug, Clone, Default, Args)]
+#[group(id = "scope", multiple = false)]
+pub struct ScopeArgs {
+    /// Admin credentials
+    #[arg(long)]
+    pub admin: bool,
+
+    /// Operations credentials (duplo-ops)
+    #[arg(long)]
+    pub duplo_ops: bool,
+
+    /// Tenant credentials: a tenant name, or an id (32 characters or more)
+    #[arg(long, value_name = "NAME|ID")]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct CacheArgs {
+    /// Neither read nor write the cache
+    #[arg(long, conflicts_with = "refresh")]
+    pub no_cache: bool,
+
+    /// Fetch new credentials and write them to the cache
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// Print AWS credential_process JSON (drop-in for duplo-jit)
+#[derive(Debug, Args)]
+#[command(after_long_help = "Example ~/.aws/config profile:
+  [profile dev]
+  credential_process = jit aws --tenant dev01 --host https://portal.example.com --interactive")]
+pub struct AwsArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Print the portal token as JSON (drop-in for `duplo-jit duplo`)
+#[derive(Debug, Args)]
+pub struct DuploArgs {
+    /// Ask for an admin login
+    #[arg(long)]
+    pub admin: bool,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Pick credentials by environment name, or by portal flags as `jit aws` takes them.
+#[derive(Debug, Clone, Args)]
+pub struct EnvSelect {
+    /// Environment name from the config file (or a ~/.aws/config profile that runs jit)
+    #[arg(value_name = "ENV", required_unless_present = "host", add = clap_complete::engine::ArgValueCompleter::new(crate::config::complete_env))]
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Run a command with fresh AWS credentials in its environment
+#[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  jit exec prod -- aws s3 ls
+  jit exec dev -- terraform plan -out plan.bin")]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+
+    /// Run even inside another jit environment (JIT_ENV is set)
+    #[arg(long)]
+    pub force: bool,
+
+    /// The command and its arguments, passed on unchanged
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvFormat {
+    Json,
+    Sh,
+    Fish,
+    Powershell,
+}
+
+/// Print the environment variables that `jit exec` would set
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+
+    /// Output format
+    #[arg(long, short, value_enum, default_value = "json")]
+    pub format: EnvFormat,
+}
+
+/// Print or open the AWS console sign-in URL
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+
+    /// Print the URL to stdout (default when no browser can be opened)
+    #[arg(long, conflicts_with = "open")]
+    pub print: bool,
+
+    /// Open the URL in a browser
+    #[arg(long)]
+    pub open: bool,
+
+    /// Console page to land on, e.g. https://us-east-1.console.aws.amazon.com/ec2/home
+    #[arg(long, value_name = "URL")]
+    pub destination: Option<String>,
+}
+
+/// List cached sessions and the time they have left
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Manage named environments
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Add or replace an environment
+    Add(ConfigAddArgs),
+    /// List environments
+    List,
+    /// Remove an environment
+    Remove {
+        /// Environment name
+        name: String,
+    },
+    /// Print the config file path
+    Path,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigAddArgs {
+    /// Environment name
+    pub name: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Portal UI URL
+    #[arg(long, value_name = "URL")]
+    pub host: String,
+    /// Portal API URL when it differs from --host
+    #[arg(long, value_name = "URL")]
+    pub api_host: Option<String>,
+    /// Log in through the browser (the default when no token source is given)
+    #[arg(long, conflicts_with_all = ["token_file", "token_env"])]
+    pub interactive: bool,
+    /// Read the portal token from this file
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Read the portal token from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// AWS region to use instead of the portal's
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+/// Print the shell hook: `jitnow`, `jitoff` and a prompt indicator
+#[derive(Debug, Args)]
+#[command(after_long_help = "Setup:
+  bash:        eval \"$(jit init bash)\"         in ~/.bashrc
+  zsh:         eval \"$(jit init zsh)\"          in ~/.zshrc
+  fish:        jit init fish | source          in ~/.config/fish/config.fish
+  PowerShell:  Invoke-Expression (& jit init powershell | Out-String)   in $PROFILE")]
+pub struct InitArgs {
+    #[arg(value_enum)]
+    pub shell: Shell,
+
+    /// Do not add the remaining-time indicator to the prompt
+    #[arg(long)]
+    pub no_prompt: bool,
+}
+
+/// Print shell completions
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// Delete every cached credential and token
+#[derive(Debug, Args)]
+pub struct ClearCacheArgs {}

@@ -1,0 +1,15 @@
+//! `jit aws`: the credential_process entry point; must stay fast on a cache hit.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::AwsArgs;
+use crate::creds;
+
+pub fn run(args: AwsArgs) -> Result<ExitCode> {
+    let target = super::target(&args.scope, &args.portal, None, None)?;
+    let creds = creds::get(&target, args.cache.into())?;
+    crate::output::print_line(&creds.to_process_json()?)?;
+    Ok(ExitCode::SUCCESS)
+}

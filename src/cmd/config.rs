@@ -1,0 +1,54 @@
+//! `jit config`: add, list and remove named environments without hand-editing TOML.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use crate::cli::{ConfigArgs, ConfigCommand};
+use crate::config::{self, EnvConfig};
+
+pub fn run(args: ConfigArgs) -> Result<ExitCode> {
+    match args.command {
+        ConfigCommand::Add(add) => {
+            let env = EnvConfig {
+                host: add.host,
+                api_host: add.api_host,
+                admin: add.scope.admin,
+                duplo_ops: add.scope.duplo_ops,
+                tenant: add.scope.tenant,
+                auth: Some(if add.token_file.is_some() || add.token_env.is_some() { "token" } else { "interactive" }.into()),
+                token_file: add.token_file,
+                token_env: add.token_env,
+                region: add.region,
+            };
+            env.validate(&add.name)?;
+            let mut cfg = config::load()?;
+            cfg.envs.insert(add.name.clone(), env);
+            let path = config::save(&cfg)?;
+            eprintln!("jit: saved environment '{}' to {}", add.name, path.display());
+        }
+        ConfigCommand::List => {
+            let cfg = config::load()?;
+            let mut out = String::new();
+            for (name, env) in &cfg.envs {
+                let scope = match (&env.tenant, env.admin) {
+                    (Some(t), _) => format!("tenant {t}"),
+                    (None, true) => "admin".into(),
+                    (None, false) => "duplo-ops".into(),
+                };
+                out.push_str(&format!("{name}\t{scope}\t{}\n", env.host));
+            }
+            crate::output::print_raw(&out)?;
+        }
+        ConfigCommand::Remove { name } => {
+            let mut cfg = config::load()?;
+            if cfg.envs.remove(&name).is_none() {
+                bail!("no environment named '{name}' in {}", config::path()?.display());
+            }
+            config::save(&cfg)?;
+            eprintln!("jit: removed environment '{name}'");
+        }
+        ConfigCommand::Path => crate::output::print_line(&config::path()?.display().to_string())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,40 @@
+//! `jit exec`: replace this process with the child, credentials in its environment.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Result, anyhow};
+
+use crate::cli::ExecArgs;
+use crate::{creds, envvars};
+
+pub fn run(args: ExecArgs) -> Result<ExitCode> {
+    if !args.force
+        && let Some(current) = std::env::var("JIT_ENV").ok().filter(|v| !v.is_empty())
+    {
+        return Err(super::UsageError(format!(
+            "already inside jit environment '{current}' (JIT_ENV is set); run `jitoff` first or pass --force"
+        ))
+        .into());
+    }
+    let (name, target) = super::select(&args.select)?;
+    let creds = creds::get(&target, args.select.cache.into())?;
+    let (program, rest) = args.command.split_first().ok_or_else(|| anyhow!("no command given"))?;
+    let mut child = Command::new(program);
+    child.args(rest);
+    for var in envvars::CLEARED {
+        child.env_remove(var);
+    }
+    child.envs(envvars::set(&creds, &name));
+    let shown = program.to_string_lossy();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = child.exec();
+        Err(anyhow!("cannot run '{shown}': {err}"))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = child.status().map_err(|e| anyhow!("cannot run '{shown}': {e}"))?;
+        Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+    }
+}

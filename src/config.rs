@@ -1,0 +1,236 @@
+//! Named environments: `jit exec prod` reads `prod` from `<XDG config>/jit/config.toml`, or from
+//! a `[profile prod]` in `~/.aws/config` whose credential_process already runs jit or duplo-jit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{PortalArgs, ScopeArgs};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default, rename = "env", skip_serializing_if = "BTreeMap::is_empty")]
+    pub envs: BTreeMap<String, EnvConfig>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_host: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplo_ops: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// "interactive" (browser login) or "token" (from token_file / token_env / JIT_TOKEN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl EnvConfig {
+    /// The same flags a user would type for `jit aws`.
+    pub fn to_args(&self) -> (ScopeArgs, PortalArgs) {
+        let scope = ScopeArgs { admin: self.admin, duplo_ops: self.duplo_ops, tenant: self.tenant.clone() };
+        let portal = PortalArgs {
+            host: Some(self.host.clone()),
+            api_host: self.api_host.clone(),
+            token: None,
+            token_file: self.token_file.clone(),
+            interactive: self.auth.as_deref() == Some("interactive")
+                || (self.auth.is_none() && self.token_file.is_none() && self.token_env.is_none()),
+            port: None,
+            no_browser: false,
+        };
+        (scope, portal)
+    }
+
+    pub fn validate(&self, name: &str) -> Result<()> {
+        let scopes = [self.admin, self.duplo_ops, self.tenant.is_some()].iter().filter(|b| **b).count();
+        if scopes != 1 {
+            bail!("environment '{name}': set exactly one of admin = true, duplo_ops = true or tenant = \"NAME\"");
+        }
+        if let Some(auth) = self.auth.as_deref().filter(|a| *a != "interactive" && *a != "token") {
+            bail!("environment '{name}': auth must be \"interactive\" or \"token\", not \"{auth}\"");
+        }
+        crate::host::Host::parse(&self.host).with_context(|| format!("environment '{name}'"))?;
+        Ok(())
+    }
+}
+
+pub fn path() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("JIT_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    dirs::config_dir()
+        .map(|d| d.join("jit").join("config.toml"))
+        .ok_or_else(|| anyhow!("cannot find a config directory (set JIT_CONFIG)"))
+}
+
+pub fn load() -> Result<Config> {
+    load_from(&path()?)
+}
+
+fn load_from(path: &Path) -> Result<Config> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            anyhow!("invalid config file {}: {}", path.display(), e.message())
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+    }
+}
+
+pub fn save(config: &Config) -> Result<PathBuf> {
+    let path = path()?;
+    let dir = path.parent().context("config path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let text = toml::to_string_pretty(config)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&path).map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(path)
+}
+
+/// A named environment resolved to `jit aws` flags and an optional region override.
+pub struct Resolved {
+    pub scope: ScopeArgs,
+    pub portal: PortalArgs,
+    pub region: Option<String>,
+    pub token_env: Option<String>,
+}
+
+pub fn resolve(name: &str) -> Result<Resolved> {
+    let config = load()?;
+    if let Some(env) = config.envs.get(name) {
+        env.validate(name)?;
+        let (scope, portal) = env.to_args();
+        return Ok(Resolved { scope, portal, region: env.region.clone(), token_env: env.token_env.clone() });
+    }
+    if let Some(found) = from_aws_profile(name)? {
+        return Ok(found);
+    }
+    bail!(
+        "unknown environment '{name}': add it with `jit config add {name} --host URL --tenant NAME` or to {}",
+        path()?.display()
+    )
+}
+
+fn aws_config_path() -> Option<PathBuf> {
+    std::env::var_os("AWS_CONFIG_FILE")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".aws").join("config")))
+}
+
+/// The keys of one `[profile NAME]` section (or `[default]`) of an AWS config file.
+fn aws_profile(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
+    let mut current: Option<String> = None;
+    let mut found: Option<BTreeMap<String, String>> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let section = section.trim();
+            let profile = section
+                .strip_prefix("profile")
+                .filter(|rest| rest.starts_with(char::is_whitespace))
+                .map(str::trim)
+                .or((section == "default").then_some("default"));
+            current = profile.map(str::to_string);
+            if current.as_deref() == Some(name) && found.is_none() {
+                found = Some(BTreeMap::new());
+            }
+            continue;
+        }
+        if current.as_deref() == Some(name)
+            && let (Some(map), Some((k, v))) = (found.as_mut(), line.split_once('='))
+        {
+            map.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    found
+}
+
+fn from_aws_profile(name: &str) -> Result<Option<Resolved>> {
+    let Some(path) = aws_config_path() else { return Ok(None) };
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let Some(profile) = aws_profile(&text, name) else { return Ok(None) };
+    let Some(process) = profile.get("credential_process") else { return Ok(None) };
+    let words = shell_words::split(process)
+        .with_context(|| format!("profile '{name}' in {}: cannot parse credential_process", path.display()))?;
+    let program = words.first().map(|w| {
+        Path::new(w)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    if !matches!(program.as_deref(), Some("jit" | "duplo-jit")) || words.get(1).map(String::as_str) != Some("aws") {
+        bail!("profile '{name}' in {} does not run `jit aws` or `duplo-jit aws`", path.display());
+    }
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let argv = crate::argv::normalize(words.iter().map(Into::into), &cmd);
+    let cli = crate::cli::Cli::try_parse_from(argv)
+        .map_err(|e| anyhow!("profile '{name}' in {}: {}", path.display(), e.kind()))?;
+    let crate::cli::Command::Aws(aws) = cli.command else {
+        bail!("profile '{name}' does not run `jit aws`");
+    };
+    Ok(Some(Resolved { scope: aws.scope, portal: aws.portal, region: profile.get("region").cloned(), token_env: None }))
+}
+
+/// Env names for shell completion: local files only, never the network.
+pub fn complete_env(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
+    let prefix = current.to_string_lossy();
+    load()
+        .map(|c| c.envs.into_iter().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix.as_ref()))
+        .map(|(name, env)| {
+            let help = env.tenant.clone().unwrap_or_else(|| if env.admin { "admin".into() } else { "duplo-ops".into() });
+            clap_complete::CompletionCandidate::new(name).help(Some(format!("{help} @ {}", env.host).into()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_profile_sections() {
+        let text = "[default]\nregion=us-east-1\n[profile dev]\n credential_process = jit aws -tenant dev01 -host https://p\nregion = eu-west-1\n[profile devx]\nregion=x\n";
+        let dev = aws_profile(text, "dev").expect("dev");
+        assert_eq!(dev.get("region").map(String::as_str), Some("eu-west-1"));
+        assert_eq!(dev.get("credential_process").map(String::as_str), Some("jit aws -tenant dev01 -host https://p"));
+        assert_eq!(aws_profile(text, "default").and_then(|d| d.get("region").cloned()).as_deref(), Some("us-east-1"));
+        assert!(aws_profile(text, "nope").is_none());
+    }
+
+    #[test]
+    fn config_roundtrip_and_validation() {
+        let text = "[env.prod]\nhost = \"https://p.example.com\"\ntenant = \"prod01\"\nregion = \"us-west-2\"\n";
+        let config: Config = toml::from_str(text).expect("parse");
+        let prod = &config.envs["prod"];
+        prod.validate("prod").expect("valid");
+        assert!(prod.to_args().1.interactive, "interactive is the default auth");
+        let both = EnvConfig { admin: true, ..prod.clone() };
+        assert!(both.validate("x").is_err());
+        assert!(toml::from_str::<Config>("[env.x]\nhost=\"https://a\"\nbogus=1\n").is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! AWS console sign-in URLs (DESIGN.md §6), for portals that send no ConsoleUrl or when the user
+//! wants a different landing page. The resulting URL is a bearer secret.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use serde::Deserialize;
+
+use crate::creds::AwsCreds;
+use crate::output;
+
+const DEFAULT_SIGNIN: &str = "https://signin.aws.amazon.com/federation";
+
+fn signin_endpoint() -> String {
+    std::env::var("JIT_SIGNIN_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_SIGNIN.to_string())
+}
+
+pub fn default_destination(region: &str) -> String {
+    if region.is_empty() {
+        "https://console.aws.amazon.com/".to_string()
+    } else {
+        format!("https://{region}.console.aws.amazon.com/console/home?region={region}")
+    }
+}
+
+/// The portal's ConsoleUrl when it fits, else a federation sign-in URL built from the keys.
+pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<String> {
+    if destination.is_none() && !creds.console_url.is_empty() {
+        return Ok(creds.console_url.clone());
+    }
+    let destination = destination.map(str::to_string).unwrap_or_else(|| default_destination(&creds.region));
+    let endpoint = signin_endpoint();
+    let session = serde_json::json!({
+        "sessionId": creds.access_key_id,
+        "sessionKey": creds.secret_access_key,
+        "sessionToken": creds.session_token,
+    })
+    .to_string();
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "getSigninToken")
+        .append_pair("Session", &session)
+        .finish();
+    output::debug(|| format!("GET {endpoint}?Action=getSigninToken"));
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .context("cannot set up the HTTP client")?;
+    let resp = http
+        .get(format!("{endpoint}?{query}"))
+        .send()
+        .map_err(|e| anyhow!("console sign-in endpoint unreachable: {endpoint}: {}", e.without_url()))?;
+    let status = resp.status().as_u16();
+    let body = resp.text().unwrap_or_default();
+    if status >= 300 {
+        return Err(anyhow!(
+            "console sign-in failed: url {endpoint}, status {status}, body {}",
+            crate::portal::redact_json(&body)
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Signin {
+        #[serde(rename = "SigninToken")]
+        signin_token: String,
+    }
+    let token: Signin = serde_json::from_str(&body)
+        .map_err(|e| anyhow!("console sign-in endpoint sent malformed JSON: {endpoint}: {e}"))?;
+    let login: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "login")
+        .append_pair("Issuer", issuer)
+        .append_pair("Destination", &destination)
+        .append_pair("SigninToken", &token.signin_token)
+        .finish();
+    Ok(format!("{endpoint}?{login}"))
+}

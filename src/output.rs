@@ -1,0 +1,45 @@
+//! Stdout carries machine output only; stderr carries one-line diagnostics. Both go through here.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// Debug line on stderr, only with `-v`. Callers must never pass a secret.
+pub fn debug(msg: impl FnOnce() -> String) {
+    if VERBOSE.load(Ordering::Relaxed) {
+        eprintln!("jit: debug: {}", msg());
+    }
+}
+
+pub fn warn(msg: impl std::fmt::Display) {
+    eprintln!("jit: warning: {msg}");
+}
+
+/// Write one line to stdout and flush, so a closed pipe surfaces as an error we can map to exit 0.
+pub fn print_line(line: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn print_raw(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
