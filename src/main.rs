@@ -21,7 +21,9 @@ use clap::{CommandFactory, Parser};
 fn main() -> ExitCode {
     clap_complete::CompleteEnv::with_factory(cli::Cli::command).complete();
     let cli = cli::Cli::parse_from(argv::normalize(std::env::args_os(), &cli::Cli::command()));
-    output::set_verbose(cli.verbose);
+    output::set_verbose(
+        cli.verbose || std::env::var("JIT_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0"),
+    );
     match cmd::run(cli.command) {
         Ok(code) => code,
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,

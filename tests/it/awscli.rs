@@ -1,0 +1,89 @@
+//! Real consumers: the AWS CLI and boto3 use `jit` as credential_process and through `jit exec`,
+//! against moto as the AWS endpoint; the portal stand-in mints the keys with a real AssumeRole.
+
+use crate::support::{MOTO_RECORDER, Portal, Sandbox, finish, moto, venv_bin};
+
+fn moto_portal() -> Portal {
+    let portal = Portal::start();
+    portal.state().sts = Some(moto().url.clone());
+    portal
+}
+
+fn profiles(sb: &Sandbox, portal: &Portal) {
+    let user = sb.token_file(&portal.user_token);
+    let admin = sb.token_file(&portal.admin_token);
+    let jit = crate::support::JIT;
+    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
+    std::fs::write(
+        sb.home().join(".aws").join("config"),
+        format!(
+            "[profile dev]\nregion = us-west-2\ncredential_process = {jit} aws -tenant dev01 -host {u} -token-file {user}\n\n\
+             [profile prod]\nregion = us-west-2\ncredential_process = {jit} aws --tenant=prod01 --host {u} --token-file {admin}\n",
+            u = portal.url
+        ),
+    )
+    .expect("aws config");
+}
+
+fn aws_cli(sb: &Sandbox, args: &[&str]) -> crate::support::Run {
+    let mut cmd = sb.command(venv_bin("aws"));
+    cmd.env("AWS_ENDPOINT_URL", &moto().url).args(args);
+    finish(cmd.output().expect("aws"))
+}
+
+#[test]
+fn aws_cli_uses_jit_as_credential_process() {
+    let portal = moto_portal();
+    let sb = Sandbox::new();
+    profiles(&sb, &portal);
+    let _guard = MOTO_RECORDER.lock().unwrap_or_else(|e| e.into_inner());
+    let rec = format!("{}/moto-api/recorder", moto().url);
+    let c = reqwest::blocking::Client::new();
+    c.post(format!("{rec}/reset-recording")).send().expect("reset");
+    c.post(format!("{rec}/start-recording")).send().expect("start");
+    let id = aws_cli(&sb, &["sts", "get-caller-identity", "--profile", "dev", "--output", "json"]).ok().json();
+    c.post(format!("{rec}/stop-recording")).send().expect("stop");
+    assert_eq!(id["Arn"], "arn:aws:sts::111111111111:assumed-role/duploservices-dev01/alice");
+    let key = portal.last_issued().access_key_id;
+    assert!(key.starts_with("ASIA"), "{key}");
+    let log = c.get(format!("{rec}/download-recording")).send().expect("log").text().expect("text");
+    let signed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("GetCallerIdentity") || l.contains("\"POST\""))
+        .filter(|l| !l.contains("AKIAPORTALSTANDIN000"))
+        .collect();
+    assert!(!signed.is_empty(), "moto recorded the CLI call: {log}");
+    for line in signed {
+        assert!(line.contains(&format!("Credential={key}/")), "signed with the key jit printed: {line}");
+    }
+    // The second CLI run is served from jit's cache: no new AssumeRole.
+    aws_cli(&sb, &["sts", "get-caller-identity", "--profile", "dev"]).ok();
+    assert_eq!(portal.cred_calls(), 1);
+}
+
+#[test]
+fn tenants_map_to_separate_accounts_through_exec_and_boto3() {
+    let portal = moto_portal();
+    let sb = Sandbox::new();
+    profiles(&sb, &portal);
+    sb.standard_config(&portal);
+    let script = "import boto3,sys\nec2=boto3.client('ec2',region_name='us-west-2')\n\
+                  sts=boto3.client('sts')\nprint(sts.get_caller_identity()['Account'])\n\
+                  if sys.argv[1]=='create':\n    ec2.create_vpc(CidrBlock='10.42.0.0/16')\n\
+                  print(sum(1 for v in ec2.describe_vpcs()['Vpcs'] if v['CidrBlock']=='10.42.0.0/16'))\n";
+    let py = venv_bin("python");
+    let exec = |env: &str, mode: &str| {
+        let mut cmd = sb.jit(&["exec", env, "--", py.to_str().expect("utf8"), "-c", script, mode]);
+        cmd.env("AWS_ENDPOINT_URL", &moto().url);
+        finish(cmd.output().expect("exec")).ok().stdout
+    };
+    let dev = exec("dev", "create");
+    let dev_lines: Vec<&str> = dev.lines().collect();
+    assert_eq!(dev_lines[0], "111111111111");
+    assert!(dev_lines[1].parse::<u32>().expect("count") >= 1);
+    // boto3 through credential_process, in the other tenant's account: dev's VPC is not there.
+    let mut cmd = sb.command(&py);
+    cmd.env("AWS_ENDPOINT_URL", &moto().url).env("AWS_PROFILE", "prod").args(["-c", script, "look"]);
+    let prod = finish(cmd.output().expect("boto3")).ok().stdout;
+    assert_eq!(prod, "222222222222\n0\n");
+}

@@ -1,0 +1,156 @@
+//! The shared cache: single flight under concurrency, crash safety, corruption, permissions.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{Portal, Sandbox, finish, unique};
+
+fn entry_path(sb: &Sandbox, portal: &Portal, scope: &str) -> std::path::PathBuf {
+    let host = portal.url.trim_start_matches("http://").replace(':', "%3A");
+    sb.cache_dir().join(format!("{host},{scope},aws-creds.json"))
+}
+
+#[test]
+fn fifty_concurrent_callers_on_a_cold_cache_make_one_portal_request() {
+    let portal = Portal::start();
+    portal.state().delay = Duration::from_millis(300);
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.user_token);
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            sb.jit(&["aws", "--tenant", "dev01", "--host", &portal.url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outs: Vec<_> = children.into_iter().map(|c| finish(c.wait_with_output().expect("wait")).ok().stdout).collect();
+    assert_eq!(portal.cred_calls(), 1, "single flight: one credentials request for 50 callers");
+    assert_eq!(portal.count("GetTenantsForUser"), 1);
+    assert_eq!(unique(outs.iter()), 1, "every caller got the same credentials");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&outs[0]).expect("json")["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+}
+
+#[test]
+fn cache_files_are_private() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&sb.cache_dir()), 0o700);
+    let mut files = 0;
+    for entry in std::fs::read_dir(sb.cache_dir()).expect("ls") {
+        let path = entry.expect("entry").path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        files += 1;
+    }
+    assert_eq!(files, 2, "one entry and its lock");
+}
+
+#[test]
+fn corrupt_or_unreadable_entries_are_misses() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let args = ["aws", "--admin", "--host", portal.url.as_str()];
+    sb.run(&args).ok();
+    let path = entry_path(&sb, &portal, "admin");
+    for garbage in [&b""[..], b"{\"Version\":1,", b"\x00\xff\xfe", b"[]", b"{\"Version\":1,\"Expiration\":\"yesterday\"}"] {
+        std::fs::write(&path, garbage).expect("corrupt");
+        let run = sb.run(&args).ok();
+        assert!(run.stderr.contains("ignoring corrupt cache entry"), "{}", run.stderr);
+        assert_eq!(run.json()["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+        let healed: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("entry rewritten");
+        assert_eq!(healed["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+    }
+    assert_eq!(portal.cred_calls(), 6);
+}
+
+#[test]
+fn read_only_cache_dir_degrades_to_no_cache_with_a_warning() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    // Tests may run as root, which ignores directory modes; a file in the way fails for anyone.
+    let blocked = sb.dir.path().join("blocked");
+    std::fs::write(&blocked, b"not a dir").expect("file");
+    let sb = sb.env("JIT_CACHE_DIR", &blocked.join("jit").display().to_string());
+    let run = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    assert!(run.stderr.contains("continuing without the cache"), "{}", run.stderr);
+    assert_eq!(run.json()["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+}
+
+/// SIGKILL a writer stopped at each step of a cache write; the entry must be the old or the new.
+#[test]
+fn killed_writer_leaves_old_or_new_entry() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let args = ["aws", "--admin", "--host", portal.url.as_str()];
+    let old = sb.run(&args).ok().json();
+    let path = entry_path(&sb, &portal, "admin");
+    for step in ["temp-create", "temp-write", "fsync", "rename"] {
+        let mut child = sb
+            .jit(&["aws", "--admin", "--host", &portal.url, "--refresh"])
+            .env("JIT_TEST_FAULT", step)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stat = format!("/proc/{}/stat", child.id());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let state = std::fs::read_to_string(&stat).unwrap_or_default();
+            if state.split(") ").nth(1).is_some_and(|s| s.starts_with('T')) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "writer never reached {step}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().expect("kill");
+        let _ = child.wait();
+        let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("entry survives"))
+            .unwrap_or_else(|e| panic!("torn entry after kill at {step}: {e}"));
+        let key = entry["AccessKeyId"].as_str().expect("key").to_string();
+        let newest = portal.last_issued().access_key_id;
+        if step == "rename" {
+            assert_eq!(key, newest, "killed after rename: the new entry is in place");
+        } else {
+            assert!(key == old["AccessKeyId"].as_str().expect("old") || key == newest, "{step}: {key}");
+        }
+        // The lock died with the writer: the next caller is not blocked.
+        let after = sb.run(&args).ok().json();
+        assert_eq!(after["AccessKeyId"].as_str(), Some(key.as_str()), "{step}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(sb.cache_dir())
+        .expect("ls")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    // Temp files of killed writers are stray but harmless; clear-cache removes them.
+    sb.run(&["clear-cache"]).ok();
+    let after_clear = std::fs::read_dir(sb.cache_dir()).expect("ls").filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".tmp") || n.ends_with(".json")).count();
+    assert_eq!(after_clear, 0, "clear-cache removed entries and {} temp files", leftovers.len());
+}
+
+#[test]
+fn ls_and_clear_cache() {
+    let portal = Portal::start();
+    let sb = Sandbox::new();
+    sb.standard_config(&portal);
+    sb.run(&["env", "dev"]).ok();
+    sb.run(&["env", "admin"]).ok();
+    let rows = sb.run(&["ls", "--json"]).ok().json();
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 2);
+    let scopes: Vec<&str> = rows.iter().filter_map(|r| r["scope"].as_str()).collect();
+    assert_eq!(scopes, ["admin", "tenant dev01"]);
+    for r in rows {
+        let left = r["remaining_secs"].as_i64().expect("secs");
+        assert!((3500..=3600).contains(&left), "{left}");
+    }
+    let table = sb.run(&["ls"]).ok().stdout;
+    assert!(table.contains("tenant dev01") && table.contains(&portal.url) && table.contains("59m"), "{table}");
+    let cleared = sb.run(&["clear-cache"]).ok();
+    assert!(cleared.stderr.contains("removed 2 cache entries"), "{}", cleared.stderr);
+    assert_eq!(sb.run(&["ls", "--json"]).ok().stdout.trim(), "[]");
+    assert_eq!(portal.cred_calls(), 2);
+}

@@ -1,0 +1,10 @@
+//! The one integration test binary: the real `jit` binary against the portal stand-in, moto,
+//! the real AWS CLI and boto3, and real shells.
+
+mod support;
+
+mod aws;
+mod cache;
+mod exec;
+mod login;
+mod awscli;
