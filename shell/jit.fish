@@ -1,0 +1,84 @@
+# jit shell hook for fish. Load it with:  jit init fish | source
+# Defines jitnow, jitoff and a prompt indicator of the session's remaining time.
+
+set -g __jit_bin {{jit}}
+set -g __jit_vars AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
+    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES
+
+function jitnow --description 'Put jit credentials for ENV in this shell'
+    set -l env
+    set -l console 0
+    set -l flags
+    for arg in $argv
+        switch $arg
+            case --console
+                set console 1
+            case --no-cache --refresh
+                set -a flags $arg
+            case -h --help
+                echo "usage: jitnow [--console] [--no-cache] [--refresh] ENV"
+                return 0
+            case '-*'
+                echo "jitnow: unknown option $arg" >&2
+                return 2
+            case '*'
+                set env $arg
+        end
+    end
+    if test -z "$env"
+        echo "usage: jitnow [--console] [--no-cache] [--refresh] ENV" >&2
+        return 2
+    end
+    if test $console = 1
+        $__jit_bin console $env $flags
+        return $status
+    end
+    # Fetch first: on failure the shell keeps what it had.
+    set -l code ($__jit_bin env $env --format fish $flags)
+    or return $status
+    string join \n $code | source
+end
+
+function jitoff --description 'Forget the credentials jitnow set'
+    set -e $__jit_vars
+end
+
+# fish has no clock of its own: one `date` per prompt, and only while a session is active.
+function __jit_prompt_info
+    test "$JIT_PROMPT" != 0; and set -q JIT_EXPIRES; or return 0
+    set -l left (math $JIT_EXPIRES - (date +%s))
+    if test $left -le 0
+        set_color red; printf '[%s expired] ' $JIT_ENV
+    else if test $left -lt 600
+        set_color yellow; printf '[%s %dm!] ' $JIT_ENV (math --scale=0 $left / 60)
+    else
+        set_color cyan; printf '[%s %dm] ' $JIT_ENV (math --scale=0 $left / 60)
+    end
+    set_color normal
+end
+
+# Wrap the user's prompt once, however often this file is sourced; $status is kept for it.
+if not functions -q __jit_original_fish_prompt
+    if functions -q fish_prompt
+        functions -c fish_prompt __jit_original_fish_prompt
+    else
+        function __jit_original_fish_prompt
+            printf '%s> ' (prompt_pwd)
+        end
+    end
+    function fish_prompt
+        set -l last_status $status
+        __jit_prompt_info
+        __jit_set_status $last_status
+        __jit_original_fish_prompt
+    end
+end
+
+function __jit_set_status
+    return $argv[1]
+end
+
+complete -c jitnow -f -a '($__jit_bin config list 2>/dev/null | string replace -r "\t.*" "")'
+complete -c jitnow -l console -d 'Open the AWS console'
+complete -c jitnow -l no-cache -d 'Do not use the cache'
+complete -c jitnow -l refresh -d 'Fetch new credentials'

@@ -84,16 +84,51 @@ mod tests {
     #[test]
     fn go_style_flags_become_clap_flags() {
         assert_eq!(
-            norm(&["jit", "aws", "-tenant", "dev01", "-host=https://x", "-admin=true", "-no-cache=false"]),
-            ["jit", "aws", "--tenant", "dev01", "--host=https://x", "--admin"]
+            norm(&[
+                "jit",
+                "aws",
+                "-tenant",
+                "dev01",
+                "-host=https://x",
+                "-admin=true",
+                "-no-cache=false"
+            ]),
+            [
+                "jit",
+                "aws",
+                "--tenant",
+                "dev01",
+                "--host=https://x",
+                "--admin"
+            ]
         );
     }
 
     #[test]
     fn unknown_and_short_flags_and_passthrough_are_untouched() {
         assert_eq!(
-            norm(&["jit", "exec", "-v", "-bogus", "prod", "--", "ls", "-tenant", "--admin=false"]),
-            ["jit", "exec", "-v", "-bogus", "prod", "--", "ls", "-tenant", "--admin=false"]
+            norm(&[
+                "jit",
+                "exec",
+                "-v",
+                "-bogus",
+                "prod",
+                "--",
+                "ls",
+                "-tenant",
+                "--admin=false"
+            ]),
+            [
+                "jit",
+                "exec",
+                "-v",
+                "-bogus",
+                "prod",
+                "--",
+                "ls",
+                "-tenant",
+                "--admin=false"
+            ]
         );
     }
 }

@@ -36,7 +36,8 @@ impl Cache {
 
     pub fn open() -> Result<Cache> {
         let dir = Self::dir()?;
-        create_private_dir(&dir).with_context(|| format!("cannot create cache dir {}", dir.display()))?;
+        create_private_dir(&dir)
+            .with_context(|| format!("cannot create cache dir {}", dir.display()))?;
         Ok(Cache { dir })
     }
 
@@ -57,14 +58,20 @@ impl Cache {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                output::warn(format_args!("cannot read cache entry {}: {e}", path.display()));
+                output::warn(format_args!(
+                    "cannot read cache entry {}: {e}",
+                    path.display()
+                ));
                 return None;
             }
         };
         match serde_json::from_slice(&bytes) {
             Ok(v) => Some(v),
             Err(e) => {
-                output::warn(format_args!("ignoring corrupt cache entry {}: {e}", path.display()));
+                output::warn(format_args!(
+                    "ignoring corrupt cache entry {}: {e}",
+                    path.display()
+                ));
                 None
             }
         }
@@ -151,7 +158,9 @@ pub fn key(parts: &[&str]) -> String {
         .map(|p| {
             p.bytes()
                 .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => {
+                        (b as char).to_string()
+                    }
                     _ => format!("%{b:02X}"),
                 })
                 .collect::<String>()
@@ -175,7 +184,10 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let meta = fs::metadata(dir)?;
         if meta.permissions().mode() & 0o077 != 0 {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
@@ -205,16 +217,26 @@ mod tests {
 
     #[test]
     fn keys_are_reversible_and_safe() {
-        assert_eq!(key(&["portal.example.com", "tenant", "dev 01/x"]), "portal.example.com,tenant,dev%2001%2Fx");
+        assert_eq!(
+            key(&["portal.example.com", "tenant", "dev 01/x"]),
+            "portal.example.com,tenant,dev%2001%2Fx"
+        );
         assert_eq!(key(&["127.0.0.1:8080", "admin"]), "127.0.0.1%3A8080,admin");
     }
 
     #[test]
     fn write_read_roundtrip_and_corrupt_is_miss() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cache = Cache { dir: dir.path().to_path_buf() };
-        cache.write("k", &serde_json::json!({"a": 1})).expect("write");
-        assert_eq!(cache.read::<serde_json::Value>("k"), Some(serde_json::json!({"a": 1})));
+        let cache = Cache {
+            dir: dir.path().to_path_buf(),
+        };
+        cache
+            .write("k", &serde_json::json!({"a": 1}))
+            .expect("write");
+        assert_eq!(
+            cache.read::<serde_json::Value>("k"),
+            Some(serde_json::json!({"a": 1}))
+        );
         fs::write(dir.path().join("k.json"), b"{\"a\":").expect("corrupt");
         assert_eq!(cache.read::<serde_json::Value>("k"), None);
         assert_eq!(cache.keys(), vec!["k".to_string()]);

@@ -43,7 +43,11 @@ pub struct EnvConfig {
 impl EnvConfig {
     /// The same flags a user would type for `jit aws`.
     pub fn to_args(&self) -> (ScopeArgs, PortalArgs) {
-        let scope = ScopeArgs { admin: self.admin, duplo_ops: self.duplo_ops, tenant: self.tenant.clone() };
+        let scope = ScopeArgs {
+            admin: self.admin,
+            duplo_ops: self.duplo_ops,
+            tenant: self.tenant.clone(),
+        };
         let portal = PortalArgs {
             host: Some(self.host.clone()),
             api_host: self.api_host.clone(),
@@ -58,12 +62,23 @@ impl EnvConfig {
     }
 
     pub fn validate(&self, name: &str) -> Result<()> {
-        let scopes = [self.admin, self.duplo_ops, self.tenant.is_some()].iter().filter(|b| **b).count();
+        let scopes = [self.admin, self.duplo_ops, self.tenant.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if scopes != 1 {
-            bail!("environment '{name}': set exactly one of admin = true, duplo_ops = true or tenant = \"NAME\"");
+            bail!(
+                "environment '{name}': set exactly one of admin = true, duplo_ops = true or tenant = \"NAME\""
+            );
         }
-        if let Some(auth) = self.auth.as_deref().filter(|a| *a != "interactive" && *a != "token") {
-            bail!("environment '{name}': auth must be \"interactive\" or \"token\", not \"{auth}\"");
+        if let Some(auth) = self
+            .auth
+            .as_deref()
+            .filter(|a| *a != "interactive" && *a != "token")
+        {
+            bail!(
+                "environment '{name}': auth must be \"interactive\" or \"token\", not \"{auth}\""
+            );
         }
         crate::host::Host::parse(&self.host).with_context(|| format!("environment '{name}'"))?;
         Ok(())
@@ -85,9 +100,8 @@ pub fn load() -> Result<Config> {
 
 fn load_from(path: &Path) -> Result<Config> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| {
-            anyhow!("invalid config file {}: {}", path.display(), e.message())
-        }),
+        Ok(text) => toml::from_str(&text)
+            .map_err(|e| anyhow!("invalid config file {}: {}", path.display(), e.message())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
     }
@@ -101,7 +115,8 @@ pub fn save(config: &Config) -> Result<PathBuf> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())?;
     tmp.as_file().sync_all()?;
-    tmp.persist(&path).map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    tmp.persist(&path)
+        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
     Ok(path)
 }
 
@@ -118,7 +133,12 @@ pub fn resolve(name: &str) -> Result<Resolved> {
     if let Some(env) = config.envs.get(name) {
         env.validate(name)?;
         let (scope, portal) = env.to_args();
-        return Ok(Resolved { scope, portal, region: env.region.clone(), token_env: env.token_env.clone() });
+        return Ok(Resolved {
+            scope,
+            portal,
+            region: env.region.clone(),
+            token_env: env.token_env.clone(),
+        });
     }
     if let Some(found) = from_aws_profile(name)? {
         return Ok(found);
@@ -168,20 +188,37 @@ fn aws_profile(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
 }
 
 fn from_aws_profile(name: &str) -> Result<Option<Resolved>> {
-    let Some(path) = aws_config_path() else { return Ok(None) };
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
-    let Some(profile) = aws_profile(&text, name) else { return Ok(None) };
-    let Some(process) = profile.get("credential_process") else { return Ok(None) };
-    let words = shell_words::split(process)
-        .with_context(|| format!("profile '{name}' in {}: cannot parse credential_process", path.display()))?;
+    let Some(path) = aws_config_path() else {
+        return Ok(None);
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let Some(profile) = aws_profile(&text, name) else {
+        return Ok(None);
+    };
+    let Some(process) = profile.get("credential_process") else {
+        return Ok(None);
+    };
+    let words = shell_words::split(process).with_context(|| {
+        format!(
+            "profile '{name}' in {}: cannot parse credential_process",
+            path.display()
+        )
+    })?;
     let program = words.first().map(|w| {
         Path::new(w)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    if !matches!(program.as_deref(), Some("jit" | "duplo-jit")) || words.get(1).map(String::as_str) != Some("aws") {
-        bail!("profile '{name}' in {} does not run `jit aws` or `duplo-jit aws`", path.display());
+    if !matches!(program.as_deref(), Some("jit" | "duplo-jit"))
+        || words.get(1).map(String::as_str) != Some("aws")
+    {
+        bail!(
+            "profile '{name}' in {} does not run `jit aws` or `duplo-jit aws`",
+            path.display()
+        );
     }
     let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
     let argv = crate::argv::normalize(words.iter().map(Into::into), &cmd);
@@ -190,7 +227,12 @@ fn from_aws_profile(name: &str) -> Result<Option<Resolved>> {
     let crate::cli::Command::Aws(aws) = cli.command else {
         bail!("profile '{name}' does not run `jit aws`");
     };
-    Ok(Some(Resolved { scope: aws.scope, portal: aws.portal, region: profile.get("region").cloned(), token_env: None }))
+    Ok(Some(Resolved {
+        scope: aws.scope,
+        portal: aws.portal,
+        region: profile.get("region").cloned(),
+        token_env: None,
+    }))
 }
 
 /// Env names for shell completion: local files only, never the network.
@@ -202,8 +244,15 @@ pub fn complete_env(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionC
         .into_iter()
         .filter(|(name, _)| name.starts_with(prefix.as_ref()))
         .map(|(name, env)| {
-            let help = env.tenant.clone().unwrap_or_else(|| if env.admin { "admin".into() } else { "duplo-ops".into() });
-            clap_complete::CompletionCandidate::new(name).help(Some(format!("{help} @ {}", env.host).into()))
+            let help = env.tenant.clone().unwrap_or_else(|| {
+                if env.admin {
+                    "admin".into()
+                } else {
+                    "duplo-ops".into()
+                }
+            });
+            clap_complete::CompletionCandidate::new(name)
+                .help(Some(format!("{help} @ {}", env.host).into()))
         })
         .collect()
 }
@@ -217,8 +266,16 @@ mod tests {
         let text = "[default]\nregion=us-east-1\n[profile dev]\n credential_process = jit aws -tenant dev01 -host https://p\nregion = eu-west-1\n[profile devx]\nregion=x\n";
         let dev = aws_profile(text, "dev").expect("dev");
         assert_eq!(dev.get("region").map(String::as_str), Some("eu-west-1"));
-        assert_eq!(dev.get("credential_process").map(String::as_str), Some("jit aws -tenant dev01 -host https://p"));
-        assert_eq!(aws_profile(text, "default").and_then(|d| d.get("region").cloned()).as_deref(), Some("us-east-1"));
+        assert_eq!(
+            dev.get("credential_process").map(String::as_str),
+            Some("jit aws -tenant dev01 -host https://p")
+        );
+        assert_eq!(
+            aws_profile(text, "default")
+                .and_then(|d| d.get("region").cloned())
+                .as_deref(),
+            Some("us-east-1")
+        );
         assert!(aws_profile(text, "nope").is_none());
     }
 
@@ -228,8 +285,14 @@ mod tests {
         let config: Config = toml::from_str(text).expect("parse");
         let prod = &config.envs["prod"];
         prod.validate("prod").expect("valid");
-        assert!(prod.to_args().1.interactive, "interactive is the default auth");
-        let both = EnvConfig { admin: true, ..prod.clone() };
+        assert!(
+            prod.to_args().1.interactive,
+            "interactive is the default auth"
+        );
+        let both = EnvConfig {
+            admin: true,
+            ..prod.clone()
+        };
         assert!(both.validate("x").is_err());
         assert!(toml::from_str::<Config>("[env.x]\nhost=\"https://a\"\nbogus=1\n").is_err());
     }

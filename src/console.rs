@@ -31,7 +31,9 @@ pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<
     if destination.is_none() && !creds.console_url.is_empty() {
         return Ok(creds.console_url.clone());
     }
-    let destination = destination.map(str::to_string).unwrap_or_else(|| default_destination(&creds.region));
+    let destination = destination
+        .map(str::to_string)
+        .unwrap_or_else(|| default_destination(&creds.region));
     let endpoint = signin_endpoint();
     let session = serde_json::json!({
         "sessionId": creds.access_key_id,
@@ -51,7 +53,12 @@ pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<
     let resp = http
         .get(format!("{endpoint}?{query}"))
         .send()
-        .map_err(|e| anyhow!("console sign-in endpoint unreachable: {endpoint}: {}", e.without_url()))?;
+        .map_err(|e| {
+            anyhow!(
+                "console sign-in endpoint unreachable: {endpoint}: {}",
+                e.without_url()
+            )
+        })?;
     let status = resp.status().as_u16();
     let body = resp.text().unwrap_or_default();
     if status >= 300 {

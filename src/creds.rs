@@ -99,7 +99,10 @@ impl AwsCreds {
             #[serde(flatten)]
             creds: &'a AwsCreds,
         }
-        Ok(serde_json::to_string(&Out { version: 1, creds: self })?)
+        Ok(serde_json::to_string(&Out {
+            version: 1,
+            creds: self,
+        })?)
     }
 
     pub fn remaining(&self) -> SignedDuration {
@@ -207,7 +210,11 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
 }
 
 /// One portal round: token, tenant id (from `hint` if known), credentials.
-fn fetch(target: &Target, hint: Option<String>, cache: Option<&Cache>) -> Result<(AwsCreds, Option<String>)> {
+fn fetch(
+    target: &Target,
+    hint: Option<String>,
+    cache: Option<&Cache>,
+) -> Result<(AwsCreds, Option<String>)> {
     let client = crate::login::client(target, cache)?;
     let Scope::Tenant(tenant) = &target.scope else {
         return Ok((client.aws_credentials(&target.scope, None)?, None));
@@ -268,7 +275,8 @@ mod tests {
             secret_access_key: "s".into(),
             region: "us-west-2".into(),
             session_token: "t".into(),
-            expiration: Timestamp::from_second(Timestamp::now().as_second() + expires_in).expect("ts"),
+            expiration: Timestamp::from_second(Timestamp::now().as_second() + expires_in)
+                .expect("ts"),
         }
     }
 

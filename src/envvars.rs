@@ -62,7 +62,9 @@ pub fn render(format: EnvFormat, vars: &[(&str, String)]) -> String {
         }
         EnvFormat::Powershell => {
             for k in CLEARED {
-                out.push_str(&format!("Remove-Item -Path Env:{k} -ErrorAction SilentlyContinue\n"));
+                out.push_str(&format!(
+                    "Remove-Item -Path Env:{k} -ErrorAction SilentlyContinue\n"
+                ));
             }
             for (k, v) in vars {
                 out.push_str(&format!("$Env:{k} = '{}'\n", v.replace('\'', "''")));
@@ -84,10 +86,19 @@ mod tests {
     fn quoting_survives_hostile_values() {
         let vars = vec![("JIT_ENV", "a'b $(rm -rf /) \\ \"c\"".to_string())];
         let sh = render(EnvFormat::Sh, &vars);
-        assert!(sh.contains("export JIT_ENV='a'\\''b $(rm -rf /) \\ \"c\"';"), "{sh}");
+        assert!(
+            sh.contains("export JIT_ENV='a'\\''b $(rm -rf /) \\ \"c\"';"),
+            "{sh}"
+        );
         let fish = render(EnvFormat::Fish, &vars);
-        assert!(fish.contains("set -gx JIT_ENV 'a\\'b $(rm -rf /) \\\\ \"c\"';"), "{fish}");
+        assert!(
+            fish.contains("set -gx JIT_ENV 'a\\'b $(rm -rf /) \\\\ \"c\"';"),
+            "{fish}"
+        );
         let ps = render(EnvFormat::Powershell, &vars);
-        assert!(ps.contains("$Env:JIT_ENV = 'a''b $(rm -rf /) \\ \"c\"'"), "{ps}");
+        assert!(
+            ps.contains("$Env:JIT_ENV = 'a''b $(rm -rf /) \\ \"c\"'"),
+            "{ps}"
+        );
     }
 }

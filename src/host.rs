@@ -79,7 +79,12 @@ mod tests {
             let host = Host::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
             assert!(!host.as_str().ends_with('/'), "{ok}");
         }
-        assert_eq!(Host::parse("https://a.b/").map(|h| h.key().to_string()).ok(), Some("a.b".into()));
+        assert_eq!(
+            Host::parse("https://a.b/")
+                .map(|h| h.key().to_string())
+                .ok(),
+            Some("a.b".into())
+        );
     }
 
     #[test]

@@ -41,20 +41,30 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
     match &target.auth {
         Auth::Token(token) => {
             let client = Client::new(&target.api_host, token.clone(), None)?;
-            let entry = TokenEntry { version: 1, duplo_token: token.expose().into(), need_otp: false };
+            let entry = TokenEntry {
+                version: 1,
+                duplo_token: token.expose().into(),
+                need_otp: false,
+            };
             Ok((client, entry))
         }
         Auth::Interactive { port, browser } => {
             let key = token_key(&target.host);
             let cached = |cache: &Cache| -> Result<Option<(Client, TokenEntry)>> {
-                let Some(entry) = cache.read::<TokenEntry>(&key) else { return Ok(None) };
+                let Some(entry) = cache.read::<TokenEntry>(&key) else {
+                    return Ok(None);
+                };
                 if admin && entry.need_otp {
                     return Ok(None);
                 }
-                let Ok(token) = Token::new(&entry.duplo_token) else { return Ok(None) };
+                let Ok(token) = Token::new(&entry.duplo_token) else {
+                    return Ok(None);
+                };
                 let client = Client::new(&target.api_host, token, None)?;
                 match client.otp_needed() {
-                    Ok(need_otp) if !(admin && need_otp) => Ok(Some((client, TokenEntry { need_otp, ..entry }))),
+                    Ok(need_otp) if !(admin && need_otp) => {
+                        Ok(Some((client, TokenEntry { need_otp, ..entry })))
+                    }
                     Ok(_) => Ok(None),
                     Err(e) if HttpError::is_auth(&e) => {
                         output::debug(|| "cached portal token expired".into());
@@ -81,7 +91,11 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
             }
             let (token, otp) = browser_login(&target.host, admin, *port, *browser)?;
             let client = Client::new(&target.api_host, token.clone(), otp.clone())?;
-            let entry = TokenEntry { version: 1, duplo_token: token.expose().into(), need_otp: otp.is_some() };
+            let entry = TokenEntry {
+                version: 1,
+                duplo_token: token.expose().into(),
+                need_otp: otp.is_some(),
+            };
             if let Some(cache) = cache
                 && let Err(e) = cache.write(&key, &entry)
             {
@@ -112,7 +126,12 @@ enum Outcome {
 
 /// Run the loopback listener until the portal page hands over a token, the user cancels, or
 /// 180 s pass.
-pub fn browser_login(host: &Host, admin: bool, port: Option<u16>, browser: bool) -> Result<(Token, Option<String>)> {
+pub fn browser_login(
+    host: &Host,
+    admin: bool,
+    port: Option<u16>,
+    browser: bool,
+) -> Result<(Token, Option<String>)> {
     let server = tiny_http::Server::http(("127.0.0.1", port.unwrap_or(0)))
         .map_err(|e| anyhow!("cannot listen on 127.0.0.1:{}: {e}", port.unwrap_or(0)))?;
     let port = server
@@ -130,7 +149,10 @@ pub fn browser_login(host: &Host, admin: bool, port: Option<u16>, browser: bool)
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            bail!("browser login timed out after {} s", LOGIN_TIMEOUT.as_secs());
+            bail!(
+                "browser login timed out after {} s",
+                LOGIN_TIMEOUT.as_secs()
+            );
         }
         let Some(request) = server.recv_timeout(left).context("login listener failed")? else {
             continue;
@@ -143,12 +165,21 @@ pub fn browser_login(host: &Host, admin: bool, port: Option<u16>, browser: bool)
     }
 }
 
-fn respond(request: tiny_http::Request, host: &Host, status: u16, body: &str, location: Option<&str>) {
+fn respond(
+    request: tiny_http::Request,
+    host: &Host,
+    status: u16,
+    body: &str,
+    location: Option<&str>,
+) {
     let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok();
     let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
     for h in [
         header("Access-Control-Allow-Origin", host.as_str()),
-        header("Access-Control-Allow-Headers", "X-Requested-With, Accept, Content-Type"),
+        header(
+            "Access-Control-Allow-Headers",
+            "X-Requested-With, Accept, Content-Type",
+        ),
         header("Content-Type", "text/plain; charset=utf-8"),
         location.and_then(|l| header("Location", l)),
     ]
@@ -198,7 +229,9 @@ fn handle(mut request: tiny_http::Request, host: &Host, port: u16, admin: bool) 
                 .iter()
                 .find(|h| h.field.equiv("Origin"))
                 .map(|h| h.value.as_str().to_string());
-            if origin.as_deref() != Some(host.origin().as_str()) && origin.as_deref() != Some(host.as_str()) {
+            if origin.as_deref() != Some(host.origin().as_str())
+                && origin.as_deref() != Some(host.as_str())
+            {
                 respond(request, host, 403, "failed", None);
                 return Outcome::Continue;
             }

@@ -107,7 +107,12 @@ impl Client {
             .user_agent(concat!("jit/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Client { api: api.clone(), token, otp, http })
+        Ok(Client {
+            api: api.clone(),
+            token,
+            otp,
+            http,
+        })
     }
 
     fn get(&self, path: &str) -> Result<(String, Option<String>)> {
@@ -152,7 +157,9 @@ impl Client {
             let body = redact(&redact_json(&body), &[self.token.expose()]);
             return Err(HttpError {
                 status,
-                message: format!("portal request failed{hint}: url {url}, status {status}, body {body}"),
+                message: format!(
+                    "portal request failed{hint}: url {url}, status {status}, body {body}"
+                ),
             }
             .into());
         }
@@ -173,7 +180,10 @@ impl Client {
 
     /// Validates the token; returns whether the portal wants an OTP for admin calls.
     pub fn otp_needed(&self) -> Result<bool> {
-        Ok(self.get_json::<SystemFeatures>("v3/features/system")?.0.is_otp_needed)
+        Ok(self
+            .get_json::<SystemFeatures>("v3/features/system")?
+            .0
+            .is_otp_needed)
     }
 
     pub fn tenants(&self) -> Result<Vec<Tenant>> {
@@ -207,17 +217,22 @@ impl Client {
         };
         let now = jiff::Timestamp::now();
         let expiration = match resp.expiration.as_deref().filter(|s| !s.is_empty()) {
-            Some(raw) => raw.parse::<jiff::Timestamp>().map_err(|e| {
-                anyhow!("portal response has an invalid Expiration '{raw}': {e}")
-            })?,
+            Some(raw) => raw
+                .parse::<jiff::Timestamp>()
+                .map_err(|e| anyhow!("portal response has an invalid Expiration '{raw}': {e}"))?,
             None => {
-                let secs = resp.validity.filter(|v| *v > 0).unwrap_or(DEFAULT_VALIDITY_SECS);
+                let secs = resp
+                    .validity
+                    .filter(|v| *v > 0)
+                    .unwrap_or(DEFAULT_VALIDITY_SECS);
                 now.checked_add(jiff::SignedDuration::from_secs(secs))
                     .map_err(|_| anyhow!("portal response has an out-of-range Validity {secs}"))?
             }
         };
         if expiration <= now {
-            let server = date.map(|d| format!("; the portal's clock says {d}")).unwrap_or_default();
+            let server = date
+                .map(|d| format!("; the portal's clock says {d}"))
+                .unwrap_or_default();
             bail!(
                 "the portal sent credentials that expire at {} which is already past on this machine's clock ({}){server}: check the system clock",
                 crate::creds::rfc3339(expiration),
@@ -303,7 +318,10 @@ mod tests {
         let body = r#"{"Message":"boom","SessionToken":"SECRETTOKEN","nested":[{"SecretAccessKey":"S3"}]}"#;
         let out = redact_json(body);
         assert!(out.contains("boom"), "{out}");
-        assert!(!out.contains("SECRETTOKEN") && !out.contains("S3\""), "{out}");
+        assert!(
+            !out.contains("SECRETTOKEN") && !out.contains("S3\""),
+            "{out}"
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
         Shell::Powershell => "powershell",
     };
     let shells = clap_complete::env::Shells::builtins();
-    let completer = shells.completer(name).ok_or_else(|| anyhow!("no completer for {name}"))?;
+    let completer = shells
+        .completer(name)
+        .ok_or_else(|| anyhow!("no completer for {name}"))?;
     let mut buf = Vec::new();
     completer.write_registration("COMPLETE", "jit", "jit", "jit", &mut buf)?;
     crate::output::print_raw(&String::from_utf8_lossy(&buf))?;

@@ -16,7 +16,14 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 admin: add.scope.admin,
                 duplo_ops: add.scope.duplo_ops,
                 tenant: add.scope.tenant,
-                auth: Some(if add.token_file.is_some() || add.token_env.is_some() { "token" } else { "interactive" }.into()),
+                auth: Some(
+                    if add.token_file.is_some() || add.token_env.is_some() {
+                        "token"
+                    } else {
+                        "interactive"
+                    }
+                    .into(),
+                ),
                 token_file: add.token_file,
                 token_env: add.token_env,
                 region: add.region,
@@ -25,7 +32,11 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             let mut cfg = config::load()?;
             cfg.envs.insert(add.name.clone(), env);
             let path = config::save(&cfg)?;
-            eprintln!("jit: saved environment '{}' to {}", add.name, path.display());
+            eprintln!(
+                "jit: saved environment '{}' to {}",
+                add.name,
+                path.display()
+            );
         }
         ConfigCommand::List => {
             let cfg = config::load()?;
@@ -43,7 +54,10 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
         ConfigCommand::Remove { name } => {
             let mut cfg = config::load()?;
             if cfg.envs.remove(&name).is_none() {
-                bail!("no environment named '{name}' in {}", config::path()?.display());
+                bail!(
+                    "no environment named '{name}' in {}",
+                    config::path()?.display()
+                );
             }
             config::save(&cfg)?;
             eprintln!("jit: removed environment '{name}'");

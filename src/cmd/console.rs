@@ -15,7 +15,10 @@ pub fn run(args: ConsoleArgs) -> Result<ExitCode> {
     let open = args.open || (!args.print && std::io::stdout().is_terminal());
     if open {
         open::that_detached(&url).context("cannot open a browser; use --print")?;
-        eprintln!("jit: opened the AWS console ({}) in your browser", target.scope.describe());
+        eprintln!(
+            "jit: opened the AWS console ({}) in your browser",
+            target.scope.describe()
+        );
     } else {
         crate::output::print_line(&url)?;
     }

@@ -10,11 +10,17 @@ use crate::creds::{CacheMode, Scope};
 
 pub fn run(args: DuploArgs) -> Result<ExitCode> {
     // Only the admin/non-admin distinction matters for a login; the tenant is never used.
-    let scope = if args.admin { Scope::Admin } else { Scope::Tenant(String::new()) };
+    let scope = if args.admin {
+        Scope::Admin
+    } else {
+        Scope::Tenant(String::new())
+    };
     let target = super::target_for(scope, &args.portal, None, None)?;
     let cache = match CacheMode::from(args.cache) {
         CacheMode::Bypass => None,
-        _ => Cache::open().map_err(|e| crate::output::warn(format_args!("{e:#}"))).ok(),
+        _ => Cache::open()
+            .map_err(|e| crate::output::warn(format_args!("{e:#}")))
+            .ok(),
     };
     let (client, mut entry) = crate::login::session(&target, cache.as_ref())?;
     if args.admin && !entry.need_otp {

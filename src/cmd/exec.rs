@@ -18,7 +18,10 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     }
     let (name, target) = super::select(&args.select)?;
     let creds = creds::get(&target, args.select.cache.into())?;
-    let (program, rest) = args.command.split_first().ok_or_else(|| anyhow!("no command given"))?;
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| anyhow!("no command given"))?;
     let mut child = Command::new(program);
     child.args(rest);
     for var in envvars::CLEARED {
@@ -34,7 +37,11 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     }
     #[cfg(not(unix))]
     {
-        let status = child.status().map_err(|e| anyhow!("cannot run '{shown}': {e}"))?;
-        Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+        let status = child
+            .status()
+            .map_err(|e| anyhow!("cannot run '{shown}': {e}"))?;
+        Ok(ExitCode::from(
+            status.code().unwrap_or(1).clamp(0, 255) as u8
+        ))
     }
 }

@@ -25,11 +25,21 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
         crate::output::print_line(&serde_json::Value::Array(rows).to_string())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = format!("{:<40} {:<24} {:<14} {}\n", "HOST", "SCOPE", "REGION", "LEFT");
+    let mut out = format!(
+        "{:<40} {:<24} {:<14} {}\n",
+        "HOST", "SCOPE", "REGION", "LEFT"
+    );
     for (_, e) in &entries {
         let secs = e.creds.remaining().as_secs();
-        let left = if secs <= 0 { "expired".to_string() } else { format!("{}m{:02}s", secs / 60, secs % 60) };
-        out.push_str(&format!("{:<40} {:<24} {:<14} {left}\n", e.host, e.scope, e.creds.region));
+        let left = if secs <= 0 {
+            "expired".to_string()
+        } else {
+            format!("{}m{:02}s", secs / 60, secs % 60)
+        };
+        out.push_str(&format!(
+            "{:<40} {:<24} {:<14} {left}\n",
+            e.host, e.scope, e.creds.region
+        ));
     }
     crate::output::print_raw(&out)?;
     Ok(ExitCode::SUCCESS)

@@ -84,11 +84,16 @@ pub fn auth(portal: &PortalArgs, token_env: Option<&str>) -> Result<Auth> {
     if let Some(var) = token_env {
         return match env_token(var) {
             Some(t) => Ok(Auth::Token(t?)),
-            None => Err(anyhow::anyhow!("environment variable {var} (token_env) is not set")),
+            None => Err(anyhow::anyhow!(
+                "environment variable {var} (token_env) is not set"
+            )),
         };
     }
     if portal.interactive {
-        return Ok(Auth::Interactive { port: portal.port, browser: !portal.no_browser });
+        return Ok(Auth::Interactive {
+            port: portal.port,
+            browser: !portal.no_browser,
+        });
     }
     for var in ["JIT_TOKEN", "DUPLO_TOKEN"] {
         if let Some(t) = env_token(var) {
@@ -101,11 +106,21 @@ pub fn auth(portal: &PortalArgs, token_env: Option<&str>) -> Result<Auth> {
     .into())
 }
 
-pub fn target(scope_args: &ScopeArgs, portal: &PortalArgs, token_env: Option<&str>, region: Option<String>) -> Result<Target> {
+pub fn target(
+    scope_args: &ScopeArgs,
+    portal: &PortalArgs,
+    token_env: Option<&str>,
+    region: Option<String>,
+) -> Result<Target> {
     target_for(scope(scope_args)?, portal, token_env, region)
 }
 
-pub fn target_for(scope: Scope, portal: &PortalArgs, token_env: Option<&str>, region: Option<String>) -> Result<Target> {
+pub fn target_for(
+    scope: Scope,
+    portal: &PortalArgs,
+    token_env: Option<&str>,
+    region: Option<String>,
+) -> Result<Target> {
     let raw_host = portal
         .host
         .as_deref()
@@ -115,7 +130,13 @@ pub fn target_for(scope: Scope, portal: &PortalArgs, token_env: Option<&str>, re
         Some(h) => Host::parse(h).context("--api-host")?,
         None => host.clone(),
     };
-    Ok(Target { host, api_host, scope, auth: auth(portal, token_env)?, region })
+    Ok(Target {
+        host,
+        api_host,
+        scope,
+        auth: auth(portal, token_env)?,
+        region,
+    })
 }
 
 /// Resolve `<env>` or ad-hoc flags into a target; flags given on the command line override the
@@ -143,6 +164,13 @@ pub fn select(sel: &EnvSelect) -> Result<(String, Target)> {
     portal.interactive |= cli.interactive;
     portal.port = cli.port.or(portal.port);
     portal.no_browser |= cli.no_browser;
-    let token_env = if cli.token.is_some() || cli.token_file.is_some() { None } else { resolved.token_env };
-    Ok((name.clone(), target(&scope, &portal, token_env.as_deref(), resolved.region)?))
+    let token_env = if cli.token.is_some() || cli.token_file.is_some() {
+        None
+    } else {
+        resolved.token_env
+    };
+    Ok((
+        name.clone(),
+        target(&scope, &portal, token_env.as_deref(), resolved.region)?,
+    ))
 }

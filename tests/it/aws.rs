@@ -16,13 +16,34 @@ fn prints_credential_process_json_for_a_tenant() {
     let tf = sb.token_file(&portal.user_token);
     let run = sb.run(&aws_args(&portal, &tf, &["--tenant", "dev01"])).ok();
     let issued = portal.last_issued();
-    assert_eq!(run.stdout.lines().count(), 1, "exactly one line: {}", run.stdout);
-    let order = ["Version", "ConsoleUrl", "AccessKeyId", "SecretAccessKey", "Region", "SessionToken", "Expiration"];
+    assert_eq!(
+        run.stdout.lines().count(),
+        1,
+        "exactly one line: {}",
+        run.stdout
+    );
+    let order = [
+        "Version",
+        "ConsoleUrl",
+        "AccessKeyId",
+        "SecretAccessKey",
+        "Region",
+        "SessionToken",
+        "Expiration",
+    ];
     let positions: Vec<usize> = order
         .iter()
-        .map(|k| run.stdout.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} missing")))
+        .map(|k| {
+            run.stdout
+                .find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("{k} missing"))
+        })
         .collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "duplo-jit's field order: {}", run.stdout);
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "duplo-jit's field order: {}",
+        run.stdout
+    );
     assert!(run.stdout.starts_with("{\"Version\":1,"), "{}", run.stdout);
     let json = run.json();
     assert_eq!(json["Version"], 1);
@@ -31,20 +52,46 @@ fn prints_credential_process_json_for_a_tenant() {
     assert_eq!(json["SessionToken"], issued.session_token.as_str());
     assert_eq!(json["Region"], REGION);
     let console = json["ConsoleUrl"].as_str().expect("console url");
-    assert!(console.contains("&SigninToken=") && !run.stdout.contains("\\u0026"), "URL unescaped: {console}");
+    assert!(
+        console.contains("&SigninToken=") && !run.stdout.contains("\\u0026"),
+        "URL unescaped: {console}"
+    );
     let exp = json["Expiration"].as_str().expect("expiration");
-    assert!(exp.len() == 20 && exp.ends_with('Z'), "RFC 3339 UTC seconds: {exp}");
+    assert!(
+        exp.len() == 20 && exp.ends_with('Z'),
+        "RFC 3339 UTC seconds: {exp}"
+    );
     let exp: jiff::Timestamp = exp.parse().expect("parse expiration");
     let left = exp.as_second() - jiff::Timestamp::now().as_second();
-    assert!((3590..=3600).contains(&left), "Validity 3600 => about an hour left, got {left}");
+    assert!(
+        (3590..=3600).contains(&left),
+        "Validity 3600 => about an hour left, got {left}"
+    );
     // Protocol: tenant name looked up once, then the tenant's credentials, with the right headers.
     let reqs = portal.requests();
     let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
-    assert_eq!(paths, ["admin/GetTenantsForUser", &format!("subscriptions/{}/GetAwsConsoleTokenUrl", portal.tenant_id)]);
+    assert_eq!(
+        paths,
+        [
+            "admin/GetTenantsForUser",
+            &format!("subscriptions/{}/GetAwsConsoleTokenUrl", portal.tenant_id)
+        ]
+    );
     for r in &reqs {
-        let h = |n: &str| r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
-        assert_eq!(h("Authorization"), Some(format!("Bearer {}", portal.user_token)));
-        assert_eq!(h("Content-Type").as_deref(), Some("application/json; charset=utf-8"));
+        let h = |n: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            h("Authorization"),
+            Some(format!("Bearer {}", portal.user_token))
+        );
+        assert_eq!(
+            h("Content-Type").as_deref(),
+            Some("application/json; charset=utf-8")
+        );
         assert_eq!(r.method, "GET");
     }
 }
@@ -56,15 +103,47 @@ fn accepts_duplo_jit_flag_spellings() {
     let tf = sb.token_file(&portal.admin_token);
     let host_eq = format!("-host={}", portal.url);
     for args in [
-        vec!["aws", "-tenant", "dev01", "-host", portal.url.as_str(), "-no-cache"],
+        vec![
+            "aws",
+            "-tenant",
+            "dev01",
+            "-host",
+            portal.url.as_str(),
+            "-no-cache",
+        ],
         vec!["aws", "--tenant=dev01", host_eq.as_str(), "--no-cache"],
-        vec!["aws", "-tenant", portal.tenant_id.as_str(), "-host", portal.url.as_str(), "-no-cache"],
+        vec![
+            "aws",
+            "-tenant",
+            portal.tenant_id.as_str(),
+            "-host",
+            portal.url.as_str(),
+            "-no-cache",
+        ],
     ] {
         let json = sb.run(&args).ok().json();
-        assert_eq!(json["AccessKeyId"], portal.last_issued().access_key_id.as_str(), "{args:?}");
+        assert_eq!(
+            json["AccessKeyId"],
+            portal.last_issued().access_key_id.as_str(),
+            "{args:?}"
+        );
     }
-    let json = sb.run(&["aws", "-admin=true", "-host", &portal.url, "-token-file", &tf, "-no-cache"]).ok().json();
-    assert_eq!(json["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+    let json = sb
+        .run(&[
+            "aws",
+            "-admin=true",
+            "-host",
+            &portal.url,
+            "-token-file",
+            &tf,
+            "-no-cache",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        json["AccessKeyId"],
+        portal.last_issued().access_key_id.as_str()
+    );
     assert_eq!(portal.count("v3/admin/aws/jitAccess/admin"), 1);
     // Names and ids alike are checked against the user's tenant list (DESIGN.md §1).
     assert_eq!(portal.count("GetTenantsForUser"), 3);
@@ -75,9 +154,21 @@ fn duplo_ops_and_api_host() {
     let portal = Portal::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     // The UI host is only a name here: all calls must go to --api-host.
-    sb.run(&["aws", "--duplo-ops", "--host", "https://portal.invalid", "--api-host", &portal.url]).ok();
+    sb.run(&[
+        "aws",
+        "--duplo-ops",
+        "--host",
+        "https://portal.invalid",
+        "--api-host",
+        &portal.url,
+    ])
+    .ok();
     assert_eq!(portal.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
-    assert!(sb.cache_dir().join("portal.invalid,duplo-ops,aws-creds.json").exists());
+    assert!(
+        sb.cache_dir()
+            .join("portal.invalid,duplo-ops,aws-creds.json")
+            .exists()
+    );
 }
 
 #[test]
@@ -91,19 +182,37 @@ fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
     for _ in 0..3 {
         assert_eq!(sb.run(&args).ok().stdout, first);
     }
-    assert_eq!(portal.requests().len(), total, "cache hits must not touch the network");
+    assert_eq!(
+        portal.requests().len(),
+        total,
+        "cache hits must not touch the network"
+    );
 
     let mut no_cache = args.clone();
     no_cache.push("--no-cache");
     let fresh = sb.run(&no_cache).ok().json();
-    assert_ne!(fresh["AccessKeyId"].as_str(), serde_json::from_str::<serde_json::Value>(&first).ok().as_ref().and_then(|v| v["AccessKeyId"].as_str()));
-    assert_eq!(sb.run(&args).ok().stdout, first, "--no-cache must not write the cache");
+    assert_ne!(
+        fresh["AccessKeyId"].as_str(),
+        serde_json::from_str::<serde_json::Value>(&first)
+            .ok()
+            .as_ref()
+            .and_then(|v| v["AccessKeyId"].as_str())
+    );
+    assert_eq!(
+        sb.run(&args).ok().stdout,
+        first,
+        "--no-cache must not write the cache"
+    );
 
     let mut refresh = args.clone();
     refresh.push("--refresh");
     let refreshed = sb.run(&refresh).ok().stdout;
     assert_ne!(refreshed, first);
-    assert_eq!(sb.run(&args).ok().stdout, refreshed, "--refresh writes what it fetched");
+    assert_eq!(
+        sb.run(&args).ok().stdout,
+        refreshed,
+        "--refresh writes what it fetched"
+    );
     assert_eq!(portal.cred_calls(), 3);
     // The tenant id was cached with the entry: --refresh did not look the name up again.
     assert_eq!(portal.count("GetTenantsForUser"), 2);
@@ -118,11 +227,23 @@ fn refreshes_inside_the_window() {
     sb.run(&args).ok();
     assert_eq!(portal.cred_calls(), 1);
     // Narrow the window's reach: with 3599 s required, an hour-long credential is already stale.
-    let strict = Sandbox { dir: sb.dir, extra_env: vec![("JIT_TOKEN".into(), portal.admin_token.clone()), ("JIT_REFRESH_WINDOW".into(), "1900".into())] };
+    let strict = Sandbox {
+        dir: sb.dir,
+        extra_env: vec![
+            ("JIT_TOKEN".into(), portal.admin_token.clone()),
+            ("JIT_REFRESH_WINDOW".into(), "1900".into()),
+        ],
+    };
     strict.run(&args).ok();
-    assert_eq!(portal.cred_calls(), 1, "1900 s window, 3600 s credentials: still fresh");
+    assert_eq!(
+        portal.cred_calls(),
+        1,
+        "1900 s window, 3600 s credentials: still fresh"
+    );
     portal.state().admin_validity = 1000;
-    strict.run(&["aws", "--admin", "--host", portal.url.as_str(), "--refresh"]).ok();
+    strict
+        .run(&["aws", "--admin", "--host", portal.url.as_str(), "--refresh"])
+        .ok();
     assert_eq!(portal.cred_calls(), 2);
     // 1000 s credentials against a 1900 s window: served for their first half, not never.
     strict.run(&args).ok();
@@ -133,18 +254,30 @@ fn refreshes_inside_the_window() {
 fn usage_errors_exit_2() {
     let portal = Portal::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.user_token);
-    sb.run(&["aws", "--host", &portal.url]).fails(2, "must specify --admin, --duplo-ops or --tenant");
-    sb.run(&["aws", "--admin", "--tenant", "x", "--host", &portal.url]).fails(2, "cannot be used with");
-    sb.run(&["aws", "--tenant", "dev01"]).fails(2, "--host must be present");
-    Sandbox::new().run(&["aws", "--tenant", "dev01", "--host", &portal.url]).fails(2, "no portal token");
+    sb.run(&["aws", "--host", &portal.url])
+        .fails(2, "must specify --admin, --duplo-ops or --tenant");
+    sb.run(&["aws", "--admin", "--tenant", "x", "--host", &portal.url])
+        .fails(2, "cannot be used with");
+    sb.run(&["aws", "--tenant", "dev01"])
+        .fails(2, "--host must be present");
+    Sandbox::new()
+        .run(&["aws", "--tenant", "dev01", "--host", &portal.url])
+        .fails(2, "no portal token");
     assert_eq!(portal.requests().len(), 0);
 }
 
 #[test]
 fn rejects_bad_hosts_before_any_request() {
     let sb = Sandbox::new().env("JIT_TOKEN", "tok-not-sent");
-    for host in ["http://example.com", "http://localhost.evil.com", "http://localhost@evil.com", "ftp://x", "portal"] {
-        sb.run(&["aws", "--admin", "--host", host]).fails(1, "invalid host URL");
+    for host in [
+        "http://example.com",
+        "http://localhost.evil.com",
+        "http://localhost@evil.com",
+        "ftp://x",
+        "portal",
+    ] {
+        sb.run(&["aws", "--admin", "--host", host])
+            .fails(1, "invalid host URL");
     }
 }
 
@@ -154,22 +287,77 @@ fn portal_errors_are_one_clear_line_without_secrets() {
     let sb = Sandbox::new();
     let bad = sb.token_file("tok-wrong-0123456789");
     crate::support::register_secret("tok-wrong-0123456789");
-    let run = sb.run(&["aws", "--admin", "--host", &portal.url, "--token-file", &bad]).fails(1, "status 401");
-    assert!(run.stderr.contains("invalid or expired") && run.stderr.contains(&portal.url), "{}", run.stderr);
+    let run = sb
+        .run(&[
+            "aws",
+            "--admin",
+            "--host",
+            &portal.url,
+            "--token-file",
+            &bad,
+        ])
+        .fails(1, "status 401");
+    assert!(
+        run.stderr.contains("invalid or expired") && run.stderr.contains(&portal.url),
+        "{}",
+        run.stderr
+    );
 
     let user = sb.token_file(&portal.user_token);
-    sb.run(&["aws", "--admin", "--host", &portal.url, "--token-file", &user]).fails(1, "status 403");
-    sb.run(&["aws", "--tenant", "prod01", "--host", &portal.url, "--token-file", &user])
-        .fails(1, "tenant 'prod01' missing or not allowed");
+    sb.run(&[
+        "aws",
+        "--admin",
+        "--host",
+        &portal.url,
+        "--token-file",
+        &user,
+    ])
+    .fails(1, "status 403");
+    sb.run(&[
+        "aws",
+        "--tenant",
+        "prod01",
+        "--host",
+        &portal.url,
+        "--token-file",
+        &user,
+    ])
+    .fails(1, "tenant 'prod01' missing or not allowed");
     let missing_id = "f".repeat(32);
-    sb.run(&["aws", "--tenant", &missing_id, "--host", &portal.url, "--token-file", &user])
-        .fails(1, "missing or not allowed");
+    sb.run(&[
+        "aws",
+        "--tenant",
+        &missing_id,
+        "--host",
+        &portal.url,
+        "--token-file",
+        &user,
+    ])
+    .fails(1, "missing or not allowed");
 
     let admin = sb.token_file(&portal.admin_token);
-    let args = ["aws", "--admin", "--host", portal.url.as_str(), "--token-file", admin.as_str(), "--no-cache"];
-    portal.state().fail = Some((503, format!("{{\"Message\":\"down\",\"SessionToken\":\"{}\"}}", portal.admin_token)));
+    let args = [
+        "aws",
+        "--admin",
+        "--host",
+        portal.url.as_str(),
+        "--token-file",
+        admin.as_str(),
+        "--no-cache",
+    ];
+    portal.state().fail = Some((
+        503,
+        format!(
+            "{{\"Message\":\"down\",\"SessionToken\":\"{}\"}}",
+            portal.admin_token
+        ),
+    ));
     let run = sb.run(&args).fails(1, "status 503");
-    assert!(run.stderr.contains("down") && run.stderr.contains("<redacted>"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("down") && run.stderr.contains("<redacted>"),
+        "{}",
+        run.stderr
+    );
     portal.state().fail = Some((404, "nope".into()));
     sb.run(&args).fails(1, "status 404");
     portal.state().fail = None;
@@ -184,12 +372,20 @@ fn portal_errors_are_one_clear_line_without_secrets() {
     sb.run(&args).fails(1, "check the system clock");
     portal.state().expiration = Some("2099-01-01T00:00:00.5+02:00".into());
     let json = sb.run(&args).ok().json();
-    assert_eq!(json["Expiration"], "2098-12-31T22:00:00Z", "server Expiration wins, normalised to UTC Z");
+    assert_eq!(
+        json["Expiration"], "2098-12-31T22:00:00Z",
+        "server Expiration wins, normalised to UTC Z"
+    );
     portal.state().expiration = None;
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let dead = format!("http://127.0.0.1:{closed}");
-    sb.run(&["aws", "--admin", "--host", &dead, "--token-file", &admin]).fails(1, "portal unreachable");
+    sb.run(&["aws", "--admin", "--host", &dead, "--token-file", &admin])
+        .fails(1, "portal unreachable");
 }
 
 #[test]
@@ -210,11 +406,23 @@ fn duplo_prints_the_token_and_version_works() {
     let portal = Portal::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     portal.state().otp_needed = true;
-    let json = sb.run(&["duplo", "--admin", "--host", &portal.url]).ok().json();
-    assert_eq!(json, serde_json::json!({"Version": 1, "DuploToken": portal.admin_token, "NeedOTP": true}));
+    let json = sb
+        .run(&["duplo", "--admin", "--host", &portal.url])
+        .ok()
+        .json();
+    assert_eq!(
+        json,
+        serde_json::json!({"Version": 1, "DuploToken": portal.admin_token, "NeedOTP": true})
+    );
     let version = sb.run(&["version"]).ok().stdout;
-    assert_eq!(version.trim(), format!("jit version {}", env!("CARGO_PKG_VERSION")));
-    assert_eq!(sb.run(&["--version"]).ok().stdout.trim(), format!("jit {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        version.trim(),
+        format!("jit version {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        sb.run(&["--version"]).ok().stdout.trim(),
+        format!("jit {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -229,5 +437,10 @@ fn closed_stdout_is_not_an_error() {
         .expect("spawn");
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -39,14 +39,40 @@ fn aws_cli_uses_jit_as_credential_process() {
     let _guard = MOTO_RECORDER.lock().unwrap_or_else(|e| e.into_inner());
     let rec = format!("{}/moto-api/recorder", moto().url);
     let c = reqwest::blocking::Client::new();
-    c.post(format!("{rec}/reset-recording")).send().expect("reset");
-    c.post(format!("{rec}/start-recording")).send().expect("start");
-    let id = aws_cli(&sb, &["sts", "get-caller-identity", "--profile", "dev", "--output", "json"]).ok().json();
-    c.post(format!("{rec}/stop-recording")).send().expect("stop");
-    assert_eq!(id["Arn"], "arn:aws:sts::111111111111:assumed-role/duploservices-dev01/alice");
+    c.post(format!("{rec}/reset-recording"))
+        .send()
+        .expect("reset");
+    c.post(format!("{rec}/start-recording"))
+        .send()
+        .expect("start");
+    let id = aws_cli(
+        &sb,
+        &[
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "dev",
+            "--output",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    c.post(format!("{rec}/stop-recording"))
+        .send()
+        .expect("stop");
+    assert_eq!(
+        id["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/duploservices-dev01/alice"
+    );
     let key = portal.last_issued().access_key_id;
     assert!(key.starts_with("ASIA"), "{key}");
-    let log = c.get(format!("{rec}/download-recording")).send().expect("log").text().expect("text");
+    let log = c
+        .get(format!("{rec}/download-recording"))
+        .send()
+        .expect("log")
+        .text()
+        .expect("text");
     let signed: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("GetCallerIdentity") || l.contains("\"POST\""))
@@ -54,7 +80,10 @@ fn aws_cli_uses_jit_as_credential_process() {
         .collect();
     assert!(!signed.is_empty(), "moto recorded the CLI call: {log}");
     for line in signed {
-        assert!(line.contains(&format!("Credential={key}/")), "signed with the key jit printed: {line}");
+        assert!(
+            line.contains(&format!("Credential={key}/")),
+            "signed with the key jit printed: {line}"
+        );
     }
     // The second CLI run is served from jit's cache: no new AssumeRole.
     aws_cli(&sb, &["sts", "get-caller-identity", "--profile", "dev"]).ok();
@@ -73,7 +102,15 @@ fn tenants_map_to_separate_accounts_through_exec_and_boto3() {
                   print(sum(1 for v in ec2.describe_vpcs()['Vpcs'] if v['CidrBlock']=='10.42.0.0/16'))\n";
     let py = venv_bin("python");
     let exec = |env: &str, mode: &str| {
-        let mut cmd = sb.jit(&["exec", env, "--", py.to_str().expect("utf8"), "-c", script, mode]);
+        let mut cmd = sb.jit(&[
+            "exec",
+            env,
+            "--",
+            py.to_str().expect("utf8"),
+            "-c",
+            script,
+            mode,
+        ]);
         cmd.env("AWS_ENDPOINT_URL", &moto().url);
         finish(cmd.output().expect("exec")).ok().stdout
     };
@@ -83,7 +120,9 @@ fn tenants_map_to_separate_accounts_through_exec_and_boto3() {
     assert!(dev_lines[1].parse::<u32>().expect("count") >= 1);
     // boto3 through credential_process, in the other tenant's account: dev's VPC is not there.
     let mut cmd = sb.command(&py);
-    cmd.env("AWS_ENDPOINT_URL", &moto().url).env("AWS_PROFILE", "prod").args(["-c", script, "look"]);
+    cmd.env("AWS_ENDPOINT_URL", &moto().url)
+        .env("AWS_PROFILE", "prod")
+        .args(["-c", script, "look"]);
     let prod = finish(cmd.output().expect("boto3")).ok().stdout;
     assert_eq!(prod, "222222222222\n0\n");
 }

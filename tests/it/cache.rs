@@ -8,7 +8,8 @@ use crate::support::{Portal, Sandbox, finish, unique};
 
 fn entry_path(sb: &Sandbox, portal: &Portal, scope: &str) -> std::path::PathBuf {
     let host = portal.url.trim_start_matches("http://").replace(':', "%3A");
-    sb.cache_dir().join(format!("{host},{scope},aws-creds.json"))
+    sb.cache_dir()
+        .join(format!("{host},{scope},aws-creds.json"))
 }
 
 #[test]
@@ -25,11 +26,25 @@ fn fifty_concurrent_callers_on_a_cold_cache_make_one_portal_request() {
                 .expect("spawn")
         })
         .collect();
-    let outs: Vec<_> = children.into_iter().map(|c| finish(c.wait_with_output().expect("wait")).ok().stdout).collect();
-    assert_eq!(portal.cred_calls(), 1, "single flight: one credentials request for 50 callers");
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| finish(c.wait_with_output().expect("wait")).ok().stdout)
+        .collect();
+    assert_eq!(
+        portal.cred_calls(),
+        1,
+        "single flight: one credentials request for 50 callers"
+    );
     assert_eq!(portal.count("GetTenantsForUser"), 1);
-    assert_eq!(unique(outs.iter()), 1, "every caller got the same credentials");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&outs[0]).expect("json")["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+    assert_eq!(
+        unique(outs.iter()),
+        1,
+        "every caller got the same credentials"
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&outs[0]).expect("json")["AccessKeyId"],
+        portal.last_issued().access_key_id.as_str()
+    );
 }
 
 #[test]
@@ -37,7 +52,8 @@ fn cache_files_are_private() {
     let portal = Portal::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
-    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode(&sb.cache_dir()), 0o700);
     let mut files = 0;
     for entry in std::fs::read_dir(sb.cache_dir()).expect("ls") {
@@ -55,13 +71,30 @@ fn corrupt_or_unreadable_entries_are_misses() {
     let args = ["aws", "--admin", "--host", portal.url.as_str()];
     sb.run(&args).ok();
     let path = entry_path(&sb, &portal, "admin");
-    for garbage in [&b""[..], b"{\"Version\":1,", b"\x00\xff\xfe", b"[]", b"{\"Version\":1,\"Expiration\":\"yesterday\"}"] {
+    for garbage in [
+        &b""[..],
+        b"{\"Version\":1,",
+        b"\x00\xff\xfe",
+        b"[]",
+        b"{\"Version\":1,\"Expiration\":\"yesterday\"}",
+    ] {
         std::fs::write(&path, garbage).expect("corrupt");
         let run = sb.run(&args).ok();
-        assert!(run.stderr.contains("ignoring corrupt cache entry"), "{}", run.stderr);
-        assert_eq!(run.json()["AccessKeyId"], portal.last_issued().access_key_id.as_str());
-        let healed: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("entry rewritten");
-        assert_eq!(healed["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+        assert!(
+            run.stderr.contains("ignoring corrupt cache entry"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            run.json()["AccessKeyId"],
+            portal.last_issued().access_key_id.as_str()
+        );
+        let healed: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("entry rewritten");
+        assert_eq!(
+            healed["AccessKeyId"],
+            portal.last_issued().access_key_id.as_str()
+        );
     }
     assert_eq!(portal.cred_calls(), 6);
 }
@@ -75,8 +108,15 @@ fn read_only_cache_dir_degrades_to_no_cache_with_a_warning() {
     std::fs::write(&blocked, b"not a dir").expect("file");
     let sb = sb.env("JIT_CACHE_DIR", &blocked.join("jit").display().to_string());
     let run = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
-    assert!(run.stderr.contains("continuing without the cache"), "{}", run.stderr);
-    assert_eq!(run.json()["AccessKeyId"], portal.last_issued().access_key_id.as_str());
+    assert!(
+        run.stderr.contains("continuing without the cache"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.json()["AccessKeyId"],
+        portal.last_issued().access_key_id.as_str()
+    );
 }
 
 /// SIGKILL a writer stopped at each step of a cache write; the entry must be the old or the new.
@@ -107,14 +147,21 @@ fn killed_writer_leaves_old_or_new_entry() {
         }
         child.kill().expect("kill");
         let _ = child.wait();
-        let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("entry survives"))
-            .unwrap_or_else(|e| panic!("torn entry after kill at {step}: {e}"));
+        let entry: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("entry survives"))
+                .unwrap_or_else(|e| panic!("torn entry after kill at {step}: {e}"));
         let key = entry["AccessKeyId"].as_str().expect("key").to_string();
         let newest = portal.last_issued().access_key_id;
         if step == "rename" {
-            assert_eq!(key, newest, "killed after rename: the new entry is in place");
+            assert_eq!(
+                key, newest,
+                "killed after rename: the new entry is in place"
+            );
         } else {
-            assert!(key == old["AccessKeyId"].as_str().expect("old") || key == newest, "{step}: {key}");
+            assert!(
+                key == old["AccessKeyId"].as_str().expect("old") || key == newest,
+                "{step}: {key}"
+            );
         }
         // The lock died with the writer: the next caller is not blocked.
         let after = sb.run(&args).ok().json();
@@ -127,8 +174,17 @@ fn killed_writer_leaves_old_or_new_entry() {
         .collect();
     // Temp files of killed writers are stray but harmless; clear-cache removes them.
     sb.run(&["clear-cache"]).ok();
-    let after_clear = std::fs::read_dir(sb.cache_dir()).expect("ls").filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".tmp") || n.ends_with(".json")).count();
-    assert_eq!(after_clear, 0, "clear-cache removed entries and {} temp files", leftovers.len());
+    let after_clear = std::fs::read_dir(sb.cache_dir())
+        .expect("ls")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".tmp") || n.ends_with(".json"))
+        .count();
+    assert_eq!(
+        after_clear,
+        0,
+        "clear-cache removed entries and {} temp files",
+        leftovers.len()
+    );
 }
 
 #[test]
@@ -148,9 +204,16 @@ fn ls_and_clear_cache() {
         assert!((3500..=3600).contains(&left), "{left}");
     }
     let table = sb.run(&["ls"]).ok().stdout;
-    assert!(table.contains("tenant dev01") && table.contains(&portal.url) && table.contains("59m"), "{table}");
+    assert!(
+        table.contains("tenant dev01") && table.contains(&portal.url) && table.contains("59m"),
+        "{table}"
+    );
     let cleared = sb.run(&["clear-cache"]).ok();
-    assert!(cleared.stderr.contains("removed 2 cache entries"), "{}", cleared.stderr);
+    assert!(
+        cleared.stderr.contains("removed 2 cache entries"),
+        "{}",
+        cleared.stderr
+    );
     assert_eq!(sb.run(&["ls", "--json"]).ok().stdout.trim(), "[]");
     assert_eq!(portal.cred_calls(), 2);
 }

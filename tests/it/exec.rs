@@ -7,11 +7,17 @@ use crate::support::{Portal, Sandbox, finish, portal::REGION};
 #[test]
 fn exec_sets_and_clears_the_environment_and_passes_argv_unchanged() {
     let portal = Portal::start();
-    let sb = Sandbox::new().env("AWS_PROFILE", "stale").env("AWS_ROLE_ARN", "arn:stale");
+    let sb = Sandbox::new()
+        .env("AWS_PROFILE", "stale")
+        .env("AWS_ROLE_ARN", "arn:stale");
     sb.standard_config(&portal);
     let run = sb.run(&["exec", "dev", "--", "env"]).ok();
     let issued = portal.last_issued();
-    let env: std::collections::HashMap<&str, &str> = run.stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    let env: std::collections::HashMap<&str, &str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .collect();
     assert_eq!(env["AWS_ACCESS_KEY_ID"], issued.access_key_id);
     assert_eq!(env["AWS_SECRET_ACCESS_KEY"], issued.secret_access_key);
     assert_eq!(env["AWS_SESSION_TOKEN"], issued.session_token);
@@ -20,9 +26,16 @@ fn exec_sets_and_clears_the_environment_and_passes_argv_unchanged() {
     assert_eq!(env["JIT_ENV"], "dev");
     let exp: jiff::Timestamp = env["AWS_CREDENTIAL_EXPIRATION"].parse().expect("rfc3339");
     assert!(env["AWS_CREDENTIAL_EXPIRATION"].ends_with('Z'));
-    assert_eq!(env["AWS_SESSION_EXPIRATION"], env["AWS_CREDENTIAL_EXPIRATION"]);
+    assert_eq!(
+        env["AWS_SESSION_EXPIRATION"],
+        env["AWS_CREDENTIAL_EXPIRATION"]
+    );
     assert_eq!(env["JIT_EXPIRES"], exp.as_second().to_string());
-    assert!(!env.contains_key("AWS_PROFILE") && !env.contains_key("AWS_ROLE_ARN"), "{}", run.stdout);
+    assert!(
+        !env.contains_key("AWS_PROFILE") && !env.contains_key("AWS_ROLE_ARN"),
+        "{}",
+        run.stdout
+    );
 
     let tricky = ["a b", "$(touch pwned)", "'\"", "", "--", "-v", "*"];
     let mut args = vec!["exec", "dev", "--", "printf", "[%s]\\n"];
@@ -39,10 +52,18 @@ fn exec_passes_exit_codes_and_signals_through() {
     let portal = Portal::start();
     let sb = Sandbox::new();
     sb.standard_config(&portal);
-    assert_eq!(sb.run(&["exec", "dev", "--", "sh", "-c", "exit 7"]).code, Some(7));
+    assert_eq!(
+        sb.run(&["exec", "dev", "--", "sh", "-c", "exit 7"]).code,
+        Some(7)
+    );
     let run = sb.run(&["exec", "dev", "--", "sh", "-c", "kill -TERM $$"]);
-    assert_eq!(run.output.status.signal(), Some(15), "exec: the signal is the process's own");
-    sb.run(&["exec", "dev", "--", "no-such-program-xyz"]).fails(1, "cannot run 'no-such-program-xyz'");
+    assert_eq!(
+        run.output.status.signal(),
+        Some(15),
+        "exec: the signal is the process's own"
+    );
+    sb.run(&["exec", "dev", "--", "no-such-program-xyz"])
+        .fails(1, "cannot run 'no-such-program-xyz'");
 }
 
 #[test]
@@ -50,9 +71,13 @@ fn exec_refuses_to_nest_unless_forced() {
     let portal = Portal::start();
     let sb = Sandbox::new().env("JIT_ENV", "prod");
     sb.standard_config(&portal);
-    sb.run(&["exec", "dev", "--", "true"]).fails(2, "already inside jit environment 'prod'");
+    sb.run(&["exec", "dev", "--", "true"])
+        .fails(2, "already inside jit environment 'prod'");
     assert_eq!(portal.requests().len(), 0);
-    let out = sb.run(&["exec", "dev", "--force", "--", "sh", "-c", "echo $JIT_ENV"]).ok().stdout;
+    let out = sb
+        .run(&["exec", "dev", "--force", "--", "sh", "-c", "echo $JIT_ENV"])
+        .ok()
+        .stdout;
     assert_eq!(out, "dev\n");
 }
 
@@ -69,7 +94,11 @@ fn env_formats_evaluate_in_real_shells() {
     let out = finish(
         sb.command("bash")
             .env("AWS_PROFILE", "stale")
-            .args(["--norc", "-euc", &format!("{sh}\necho \"$AWS_ACCESS_KEY_ID ${{AWS_PROFILE-unset}} $JIT_ENV\"")])
+            .args([
+                "--norc",
+                "-euc",
+                &format!("{sh}\necho \"$AWS_ACCESS_KEY_ID ${{AWS_PROFILE-unset}} $JIT_ENV\""),
+            ])
             .output()
             .expect("bash"),
     )
@@ -89,26 +118,69 @@ fn env_formats_evaluate_in_real_shells() {
         .stdout;
         assert_eq!(out, format!("{key} unset\n"));
     }
-    let ps = sb.run(&["env", "dev", "--format", "powershell"]).ok().stdout;
-    assert!(ps.contains(&format!("$Env:AWS_ACCESS_KEY_ID = '{key}'")) && ps.contains("Remove-Item -Path Env:AWS_PROFILE"), "{ps}");
+    let ps = sb
+        .run(&["env", "dev", "--format", "powershell"])
+        .ok()
+        .stdout;
+    assert!(
+        ps.contains(&format!("$Env:AWS_ACCESS_KEY_ID = '{key}'"))
+            && ps.contains("Remove-Item -Path Env:AWS_PROFILE"),
+        "{ps}"
+    );
 }
 
 #[test]
 fn config_add_list_remove_and_overrides() {
     let portal = Portal::start();
     let sb = Sandbox::new().env("DEV_TOKEN", &portal.user_token);
-    sb.run(&["config", "add", "dev", "--host", &portal.url, "--tenant", "dev01", "--token-env", "DEV_TOKEN", "--region", "eu-central-1"]).ok();
-    sb.run(&["config", "add", "ops", "--host", &portal.url, "--duplo-ops"]).ok();
+    sb.run(&[
+        "config",
+        "add",
+        "dev",
+        "--host",
+        &portal.url,
+        "--tenant",
+        "dev01",
+        "--token-env",
+        "DEV_TOKEN",
+        "--region",
+        "eu-central-1",
+    ])
+    .ok();
+    sb.run(&["config", "add", "ops", "--host", &portal.url, "--duplo-ops"])
+        .ok();
     let list = sb.run(&["config", "list"]).ok().stdout;
-    assert_eq!(list, format!("dev\ttenant dev01\t{u}\nops\tduplo-ops\t{u}\n", u = portal.url));
+    assert_eq!(
+        list,
+        format!(
+            "dev\ttenant dev01\t{u}\nops\tduplo-ops\t{u}\n",
+            u = portal.url
+        )
+    );
     let text = std::fs::read_to_string(sb.config_file()).expect("config written");
-    assert!(text.contains("token_env = \"DEV_TOKEN\"") && !text.contains(&portal.user_token), "{text}");
+    assert!(
+        text.contains("token_env = \"DEV_TOKEN\"") && !text.contains(&portal.user_token),
+        "{text}"
+    );
     let json = sb.run(&["env", "dev"]).ok().json();
-    assert_eq!(json["AWS_REGION"], "eu-central-1", "the environment's region overrides the portal's");
+    assert_eq!(
+        json["AWS_REGION"], "eu-central-1",
+        "the environment's region overrides the portal's"
+    );
     sb.run(&["config", "remove", "ops"]).ok();
-    sb.run(&["config", "remove", "ops"]).fails(1, "no environment named 'ops'");
-    sb.run(&["env", "nope"]).fails(1, "unknown environment 'nope'");
-    sb.run(&["config", "add", "bad", "--host", "http://example.com", "--admin"]).fails(1, "invalid host URL");
+    sb.run(&["config", "remove", "ops"])
+        .fails(1, "no environment named 'ops'");
+    sb.run(&["env", "nope"])
+        .fails(1, "unknown environment 'nope'");
+    sb.run(&[
+        "config",
+        "add",
+        "bad",
+        "--host",
+        "http://example.com",
+        "--admin",
+    ])
+    .fails(1, "invalid host URL");
     sb.write_config("[env.x]\nhost = 1\n");
     sb.run(&["env", "x"]).fails(1, "invalid config file");
 }
@@ -125,7 +197,10 @@ fn falls_back_to_an_aws_profile_that_runs_duplo_jit() {
     )
     .expect("aws config");
     let json = sb.run(&["env", "legacy"]).ok().json();
-    assert_eq!(json["AWS_ACCESS_KEY_ID"], portal.last_issued().access_key_id.as_str());
+    assert_eq!(
+        json["AWS_ACCESS_KEY_ID"],
+        portal.last_issued().access_key_id.as_str()
+    );
     assert_eq!(json["AWS_REGION"], "ap-south-1");
     sb.run(&["env", "other"]).fails(1, "does not run `jit aws`");
 }
@@ -136,7 +211,11 @@ fn console_prints_portal_url_or_builds_a_federation_url() {
     let sb = Sandbox::new().env("JIT_SIGNIN_URL", &format!("{}/federation", portal.url));
     sb.standard_config(&portal);
     let url = sb.run(&["console", "dev", "--print"]).ok().stdout;
-    assert!(url.starts_with(&format!("{}/federation?Action=login", portal.url)) && url.contains("SigninToken=console-"), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/federation?Action=login", portal.url))
+            && url.contains("SigninToken=console-"),
+        "{url}"
+    );
 
     portal.state().console_url = false;
     let url = sb.run(&["console", "admin", "--print"]).ok().stdout;
@@ -144,11 +223,30 @@ fn console_prints_portal_url_or_builds_a_federation_url() {
     let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
     assert_eq!(q["Action"], "login");
     assert_eq!(q["Issuer"], portal.url);
-    assert_eq!(q["Destination"], format!("https://{REGION}.console.aws.amazon.com/console/home?region={REGION}"));
+    assert_eq!(
+        q["Destination"],
+        format!("https://{REGION}.console.aws.amazon.com/console/home?region={REGION}")
+    );
     assert!(q["SigninToken"].starts_with("signin-"));
-    let fed = portal.requests().into_iter().filter(|r| r.path == "federation").count();
+    let fed = portal
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "federation")
+        .count();
     assert_eq!(fed, 1);
     // A different destination always goes through federation.
-    let url = sb.run(&["console", "dev", "--print", "--destination", "https://console.aws.amazon.com/s3/"]).ok().stdout;
-    assert!(url.contains("Destination=https%3A%2F%2Fconsole.aws.amazon.com%2Fs3%2F"), "{url}");
+    let url = sb
+        .run(&[
+            "console",
+            "dev",
+            "--print",
+            "--destination",
+            "https://console.aws.amazon.com/s3/",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        url.contains("Destination=https%3A%2F%2Fconsole.aws.amazon.com%2Fs3%2F"),
+        "{url}"
+    );
 }

@@ -4,7 +4,8 @@
 mod support;
 
 mod aws;
+mod awscli;
 mod cache;
 mod exec;
 mod login;
-mod awscli;
+mod shells;

@@ -19,7 +19,10 @@ static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Every token and key the stand-in hands out or accepts; stderr is checked against all of them.
 pub fn register_secret(s: &str) {
-    SECRETS.lock().unwrap_or_else(|e| e.into_inner()).push(s.to_string());
+    SECRETS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(s.to_string());
 }
 
 pub fn assert_no_secrets(text: &str, what: &str) {
@@ -65,20 +68,44 @@ pub struct Run {
 
 impl Run {
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, Some(0), "expected success; stderr: {}\nstdout: {}", self.stderr, self.stdout);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success; stderr: {}\nstdout: {}",
+            self.stderr,
+            self.stdout
+        );
         self
     }
 
     pub fn fails(self, code: i32, needle: &str) -> Self {
-        assert_eq!(self.code, Some(code), "expected exit {code}; stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty(), "stdout must stay empty on failure: {}", self.stdout);
-        assert!(self.stderr.contains(needle), "stderr lacks '{needle}': {}", self.stderr);
-        assert!(self.stderr.starts_with("jit: ") || self.stderr.starts_with("error:"), "{}", self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}; stderr: {}",
+            self.stderr
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "stdout must stay empty on failure: {}",
+            self.stdout
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks '{needle}': {}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("jit: ") || self.stderr.starts_with("error:"),
+            "{}",
+            self.stderr
+        );
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -94,7 +121,10 @@ impl Sandbox {
         for sub in ["home", "cache", "config"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
         }
-        Sandbox { dir, extra_env: Vec::new() }
+        Sandbox {
+            dir,
+            extra_env: Vec::new(),
+        }
     }
 
     pub fn home(&self) -> PathBuf {
@@ -106,7 +136,11 @@ impl Sandbox {
     }
 
     pub fn config_file(&self) -> PathBuf {
-        self.dir.path().join("config").join("jit").join("config.toml")
+        self.dir
+            .path()
+            .join("config")
+            .join("jit")
+            .join("config.toml")
     }
 
     pub fn env(mut self, k: &str, v: &str) -> Self {
@@ -117,7 +151,11 @@ impl Sandbox {
     pub fn path_var(&self) -> String {
         let bin = venv().join("bin");
         let jit_dir = Path::new(JIT).parent().expect("bin dir").to_path_buf();
-        format!("{}:{}:/usr/local/bin:/usr/bin:/bin", jit_dir.display(), bin.display())
+        format!(
+            "{}:{}:/usr/local/bin:/usr/bin:/bin",
+            jit_dir.display(),
+            bin.display()
+        )
     }
 
     /// Any program, with the sandbox environment.
@@ -129,7 +167,10 @@ impl Sandbox {
             .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("AWS_CONFIG_FILE", self.home().join(".aws").join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.home().join(".aws").join("credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.home().join(".aws").join("credentials"),
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("LANG", "C.UTF-8")
             .env("JIT_VERBOSE", "1")
@@ -179,7 +220,12 @@ pub fn finish(output: Output) -> Run {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_no_secrets(&stderr, "stderr");
-    Run { code: output.status.code(), stdout, stderr, output }
+    Run {
+        code: output.status.code(),
+        stdout,
+        stderr,
+        output,
+    }
 }
 
 pub struct Moto {

@@ -85,10 +85,21 @@ impl Portal {
         let tenant_id = random_hex(32);
         let other_id = random_hex(32);
         let mut users = HashMap::new();
-        users.insert(admin_token.clone(), User { name: "root".into(), admin: true, tenants: vec![] });
+        users.insert(
+            admin_token.clone(),
+            User {
+                name: "root".into(),
+                admin: true,
+                tenants: vec![],
+            },
+        );
         users.insert(
             user_token.clone(),
-            User { name: "alice".into(), admin: false, tenants: vec![tenant_id.clone()] },
+            User {
+                name: "alice".into(),
+                admin: false,
+                tenants: vec![tenant_id.clone()],
+            },
         );
         let tenants = vec![
             Tenant {
@@ -132,7 +143,13 @@ impl Portal {
                 std::thread::spawn(move || handle(request, &shared, &base));
             }
         });
-        Portal { url, admin_token, user_token, tenant_id, state }
+        Portal {
+            url,
+            admin_token,
+            user_token,
+            tenant_id,
+            state,
+        }
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
@@ -141,7 +158,11 @@ impl Portal {
 
     /// How many requests hit paths containing `needle`.
     pub fn count(&self, needle: &str) -> usize {
-        self.state().requests.iter().filter(|r| r.path.contains(needle)).count()
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.path.contains(needle))
+            .count()
     }
 
     /// Credential-vending calls only.
@@ -150,7 +171,11 @@ impl Portal {
     }
 
     pub fn last_issued(&self) -> Issued {
-        self.state().issued.last().cloned().expect("no credentials issued yet")
+        self.state()
+            .issued
+            .last()
+            .cloned()
+            .expect("no credentials issued yet")
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -161,8 +186,11 @@ impl Portal {
 fn json_response(status: u16, body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
     resp.add_header(
-        tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json; charset=utf-8"[..])
-            .expect("header"),
+        tiny_http::Header::from_bytes(
+            &b"Content-Type"[..],
+            &b"application/json; charset=utf-8"[..],
+        )
+        .expect("header"),
     );
     resp
 }
@@ -177,20 +205,31 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
         .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
         .collect();
     let header = |name: &str| {
-        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
     };
     let (delay, fail, cut) = {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-        st.requests.push(Recorded { method: request.method().to_string(), path: path.clone(), headers: headers.clone() });
+        st.requests.push(Recorded {
+            method: request.method().to_string(),
+            path: path.clone(),
+            headers: headers.clone(),
+        });
         (st.delay, st.fail.clone(), st.cut_body)
     };
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
     if path == "federation" {
-        let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
         let ok = params.get("Action").map(String::as_str) == Some("getSigninToken")
-            && params.get("Session").is_some_and(|s| serde_json::from_str::<serde_json::Value>(s).is_ok());
+            && params
+                .get("Session")
+                .is_some_and(|s| serde_json::from_str::<serde_json::Value>(s).is_ok());
         let (status, body) = if ok {
             let token = format!("signin-{}", random_hex(16));
             register_secret(&token);
@@ -206,7 +245,8 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
         return;
     }
     let token = header("Authorization").and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
-    let content_type_ok = header("Content-Type").as_deref() == Some("application/json; charset=utf-8");
+    let content_type_ok =
+        header("Content-Type").as_deref() == Some("application/json; charset=utf-8");
     let user = {
         let st = shared.lock().unwrap_or_else(|e| e.into_inner());
         token.and_then(|t| st.users.get(&t).cloned())
@@ -242,7 +282,11 @@ fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u1
     let parts: Vec<&str> = path.split('/').collect();
     let st = || shared.lock().unwrap_or_else(|e| e.into_inner());
     match parts.as_slice() {
-        ["v3", "features", "system"] => (200, serde_json::json!({ "IsOtpNeeded": st().otp_needed, "AppName": "stand-in" }).to_string()),
+        ["v3", "features", "system"] => (
+            200,
+            serde_json::json!({ "IsOtpNeeded": st().otp_needed, "AppName": "stand-in" })
+                .to_string(),
+        ),
         ["admin", "GetTenantsForUser"] => {
             let st = st();
             let list: Vec<_> = st
@@ -255,9 +299,19 @@ fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u1
         }
         ["v3", "features", "tenant", id] => {
             let known = st().tenants.iter().any(|t| t.id == *id);
-            if known { (200, "{}".into()) } else { (404, "\"tenant not found\"".into()) }
+            if known {
+                (200, "{}".into())
+            } else {
+                (404, "\"tenant not found\"".into())
+            }
         }
-        ["v3", "admin", "aws", "jitAccess", kind @ ("admin" | "duplo-ops")] => {
+        [
+            "v3",
+            "admin",
+            "aws",
+            "jitAccess",
+            kind @ ("admin" | "duplo-ops"),
+        ] => {
             if !user.admin {
                 return (403, "\"Forbidden\"".into());
             }
@@ -269,7 +323,9 @@ fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u1
             let tenant = st().tenants.iter().find(|t| t.id == *id).cloned();
             match tenant {
                 None => (404, "\"tenant not found\"".into()),
-                Some(t) if !user.admin && !user.tenants.contains(&t.id) => (403, "\"Forbidden\"".into()),
+                Some(t) if !user.admin && !user.tenants.contains(&t.id) => {
+                    (403, "\"Forbidden\"".into())
+                }
                 Some(t) => vend(shared, user, &t.role_arn, t.validity, base),
             }
         }
@@ -277,11 +333,24 @@ fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u1
     }
 }
 
-fn vend(shared: &Arc<Mutex<State>>, user: &User, role_arn: &str, validity: i64, base: &str) -> (u16, String) {
+fn vend(
+    shared: &Arc<Mutex<State>>,
+    user: &User,
+    role_arn: &str,
+    validity: i64,
+    base: &str,
+) -> (u16, String) {
     let (sts, raw, region, console, expiration, serial) = {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
         st.serial += 1;
-        (st.sts.clone(), st.raw_body.clone(), st.region.clone(), st.console_url, st.expiration.clone(), st.serial)
+        (
+            st.sts.clone(),
+            st.raw_body.clone(),
+            st.region.clone(),
+            st.console_url,
+            st.expiration.clone(),
+            st.serial,
+        )
     };
     if let Some(raw) = raw {
         return (200, raw);
@@ -300,7 +369,11 @@ fn vend(shared: &Arc<Mutex<State>>, user: &User, role_arn: &str, validity: i64, 
     for s in [&issued.secret_access_key, &issued.session_token] {
         register_secret(s);
     }
-    shared.lock().unwrap_or_else(|e| e.into_inner()).issued.push(issued.clone());
+    shared
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .issued
+        .push(issued.clone());
     let mut body = serde_json::json!({
         "AccessKeyId": issued.access_key_id,
         "SecretAccessKey": issued.secret_access_key,
@@ -323,7 +396,12 @@ fn vend(shared: &Arc<Mutex<State>>, user: &User, role_arn: &str, validity: i64, 
 
 /// A real STS AssumeRole against moto. Moto does not check signatures by default, so a
 /// well-formed SigV4 header naming any key is enough.
-fn assume_role(endpoint: &str, role_arn: &str, session: &str, duration: i64) -> Result<Issued, String> {
+fn assume_role(
+    endpoint: &str,
+    role_arn: &str,
+    session: &str,
+    duration: i64,
+) -> Result<Issued, String> {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRole")
         .append_pair("Version", "2011-06-15")
@@ -348,8 +426,16 @@ fn assume_role(endpoint: &str, role_arn: &str, session: &str, duration: i64) -> 
         let end = text[start..].find(&format!("</{name}>"))? + start;
         Some(text[start..end].to_string())
     };
-    match (tag("AccessKeyId"), tag("SecretAccessKey"), tag("SessionToken")) {
-        (Some(a), Some(s), Some(t)) => Ok(Issued { access_key_id: a, secret_access_key: s, session_token: t }),
+    match (
+        tag("AccessKeyId"),
+        tag("SecretAccessKey"),
+        tag("SessionToken"),
+    ) {
+        (Some(a), Some(s), Some(t)) => Ok(Issued {
+            access_key_id: a,
+            secret_access_key: s,
+            session_token: t,
+        }),
         _ => Err(format!("AssumeRole failed: {text}")),
     }
 }

@@ -1,0 +1,371 @@
+//! The shell hooks in real bash, zsh and fish under tmux: `jitnow` sets the variables, the prompt
+//! shows the time left as a person sees it, `jitoff` clears them. Plus completions and install.sh.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::{JIT, Portal, Sandbox, finish, random_hex};
+
+struct Tmux<'a> {
+    sb: &'a Sandbox,
+    socket: String,
+}
+
+impl<'a> Tmux<'a> {
+    fn start(sb: &'a Sandbox, argv: &[&str]) -> Tmux<'a> {
+        let t = Tmux {
+            sb,
+            socket: format!("jit-test-{}", random_hex(10)),
+        };
+        let mut args = vec!["new-session", "-d", "-x", "200", "-y", "50"];
+        args.extend_from_slice(argv);
+        t.tmux(&args);
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = self
+            .sb
+            .command("tmux")
+            .env("TERM", "xterm-256color")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn send(&self, line: &str) {
+        self.tmux(&["send-keys", "-t", "0", "-l", line]);
+        self.tmux(&["send-keys", "-t", "0", "Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-J", "-t", "0", "-S", "-200"])
+    }
+
+    /// Wait until the screen satisfies `pred`; returns the screen.
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Send a command that prints `marker` when done, and wait for its output line.
+    fn run(&self, cmd: &str, marker: &str) -> String {
+        self.send(&format!("{cmd}; echo {marker}"));
+        let line_marker = format!("\n{marker}");
+        self.wait(marker, |s| s.contains(&line_marker));
+        self.screen()
+    }
+}
+
+impl Drop for Tmux<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .sb
+            .command("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+struct Case {
+    argv: &'static [&'static str],
+    init: &'static str,
+    status: &'static str,
+    is_unset: &'static str,
+    expire: &'static str,
+}
+
+fn prompt_shows(screen: &str, env: &str) -> bool {
+    screen.contains(&format!("[{env} 59m]")) || screen.contains(&format!("[{env} 60m]"))
+}
+
+fn exercise(case: &Case) {
+    let portal = Portal::start();
+    // Debug lines on the screen would read as errors here.
+    let sb = Sandbox::new().env("JIT_VERBOSE", "0");
+    sb.standard_config(&portal);
+    let t = Tmux::start(&sb, case.argv);
+    t.run(case.init, "INIT-DONE");
+    t.run(case.init, "INIT-AGAIN");
+
+    let screen = t.run("jitnow dev", "JITNOW-DONE");
+    assert!(
+        !screen.contains("jit: "),
+        "jitnow printed an error:\n{screen}"
+    );
+    let key = portal.last_issued().access_key_id;
+    let screen = t.run("echo key=$AWS_ACCESS_KEY_ID env=$JIT_ENV", "ECHO-DONE");
+    assert!(
+        screen.contains(&format!("key={key} env=dev")),
+        "variables set in the shell:\n{screen}"
+    );
+    t.send("");
+    let screen = t.wait("prompt with time left", |s| prompt_shows(s, "dev"));
+    assert!(
+        !screen.contains("[dev 59m] [dev"),
+        "sourcing twice must not double the indicator:\n{screen}"
+    );
+
+    // A failed fetch leaves the shell as it was and returns non-zero.
+    let screen = t.run(
+        &format!(
+            "jitnow nope; echo rc={} still=$AWS_ACCESS_KEY_ID",
+            case.status
+        ),
+        "FAIL-DONE",
+    );
+    assert!(screen.contains(&format!("rc=1 still={key}")), "{screen}");
+    // $? survives the prompt hook.
+    t.send("false");
+    let screen = t.run(&format!("echo st={}", case.status), "STATUS-DONE");
+    assert!(
+        screen.contains("st=1"),
+        "$? must survive the prompt hook:\n{screen}"
+    );
+
+    // Under ten minutes: the warning form.
+    portal.state().tenants[0].validity = 300;
+    t.run("jitnow --refresh dev", "REFRESH-DONE");
+    t.send("");
+    t.wait("warning indicator", |s| {
+        s.contains("[dev 4m!]") || s.contains("[dev 5m!]")
+    });
+    t.run(case.expire, "EXPIRE-DONE");
+    t.send("");
+    t.wait("expired indicator", |s| s.contains("[dev expired]"));
+
+    let screen = t.run(&format!("jitoff; {}", case.is_unset), "OFF-DONE");
+    assert!(
+        screen.contains("cleared"),
+        "jitoff clears the variables:\n{screen}"
+    );
+    t.send("echo after-off");
+    let screen = t.wait("prompt after jitoff", |s| s.contains("\nafter-off"));
+    let prompt = screen
+        .lines()
+        .find(|l| l.ends_with("echo after-off"))
+        .expect("prompt line");
+    assert!(
+        !prompt.contains("[dev"),
+        "no indicator without a session: {prompt}"
+    );
+}
+
+#[test]
+fn bash_hook_in_a_real_terminal() {
+    exercise(&Case {
+        argv: &["bash", "--norc", "--noprofile"],
+        init: "eval \"$(jit init bash)\"",
+        status: "$?",
+        is_unset: "[ -z \"${AWS_ACCESS_KEY_ID+x}${JIT_ENV+x}\" ] && echo cleared",
+        expire: "JIT_EXPIRES=1",
+    });
+}
+
+#[test]
+fn zsh_hook_in_a_real_terminal() {
+    exercise(&Case {
+        argv: &["zsh", "--no-rcs"],
+        init: "eval \"$(jit init zsh)\"",
+        status: "$?",
+        is_unset: "[[ -z ${AWS_ACCESS_KEY_ID+x}${JIT_ENV+x} ]] && echo cleared",
+        expire: "JIT_EXPIRES=1",
+    });
+}
+
+#[test]
+fn fish_hook_in_a_real_terminal() {
+    exercise(&Case {
+        argv: &["fish", "--no-config"],
+        init: "jit init fish | source",
+        status: "$status",
+        is_unset: "set -q AWS_ACCESS_KEY_ID; or set -q JIT_ENV; or echo cleared",
+        expire: "set -gx JIT_EXPIRES 1",
+    });
+}
+
+#[test]
+fn rendered_bash_hook_passes_shellcheck_and_sources_under_strict_mode() {
+    let sb = Sandbox::new();
+    let hook = finish(sb.jit(&["init", "bash"]).output().expect("init"))
+        .ok()
+        .stdout;
+    let mut check = sb.command("shellcheck");
+    check
+        .args(["-s", "bash", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = check.spawn().expect("shellcheck");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), hook.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let script = format!("{hook}\n{hook}\n__jit_prompt_hook; echo \"pc=$PROMPT_COMMAND\"");
+    let run = finish(
+        sb.command("bash")
+            .args(["--norc", "-euo", "pipefail", "-c", &script])
+            .output()
+            .expect("bash"),
+    )
+    .ok();
+    assert_eq!(run.stdout, "pc=__jit_prompt_hook\n");
+}
+
+#[test]
+fn powershell_hook_parses() {
+    let sb = Sandbox::new();
+    let hook = finish(sb.jit(&["init", "powershell"]).output().expect("init"))
+        .ok()
+        .stdout;
+    let file = sb.dir.path().join("hook.ps1");
+    std::fs::write(&file, &hook).expect("write");
+    let py = "import sys, tree_sitter as ts, tree_sitter_powershell as tsp\n\
+              tree = ts.Parser(ts.Language(tsp.language())).parse(open(sys.argv[1], 'rb').read())\n\
+              bad = [n for n in tree.root_node.descendants if n.is_error or n.is_missing] if hasattr(tree.root_node, 'descendants') else []\n\
+              print('error' if tree.root_node.has_error else 'ok', tree.root_node.child_count)\n";
+    let run = finish(
+        sb.command(crate::support::venv_bin("python"))
+            .args(["-c", py])
+            .arg(&file)
+            .output()
+            .expect("python"),
+    )
+    .ok();
+    assert!(
+        run.stdout.starts_with("ok "),
+        "tree-sitter-powershell found errors: {}",
+        run.stdout
+    );
+    // And a broken script is caught, so the check can fail.
+    std::fs::write(&file, "function global:jitnow { if ($x -eq ) { ").expect("write");
+    let run = finish(
+        sb.command(crate::support::venv_bin("python"))
+            .args(["-c", py])
+            .arg(&file)
+            .output()
+            .expect("python"),
+    )
+    .ok();
+    assert!(run.stdout.starts_with("error"), "{}", run.stdout);
+}
+
+#[test]
+fn committed_completions_are_current() {
+    let sb = Sandbox::new();
+    for (shell, file) in [
+        ("bash", "jit.bash"),
+        ("zsh", "jit.zsh"),
+        ("fish", "jit.fish"),
+        ("powershell", "jit.ps1"),
+    ] {
+        let generated = finish(
+            sb.jit(&["completions", shell])
+                .output()
+                .expect("completions"),
+        )
+        .ok()
+        .stdout;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("completions")
+            .join(file);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            generated == committed,
+            "completions/{file} is out of date: run `jit completions {shell} > completions/{file}`"
+        );
+    }
+}
+
+#[test]
+fn env_names_complete_from_local_config_in_fish() {
+    let portal = Portal::start();
+    let sb = Sandbox::new();
+    sb.standard_config(&portal);
+    let comp = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("completions")
+        .join("jit.fish");
+    let script = format!(
+        "source {}; complete -C 'jit exec d'; complete -C 'jit console a'",
+        comp.display()
+    );
+    let run = finish(
+        sb.command("fish")
+            .args(["--no-config", "-c", &script])
+            .output()
+            .expect("fish"),
+    )
+    .ok();
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["dev", "admin"], "{}", run.stdout);
+    assert_eq!(
+        portal.requests().len(),
+        0,
+        "completion never touches the network"
+    );
+}
+
+#[test]
+fn install_sh_installs_and_adds_the_hook_once() {
+    let sb = Sandbox::new();
+    let prefix = sb.dir.path().join("prefix");
+    let install = Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh");
+    for _ in 0..2 {
+        let mut cmd = sb.command("sh");
+        cmd.arg(&install)
+            .args(["--bin", JIT, "--shell", "bash", "--add-hook", "--prefix"])
+            .arg(&prefix);
+        finish(cmd.output().expect("install")).ok();
+    }
+    assert!(prefix.join("bin").join("jit").exists());
+    let rc = std::fs::read_to_string(sb.home().join(".bashrc")).expect("bashrc");
+    assert_eq!(rc.matches("eval \"$(jit init bash)\"").count(), 1, "{rc}");
+    let comp = sb
+        .home()
+        .join(".local/share/bash-completion/completions/jit");
+    assert!(
+        std::fs::read_to_string(comp)
+            .expect("completions")
+            .contains("COMPLETE=\"bash\"")
+    );
+    let run = finish(
+        sb.command("sh")
+            .arg(&install)
+            .args(["--shell", "tcsh", "--bin", JIT, "--prefix"])
+            .arg(&prefix)
+            .output()
+            .expect("install"),
+    );
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("unsupported shell 'tcsh'"),
+        "{}",
+        run.stderr
+    );
+    let _ = Command::new("true");
+}
