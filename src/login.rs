@@ -257,7 +257,7 @@ fn handle(mut request: tiny_http::Request, host: &Host, port: u16, admin: bool) 
 }
 
 /// `/` carries the bare token; `/v2/callbackWithOtp` carries `{"token":..,"otp":..}`.
-fn parse_token(raw: &str, with_otp: bool) -> Option<(Token, Option<String>)> {
+pub(crate) fn parse_token(raw: &str, with_otp: bool) -> Option<(Token, Option<String>)> {
     if with_otp {
         let cb: OtpCallback = serde_json::from_str(raw.trim()).ok()?;
         let otp = cb.otp.filter(|o| !o.is_empty());

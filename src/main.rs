@@ -8,6 +8,8 @@ mod config;
 mod console;
 mod creds;
 mod envvars;
+#[cfg(test)]
+mod fuzz;
 mod host;
 mod login;
 mod output;

@@ -210,44 +210,61 @@ impl Client {
             (Scope::Tenant(_), Some(id)) => format!("subscriptions/{id}/GetAwsConsoleTokenUrl"),
             (Scope::Tenant(t), None) => bail!("tenant '{t}' has no id"),
         };
-        let (resp, date) = self.get_json::<AwsResponse>(&path)?;
-        let field = |v: Option<String>, name: &str| {
-            v.filter(|s| !s.is_empty())
-                .ok_or_else(|| anyhow!("portal response from {}/{path} has no {name}", self.api))
-        };
-        let now = jiff::Timestamp::now();
-        let expiration = match resp.expiration.as_deref().filter(|s| !s.is_empty()) {
-            Some(raw) => raw
-                .parse::<jiff::Timestamp>()
-                .map_err(|e| anyhow!("portal response has an invalid Expiration '{raw}': {e}"))?,
-            None => {
-                let secs = resp
-                    .validity
-                    .filter(|v| *v > 0)
-                    .unwrap_or(DEFAULT_VALIDITY_SECS);
-                now.checked_add(jiff::SignedDuration::from_secs(secs))
-                    .map_err(|_| anyhow!("portal response has an out-of-range Validity {secs}"))?
-            }
-        };
-        if expiration <= now {
-            let server = date
-                .map(|d| format!("; the portal's clock says {d}"))
-                .unwrap_or_default();
-            bail!(
-                "the portal sent credentials that expire at {} which is already past on this machine's clock ({}){server}: check the system clock",
-                crate::creds::rfc3339(expiration),
-                crate::creds::rfc3339(now)
-            );
-        }
-        Ok(AwsCreds {
-            console_url: resp.console_url.unwrap_or_default(),
-            access_key_id: field(resp.access_key_id, "AccessKeyId")?,
-            secret_access_key: field(resp.secret_access_key, "SecretAccessKey")?,
-            region: resp.region.unwrap_or_default(),
-            session_token: field(resp.session_token, "SessionToken")?,
-            expiration,
-        })
+        let (body, date) = self.get(&path)?;
+        let url = format!("{}/{path}", self.api);
+        creds_from_body(&body, &url, date.as_deref(), jiff::Timestamp::now())
+            .map_err(|e| anyhow!(redact(&format!("{e:#}"), &[self.token.expose()])))
     }
+}
+
+/// Parse a credentials response; pure so it can be fuzzed. Errors never quote secret fields.
+pub fn creds_from_body(
+    body: &str,
+    url: &str,
+    date: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<AwsCreds> {
+    let resp: AwsResponse = serde_json::from_str(body).map_err(|e| {
+        anyhow!(
+            "portal sent malformed JSON: {url}: {e}: body {}",
+            redact_json(body)
+        )
+    })?;
+    let field = |v: Option<String>, name: &str| {
+        v.filter(|s| !s.is_empty())
+            .ok_or_else(|| anyhow!("portal response from {url} has no {name}"))
+    };
+    let expiration = match resp.expiration.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => raw
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| anyhow!("portal response has an invalid Expiration '{raw}': {e}"))?,
+        None => {
+            let secs = resp
+                .validity
+                .filter(|v| *v > 0)
+                .unwrap_or(DEFAULT_VALIDITY_SECS);
+            now.checked_add(jiff::SignedDuration::from_secs(secs))
+                .map_err(|_| anyhow!("portal response has an out-of-range Validity {secs}"))?
+        }
+    };
+    if expiration <= now {
+        let server = date
+            .map(|d| format!("; the portal's clock says {d}"))
+            .unwrap_or_default();
+        bail!(
+            "the portal sent credentials that expire at {} which is already past on this machine's clock ({}){server}: check the system clock",
+            crate::creds::rfc3339(expiration),
+            crate::creds::rfc3339(now)
+        );
+    }
+    Ok(AwsCreds {
+        console_url: resp.console_url.unwrap_or_default(),
+        access_key_id: field(resp.access_key_id, "AccessKeyId")?,
+        secret_access_key: field(resp.secret_access_key, "SecretAccessKey")?,
+        region: resp.region.unwrap_or_default(),
+        session_token: field(resp.session_token, "SessionToken")?,
+        expiration,
+    })
 }
 
 const SECRET_KEYS: &[&str] = &[
@@ -269,8 +286,47 @@ pub fn redact_json(body: &str) -> String {
             scrub(&mut value);
             truncate(&value.to_string())
         }
-        Err(_) => truncate(body.trim()),
+        Err(_) => truncate(&scrub_text(body.trim())),
     }
+}
+
+/// For bodies that are not valid JSON (cut off, say): blank the string value after any
+/// secret-bearing key, up to its closing quote or the end of the text.
+fn scrub_text(text: &str) -> String {
+    let mut out = text.to_string();
+    for key in SECRET_KEYS {
+        let needle = format!("\"{key}\"");
+        let mut from = 0;
+        while let Some(pos) = out[from..].find(&needle).map(|p| p + from) {
+            let after = pos + needle.len();
+            let rest = &out[after..];
+            let trimmed = rest.trim_start();
+            let Some(value) = trimmed.strip_prefix(':').map(str::trim_start) else {
+                from = after;
+                continue;
+            };
+            let Some(body) = value.strip_prefix('"') else {
+                from = after;
+                continue;
+            };
+            let start = out.len() - body.len();
+            let mut end = out.len();
+            let mut escaped = false;
+            for (i, c) in body.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => {
+                        end = start + i;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            out.replace_range(start..end, "<redacted>");
+            from = start + "<redacted>".len();
+        }
+    }
+    out
 }
 
 fn scrub(value: &mut serde_json::Value) {
@@ -322,6 +378,18 @@ mod tests {
             !out.contains("SECRETTOKEN") && !out.contains("S3\""),
             "{out}"
         );
+    }
+
+    #[test]
+    fn cut_off_json_is_scrubbed_too() {
+        let out = redact_json(
+            r#"{"AccessKeyId":"AKIA","SecretAccessKey" : "abc\"def","SessionToken":"tok"#,
+        );
+        assert!(
+            !out.contains("AKIA") && !out.contains("def") && !out.contains("tok"),
+            "{out}"
+        );
+        assert_eq!(out.matches("<redacted>").count(), 3, "{out}");
     }
 
     #[test]

@@ -7,5 +7,6 @@ mod aws;
 mod awscli;
 mod cache;
 mod exec;
+mod load;
 mod login;
 mod shells;

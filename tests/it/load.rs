@@ -1,0 +1,123 @@
+//! Load: 200 concurrent callers, `jit aws` and `jit exec` mixed, across 5 environments on a cold
+//! cache; with the portal fast, slow, and failing.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Portal, Sandbox, finish, portal::Tenant, random_hex};
+
+const ENVS: [&str; 5] = ["t1", "t2", "t3", "t4", "t5"];
+
+fn setup() -> (Portal, Sandbox) {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_VERBOSE", "0");
+    let token = sb.token_file(&portal.admin_token);
+    let mut config = String::new();
+    for (i, env) in ENVS.iter().enumerate() {
+        portal.state().tenants.push(Tenant {
+            id: random_hex(32),
+            name: format!("load{i}"),
+            plan: "default".into(),
+            role_arn: format!("arn:aws:iam::44444444444{i}:role/load"),
+            validity: 3600,
+        });
+        config.push_str(&format!(
+            "[env.{env}]\nhost = \"{}\"\ntenant = \"load{i}\"\ntoken_file = \"{token}\"\n",
+            portal.url
+        ));
+    }
+    sb.write_config(&config);
+    (portal, sb)
+}
+
+fn spawn_all(sb: &Sandbox) -> Vec<(usize, Child)> {
+    (0..200)
+        .map(|i| {
+            let env = ENVS[i % ENVS.len()];
+            let args: Vec<&str> = if i % 2 == 0 {
+                vec!["env", env]
+            } else {
+                vec![
+                    "exec",
+                    env,
+                    "--",
+                    "sh",
+                    "-c",
+                    "printf '{\"AWS_ACCESS_KEY_ID\":\"%s\"}' \"$AWS_ACCESS_KEY_ID\"",
+                ]
+            };
+            let child = sb
+                .jit(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            (i, child)
+        })
+        .collect()
+}
+
+fn run_load(delay: Duration) {
+    let (portal, sb) = setup();
+    portal.state().delay = delay;
+    let start = Instant::now();
+    let mut keys: Vec<Vec<String>> = vec![Vec::new(); ENVS.len()];
+    for (i, child) in spawn_all(&sb) {
+        let run = finish(child.wait_with_output().expect("wait")).ok();
+        keys[i % ENVS.len()].push(
+            run.json()["AWS_ACCESS_KEY_ID"]
+                .as_str()
+                .expect("key")
+                .to_string(),
+        );
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(
+        portal.cred_calls(),
+        ENVS.len(),
+        "one portal fetch per environment"
+    );
+    for per_env in &keys {
+        assert_eq!(
+            crate::support::unique(per_env.iter()),
+            1,
+            "all callers of an env got one key"
+        );
+    }
+    assert_eq!(
+        crate::support::unique(keys.iter().map(|k| &k[0])),
+        ENVS.len()
+    );
+    // Environments fetch in parallel: a slow portal costs about one delay, not five.
+    assert!(elapsed < delay * 3 + Duration::from_secs(20), "{elapsed:?}");
+    let locks = std::fs::read_dir(sb.cache_dir()).expect("ls").count();
+    assert!(locks > 0);
+    // No lock is left held: a fresh caller with --refresh gets through at once.
+    portal.state().delay = Duration::ZERO;
+    sb.run(&["env", "t1", "--refresh"]).ok();
+}
+
+#[test]
+fn two_hundred_callers_five_envs_one_fetch_each() {
+    run_load(Duration::ZERO);
+}
+
+#[test]
+fn two_hundred_callers_with_a_slow_portal() {
+    run_load(Duration::from_secs(5));
+}
+
+#[test]
+fn two_hundred_callers_with_a_failing_portal_all_get_a_clear_error() {
+    let (portal, sb) = setup();
+    portal.state().fail = Some((500, "{\"Message\":\"backend down\"}".into()));
+    let start = Instant::now();
+    for (_, child) in spawn_all(&sb) {
+        finish(child.wait_with_output().expect("wait")).fails(1, "status 500");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        start.elapsed()
+    );
+}
