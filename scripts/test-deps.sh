@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
-  for tool in zsh fish tmux expect shellcheck; do
+  for tool in zsh fish tmux expect shellcheck chromium chromedriver; do
     command -v "$tool" >/dev/null || missing="$missing $tool"
   done
+  missing=${missing/chromedriver/chromium-driver}
   if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
@@ -17,7 +18,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
 fi
 
-if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/pip freeze 2>/dev/null | grep -q '^moto==5.2.5$'; then
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements 2>/dev/null)" != "$want" ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" >.venv/.requirements
 fi

@@ -3,7 +3,7 @@
 
 set -g __jit_bin {{jit}}
 set -g __jit_vars AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
-    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES
+    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_ENDPOINT_URL
 
 function jitnow --description 'Put jit credentials for ENV in this shell'
     set -l env
@@ -40,6 +40,10 @@ function jitnow --description 'Put jit credentials for ENV in this shell'
 end
 
 function jitoff --description 'Forget the credentials jitnow set'
+    # AWS_ENDPOINT_URL only when jit set it (JIT_ENDPOINT_URL marks that).
+    if set -q JIT_ENDPOINT_URL; and test "$AWS_ENDPOINT_URL" = "$JIT_ENDPOINT_URL"
+        set -e AWS_ENDPOINT_URL
+    end
     set -e $__jit_vars
 end
 

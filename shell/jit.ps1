@@ -4,7 +4,8 @@
 
 $Global:__jit_bin = {{jit}}
 $Global:__jit_vars = @('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION',
-    'AWS_DEFAULT_REGION', 'AWS_CREDENTIAL_EXPIRATION', 'AWS_SESSION_EXPIRATION', 'JIT_ENV', 'JIT_EXPIRES')
+    'AWS_DEFAULT_REGION', 'AWS_CREDENTIAL_EXPIRATION', 'AWS_SESSION_EXPIRATION', 'JIT_ENV', 'JIT_EXPIRES',
+    'JIT_ENDPOINT_URL')
 
 function global:jitnow {
     param(
@@ -31,6 +32,10 @@ function global:jitnow {
 }
 
 function global:jitoff {
+    # AWS_ENDPOINT_URL only when jit set it (JIT_ENDPOINT_URL marks that).
+    if ($Env:JIT_ENDPOINT_URL -and $Env:AWS_ENDPOINT_URL -eq $Env:JIT_ENDPOINT_URL) {
+        Remove-Item -Path Env:AWS_ENDPOINT_URL -ErrorAction SilentlyContinue
+    }
     foreach ($name in $Global:__jit_vars) {
         Remove-Item -Path "Env:$name" -ErrorAction SilentlyContinue
     }

@@ -3,7 +3,7 @@
 
 typeset -g __jit_bin={{jit}}
 typeset -ga __jit_vars=(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION
-    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES)
+    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_ENDPOINT_URL)
 
 # jitnow [--console] [--no-cache] [--refresh] ENV: put ENV's credentials in this shell.
 function jitnow() {
@@ -34,6 +34,10 @@ function jitnow() {
 
 # jitoff: forget the credentials jitnow set.
 function jitoff() {
+    # AWS_ENDPOINT_URL only when jit set it (JIT_ENDPOINT_URL marks that).
+    if [[ -n ${JIT_ENDPOINT_URL-} && ${AWS_ENDPOINT_URL-} == "$JIT_ENDPOINT_URL" ]]; then
+        \builtin unset AWS_ENDPOINT_URL
+    fi
     \builtin unset "${__jit_vars[@]}"
 }
 

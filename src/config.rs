@@ -38,6 +38,9 @@ pub struct EnvConfig {
     pub token_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Exported as AWS_ENDPOINT_URL, for LocalStack, moto or a private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
 }
 
 impl EnvConfig {
@@ -126,6 +129,7 @@ pub struct Resolved {
     pub portal: PortalArgs,
     pub region: Option<String>,
     pub token_env: Option<String>,
+    pub endpoint_url: Option<String>,
 }
 
 pub fn resolve(name: &str) -> Result<Resolved> {
@@ -138,6 +142,7 @@ pub fn resolve(name: &str) -> Result<Resolved> {
             portal,
             region: env.region.clone(),
             token_env: env.token_env.clone(),
+            endpoint_url: env.endpoint_url.clone(),
         });
     }
     if let Some(found) = from_aws_profile(name)? {
@@ -232,6 +237,7 @@ fn from_aws_profile(name: &str) -> Result<Option<Resolved>> {
         portal: aws.portal,
         region: profile.get("region").cloned(),
         token_env: None,
+        endpoint_url: profile.get("endpoint_url").cloned(),
     }))
 }
 

@@ -31,20 +31,34 @@ pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<
     if destination.is_none() && !creds.console_url.is_empty() {
         return Ok(creds.console_url.clone());
     }
+    federation_url(creds, destination, issuer, &signin_endpoint(), None)
+}
+
+/// A federation sign-in URL via `endpoint` (DESIGN.md §6); the portal server uses this too.
+pub fn federation_url(
+    creds: &AwsCreds,
+    destination: Option<&str>,
+    issuer: &str,
+    endpoint: &str,
+    session_duration: Option<i64>,
+) -> Result<String> {
     let destination = destination
         .map(str::to_string)
         .unwrap_or_else(|| default_destination(&creds.region));
-    let endpoint = signin_endpoint();
     let session = serde_json::json!({
         "sessionId": creds.access_key_id,
         "sessionKey": creds.secret_access_key,
         "sessionToken": creds.session_token,
     })
     .to_string();
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
         .append_pair("Action", "getSigninToken")
-        .append_pair("Session", &session)
-        .finish();
+        .append_pair("Session", &session);
+    if let Some(secs) = session_duration {
+        query.append_pair("SessionDuration", &secs.to_string());
+    }
+    let query = query.finish();
     output::debug(|| format!("GET {endpoint}?Action=getSigninToken"));
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))

@@ -75,6 +75,8 @@ pub struct Target {
     pub auth: Auth,
     /// Overrides the portal's region (from a named environment).
     pub region: Option<String>,
+    /// Exported as AWS_ENDPOINT_URL (from a named environment).
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

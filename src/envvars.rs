@@ -17,7 +17,11 @@ pub const CLEARED: &[&str] = &[
     "AWS_ROLE_ARN",
 ];
 
-pub fn set(creds: &AwsCreds, env_name: &str) -> Vec<(&'static str, String)> {
+pub fn set(
+    creds: &AwsCreds,
+    env_name: &str,
+    endpoint_url: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let expiration = rfc3339(creds.expiration);
     let mut vars = vec![
         ("AWS_ACCESS_KEY_ID", creds.access_key_id.clone()),
@@ -34,6 +38,11 @@ pub fn set(creds: &AwsCreds, env_name: &str) -> Vec<(&'static str, String)> {
         ("JIT_ENV", env_name.to_string()),
         ("JIT_EXPIRES", creds.expiration.as_second().to_string()),
     ]);
+    if let Some(url) = endpoint_url {
+        // JIT_ENDPOINT_URL tells jitoff that AWS_ENDPOINT_URL is ours to clear.
+        vars.push(("AWS_ENDPOINT_URL", url.to_string()));
+        vars.push(("JIT_ENDPOINT_URL", url.to_string()));
+    }
     vars
 }
 

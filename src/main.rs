@@ -14,6 +14,7 @@ mod host;
 mod login;
 mod output;
 mod portal;
+mod server;
 mod shell;
 
 use std::process::ExitCode;

@@ -27,6 +27,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 token_file: add.token_file,
                 token_env: add.token_env,
                 region: add.region,
+                endpoint_url: add.endpoint_url,
             };
             env.validate(&add.name)?;
             let mut cfg = config::load()?;

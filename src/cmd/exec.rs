@@ -27,7 +27,7 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     for var in envvars::CLEARED {
         child.env_remove(var);
     }
-    child.envs(envvars::set(&creds, &name));
+    child.envs(envvars::set(&creds, &name, target.endpoint_url.as_deref()));
     let shown = program.to_string_lossy();
     #[cfg(unix)]
     {

@@ -10,6 +10,7 @@ mod env;
 mod exec;
 mod init;
 mod ls;
+mod portal;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Config(args) => config::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Portal(args) => portal::run(args),
         Command::ClearCache(_) => clear_cache::run(),
         Command::Version => {
             crate::output::print_line(&format!("jit version {}", env!("CARGO_PKG_VERSION")))?;
@@ -136,6 +138,7 @@ pub fn target_for(
         scope,
         auth: auth(portal, token_env)?,
         region,
+        endpoint_url: None,
     })
 }
 
@@ -169,8 +172,7 @@ pub fn select(sel: &EnvSelect) -> Result<(String, Target)> {
     } else {
         resolved.token_env
     };
-    Ok((
-        name.clone(),
-        target(&scope, &portal, token_env.as_deref(), resolved.region)?,
-    ))
+    let mut target = target(&scope, &portal, token_env.as_deref(), resolved.region)?;
+    target.endpoint_url = resolved.endpoint_url;
+    Ok((name.clone(), target))
 }

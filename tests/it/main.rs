@@ -9,4 +9,5 @@ mod cache;
 mod exec;
 mod load;
 mod login;
+mod portal_server;
 mod shells;

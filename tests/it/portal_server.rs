@@ -1,0 +1,469 @@
+//! `jit portal`: jit CLI -> jit portal -> moto STS -> AWS CLI, the portal's refusals, session
+//! clamping, and its login page clicked in headless Chromium.
+
+use std::io::Read;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{Sandbox, assert_no_secrets, finish, moto, register_secret, venv_bin};
+
+struct Served {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+fn state(sb: &Sandbox) -> String {
+    sb.dir.path().join("portal.toml").display().to_string()
+}
+
+fn admin(sb: &Sandbox, args: &[&str]) -> String {
+    let mut full = vec!["portal", "--state"];
+    let st = state(sb);
+    full.push(&st);
+    full.extend_from_slice(args);
+    sb.run(&full).ok().stdout
+}
+
+/// Tenants dev01 (validity 60 -> clamped to 900) and big (validity 100000, role max 7200);
+/// alice in dev01, root an admin. Returns (alice's token, root's token).
+fn provision(sb: &Sandbox) -> (String, String) {
+    admin(
+        sb,
+        &[
+            "tenant",
+            "add",
+            "dev01",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/dev01",
+            "--validity",
+            "60",
+        ],
+    );
+    admin(
+        sb,
+        &[
+            "tenant",
+            "add",
+            "big",
+            "--role-arn",
+            "arn:aws:iam::222222222222:role/big",
+            "--validity",
+            "100000",
+            "--max-session",
+            "7200",
+        ],
+    );
+    admin(sb, &["user", "add", "alice", "--tenant", "dev01"]);
+    admin(sb, &["user", "add", "root", "--admin"]);
+    admin(
+        sb,
+        &[
+            "set",
+            "--admin-session",
+            "50000",
+            "--admin-role-arn",
+            "arn:aws:iam::333333333333:role/admin",
+        ],
+    );
+    let alice = admin(sb, &["token", "create", "alice"]).trim().to_string();
+    let root = admin(sb, &["token", "create", "root", "--ttl", "600"])
+        .trim()
+        .to_string();
+    register_secret(&alice);
+    register_secret(&root);
+    let text = std::fs::read_to_string(state(sb)).expect("state");
+    assert!(
+        !text.contains(&alice) && !text.contains(&root),
+        "tokens are stored hashed:\n{text}"
+    );
+    (alice, root)
+}
+
+fn serve(sb: &Sandbox) -> Served {
+    let st = state(sb);
+    spawn_portal(
+        sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sts-endpoint",
+            &moto().url,
+        ],
+    )
+}
+
+fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
+    let mut child = sb
+        .jit(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
+        .env("AWS_SECRET_ACCESS_KEY", "portal-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("portal");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = loop {
+        let text = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let serving = text.lines().find(|l| l.starts_with("jit portal: serving "));
+        if let Some(url) = serving.and_then(|l| l.split_whitespace().nth(3)) {
+            break url.to_string();
+        }
+        assert!(Instant::now() < deadline, "portal did not start: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Served { child, url, log }
+}
+
+fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::blocking::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .header("Content-Type", "application/json; charset=utf-8")
+        .send()
+        .expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn cli_to_portal_to_moto_to_aws_cli() {
+    let sb = Sandbox::new();
+    let (alice, root) = provision(&sb);
+    let portal = serve(&sb);
+    let tf = sb.token_file(&alice);
+    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
+    std::fs::write(
+        sb.home().join(".aws/config"),
+        format!("[profile dev]\nregion = us-east-1\ncredential_process = {} aws --tenant dev01 --host {} --token-file {tf}\n", crate::support::JIT, portal.url),
+    )
+    .expect("aws config");
+    let mut cli = sb.command(venv_bin("aws"));
+    cli.env("AWS_ENDPOINT_URL", &moto().url).args([
+        "sts",
+        "get-caller-identity",
+        "--profile",
+        "dev",
+    ]);
+    let id = finish(cli.output().expect("aws")).ok().json();
+    assert_eq!(
+        id["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/dev01/alice"
+    );
+
+    // Named environment + jit exec against the same portal, admin scope.
+    let rt = sb.token_file(&root);
+    sb.write_config(&format!(
+        "[env.adm]\nhost = \"{}\"\nadmin = true\ntoken_file = \"{rt}\"\nendpoint_url = \"{}\"\n",
+        portal.url,
+        moto().url
+    ));
+    let out = sb
+        .run(&[
+            "exec",
+            "adm",
+            "--",
+            venv_bin("aws").to_str().expect("utf8"),
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(
+        out.trim(),
+        "arn:aws:sts::333333333333:assumed-role/admin/root"
+    );
+    let creds = sb
+        .run(&["aws", "--admin", "--host", &portal.url, "--token-file", &rt])
+        .ok()
+        .json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("token"));
+    let log = portal.log();
+    assert!(
+        log.contains("GET /subscriptions/") && log.contains(" 200 alice"),
+        "{log}"
+    );
+    assert_no_secrets(&log, "the portal's log");
+    assert!(!log.contains("portal-secret"));
+}
+
+#[test]
+fn refusals_and_clamped_durations() {
+    let sb = Sandbox::new();
+    let (alice, root) = provision(&sb);
+    let portal = serve(&sb);
+    let u = &portal.url;
+    assert_eq!(get(&format!("{u}/v3/features/system"), "nope").0, 401);
+    assert_eq!(get(&format!("{u}/admin/GetTenantsForUser"), "").0, 401);
+    let (status, tenants) = get(&format!("{u}/admin/GetTenantsForUser"), &alice);
+    assert_eq!(status, 200);
+    let names: Vec<&str> = tenants
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|t| t["AccountName"].as_str())
+        .collect();
+    assert_eq!(names, ["dev01"], "alice sees only her tenant");
+    let (_, all) = get(&format!("{u}/admin/GetTenantsForUser"), &root);
+    let id = |name: &str| {
+        all.as_array()
+            .expect("list")
+            .iter()
+            .find(|t| t["AccountName"] == name)
+            .expect("tenant")["TenantId"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    };
+    assert_eq!(id("dev01").len(), 32);
+    assert_eq!(
+        get(
+            &format!("{u}/subscriptions/{}/GetAwsConsoleTokenUrl", id("big")),
+            &alice
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        get(&format!("{u}/v3/admin/aws/jitAccess/admin"), &alice).0,
+        403
+    );
+    assert_eq!(
+        get(
+            &format!("{u}/subscriptions/{}/GetAwsConsoleTokenUrl", "0".repeat(32)),
+            &root
+        )
+        .0,
+        404
+    );
+    let validity = |path: String, token: &str| {
+        let (status, body) = get(&format!("{u}/{path}"), token);
+        assert_eq!(status, 200, "{body}");
+        register_secret(body["SecretAccessKey"].as_str().expect("secret"));
+        register_secret(body["SessionToken"].as_str().expect("session"));
+        body["Validity"].as_i64().expect("validity")
+    };
+    assert_eq!(
+        validity(
+            format!("subscriptions/{}/GetAwsConsoleTokenUrl", id("dev01")),
+            &alice
+        ),
+        900,
+        "60 s raised to 900"
+    );
+    assert_eq!(
+        validity(
+            format!("subscriptions/{}/GetAwsConsoleTokenUrl", id("big")),
+            &root
+        ),
+        7200,
+        "role maximum"
+    );
+    assert_eq!(
+        validity("v3/admin/aws/jitAccess/admin".into(), &root),
+        43200,
+        "system maximum"
+    );
+    // jit itself reports the refusals clearly.
+    let tf = sb.token_file(&alice);
+    sb.run(&["aws", "--tenant", "big", "--host", u, "--token-file", &tf])
+        .fails(1, "tenant 'big' missing or not allowed");
+    sb.run(&["aws", "--admin", "--host", u, "--token-file", &tf])
+        .fails(1, "status 403");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// Click Authorize (and Cancel) on the portal's page in headless Chromium, with `jit aws
+/// --interactive` waiting on its loopback listener.
+#[test]
+fn login_page_in_headless_chromium() {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "chromium missing: run scripts/test-deps.sh"
+    );
+    let sb = Sandbox::new();
+    let (alice, _) = provision(&sb);
+    let portal = serve(&sb);
+    let browser = |url: &str, token: &str, action: &str| {
+        let shot = sb.dir.path().join(format!("{action}.png"));
+        let mut cmd = sb.command(venv_bin("python"));
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser/login.py"
+        ))
+        .args([url, token, action])
+        .arg(&shot);
+        finish(cmd.output().expect("browser")).ok().stdout
+    };
+    let start = || {
+        let mut child = sb
+            .jit(&[
+                "aws",
+                "--tenant",
+                "dev01",
+                "--host",
+                &portal.url,
+                "--interactive",
+                "--no-browser",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("jit");
+        let line = crate::support::read_stderr_until(&mut child, |l| l.contains("verify-token"));
+        let url = line
+            .split_whitespace()
+            .find(|w| w.contains("verify-token"))
+            .expect("url")
+            .to_string();
+        (child, url)
+    };
+
+    let (child, url) = start();
+    assert_eq!(
+        browser(&url, &alice, "authorize").trim(),
+        "You are signed in"
+    );
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .expect("key")
+            .starts_with("ASIA")
+    );
+
+    let (child, url) = start_fresh(&sb, &portal.url);
+    let _ = start;
+    assert!(browser(&url, "", "cancel").starts_with("cancelled at http://127.0.0.1:"));
+    let run = finish(child.wait_with_output().expect("jit"));
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("login cancelled in the browser"),
+        "{}",
+        run.stderr
+    );
+
+    let (mut child, url) = start_fresh(&sb, &portal.url);
+    assert_eq!(
+        browser(&url, "wrong-token", "authorize").trim(),
+        "That token is not valid."
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// A login with an empty cache, so the cached token from an earlier login is not reused.
+fn start_fresh(sb: &Sandbox, host: &str) -> (Child, String) {
+    let mut child = sb
+        .jit(&[
+            "aws",
+            "--tenant",
+            "dev01",
+            "--host",
+            host,
+            "--interactive",
+            "--no-browser",
+            "--no-cache",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jit");
+    let line = crate::support::read_stderr_until(&mut child, |l| l.contains("verify-token"));
+    let url = line
+        .split_whitespace()
+        .find(|w| w.contains("verify-token"))
+        .expect("url")
+        .to_string();
+    (child, url)
+}
+
+/// The README's main job: `jit portal serve --demo` then `jit exec demo -- aws sts ...`.
+#[test]
+fn demo_runs_the_whole_system() {
+    let sb = Sandbox::new();
+    let portal = spawn_portal(
+        &sb,
+        &["portal", "serve", "--demo", "--listen", "127.0.0.1:0"],
+    );
+    assert!(
+        portal
+            .log()
+            .contains("try: jit exec demo -- aws sts get-caller-identity"),
+        "{}",
+        portal.log()
+    );
+    let out = sb
+        .run(&[
+            "exec",
+            "demo",
+            "--",
+            "aws",
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(
+        out.trim(),
+        "arn:aws:sts::123456789012:assumed-role/demo/demo"
+    );
+    let config = std::fs::read_to_string(sb.config_file()).expect("demo env written");
+    assert!(
+        config.contains("[env.demo]") && config.contains(&portal.url),
+        "{config}"
+    );
+    assert!(
+        sb.home().join(".local/share/jit/portal-demo.toml").exists(),
+        "demo state kept apart"
+    );
+    assert!(!sb.home().join(".local/share/jit/portal.toml").exists());
+}
