@@ -1,7 +1,7 @@
 //! Getting AWS credentials for a target: from the cache while they are fresh, else from the
 //! portal exactly once however many processes ask at the same moment.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +136,14 @@ impl Entry {
     }
 }
 
+/// The last failed fetch for a key; its message is what was printed, so it holds no secret.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Failure {
+    at: i64,
+    message: String,
+}
+
 pub fn refresh_window() -> i64 {
     std::env::var("JIT_REFRESH_WINDOW")
         .ok()
@@ -180,6 +188,7 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
         output::debug(|| format!("cache hit {key}"));
         return Ok(entry.creds);
     }
+    let waiting_since = Timestamp::now().as_millisecond();
     let _lock = match cache.lock(&key) {
         Ok(l) => Some(l),
         Err(e) => {
@@ -194,9 +203,29 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
         output::debug(|| format!("cache filled by another process {key}"));
         return Ok(entry.creds.clone());
     }
+    // Single flight for failures too: callers queued behind a fetch that just failed get its
+    // error instead of each waiting out the same broken portal in turn.
+    let failed_key = format!("{key},failed");
+    if let Some(failure) = cache
+        .read::<Failure>(&failed_key)
+        .filter(|f| f.at >= waiting_since)
+    {
+        bail!("{} (from a concurrent request)", failure.message);
+    }
     output::debug(|| format!("cache miss {key}"));
     let hint = previous.and_then(|e| e.tenant_id);
-    let (creds, tenant_id) = fetch(target, hint, Some(&cache))?;
+    let (creds, tenant_id) = match fetch(target, hint, Some(&cache)) {
+        Ok(found) => found,
+        Err(e) => {
+            let failure = Failure {
+                at: Timestamp::now().as_millisecond(),
+                message: format!("{e:#}"),
+            };
+            let _ = cache.write(&failed_key, &failure);
+            return Err(e);
+        }
+    };
+    cache.remove(&failed_key);
     let entry = Entry {
         version: 1,
         creds,

@@ -217,3 +217,37 @@ fn ls_and_clear_cache() {
     assert_eq!(sb.run(&["ls", "--json"]).ok().stdout.trim(), "[]");
     assert_eq!(portal.cred_calls(), 2);
 }
+
+/// A caller SIGKILLed while it holds the lock mid-fetch must not block the next one: the kernel
+/// drops its flock.
+#[test]
+fn killed_lock_holder_does_not_block_others() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    portal.state().delay = Duration::from_secs(30);
+    let mut holder = sb
+        .jit(&["aws", "--admin", "--host", &portal.url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while portal.cred_calls() == 0 {
+        assert!(Instant::now() < deadline, "holder never reached the portal");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    holder.kill().expect("kill");
+    let _ = holder.wait();
+    portal.state().delay = Duration::ZERO;
+    let start = Instant::now();
+    let run = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        run.json()["AccessKeyId"],
+        portal.last_issued().access_key_id.as_str()
+    );
+}

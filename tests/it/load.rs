@@ -116,8 +116,38 @@ fn two_hundred_callers_with_a_failing_portal_all_get_a_clear_error() {
         finish(child.wait_with_output().expect("wait")).fails(1, "status 500");
     }
     assert!(
-        start.elapsed() < Duration::from_secs(120),
+        start.elapsed() < Duration::from_secs(60),
         "{:?}",
         start.elapsed()
     );
+}
+
+/// A slow portal that then fails: the callers queued behind the failing fetch share its error
+/// instead of each waiting 5 s in turn (which would take 40 x 5 s per environment).
+#[test]
+fn two_hundred_callers_with_a_slow_failing_portal_share_one_failure_per_env() {
+    let (portal, sb) = setup();
+    portal.state().fail = Some((503, "{\"Message\":\"overloaded\"}".into()));
+    portal.state().delay = Duration::from_secs(5);
+    let start = Instant::now();
+    let mut shared = 0;
+    for (_, child) in spawn_all(&sb) {
+        let run = finish(child.wait_with_output().expect("wait")).fails(1, "status 503");
+        shared += usize::from(run.stderr.contains("(from a concurrent request)"));
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(40),
+        "no caller waits out every other caller's timeout: {elapsed:?}"
+    );
+    let requests = portal.requests().len();
+    assert!(
+        requests <= 2 * ENVS.len(),
+        "about one failing request per environment, got {requests}"
+    );
+    assert!(shared >= 200 - requests, "{shared} shared failures");
+    // The portal recovers: the next caller fetches again instead of replaying the old error.
+    portal.state().fail = None;
+    portal.state().delay = Duration::ZERO;
+    sb.run(&["env", "t1"]).ok();
 }

@@ -112,10 +112,14 @@ fn serve(sb: &Sandbox) -> Served {
 }
 
 fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
+    spawn_portal_as(sb, args, "AKIAPORTALSERVER0000", "portal-secret")
+}
+
+fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Served {
     let mut child = sb
         .jit(args)
-        .env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
-        .env("AWS_SECRET_ACCESS_KEY", "portal-secret")
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -466,4 +470,84 @@ fn demo_runs_the_whole_system() {
         "demo state kept apart"
     );
     assert!(!sb.home().join(".local/share/jit/portal.toml").exists());
+}
+
+/// moto in strict auth mode checks every signature against its IAM users: the portal's SigV4
+/// must be right, and a wrong secret must be refused.
+#[test]
+fn portal_signs_assume_role_with_valid_sigv4() {
+    let strict = crate::support::start_moto();
+    let sb = Sandbox::new();
+    let setup = "import boto3, json, sys\n\
+        iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+            aws_access_key_id='bootstrap', aws_secret_access_key='bootstrap')\n\
+        iam.create_user(UserName='portal')\n\
+        iam.put_user_policy(UserName='portal', PolicyName='assume', PolicyDocument=json.dumps(\n\
+            {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 'sts:AssumeRole', 'Resource': '*'}]}))\n\
+        k = iam.create_access_key(UserName='portal')['AccessKey']\n\
+        print(k['AccessKeyId'], k['SecretAccessKey'])\n";
+    let mut py = sb.command(venv_bin("python"));
+    py.args(["-c", setup, &strict.url]);
+    let keys = finish(py.output().expect("python")).ok().stdout;
+    let (key, secret) = keys.trim().split_once(' ').expect("key pair");
+    register_secret(secret);
+    let enable = reqwest::blocking::Client::new()
+        .post(format!("{}/moto-api/reset-auth", strict.url))
+        .header("Content-Type", "text/plain")
+        .body("0")
+        .send()
+        .expect("reset-auth");
+    assert!(enable.status().is_success());
+
+    let (alice, _) = provision(&sb);
+    let st = state(&sb);
+    let args = [
+        "portal",
+        "--state",
+        st.as_str(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sts-endpoint",
+        strict.url.as_str(),
+    ];
+    let tf = sb.token_file(&alice);
+    {
+        let portal = spawn_portal_as(&sb, &args, key, secret);
+        let creds = sb
+            .run(&[
+                "aws",
+                "--tenant",
+                "dev01",
+                "--host",
+                &portal.url,
+                "--token-file",
+                &tf,
+                "--no-cache",
+            ])
+            .ok()
+            .json();
+        register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+        assert!(
+            creds["AccessKeyId"]
+                .as_str()
+                .expect("key")
+                .starts_with("ASIA")
+        );
+        assert_no_secrets(&portal.log(), "the portal's log");
+    }
+    let portal = spawn_portal_as(&sb, &args, key, "not-the-secret");
+    let run = sb
+        .run(&[
+            "aws",
+            "--tenant",
+            "dev01",
+            "--host",
+            &portal.url,
+            "--token-file",
+            &tf,
+            "--no-cache",
+        ])
+        .fails(1, "status 502");
+    assert!(run.stderr.contains("STS AssumeRole"), "{}", run.stderr);
 }

@@ -240,7 +240,12 @@ pub static MOTO_RECORDER: Mutex<()> = Mutex::new(());
 /// One moto server per test run. It dies with the test process: the wrapper shell waits on
 /// its stdin, which closes when we exit.
 pub fn moto() -> &'static Moto {
-    MOTO.get_or_init(|| {
+    MOTO.get_or_init(start_moto)
+}
+
+/// A moto of one's own, for tests that change its global settings; stops when dropped.
+pub fn start_moto() -> Moto {
+    {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -263,7 +268,7 @@ pub fn moto() -> &'static Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         Moto { url, _child: child }
-    })
+    }
 }
 
 /// Read a child's stderr until `pred` matches a line; returns that line.
