@@ -5,7 +5,6 @@
 //! never deleted: unlinking a lock file while another process waits on it would split the flock.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -77,27 +76,10 @@ impl Cache {
         }
     }
 
-    /// Write to a private temp file, fsync, rename over the entry, fsync the directory.
+    /// Replace the entry atomically (see `atomic`); crash tests can stop us at each step.
     pub fn write<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
-        let path = self.path(key, "json");
         let data = serde_json::to_vec(value)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{key}."))
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .with_context(|| format!("cannot write to cache dir {}", self.dir.display()))?;
-        fault_point("temp-create");
-        tmp.write_all(&data)?;
-        fault_point("temp-write");
-        tmp.as_file().sync_all()?;
-        fault_point("fsync");
-        tmp.persist(&path)
-            .map_err(|e| anyhow!("cannot replace cache entry {}: {}", path.display(), e.error))?;
-        fault_point("rename");
-        if let Ok(dir) = File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        crate::atomic::write_with(&self.path(key, "json"), &data, fault_point)
     }
 
     pub fn remove(&self, key: &str) {

@@ -114,12 +114,7 @@ pub fn save(config: &Config) -> Result<PathBuf> {
     let path = path()?;
     let dir = path.parent().context("config path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let text = toml::to_string_pretty(config)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(&path)
-        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    crate::atomic::write(&path, toml::to_string_pretty(config)?.as_bytes())?;
     Ok(path)
 }
 

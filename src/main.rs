@@ -1,6 +1,7 @@
 //! Entry point: parse the command line, run the command, turn the outcome into an exit code.
 
 mod argv;
+mod atomic;
 mod cache;
 mod cli;
 mod cmd;

@@ -139,7 +139,9 @@ fn start_moto() -> Result<Moto> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
+    // moto's request recorder writes into its working directory.
     let child = Command::new("sh")
+        .current_dir(std::env::temp_dir())
         .arg("-c")
         .arg("\"$0\" -H 127.0.0.1 -p \"$1\" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid")
         .arg(&server)
@@ -264,11 +266,6 @@ fn setup_demo(store: &Store, url: &str, sts_endpoint: &str) -> Result<()> {
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
-    let dir = path.parent().context("no parent directory")?;
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.persist(path)
-        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
+    std::fs::create_dir_all(path.parent().context("no parent directory")?)?;
+    crate::atomic::write(path, text.as_bytes())
 }

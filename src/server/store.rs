@@ -190,12 +190,7 @@ impl Store {
             .with_context(|| format!("cannot lock {}", lock_path.display()))?;
         let mut state = self.load()?;
         let out = change(&mut state)?;
-        let text = toml::to_string_pretty(&state)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path)
-            .map_err(|e| anyhow!("cannot write {}: {}", self.path.display(), e.error))?;
+        crate::atomic::write(&self.path, toml::to_string_pretty(&state)?.as_bytes())?;
         Ok(out)
     }
 }

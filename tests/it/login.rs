@@ -1,31 +1,15 @@
 //! Interactive login (DESIGN.md §2): the test plays the portal's browser page against the real
 //! loopback listener.
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
-use crate::support::{Portal, Sandbox, finish, read_stderr_until};
+use crate::support::{Portal, Sandbox, finish, start_login as start};
 
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
-}
-
-/// Start an interactive `jit` and return it with the login URL it printed.
-fn start(sb: &Sandbox, args: &[&str]) -> (Child, url::Url) {
-    let mut child = sb
-        .jit(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let line = read_stderr_until(&mut child, |l| l.contains("/app/user/verify-token"));
-    let url = line
-        .split_whitespace()
-        .find(|w| w.contains("verify-token"))
-        .expect("url in line");
-    (child, url::Url::parse(url).expect("login url"))
 }
 
 fn port(url: &url::Url) -> u16 {

@@ -340,31 +340,21 @@ fn login_page_in_headless_chromium() {
         .arg(&shot);
         finish(cmd.output().expect("browser")).ok().stdout
     };
-    let start = || {
-        let mut child = sb
-            .jit(&[
-                "aws",
-                "--tenant",
-                "dev01",
-                "--host",
-                &portal.url,
-                "--interactive",
-                "--no-browser",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("jit");
-        let line = crate::support::read_stderr_until(&mut child, |l| l.contains("verify-token"));
-        let url = line
-            .split_whitespace()
-            .find(|w| w.contains("verify-token"))
-            .expect("url")
-            .to_string();
-        (child, url)
+    let login = |extra: &[&str]| {
+        let mut args = vec![
+            "aws",
+            "--tenant",
+            "dev01",
+            "--host",
+            portal.url.as_str(),
+            "--interactive",
+            "--no-browser",
+        ];
+        args.extend_from_slice(extra);
+        let (child, url) = crate::support::start_login(&sb, &args);
+        (child, url.to_string())
     };
-
-    let (child, url) = start();
+    let (child, url) = login(&[]);
     assert_eq!(
         browser(&url, &alice, "authorize").trim(),
         "You are signed in"
@@ -379,8 +369,8 @@ fn login_page_in_headless_chromium() {
             .starts_with("ASIA")
     );
 
-    let (child, url) = start_fresh(&sb, &portal.url);
-    let _ = start;
+    // --no-cache: a fresh login, not the token cached by the first one.
+    let (child, url) = login(&["--no-cache"]);
     assert!(browser(&url, "", "cancel").starts_with("cancelled at http://127.0.0.1:"));
     let run = finish(child.wait_with_output().expect("jit"));
     assert_eq!(run.code, Some(1));
@@ -390,7 +380,7 @@ fn login_page_in_headless_chromium() {
         run.stderr
     );
 
-    let (mut child, url) = start_fresh(&sb, &portal.url);
+    let (mut child, url) = login(&["--no-cache"]);
     assert_eq!(
         browser(&url, "wrong-token", "authorize").trim(),
         "That token is not valid."
@@ -398,78 +388,6 @@ fn login_page_in_headless_chromium() {
     let _ = child.kill();
     let _ = child.wait();
     assert_no_secrets(&portal.log(), "the portal's log");
-}
-
-/// A login with an empty cache, so the cached token from an earlier login is not reused.
-fn start_fresh(sb: &Sandbox, host: &str) -> (Child, String) {
-    let mut child = sb
-        .jit(&[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            host,
-            "--interactive",
-            "--no-browser",
-            "--no-cache",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("jit");
-    let line = crate::support::read_stderr_until(&mut child, |l| l.contains("verify-token"));
-    let url = line
-        .split_whitespace()
-        .find(|w| w.contains("verify-token"))
-        .expect("url")
-        .to_string();
-    (child, url)
-}
-
-/// The README's main job: `jit portal serve --demo` then `jit exec demo -- aws sts ...`.
-#[test]
-fn demo_runs_the_whole_system() {
-    let sb = Sandbox::new();
-    let portal = spawn_portal(
-        &sb,
-        &["portal", "serve", "--demo", "--listen", "127.0.0.1:0"],
-    );
-    assert!(
-        portal
-            .log()
-            .contains("try: jit exec demo -- aws sts get-caller-identity"),
-        "{}",
-        portal.log()
-    );
-    let out = sb
-        .run(&[
-            "exec",
-            "demo",
-            "--",
-            "aws",
-            "sts",
-            "get-caller-identity",
-            "--query",
-            "Arn",
-            "--output",
-            "text",
-        ])
-        .ok()
-        .stdout;
-    assert_eq!(
-        out.trim(),
-        "arn:aws:sts::123456789012:assumed-role/demo/demo"
-    );
-    let config = std::fs::read_to_string(sb.config_file()).expect("demo env written");
-    assert!(
-        config.contains("[env.demo]") && config.contains(&portal.url),
-        "{config}"
-    );
-    assert!(
-        sb.home().join(".local/share/jit/portal-demo.toml").exists(),
-        "demo state kept apart"
-    );
-    assert!(!sb.home().join(".local/share/jit/portal.toml").exists());
 }
 
 /// moto in strict auth mode checks every signature against its IAM users: the portal's SigV4
@@ -550,4 +468,49 @@ fn portal_signs_assume_role_with_valid_sigv4() {
         ])
         .fails(1, "status 502");
     assert!(run.stderr.contains("STS AssumeRole"), "{}", run.stderr);
+}
+/// The README's main job: `jit portal serve --demo` then `jit exec demo -- aws sts ...`.
+#[test]
+fn demo_runs_the_whole_system() {
+    let sb = Sandbox::new();
+    let portal = spawn_portal(
+        &sb,
+        &["portal", "serve", "--demo", "--listen", "127.0.0.1:0"],
+    );
+    assert!(
+        portal
+            .log()
+            .contains("try: jit exec demo -- aws sts get-caller-identity"),
+        "{}",
+        portal.log()
+    );
+    let out = sb
+        .run(&[
+            "exec",
+            "demo",
+            "--",
+            "aws",
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(
+        out.trim(),
+        "arn:aws:sts::123456789012:assumed-role/demo/demo"
+    );
+    let config = std::fs::read_to_string(sb.config_file()).expect("demo env written");
+    assert!(
+        config.contains("[env.demo]") && config.contains(&portal.url),
+        "{config}"
+    );
+    assert!(
+        sb.home().join(".local/share/jit/portal-demo.toml").exists(),
+        "demo state kept apart"
+    );
+    assert!(!sb.home().join(".local/share/jit/portal.toml").exists());
 }

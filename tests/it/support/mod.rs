@@ -255,8 +255,10 @@ pub fn start_moto() -> Moto {
             "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
             server.display()
         );
+        // moto's request recorder writes into its working directory.
         let child = Command::new("sh")
             .args(["-c", &script])
+            .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -295,4 +297,20 @@ pub fn read_stderr_until(child: &mut Child, pred: impl Fn(&str) -> bool) -> Stri
 
 pub fn unique<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> usize {
     items.into_iter().collect::<HashSet<_>>().len()
+}
+
+/// Start an interactive `jit` and return it with the login URL it printed on stderr.
+pub fn start_login(sb: &Sandbox, args: &[&str]) -> (Child, url::Url) {
+    let mut child = sb
+        .jit(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let line = read_stderr_until(&mut child, |l| l.contains("/app/user/verify-token"));
+    let url = line
+        .split_whitespace()
+        .find(|w| w.contains("verify-token"))
+        .expect("url in line");
+    (child, url::Url::parse(url).expect("login url"))
 }
