@@ -151,6 +151,24 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
     Served { child, url, log }
 }
 
+/// `jit exec ENV -- aws sts get-caller-identity`, the ARN the AWS CLI saw.
+fn caller_arn(sb: &Sandbox, env: &str) -> String {
+    let aws = venv_bin("aws");
+    let args = [
+        "exec",
+        env,
+        "--",
+        aws.to_str().expect("utf8"),
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    ];
+    sb.run(&args).ok().stdout.trim().to_string()
+}
+
 fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
     let resp = reqwest::blocking::Client::new()
         .get(url)
@@ -198,23 +216,8 @@ fn cli_to_portal_to_moto_to_aws_cli() {
         portal.url,
         moto().url
     ));
-    let out = sb
-        .run(&[
-            "exec",
-            "adm",
-            "--",
-            venv_bin("aws").to_str().expect("utf8"),
-            "sts",
-            "get-caller-identity",
-            "--query",
-            "Arn",
-            "--output",
-            "text",
-        ])
-        .ok()
-        .stdout;
     assert_eq!(
-        out.trim(),
+        caller_arn(&sb, "adm"),
         "arn:aws:sts::333333333333:assumed-role/admin/root"
     );
     let creds = sb
@@ -484,23 +487,8 @@ fn demo_runs_the_whole_system() {
         "{}",
         portal.log()
     );
-    let out = sb
-        .run(&[
-            "exec",
-            "demo",
-            "--",
-            "aws",
-            "sts",
-            "get-caller-identity",
-            "--query",
-            "Arn",
-            "--output",
-            "text",
-        ])
-        .ok()
-        .stdout;
     assert_eq!(
-        out.trim(),
+        caller_arn(&sb, "demo"),
         "arn:aws:sts::123456789012:assumed-role/demo/demo"
     );
     let config = std::fs::read_to_string(sb.config_file()).expect("demo env written");
