@@ -6,8 +6,25 @@ use std::ffi::OsString;
 
 /// Rewrite single-dash long flags that name a real option (`-tenant` -> `--tenant`) and Go-style
 /// boolean values (`--admin=true` -> `--admin`, `--admin=false` -> dropped). Stops at `--`.
-pub fn normalize(args: impl IntoIterator<Item = OsString>, cmd: &clap::Command) -> Vec<OsString> {
-    let (longs, bools) = long_flags(cmd);
+pub fn normalize(
+    args: impl IntoIterator<Item = OsString>,
+    cmd: impl FnOnce() -> clap::Command,
+) -> Vec<OsString> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // Building the command tree costs a few hundred microseconds: skip it for clap spellings.
+    let go_style = args
+        .iter()
+        .skip(1)
+        .map_while(|a| a.to_str().filter(|a| *a != "--"))
+        .any(|a| {
+            (a.len() > 2 && a.starts_with('-') && !a.starts_with("--"))
+                || a.ends_with("=true")
+                || a.ends_with("=false")
+        });
+    if !go_style {
+        return args;
+    }
+    let (longs, bools) = long_flags(&cmd());
     let mut out = Vec::new();
     let mut passthrough = false;
     for arg in args {
@@ -75,7 +92,7 @@ mod tests {
     use clap::CommandFactory;
 
     fn norm(args: &[&str]) -> Vec<String> {
-        normalize(args.iter().map(OsString::from), &crate::cli::Cli::command())
+        normalize(args.iter().map(OsString::from), crate::cli::Cli::command)
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()

@@ -221,7 +221,7 @@ fn from_aws_profile(name: &str) -> Result<Option<Resolved>> {
         );
     }
     let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-    let argv = crate::argv::normalize(words.iter().map(Into::into), &cmd);
+    let argv = crate::argv::normalize(words.iter().map(Into::into), || cmd);
     let cli = crate::cli::Cli::try_parse_from(argv)
         .map_err(|e| anyhow!("profile '{name}' in {}: {}", path.display(), e.kind()))?;
     let crate::cli::Command::Aws(aws) = cli.command else {

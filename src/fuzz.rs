@@ -132,7 +132,7 @@ proptest! {
         args.push("--".into());
         args.extend(after.clone());
         let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-        let out = crate::argv::normalize(args.iter().map(Into::into), &cmd);
+        let out = crate::argv::normalize(args.iter().map(Into::into), || cmd);
         let out: Vec<String> = out.into_iter().map(|a| a.to_string_lossy().into_owned()).collect();
         let tail = out.iter().position(|a| a == "--").map(|i| out[i + 1..].to_vec());
         prop_assert_eq!(tail, Some(after));

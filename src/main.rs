@@ -24,7 +24,7 @@ use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
     clap_complete::CompleteEnv::with_factory(cli::Cli::command).complete();
-    let cli = cli::Cli::parse_from(argv::normalize(std::env::args_os(), &cli::Cli::command()));
+    let cli = cli::Cli::parse_from(argv::normalize(std::env::args_os(), cli::Cli::command));
     output::set_verbose(
         cli.verbose || std::env::var("JIT_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0"),
     );
