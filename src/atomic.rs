@@ -18,11 +18,13 @@ pub fn write_with(path: &Path, data: &[u8], step: impl Fn(&str)) -> Result<()> {
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(dir)
+        .map_err(plain)
         .with_context(|| format!("cannot write to {}", dir.display()))?;
     step("temp-create");
-    tmp.write_all(data)?;
+    let written = |e| anyhow!("cannot write {}: {}", path.display(), e);
+    tmp.as_file_mut().write_all(data).map_err(written)?;
     step("temp-write");
-    tmp.as_file().sync_all()?;
+    tmp.as_file().sync_all().map_err(written)?;
     step("fsync");
     tmp.persist(path)
         .map_err(|e| anyhow!("cannot replace {}: {}", path.display(), e.error))?;
@@ -31,6 +33,14 @@ pub fn write_with(path: &Path, data: &[u8], step: impl Fn(&str)) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// tempfile appends the temp file's random name to OS errors; the user knows only the target.
+fn plain(e: std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::from(e.kind()),
+    }
 }
 
 pub fn write(path: &Path, data: &[u8]) -> Result<()> {

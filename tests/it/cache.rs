@@ -251,3 +251,157 @@ fn killed_lock_holder_does_not_block_others() {
         portal.last_issued().access_key_id.as_str()
     );
 }
+
+/// A write that the kernel refuses half way (the file size limit, which fails `write` like a full
+/// disk and works without privileges) keeps the old entry and still prints credentials.
+#[test]
+fn failing_cache_write_keeps_the_old_entry_and_still_prints() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let first = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let path = entry_path(&sb, &portal, "admin");
+    let before = std::fs::read(&path).expect("entry");
+
+    // `trap '' XFSZ` makes the over-limit write fail with EFBIG instead of killing jit.
+    let script = r#"trap '' XFSZ; ulimit -f 0; exec jit "$@""#;
+    let mut cmd = sb.command("sh");
+    cmd.args([
+        "-c",
+        script,
+        "sh",
+        "aws",
+        "--admin",
+        "--host",
+        &portal.url,
+        "--refresh",
+    ]);
+    let run = finish(cmd.output().expect("spawn sh")).ok();
+    assert!(
+        run.stderr.contains("credentials not cached"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.json()["AccessKeyId"],
+        portal.last_issued().access_key_id.as_str()
+    );
+    assert_ne!(run.json()["AccessKeyId"], first.json()["AccessKeyId"]);
+    assert_eq!(
+        std::fs::read(&path).expect("entry"),
+        before,
+        "old entry kept whole"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(sb.cache_dir())
+        .expect("cache dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+/// A small tmpfs as the cache dir: filled to the last byte (ENOSPC), then remounted read-only
+/// (EROFS). Needs `mount`, which root in a container usually has; otherwise it says so and stops.
+#[test]
+fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let mnt = sb.dir.path().join("small");
+    std::fs::create_dir_all(&mnt).expect("mkdir");
+    let Some(_mount) = Tmpfs::mount(&mnt) else {
+        eprintln!("cannot mount a tmpfs here; full disk covered by the file size limit test only");
+        return;
+    };
+    let cache = mnt.join("jit");
+    let sb = sb.env("JIT_CACHE_DIR", &cache.display().to_string());
+    let first = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let entry = std::fs::read_dir(&cache)
+        .expect("cache dir")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with("aws-creds.json"))
+        .expect("entry written")
+        .path();
+    let before = std::fs::read(&entry).expect("entry");
+
+    // Fill the filesystem to the last block.
+    let fill = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=4096"])
+        .arg(format!("of={}", mnt.join("fill").display()))
+        .output()
+        .expect("dd");
+    assert!(String::from_utf8_lossy(&fill.stderr).contains("No space left"));
+
+    let full = sb
+        .run(&["aws", "--admin", "--host", &portal.url, "--refresh"])
+        .ok();
+    assert!(
+        full.stderr.contains("credentials not cached"),
+        "{}",
+        full.stderr
+    );
+    assert!(full.stderr.contains("No space left"), "{}", full.stderr);
+    assert_ne!(full.json()["AccessKeyId"], first.json()["AccessKeyId"]);
+    assert_eq!(
+        std::fs::read(&entry).expect("entry"),
+        before,
+        "old entry kept whole"
+    );
+    // The old entry is still served from the full disk.
+    let hit = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    assert_eq!(hit.json()["AccessKeyId"], first.json()["AccessKeyId"]);
+
+    Tmpfs::remount_read_only(&mnt);
+    let calls = portal.cred_calls();
+    let hit = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    assert_eq!(hit.json()["AccessKeyId"], first.json()["AccessKeyId"]);
+    assert_eq!(
+        portal.cred_calls(),
+        calls,
+        "read-only cache still serves hits"
+    );
+    let refresh = sb
+        .run(&["aws", "--admin", "--host", &portal.url, "--refresh"])
+        .ok();
+    assert!(
+        refresh.stderr.contains("Read-only file system"),
+        "{}",
+        refresh.stderr
+    );
+    assert_eq!(
+        refresh.json()["AccessKeyId"],
+        portal.last_issued().access_key_id.as_str()
+    );
+    assert_eq!(std::fs::read(&entry).expect("entry"), before);
+}
+
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path) -> Option<Tmpfs> {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Tmpfs(at.to_path_buf()))
+    }
+
+    fn remount_read_only(at: &std::path::Path) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(at)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "remount read-only");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
