@@ -39,6 +39,7 @@ pub enum Command {
     Portal(PortalArgs2),
     #[command(name = "clear-cache")]
     ClearCache(ClearCacheArgs),
+    /// Print the version
     Version,
 }
 

@@ -330,6 +330,49 @@ fn env_names_complete_from_local_config_in_fish() {
     );
 }
 
+/// Tab pressed in a real bash and zsh under tmux completes env names from the config file.
+#[test]
+fn env_names_complete_on_tab_in_bash_and_zsh() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_VERBOSE", "0");
+    sb.standard_config(&portal);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let cases: [(&[&str], String); 2] = [
+        (
+            &["bash", "--norc", "--noprofile"],
+            format!("source {}", dir.join("jit.bash").display()),
+        ),
+        (
+            &["zsh", "--no-rcs"],
+            format!(
+                "autoload -Uz compinit && compinit -u && source {}",
+                dir.join("jit.zsh").display()
+            ),
+        ),
+    ];
+    for (argv, setup) in cases {
+        let t = Tmux::start(&sb, argv);
+        t.run(&setup, "SETUP-DONE");
+        for (typed, want) in [
+            ("jit exec d", "jit exec dev "),
+            ("jit console a", "jit console admin "),
+        ] {
+            t.tmux(&["send-keys", "-t", "0", "-l", typed]);
+            t.tmux(&["send-keys", "-t", "0", "Tab"]);
+            t.wait(&format!("{} completing `{typed}`", argv[0]), |s| {
+                s.lines()
+                    .any(|l| l.trim_end_matches(' ').ends_with(want.trim_end()))
+            });
+            t.tmux(&["send-keys", "-t", "0", "C-u"]);
+        }
+    }
+    assert_eq!(
+        portal.requests().len(),
+        0,
+        "completion never touches the network"
+    );
+}
+
 #[test]
 fn install_sh_installs_and_adds_the_hook_once() {
     let sb = Sandbox::new();
