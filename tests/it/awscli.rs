@@ -65,7 +65,7 @@ fn aws_cli_uses_jit_as_credential_process() {
         id["Arn"],
         "arn:aws:sts::111111111111:assumed-role/duploservices-dev01/alice"
     );
-    let key = portal.last_issued().access_key_id;
+    let key = portal.last_key();
     assert!(key.starts_with("ASIA"), "{key}");
     let log = c
         .get(format!("{rec}/download-recording"))

@@ -87,7 +87,7 @@ fn env_formats_evaluate_in_real_shells() {
     let sb = Sandbox::new();
     sb.standard_config(&portal);
     let json = sb.run(&["env", "dev", "--format", "json"]).ok().json();
-    let key = portal.last_issued().access_key_id;
+    let key = portal.last_key();
     assert_eq!(json["AWS_ACCESS_KEY_ID"], key.as_str());
     assert_eq!(json["JIT_ENV"], "dev");
     let sh = sb.run(&["env", "dev", "--format", "sh"]).ok().stdout;

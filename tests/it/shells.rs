@@ -111,7 +111,7 @@ fn exercise(case: &Case) {
         !screen.contains("jit: "),
         "jitnow printed an error:\n{screen}"
     );
-    let key = portal.last_issued().access_key_id;
+    let key = portal.last_key();
     let screen = t.run("echo key=$AWS_ACCESS_KEY_ID env=$JIT_ENV", "ECHO-DONE");
     assert!(
         screen.contains(&format!("key={key} env=dev")),
@@ -354,14 +354,13 @@ fn env_names_complete_on_tab_in_bash_and_zsh() {
         let t = Tmux::start(&sb, argv);
         t.run(&setup, "SETUP-DONE");
         for (typed, want) in [
-            ("jit exec d", "jit exec dev "),
-            ("jit console a", "jit console admin "),
+            ("jit exec d", "jit exec dev"),
+            ("jit console a", "jit console admin"),
         ] {
             t.tmux(&["send-keys", "-t", "0", "-l", typed]);
             t.tmux(&["send-keys", "-t", "0", "Tab"]);
             t.wait(&format!("{} completing `{typed}`", argv[0]), |s| {
-                s.lines()
-                    .any(|l| l.trim_end_matches(' ').ends_with(want.trim_end()))
+                s.lines().any(|l| l.trim_end().ends_with(want))
             });
             t.tmux(&["send-keys", "-t", "0", "C-u"]);
         }

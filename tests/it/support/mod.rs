@@ -103,6 +103,24 @@ impl Run {
         self
     }
 
+    /// Assert a warning (or any line) on stderr; chains into `key`.
+    pub fn warns(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks '{needle}': {}",
+            self.stderr
+        );
+        self
+    }
+
+    /// The AccessKeyId of the printed credential JSON.
+    pub fn key(&self) -> String {
+        self.json()["AccessKeyId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no AccessKeyId: {}", self.stdout))
+            .to_string()
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))

@@ -170,6 +170,11 @@ impl Portal {
         self.count("jitAccess") + self.count("GetAwsConsoleTokenUrl")
     }
 
+    /// The access key of the newest credentials handed out.
+    pub fn last_key(&self) -> String {
+        self.last_issued().access_key_id
+    }
+
     pub fn last_issued(&self) -> Issued {
         self.state()
             .issued
