@@ -1,6 +1,7 @@
 //! The shell hooks in real bash, zsh and fish under tmux: `jitnow` sets the variables, the prompt
 //! shows the time left as a person sees it, `jitoff` clears them. Plus completions and install.sh.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -102,6 +103,22 @@ fn exercise(case: &Case) {
     // Debug lines on the screen would read as errors here.
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
     sb.standard_config(&portal);
+    // The browser `jitnow --console` opens: an xdg-open first on PATH that records the URL.
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let opened = sb.dir.path().join("opened.txt");
+    let browser = bin.join("xdg-open");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .expect("write xdg-open");
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", bin.display(), sb.path_var());
+    let sb = sb.env("PATH", &path);
     let t = Tmux::start(&sb, case.argv);
     t.run(case.init, "INIT-DONE");
     t.run(case.init, "INIT-AGAIN");
@@ -140,6 +157,29 @@ fn exercise(case: &Case) {
         screen.contains("st=1"),
         "$? must survive the prompt hook:\n{screen}"
     );
+
+    // --console opens the signed-in console from the cached session; --no-cache fetches anew.
+    let calls = portal.cred_calls();
+    t.run("jitnow --console dev", "CONSOLE-DONE");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let url = loop {
+        let text = std::fs::read_to_string(&opened).unwrap_or_default();
+        if !text.is_empty() || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        url.starts_with(&format!("{}/federation?Action=login&", portal.url)),
+        "the browser got: {url:?}"
+    );
+    assert_eq!(portal.cred_calls(), calls, "console served from the cache");
+    t.run("jitnow --no-cache dev", "NOCACHE-DONE");
+    assert_eq!(portal.cred_calls(), calls + 1, "--no-cache reaches jit");
+    let fresh = portal.last_key();
+    assert_ne!(fresh, key);
+    let screen = t.run("echo nocache=$AWS_ACCESS_KEY_ID", "NOCACHE-ECHO");
+    assert!(screen.contains(&format!("nocache={fresh}")), "{screen}");
 
     // Under ten minutes: the warning form.
     portal.state().tenants[0].validity = 300;
