@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use crate::support::{Portal, Sandbox, finish, start_login as start};
+use crate::support::{Portal, Sandbox, finish, poll, start_login as start};
 
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -274,20 +274,18 @@ fn concurrent_logins_for_one_host_open_one_browser() {
         });
         procs.push((child, buf, reader));
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let login = loop {
-        let found = procs.iter().find_map(|(_, buf, _)| {
-            let text = buf.lock().expect("lock").clone();
-            text.split_whitespace()
-                .find(|w| w.contains("verify-token"))
-                .map(str::to_string)
-        });
-        if let Some(url) = found {
-            break url::Url::parse(&url).expect("url");
-        }
-        assert!(std::time::Instant::now() < deadline, "no login URL printed");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let found = poll(std::time::Duration::from_secs(20), || {
+        procs
+            .iter()
+            .find_map(|(_, buf, _)| {
+                let text = buf.lock().expect("lock").clone();
+                text.split_whitespace()
+                    .find(|w| w.contains("verify-token"))
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| "no login URL printed".to_string())
+    });
+    let login = url::Url::parse(&found).expect("url");
     let base = format!("http://127.0.0.1:{}", port(&login));
     assert_eq!(
         http()

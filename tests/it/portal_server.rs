@@ -4,9 +4,9 @@
 use std::io::Read;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Sandbox, assert_no_secrets, finish, moto, register_secret, venv_bin};
+use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret, venv_bin};
 
 struct Served {
     child: Child,
@@ -138,16 +138,14 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let url = loop {
+    let url = poll(Duration::from_secs(20), || {
         let text = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let serving = text.lines().find(|l| l.starts_with("jit portal: serving "));
-        if let Some(url) = serving.and_then(|l| l.split_whitespace().nth(3)) {
-            break url.to_string();
-        }
-        assert!(Instant::now() < deadline, "portal did not start: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        serving
+            .and_then(|l| l.split_whitespace().nth(3))
+            .map(str::to_string)
+            .ok_or_else(|| format!("portal did not start: {text}"))
+    });
     Served { child, url, log }
 }
 

@@ -4,9 +4,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{JIT, Portal, Sandbox, finish, random_hex};
+use crate::support::{JIT, Portal, Sandbox, finish, poll, random_hex};
 
 struct Tmux<'a> {
     sb: &'a Sandbox,
@@ -53,18 +53,14 @@ impl<'a> Tmux<'a> {
 
     /// Wait until the screen satisfies `pred`; returns the screen.
     fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        poll(Duration::from_secs(30), || {
             let screen = self.screen();
             if pred(&screen) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(format!("waiting for {what}; screen:\n{screen}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 
     /// Send a command that prints `marker` when done, and wait for its output line.
@@ -161,14 +157,12 @@ fn exercise(case: &Case) {
     // --console opens the signed-in console from the cached session; --no-cache fetches anew.
     let calls = portal.cred_calls();
     t.run("jitnow --console dev", "CONSOLE-DONE");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let url = loop {
+    let url = poll(Duration::from_secs(10), || {
         let text = std::fs::read_to_string(&opened).unwrap_or_default();
-        if !text.is_empty() || Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        (!text.is_empty())
+            .then_some(text)
+            .ok_or_else(|| "no browser opened".to_string())
+    });
     assert!(
         url.starts_with(&format!("{}/federation?Action=login&", portal.url)),
         "the browser got: {url:?}"

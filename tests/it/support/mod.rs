@@ -282,11 +282,10 @@ pub fn start_moto() -> Moto {
             .spawn()
             .expect("start moto");
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll(Duration::from_secs(60), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map_err(|e| format!("moto did not start: {e}"))
+        });
         Moto { url, _child: child }
     }
 }
@@ -310,6 +309,18 @@ pub fn read_stderr_until(child: &mut Child, pred: impl Fn(&str) -> bool) -> Stri
         } else {
             line.push(c);
         }
+    }
+}
+
+/// Call `f` every 50 ms until it returns Ok; past `timeout`, fail with its last Err.
+pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f() {
+            Ok(value) => return value,
+            Err(why) => assert!(Instant::now() < deadline, "timed out: {why}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
