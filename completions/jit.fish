@@ -1,1 +1,1 @@
-complete --keep-order --exclusive --command jit --arguments "(COMPLETE=fish jit -- (commandline --current-process --tokenize --cut-at-cursor) (commandline --current-token))"
+complete --keep-order --exclusive --command jit --arguments "(JIT_COMPLETE=fish jit -- (commandline --current-process --tokenize --cut-at-cursor) (commandline --current-token))"

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::model::CacheMode;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "jit",
@@ -36,16 +38,16 @@ pub enum Command {
     Config(ConfigArgs),
     Init(InitArgs),
     Completions(CompletionsArgs),
-    Portal(PortalArgs2),
+    Portal(PortalArgs),
     #[command(name = "clear-cache")]
     ClearCache(ClearCacheArgs),
     /// Print the version
     Version,
 }
 
-/// Where the portal is and how to authenticate to it.
+/// How to reach the portal: where it is and how to authenticate to it.
 #[derive(Debug, Clone, Default, Args)]
-pub struct PortalArgs {
+pub struct ConnArgs {
     /// Portal UI URL (https://, or http:// for loopback only); also the cache key
     #[arg(long, value_name = "URL")]
     pub host: Option<String>,
@@ -92,6 +94,16 @@ pub struct ScopeArgs {
     pub tenant: Option<String>,
 }
 
+/// Env names for shell completion: local files only, never the network.
+fn complete_env(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
+    let prefix = current.to_string_lossy();
+    crate::config::names()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix.as_ref()))
+        .map(|(name, help)| clap_complete::CompletionCandidate::new(name).help(Some(help.into())))
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, Default, Args)]
 pub struct CacheArgs {
     /// Neither read nor write the cache
@@ -103,6 +115,18 @@ pub struct CacheArgs {
     pub refresh: bool,
 }
 
+impl CacheArgs {
+    pub fn mode(self) -> CacheMode {
+        if self.no_cache {
+            CacheMode::Bypass
+        } else if self.refresh {
+            CacheMode::Refresh
+        } else {
+            CacheMode::Use
+        }
+    }
+}
+
 /// Print AWS credential_process JSON (drop-in for duplo-jit)
 #[derive(Debug, Args)]
 #[command(after_long_help = "Example ~/.aws/config profile:
@@ -112,7 +136,7 @@ pub struct AwsArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
     #[command(flatten)]
-    pub portal: PortalArgs,
+    pub conn: ConnArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -124,7 +148,7 @@ pub struct DuploArgs {
     #[arg(long)]
     pub admin: bool,
     #[command(flatten)]
-    pub portal: PortalArgs,
+    pub conn: ConnArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -133,12 +157,12 @@ pub struct DuploArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EnvSelect {
     /// Environment name from the config file (or a ~/.aws/config profile that runs jit)
-    #[arg(value_name = "ENV", required_unless_present = "host", add = clap_complete::engine::ArgValueCompleter::new(crate::config::complete_env))]
+    #[arg(value_name = "ENV", required_unless_present = "host", add = clap_complete::engine::ArgValueCompleter::new(complete_env))]
     pub env: Option<String>,
     #[command(flatten)]
     pub scope: ScopeArgs,
     #[command(flatten)]
-    pub portal: PortalArgs,
+    pub conn: ConnArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -301,7 +325,7 @@ pub struct ClearCacheArgs {}
   jit portal user add alice --tenant dev01
   jit portal token create alice                 # prints a permanent API token
   AWS_PROFILE=portal jit portal serve --listen 127.0.0.1:8480")]
-pub struct PortalArgs2 {
+pub struct PortalArgs {
     /// Portal state file (default: <XDG data dir>/jit/portal.toml)
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,

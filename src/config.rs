@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Parser;
 use serde::{Deserialize, Serialize};
-
-use crate::cli::{PortalArgs, ScopeArgs};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,24 +41,10 @@ pub struct EnvConfig {
 }
 
 impl EnvConfig {
-    /// The same flags a user would type for `jit aws`.
-    pub fn to_args(&self) -> (ScopeArgs, PortalArgs) {
-        let scope = ScopeArgs {
-            admin: self.admin,
-            duplo_ops: self.duplo_ops,
-            tenant: self.tenant.clone(),
-        };
-        let portal = PortalArgs {
-            host: Some(self.host.clone()),
-            api_host: self.api_host.clone(),
-            token: None,
-            token_file: self.token_file.clone(),
-            interactive: self.auth.as_deref() == Some("interactive")
-                || (self.auth.is_none() && self.token_file.is_none() && self.token_env.is_none()),
-            port: None,
-            no_browser: false,
-        };
-        (scope, portal)
+    /// Browser login unless the environment names a token source.
+    pub fn interactive(&self) -> bool {
+        self.auth.as_deref() == Some("interactive")
+            || (self.auth.is_none() && self.token_file.is_none() && self.token_env.is_none())
     }
 
     pub fn validate(&self, name: &str) -> Result<()> {
@@ -118,30 +101,28 @@ pub fn save(config: &Config) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A named environment resolved to `jit aws` flags and an optional region override.
-pub struct Resolved {
-    pub scope: ScopeArgs,
-    pub portal: PortalArgs,
+/// What a name stands for: an environment of ours, or an `~/.aws/config` profile whose
+/// credential_process runs jit or duplo-jit (its words, for `cmd/` to parse as flags).
+pub enum Found {
+    Env(EnvConfig),
+    Profile(AwsProfile),
+}
+
+pub struct AwsProfile {
+    pub path: PathBuf,
+    pub words: Vec<String>,
     pub region: Option<String>,
-    pub token_env: Option<String>,
     pub endpoint_url: Option<String>,
 }
 
-pub fn resolve(name: &str) -> Result<Resolved> {
+pub fn resolve(name: &str) -> Result<Found> {
     let config = load()?;
     if let Some(env) = config.envs.get(name) {
         env.validate(name)?;
-        let (scope, portal) = env.to_args();
-        return Ok(Resolved {
-            scope,
-            portal,
-            region: env.region.clone(),
-            token_env: env.token_env.clone(),
-            endpoint_url: env.endpoint_url.clone(),
-        });
+        return Ok(Found::Env(env.clone()));
     }
     if let Some(found) = from_aws_profile(name)? {
-        return Ok(found);
+        return Ok(Found::Profile(found));
     }
     bail!(
         "unknown environment '{name}': add it with `jit config add {name} --host URL --tenant NAME` or to {}",
@@ -187,7 +168,7 @@ fn aws_profile(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
     found
 }
 
-fn from_aws_profile(name: &str) -> Result<Option<Resolved>> {
+fn from_aws_profile(name: &str) -> Result<Option<AwsProfile>> {
     let Some(path) = aws_config_path() else {
         return Ok(None);
     };
@@ -220,40 +201,30 @@ fn from_aws_profile(name: &str) -> Result<Option<Resolved>> {
             path.display()
         );
     }
-    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-    let argv = crate::argv::normalize(words.iter().map(Into::into), || cmd);
-    let cli = crate::cli::Cli::try_parse_from(argv)
-        .map_err(|e| anyhow!("profile '{name}' in {}: {}", path.display(), e.kind()))?;
-    let crate::cli::Command::Aws(aws) = cli.command else {
-        bail!("profile '{name}' does not run `jit aws`");
-    };
-    Ok(Some(Resolved {
-        scope: aws.scope,
-        portal: aws.portal,
+    Ok(Some(AwsProfile {
+        path,
+        words,
         region: profile.get("region").cloned(),
-        token_env: None,
         endpoint_url: profile.get("endpoint_url").cloned(),
     }))
 }
 
-/// Env names for shell completion: local files only, never the network.
-pub fn complete_env(current: &std::ffi::OsStr) -> Vec<clap_complete::CompletionCandidate> {
-    let prefix = current.to_string_lossy();
+/// Env names with a one-line description each, for shell completion: local files only.
+pub fn names() -> Vec<(String, String)> {
     load()
-        .map(|c| c.envs.into_iter().collect::<Vec<_>>())
+        .map(|c| c.envs)
         .unwrap_or_default()
         .into_iter()
-        .filter(|(name, _)| name.starts_with(prefix.as_ref()))
         .map(|(name, env)| {
-            let help = env.tenant.clone().unwrap_or_else(|| {
+            let scope = env.tenant.clone().unwrap_or_else(|| {
                 if env.admin {
                     "admin".into()
                 } else {
                     "duplo-ops".into()
                 }
             });
-            clap_complete::CompletionCandidate::new(name)
-                .help(Some(format!("{help} @ {}", env.host).into()))
+            let help = format!("{scope} @ {}", env.host);
+            (name, help)
         })
         .collect()
 }
@@ -286,10 +257,7 @@ mod tests {
         let config: Config = toml::from_str(text).expect("parse");
         let prod = &config.envs["prod"];
         prod.validate("prod").expect("valid");
-        assert!(
-            prod.to_args().1.interactive,
-            "interactive is the default auth"
-        );
+        assert!(prod.interactive(), "interactive is the default auth");
         let both = EnvConfig {
             admin: true,
             ..prod.clone()

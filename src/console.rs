@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
-use crate::creds::AwsCreds;
+use crate::model::AwsCreds;
 use crate::output;
 
 const DEFAULT_SIGNIN: &str = "https://signin.aws.amazon.com/federation";
@@ -78,7 +78,7 @@ pub fn federation_url(
     if status >= 300 {
         return Err(anyhow!(
             "console sign-in failed: url {endpoint}, status {status}, body {}",
-            crate::portal::redact_json(&body)
+            crate::api::redact_json(&body)
         ));
     }
     #[derive(Deserialize)]

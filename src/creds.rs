@@ -2,115 +2,16 @@
 //! portal exactly once however many processes ask at the same moment.
 
 use anyhow::{Context, Result, bail};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::api;
 use crate::cache::{self, Cache};
-use crate::host::Host;
+use crate::model::{AwsCreds, CacheMode, Scope, Target};
 use crate::output;
-use crate::portal::{self, Token};
 
 /// botocore refreshes from 15 minutes before expiry, so anything served must outlive that.
 pub const DEFAULT_REFRESH_WINDOW_SECS: i64 = 15 * 60;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    Admin,
-    DuploOps,
-    Tenant(String),
-}
-
-impl Scope {
-    pub fn needs_admin_login(&self) -> bool {
-        !matches!(self, Scope::Tenant(_))
-    }
-
-    fn key_parts(&self) -> Vec<&str> {
-        match self {
-            Scope::Admin => vec!["admin"],
-            Scope::DuploOps => vec!["duplo-ops"],
-            Scope::Tenant(t) => vec!["tenant", t],
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Scope::Admin => "admin".into(),
-            Scope::DuploOps => "duplo-ops".into(),
-            Scope::Tenant(t) => format!("tenant {t}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Auth {
-    Token(Token),
-    Interactive { port: Option<u16>, browser: bool },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheMode {
-    Use,
-    Bypass,
-    Refresh,
-}
-
-impl From<crate::cli::CacheArgs> for CacheMode {
-    fn from(args: crate::cli::CacheArgs) -> Self {
-        if args.no_cache {
-            CacheMode::Bypass
-        } else if args.refresh {
-            CacheMode::Refresh
-        } else {
-            CacheMode::Use
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub host: Host,
-    pub api_host: Host,
-    pub scope: Scope,
-    pub auth: Auth,
-    /// Overrides the portal's region (from a named environment).
-    pub region: Option<String>,
-    /// Exported as AWS_ENDPOINT_URL (from a named environment).
-    pub endpoint_url: Option<String>,
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AwsCreds {
-    pub console_url: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub region: String,
-    pub session_token: String,
-    #[serde(with = "rfc3339_secs")]
-    pub expiration: Timestamp,
-}
-
-impl AwsCreds {
-    /// The credential_process line (DESIGN.md §3), field order as duplo-jit prints it.
-    pub fn to_process_json(&self) -> Result<String> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            #[serde(rename = "Version")]
-            version: u8,
-            #[serde(flatten)]
-            creds: &'a AwsCreds,
-        }
-        Ok(serde_json::to_string(&Out {
-            version: 1,
-            creds: self,
-        })?)
-    }
-
-    pub fn remaining(&self) -> SignedDuration {
-        self.expiration.duration_since(Timestamp::now())
-    }
-}
 
 /// What the cache holds for one (host, scope).
 #[derive(Serialize, Deserialize)]
@@ -253,7 +154,7 @@ fn fetch(
     if let Some(id) = hint {
         match client.aws_credentials(&target.scope, Some(&id)) {
             Ok(c) => return Ok((c, Some(id))),
-            Err(e) if e.downcast_ref::<portal::HttpError>().is_some() => {
+            Err(e) if e.downcast_ref::<api::HttpError>().is_some() => {
                 output::debug(|| "cached tenant id rejected; looking it up again".into());
             }
             Err(e) => return Err(e),
@@ -263,24 +164,6 @@ fn fetch(
         .resolve_tenant(tenant)
         .with_context(|| format!("cannot get credentials for {}", target.scope.describe()))?;
     Ok((client.aws_credentials(&target.scope, Some(&id))?, Some(id)))
-}
-
-pub fn rfc3339(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-mod rfc3339_secs {
-    use jiff::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::rfc3339(*ts))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let raw = String::deserialize(d)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 pub fn cache_entries() -> Result<Vec<(String, Entry)>> {
@@ -309,16 +192,6 @@ mod tests {
             expiration: Timestamp::from_second(Timestamp::now().as_second() + expires_in)
                 .expect("ts"),
         }
-    }
-
-    #[test]
-    fn process_json_matches_duplo_jit_shape() {
-        let mut c = creds(0);
-        c.expiration = "2026-02-27T19:04:05.123Z".parse().expect("ts");
-        assert_eq!(
-            c.to_process_json().expect("json"),
-            r#"{"Version":1,"ConsoleUrl":"https://signin.aws.amazon.com/federation?a=1&b=2","AccessKeyId":"ASIA1","SecretAccessKey":"s","Region":"us-west-2","SessionToken":"t","Expiration":"2026-02-27T19:04:05Z"}"#
-        );
     }
 
     #[test]

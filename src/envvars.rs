@@ -1,7 +1,7 @@
 //! The environment a jit session puts in front of a program (DESIGN.md §4), in every shell's syntax.
 
 use crate::cli::EnvFormat;
-use crate::creds::{AwsCreds, rfc3339};
+use crate::model::{AwsCreds, rfc3339};
 
 /// Variables that would make SDKs pick some other credentials over ours.
 pub const CLEARED: &[&str] = &[

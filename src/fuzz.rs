@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use crate::portal::{creds_from_body, redact_json};
+use crate::api::{creds_from_body, redact_json};
 
 const SECRET: &str = "S3CR3T-VALUE-0123456789";
 

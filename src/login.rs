@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::api::{Client, HttpError};
 use crate::cache::{self, Cache};
-use crate::creds::{Auth, Target};
 use crate::host::Host;
+use crate::model::{Auth, Target, Token};
 use crate::output;
-use crate::portal::{Client, HttpError, Token};
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
 const APP_NAME: &str = "duplo-jit";
@@ -141,9 +141,11 @@ pub fn browser_login(
         .context("login listener has no port")?;
     let url = verify_url(host, port, admin, "&redirect=true");
     if browser && open::that_detached(&url).is_ok() {
-        eprintln!("jit: opened {url} in your browser; waiting for you to authorize");
+        crate::output::status(format_args!(
+            "opened {url} in your browser; waiting for you to authorize"
+        ));
     } else {
-        eprintln!("jit: open this URL in a browser to log in: {url}");
+        crate::output::status(format_args!("open this URL in a browser to log in: {url}"));
     }
     let deadline = Instant::now() + LOGIN_TIMEOUT;
     loop {

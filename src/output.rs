@@ -20,6 +20,21 @@ pub fn warn(msg: impl std::fmt::Display) {
     eprintln!("jit: warning: {msg}");
 }
 
+/// A status line for the person at the terminal ("saved ...", "opened ...").
+pub fn status(msg: impl std::fmt::Display) {
+    eprintln!("jit: {msg}");
+}
+
+/// The one error line `main` prints before exiting non-zero.
+pub fn error(err: &anyhow::Error) {
+    eprintln!("jit: {err:#}");
+}
+
+/// A line of the `jit portal` server's log. Callers must never pass a secret.
+pub fn server_log(msg: impl std::fmt::Display) {
+    eprintln!("jit portal: {msg}");
+}
+
 /// Write one line to stdout and flush, so a closed pipe surfaces as an error we can map to exit 0.
 pub fn print_line(line: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -8,8 +8,8 @@ use crate::cli::AwsArgs;
 use crate::creds;
 
 pub fn run(args: AwsArgs) -> Result<ExitCode> {
-    let target = super::target(&args.scope, &args.portal, None, None)?;
-    let creds = creds::get(&target, args.cache.into())?;
+    let target = super::target(&args.scope, &args.conn, None, None)?;
+    let creds = creds::get(&target, args.cache.mode())?;
     crate::output::print_line(&creds.to_process_json()?)?;
     Ok(ExitCode::SUCCESS)
 }

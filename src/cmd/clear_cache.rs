@@ -11,6 +11,6 @@ pub fn run() -> Result<ExitCode> {
         Some(cache) => cache.clear()?,
         None => 0,
     };
-    eprintln!("jit: removed {removed} cache entries");
+    crate::output::status(format_args!("removed {removed} cache entries"));
     Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,7 @@ pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
         .completer(name)
         .ok_or_else(|| anyhow!("no completer for {name}"))?;
     let mut buf = Vec::new();
-    completer.write_registration("COMPLETE", "jit", "jit", "jit", &mut buf)?;
+    completer.write_registration(crate::COMPLETE_VAR, "jit", "jit", "jit", &mut buf)?;
     crate::output::print_raw(&String::from_utf8_lossy(&buf))?;
     Ok(ExitCode::SUCCESS)
 }

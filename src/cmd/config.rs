@@ -33,11 +33,11 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             let mut cfg = config::load()?;
             cfg.envs.insert(add.name.clone(), env);
             let path = config::save(&cfg)?;
-            eprintln!(
-                "jit: saved environment '{}' to {}",
+            crate::output::status(format_args!(
+                "saved environment '{}' to {}",
                 add.name,
                 path.display()
-            );
+            ));
         }
         ConfigCommand::List => {
             let cfg = config::load()?;
@@ -61,7 +61,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 );
             }
             config::save(&cfg)?;
-            eprintln!("jit: removed environment '{name}'");
+            crate::output::status(format_args!("removed environment '{name}'"));
         }
         ConfigCommand::Path => crate::output::print_line(&config::path()?.display().to_string())?,
     }

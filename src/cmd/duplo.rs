@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::cache::Cache;
 use crate::cli::DuploArgs;
-use crate::creds::{CacheMode, Scope};
+use crate::model::{CacheMode, Scope};
 
 pub fn run(args: DuploArgs) -> Result<ExitCode> {
     // Only the admin/non-admin distinction matters for a login; the tenant is never used.
@@ -15,8 +15,8 @@ pub fn run(args: DuploArgs) -> Result<ExitCode> {
     } else {
         Scope::Tenant(String::new())
     };
-    let target = super::target_for(scope, &args.portal, None, None)?;
-    let cache = match CacheMode::from(args.cache) {
+    let target = super::target_for(scope, &args.conn, None, None)?;
+    let cache = match args.cache.mode() {
         CacheMode::Bypass => None,
         _ => Cache::open()
             .map_err(|e| crate::output::warn(format_args!("{e:#}")))

@@ -9,7 +9,7 @@ use crate::{creds, envvars};
 
 pub fn run(args: EnvArgs) -> Result<ExitCode> {
     let (name, target) = super::select(&args.select)?;
-    let creds = creds::get(&target, args.select.cache.into())?;
+    let creds = creds::get(&target, args.select.cache.mode())?;
     crate::output::print_raw(&envvars::render(
         args.format,
         &envvars::set(&creds, &name, target.endpoint_url.as_deref()),

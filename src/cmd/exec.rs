@@ -17,7 +17,7 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
         .into());
     }
     let (name, target) = super::select(&args.select)?;
-    let creds = creds::get(&target, args.select.cache.into())?;
+    let creds = creds::get(&target, args.select.cache.mode())?;
     let (program, rest) = args
         .command
         .split_first()

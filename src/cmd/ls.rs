@@ -17,7 +17,7 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
                     "host": e.host,
                     "scope": e.scope,
                     "region": e.creds.region,
-                    "expiration": creds::rfc3339(e.creds.expiration),
+                    "expiration": crate::model::rfc3339(e.creds.expiration),
                     "remaining_secs": e.creds.remaining().as_secs().max(0),
                 })
             })

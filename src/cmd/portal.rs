@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{
-    PortalArgs2, PortalCommand, PortalSetArgs, PortalTenantCommand, PortalTokenCommand,
+    PortalArgs, PortalCommand, PortalSetArgs, PortalTenantCommand, PortalTokenCommand,
     PortalUserCommand, ServeArgs,
 };
 use crate::server::store::{self, Store, Tenant, User};
-use crate::server::{Portal, sts};
+use crate::server::{Server, sts};
 
-pub fn run(args: PortalArgs2) -> Result<ExitCode> {
+pub fn run(args: PortalArgs) -> Result<ExitCode> {
     // The demo never touches a real portal's state unless told to.
     let state = match (&args.command, args.state) {
         (PortalCommand::Serve(ServeArgs { demo: true, .. }), None) => Some(
@@ -44,10 +44,10 @@ pub fn run(args: PortalArgs2) -> Result<ExitCode> {
                 );
                 Ok(())
             })?;
-            eprintln!(
-                "jit: saved portal user '{name}' in {}",
+            crate::output::status(format_args!(
+                "saved portal user '{name}' in {}",
                 store.path().display()
-            );
+            ));
         }
         PortalCommand::User(PortalUserCommand::List) => {
             let st = store.load()?;
@@ -85,7 +85,7 @@ pub fn run(args: PortalArgs2) -> Result<ExitCode> {
                 st.tenants.insert(name.clone(), tenant);
                 Ok(id)
             })?;
-            eprintln!("jit: saved tenant '{name}' (id {id})");
+            crate::output::status(format_args!("saved tenant '{name}' (id {id})"));
         }
         PortalCommand::Tenant(PortalTenantCommand::List) => {
             let st = store.load()?;
@@ -195,11 +195,11 @@ fn run_serve(args: ServeArgs, store: Store) -> Result<ExitCode> {
     if args.demo {
         setup_demo(&store, &url, &sts_endpoint)?;
     }
-    eprintln!(
-        "jit portal: serving {url} (state {}, STS {sts_endpoint})",
+    crate::output::server_log(format_args!(
+        "serving {url} (state {}, STS {sts_endpoint})",
         store.path().display()
-    );
-    let portal = Portal {
+    ));
+    let portal = Server {
         store,
         sts_endpoint,
         signin_url: args.signin_url,
@@ -256,12 +256,12 @@ fn setup_demo(store: &Store, url: &str, sts_endpoint: &str) -> Result<()> {
         },
     );
     let path = crate::config::save(&config)?;
-    eprintln!(
-        "jit portal: demo ready: user 'demo' (token in {}), tenant 'demo', environment 'demo' in {}\n\
-         jit portal: try: jit exec demo -- aws sts get-caller-identity",
+    crate::output::server_log(format_args!(
+        "demo ready: user 'demo' (token in {}), tenant 'demo', environment 'demo' in {}",
         token_file.display(),
         path.display()
-    );
+    ));
+    crate::output::server_log("try: jit exec demo -- aws sts get-caller-identity");
     Ok(())
 }
 

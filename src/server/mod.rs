@@ -1,5 +1,5 @@
 //! `jit portal serve`: a self-hostable JIT access portal that speaks the same API as the
-//! commercial one (DESIGN.md §1-2), vending credentials from a real STS AssumeRole.
+//! commercial one (docs/protocol.md §1-2), vending credentials from a real STS AssumeRole.
 
 pub mod page;
 pub mod store;
@@ -14,7 +14,8 @@ use serde_json::json;
 
 use store::{Store, User, clamp_session};
 
-pub struct Portal {
+/// The self-hosted portal server: its state and how it reaches AWS.
+pub struct Server {
     pub store: Store,
     pub sts_endpoint: String,
     pub signin_url: String,
@@ -50,7 +51,7 @@ fn redirect(location: &str) -> Response {
 }
 
 /// Serve until the process is stopped. One thread per request: every handler is short.
-pub fn serve(server: tiny_http::Server, portal: Portal) -> Result<()> {
+pub fn serve(server: tiny_http::Server, portal: Server) -> Result<()> {
     let portal = Arc::new(portal);
     for request in server.incoming_requests() {
         let portal = portal.clone();
@@ -59,7 +60,7 @@ pub fn serve(server: tiny_http::Server, portal: Portal) -> Result<()> {
     Ok(())
 }
 
-impl Portal {
+impl Server {
     fn handle(&self, mut request: tiny_http::Request) {
         let url = request.url().to_string();
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
@@ -90,10 +91,10 @@ impl Portal {
             }
             _ => (json_reply(405, json!("method not allowed")), String::new()),
         };
-        eprintln!(
-            "jit portal: {method} /{path} {} {who}",
+        crate::output::server_log(format_args!(
+            "{method} /{path} {} {who}",
             response.status_code().0
-        );
+        ));
         let _ = request.respond(response);
     }
 
@@ -174,7 +175,7 @@ impl Portal {
                 (redirect(&format!("{callback}?t={t}")), name)
             }
             Err(e) => {
-                eprintln!("jit portal: cannot issue a login token: {e:#}");
+                crate::output::server_log(format_args!("cannot issue a login token: {e:#}"));
                 (
                     html(
                         500,
@@ -190,7 +191,7 @@ impl Portal {
         let state = match self.store.load() {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("jit portal: {e:#}");
+                crate::output::server_log(format_args!("{e:#}"));
                 return (
                     json_reply(500, json!("portal state unreadable")),
                     String::new(),
@@ -267,7 +268,7 @@ impl Portal {
         ) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("jit portal: {e:#}");
+                crate::output::server_log(format_args!("{e:#}"));
                 return json_reply(502, json!({ "Message": format!("{e:#}") }));
             }
         };
@@ -281,7 +282,7 @@ impl Portal {
         if let Some(exp) = &creds.expiration {
             body["Expiration"] = json!(exp);
         }
-        let aws = crate::creds::AwsCreds {
+        let aws = crate::model::AwsCreds {
             console_url: String::new(),
             access_key_id: creds.access_key_id,
             secret_access_key: creds.secret_access_key,
@@ -292,7 +293,7 @@ impl Portal {
         match crate::console::federation_url(&aws, None, "jit-portal", &self.signin_url, Some(secs))
         {
             Ok(url) => body["ConsoleUrl"] = json!(url),
-            Err(e) => eprintln!("jit portal: no ConsoleUrl: {}", anyhow!(e)),
+            Err(e) => crate::output::server_log(format_args!("no ConsoleUrl: {}", anyhow!(e))),
         }
         json_reply(200, body)
     }

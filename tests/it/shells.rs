@@ -427,7 +427,7 @@ fn install_sh_installs_and_adds_the_hook_once() {
     assert!(
         std::fs::read_to_string(comp)
             .expect("completions")
-            .contains("COMPLETE=\"bash\"")
+            .contains("JIT_COMPLETE=\"bash\"")
     );
     let run = finish(
         sb.command("sh")

@@ -1,43 +1,16 @@
-//! The portal's HTTP API (DESIGN.md §1): the only place that talks to it.
+//! The client of the portal's HTTP API (docs/protocol.md §1): the only code that talks to it.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 
-use crate::creds::{AwsCreds, Scope};
 use crate::host::Host;
+use crate::model::{AwsCreds, Scope, Token};
 use crate::output;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const DEFAULT_VALIDITY_SECS: i64 = 3600;
-
-/// A portal token. Its Debug output is redacted so it cannot leak through `{:?}`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(raw: &str) -> Result<Self> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            bail!("the portal token is empty");
-        }
-        if trimmed.chars().any(|c| c.is_control()) {
-            bail!("the portal token contains control characters");
-        }
-        Ok(Token(trimmed.to_string()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
 
 pub struct Client {
     api: Host,
@@ -253,8 +226,8 @@ pub fn creds_from_body(
             .unwrap_or_default();
         bail!(
             "the portal sent credentials that expire at {} which is already past on this machine's clock ({}){server}: check the system clock",
-            crate::creds::rfc3339(expiration),
-            crate::creds::rfc3339(now)
+            crate::model::rfc3339(expiration),
+            crate::model::rfc3339(now)
         );
     }
     Ok(AwsCreds {
@@ -397,13 +370,5 @@ mod tests {
         let body = "é".repeat(400);
         let out = redact_json(&body);
         assert!(out.ends_with("...") && out.len() < 320);
-    }
-
-    #[test]
-    fn token_debug_is_redacted() {
-        let token = Token::new(" abcdef \n").expect("token");
-        assert_eq!(token.expose(), "abcdef");
-        assert_eq!(format!("{token:?}"), "Token(<redacted>)");
-        assert!(Token::new("  ").is_err());
     }
 }

@@ -1,0 +1,170 @@
+//! The words every layer shares: what to fetch (`Target`, `Scope`, `Auth`, `CacheMode`), the
+//! portal `Token`, and the `AwsCreds` that come back. It sits below the API client, the login,
+//! the cache logic and the command line, and depends only on `host`.
+
+use anyhow::{Result, bail};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::host::Host;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Admin,
+    DuploOps,
+    Tenant(String),
+}
+
+impl Scope {
+    pub fn needs_admin_login(&self) -> bool {
+        !matches!(self, Scope::Tenant(_))
+    }
+
+    pub fn key_parts(&self) -> Vec<&str> {
+        match self {
+            Scope::Admin => vec!["admin"],
+            Scope::DuploOps => vec!["duplo-ops"],
+            Scope::Tenant(t) => vec!["tenant", t],
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Scope::Admin => "admin".into(),
+            Scope::DuploOps => "duplo-ops".into(),
+            Scope::Tenant(t) => format!("tenant {t}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Token(Token),
+    Interactive { port: Option<u16>, browser: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    Use,
+    Bypass,
+    Refresh,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: Host,
+    pub api_host: Host,
+    pub scope: Scope,
+    pub auth: Auth,
+    /// Overrides the portal's region (from a named environment).
+    pub region: Option<String>,
+    /// Exported as AWS_ENDPOINT_URL (from a named environment).
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AwsCreds {
+    pub console_url: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub region: String,
+    pub session_token: String,
+    #[serde(with = "rfc3339_secs")]
+    pub expiration: Timestamp,
+}
+
+impl AwsCreds {
+    /// The credential_process line (DESIGN.md §3), field order as duplo-jit prints it.
+    pub fn to_process_json(&self) -> Result<String> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(rename = "Version")]
+            version: u8,
+            #[serde(flatten)]
+            creds: &'a AwsCreds,
+        }
+        Ok(serde_json::to_string(&Out {
+            version: 1,
+            creds: self,
+        })?)
+    }
+
+    pub fn remaining(&self) -> SignedDuration {
+        self.expiration.duration_since(Timestamp::now())
+    }
+}
+
+/// A portal token. Its Debug output is redacted so it cannot leak through `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(raw: &str) -> Result<Self> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            bail!("the portal token is empty");
+        }
+        if trimmed.chars().any(|c| c.is_control()) {
+            bail!("the portal token contains control characters");
+        }
+        Ok(Token(trimmed.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+pub fn rfc3339(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+mod rfc3339_secs {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*ts))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_json_matches_duplo_jit_shape() {
+        let c = AwsCreds {
+            console_url: "https://signin.aws.amazon.com/federation?a=1&b=2".into(),
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "s".into(),
+            region: "us-west-2".into(),
+            session_token: "t".into(),
+            expiration: "2026-02-27T19:04:05.123Z".parse().expect("ts"),
+        };
+        assert_eq!(
+            c.to_process_json().expect("json"),
+            r#"{"Version":1,"ConsoleUrl":"https://signin.aws.amazon.com/federation?a=1&b=2","AccessKeyId":"ASIA1","SecretAccessKey":"s","Region":"us-west-2","SessionToken":"t","Expiration":"2026-02-27T19:04:05Z"}"#
+        );
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let token = Token::new(" abcdef \n").expect("token");
+        assert_eq!(token.expose(), "abcdef");
+        assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+        assert!(Token::new("  ").is_err());
+    }
+}
