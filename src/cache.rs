@@ -1,4 +1,4 @@
-//! The on-disk cache shared by every `jit` process (DESIGN.md §5).
+//! The on-disk cache shared by every `jit` process (docs/protocol.md §5).
 //!
 //! Entries are replaced by rename, never rewritten in place, so a reader sees the old or the new
 //! file and a crash mid-write leaves at most a stray temp file. Locks are separate files that are

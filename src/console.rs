@@ -1,4 +1,4 @@
-//! AWS console sign-in URLs (DESIGN.md §6), for portals that send no ConsoleUrl or when the user
+//! AWS console sign-in URLs (docs/protocol.md §6), for portals that send no ConsoleUrl or when the user
 //! wants a different landing page. The resulting URL is a bearer secret.
 
 use std::time::Duration;
@@ -34,7 +34,7 @@ pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<
     federation_url(creds, destination, issuer, &signin_endpoint(), None)
 }
 
-/// A federation sign-in URL via `endpoint` (DESIGN.md §6); the portal server uses this too.
+/// A federation sign-in URL via `endpoint` (docs/protocol.md §6); the portal server uses this too.
 pub fn federation_url(
     creds: &AwsCreds,
     destination: Option<&str>,

@@ -1,4 +1,4 @@
-//! The environment a jit session puts in front of a program (DESIGN.md §4), in every shell's syntax.
+//! The environment a jit session puts in front of a program (docs/protocol.md §4), in every shell's syntax.
 
 use crate::cli::EnvFormat;
 use crate::model::{AwsCreds, rfc3339};

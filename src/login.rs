@@ -1,4 +1,4 @@
-//! Portal tokens: given outright, or obtained by the browser login of DESIGN.md §2, where the
+//! Portal tokens: given outright, or obtained by the browser login of docs/protocol.md §2, where the
 //! portal page hands the token to a listener on loopback.
 
 use std::time::{Duration, Instant};

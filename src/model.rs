@@ -75,7 +75,7 @@ pub struct AwsCreds {
 }
 
 impl AwsCreds {
-    /// The credential_process line (DESIGN.md §3), field order as duplo-jit prints it.
+    /// The credential_process line (docs/protocol.md §3), field order as duplo-jit prints it.
     pub fn to_process_json(&self) -> Result<String> {
         #[derive(Serialize)]
         struct Out<'a> {

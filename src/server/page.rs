@@ -1,4 +1,4 @@
-//! The browser side of DESIGN.md §2: the page that asks the user to authorize the CLI.
+//! The browser side of docs/protocol.md §2: the page that asks the user to authorize the CLI.
 
 /// Everything interpolated here is a number or a fixed word, so no escaping is needed.
 pub fn authorize(port: u16, admin: bool, error: Option<&str>) -> String {
