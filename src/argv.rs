@@ -4,8 +4,18 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 
-/// Rewrite single-dash long flags that name a real option (`-tenant` -> `--tenant`) and Go-style
-/// boolean values (`--admin=true` -> `--admin`, `--admin=false` -> dropped). Stops at `--`.
+/// Go's `strconv.ParseBool`, which the flag package uses for `-flag=value` on booleans.
+fn go_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Rewrite single-dash long flags that name a real option or alias (`-tenant` -> `--tenant`,
+/// `-debug` -> `--debug`) and Go-style boolean values (`--admin=T` -> `--admin`, `--admin=0` ->
+/// dropped). Stops at `--`.
 pub fn normalize(
     args: impl IntoIterator<Item = OsString>,
     cmd: impl FnOnce() -> clap::Command,
@@ -18,8 +28,8 @@ pub fn normalize(
         .map_while(|a| a.to_str().filter(|a| *a != "--"))
         .any(|a| {
             (a.len() > 2 && a.starts_with('-') && !a.starts_with("--"))
-                || a.ends_with("=true")
-                || a.ends_with("=false")
+                || a.split_once('=')
+                    .is_some_and(|(_, v)| a.starts_with('-') && go_bool(v).is_some())
         });
     if !go_style {
         return args;
@@ -56,11 +66,11 @@ pub fn normalize(
             out.push(arg);
             continue;
         }
-        match value {
-            Some("true") if bools.contains(name) => out.push(format!("--{name}").into()),
-            Some("false") if bools.contains(name) => {}
-            Some(v) => out.push(format!("--{name}={v}").into()),
-            None => out.push(format!("--{name}").into()),
+        match (value, value.and_then(go_bool)) {
+            (Some(_), Some(true)) if bools.contains(name) => out.push(format!("--{name}").into()),
+            (Some(_), Some(false)) if bools.contains(name) => {}
+            (Some(v), _) => out.push(format!("--{name}={v}").into()),
+            (None, _) => out.push(format!("--{name}").into()),
         }
     }
     out
@@ -72,7 +82,11 @@ fn long_flags(cmd: &clap::Command) -> (HashSet<String>, HashSet<String>) {
     let mut stack = vec![cmd.clone()];
     while let Some(c) = stack.pop() {
         for arg in c.get_arguments() {
-            if let Some(long) = arg.get_long() {
+            let names = arg
+                .get_long()
+                .into_iter()
+                .chain(arg.get_all_aliases().into_iter().flatten());
+            for long in names {
                 longs.insert(long.to_string());
                 if !arg.get_action().takes_values() {
                     bools.insert(long.to_string());
@@ -118,6 +132,33 @@ mod tests {
                 "--host=https://x",
                 "--admin"
             ]
+        );
+    }
+
+    #[test]
+    fn every_go_bool_spelling_and_alias_is_accepted() {
+        for yes in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(
+                norm(&["jit", "aws", &format!("-admin={yes}")]),
+                ["jit", "aws", "--admin"],
+                "{yes}"
+            );
+        }
+        for no in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(
+                norm(&["jit", "aws", &format!("--admin={no}"), "-tenant=x"]),
+                ["jit", "aws", "--tenant=x"],
+                "{no}"
+            );
+        }
+        assert_eq!(
+            norm(&["jit", "aws", "-debug", "-admin"]),
+            ["jit", "aws", "--debug", "--admin"]
+        );
+        // A non-boolean flag keeps a value that merely looks boolean.
+        assert_eq!(
+            norm(&["jit", "aws", "-tenant=1"]),
+            ["jit", "aws", "--tenant=1"]
         );
     }
 

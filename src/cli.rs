@@ -79,9 +79,9 @@ pub struct ConnArgs {
 
 /// Which credentials to ask the portal for.
 #[derive(Debug, Clone, Default, Args)]
-#[group(id = "scope", multiple = false)]
+#[group(id = "scope", multiple = true)]
 pub struct ScopeArgs {
-    /// Admin credentials
+    /// Admin credentials (wins over --duplo-ops and --tenant, as in duplo-jit)
     #[arg(long)]
     pub admin: bool,
 
@@ -141,10 +141,10 @@ pub struct AwsArgs {
     pub cache: CacheArgs,
 }
 
-/// Print the portal token as JSON (drop-in for `duplo-jit duplo`)
+/// Print the portal token as JSON after checking it with the portal (drop-in for `duplo-jit duplo`)
 #[derive(Debug, Args)]
 pub struct DuploArgs {
-    /// Ask for an admin login
+    /// Accepted for compatibility: the login is always an admin login, as in duplo-jit
     #[arg(long)]
     pub admin: bool,
     #[command(flatten)]
@@ -171,7 +171,8 @@ pub struct EnvSelect {
 #[derive(Debug, Args)]
 #[command(after_long_help = "Examples:
   jit exec prod -- aws s3 ls
-  jit exec dev -- terraform plan -out plan.bin")]
+  jit exec dev -- terraform plan -out plan.bin
+  jit exec prod                      # a shell ($SHELL) with the credentials")]
 pub struct ExecArgs {
     #[command(flatten)]
     pub select: EnvSelect,
@@ -180,8 +181,8 @@ pub struct ExecArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The command and its arguments, passed on unchanged
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command and its arguments, passed on unchanged (default: $SHELL)
+    #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
@@ -313,9 +314,13 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Delete every cached credential and token
+/// Delete cached credentials and tokens: every one, or one environment's credentials
 #[derive(Debug, Args)]
-pub struct ClearCacheArgs {}
+pub struct ClearCacheArgs {
+    /// Only this environment's credentials (from the config file or ~/.aws/config)
+    #[arg(value_name = "ENV", add = clap_complete::engine::ArgValueCompleter::new(complete_env))]
+    pub env: Option<String>,
+}
 
 /// Run or administer a self-hosted access portal (same API as the commercial one)
 #[derive(Debug, Args)]
@@ -373,6 +378,9 @@ pub struct ServeArgs {
     /// environment to the jit config
     #[arg(long)]
     pub demo: bool,
+    /// Name of the environment `--demo` writes (it never replaces one it did not write)
+    #[arg(long, default_value = "demo", value_name = "NAME", requires = "demo")]
+    pub demo_env: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -71,6 +71,22 @@ impl EnvConfig {
     }
 }
 
+/// Names end up in shell variables, prompts and file names: letters, digits, `.`, `_` and `-`,
+/// starting with a letter or digit, at most 64 characters.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        bail!(
+            "invalid environment name {name:?}: use letters, digits, '.', '_' and '-', starting with a letter or digit (64 at most)"
+        );
+    }
+    Ok(())
+}
+
 pub fn path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("JIT_CONFIG").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
@@ -124,10 +140,19 @@ pub fn resolve(name: &str) -> Result<Found> {
     if let Some(found) = from_aws_profile(name)? {
         return Ok(Found::Profile(found));
     }
-    bail!(
-        "unknown environment '{name}': add it with `jit config add {name} --host URL --tenant NAME` or to {}",
+    let suggestion = config
+        .envs
+        .keys()
+        .map(|known| (strsim::jaro_winkler(name, known), known))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, known)| format!(" (did you mean '{known}'?)"))
+        .unwrap_or_default();
+    Err(crate::model::UsageError(format!(
+        "unknown environment '{name}'{suggestion}: add it with `jit config add {name} --host URL --tenant NAME` or to {}",
         path()?.display()
-    )
+    ))
+    .into())
 }
 
 fn aws_config_path() -> Option<PathBuf> {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api;
 use crate::cache::{self, Cache};
+use crate::host::Host;
 use crate::model::{AwsCreds, CacheMode, Scope, Target};
 use crate::output;
 
@@ -164,6 +165,35 @@ fn fetch(
         .resolve_tenant(tenant)
         .with_context(|| format!("cannot get credentials for {}", target.scope.describe()))?;
     Ok((client.aws_credentials(&target.scope, Some(&id))?, Some(id)))
+}
+
+/// Drop every cached credential and token of `host` (a restarted demo portal mints new ones).
+pub fn forget_host(host: &Host) -> Result<usize> {
+    let Some(cache) = Cache::existing()? else {
+        return Ok(0);
+    };
+    let prefix = format!("{},", cache::key(&[host.key()]));
+    let keys: Vec<String> = cache
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&prefix))
+        .collect();
+    for key in &keys {
+        cache.remove(key);
+    }
+    Ok(keys.len())
+}
+
+/// Drop the cached credentials (and a recorded failure) of one target, for `jit clear-cache ENV`.
+pub fn forget(target: &Target) -> Result<usize> {
+    let Some(cache) = Cache::existing()? else {
+        return Ok(0);
+    };
+    let key = entry_key(target);
+    let found = cache.keys().iter().any(|k| *k == key);
+    cache.remove(&key);
+    cache.remove(&format!("{key},failed"));
+    Ok(usize::from(found))
 }
 
 pub fn cache_entries() -> Result<Vec<(String, Entry)>> {

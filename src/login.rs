@@ -48,6 +48,7 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
             };
             Ok((client, entry))
         }
+        Auth::Missing(why) => Err(crate::model::UsageError(why.clone()).into()),
         Auth::Interactive { port, browser } => {
             let key = token_key(&target.host);
             let cached = |cache: &Cache| -> Result<Option<(Client, TokenEntry)>> {

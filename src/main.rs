@@ -49,11 +49,7 @@ fn main() -> ExitCode {
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             output::error(&err);
-            if err.downcast_ref::<cmd::UsageError>().is_some() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::from(model::ExitError::code_of(&err))
         }
     }
 }

@@ -8,6 +8,47 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::Host;
 
+/// A usage mistake that clap cannot see (it depends on config files); exits 2 like clap's.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A failure that ends the run with its own exit code, such as 127 for a command that cannot be
+/// found and 126 for one that cannot be run, as shells report them.
+#[derive(Debug)]
+pub struct ExitError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for ExitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExitError {}
+
+impl ExitError {
+    /// The exit code `main` returns for `err`: its own, 2 for usage, else 1.
+    pub fn code_of(err: &anyhow::Error) -> u8 {
+        if let Some(e) = err.downcast_ref::<ExitError>() {
+            e.code
+        } else if err.downcast_ref::<UsageError>().is_some() {
+            2
+        } else {
+            1
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     Admin,
@@ -40,7 +81,13 @@ impl Scope {
 #[derive(Debug, Clone)]
 pub enum Auth {
     Token(Token),
-    Interactive { port: Option<u16>, browser: bool },
+    Interactive {
+        port: Option<u16>,
+        browser: bool,
+    },
+    /// No token source was given: a fresh cache entry is still served (as duplo-jit does), and
+    /// anything that must reach the portal fails with this usage message.
+    Missing(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +107,8 @@ pub struct Target {
     pub region: Option<String>,
     /// Exported as AWS_ENDPOINT_URL (from a named environment).
     pub endpoint_url: Option<String>,
+    /// The environment's `token_env`: like JIT_TOKEN, never passed on to a child.
+    pub token_var: Option<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

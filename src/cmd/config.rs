@@ -29,6 +29,8 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 region: add.region,
                 endpoint_url: add.endpoint_url,
             };
+            config::check_name(&add.name)
+                .map_err(|e| crate::model::UsageError(format!("{e:#}")))?;
             env.validate(&add.name)?;
             let mut cfg = config::load()?;
             cfg.envs.insert(add.name.clone(), env);

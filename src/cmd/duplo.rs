@@ -1,4 +1,5 @@
-//! `jit duplo`: print the portal token as duplo-jit does, logging in if needed.
+//! `jit duplo`: print the portal token as duplo-jit does, logging in as an admin if needed and
+//! checking the token with the portal.
 
 use std::process::ExitCode;
 
@@ -9,13 +10,8 @@ use crate::cli::DuploArgs;
 use crate::model::{CacheMode, Scope};
 
 pub fn run(args: DuploArgs) -> Result<ExitCode> {
-    // Only the admin/non-admin distinction matters for a login; the tenant is never used.
-    let scope = if args.admin {
-        Scope::Admin
-    } else {
-        Scope::Tenant(String::new())
-    };
-    let target = super::target_for(scope, &args.conn, None, None)?;
+    // duplo-jit's `duplo` always asks for an admin login (isAdmin=true).
+    let target = super::target_for(Scope::Admin, &args.conn, None, None)?;
     let cache = match args.cache.mode() {
         CacheMode::Bypass => None,
         _ => Cache::open()
@@ -23,9 +19,8 @@ pub fn run(args: DuploArgs) -> Result<ExitCode> {
             .ok(),
     };
     let (client, mut entry) = crate::login::session(&target, cache.as_ref())?;
-    if args.admin && !entry.need_otp {
-        entry.need_otp = client.otp_needed()?;
-    }
+    // A token given outright is checked too, so a bad one exits 1 as in duplo-jit.
+    entry.need_otp = client.otp_needed()?;
     crate::output::print_line(&serde_json::to_string(&entry)?)?;
     Ok(ExitCode::SUCCESS)
 }

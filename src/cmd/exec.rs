@@ -1,10 +1,12 @@
-//! `jit exec`: replace this process with the child, credentials in its environment.
+//! `jit exec`: replace this process with the child (or `$SHELL`), credentials in its environment
+//! and the portal token kept out of it.
 
 use std::process::{Command, ExitCode};
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 
 use crate::cli::ExecArgs;
+use crate::model::ExitError;
 use crate::{creds, envvars};
 
 pub fn run(args: ExecArgs) -> Result<ExitCode> {
@@ -18,13 +20,22 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     }
     let (name, target) = super::select(&args.select)?;
     let creds = creds::get(&target, args.select.cache.mode())?;
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| anyhow!("no command given"))?;
-    let mut child = Command::new(program);
+    let shell = std::env::var_os("SHELL")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into());
+    // No command: a shell with the credentials, as aws-vault does.
+    let (program, rest) = match args.command.split_first() {
+        Some((program, rest)) => (program.clone(), rest),
+        None => (shell, &[][..]),
+    };
+    let mut child = Command::new(&program);
     child.args(rest);
-    for var in envvars::CLEARED {
+    for var in envvars::CLEARED
+        .iter()
+        .copied()
+        .chain(["JIT_TOKEN", "DUPLO_TOKEN"])
+        .chain(target.token_var.as_deref())
+    {
         child.env_remove(var);
     }
     child.envs(envvars::set(&creds, &name, target.endpoint_url.as_deref()));
@@ -32,16 +43,25 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        let err = child.exec();
-        Err(anyhow!("cannot run '{shown}': {err}"))
+        Err(cannot_run(&shown, &child.exec()).into())
     }
     #[cfg(not(unix))]
     {
-        let status = child
-            .status()
-            .map_err(|e| anyhow!("cannot run '{shown}': {e}"))?;
+        let status = child.status().map_err(|e| cannot_run(&shown, &e))?;
         Ok(ExitCode::from(
             status.code().unwrap_or(1).clamp(0, 255) as u8
         ))
+    }
+}
+
+/// 127 when the command is not found and 126 when it cannot be run, as shells say.
+fn cannot_run(shown: &str, err: &std::io::Error) -> ExitError {
+    let (code, why) = match err.kind() {
+        std::io::ErrorKind::NotFound => (127, "command not found".to_string()),
+        _ => (126, err.to_string()),
+    };
+    ExitError {
+        code,
+        message: format!("cannot run '{shown}': {why}"),
     }
 }

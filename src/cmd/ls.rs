@@ -1,4 +1,4 @@
-//! `jit ls`: what is cached and for how long, without touching the network.
+//! `jit ls`: what is cached, for which environments and for how long, without the network.
 
 use std::process::ExitCode;
 
@@ -6,14 +6,38 @@ use anyhow::Result;
 
 use crate::cli::LsArgs;
 use crate::creds;
+use crate::host::Host;
+use crate::model::Scope;
+
+/// The config's environment names that fetch `host` + `scope` (an entry can serve several).
+fn env_names(config: &crate::config::Config, host: &str, scope: &str) -> Vec<String> {
+    config
+        .envs
+        .iter()
+        .filter(|(_, env)| {
+            let env_scope = match (&env.tenant, env.admin, env.duplo_ops) {
+                (_, true, _) => Scope::Admin,
+                (_, _, true) => Scope::DuploOps,
+                (Some(t), _, _) => Scope::Tenant(t.trim().to_string()),
+                (None, false, false) => return false,
+            };
+            Host::parse(&env.host).is_ok_and(|h| h.as_str() == host)
+                && env_scope.describe() == scope
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
 
 pub fn run(args: LsArgs) -> Result<ExitCode> {
     let entries = creds::cache_entries()?;
+    // A broken config file must not hide what is cached.
+    let config = crate::config::load().unwrap_or_default();
     if args.json {
         let rows: Vec<_> = entries
             .iter()
             .map(|(_, e)| {
                 serde_json::json!({
+                    "envs": env_names(&config, &e.host, &e.scope),
                     "host": e.host,
                     "scope": e.scope,
                     "region": e.creds.region,
@@ -26,8 +50,8 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!(
-        "{:<40} {:<24} {:<14} {}\n",
-        "HOST", "SCOPE", "REGION", "LEFT"
+        "{:<16} {:<40} {:<24} {:<14} {}\n",
+        "ENV", "HOST", "SCOPE", "REGION", "LEFT"
     );
     for (_, e) in &entries {
         let secs = e.creds.remaining().as_secs();
@@ -36,8 +60,14 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
         } else {
             format!("{}m{:02}s", secs / 60, secs % 60)
         };
+        let names = env_names(&config, &e.host, &e.scope);
+        let names = if names.is_empty() {
+            "-".to_string()
+        } else {
+            names.join(",")
+        };
         out.push_str(&format!(
-            "{:<40} {:<24} {:<14} {left}\n",
+            "{names:<16} {:<40} {:<24} {:<14} {left}\n",
             e.host, e.scope, e.creds.region
         ));
     }

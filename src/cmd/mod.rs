@@ -32,7 +32,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Portal(args) => portal::run(args),
-        Command::ClearCache(_) => clear_cache::run(),
+        Command::ClearCache(args) => clear_cache::run(args),
         Command::Version => {
             crate::output::print_line(&format!("jit version {}", env!("CARGO_PKG_VERSION")))?;
             Ok(ExitCode::SUCCESS)
@@ -40,14 +40,4 @@ pub fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-/// A usage mistake that clap cannot see (it depends on config files); exits 2 like clap's.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub use crate::model::UsageError;

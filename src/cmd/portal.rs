@@ -193,7 +193,7 @@ fn run_serve(args: ServeArgs, store: Store) -> Result<ExitCode> {
         (endpoint, sts::Caller::from_env()?)
     };
     if args.demo {
-        setup_demo(&store, &url, &sts_endpoint)?;
+        setup_demo(&store, &url, &sts_endpoint, &args.demo_env)?;
     }
     crate::output::server_log(format_args!(
         "serving {url} (state {}, STS {sts_endpoint})",
@@ -212,7 +212,18 @@ fn run_serve(args: ServeArgs, store: Store) -> Result<ExitCode> {
 }
 
 /// A demo user, tenant and token, and a `demo` environment in the jit config that uses them.
-fn setup_demo(store: &Store, url: &str, sts_endpoint: &str) -> Result<()> {
+/// Credentials cached by an earlier demo are forgotten: the new moto does not know their keys.
+fn setup_demo(store: &Store, url: &str, sts_endpoint: &str, env_name: &str) -> Result<()> {
+    let token_file = store.path().with_file_name("demo-token");
+    let mut config = crate::config::load()?;
+    if let Some(existing) = config.envs.get(env_name)
+        && existing.token_file.as_deref() != Some(token_file.as_path())
+    {
+        bail!(
+            "environment '{env_name}' in {} is not the demo's; keep it and pass --demo-env NAME",
+            crate::config::path()?.display()
+        );
+    }
     let now = jiff::Timestamp::now().as_second();
     let token = store.update(|st| {
         st.admin_role_arn = Some("arn:aws:iam::123456789012:role/demo-admin".into());
@@ -240,11 +251,9 @@ fn setup_demo(store: &Store, url: &str, sts_endpoint: &str) -> Result<()> {
         );
         st.issue_token("demo", None, now)
     })?;
-    let token_file = store.path().with_file_name("demo-token");
     write_private(&token_file, &token)?;
-    let mut config = crate::config::load()?;
     config.envs.insert(
-        "demo".into(),
+        env_name.into(),
         crate::config::EnvConfig {
             host: url.to_string(),
             tenant: Some("demo".into()),
@@ -256,12 +265,16 @@ fn setup_demo(store: &Store, url: &str, sts_endpoint: &str) -> Result<()> {
         },
     );
     let path = crate::config::save(&config)?;
+    let forgotten = crate::creds::forget_host(&crate::host::Host::parse(url)?)?;
+    crate::output::debug(|| format!("forgot {forgotten} cached entries of an earlier demo"));
     crate::output::server_log(format_args!(
-        "demo ready: user 'demo' (token in {}), tenant 'demo', environment 'demo' in {}",
+        "demo ready: user 'demo' (token in {}), tenant 'demo', environment '{env_name}' in {}",
         token_file.display(),
         path.display()
     ));
-    crate::output::server_log("try: jit exec demo -- aws sts get-caller-identity");
+    crate::output::server_log(format_args!(
+        "try: jit exec {env_name} -- aws sts get-caller-identity"
+    ));
     Ok(())
 }
 

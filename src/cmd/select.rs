@@ -9,7 +9,23 @@ use crate::config::{EnvConfig, Found};
 use crate::host::Host;
 use crate::model::{Auth, Scope, Target, Token};
 
+/// duplo-jit's precedence when several are given: `--admin` > `--duplo-ops` > `--tenant`.
 fn scope(args: &ScopeArgs) -> Result<Scope> {
+    let given: Vec<&str> = [
+        (args.admin, "--admin"),
+        (args.duplo_ops, "--duplo-ops"),
+        (args.tenant.is_some(), "--tenant"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if given.len() > 1 {
+        crate::output::warn(format_args!(
+            "{} given; using {} (as duplo-jit does)",
+            given.join(" and "),
+            given[0]
+        ));
+    }
     match (args.admin, args.duplo_ops, &args.tenant) {
         (true, _, _) => Ok(Scope::Admin),
         (_, true, _) => Ok(Scope::DuploOps),
@@ -58,10 +74,9 @@ fn auth(conn: &ConnArgs, token_env: Option<&str>) -> Result<Auth> {
             return Ok(Auth::Token(t?));
         }
     }
-    Err(UsageError(
+    Ok(Auth::Missing(
         "no portal token: pass --token-file PATH, set JIT_TOKEN, or use --interactive".into(),
-    )
-    .into())
+    ))
 }
 
 pub fn target(
@@ -95,6 +110,7 @@ pub fn target_for(
         auth: auth(conn, token_env)?,
         region,
         endpoint_url: None,
+        token_var: token_env.map(str::to_string),
     })
 }
 

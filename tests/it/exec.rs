@@ -171,7 +171,7 @@ fn config_add_list_remove_and_overrides() {
     sb.run(&["config", "remove", "ops"])
         .fails(1, "no environment named 'ops'");
     sb.run(&["env", "nope"])
-        .fails(1, "unknown environment 'nope'");
+        .fails(2, "unknown environment 'nope'");
     sb.run(&[
         "config",
         "add",

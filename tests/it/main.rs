@@ -9,5 +9,6 @@ mod cache;
 mod exec;
 mod load;
 mod login;
+mod parity;
 mod portal_server;
 mod shells;

@@ -500,3 +500,53 @@ fn demo_runs_the_whole_system() {
     );
     assert!(!sb.home().join(".local/share/jit/portal.toml").exists());
 }
+
+/// A user's own `demo` environment is never replaced, and a restarted demo (same port, new
+/// moto) never serves credentials cached from the run before, which its new STS does not know.
+#[test]
+fn demo_keeps_a_users_own_env_and_forgets_an_earlier_runs_credentials() {
+    let sb = Sandbox::new();
+    let mine = "[env.demo]\nhost = \"https://mine.example.com\"\nadmin = true\n";
+    sb.write_config(mine);
+    sb.run(&["portal", "serve", "--demo", "--listen", "127.0.0.1:0"])
+        .fails(1, "environment 'demo' in");
+    assert_eq!(
+        std::fs::read_to_string(sb.config_file()).expect("config"),
+        mine
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    for _ in 0..2 {
+        let portal = spawn_portal(
+            &sb,
+            &[
+                "portal",
+                "serve",
+                "--demo",
+                "--demo-env",
+                "trial",
+                "--listen",
+                &listen,
+            ],
+        );
+        assert!(
+            portal
+                .log()
+                .contains("try: jit exec trial -- aws sts get-caller-identity"),
+            "{}",
+            portal.log()
+        );
+        assert_eq!(
+            caller_arn(&sb, "trial"),
+            "arn:aws:sts::123456789012:assumed-role/demo/demo"
+        );
+    }
+    let config = std::fs::read_to_string(sb.config_file()).expect("config");
+    assert!(
+        config.contains("[env.demo]") && config.contains("https://mine.example.com"),
+        "{config}"
+    );
+}
