@@ -190,7 +190,7 @@ pub fn forget(target: &Target) -> Result<usize> {
         return Ok(0);
     };
     let key = entry_key(target);
-    let found = cache.keys().iter().any(|k| *k == key);
+    let found = cache.keys().contains(&key);
     cache.remove(&key);
     cache.remove(&format!("{key},failed"));
     Ok(usize::from(found))
