@@ -10,6 +10,9 @@ impl Host {
     /// Accept `https://` anywhere, and plain `http://` only for a loopback host named exactly.
     pub fn parse(raw: &str) -> Result<Self> {
         let trimmed = raw.strip_suffix('/').unwrap_or(raw);
+        if !trimmed.contains("://") && !trimmed.is_empty() {
+            bail!("invalid host URL '{raw}': no scheme; did you mean https://{trimmed}?");
+        }
         let url = url::Url::parse(trimmed).with_context(|| format!("invalid host URL '{raw}'"))?;
         if !url.username().is_empty() || url.password().is_some() {
             bail!("invalid host URL '{raw}': credentials in the URL are not allowed");
@@ -85,6 +88,17 @@ mod tests {
                 .ok(),
             Some("a.b".into())
         );
+    }
+
+    #[test]
+    fn a_host_without_a_scheme_gets_a_suggestion() {
+        for (raw, hint) in [
+            ("portal.example.com", "did you mean https://portal.example.com?"),
+            ("portal.example.com:8443/", "did you mean https://portal.example.com:8443?"),
+        ] {
+            let err = Host::parse(raw).map(|_| ()).expect_err(raw);
+            assert!(format!("{err:#}").contains(hint), "{err:#}");
+        }
     }
 
     #[test]
