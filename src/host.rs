@@ -93,8 +93,14 @@ mod tests {
     #[test]
     fn a_host_without_a_scheme_gets_a_suggestion() {
         for (raw, hint) in [
-            ("portal.example.com", "did you mean https://portal.example.com?"),
-            ("portal.example.com:8443/", "did you mean https://portal.example.com:8443?"),
+            (
+                "portal.example.com",
+                "did you mean https://portal.example.com?",
+            ),
+            (
+                "portal.example.com:8443/",
+                "did you mean https://portal.example.com:8443?",
+            ),
         ] {
             let err = Host::parse(raw).map(|_| ()).expect_err(raw);
             assert!(format!("{err:#}").contains(hint), "{err:#}");

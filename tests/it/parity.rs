@@ -246,3 +246,65 @@ fn ls_names_environments_and_clear_cache_takes_one() {
     sb.run(&["env", "dev"]).ok();
     assert_eq!(portal.cred_calls(), calls + 1, "dev fetched anew");
 }
+
+/// botocore refreshes credential_process credentials from 15 minutes before expiry, so with a
+/// 900-second tenant every credential lookup of a command refreshes: the AWS CLI runs jit several
+/// times per command. Each run must be a cache hit: one portal fetch however often it asks.
+#[test]
+fn a_900_second_tenant_makes_botocore_call_jit_often_but_the_portal_once() {
+    let portal = Portal::start();
+    portal.state().tenants[0].validity = 900;
+    let sb = Sandbox::new();
+    let user = sb.token_file(&portal.user_token);
+    let calls = sb.dir.path().join("calls");
+    let wrapper = sb.dir.path().join("jit-counting");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho x >>'{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            crate::support::JIT
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
+    std::fs::write(
+        sb.home().join(".aws").join("config"),
+        format!(
+            "[profile short]\nregion = us-west-2\ncredential_process = {} aws -tenant dev01 -host {} -token-file {user}\n",
+            wrapper.display(),
+            portal.url
+        ),
+    )
+    .expect("aws config");
+    let mut per_command = Vec::new();
+    for _ in 0..3 {
+        let before = std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let mut cmd = sb.command(crate::support::venv_bin("aws"));
+        cmd.env("AWS_ENDPOINT_URL", &crate::support::moto().url)
+            .args(["sts", "get-caller-identity", "--profile", "short"]);
+        crate::support::finish(cmd.output().expect("aws")).ok();
+        let after = std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        per_command.push(after - before);
+    }
+    eprintln!(
+        "credential_process runs per AWS CLI command with 900 s credentials: {per_command:?}"
+    );
+    assert!(per_command.iter().all(|n| *n >= 1), "{per_command:?}");
+    assert_eq!(
+        portal.cred_calls(),
+        1,
+        "{per_command:?} runs of jit, all but the first cache hits"
+    );
+}
