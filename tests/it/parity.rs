@@ -308,3 +308,26 @@ fn a_900_second_tenant_makes_botocore_call_jit_often_but_the_portal_once() {
         "{per_command:?} runs of jit, all but the first cache hits"
     );
 }
+
+/// The README's quick start, as written: `scripts/demo.sh` prints the assumed-role ARN.
+#[test]
+fn the_quick_start_script_runs_the_whole_system() {
+    let sb = Sandbox::new();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo.sh");
+    let mut cmd = sb.command("bash");
+    cmd.arg(&script)
+        .env("JIT", crate::support::JIT)
+        .env("JIT_DEMO_VENV", crate::support::venv());
+    let run = crate::support::finish(cmd.output().expect("demo.sh")).ok();
+    assert_eq!(
+        run.stdout,
+        "arn:aws:sts::123456789012:assumed-role/demo/demo\n",
+        "{}",
+        run.stderr
+    );
+    assert!(
+        std::fs::read_to_string(sb.config_file())
+            .expect("config")
+            .contains("[env.demo]")
+    );
+}
