@@ -5,15 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 
-use crate::cli::{CompletionsArgs, Shell};
+use crate::cli::CompletionsArgs;
 
 pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
-    let name = match args.shell {
-        Shell::Bash => "bash",
-        Shell::Zsh => "zsh",
-        Shell::Fish => "fish",
-        Shell::Powershell => "powershell",
-    };
+    let name = args.shell.name();
     let shells = clap_complete::env::Shells::builtins();
     let completer = shells
         .completer(name)

@@ -18,16 +18,20 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     }
     let (name, target) = super::select(&args.select)?;
     let creds = creds::get(&target, args.select.cache.mode())?;
+    let exports = envvars::exports(&creds, &name, target.endpoint_url.as_deref())?;
     let (program, rest) = args
         .command
         .split_first()
         .ok_or_else(|| anyhow!("no command given"))?;
     let mut child = Command::new(program);
     child.args(rest);
-    for var in envvars::CLEARED {
+    for var in &exports.unset {
         child.env_remove(var);
     }
-    child.envs(envvars::set(&creds, &name, target.endpoint_url.as_deref()));
+    if exports.clear_own_endpoint && envvars::endpoint_is_ours() {
+        child.env_remove(envvars::ENDPOINT);
+    }
+    child.envs(exports.set);
     let shown = program.to_string_lossy();
     #[cfg(unix)]
     {
