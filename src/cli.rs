@@ -344,6 +344,12 @@ pub struct InitArgs {
 
 /// Print shell completions
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Where they load without further setup (install.sh puts them there):
+  bash:  ${XDG_DATA_HOME:-~/.local/share}/bash-completion/completions/jit   (with bash-completion)
+  zsh:   _jit in a directory on $fpath, before compinit runs
+  fish:  ~/.config/fish/completions/jit.fish"
+)]
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: Shell,
