@@ -34,3 +34,8 @@ function _clap_dynamic_completer_jit() {
 }
 
 compdef _clap_dynamic_completer_jit jit
+
+# Autoloaded from $fpath as _jit: complete this Tab too, not only the next ones.
+if [[ ${funcstack[1]-} == _jit ]]; then
+    _clap_dynamic_completer_jit "$@"
+fi

@@ -4,23 +4,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  missing=""
-  for tool in zsh fish tmux expect shellcheck chromium chromedriver; do
-    command -v "$tool" >/dev/null || missing="$missing $tool"
+uid=$(id -u)
+if [[ "${uid}" = 0 ]] && command -v apt-get >/dev/null; then
+  missing=()
+  for tool in zsh fish tmux expect shellcheck strace chromium chromedriver; do
+    command -v "${tool}" >/dev/null || missing+=("${tool/chromedriver/chromium-driver}")
   done
-  missing=${missing/chromedriver/chromium-driver}
-  if [ -n "$missing" ]; then
+  # bash-completion is a library, not a command: it is what a default ~/.bashrc loads.
+  [[ -f /usr/share/bash-completion/bash_completion ]] || missing+=(bash-completion)
+  if ((${#missing[@]} > 0)); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi
 
 want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
-if [ "$(cat .venv/.requirements 2>/dev/null)" != "$want" ]; then
+have=$(cat .venv/.requirements 2>/dev/null || true)
+if [[ "${have}" != "${want}" ]]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
-  echo "$want" >.venv/.requirements
+  echo "${want}" >.venv/.requirements
 fi

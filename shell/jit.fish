@@ -5,6 +5,7 @@ set -g __jit_bin {{jit}}
 set -g __jit_vars AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
     AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_ENDPOINT_URL
 
+# Returns 0 once the credentials are in place, jit's status when it fails, 2 on a usage mistake.
 function jitnow --description 'Put jit credentials for ENV in this shell'
     set -l env
     set -l console 0
@@ -33,10 +34,13 @@ function jitnow --description 'Put jit credentials for ENV in this shell'
         $__jit_bin console $env $flags
         return $status
     end
-    # Fetch first: on failure the shell keeps what it had.
+    # Fetch first: on failure the shell keeps what it had. The code unsets whatever jit manages
+    # and this environment does not set, so nothing of the previous one is left.
     set -l code ($__jit_bin env $env --format fish $flags)
     or return $status
     string join \n $code | source
+    or return $status
+    return 0
 end
 
 function jitoff --description 'Forget the credentials jitnow set'
@@ -44,15 +48,21 @@ function jitoff --description 'Forget the credentials jitnow set'
     if set -q JIT_ENDPOINT_URL; and test "$AWS_ENDPOINT_URL" = "$JIT_ENDPOINT_URL"
         set -e AWS_ENDPOINT_URL
     end
-    set -e $__jit_vars
+    # `set -e` of a variable that is not set fails with status 4: erase only what is there.
+    for var in $__jit_vars
+        set -q $var; and set -e $var
+    end
+    return 0
 end
 
 # fish has no clock of its own: one `date` per prompt, and only while a session is active.
 function __jit_prompt_info
-    test "$JIT_PROMPT" != 0; and set -q JIT_EXPIRES; or return 0
+    test "$JIT_PROMPT" != 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
     set -l left (math $JIT_EXPIRES - (date +%s))
     if test $left -le 0
         set_color red; printf '[%s expired] ' $JIT_ENV
+    else if test $left -lt 60
+        set_color yellow; printf '[%s %ds!] ' $JIT_ENV $left
     else if test $left -lt 600
         set_color yellow; printf '[%s %dm!] ' $JIT_ENV (math --scale=0 $left / 60)
     else

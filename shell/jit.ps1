@@ -7,15 +7,22 @@ $Global:__jit_vars = @('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSIO
     'AWS_DEFAULT_REGION', 'AWS_CREDENTIAL_EXPIRATION', 'AWS_SESSION_EXPIRATION', 'JIT_ENV', 'JIT_EXPIRES',
     'JIT_ENDPOINT_URL')
 
+# Leaves $? True once the credentials are in place, False when jit fails: an advanced function
+# that calls $PSCmdlet.WriteError does that for its caller (`jitnow prod && deploy`), where
+# Write-Error would not.
 function global:jitnow {
+    [CmdletBinding()]
     param(
         [Parameter(Position = 0)][string]$Name,
         [switch]$Console,
         [switch]$NoCache,
         [switch]$Refresh
     )
+    $failure = { param([string]$message)
+        [System.Management.Automation.ErrorRecord]::new(
+            [System.Exception]::new($message), 'JitNowFailed', 'NotSpecified', $null) }
     if (-not $Name) {
-        Write-Error 'usage: jitnow [-Console] [-NoCache] [-Refresh] ENV'
+        $PSCmdlet.WriteError((& $failure 'usage: jitnow [-Console] [-NoCache] [-Refresh] ENV'))
         return
     }
     $flags = @()
@@ -23,17 +30,24 @@ function global:jitnow {
     if ($Refresh) { $flags += '--refresh' }
     if ($Console) {
         & $Global:__jit_bin console $Name @flags
+        if ($LASTEXITCODE -ne 0) { $PSCmdlet.WriteError((& $failure "jitnow: jit exited with $LASTEXITCODE")) }
         return
     }
-    # Fetch first: on failure the session keeps what it had.
+    # Fetch first: on failure the session keeps what it had. The code unsets whatever jit
+    # manages and this environment does not set, so nothing of the previous one is left.
     $code = & $Global:__jit_bin env $Name --format powershell @flags
-    if ($LASTEXITCODE -ne 0) { return }
+    if ($LASTEXITCODE -ne 0) {
+        $PSCmdlet.WriteError((& $failure "jitnow: jit exited with $LASTEXITCODE"))
+        return
+    }
     Invoke-Expression ($code -join "`n")
 }
 
 function global:jitoff {
+    [CmdletBinding()]
+    param()
     # AWS_ENDPOINT_URL only when jit set it (JIT_ENDPOINT_URL marks that).
-    if ($Env:JIT_ENDPOINT_URL -and $Env:AWS_ENDPOINT_URL -eq $Env:JIT_ENDPOINT_URL) {
+    if ($Env:JIT_ENDPOINT_URL -and $Env:AWS_ENDPOINT_URL -ceq $Env:JIT_ENDPOINT_URL) {
         Remove-Item -Path Env:AWS_ENDPOINT_URL -ErrorAction SilentlyContinue
     }
     foreach ($name in $Global:__jit_vars) {
@@ -43,10 +57,11 @@ function global:jitoff {
 
 # The prompt part, from JIT_EXPIRES and .NET's clock: no process is started.
 function global:__jit_prompt_info {
-    if ($Global:JIT_PROMPT -eq '0' -or -not $Env:JIT_EXPIRES) { return '' }
+    if ($Global:JIT_PROMPT -eq '0' -or $Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
     $left = [int64]$Env:JIT_EXPIRES - [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
     $esc = [char]27
     if ($left -le 0) { return "$esc[31m[$($Env:JIT_ENV) expired]$esc[0m " }
+    if ($left -lt 60) { return "$esc[33m[$($Env:JIT_ENV) ${left}s!]$esc[0m " }
     $minutes = [math]::Floor($left / 60)
     if ($left -lt 600) { return "$esc[33m[$($Env:JIT_ENV) ${minutes}m!]$esc[0m " }
     return "$esc[36m[$($Env:JIT_ENV) ${minutes}m]$esc[0m "

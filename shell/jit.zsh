@@ -6,6 +6,7 @@ typeset -ga __jit_vars=(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKE
     AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_ENDPOINT_URL)
 
 # jitnow [--console] [--no-cache] [--refresh] ENV: put ENV's credentials in this shell.
+# Returns 0 once they are in place, jit's status when it fails, 2 on a usage mistake.
 function jitnow() {
     \builtin emulate -L zsh
     local arg env="" console=0 code
@@ -27,7 +28,8 @@ function jitnow() {
         "$__jit_bin" console "$env" "${flags[@]}"
         return
     fi
-    # Fetch first: on failure the shell keeps what it had.
+    # Fetch first: on failure the shell keeps what it had. The code unsets whatever jit manages
+    # and this environment does not set, so nothing of the previous one is left.
     code=$("$__jit_bin" env "$env" --format sh "${flags[@]}") || return
     \builtin eval "$code"
 }
@@ -45,16 +47,22 @@ function jitoff() {
 
 # The prompt part, from JIT_EXPIRES and EPOCHSECONDS: no process is started.
 function __jit_prompt_hook() {
+    \builtin emulate -L zsh
     local -i left
     typeset -g __jit_prompt=""
-    [[ ${JIT_PROMPT-1} != 0 && -n ${JIT_EXPIRES-} ]] || return 0
+    # Only digits reach the arithmetic below: zsh evaluates a variable's text as an expression.
+    [[ ${JIT_PROMPT-1} != 0 && ${JIT_EXPIRES-} == <-> ]] || return 0
     left=$(( JIT_EXPIRES - EPOCHSECONDS ))
+    # %-escapes in the name would be read as prompt codes.
+    local name=${${JIT_ENV-jit}//\%/%%}
     if (( left <= 0 )); then
-        __jit_prompt="%F{red}[${JIT_ENV-jit} expired]%f "
+        __jit_prompt="%F{red}[$name expired]%f "
+    elif (( left < 60 )); then
+        __jit_prompt="%F{yellow}[$name ${left}s!]%f "
     elif (( left < 600 )); then
-        __jit_prompt="%F{yellow}[${JIT_ENV-jit} $(( left / 60 ))m!]%f "
+        __jit_prompt="%F{yellow}[$name $(( left / 60 ))m!]%f "
     else
-        __jit_prompt="%F{cyan}[${JIT_ENV-jit} $(( left / 60 ))m]%f "
+        __jit_prompt="%F{cyan}[$name $(( left / 60 ))m]%f "
     fi
 }
 
@@ -73,4 +81,7 @@ function __jit_complete_env() {
     _arguments '--console[open the AWS console]' '--no-cache[do not use the cache]' \
         '--refresh[fetch new credentials]' "1:environment:(${names[*]})"
 }
-(( $+functions[compdef] )) && compdef __jit_complete_env jitnow
+# Before compinit there is no compdef yet; the hook must still end with status 0.
+if (( $+functions[compdef] )); then
+    compdef __jit_complete_env jitnow
+fi

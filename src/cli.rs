@@ -3,9 +3,11 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::CacheMode;
+use crate::shell::Shell;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -186,16 +188,52 @@ pub struct ExecArgs {
     pub command: Vec<OsString>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// What `jit env` prints: JSON, or code for a shell to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvFormat {
     Json,
-    Sh,
-    Fish,
-    Powershell,
+    Shell(Shell),
 }
 
-/// Print the environment variables that `jit exec` would set
+/// By hand, to keep the values `jit env` has always taken: `sh` is the POSIX syntax that bash
+/// and zsh (and dash) evaluate.
+impl ValueEnum for EnvFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            EnvFormat::Json,
+            EnvFormat::Shell(Shell::Bash),
+            EnvFormat::Shell(Shell::Fish),
+            EnvFormat::Shell(Shell::Powershell),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            EnvFormat::Json => PossibleValue::new("json").help("the variables set, as one object"),
+            EnvFormat::Shell(Shell::Bash | Shell::Zsh) => {
+                PossibleValue::new("sh").help("export/unset for bash, zsh and sh")
+            }
+            EnvFormat::Shell(Shell::Fish) => PossibleValue::new("fish"),
+            EnvFormat::Shell(Shell::Powershell) => PossibleValue::new("powershell"),
+        })
+    }
+}
+
+/// Print the variables `jit exec` would set, as JSON or as code for a shell
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "The shell formats also unset every variable jit manages that this
+environment does not set (AWS_REGION when there is no region, JIT_ENDPOINT_URL when there is no
+endpoint, AWS_PROFILE and the other credential sources), so switching environments leaves
+nothing of the last one. AWS_ENDPOINT_URL is unset only while it equals JIT_ENDPOINT_URL, the
+value jit set: an endpoint of your own is kept. The access key id, region and endpoint URL are
+checked first; every value is quoted for the shell.
+
+Examples:
+  eval \"$(jit env prod --format sh)\"
+  jit env prod --format fish | source
+  jit env prod --format powershell | Out-String | Invoke-Expression"
+)]
 pub struct EnvArgs {
     #[command(flatten)]
     pub select: EnvSelect,
@@ -283,21 +321,19 @@ pub struct ConfigAddArgs {
     pub endpoint_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-    Powershell,
-}
-
 /// Print the shell hook: `jitnow`, `jitoff` and a prompt indicator
 #[derive(Debug, Args)]
 #[command(after_long_help = "Setup:
   bash:        eval \"$(jit init bash)\"         in ~/.bashrc
   zsh:         eval \"$(jit init zsh)\"          in ~/.zshrc
   fish:        jit init fish | source          in ~/.config/fish/config.fish
-  PowerShell:  Invoke-Expression (& jit init powershell | Out-String)   in $PROFILE")]
+  PowerShell:  Invoke-Expression (& jit init powershell | Out-String)   in $PROFILE
+
+`jitnow [--console] [--no-cache] [--refresh] ENV` puts ENV's credentials in the shell and unsets
+whatever jit manages that ENV does not set; `jitoff` clears them. Both return 0 on success and
+non-zero on failure (`jitnow prod && deploy`); a failed `jitnow` changes nothing.
+The prompt shows [prod 42m], [prod 4m!] under ten minutes, [prod 45s!] in the last minute and
+[prod expired], from JIT_EXPIRES and the shell's own clock (JIT_PROMPT=0 hides it).")]
 pub struct InitArgs {
     #[arg(value_enum)]
     pub shell: Shell,
@@ -309,6 +345,12 @@ pub struct InitArgs {
 
 /// Print shell completions
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Where they load without further setup (install.sh puts them there):
+  bash:  ${XDG_DATA_HOME:-~/.local/share}/bash-completion/completions/jit   (with bash-completion)
+  zsh:   _jit in a directory on $fpath, before compinit runs
+  fish:  ~/.config/fish/completions/jit.fish"
+)]
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: Shell,

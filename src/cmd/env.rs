@@ -4,15 +4,17 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::EnvArgs;
+use crate::cli::{EnvArgs, EnvFormat};
 use crate::{creds, envvars};
 
 pub fn run(args: EnvArgs) -> Result<ExitCode> {
     let (name, target) = super::select(&args.select)?;
     let creds = creds::get(&target, args.select.cache.mode())?;
-    crate::output::print_raw(&envvars::render(
-        args.format,
-        &envvars::set(&creds, &name, target.endpoint_url.as_deref()),
-    ))?;
+    let exports = envvars::exports(&creds, &name, target.endpoint_url.as_deref())?;
+    let text = match args.format {
+        EnvFormat::Json => envvars::render_json(&exports),
+        EnvFormat::Shell(shell) => envvars::render(shell, &exports),
+    };
+    crate::output::print_raw(&text)?;
     Ok(ExitCode::SUCCESS)
 }

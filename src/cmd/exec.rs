@@ -20,6 +20,7 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     }
     let (name, target) = super::select(&args.select)?;
     let creds = creds::get(&target, args.select.cache.mode())?;
+    let exports = envvars::exports(&creds, &name, target.endpoint_url.as_deref())?;
     let shell = std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into());
@@ -30,15 +31,17 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     };
     let mut child = Command::new(&program);
     child.args(rest);
-    for var in envvars::CLEARED
-        .iter()
-        .copied()
-        .chain(["JIT_TOKEN", "DUPLO_TOKEN"])
-        .chain(target.token_var.as_deref())
-    {
+    // The portal token is the one secret a child never needs.
+    let token_vars = ["JIT_TOKEN", "DUPLO_TOKEN"]
+        .into_iter()
+        .chain(target.token_var.as_deref());
+    for var in exports.unset.iter().copied().chain(token_vars) {
         child.env_remove(var);
     }
-    child.envs(envvars::set(&creds, &name, target.endpoint_url.as_deref()));
+    if exports.clear_own_endpoint && envvars::endpoint_is_ours() {
+        child.env_remove(envvars::ENDPOINT);
+    }
+    child.envs(exports.set);
     let shown = program.to_string_lossy();
     #[cfg(unix)]
     {

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use crate::support::{JIT, Portal, Sandbox, finish, poll, random_hex};
 
-struct Tmux<'a> {
+pub(crate) struct Tmux<'a> {
     sb: &'a Sandbox,
     socket: String,
 }
 
 impl<'a> Tmux<'a> {
-    fn start(sb: &'a Sandbox, argv: &[&str]) -> Tmux<'a> {
+    pub(crate) fn start(sb: &'a Sandbox, argv: &[&str]) -> Tmux<'a> {
         let t = Tmux {
             sb,
             socket: format!("jit-test-{}", random_hex(10)),
@@ -25,7 +25,7 @@ impl<'a> Tmux<'a> {
         t
     }
 
-    fn tmux(&self, args: &[&str]) -> String {
+    pub(crate) fn tmux(&self, args: &[&str]) -> String {
         let out = self
             .sb
             .command("tmux")
@@ -42,17 +42,17 @@ impl<'a> Tmux<'a> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn send(&self, line: &str) {
+    pub(crate) fn send(&self, line: &str) {
         self.tmux(&["send-keys", "-t", "0", "-l", line]);
         self.tmux(&["send-keys", "-t", "0", "Enter"]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-t", "0", "-S", "-200"])
     }
 
     /// Wait until the screen satisfies `pred`; returns the screen.
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         poll(Duration::from_secs(30), || {
             let screen = self.screen();
             if pred(&screen) {
@@ -63,8 +63,18 @@ impl<'a> Tmux<'a> {
         })
     }
 
+    /// Type `typed`, press Tab, wait for the line to end in `want`, then clear the line.
+    pub(crate) fn complete(&self, typed: &str, want: &str) {
+        self.tmux(&["send-keys", "-t", "0", "-l", typed]);
+        self.tmux(&["send-keys", "-t", "0", "Tab"]);
+        self.wait(&format!("Tab after `{typed}`"), |s| {
+            s.lines().any(|l| l.trim_end().ends_with(want))
+        });
+        self.tmux(&["send-keys", "-t", "0", "C-u"]);
+    }
+
     /// Send a command that prints `marker` when done, and wait for its output line.
-    fn run(&self, cmd: &str, marker: &str) -> String {
+    pub(crate) fn run(&self, cmd: &str, marker: &str) -> String {
         self.send(&format!("{cmd}; echo {marker}"));
         let line_marker = format!("\n{marker}");
         self.wait(marker, |s| s.contains(&line_marker));
@@ -387,17 +397,8 @@ fn env_names_complete_on_tab_in_bash_and_zsh() {
     for (argv, setup) in cases {
         let t = Tmux::start(&sb, argv);
         t.run(&setup, "SETUP-DONE");
-        for (typed, want) in [
-            ("jit exec d", "jit exec dev"),
-            ("jit console a", "jit console admin"),
-        ] {
-            t.tmux(&["send-keys", "-t", "0", "-l", typed]);
-            t.tmux(&["send-keys", "-t", "0", "Tab"]);
-            t.wait(&format!("{} completing `{typed}`", argv[0]), |s| {
-                s.lines().any(|l| l.trim_end().ends_with(want))
-            });
-            t.tmux(&["send-keys", "-t", "0", "C-u"]);
-        }
+        t.complete("jit exec d", "jit exec dev");
+        t.complete("jit console a", "jit console admin");
     }
     assert_eq!(
         portal.requests().len(),
