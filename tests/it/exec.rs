@@ -63,7 +63,7 @@ fn exec_passes_exit_codes_and_signals_through() {
         "exec: the signal is the process's own"
     );
     sb.run(&["exec", "dev", "--", "no-such-program-xyz"])
-        .fails(1, "cannot run 'no-such-program-xyz'");
+        .fails(127, "cannot run 'no-such-program-xyz'");
 }
 
 #[test]

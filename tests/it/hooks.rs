@@ -154,7 +154,7 @@ fn hook_functions_return_zero_on_success_and_non_zero_on_failure() {
         let run = in_shell(&sb, sh, &body);
         assert_eq!(
             run.stdout,
-            "off-before=0\nnow=0\nif=ok\nand=ok\nmissing=1\nusage=2\nbad-flag=2\nhelp=0\noff=0\noff-again=0\n",
+            "off-before=0\nnow=0\nif=ok\nand=ok\nmissing=2\nusage=2\nbad-flag=2\nhelp=0\noff=0\noff-again=0\n",
             "{}: {}",
             sh.argv[0],
             run.stderr

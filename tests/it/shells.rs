@@ -155,7 +155,7 @@ fn exercise(case: &Case) {
         ),
         "FAIL-DONE",
     );
-    assert!(screen.contains(&format!("rc=1 still={key}")), "{screen}");
+    assert!(screen.contains(&format!("rc=2 still={key}")), "{screen}");
     // $? survives the prompt hook.
     t.send("false");
     let screen = t.run(&format!("echo st={}", case.status), "STATUS-DONE");
