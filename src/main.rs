@@ -16,6 +16,7 @@ mod host;
 mod login;
 mod model;
 mod output;
+mod redact;
 mod server;
 mod shell;
 
