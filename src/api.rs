@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::host::Host;
 use crate::model::{AwsCreds, Scope, Token};
-use crate::{output, redact};
+use crate::{limit, output, redact};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const DEFAULT_VALIDITY_SECS: i64 = 3600;
@@ -116,10 +116,28 @@ impl Client {
             .get("date")
             .and_then(|d| d.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .text()
-            .map_err(|e| anyhow!("portal response cut off: {url}: {}", e.without_url()))?;
-        output::debug(|| format!("{url}: status {status}, {} bytes", body.len()));
+        // A declared length over the ceiling is refused before reading; a streamed one at it.
+        let read = match resp.content_length() {
+            Some(n) if n > limit::MAX_BYTES => Err(limit::too_large()),
+            _ => limit::read_lossy(resp),
+        };
+        let body = match read {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge && status >= 300 => None,
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                bail!("portal response from {url} is {e}: refused")
+            }
+            Err(e) => bail!(
+                "portal response cut off: {url}: {}",
+                redact::literal(&e.to_string(), &[token])
+            ),
+        };
+        output::debug(|| {
+            let len = body
+                .as_ref()
+                .map_or("over 1 MiB".into(), |b| b.len().to_string());
+            format!("{url}: status {status}, {len} bytes")
+        });
         if status >= 300 {
             let hint = match status {
                 401 => " (the token is invalid or expired)",
@@ -128,7 +146,9 @@ impl Client {
                 500..=599 => " (the portal failed)",
                 _ => "",
             };
-            let body = redact::literal(&redact::body(&body), &[token]);
+            let body = body.map_or("larger than 1 MiB, not shown".into(), |b| {
+                redact::literal(&redact::body(&b), &[token])
+            });
             return Err(HttpError {
                 status,
                 message: format!(
@@ -137,7 +157,7 @@ impl Client {
             }
             .into());
         }
-        Ok((body, date))
+        Ok((body.unwrap_or_default(), date))
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<(T, Option<String>)> {

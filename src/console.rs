@@ -74,7 +74,7 @@ pub fn federation_url(
             )
         })?;
     let status = resp.status().as_u16();
-    let body = resp.text().unwrap_or_default();
+    let body = crate::limit::read_lossy(resp).unwrap_or_default();
     if status >= 300 {
         return Err(anyhow!(
             "console sign-in failed: url {endpoint}, status {status}, body {}",

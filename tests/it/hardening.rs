@@ -1,7 +1,10 @@
 //! Attacks on what jit reads and keeps: hostile portal bodies, endless files, a clock that ran
 //! ahead, a cache dir someone else planted, callers with different tokens, overlong keys.
 
-use crate::support::{Portal, Sandbox, assert_no_secrets, register_secret};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Portal, Run, Sandbox, assert_no_secrets, finish, poll, register_secret};
 
 /// Every file the cache holds, checked like stderr: no secret may be written into a failure.
 fn assert_cache_holds_no_secrets(sb: &Sandbox) {
@@ -14,6 +17,35 @@ fn assert_cache_holds_no_secrets(sb: &Sandbox) {
             assert_no_secrets(&text, &path.display().to_string());
         }
     }
+}
+
+/// Run `cmd` to completion, or kill it after `limit` and fail: a watchdog, not a speed test.
+#[track_caller]
+fn finish_within(mut cmd: Command, limit: Duration, what: &str) -> Run {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    finish(child.wait_with_output().expect("output"))
+}
+
+/// `jit` under a 1 GiB address-space limit, so an unbounded read fails fast instead of eating
+/// the machine.
+fn jit_limited(sb: &Sandbox, args: &[&str]) -> Command {
+    let mut cmd = sb.command("sh");
+    cmd.args(["-c", r#"ulimit -v 1048576; exec jit "$@""#, "sh"])
+        .args(args);
+    cmd
 }
 
 fn secret(prefix: &str) -> String {
@@ -63,4 +95,82 @@ fn double_encoded_and_camel_case_bodies_leak_nothing() {
         assert!(run.stderr.contains("<redacted>"), "{}", run.stderr);
         assert_cache_holds_no_secrets(&sb);
     }
+}
+
+#[test]
+fn endless_portal_body_is_cut_at_a_mebibyte() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    portal.state().endless_body = Some(64 << 20);
+    let run = sb
+        .run(&["aws", "--admin", "--host", &portal.url])
+        .fails(1, "larger than 1 MiB");
+    assert!(
+        run.stderr.len() < 2048,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
+    let sent = poll(Duration::from_secs(20), || {
+        portal
+            .state()
+            .streamed
+            .ok_or_else(|| "stand-in still sending".into())
+    });
+    assert!(sent < 16 << 20, "jit read {sent} bytes of a 64 MiB body");
+}
+
+#[test]
+fn big_non_json_error_bodies_are_redacted_in_one_pass() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let token = secret("st");
+    let unit = format!("\"SessionToken\" : \"{token}\", ");
+    // Just under the ceiling, then 24 MB: both are redacted or refused without rescanning.
+    for size in [(1 << 20) - 64, 24_000_000] {
+        let body: String = unit.repeat(size / unit.len());
+        portal.state().fail = Some((500, body));
+        let run = finish_within(
+            sb.jit(&["aws", "--admin", "--host", &portal.url]),
+            Duration::from_secs(60),
+            &format!("redacting a {size}-byte body"),
+        );
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        assert!(run.stderr.contains("status 500"), "{}", run.stderr);
+        assert!(
+            run.stderr.len() < 2048,
+            "{} bytes of stderr",
+            run.stderr.len()
+        );
+    }
+}
+
+#[test]
+fn token_config_and_aws_config_files_are_read_with_a_ceiling() {
+    let portal = Portal::start();
+    let sb = Sandbox::new();
+    let run = finish(
+        jit_limited(
+            &sb,
+            &[
+                "aws",
+                "--admin",
+                "--host",
+                &portal.url,
+                "--token-file",
+                "/dev/zero",
+            ],
+        )
+        .output()
+        .expect("spawn"),
+    );
+    run.fails(1, "token file /dev/zero").warns("larger than");
+
+    let zero = Sandbox::new().env("JIT_CONFIG", "/dev/zero");
+    let run = finish(jit_limited(&zero, &["env", "dev"]).output().expect("spawn"));
+    run.fails(1, "config file /dev/zero").warns("larger than");
+
+    let aws = Sandbox::new().env("AWS_CONFIG_FILE", "/dev/zero");
+    let run = finish(jit_limited(&aws, &["env", "dev"]).output().expect("spawn"));
+    run.fails(1, "/dev/zero").warns("larger than");
+    assert_eq!(portal.requests().len(), 0);
 }
