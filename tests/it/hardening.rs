@@ -1,9 +1,11 @@
 //! Attacks on what jit reads and keeps: hostile portal bodies, endless files, a clock that ran
 //! ahead, a cache dir someone else planted, callers with different tokens, overlong keys.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cache::entry_path;
 use crate::support::{Portal, Run, Sandbox, assert_no_secrets, finish, poll, register_secret};
 
 /// Every file the cache holds, checked like stderr: no secret may be written into a failure.
@@ -173,4 +175,54 @@ fn token_config_and_aws_config_files_are_read_with_a_ceiling() {
     let run = finish(jit_limited(&aws, &["env", "dev"]).output().expect("spawn"));
     run.fails(1, "/dev/zero").warns("larger than");
     assert_eq!(portal.requests().len(), 0);
+}
+
+fn plant(path: &Path, change: impl FnOnce(&mut serde_json::Value)) {
+    let mut entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("entry")).expect("json");
+    change(&mut entry);
+    std::fs::write(path, entry.to_string()).expect("plant");
+}
+
+fn rfc3339(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .expect("ts")
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// A portal, a sandbox whose admin credentials are cached, and that entry's path.
+fn cached_admin() -> (Portal, Sandbox, PathBuf) {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let path = entry_path(&sb.cache_dir(), &portal, "admin");
+    (portal, sb, path)
+}
+
+#[test]
+fn entries_from_a_clock_that_ran_ahead_are_stale() {
+    let (portal, sb, path) = cached_admin();
+    let args = ["aws", "--admin", "--host", portal.url.as_str()];
+    let now = jiff::Timestamp::now().as_second();
+    // Written while the clock was 8 h ahead: fetched "in 8 h", valid for an hour after that.
+    // (fetched in the future, lifetime beyond 12 h, lifetime negative)
+    for (fetched, expires) in [
+        (now + 8 * 3600, now + 9 * 3600),
+        (now - 60, now + 20 * 3600),
+        (now + 3 * 3600, now + 2 * 3600),
+    ] {
+        plant(&path, |e| {
+            e["AccessKeyId"] = "ASIAPLANTED".into();
+            e["FetchedAt"] = fetched.into();
+            e["Expiration"] = rfc3339(expires).into();
+        });
+        let run = sb.run(&args).ok();
+        assert_eq!(
+            run.key(),
+            portal.last_key(),
+            "fetched {fetched}, expires {expires}"
+        );
+    }
+    assert_eq!(portal.cred_calls(), 4);
 }
