@@ -1,12 +1,15 @@
 //! Attacks on what jit reads and keeps: hostile portal bodies, endless files, a clock that ran
 //! ahead, a cache dir someone else planted, callers with different tokens, overlong keys.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cache::entry_path;
 use crate::support::{Portal, Run, Sandbox, assert_no_secrets, finish, poll, register_secret};
+
+const NOBODY: u32 = 65534;
 
 /// Every file the cache holds, checked like stderr: no secret may be written into a failure.
 fn assert_cache_holds_no_secrets(sb: &Sandbox) {
@@ -225,4 +228,96 @@ fn entries_from_a_clock_that_ran_ahead_are_stale() {
         );
     }
     assert_eq!(portal.cred_calls(), 4);
+}
+
+fn chown(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("chown (tests run as root)");
+}
+
+#[test]
+fn cache_dir_owned_by_another_user_is_refused() {
+    let (portal, sb, path) = cached_admin();
+    let args = ["aws", "--admin", "--host", portal.url.as_str()];
+    let dir = sb.cache_dir();
+    plant(&path, |e| e["AccessKeyId"] = "ASIAPLANTED".into());
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    for entry in std::fs::read_dir(&dir).expect("ls") {
+        chown(&entry.expect("entry").path(), NOBODY);
+    }
+    chown(&dir, NOBODY);
+    let run = sb.run(&args).ok();
+    assert_eq!(
+        run.warns("not owned by you")
+            .warns("continuing without the cache")
+            .key(),
+        portal.last_key()
+    );
+    let meta = std::fs::metadata(&dir).expect("stat");
+    assert_eq!(
+        (meta.uid(), meta.mode() & 0o777),
+        (NOBODY, 0o755),
+        "left as found"
+    );
+
+    // Our own dir, one planted entry: that entry is ignored, the rest of the cache works.
+    chown(&dir, 0);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let run = sb.run(&args).ok();
+    assert_eq!(run.warns("not owned by you").key(), portal.last_key());
+    assert_eq!(portal.cred_calls(), 3);
+}
+
+#[test]
+fn symlinks_in_the_cache_are_not_followed() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let args = ["aws", "--admin", "--host", portal.url.as_str()];
+    // A dangling lock symlink: jit must not create its target.
+    let dir = sb.cache_dir();
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let entry = entry_path(&dir, &portal, "admin");
+    let lock = entry.with_extension("lock");
+    let target = sb.dir.path().join("created-through-the-lock");
+    std::os::unix::fs::symlink(&target, &lock).expect("symlink");
+    let run = sb.run(&args).ok();
+    assert_eq!(run.warns("symbolic link").key(), portal.last_key());
+    assert!(!target.exists(), "jit created {}", target.display());
+
+    // An entry symlinked to another file is not read through the link.
+    std::fs::remove_file(&lock).expect("rm");
+    let elsewhere = sb.dir.path().join("elsewhere.json");
+    std::fs::rename(&entry, &elsewhere).expect("mv");
+    plant(&elsewhere, |e| e["AccessKeyId"] = "ASIAPLANTED".into());
+    std::os::unix::fs::symlink(&elsewhere, &entry).expect("symlink");
+    let run = sb.run(&args).ok();
+    assert_eq!(run.warns("symbolic link").key(), portal.last_key());
+
+    // A cache dir that is a symlink to a directory others can read: not chmodded, not used.
+    let victim = sb.dir.path().join("victim");
+    std::fs::create_dir_all(&victim).expect("mkdir");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let link = sb.dir.path().join("link");
+    std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+    let linked = Sandbox {
+        dir: tempfile::tempdir().expect("tempdir"),
+        extra_env: vec![
+            ("JIT_TOKEN".into(), portal.admin_token.clone()),
+            ("JIT_CACHE_DIR".into(), link.display().to_string()),
+        ],
+    };
+    let run = linked.run(&args).ok();
+    assert_eq!(
+        run.warns("continuing without the cache").key(),
+        portal.last_key()
+    );
+    let mode = std::fs::metadata(&victim).expect("stat").mode() & 0o777;
+    assert_eq!(mode, 0o755, "the symlink's target was chmodded");
+    assert_eq!(std::fs::read_dir(&victim).expect("ls").count(), 0);
+
+    // A symlink to a private directory of our own is a user's choice, and works.
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let first = linked.run(&args).ok();
+    assert!(!first.stderr.contains("warning"), "{}", first.stderr);
+    assert_eq!(linked.run(&args).ok().key(), first.key());
+    assert!(std::fs::read_dir(&victim).expect("ls").count() >= 2);
 }
