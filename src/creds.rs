@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api;
 use crate::cache::{self, Cache};
-use crate::model::{AwsCreds, CacheMode, Scope, Target};
+use crate::model::{Auth, AwsCreds, CacheMode, Scope, Target};
 use crate::output;
 
 /// botocore refreshes from 15 minutes before expiry, so anything served must outlive that.
@@ -61,6 +61,20 @@ impl Entry {
 struct Failure {
     at: i64,
     message: String,
+    /// `caller_id` of who failed: only a caller asking the same way may share the failure.
+    #[serde(default)]
+    caller: String,
+}
+
+/// Who asks, as a digest: the API host and the token (a browser login shares the host's cached
+/// token, so all interactive callers of a host are one). A wrong token's 401 is not a right
+/// one's answer.
+fn caller_id(target: &Target) -> String {
+    let token = match &target.auth {
+        Auth::Token(t) => t.expose(),
+        Auth::Interactive { .. } => "",
+    };
+    crate::model::sha256_hex(&format!("{}\n{token}", target.api_host))
 }
 
 pub fn refresh_window() -> i64 {
@@ -125,9 +139,10 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
     // Single flight for failures too: callers queued behind a fetch that just failed get its
     // error instead of each waiting out the same broken portal in turn.
     let failed_key = format!("{key},failed");
+    let caller = caller_id(target);
     if let Some(failure) = cache
         .read::<Failure>(&failed_key)
-        .filter(|f| f.at >= waiting_since)
+        .filter(|f| f.at >= waiting_since && f.caller == caller)
     {
         bail!("{} (from a concurrent request)", failure.message);
     }
@@ -139,6 +154,7 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
             let failure = Failure {
                 at: Timestamp::now().as_millisecond(),
                 message: format!("{e:#}"),
+                caller,
             };
             let _ = cache.write(&failed_key, &failure);
             return Err(e);

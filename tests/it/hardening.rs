@@ -321,3 +321,39 @@ fn symlinks_in_the_cache_are_not_followed() {
     assert_eq!(linked.run(&args).ok().key(), first.key());
     assert!(std::fs::read_dir(&victim).expect("ls").count() >= 2);
 }
+
+#[test]
+fn a_failure_is_shared_only_with_callers_of_the_same_token() {
+    let portal = Portal::start();
+    portal.state().delay = Duration::from_secs(2);
+    let sb = Sandbox::new();
+    let wrong = secret("tok-wrong");
+    let spawn = |token: &str| {
+        sb.jit(&["aws", "--admin", "--host", &portal.url])
+            .env("JIT_TOKEN", token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    // Each round: a wrong token holds the lock while the portal stalls, a second caller queues
+    // behind it; the 401 is the second caller's only if its token is the same.
+    for (second, shared) in [(wrong.clone(), true), (portal.admin_token.clone(), false)] {
+        let before = portal.requests().len();
+        let first = spawn(&wrong);
+        poll(Duration::from_secs(20), || {
+            (portal.requests().len() > before)
+                .then_some(())
+                .ok_or_else(|| "first caller never reached the portal".to_string())
+        });
+        let second = spawn(&second);
+        finish(first.wait_with_output().expect("wait")).fails(1, "status 401");
+        let second = finish(second.wait_with_output().expect("wait"));
+        if shared {
+            second.fails(1, "(from a concurrent request)");
+        } else {
+            assert_eq!(second.ok().key(), portal.last_key());
+        }
+    }
+    assert_cache_holds_no_secrets(&sb);
+}
