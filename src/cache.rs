@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::{limit, output, redact};
 
@@ -145,13 +146,40 @@ impl Cache {
     }
 }
 
+/// Keys up to this length are kept as they are: with `,failed.json` and a temp file's
+/// `.` + `.XXXXXX.tmp` around them, names stay well under the 255-byte limit of file systems.
+const MAX_KEY: usize = 200;
+
 /// Build a file-name-safe key: each part percent-encoded, parts joined by `,` as duplo-jit does.
+/// A key too long for a file name (a 250-character host) has its long parts replaced by `~` and
+/// a digest, which `%`-encoding can never produce; every key callers build (at most five parts)
+/// then fits.
 pub fn key(parts: &[&str]) -> String {
+    let parts: Vec<String> = parts.iter().map(|p| encode(p)).collect();
+    let whole = parts.join(",");
+    if whole.len() <= MAX_KEY {
+        return whole;
+    }
     parts
         .iter()
-        .map(|p| encode(p))
+        .map(|p| match p.len() > HASHED_LEN {
+            true => hashed(p),
+            false => p.clone(),
+        })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+const HASHED_LEN: usize = 33;
+
+/// `~` and 128 bits of SHA-256 in hex: 33 characters.
+fn hashed(part: &str) -> String {
+    let hex: String = Sha256::digest(part.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("~{hex}")
 }
 
 fn encode(part: &str) -> String {
@@ -299,6 +327,24 @@ mod tests {
             "portal.example.com,tenant,dev%2001%2Fx"
         );
         assert_eq!(key(&["127.0.0.1:8080", "admin"]), "127.0.0.1%3A8080,admin");
+        let host = format!("{}.example.com", "a".repeat(170));
+        assert_eq!(
+            key(&[&host, "admin", "aws-creds"]),
+            format!("{host},admin,aws-creds"),
+            "a long name that still fits is kept as is"
+        );
+    }
+
+    #[test]
+    fn keys_too_long_for_a_file_name_are_shortened_apart() {
+        let long = |c: &str| c.repeat(250);
+        let a = key(&[&long("a"), "tenant", &long("t"), "aws-creds"]);
+        let b = key(&[&long("b"), "tenant", &long("t"), "aws-creds"]);
+        assert_ne!(a, b);
+        assert!(a.len() <= MAX_KEY, "{a}");
+        assert!(a.starts_with('~') && a.ends_with(",aws-creds"), "{a}");
+        let five = key(&[&long("a"), &long("b"), &long("c"), &long("d"), &long("e")]);
+        assert!(five.len() <= MAX_KEY, "{}", five.len());
     }
 
     #[test]

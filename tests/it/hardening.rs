@@ -357,3 +357,31 @@ fn a_failure_is_shared_only_with_callers_of_the_same_token() {
     }
     assert_cache_holds_no_secrets(&sb);
 }
+
+#[test]
+fn hosts_longer_than_a_file_name_still_cache_and_lock() {
+    let portal = Portal::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let host = format!(
+        "https://{}example.com",
+        format!("{}.", "a".repeat(60)).repeat(4)
+    );
+    let args = [
+        "aws",
+        "--duplo-ops",
+        "--host",
+        &host,
+        "--api-host",
+        &portal.url,
+    ];
+    let first = sb.run(&args).ok();
+    assert!(!first.stderr.contains("warning"), "{}", first.stderr);
+    assert_eq!(sb.run(&args).ok().key(), first.key());
+    assert_eq!(portal.cred_calls(), 1, "the second call is a cache hit");
+    let names: Vec<PathBuf> = std::fs::read_dir(sb.cache_dir())
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(names.len(), 2, "an entry and its lock: {names:?}");
+    assert!(sb.run(&["ls"]).ok().stdout.contains("duplo-ops"));
+}
