@@ -385,3 +385,22 @@ fn hosts_longer_than_a_file_name_still_cache_and_lock() {
     assert_eq!(names.len(), 2, "an entry and its lock: {names:?}");
     assert!(sb.run(&["ls"]).ok().stdout.contains("duplo-ops"));
 }
+
+#[test]
+fn complete_is_not_our_variable_but_jit_complete_is() {
+    let portal = Portal::start();
+    let sb = Sandbox::new()
+        .env("JIT_TOKEN", &portal.admin_token)
+        .env("COMPLETE", "bash");
+    let run = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    assert_eq!(run.key(), portal.last_key());
+
+    let completing = Sandbox::new()
+        .env("JIT_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "1")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .env("_CLAP_IFS", "\n");
+    let run = completing.run(&["--", "jit", "aw"]).ok();
+    assert_eq!(run.stdout.trim(), "aws");
+}
