@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::host::Host;
 use crate::model::{AwsCreds, Scope, Token};
-use crate::output;
+use crate::{limit, output, redact};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const DEFAULT_VALIDITY_SECS: i64 = 3600;
@@ -99,13 +99,14 @@ impl Client {
         if let Some(otp) = &self.otp {
             req = req.header("otpcode", otp);
         }
+        let token = self.token.expose();
         let resp = req.send().map_err(|e| {
             let why = if e.is_timeout() {
                 "timed out after 20 s".to_string()
             } else if e.is_connect() {
                 "cannot connect".to_string()
             } else {
-                redact(&e.without_url().to_string(), &[self.token.expose()])
+                redact::literal(&e.without_url().to_string(), &[token])
             };
             anyhow!("portal unreachable: {url}: {why}")
         })?;
@@ -115,10 +116,28 @@ impl Client {
             .get("date")
             .and_then(|d| d.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .text()
-            .map_err(|e| anyhow!("portal response cut off: {url}: {}", e.without_url()))?;
-        output::debug(|| format!("{url}: status {status}, {} bytes", body.len()));
+        // A declared length over the ceiling is refused before reading; a streamed one at it.
+        let read = match resp.content_length() {
+            Some(n) if n > limit::MAX_BYTES => Err(limit::too_large()),
+            _ => limit::read_lossy(resp),
+        };
+        let body = match read {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge && status >= 300 => None,
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                bail!("portal response from {url} is {e}: refused")
+            }
+            Err(e) => bail!(
+                "portal response cut off: {url}: {}",
+                redact::literal(&e.to_string(), &[token])
+            ),
+        };
+        output::debug(|| {
+            let len = body
+                .as_ref()
+                .map_or("over 1 MiB".into(), |b| b.len().to_string());
+            format!("{url}: status {status}, {len} bytes")
+        });
         if status >= 300 {
             let hint = match status {
                 401 => " (the token is invalid or expired)",
@@ -127,7 +146,9 @@ impl Client {
                 500..=599 => " (the portal failed)",
                 _ => "",
             };
-            let body = redact(&redact_json(&body), &[self.token.expose()]);
+            let body = body.map_or("larger than 1 MiB, not shown".into(), |b| {
+                redact::literal(&redact::body(&b), &[token])
+            });
             return Err(HttpError {
                 status,
                 message: format!(
@@ -136,16 +157,17 @@ impl Client {
             }
             .into());
         }
-        Ok((body, date))
+        Ok((body.unwrap_or_default(), date))
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<(T, Option<String>)> {
         let (body, date) = self.get(path)?;
         let value = serde_json::from_str(&body).map_err(|e| {
             anyhow!(
-                "portal sent malformed JSON: {}/{path}: {e}: body {}",
+                "portal sent malformed JSON: {}/{path}: {}: body {}",
                 self.api,
-                redact(&redact_json(&body), &[self.token.expose()])
+                redact::json_error(&e),
+                redact::literal(&redact::body(&body), &[self.token.expose()])
             )
         })?;
         Ok((value, date))
@@ -186,7 +208,7 @@ impl Client {
         let (body, date) = self.get(&path)?;
         let url = format!("{}/{path}", self.api);
         creds_from_body(&body, &url, date.as_deref(), jiff::Timestamp::now())
-            .map_err(|e| anyhow!(redact(&format!("{e:#}"), &[self.token.expose()])))
+            .map_err(|e| anyhow!(redact::literal(&format!("{e:#}"), &[self.token.expose()])))
     }
 }
 
@@ -199,8 +221,9 @@ pub fn creds_from_body(
 ) -> Result<AwsCreds> {
     let resp: AwsResponse = serde_json::from_str(body).map_err(|e| {
         anyhow!(
-            "portal sent malformed JSON: {url}: {e}: body {}",
-            redact_json(body)
+            "portal sent malformed JSON: {url}: {}: body {}",
+            redact::json_error(&e),
+            redact::body(body)
         )
     })?;
     let field = |v: Option<String>, name: &str| {
@@ -208,9 +231,12 @@ pub fn creds_from_body(
             .ok_or_else(|| anyhow!("portal response from {url} has no {name}"))
     };
     let expiration = match resp.expiration.as_deref().filter(|s| !s.is_empty()) {
-        Some(raw) => raw
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| anyhow!("portal response has an invalid Expiration '{raw}': {e}"))?,
+        Some(raw) => raw.parse::<jiff::Timestamp>().map_err(|e| {
+            anyhow!(
+                "portal response has an invalid Expiration '{}': {e}",
+                redact::body(raw)
+            )
+        })?,
         None => {
             let secs = resp
                 .validity
@@ -238,137 +264,4 @@ pub fn creds_from_body(
         session_token: field(resp.session_token, "SessionToken")?,
         expiration,
     })
-}
-
-const SECRET_KEYS: &[&str] = &[
-    "AccessKeyId",
-    "SecretAccessKey",
-    "SessionToken",
-    "ConsoleUrl",
-    "Token",
-    "DuploToken",
-    "token",
-    "otp",
-    "SigninToken",
-];
-
-/// Replace the values of secret-bearing fields in a JSON body; a non-JSON body is cut short.
-pub fn redact_json(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(mut value) => {
-            scrub(&mut value);
-            truncate(&value.to_string())
-        }
-        Err(_) => truncate(&scrub_text(body.trim())),
-    }
-}
-
-/// For bodies that are not valid JSON (cut off, say): blank the string value after any
-/// secret-bearing key, up to its closing quote or the end of the text.
-fn scrub_text(text: &str) -> String {
-    let mut out = text.to_string();
-    for key in SECRET_KEYS {
-        let needle = format!("\"{key}\"");
-        let mut from = 0;
-        while let Some(pos) = out[from..].find(&needle).map(|p| p + from) {
-            let after = pos + needle.len();
-            let rest = &out[after..];
-            let trimmed = rest.trim_start();
-            let Some(value) = trimmed.strip_prefix(':').map(str::trim_start) else {
-                from = after;
-                continue;
-            };
-            let Some(body) = value.strip_prefix('"') else {
-                from = after;
-                continue;
-            };
-            let start = out.len() - body.len();
-            let mut end = out.len();
-            let mut escaped = false;
-            for (i, c) in body.char_indices() {
-                match c {
-                    '\\' if !escaped => escaped = true,
-                    '"' if !escaped => {
-                        end = start + i;
-                        break;
-                    }
-                    _ => escaped = false,
-                }
-            }
-            out.replace_range(start..end, "<redacted>");
-            from = start + "<redacted>".len();
-        }
-    }
-    out
-}
-
-fn scrub(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if SECRET_KEYS.contains(&k.as_str()) {
-                    *v = serde_json::Value::String("<redacted>".into());
-                } else {
-                    scrub(v);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
-        _ => {}
-    }
-}
-
-fn truncate(s: &str) -> String {
-    const MAX: usize = 300;
-    if s.len() <= MAX {
-        return s.to_string();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
-}
-
-/// Remove literal secrets from text that is about to reach stderr.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
-    secrets
-        .iter()
-        .filter(|s| s.len() >= 4)
-        .fold(text.to_string(), |acc, s| acc.replace(s, "<redacted>"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_secrets_are_redacted_and_rest_kept() {
-        let body = r#"{"Message":"boom","SessionToken":"SECRETTOKEN","nested":[{"SecretAccessKey":"S3"}]}"#;
-        let out = redact_json(body);
-        assert!(out.contains("boom"), "{out}");
-        assert!(
-            !out.contains("SECRETTOKEN") && !out.contains("S3\""),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn cut_off_json_is_scrubbed_too() {
-        let out = redact_json(
-            r#"{"AccessKeyId":"AKIA","SecretAccessKey" : "abc\"def","SessionToken":"tok"#,
-        );
-        assert!(
-            !out.contains("AKIA") && !out.contains("def") && !out.contains("tok"),
-            "{out}"
-        );
-        assert_eq!(out.matches("<redacted>").count(), 3, "{out}");
-    }
-
-    #[test]
-    fn long_plain_bodies_are_cut_on_a_char_boundary() {
-        let body = "é".repeat(400);
-        let out = redact_json(&body);
-        assert!(out.ends_with("...") && out.len() < 320);
-    }
 }

@@ -3,15 +3,20 @@
 //! Entries are replaced by rename, never rewritten in place, so a reader sees the old or the new
 //! file and a crash mid-write leaves at most a stray temp file. Locks are separate files that are
 //! never deleted: unlinking a lock file while another process waits on it would split the flock.
+//!
+//! Nothing another user could have planted is trusted, as ssh does with `~/.ssh`: the dir and
+//! every file read or locked must be ours, and no symlink in their last component is followed
+//! (temp files are created with O_EXCL, which never follows one either).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
-use crate::output;
+use crate::{limit, output, redact};
 
 pub struct Cache {
     dir: PathBuf,
@@ -37,13 +42,25 @@ impl Cache {
         let dir = Self::dir()?;
         create_private_dir(&dir)
             .with_context(|| format!("cannot create cache dir {}", dir.display()))?;
+        trust::dir(&dir, true).with_context(|| format!("cache dir {}", dir.display()))?;
         Ok(Cache { dir })
     }
 
-    /// Open without creating anything, for commands that only look.
+    /// Open without creating or changing anything, for commands that only look; a dir we may
+    /// not trust is as good as none.
     pub fn existing() -> Result<Option<Cache>> {
         let dir = Self::dir()?;
-        Ok(dir.is_dir().then_some(Cache { dir }))
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        if let Err(e) = trust::dir(&dir, false) {
+            output::warn(format_args!(
+                "cache dir {}: {e}; ignoring it",
+                dir.display()
+            ));
+            return Ok(None);
+        }
+        Ok(Some(Cache { dir }))
     }
 
     fn path(&self, key: &str, ext: &str) -> PathBuf {
@@ -53,14 +70,12 @@ impl Cache {
     /// A missing, unreadable or corrupt entry is a miss, never an error.
     pub fn read<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         let path = self.path(key, "json");
-        let bytes = match fs::read(&path) {
+        let read = trust::open(&path, trust::options().read(true)).and_then(limit::read);
+        let bytes = match read {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                output::warn(format_args!(
-                    "cannot read cache entry {}: {e}",
-                    path.display()
-                ));
+                output::warn(format_args!("ignoring cache entry {}: {e}", path.display()));
                 return None;
             }
         };
@@ -68,8 +83,9 @@ impl Cache {
             Ok(v) => Some(v),
             Err(e) => {
                 output::warn(format_args!(
-                    "ignoring corrupt cache entry {}: {e}",
-                    path.display()
+                    "ignoring corrupt cache entry {}: {}",
+                    path.display(),
+                    redact::json_error(&e)
                 ));
                 None
             }
@@ -89,12 +105,9 @@ impl Cache {
     /// Block until this process is the only one working on `key`.
     pub fn lock(&self, key: &str) -> Result<Lock> {
         let path = self.path(key, "lock");
-        let file = private_options()
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .create(true)
-            .open(&path)
+        let mut options = trust::options();
+        options.read(true).write(true).truncate(false).create(true);
+        let file = trust::open(&path, &options)
             .with_context(|| format!("cannot open lock file {}", path.display()))?;
         file.lock()
             .with_context(|| format!("cannot lock {}", path.display()))?;
@@ -133,51 +146,161 @@ impl Cache {
     }
 }
 
+/// Keys up to this length are kept as they are: with `,failed.json` and a temp file's
+/// `.` + `.XXXXXX.tmp` around them, names stay well under the 255-byte limit of file systems.
+const MAX_KEY: usize = 200;
+
 /// Build a file-name-safe key: each part percent-encoded, parts joined by `,` as duplo-jit does.
+/// A key too long for a file name (a 250-character host) has its long parts replaced by `~` and
+/// a digest, which `%`-encoding can never produce; every key callers build (at most five parts)
+/// then fits.
 pub fn key(parts: &[&str]) -> String {
+    let parts: Vec<String> = parts.iter().map(|p| encode(p)).collect();
+    let whole = parts.join(",");
+    if whole.len() <= MAX_KEY {
+        return whole;
+    }
     parts
         .iter()
-        .map(|p| {
-            p.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
+        .map(|p| match p.len() > HASHED_LEN {
+            true => hashed(p),
+            false => p.clone(),
         })
         .collect::<Vec<_>>()
         .join(",")
 }
 
-fn private_options() -> OpenOptions {
-    #[allow(unused_mut)]
-    let mut opts = OpenOptions::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts
+const HASHED_LEN: usize = 33;
+
+/// `~` and 128 bits of SHA-256 in hex: 33 characters.
+fn hashed(part: &str) -> String {
+    let hex: String = Sha256::digest(part.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("~{hex}")
+}
+
+fn encode(part: &str) -> String {
+    part.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::DirBuilderExt;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(dir)?;
-        let meta = fs::metadata(dir)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(())
+            .create(dir)
     }
     #[cfg(not(unix))]
     fs::create_dir_all(dir)
+}
+
+/// What another user could have planted is refused; unix only, elsewhere the OS's ACLs decide.
+#[cfg(unix)]
+mod trust {
+    use std::fs::{self, File, Metadata, OpenOptions, Permissions};
+    use std::io;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    use std::path::Path;
+
+    use rustix::fs::OFlags;
+
+    fn flags(f: OFlags) -> i32 {
+        i32::try_from(f.bits()).unwrap_or(0)
+    }
+
+    /// Private files, never opened through a symlink, and a FIFO never blocks the open.
+    pub fn options() -> OpenOptions {
+        let mut options = OpenOptions::new();
+        options
+            .mode(0o600)
+            .custom_flags(flags(OFlags::NOFOLLOW | OFlags::NONBLOCK));
+        options
+    }
+
+    fn refuse(why: String) -> io::Error {
+        io::Error::new(io::ErrorKind::PermissionDenied, why)
+    }
+
+    fn owned(meta: &Metadata) -> io::Result<()> {
+        let me = rustix::process::geteuid().as_raw();
+        match meta.uid() == me {
+            true => Ok(()),
+            false => Err(refuse(format!(
+                "not owned by you (owner uid {}, you are uid {me})",
+                meta.uid()
+            ))),
+        }
+    }
+
+    /// A file of the cache: ours, a regular file, not reached through a symlink.
+    pub fn open(path: &Path, options: &OpenOptions) -> io::Result<File> {
+        let file = options.open(path).map_err(|e| {
+            match e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                true => refuse("it is a symbolic link, not followed".into()),
+                false => e,
+            }
+        })?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(refuse("not a regular file".into()));
+        }
+        owned(&meta)?;
+        Ok(file)
+    }
+
+    /// The cache dir must be ours; with `fix` it is made private through a handle opened
+    /// without following links. A symlink to a directory is followed only when the directory
+    /// is ours and private already: a planted link never gets its target chmodded.
+    pub fn dir(dir: &Path, fix: bool) -> io::Result<()> {
+        if fs::symlink_metadata(dir)?.is_symlink() {
+            let meta = fs::metadata(dir)?;
+            owned(&meta)?;
+            if meta.mode() & 0o077 != 0 {
+                return Err(refuse(
+                    "it is a symbolic link to a directory others can open; not changing it".into(),
+                ));
+            }
+            return Ok(());
+        }
+        let handle = OpenOptions::new()
+            .read(true)
+            .custom_flags(flags(OFlags::NOFOLLOW | OFlags::DIRECTORY))
+            .open(dir)?;
+        let meta = handle.metadata()?;
+        owned(&meta)?;
+        if fix && meta.mode() & 0o077 != 0 {
+            handle.set_permissions(Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+mod trust {
+    use std::fs::{File, OpenOptions};
+    use std::path::Path;
+
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    pub fn open(path: &Path, options: &OpenOptions) -> std::io::Result<File> {
+        options.open(path)
+    }
+
+    pub fn dir(_: &Path, _: bool) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Crash-safety tests SIGKILL a writer at each step: with `JIT_TEST_FAULT=<step>` the process
@@ -204,6 +327,24 @@ mod tests {
             "portal.example.com,tenant,dev%2001%2Fx"
         );
         assert_eq!(key(&["127.0.0.1:8080", "admin"]), "127.0.0.1%3A8080,admin");
+        let host = format!("{}.example.com", "a".repeat(170));
+        assert_eq!(
+            key(&[&host, "admin", "aws-creds"]),
+            format!("{host},admin,aws-creds"),
+            "a long name that still fits is kept as is"
+        );
+    }
+
+    #[test]
+    fn keys_too_long_for_a_file_name_are_shortened_apart() {
+        let long = |c: &str| c.repeat(250);
+        let a = key(&[&long("a"), "tenant", &long("t"), "aws-creds"]);
+        let b = key(&[&long("b"), "tenant", &long("t"), "aws-creds"]);
+        assert_ne!(a, b);
+        assert!(a.len() <= MAX_KEY, "{a}");
+        assert!(a.starts_with('~') && a.ends_with(",aws-creds"), "{a}");
+        let five = key(&[&long("a"), &long("b"), &long("c"), &long("d"), &long("e")]);
+        assert!(five.len() <= MAX_KEY, "{}", five.len());
     }
 
     #[test]

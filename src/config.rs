@@ -101,7 +101,7 @@ pub fn load() -> Result<Config> {
 }
 
 fn load_from(path: &Path) -> Result<Config> {
-    match std::fs::read_to_string(path) {
+    match crate::limit::read_to_string(path) {
         Ok(text) => toml::from_str(&text)
             .map_err(|e| anyhow!("invalid config file {}: {}", path.display(), e.message())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
@@ -197,8 +197,13 @@ fn from_aws_profile(name: &str) -> Result<Option<AwsProfile>> {
     let Some(path) = aws_config_path() else {
         return Ok(None);
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
+    // Unreadable is as good as absent (it is the AWS CLI's file), but never read without end.
+    let text = match crate::limit::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            bail!("cannot read {}: {e}", path.display())
+        }
+        Err(_) => return Ok(None),
     };
     let Some(profile) = aws_profile(&text, name) else {
         return Ok(None);

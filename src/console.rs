@@ -74,11 +74,11 @@ pub fn federation_url(
             )
         })?;
     let status = resp.status().as_u16();
-    let body = resp.text().unwrap_or_default();
+    let body = crate::limit::read_lossy(resp).unwrap_or_default();
     if status >= 300 {
         return Err(anyhow!(
             "console sign-in failed: url {endpoint}, status {status}, body {}",
-            crate::api::redact_json(&body)
+            crate::redact::body(&body)
         ));
     }
     #[derive(Deserialize)]
@@ -86,8 +86,12 @@ pub fn federation_url(
         #[serde(rename = "SigninToken")]
         signin_token: String,
     }
-    let token: Signin = serde_json::from_str(&body)
-        .map_err(|e| anyhow!("console sign-in endpoint sent malformed JSON: {endpoint}: {e}"))?;
+    let token: Signin = serde_json::from_str(&body).map_err(|e| {
+        anyhow!(
+            "console sign-in endpoint sent malformed JSON: {endpoint}: {}",
+            crate::redact::json_error(&e)
+        )
+    })?;
     let login: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "login")
         .append_pair("Issuer", issuer)

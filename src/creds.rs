@@ -8,11 +8,18 @@ use serde::{Deserialize, Serialize};
 use crate::api;
 use crate::cache::{self, Cache};
 use crate::host::Host;
-use crate::model::{AwsCreds, CacheMode, Scope, Target};
+use crate::model::{Auth, AwsCreds, CacheMode, Scope, Target};
 use crate::output;
 
 /// botocore refreshes from 15 minutes before expiry, so anything served must outlive that.
 pub const DEFAULT_REFRESH_WINDOW_SECS: i64 = 15 * 60;
+
+/// Clock steps smaller than this (NTP corrections) do not spoil an entry.
+const CLOCK_SLACK_SECS: i64 = 5 * 60;
+
+/// The longest session AWS issues (a role's 12 h maximum), plus the slack: an entry claiming
+/// longer was not what the portal said.
+const MAX_LIFETIME_SECS: i64 = 12 * 3600 + CLOCK_SLACK_SECS;
 
 /// What the cache holds for one (host, scope).
 #[derive(Serialize, Deserialize)]
@@ -30,11 +37,22 @@ pub struct Entry {
 
 impl Entry {
     /// Serve only while more than the refresh window remains, or half the lifetime for
-    /// credentials so short-lived that the window would cover all of it.
+    /// credentials so short-lived that the window would cover all of it. An entry fetched "in
+    /// the future" was written while the clock ran ahead, so its expiry is as wrong as its
+    /// fetch time; one whose lifetime is negative or longer than any session is not to be
+    /// trusted either.
     fn fresh(&self, window: i64) -> bool {
-        let lifetime = self.creds.expiration.as_second() - self.fetched_at;
-        let threshold = window.min(lifetime / 2);
-        self.creds.remaining().as_secs() > threshold
+        self.fresh_at(window, Timestamp::now().as_second())
+    }
+
+    fn fresh_at(&self, window: i64, now: i64) -> bool {
+        let expires = self.creds.expiration.as_second();
+        let lifetime = expires - self.fetched_at;
+        if self.fetched_at > now + CLOCK_SLACK_SECS || !(1..=MAX_LIFETIME_SECS).contains(&lifetime)
+        {
+            return false;
+        }
+        expires - now > window.min(lifetime / 2)
     }
 }
 
@@ -44,6 +62,22 @@ impl Entry {
 struct Failure {
     at: i64,
     message: String,
+    /// `caller_id` of who failed: only a caller asking the same way may share the failure.
+    #[serde(default)]
+    caller: String,
+}
+
+/// Who asks, as a digest: the API host and the token (a browser login shares the host's cached
+/// token, so all interactive callers of a host are one). A wrong token's 401 is not a right
+/// one's answer.
+fn caller_id(target: &Target) -> String {
+    let token = match &target.auth {
+        Auth::Token(t) => t.expose(),
+        Auth::Interactive { .. } => "",
+        // Never reaches the portal: its usage error is not shared (see `get_raw`).
+        Auth::Missing(_) => "\n",
+    };
+    crate::model::sha256_hex(&format!("{}\n{token}", target.api_host))
 }
 
 pub fn refresh_window() -> i64 {
@@ -108,9 +142,10 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
     // Single flight for failures too: callers queued behind a fetch that just failed get its
     // error instead of each waiting out the same broken portal in turn.
     let failed_key = format!("{key},failed");
+    let caller = caller_id(target);
     if let Some(failure) = cache
         .read::<Failure>(&failed_key)
-        .filter(|f| f.at >= waiting_since)
+        .filter(|f| f.at >= waiting_since && f.caller == caller)
     {
         bail!("{} (from a concurrent request)", failure.message);
     }
@@ -118,10 +153,13 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
     let hint = previous.and_then(|e| e.tenant_id);
     let (creds, tenant_id) = match fetch(target, hint, Some(&cache)) {
         Ok(found) => found,
+        // A usage mistake is each caller's own to hear, with its own exit code.
+        Err(e) if e.downcast_ref::<crate::model::UsageError>().is_some() => return Err(e),
         Err(e) => {
             let failure = Failure {
                 at: Timestamp::now().as_millisecond(),
                 message: format!("{e:#}"),
+                caller,
             };
             let _ = cache.write(&failed_key, &failure);
             return Err(e);
@@ -212,34 +250,53 @@ pub fn cache_entries() -> Result<Vec<(String, Entry)>> {
 mod tests {
     use super::*;
 
-    fn creds(expires_in: i64) -> AwsCreds {
+    fn creds(expires_at: i64) -> AwsCreds {
         AwsCreds {
             console_url: "https://signin.aws.amazon.com/federation?a=1&b=2".into(),
             access_key_id: "ASIA1".into(),
             secret_access_key: "s".into(),
             region: "us-west-2".into(),
             session_token: "t".into(),
-            expiration: Timestamp::from_second(Timestamp::now().as_second() + expires_in)
-                .expect("ts"),
+            expiration: Timestamp::from_second(expires_at).expect("ts"),
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn entry(expires_in: i64, lifetime: i64) -> Entry {
+        Entry {
+            version: 1,
+            creds: creds(NOW + expires_in),
+            host: "h".into(),
+            scope: "admin".into(),
+            tenant_id: None,
+            fetched_at: NOW + expires_in - lifetime,
         }
     }
 
     #[test]
     fn freshness_respects_window_and_short_lifetimes() {
-        let now = Timestamp::now().as_second();
-        let entry = |expires_in, lifetime| Entry {
-            version: 1,
-            creds: creds(expires_in),
-            host: "h".into(),
-            scope: "admin".into(),
-            tenant_id: None,
-            fetched_at: now + expires_in - lifetime,
-        };
-        assert!(entry(3600, 3600).fresh(900));
-        assert!(entry(905, 3600).fresh(900));
-        assert!(!entry(899, 3600).fresh(900));
+        let fresh = |expires_in, lifetime| entry(expires_in, lifetime).fresh_at(900, NOW);
+        assert!(fresh(3600, 3600));
+        assert!(fresh(905, 3600));
+        assert!(!fresh(899, 3600));
         // 15-minute credentials: served for their first half instead of never.
-        assert!(entry(800, 900).fresh(900));
-        assert!(!entry(400, 900).fresh(900));
+        assert!(fresh(800, 900));
+        assert!(!fresh(400, 900));
+        // 12-hour sessions are real.
+        assert!(fresh(12 * 3600, 12 * 3600));
+    }
+
+    #[test]
+    fn entries_a_skewed_clock_wrote_are_stale() {
+        let fresh = |expires_in, lifetime| entry(expires_in, lifetime).fresh_at(900, NOW);
+        // Fetched while the clock ran 8 h ahead, an hour's credentials: "9 h left" is a lie.
+        assert!(!fresh(9 * 3600, 3600));
+        // A step of a minute or two is not skew worth refetching for.
+        assert!(fresh(3600 + 120, 3600));
+        // Lifetimes no portal hands out: a day long, or expiring before they were fetched.
+        assert!(!fresh(20 * 3600, 24 * 3600));
+        assert!(!fresh(3600, -60));
+        assert!(!fresh(3600, 0));
     }
 }

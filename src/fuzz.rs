@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 
-use crate::api::{creds_from_body, redact_json};
+use crate::api::creds_from_body;
+use crate::redact;
 
 const SECRET: &str = "S3CR3T-VALUE-0123456789";
 
@@ -62,6 +63,27 @@ fn portal_body() -> impl Strategy<Value = String> {
         })
 }
 
+/// A secret-bearing key as anyone might spell it: any case, words joined by nothing, `_` or `-`.
+fn spelled_key() -> impl Strategy<Value = String> {
+    let words = prop_oneof![
+        Just(vec!["secret", "access", "key"]),
+        Just(vec!["session", "token"]),
+        Just(vec!["access", "key", "id"]),
+        Just(vec!["console", "url"]),
+        Just(vec!["duplo", "token"]),
+        Just(vec!["signin", "token"]),
+    ];
+    let sep = prop_oneof![Just(""), Just("_"), Just("-")];
+    (words, sep, prop::collection::vec(any::<bool>(), 20)).prop_map(|(words, sep, upper)| {
+        words
+            .join(sep)
+            .chars()
+            .zip(upper.iter().cycle())
+            .map(|(c, up)| if *up { c.to_ascii_uppercase() } else { c })
+            .collect()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -71,13 +93,33 @@ proptest! {
             let msg = format!("{e:#}");
             prop_assert!(!msg.contains("S3CR3T"), "secret in error: {msg}");
         }
-        prop_assert!(!redact_json(&body).contains("S3CR3T"));
+        prop_assert!(!redact::body(&body).contains("S3CR3T"));
+    }
+
+    #[test]
+    fn redaction_ignores_key_spelling_and_body_shape(
+        key in spelled_key(),
+        wraps in 0u8..3,
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let mut body = format!(r#"{{"Message":"boom","{key}":"{SECRET}","Validity":1}}"#);
+        for _ in 0..wraps {
+            body = serde_json::Value::String(body).to_string();
+        }
+        if truncate {
+            body.truncate(cut.index(body.len() + 1));
+        }
+        prop_assert!(!redact::body(&body).contains("S3CR3T"), "{body}");
+        if let Err(e) = creds_from_body(&body, "u", None, now()) {
+            prop_assert!(!format!("{e:#}").contains("S3CR3T"), "{body}");
+        }
     }
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
         let _ = creds_from_body(&text, "u", Some("d"), now());
-        let _ = redact_json(&text);
+        let _ = redact::body(&text);
         let _ = serde_json::from_str::<crate::creds::Entry>(&text);
         let _ = serde_json::from_str::<crate::login::TokenEntry>(&text);
         if let Ok(cfg) = toml::from_str::<crate::config::Config>(&text) {

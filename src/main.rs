@@ -13,9 +13,11 @@ mod envvars;
 #[cfg(test)]
 mod fuzz;
 mod host;
+mod limit;
 mod login;
 mod model;
 mod output;
+mod redact;
 mod server;
 mod shell;
 

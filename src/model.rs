@@ -171,6 +171,15 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// Lowercase hex SHA-256: how tokens are kept where only equality matters.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn rfc3339(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -36,7 +36,7 @@ fn scope(args: &ScopeArgs) -> Result<Scope> {
 }
 
 fn read_token_file(path: &std::path::Path) -> Result<Token> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::limit::read_to_string(path)
         .with_context(|| format!("cannot read token file {}", path.display()))?;
     Token::new(&text).with_context(|| format!("token file {}", path.display()))
 }

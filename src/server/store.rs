@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub const MIN_SESSION_SECS: i64 = 900;
 pub const MAX_SESSION_SECS: i64 = 43200;
@@ -87,8 +86,7 @@ pub fn clamp_session(wanted: i64, role_max: i64) -> i64 {
 }
 
 pub fn digest(token: &str) -> String {
-    let hash = Sha256::digest(token.as_bytes());
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    crate::model::sha256_hex(token)
 }
 
 pub fn new_token() -> Result<String> {

@@ -102,7 +102,7 @@ pub fn assume_role(
         .send()
         .map_err(|e| anyhow!("STS unreachable at {endpoint}: {}", e.without_url()))?;
     let status = resp.status().as_u16();
-    let text = resp.text().unwrap_or_default();
+    let text = crate::limit::read_lossy(resp).unwrap_or_default();
     if status >= 300 {
         let message = quick_xml::de::from_str::<ErrorResponse>(&text)
             .map(|e| e.error.message)

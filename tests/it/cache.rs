@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Portal, Sandbox, finish, poll, unique};
 
-fn entry_path(cache_dir: &Path, portal: &Portal, scope: &str) -> PathBuf {
+pub fn entry_path(cache_dir: &Path, portal: &Portal, scope: &str) -> PathBuf {
     let host = portal.url.trim_start_matches("http://").replace(':', "%3A");
     cache_dir.join(format!("{host},{scope},aws-creds.json"))
 }

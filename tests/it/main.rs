@@ -7,6 +7,7 @@ mod aws;
 mod awscli;
 mod cache;
 mod exec;
+mod hardening;
 mod hooks;
 mod load;
 mod login;

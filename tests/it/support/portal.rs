@@ -55,6 +55,10 @@ pub struct State {
     pub raw_body: Option<String>,
     /// Close the connection after half the body.
     pub cut_body: bool,
+    /// Every API call answers 200 with this many bytes, streamed without a length.
+    pub endless_body: Option<u64>,
+    /// How many bytes of `endless_body` the client took before it hung up.
+    pub streamed: Option<u64>,
     /// Moto endpoint for real AssumeRole; None mints synthetic keys.
     pub sts: Option<String>,
     pub requests: Vec<Recorded>,
@@ -129,6 +133,8 @@ impl Portal {
             fail: None,
             raw_body: None,
             cut_body: false,
+            endless_body: None,
+            streamed: None,
             sts: None,
             requests: Vec::new(),
             issued: Vec::new(),
@@ -215,14 +221,14 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
     };
-    let (delay, fail, cut) = {
+    let (delay, fail, cut, endless) = {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
         st.requests.push(Recorded {
             method: request.method().to_string(),
             path: path.clone(),
             headers: headers.clone(),
         });
-        (st.delay, st.fail.clone(), st.cut_body)
+        (st.delay, st.fail.clone(), st.cut_body, st.endless_body)
     };
     if !delay.is_zero() {
         std::thread::sleep(delay);
@@ -247,6 +253,13 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
     }
     if let Some((status, body)) = fail {
         let _ = request.respond(json_response(status, body));
+        return;
+    }
+    if let Some(len) = endless {
+        let mut body = Endless { left: len, sent: 0 };
+        let resp = tiny_http::Response::new(200.into(), vec![], &mut body, None, None);
+        let _ = request.respond(resp);
+        shared.lock().unwrap_or_else(|e| e.into_inner()).streamed = Some(body.sent);
         return;
     }
     let token = header("Authorization").and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
@@ -281,6 +294,24 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
         return;
     }
     let _ = request.respond(json_response(status, body));
+}
+
+/// A body made on the fly, so the stand-in can send more than it could hold.
+struct Endless {
+    left: u64,
+    sent: u64,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        buf[..n].fill(b'x');
+        self.left -= n as u64;
+        self.sent += n as u64;
+        Ok(n)
+    }
 }
 
 fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u16, String) {
