@@ -1,21 +1,23 @@
 //! `jit aws`: the credential_process contract, duplo-jit's flags, and every way the portal fails.
 
-use crate::support::{Portal, Sandbox, portal::REGION};
+use crate::support::{Sandbox, StandIn, stand_in::REGION};
 
-fn aws_args<'a>(portal: &'a Portal, token_file: &'a str, scope: &[&'a str]) -> Vec<&'a str> {
+fn aws_args<'a>(stand_in: &'a StandIn, token_file: &'a str, scope: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["aws"];
     args.extend_from_slice(scope);
-    args.extend(["--host", portal.url.as_str(), "--token-file", token_file]);
+    args.extend(["--host", stand_in.url.as_str(), "--token-file", token_file]);
     args
 }
 
 #[test]
 fn prints_credential_process_json_for_a_tenant() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let tf = sb.token_file(&portal.user_token);
-    let run = sb.run(&aws_args(&portal, &tf, &["--tenant", "dev01"])).ok();
-    let issued = portal.last_issued();
+    let tf = sb.token_file(&stand_in.user_token);
+    let run = sb
+        .run(&aws_args(&stand_in, &tf, &["--tenant", "dev01"]))
+        .ok();
+    let issued = stand_in.last_issued();
     assert_eq!(
         run.stdout.lines().count(),
         1,
@@ -68,13 +70,13 @@ fn prints_credential_process_json_for_a_tenant() {
         "Validity 3600 => about an hour left, got {left}"
     );
     // Protocol: tenant name looked up once, then the tenant's credentials, with the right headers.
-    let reqs = portal.requests();
+    let reqs = stand_in.requests();
     let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
         paths,
         [
             "admin/GetTenantsForUser",
-            &format!("subscriptions/{}/GetAwsConsoleTokenUrl", portal.tenant_id)
+            &format!("subscriptions/{}/GetAwsConsoleTokenUrl", stand_in.tenant_id)
         ]
     );
     for r in &reqs {
@@ -86,7 +88,7 @@ fn prints_credential_process_json_for_a_tenant() {
         };
         assert_eq!(
             h("Authorization"),
-            Some(format!("Bearer {}", portal.user_token))
+            Some(format!("Bearer {}", stand_in.user_token))
         );
         assert_eq!(
             h("Content-Type").as_deref(),
@@ -98,33 +100,33 @@ fn prints_credential_process_json_for_a_tenant() {
 
 #[test]
 fn accepts_duplo_jit_flag_spellings() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.user_token);
-    let tf = sb.token_file(&portal.admin_token);
-    let host_eq = format!("-host={}", portal.url);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
+    let tf = sb.token_file(&stand_in.admin_token);
+    let host_eq = format!("-host={}", stand_in.url);
     for args in [
         vec![
             "aws",
             "-tenant",
             "dev01",
             "-host",
-            portal.url.as_str(),
+            stand_in.url.as_str(),
             "-no-cache",
         ],
         vec!["aws", "--tenant=dev01", host_eq.as_str(), "--no-cache"],
         vec![
             "aws",
             "-tenant",
-            portal.tenant_id.as_str(),
+            stand_in.tenant_id.as_str(),
             "-host",
-            portal.url.as_str(),
+            stand_in.url.as_str(),
             "-no-cache",
         ],
     ] {
         let json = sb.run(&args).ok().json();
         assert_eq!(
             json["AccessKeyId"],
-            portal.last_issued().access_key_id.as_str(),
+            stand_in.last_issued().access_key_id.as_str(),
             "{args:?}"
         );
     }
@@ -133,7 +135,7 @@ fn accepts_duplo_jit_flag_spellings() {
             "aws",
             "-admin=true",
             "-host",
-            &portal.url,
+            &stand_in.url,
             "-token-file",
             &tf,
             "-no-cache",
@@ -142,17 +144,17 @@ fn accepts_duplo_jit_flag_spellings() {
         .json();
     assert_eq!(
         json["AccessKeyId"],
-        portal.last_issued().access_key_id.as_str()
+        stand_in.last_issued().access_key_id.as_str()
     );
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/admin"), 1);
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/admin"), 1);
     // Names and ids alike are checked against the user's tenant list (DESIGN.md §1).
-    assert_eq!(portal.count("GetTenantsForUser"), 3);
+    assert_eq!(stand_in.count("GetTenantsForUser"), 3);
 }
 
 #[test]
 fn duplo_ops_and_api_host() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     // The UI host is only a name here: all calls must go to --api-host.
     sb.run(&[
         "aws",
@@ -160,10 +162,10 @@ fn duplo_ops_and_api_host() {
         "--host",
         "https://portal.invalid",
         "--api-host",
-        &portal.url,
+        &stand_in.url,
     ])
     .ok();
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
     assert!(
         sb.cache_dir()
             .join("portal.invalid,duplo-ops,aws-creds.json")
@@ -173,17 +175,17 @@ fn duplo_ops_and_api_host() {
 
 #[test]
 fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let tf = sb.token_file(&portal.user_token);
-    let args = aws_args(&portal, &tf, &["--tenant", "dev01"]);
+    let tf = sb.token_file(&stand_in.user_token);
+    let args = aws_args(&stand_in, &tf, &["--tenant", "dev01"]);
     let first = sb.run(&args).ok().stdout;
-    let total = portal.requests().len();
+    let total = stand_in.requests().len();
     for _ in 0..3 {
         assert_eq!(sb.run(&args).ok().stdout, first);
     }
     assert_eq!(
-        portal.requests().len(),
+        stand_in.requests().len(),
         total,
         "cache hits must not touch the network"
     );
@@ -213,57 +215,63 @@ fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
         refreshed,
         "--refresh writes what it fetched"
     );
-    assert_eq!(portal.cred_calls(), 3);
+    assert_eq!(stand_in.cred_calls(), 3);
     // The tenant id was cached with the entry: --refresh did not look the name up again.
-    assert_eq!(portal.count("GetTenantsForUser"), 2);
+    assert_eq!(stand_in.count("GetTenantsForUser"), 2);
 }
 
 #[test]
 fn refreshes_inside_the_window() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    let args = ["aws", "--admin", "--host", portal.url.as_str()];
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    let args = ["aws", "--admin", "--host", stand_in.url.as_str()];
     sb.run(&args).ok();
     sb.run(&args).ok();
-    assert_eq!(portal.cred_calls(), 1);
+    assert_eq!(stand_in.cred_calls(), 1);
     // Narrow the window's reach: with 3599 s required, an hour-long credential is already stale.
     let strict = Sandbox {
         dir: sb.dir,
         extra_env: vec![
-            ("JIT_TOKEN".into(), portal.admin_token.clone()),
+            ("JIT_TOKEN".into(), stand_in.admin_token.clone()),
             ("JIT_REFRESH_WINDOW".into(), "1900".into()),
         ],
     };
     strict.run(&args).ok();
     assert_eq!(
-        portal.cred_calls(),
+        stand_in.cred_calls(),
         1,
         "1900 s window, 3600 s credentials: still fresh"
     );
-    portal.state().admin_validity = 1000;
+    stand_in.state().admin_validity = 1000;
     strict
-        .run(&["aws", "--admin", "--host", portal.url.as_str(), "--refresh"])
+        .run(&[
+            "aws",
+            "--admin",
+            "--host",
+            stand_in.url.as_str(),
+            "--refresh",
+        ])
         .ok();
-    assert_eq!(portal.cred_calls(), 2);
+    assert_eq!(stand_in.cred_calls(), 2);
     // 1000 s credentials against a 1900 s window: served for their first half, not never.
     strict.run(&args).ok();
-    assert_eq!(portal.cred_calls(), 2);
+    assert_eq!(stand_in.cred_calls(), 2);
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.user_token);
-    sb.run(&["aws", "--host", &portal.url])
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
+    sb.run(&["aws", "--host", &stand_in.url])
         .fails(2, "must specify --admin, --duplo-ops or --tenant");
-    sb.run(&["aws", "--admin", "--tenant", "x", "--host", &portal.url])
+    sb.run(&["aws", "--admin", "--tenant", "x", "--host", &stand_in.url])
         .fails(2, "cannot be used with");
     sb.run(&["aws", "--tenant", "dev01"])
         .fails(2, "--host must be present");
     Sandbox::new()
-        .run(&["aws", "--tenant", "dev01", "--host", &portal.url])
+        .run(&["aws", "--tenant", "dev01", "--host", &stand_in.url])
         .fails(2, "no portal token");
-    assert_eq!(portal.requests().len(), 0);
+    assert_eq!(stand_in.requests().len(), 0);
 }
 
 #[test]
@@ -283,7 +291,7 @@ fn rejects_bad_hosts_before_any_request() {
 
 #[test]
 fn portal_errors_are_one_clear_line_without_secrets() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let bad = sb.token_file("tok-wrong-0123456789");
     crate::support::register_secret("tok-wrong-0123456789");
@@ -292,23 +300,23 @@ fn portal_errors_are_one_clear_line_without_secrets() {
             "aws",
             "--admin",
             "--host",
-            &portal.url,
+            &stand_in.url,
             "--token-file",
             &bad,
         ])
         .fails(1, "status 401");
     assert!(
-        run.stderr.contains("invalid or expired") && run.stderr.contains(&portal.url),
+        run.stderr.contains("invalid or expired") && run.stderr.contains(&stand_in.url),
         "{}",
         run.stderr
     );
 
-    let user = sb.token_file(&portal.user_token);
+    let user = sb.token_file(&stand_in.user_token);
     sb.run(&[
         "aws",
         "--admin",
         "--host",
-        &portal.url,
+        &stand_in.url,
         "--token-file",
         &user,
     ])
@@ -318,7 +326,7 @@ fn portal_errors_are_one_clear_line_without_secrets() {
         "--tenant",
         "prod01",
         "--host",
-        &portal.url,
+        &stand_in.url,
         "--token-file",
         &user,
     ])
@@ -329,27 +337,27 @@ fn portal_errors_are_one_clear_line_without_secrets() {
         "--tenant",
         &missing_id,
         "--host",
-        &portal.url,
+        &stand_in.url,
         "--token-file",
         &user,
     ])
     .fails(1, "missing or not allowed");
 
-    let admin = sb.token_file(&portal.admin_token);
+    let admin = sb.token_file(&stand_in.admin_token);
     let args = [
         "aws",
         "--admin",
         "--host",
-        portal.url.as_str(),
+        stand_in.url.as_str(),
         "--token-file",
         admin.as_str(),
         "--no-cache",
     ];
-    portal.state().fail = Some((
+    stand_in.state().fail = Some((
         503,
         format!(
             "{{\"Message\":\"down\",\"SessionToken\":\"{}\"}}",
-            portal.admin_token
+            stand_in.admin_token
         ),
     ));
     let run = sb.run(&args).fails(1, "status 503");
@@ -358,25 +366,25 @@ fn portal_errors_are_one_clear_line_without_secrets() {
         "{}",
         run.stderr
     );
-    portal.state().fail = Some((404, "nope".into()));
+    stand_in.state().fail = Some((404, "nope".into()));
     sb.run(&args).fails(1, "status 404");
-    portal.state().fail = None;
+    stand_in.state().fail = None;
 
-    portal.state().raw_body = Some("{\"AccessKeyId\": 12".into());
+    stand_in.state().raw_body = Some("{\"AccessKeyId\": 12".into());
     sb.run(&args).fails(1, "malformed JSON");
-    portal.state().raw_body = Some("{\"AccessKeyId\":\"A\",\"SessionToken\":\"T\"}".into());
+    stand_in.state().raw_body = Some("{\"AccessKeyId\":\"A\",\"SessionToken\":\"T\"}".into());
     sb.run(&args).fails(1, "has no SecretAccessKey");
-    portal.state().raw_body = None;
+    stand_in.state().raw_body = None;
 
-    portal.state().expiration = Some("2001-01-01T00:00:00Z".into());
+    stand_in.state().expiration = Some("2001-01-01T00:00:00Z".into());
     sb.run(&args).fails(1, "check the system clock");
-    portal.state().expiration = Some("2099-01-01T00:00:00.5+02:00".into());
+    stand_in.state().expiration = Some("2099-01-01T00:00:00.5+02:00".into());
     let json = sb.run(&args).ok().json();
     assert_eq!(
         json["Expiration"], "2098-12-31T22:00:00Z",
         "server Expiration wins, normalised to UTC Z"
     );
-    portal.state().expiration = None;
+    stand_in.state().expiration = None;
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -390,29 +398,29 @@ fn portal_errors_are_one_clear_line_without_secrets() {
 
 #[test]
 fn portal_dying_mid_response_is_a_clear_error() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    portal.state().cut_body = true;
-    let run = sb.run(&["aws", "--admin", "--host", &portal.url]);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    stand_in.state().cut_body = true;
+    let run = sb.run(&["aws", "--admin", "--host", &stand_in.url]);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("portal"), "{}", run.stderr);
-    portal.state().cut_body = false;
-    sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    stand_in.state().cut_body = false;
+    sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
 }
 
 #[test]
 fn duplo_prints_the_token_and_version_works() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    portal.state().otp_needed = true;
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    stand_in.state().otp_needed = true;
     let json = sb
-        .run(&["duplo", "--admin", "--host", &portal.url])
+        .run(&["duplo", "--admin", "--host", &stand_in.url])
         .ok()
         .json();
     assert_eq!(
         json,
-        serde_json::json!({"Version": 1, "DuploToken": portal.admin_token, "NeedOTP": true})
+        serde_json::json!({"Version": 1, "DuploToken": stand_in.admin_token, "NeedOTP": true})
     );
     let version = sb.run(&["version"]).ok().stdout;
     assert_eq!(
@@ -427,10 +435,10 @@ fn duplo_prints_the_token_and_version_works() {
 
 #[test]
 fn closed_stdout_is_not_an_error() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     let mut child = sb
-        .jit(&["aws", "--admin", "--host", &portal.url])
+        .jit(&["aws", "--admin", "--host", &stand_in.url])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

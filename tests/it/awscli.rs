@@ -1,17 +1,17 @@
 //! Real consumers: the AWS CLI and boto3 use `jit` as credential_process and through `jit exec`,
 //! against moto as the AWS endpoint; the portal stand-in mints the keys with a real AssumeRole.
 
-use crate::support::{MOTO_RECORDER, Portal, Sandbox, finish, moto, venv_bin};
+use crate::support::{MOTO_RECORDER, Sandbox, StandIn, finish, moto, venv_bin};
 
-fn moto_portal() -> Portal {
-    let portal = Portal::start();
-    portal.state().sts = Some(moto().url.clone());
-    portal
+fn moto_stand_in() -> StandIn {
+    let stand_in = StandIn::start();
+    stand_in.state().sts = Some(moto().url.clone());
+    stand_in
 }
 
-fn profiles(sb: &Sandbox, portal: &Portal) {
-    let user = sb.token_file(&portal.user_token);
-    let admin = sb.token_file(&portal.admin_token);
+fn profiles(sb: &Sandbox, stand_in: &StandIn) {
+    let user = sb.token_file(&stand_in.user_token);
+    let admin = sb.token_file(&stand_in.admin_token);
     let jit = crate::support::JIT;
     std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
     std::fs::write(
@@ -19,7 +19,7 @@ fn profiles(sb: &Sandbox, portal: &Portal) {
         format!(
             "[profile dev]\nregion = us-west-2\ncredential_process = {jit} aws -tenant dev01 -host {u} -token-file {user}\n\n\
              [profile prod]\nregion = us-west-2\ncredential_process = {jit} aws --tenant=prod01 --host {u} --token-file {admin}\n",
-            u = portal.url
+            u = stand_in.url
         ),
     )
     .expect("aws config");
@@ -33,9 +33,9 @@ fn aws_cli(sb: &Sandbox, args: &[&str]) -> crate::support::Run {
 
 #[test]
 fn aws_cli_uses_jit_as_credential_process() {
-    let portal = moto_portal();
+    let stand_in = moto_stand_in();
     let sb = Sandbox::new();
-    profiles(&sb, &portal);
+    profiles(&sb, &stand_in);
     let _guard = MOTO_RECORDER.lock().unwrap_or_else(|e| e.into_inner());
     let rec = format!("{}/moto-api/recorder", moto().url);
     let c = reqwest::blocking::Client::new();
@@ -65,7 +65,7 @@ fn aws_cli_uses_jit_as_credential_process() {
         id["Arn"],
         "arn:aws:sts::111111111111:assumed-role/duploservices-dev01/alice"
     );
-    let key = portal.last_key();
+    let key = stand_in.last_key();
     assert!(key.starts_with("ASIA"), "{key}");
     let log = c
         .get(format!("{rec}/download-recording"))
@@ -87,15 +87,15 @@ fn aws_cli_uses_jit_as_credential_process() {
     }
     // The second CLI run is served from jit's cache: no new AssumeRole.
     aws_cli(&sb, &["sts", "get-caller-identity", "--profile", "dev"]).ok();
-    assert_eq!(portal.cred_calls(), 1);
+    assert_eq!(stand_in.cred_calls(), 1);
 }
 
 #[test]
 fn tenants_map_to_separate_accounts_through_exec_and_boto3() {
-    let portal = moto_portal();
+    let stand_in = moto_stand_in();
     let sb = Sandbox::new();
-    profiles(&sb, &portal);
-    sb.standard_config(&portal);
+    profiles(&sb, &stand_in);
+    sb.standard_config(&stand_in);
     let script = "import boto3,sys\nec2=boto3.client('ec2',region_name='us-west-2')\n\
                   sts=boto3.client('sts')\nprint(sts.get_caller_identity()['Account'])\n\
                   if sys.argv[1]=='create':\n    ec2.create_vpc(CidrBlock='10.42.0.0/16')\n\

@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use crate::support::{Portal, Sandbox, finish, poll, start_login as start};
+use crate::support::{Sandbox, StandIn, finish, poll, start_login as start};
 
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -23,13 +23,13 @@ fn port(url: &url::Url) -> u16 {
 
 #[test]
 fn get_callback_logs_in_and_token_is_cached() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let args = [
         "aws",
         "--admin",
         "--host",
-        portal.url.as_str(),
+        stand_in.url.as_str(),
         "--interactive",
         "--no-browser",
     ];
@@ -49,7 +49,7 @@ fn get_callback_logs_in_and_token_is_cached() {
         .expect("options");
     assert_eq!(
         pre.headers()["access-control-allow-origin"],
-        portal.url.as_str()
+        stand_in.url.as_str()
     );
     assert_eq!(
         pre.headers()["access-control-allow-headers"],
@@ -65,31 +65,31 @@ fn get_callback_logs_in_and_token_is_cached() {
     let evil = c
         .post(format!("{base}/"))
         .header("Origin", "http://evil.example")
-        .body(portal.admin_token.clone())
+        .body(stand_in.admin_token.clone())
         .send()
         .expect("evil");
     assert_eq!(evil.status(), 403);
 
     let resp = c
-        .get(format!("{base}/?t={}", portal.admin_token))
+        .get(format!("{base}/?t={}", stand_in.admin_token))
         .send()
         .expect("callback");
     assert_eq!(resp.status(), 302);
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
-        portal.url.as_str()
+        stand_in.url.as_str()
     );
     let done = resp.headers()["location"].to_str().expect("location");
     assert_eq!(
         done,
         format!(
             "{}/app/user/verify-token?localAppName=duplo-jit&localPort={}&isAdmin=true&success=true",
-            portal.url,
+            stand_in.url,
             port(&login)
         )
     );
     let run = finish(child.wait_with_output().expect("wait")).ok();
-    assert_eq!(run.key(), portal.last_key());
+    assert_eq!(run.key(), stand_in.last_key());
     // A second token is refused: the listener is gone.
     assert!(c.get(format!("{base}/?t=again")).send().is_err());
 
@@ -99,22 +99,22 @@ fn get_callback_logs_in_and_token_is_cached() {
             "aws",
             "--duplo-ops",
             "--host",
-            &portal.url,
+            &stand_in.url,
             "--interactive",
             "--no-browser",
         ])
         .ok();
     assert!(!run.stderr.contains("verify-token"), "{}", run.stderr);
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
     // An expired portal token means a new login, not a failure.
-    portal.state().users.remove(&portal.admin_token);
+    stand_in.state().users.remove(&stand_in.admin_token);
     let (child, login) = start(
         &sb,
         &[
             "aws",
             "--duplo-ops",
             "--host",
-            &portal.url,
+            &stand_in.url,
             "--interactive",
             "--no-browser",
             "--refresh",
@@ -122,16 +122,16 @@ fn get_callback_logs_in_and_token_is_cached() {
     );
     let fresh = format!("adm2-{}", crate::support::random_hex(20));
     crate::support::register_secret(&fresh);
-    let root = crate::support::portal::User {
+    let root = crate::support::stand_in::User {
         name: "root".into(),
         admin: true,
         tenants: vec![],
     };
-    portal.state().users.insert(fresh.clone(), root);
+    stand_in.state().users.insert(fresh.clone(), root);
     let base = format!("http://127.0.0.1:{}", port(&login));
     let ok = c
         .post(format!("{base}/"))
-        .header("Origin", portal.url.as_str())
+        .header("Origin", stand_in.url.as_str())
         .body(fresh.clone())
         .send()
         .expect("post");
@@ -142,7 +142,7 @@ fn get_callback_logs_in_and_token_is_cached() {
 
 #[test]
 fn otp_callback_sends_the_otp_header() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let (child, login) = start(
         &sb,
@@ -150,14 +150,14 @@ fn otp_callback_sends_the_otp_header() {
             "aws",
             "--admin",
             "--host",
-            &portal.url,
+            &stand_in.url,
             "--interactive",
             "--no-browser",
             "--no-cache",
         ],
     );
     let base = format!("http://127.0.0.1:{}", port(&login));
-    let payload = serde_json::json!({"token": portal.admin_token, "otp": "123456"}).to_string();
+    let payload = serde_json::json!({"token": stand_in.admin_token, "otp": "123456"}).to_string();
     let resp = http()
         .get(format!("{base}/v2/callbackWithOtp"))
         .query(&[("t", payload)])
@@ -165,7 +165,7 @@ fn otp_callback_sends_the_otp_header() {
         .expect("otp");
     assert_eq!(resp.status(), 302);
     finish(child.wait_with_output().expect("wait")).ok();
-    let creds = portal
+    let creds = stand_in
         .requests()
         .into_iter()
         .find(|r| r.path.contains("jitAccess"))
@@ -184,7 +184,7 @@ fn otp_callback_sends_the_otp_header() {
 
 #[test]
 fn cancel_in_the_browser_fails_cleanly() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let (child, login) = start(
         &sb,
@@ -193,7 +193,7 @@ fn cancel_in_the_browser_fails_cleanly() {
             "--tenant",
             "dev01",
             "--host",
-            &portal.url,
+            &stand_in.url,
             "--interactive",
             "--no-browser",
         ],
@@ -234,7 +234,7 @@ fn cancel_in_the_browser_fails_cleanly() {
 fn concurrent_logins_for_one_host_open_one_browser() {
     use std::io::Read;
     use std::sync::{Arc, Mutex};
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let scopes = [
         "--admin",
@@ -250,7 +250,7 @@ fn concurrent_logins_for_one_host_open_one_browser() {
                 "aws",
                 scope,
                 "--host",
-                &portal.url,
+                &stand_in.url,
                 "--interactive",
                 "--no-browser",
             ])
@@ -289,7 +289,7 @@ fn concurrent_logins_for_one_host_open_one_browser() {
     let base = format!("http://127.0.0.1:{}", port(&login));
     assert_eq!(
         http()
-            .get(format!("{base}/?t={}", portal.admin_token))
+            .get(format!("{base}/?t={}", stand_in.admin_token))
             .send()
             .expect("login")
             .status(),
@@ -308,5 +308,5 @@ fn concurrent_logins_for_one_host_open_one_browser() {
         urls, 1,
         "one browser login; the others waited and reused its token"
     );
-    assert_eq!(portal.cred_calls(), 2, "one fetch per scope");
+    assert_eq!(stand_in.cred_calls(), 2, "one fetch per scope");
 }

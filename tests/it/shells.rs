@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{JIT, Portal, Sandbox, finish, poll, random_hex};
+use crate::support::{JIT, Sandbox, StandIn, finish, poll, random_hex};
 
 struct Tmux<'a> {
     sb: &'a Sandbox,
@@ -95,10 +95,10 @@ fn prompt_shows(screen: &str, env: &str) -> bool {
 }
 
 fn exercise(case: &Case) {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     // Debug lines on the screen would read as errors here.
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     // The browser `jitnow --console` opens: an xdg-open first on PATH that records the URL.
     let bin = sb.dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
@@ -124,7 +124,7 @@ fn exercise(case: &Case) {
         !screen.contains("jit: "),
         "jitnow printed an error:\n{screen}"
     );
-    let key = portal.last_key();
+    let key = stand_in.last_key();
     let screen = t.run("echo key=$AWS_ACCESS_KEY_ID env=$JIT_ENV", "ECHO-DONE");
     assert!(
         screen.contains(&format!("key={key} env=dev")),
@@ -155,7 +155,7 @@ fn exercise(case: &Case) {
     );
 
     // --console opens the signed-in console from the cached session; --no-cache fetches anew.
-    let calls = portal.cred_calls();
+    let calls = stand_in.cred_calls();
     t.run("jitnow --console dev", "CONSOLE-DONE");
     let url = poll(Duration::from_secs(10), || {
         let text = std::fs::read_to_string(&opened).unwrap_or_default();
@@ -164,19 +164,23 @@ fn exercise(case: &Case) {
             .ok_or_else(|| "no browser opened".to_string())
     });
     assert!(
-        url.starts_with(&format!("{}/federation?Action=login&", portal.url)),
+        url.starts_with(&format!("{}/federation?Action=login&", stand_in.url)),
         "the browser got: {url:?}"
     );
-    assert_eq!(portal.cred_calls(), calls, "console served from the cache");
+    assert_eq!(
+        stand_in.cred_calls(),
+        calls,
+        "console served from the cache"
+    );
     t.run("jitnow --no-cache dev", "NOCACHE-DONE");
-    assert_eq!(portal.cred_calls(), calls + 1, "--no-cache reaches jit");
-    let fresh = portal.last_key();
+    assert_eq!(stand_in.cred_calls(), calls + 1, "--no-cache reaches jit");
+    let fresh = stand_in.last_key();
     assert_ne!(fresh, key);
     let screen = t.run("echo nocache=$AWS_ACCESS_KEY_ID", "NOCACHE-ECHO");
     assert!(screen.contains(&format!("nocache={fresh}")), "{screen}");
 
     // Under ten minutes: the warning form.
-    portal.state().tenants[0].validity = 300;
+    stand_in.state().tenants[0].validity = 300;
     t.run("jitnow --refresh dev", "REFRESH-DONE");
     t.send("");
     t.wait("warning indicator", |s| {
@@ -334,9 +338,9 @@ fn committed_completions_are_current() {
 
 #[test]
 fn env_names_complete_from_local_config_in_fish() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     let comp = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("completions")
         .join("jit.fish");
@@ -358,7 +362,7 @@ fn env_names_complete_from_local_config_in_fish() {
         .collect();
     assert_eq!(names, ["dev", "admin"], "{}", run.stdout);
     assert_eq!(
-        portal.requests().len(),
+        stand_in.requests().len(),
         0,
         "completion never touches the network"
     );
@@ -367,9 +371,9 @@ fn env_names_complete_from_local_config_in_fish() {
 /// Tab pressed in a real bash and zsh under tmux completes env names from the config file.
 #[test]
 fn env_names_complete_on_tab_in_bash_and_zsh() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
     let cases: [(&[&str], String); 2] = [
         (
@@ -400,7 +404,7 @@ fn env_names_complete_on_tab_in_bash_and_zsh() {
         }
     }
     assert_eq!(
-        portal.requests().len(),
+        stand_in.requests().len(),
         0,
         "completion never touches the network"
     );

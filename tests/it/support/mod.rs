@@ -1,7 +1,7 @@
-//! Test harness: a sandboxed `jit` (temp HOME and XDG dirs, AWS_* scrubbed), the portal
-//! stand-in, moto, and a check that no secret ever reaches stderr.
+//! Test harness: a sandboxed `jit` (temp HOME and XDG dirs, AWS_* scrubbed), the
+//! commercial portal's stand-in (`StandIn`), moto, and a check that no secret ever reaches stderr.
 
-pub mod portal;
+pub mod stand_in;
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use portal::Portal;
+pub use stand_in::StandIn;
 
 pub const JIT: &str = env!("CARGO_BIN_EXE_jit");
 
@@ -222,13 +222,13 @@ impl Sandbox {
         path.display().to_string()
     }
 
-    /// Config with `dev` (tenant dev01) and `admin` environments on `portal`.
-    pub fn standard_config(&self, portal: &Portal) {
-        let user = self.token_file(&portal.user_token);
-        let admin = self.token_file(&portal.admin_token);
+    /// Config with `dev` (tenant dev01) and `admin` environments on `stand_in`.
+    pub fn standard_config(&self, stand_in: &StandIn) {
+        let user = self.token_file(&stand_in.user_token);
+        let admin = self.token_file(&stand_in.admin_token);
         self.write_config(&format!(
             "[env.dev]\nhost = \"{url}\"\ntenant = \"dev01\"\ntoken_file = \"{user}\"\n\n[env.admin]\nhost = \"{url}\"\nadmin = true\ntoken_file = \"{admin}\"\n",
-            url = portal.url
+            url = stand_in.url
         ));
     }
 }

@@ -1,5 +1,6 @@
-//! The portal stand-in: a loopback server that speaks DESIGN.md §1 byte for byte, counts every
-//! request, and can be told to misbehave. Every test that needs a portal uses this one.
+//! `StandIn`: a loopback stand-in for the commercial portal (not jit's portal client, not the
+//! self-hosted `jit portal`). It speaks DESIGN.md §1 byte for byte, counts every request, and can
+//! be told to misbehave. Every test that needs the commercial portal uses this one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,7 +63,7 @@ pub struct State {
     serial: u64,
 }
 
-pub struct Portal {
+pub struct StandIn {
     pub url: String,
     pub admin_token: String,
     pub user_token: String,
@@ -72,8 +73,8 @@ pub struct Portal {
 
 pub const REGION: &str = "us-west-2";
 
-impl Portal {
-    pub fn start() -> Portal {
+impl StandIn {
+    pub fn start() -> StandIn {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind portal stand-in");
         let port = server.server_addr().to_ip().expect("ip").port();
         let url = format!("http://127.0.0.1:{port}");
@@ -143,7 +144,7 @@ impl Portal {
                 std::thread::spawn(move || handle(request, &shared, &base));
             }
         });
-        Portal {
+        StandIn {
             url,
             admin_token,
             user_token,
