@@ -1,11 +1,11 @@
 //! Real consumers: the AWS CLI and boto3 use `jit` as credential_process and through `jit exec`,
 //! against moto as the AWS endpoint; the portal stand-in mints the keys with a real AssumeRole.
 
-use crate::support::{MOTO_RECORDER, Sandbox, StandIn, finish, moto, venv_bin};
+use crate::support::{Moto, Sandbox, StandIn, finish, moto, start_moto, venv_bin};
 
-fn moto_stand_in() -> StandIn {
+fn stand_in_on(moto: &Moto) -> StandIn {
     let stand_in = StandIn::start();
-    stand_in.state().sts = Some(moto().url.clone());
+    stand_in.state().sts = Some(moto.url.clone());
     stand_in
 }
 
@@ -25,54 +25,42 @@ fn profiles(sb: &Sandbox, stand_in: &StandIn) {
     .expect("aws config");
 }
 
-fn aws_cli(sb: &Sandbox, args: &[&str]) -> crate::support::Run {
+fn aws_cli(sb: &Sandbox, moto: &Moto, args: &[&str]) -> crate::support::Run {
     let mut cmd = sb.command(venv_bin("aws"));
-    cmd.env("AWS_ENDPOINT_URL", &moto().url).args(args);
+    cmd.env("AWS_ENDPOINT_URL", &moto.url).args(args);
     finish(cmd.output().expect("aws"))
 }
 
+/// Reads moto's request recorder, which is global to the server: hence a moto of its own, as on
+/// the shared one the calls of every other test running beside it would be in the recording.
 #[test]
 fn aws_cli_uses_jit_as_credential_process() {
-    let stand_in = moto_stand_in();
+    let mut moto = start_moto();
+    let stand_in = stand_in_on(&moto);
     let sb = Sandbox::new();
     profiles(&sb, &stand_in);
-    let _guard = MOTO_RECORDER.lock().unwrap_or_else(|e| e.into_inner());
-    let rec = format!("{}/moto-api/recorder", moto().url);
-    let c = reqwest::blocking::Client::new();
-    c.post(format!("{rec}/reset-recording"))
-        .send()
-        .expect("reset");
-    c.post(format!("{rec}/start-recording"))
-        .send()
-        .expect("start");
-    let id = aws_cli(
-        &sb,
-        &[
-            "sts",
-            "get-caller-identity",
-            "--profile",
-            "dev",
-            "--output",
-            "json",
-        ],
-    )
-    .ok()
-    .json();
-    c.post(format!("{rec}/stop-recording"))
-        .send()
-        .expect("stop");
+    let (id, log) = moto.record(|moto| {
+        aws_cli(
+            &sb,
+            moto,
+            &[
+                "sts",
+                "get-caller-identity",
+                "--profile",
+                "dev",
+                "--output",
+                "json",
+            ],
+        )
+        .ok()
+        .json()
+    });
     assert_eq!(
         id["Arn"],
         "arn:aws:sts::111111111111:assumed-role/duploservices-dev01/alice"
     );
     let key = stand_in.last_key();
     assert!(key.starts_with("ASIA"), "{key}");
-    let log = c
-        .get(format!("{rec}/download-recording"))
-        .send()
-        .expect("log")
-        .text()
-        .expect("text");
     let signed: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("GetCallerIdentity") || l.contains("\"POST\""))
@@ -86,13 +74,18 @@ fn aws_cli_uses_jit_as_credential_process() {
         );
     }
     // The second CLI run is served from jit's cache: no new AssumeRole.
-    aws_cli(&sb, &["sts", "get-caller-identity", "--profile", "dev"]).ok();
+    aws_cli(
+        &sb,
+        &moto,
+        &["sts", "get-caller-identity", "--profile", "dev"],
+    )
+    .ok();
     assert_eq!(stand_in.cred_calls(), 1);
 }
 
 #[test]
 fn tenants_map_to_separate_accounts_through_exec_and_boto3() {
-    let stand_in = moto_stand_in();
+    let stand_in = stand_in_on(moto());
     let sb = Sandbox::new();
     profiles(&sb, &stand_in);
     sb.standard_config(&stand_in);

@@ -6,7 +6,9 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret, venv_bin};
+use crate::support::{
+    Sandbox, assert_no_secrets, finish, moto, poll, register_secret, start_moto, venv_bin,
+};
 
 struct Served {
     child: Child,
@@ -395,7 +397,7 @@ fn login_page_in_headless_chromium() {
 /// must be right, and a wrong secret must be refused.
 #[test]
 fn portal_signs_assume_role_with_valid_sigv4() {
-    let strict = crate::support::start_moto();
+    let mut strict = start_moto();
     let sb = Sandbox::new();
     let setup = "import boto3, json, sys\n\
         iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
@@ -410,13 +412,7 @@ fn portal_signs_assume_role_with_valid_sigv4() {
     let keys = finish(py.output().expect("python")).ok().stdout;
     let (key, secret) = keys.trim().split_once(' ').expect("key pair");
     register_secret(secret);
-    let enable = reqwest::blocking::Client::new()
-        .post(format!("{}/moto-api/reset-auth", strict.url))
-        .header("Content-Type", "text/plain")
-        .body("0")
-        .send()
-        .expect("reset-auth");
-    assert!(enable.status().is_success());
+    strict.enforce_auth();
 
     let (alice, _) = provision(&sb);
     let st = state(&sb);

@@ -1,6 +1,7 @@
 //! Test harness: a sandboxed `jit` (temp HOME and XDG dirs, AWS_* scrubbed), the
 //! commercial portal's stand-in (`StandIn`), moto, and a check that no secret ever reaches stderr.
 
+pub mod moto;
 pub mod stand_in;
 
 use std::collections::HashSet;
@@ -8,9 +9,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use moto::{Moto, moto, start_moto};
 pub use stand_in::StandIn;
 
 pub const JIT: &str = env!("CARGO_BIN_EXE_jit");
@@ -243,50 +245,6 @@ pub fn finish(output: Output) -> Run {
         stdout,
         stderr,
         output,
-    }
-}
-
-pub struct Moto {
-    pub url: String,
-    _child: Child,
-}
-
-static MOTO: OnceLock<Moto> = OnceLock::new();
-/// moto's recorder is global: tests that read it take this lock.
-pub static MOTO_RECORDER: Mutex<()> = Mutex::new(());
-
-/// One moto server per test run. It dies with the test process: the wrapper shell waits on
-/// its stdin, which closes when we exit.
-pub fn moto() -> &'static Moto {
-    MOTO.get_or_init(start_moto)
-}
-
-/// A moto of one's own, for tests that change its global settings; stops when dropped.
-pub fn start_moto() -> Moto {
-    {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let server = venv_bin("moto_server");
-        let script = format!(
-            "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-            server.display()
-        );
-        // moto's request recorder writes into its working directory.
-        let child = Command::new("sh")
-            .args(["-c", &script])
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start moto");
-        let url = format!("http://127.0.0.1:{port}");
-        poll(Duration::from_secs(60), || {
-            std::net::TcpStream::connect(("127.0.0.1", port))
-                .map_err(|e| format!("moto did not start: {e}"))
-        });
-        Moto { url, _child: child }
     }
 }
 
