@@ -3,12 +3,14 @@
 
 use crate::support::{Moto, Sandbox, StandIn, finish, moto, start_moto, venv_bin};
 
+#[track_caller]
 fn stand_in_on(moto: &Moto) -> StandIn {
     let stand_in = StandIn::start();
     stand_in.state().sts = Some(moto.url.clone());
     stand_in
 }
 
+#[track_caller]
 fn profiles(sb: &Sandbox, stand_in: &StandIn) {
     let user = sb.token_file(&stand_in.user_token);
     let admin = sb.token_file(&stand_in.admin_token);
@@ -25,6 +27,7 @@ fn profiles(sb: &Sandbox, stand_in: &StandIn) {
     .expect("aws config");
 }
 
+#[track_caller]
 fn aws_cli(sb: &Sandbox, moto: &Moto, args: &[&str]) -> crate::support::Run {
     let mut cmd = sb.command(venv_bin("aws"));
     cmd.env("AWS_ENDPOINT_URL", &moto.url).args(args);

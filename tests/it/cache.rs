@@ -354,6 +354,7 @@ impl Tmpfs {
         status.success().then(|| Tmpfs(at.to_path_buf()))
     }
 
+    #[track_caller]
     fn remount_read_only(at: &Path) {
         let status = std::process::Command::new("mount")
             .args(["-o", "remount,ro"])

@@ -8,6 +8,7 @@ use crate::support::{Sandbox, StandIn, finish, random_hex, stand_in::Tenant};
 
 const ENVS: [&str; 5] = ["t1", "t2", "t3", "t4", "t5"];
 
+#[track_caller]
 fn setup() -> (StandIn, Sandbox) {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
@@ -30,6 +31,7 @@ fn setup() -> (StandIn, Sandbox) {
     (stand_in, sb)
 }
 
+#[track_caller]
 fn spawn_all(sb: &Sandbox) -> Vec<(usize, Child)> {
     (0..200)
         .map(|i| {

@@ -5,6 +5,7 @@ use std::process::Stdio;
 
 use crate::support::{Sandbox, StandIn, finish, poll, start_login as start};
 
+#[track_caller]
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -12,6 +13,7 @@ fn http() -> reqwest::blocking::Client {
         .expect("client")
 }
 
+#[track_caller]
 fn port(url: &url::Url) -> u16 {
     url.query_pairs()
         .find(|(k, _)| k == "localPort")

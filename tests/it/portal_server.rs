@@ -33,6 +33,7 @@ fn state(sb: &Sandbox) -> String {
     sb.dir.path().join("portal.toml").display().to_string()
 }
 
+#[track_caller]
 fn admin(sb: &Sandbox, args: &[&str]) -> String {
     let mut full = vec!["portal", "--state"];
     let st = state(sb);
@@ -43,6 +44,7 @@ fn admin(sb: &Sandbox, args: &[&str]) -> String {
 
 /// Tenants dev01 (validity 60 -> clamped to 900) and big (validity 100000, role max 7200);
 /// alice in dev01, root an admin. Returns (alice's token, root's token).
+#[track_caller]
 fn provision(sb: &Sandbox) -> (String, String) {
     admin(
         sb,
@@ -96,6 +98,7 @@ fn provision(sb: &Sandbox) -> (String, String) {
     (alice, root)
 }
 
+#[track_caller]
 fn serve(sb: &Sandbox) -> Served {
     let st = state(sb);
     spawn_portal(
@@ -113,10 +116,12 @@ fn serve(sb: &Sandbox) -> Served {
     )
 }
 
+#[track_caller]
 fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
     spawn_portal_as(sb, args, "AKIAPORTALSERVER0000", "portal-secret")
 }
 
+#[track_caller]
 fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Served {
     let mut child = sb
         .jit(args)
@@ -152,6 +157,7 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
 }
 
 /// `jit exec ENV -- aws sts get-caller-identity`, the ARN the AWS CLI saw.
+#[track_caller]
 fn caller_arn(sb: &Sandbox, env: &str) -> String {
     let aws = venv_bin("aws");
     let args = [
@@ -169,6 +175,7 @@ fn caller_arn(sb: &Sandbox, env: &str) -> String {
     sb.run(&args).ok().stdout.trim().to_string()
 }
 
+#[track_caller]
 fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
     let resp = reqwest::blocking::Client::new()
         .get(url)

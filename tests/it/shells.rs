@@ -14,6 +14,7 @@ struct Tmux<'a> {
 }
 
 impl<'a> Tmux<'a> {
+    #[track_caller]
     fn start(sb: &'a Sandbox, argv: &[&str]) -> Tmux<'a> {
         let t = Tmux {
             sb,
@@ -25,6 +26,7 @@ impl<'a> Tmux<'a> {
         t
     }
 
+    #[track_caller]
     fn tmux(&self, args: &[&str]) -> String {
         let out = self
             .sb
@@ -42,16 +44,19 @@ impl<'a> Tmux<'a> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    #[track_caller]
     fn send(&self, line: &str) {
         self.tmux(&["send-keys", "-t", "0", "-l", line]);
         self.tmux(&["send-keys", "-t", "0", "Enter"]);
     }
 
+    #[track_caller]
     fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-t", "0", "-S", "-200"])
     }
 
     /// Wait until the screen satisfies `pred`; returns the screen.
+    #[track_caller]
     fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         poll(Duration::from_secs(30), || {
             let screen = self.screen();
@@ -64,6 +69,7 @@ impl<'a> Tmux<'a> {
     }
 
     /// Send a command that prints `marker` when done, and wait for its output line.
+    #[track_caller]
     fn run(&self, cmd: &str, marker: &str) -> String {
         self.send(&format!("{cmd}; echo {marker}"));
         let line_marker = format!("\n{marker}");

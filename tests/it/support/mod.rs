@@ -27,6 +27,7 @@ pub fn register_secret(s: &str) {
         .push(s.to_string());
 }
 
+#[track_caller]
 pub fn assert_no_secrets(text: &str, what: &str) {
     let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for s in secrets {
@@ -51,6 +52,7 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"))
 }
 
+#[track_caller]
 pub fn venv_bin(name: &str) -> PathBuf {
     let path = venv().join("bin").join(name);
     assert!(
@@ -69,6 +71,7 @@ pub struct Run {
 }
 
 impl Run {
+    #[track_caller]
     pub fn ok(self) -> Self {
         assert_eq!(
             self.code,
@@ -80,6 +83,7 @@ impl Run {
         self
     }
 
+    #[track_caller]
     pub fn fails(self, code: i32, needle: &str) -> Self {
         assert_eq!(
             self.code,
@@ -106,6 +110,7 @@ impl Run {
     }
 
     /// Assert a warning (or any line) on stderr; chains into `key`.
+    #[track_caller]
     pub fn warns(&self, needle: &str) -> &Self {
         assert!(
             self.stderr.contains(needle),
@@ -116,16 +121,21 @@ impl Run {
     }
 
     /// The AccessKeyId of the printed credential JSON.
+    #[track_caller]
     pub fn key(&self) -> String {
-        self.json()["AccessKeyId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no AccessKeyId: {}", self.stdout))
-            .to_string()
+        // `match`, not `unwrap_or_else`: a panic inside a closure would name this file.
+        match self.json()["AccessKeyId"].as_str() {
+            Some(key) => key.to_string(),
+            None => panic!("no AccessKeyId: {}", self.stdout),
+        }
     }
 
+    #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        match serde_json::from_str(self.stdout.trim()) {
+            Ok(json) => json,
+            Err(e) => panic!("not JSON ({e}): {}", self.stdout),
+        }
     }
 }
 
@@ -136,6 +146,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    #[track_caller]
     pub fn new() -> Sandbox {
         let dir = tempfile::tempdir().expect("tempdir");
         for sub in ["home", "cache", "config"] {
@@ -168,6 +179,7 @@ impl Sandbox {
         self
     }
 
+    #[track_caller]
     pub fn path_var(&self) -> String {
         let bin = venv().join("bin");
         let jit_dir = Path::new(JIT).parent().expect("bin dir").to_path_buf();
@@ -207,10 +219,12 @@ impl Sandbox {
         cmd
     }
 
+    #[track_caller]
     pub fn run(&self, args: &[&str]) -> Run {
         finish(self.jit(args).output().expect("spawn jit"))
     }
 
+    #[track_caller]
     pub fn write_config(&self, toml: &str) {
         let path = self.config_file();
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -218,6 +232,7 @@ impl Sandbox {
     }
 
     /// A token file, so tokens stay out of argv as users are told to do.
+    #[track_caller]
     pub fn token_file(&self, token: &str) -> String {
         let path = self.dir.path().join(format!("token-{}", random_hex(6)));
         std::fs::write(&path, token).expect("write token");
@@ -225,6 +240,7 @@ impl Sandbox {
     }
 
     /// Config with `dev` (tenant dev01) and `admin` environments on `stand_in`.
+    #[track_caller]
     pub fn standard_config(&self, stand_in: &StandIn) {
         let user = self.token_file(&stand_in.user_token);
         let admin = self.token_file(&stand_in.admin_token);
@@ -236,6 +252,7 @@ impl Sandbox {
 }
 
 /// Turn an Output into a Run, checking that no secret reached stderr.
+#[track_caller]
 pub fn finish(output: Output) -> Run {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -249,6 +266,7 @@ pub fn finish(output: Output) -> Run {
 }
 
 /// Read a child's stderr until `pred` matches a line; returns that line.
+#[track_caller]
 pub fn read_stderr_until(child: &mut Child, pred: impl Fn(&str) -> bool) -> String {
     let stderr = child.stderr.as_mut().expect("piped stderr");
     let mut seen = String::new();
@@ -271,6 +289,7 @@ pub fn read_stderr_until(child: &mut Child, pred: impl Fn(&str) -> bool) -> Stri
 }
 
 /// Call `f` every 50 ms until it returns Ok; past `timeout`, fail with its last Err.
+#[track_caller]
 pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
@@ -287,6 +306,7 @@ pub fn unique<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> us
 }
 
 /// Start an interactive `jit` and return it with the login URL it printed on stderr.
+#[track_caller]
 pub fn start_login(sb: &Sandbox, args: &[&str]) -> (Child, url::Url) {
     let mut child = sb
         .jit(args)

@@ -74,6 +74,7 @@ pub struct StandIn {
 pub const REGION: &str = "us-west-2";
 
 impl StandIn {
+    #[track_caller]
     pub fn start() -> StandIn {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind portal stand-in");
         let port = server.server_addr().to_ip().expect("ip").port();
@@ -172,10 +173,12 @@ impl StandIn {
     }
 
     /// The access key of the newest credentials handed out.
+    #[track_caller]
     pub fn last_key(&self) -> String {
         self.last_issued().access_key_id
     }
 
+    #[track_caller]
     pub fn last_issued(&self) -> Issued {
         self.state()
             .issued
