@@ -2,20 +2,16 @@
 
 use crate::support::{Sandbox, StandIn, stand_in::REGION};
 
-fn aws_args<'a>(stand_in: &'a StandIn, token_file: &'a str, scope: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["aws"];
-    args.extend_from_slice(scope);
-    args.extend(["--host", stand_in.url.as_str(), "--token-file", token_file]);
-    args
-}
-
 #[test]
 fn prints_credential_process_json_for_a_tenant() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let tf = sb.token_file(&stand_in.user_token);
     let run = sb
-        .run(&aws_args(&stand_in, &tf, &["--tenant", "dev01"]))
+        .aws()
+        .tenant("dev01")
+        .host(&stand_in.url)
+        .token_file(&tf)
         .ok();
     let issued = stand_in.last_issued();
     assert_eq!(
@@ -103,27 +99,15 @@ fn accepts_duplo_jit_flag_spellings() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
     let tf = sb.token_file(&stand_in.admin_token);
-    let host_eq = format!("-host={}", stand_in.url);
+    // Spelled out by hand: the spellings are what this test is about.
+    let url = stand_in.url.as_str();
+    let host_eq = format!("-host={url}");
     for args in [
-        vec![
-            "aws",
-            "-tenant",
-            "dev01",
-            "-host",
-            stand_in.url.as_str(),
-            "-no-cache",
-        ],
-        vec!["aws", "--tenant=dev01", host_eq.as_str(), "--no-cache"],
-        vec![
-            "aws",
-            "-tenant",
-            stand_in.tenant_id.as_str(),
-            "-host",
-            stand_in.url.as_str(),
-            "-no-cache",
-        ],
+        ["-tenant", "dev01", "-host", url, "-no-cache"].as_slice(),
+        &["--tenant=dev01", &host_eq, "--no-cache"],
+        &["-tenant", &stand_in.tenant_id, "-host", url, "-no-cache"],
     ] {
-        let json = sb.run(&args).ok().json();
+        let json = sb.aws().args(args).ok().json();
         assert_eq!(
             json["AccessKeyId"],
             stand_in.last_issued().access_key_id.as_str(),
@@ -131,15 +115,8 @@ fn accepts_duplo_jit_flag_spellings() {
         );
     }
     let json = sb
-        .run(&[
-            "aws",
-            "-admin=true",
-            "-host",
-            &stand_in.url,
-            "-token-file",
-            &tf,
-            "-no-cache",
-        ])
+        .aws()
+        .args(["-admin=true", "-host", url, "-token-file", &tf, "-no-cache"])
         .ok()
         .json();
     assert_eq!(
@@ -156,15 +133,11 @@ fn duplo_ops_and_api_host() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     // The UI host is only a name here: all calls must go to --api-host.
-    sb.run(&[
-        "aws",
-        "--duplo-ops",
-        "--host",
-        "https://portal.invalid",
-        "--api-host",
-        &stand_in.url,
-    ])
-    .ok();
+    sb.aws()
+        .duplo_ops()
+        .host("https://portal.invalid")
+        .api_host(&stand_in.url)
+        .ok();
     assert_eq!(stand_in.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
     assert!(
         sb.cache_dir()
@@ -178,11 +151,11 @@ fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let tf = sb.token_file(&stand_in.user_token);
-    let args = aws_args(&stand_in, &tf, &["--tenant", "dev01"]);
-    let first = sb.run(&args).ok().stdout;
+    let aws = sb.aws().tenant("dev01").host(&stand_in.url).token_file(&tf);
+    let first = aws.ok().stdout;
     let total = stand_in.requests().len();
     for _ in 0..3 {
-        assert_eq!(sb.run(&args).ok().stdout, first);
+        assert_eq!(aws.ok().stdout, first);
     }
     assert_eq!(
         stand_in.requests().len(),
@@ -190,9 +163,7 @@ fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
         "cache hits must not touch the network"
     );
 
-    let mut no_cache = args.clone();
-    no_cache.push("--no-cache");
-    let fresh = sb.run(&no_cache).ok().json();
+    let fresh = aws.clone().no_cache().ok().json();
     assert_ne!(
         fresh["AccessKeyId"].as_str(),
         serde_json::from_str::<serde_json::Value>(&first)
@@ -201,17 +172,15 @@ fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
             .and_then(|v| v["AccessKeyId"].as_str())
     );
     assert_eq!(
-        sb.run(&args).ok().stdout,
+        aws.ok().stdout,
         first,
         "--no-cache must not write the cache"
     );
 
-    let mut refresh = args.clone();
-    refresh.push("--refresh");
-    let refreshed = sb.run(&refresh).ok().stdout;
+    let refreshed = aws.clone().refresh().ok().stdout;
     assert_ne!(refreshed, first);
     assert_eq!(
-        sb.run(&args).ok().stdout,
+        aws.ok().stdout,
         refreshed,
         "--refresh writes what it fetched"
     );
@@ -224,37 +193,23 @@ fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
 fn refreshes_inside_the_window() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
-    let args = ["aws", "--admin", "--host", stand_in.url.as_str()];
-    sb.run(&args).ok();
-    sb.run(&args).ok();
+    let aws = sb.aws().admin().host(&stand_in.url);
+    aws.ok();
+    aws.ok();
     assert_eq!(stand_in.cred_calls(), 1);
     // Narrow the window's reach: with 3599 s required, an hour-long credential is already stale.
-    let strict = Sandbox {
-        dir: sb.dir,
-        extra_env: vec![
-            ("JIT_TOKEN".into(), stand_in.admin_token.clone()),
-            ("JIT_REFRESH_WINDOW".into(), "1900".into()),
-        ],
-    };
-    strict.run(&args).ok();
+    let strict = aws.env("JIT_REFRESH_WINDOW", "1900");
+    strict.ok();
     assert_eq!(
         stand_in.cred_calls(),
         1,
         "1900 s window, 3600 s credentials: still fresh"
     );
     stand_in.state().admin_validity = 1000;
-    strict
-        .run(&[
-            "aws",
-            "--admin",
-            "--host",
-            stand_in.url.as_str(),
-            "--refresh",
-        ])
-        .ok();
+    strict.clone().refresh().ok();
     assert_eq!(stand_in.cred_calls(), 2);
     // 1000 s credentials against a 1900 s window: served for their first half, not never.
-    strict.run(&args).ok();
+    strict.ok();
     assert_eq!(stand_in.cred_calls(), 2);
 }
 
@@ -262,14 +217,19 @@ fn refreshes_inside_the_window() {
 fn usage_errors_exit_2() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
-    sb.run(&["aws", "--host", &stand_in.url])
+    sb.aws()
+        .host(&stand_in.url)
         .fails(2, "must specify --admin, --duplo-ops or --tenant");
-    sb.run(&["aws", "--admin", "--tenant", "x", "--host", &stand_in.url])
+    sb.aws()
+        .admin()
+        .tenant("x")
+        .host(&stand_in.url)
         .fails(2, "cannot be used with");
-    sb.run(&["aws", "--tenant", "dev01"])
-        .fails(2, "--host must be present");
+    sb.aws().tenant("dev01").fails(2, "--host must be present");
     Sandbox::new()
-        .run(&["aws", "--tenant", "dev01", "--host", &stand_in.url])
+        .aws()
+        .tenant("dev01")
+        .host(&stand_in.url)
         .fails(2, "no portal token");
     assert_eq!(stand_in.requests().len(), 0);
 }
@@ -284,8 +244,7 @@ fn rejects_bad_hosts_before_any_request() {
         "ftp://x",
         "portal",
     ] {
-        sb.run(&["aws", "--admin", "--host", host])
-            .fails(1, "invalid host URL");
+        sb.aws().admin().host(host).fails(1, "invalid host URL");
     }
 }
 
@@ -296,14 +255,10 @@ fn portal_errors_are_one_clear_line_without_secrets() {
     let bad = sb.token_file("tok-wrong-0123456789");
     crate::support::register_secret("tok-wrong-0123456789");
     let run = sb
-        .run(&[
-            "aws",
-            "--admin",
-            "--host",
-            &stand_in.url,
-            "--token-file",
-            &bad,
-        ])
+        .aws()
+        .admin()
+        .host(&stand_in.url)
+        .token_file(&bad)
         .fails(1, "status 401");
     assert!(
         run.stderr.contains("invalid or expired") && run.stderr.contains(&stand_in.url),
@@ -312,47 +267,23 @@ fn portal_errors_are_one_clear_line_without_secrets() {
     );
 
     let user = sb.token_file(&stand_in.user_token);
-    sb.run(&[
-        "aws",
-        "--admin",
-        "--host",
-        &stand_in.url,
-        "--token-file",
-        &user,
-    ])
-    .fails(1, "status 403");
-    sb.run(&[
-        "aws",
-        "--tenant",
-        "prod01",
-        "--host",
-        &stand_in.url,
-        "--token-file",
-        &user,
-    ])
-    .fails(1, "tenant 'prod01' missing or not allowed");
-    let missing_id = "f".repeat(32);
-    sb.run(&[
-        "aws",
-        "--tenant",
-        &missing_id,
-        "--host",
-        &stand_in.url,
-        "--token-file",
-        &user,
-    ])
-    .fails(1, "missing or not allowed");
+    let as_user = sb.aws().host(&stand_in.url).token_file(&user);
+    as_user.clone().admin().fails(1, "status 403");
+    as_user
+        .clone()
+        .tenant("prod01")
+        .fails(1, "tenant 'prod01' missing or not allowed");
+    as_user
+        .tenant(&"f".repeat(32))
+        .fails(1, "missing or not allowed");
 
     let admin = sb.token_file(&stand_in.admin_token);
-    let args = [
-        "aws",
-        "--admin",
-        "--host",
-        stand_in.url.as_str(),
-        "--token-file",
-        admin.as_str(),
-        "--no-cache",
-    ];
+    let aws = sb
+        .aws()
+        .admin()
+        .host(&stand_in.url)
+        .token_file(&admin)
+        .no_cache();
     stand_in.state().fail = Some((
         503,
         format!(
@@ -360,26 +291,26 @@ fn portal_errors_are_one_clear_line_without_secrets() {
             stand_in.admin_token
         ),
     ));
-    let run = sb.run(&args).fails(1, "status 503");
+    let run = aws.fails(1, "status 503");
     assert!(
         run.stderr.contains("down") && run.stderr.contains("<redacted>"),
         "{}",
         run.stderr
     );
     stand_in.state().fail = Some((404, "nope".into()));
-    sb.run(&args).fails(1, "status 404");
+    aws.fails(1, "status 404");
     stand_in.state().fail = None;
 
     stand_in.state().raw_body = Some("{\"AccessKeyId\": 12".into());
-    sb.run(&args).fails(1, "malformed JSON");
+    aws.fails(1, "malformed JSON");
     stand_in.state().raw_body = Some("{\"AccessKeyId\":\"A\",\"SessionToken\":\"T\"}".into());
-    sb.run(&args).fails(1, "has no SecretAccessKey");
+    aws.fails(1, "has no SecretAccessKey");
     stand_in.state().raw_body = None;
 
     stand_in.state().expiration = Some("2001-01-01T00:00:00Z".into());
-    sb.run(&args).fails(1, "check the system clock");
+    aws.fails(1, "check the system clock");
     stand_in.state().expiration = Some("2099-01-01T00:00:00.5+02:00".into());
-    let json = sb.run(&args).ok().json();
+    let json = aws.ok().json();
     assert_eq!(
         json["Expiration"], "2098-12-31T22:00:00Z",
         "server Expiration wins, normalised to UTC Z"
@@ -392,7 +323,10 @@ fn portal_errors_are_one_clear_line_without_secrets() {
         .expect("addr")
         .port();
     let dead = format!("http://127.0.0.1:{closed}");
-    sb.run(&["aws", "--admin", "--host", &dead, "--token-file", &admin])
+    sb.aws()
+        .admin()
+        .host(&dead)
+        .token_file(&admin)
         .fails(1, "portal unreachable");
 }
 
@@ -401,12 +335,13 @@ fn portal_dying_mid_response_is_a_clear_error() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     stand_in.state().cut_body = true;
-    let run = sb.run(&["aws", "--admin", "--host", &stand_in.url]);
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let run = aws.run();
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("portal"), "{}", run.stderr);
     stand_in.state().cut_body = false;
-    sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    aws.ok();
 }
 
 #[test]
@@ -414,10 +349,7 @@ fn duplo_prints_the_token_and_version_works() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     stand_in.state().otp_needed = true;
-    let json = sb
-        .run(&["duplo", "--admin", "--host", &stand_in.url])
-        .ok()
-        .json();
+    let json = sb.duplo().admin().host(&stand_in.url).ok().json();
     assert_eq!(
         json,
         serde_json::json!({"Version": 1, "DuploToken": stand_in.admin_token, "NeedOTP": true})
@@ -437,12 +369,7 @@ fn duplo_prints_the_token_and_version_works() {
 fn closed_stdout_is_not_an_error() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
-    let mut child = sb
-        .jit(&["aws", "--admin", "--host", &stand_in.url])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = sb.aws().admin().host(&stand_in.url).spawn();
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(

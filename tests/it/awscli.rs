@@ -10,28 +10,24 @@ fn stand_in_on(moto: &Moto) -> StandIn {
     stand_in
 }
 
+/// Profiles `dev` and `prod` whose credential_process is `jit aws`, in duplo-jit's spellings.
 #[track_caller]
 fn profiles(sb: &Sandbox, stand_in: &StandIn) {
     let user = sb.token_file(&stand_in.user_token);
     let admin = sb.token_file(&stand_in.admin_token);
-    let jit = crate::support::JIT;
-    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
-    std::fs::write(
-        sb.home().join(".aws").join("config"),
-        format!(
-            "[profile dev]\nregion = us-west-2\ncredential_process = {jit} aws -tenant dev01 -host {u} -token-file {user}\n\n\
-             [profile prod]\nregion = us-west-2\ncredential_process = {jit} aws --tenant=prod01 --host {u} --token-file {admin}\n",
-            u = stand_in.url
-        ),
-    )
-    .expect("aws config");
-}
-
-#[track_caller]
-fn aws_cli(sb: &Sandbox, moto: &Moto, args: &[&str]) -> crate::support::Run {
-    let mut cmd = sb.command(venv_bin("aws"));
-    cmd.env("AWS_ENDPOINT_URL", &moto.url).args(args);
-    finish(cmd.output().expect("aws"))
+    let url = stand_in.url.as_str();
+    let dev = sb
+        .aws()
+        .args(["-tenant", "dev01", "-host", url, "-token-file", &user]);
+    let prod = sb
+        .aws()
+        .args(["--tenant=prod01", "--host", url, "--token-file", &admin]);
+    sb.write_aws_config(&format!(
+        "[profile dev]\nregion = us-west-2\ncredential_process = {}\n\n\
+         [profile prod]\nregion = us-west-2\ncredential_process = {}\n",
+        dev.command_line(),
+        prod.command_line()
+    ));
 }
 
 /// Reads moto's request recorder, which is global to the server: hence a moto of its own, as on
@@ -43,8 +39,7 @@ fn aws_cli_uses_jit_as_credential_process() {
     let sb = Sandbox::new();
     profiles(&sb, &stand_in);
     let (id, log) = moto.record(|moto| {
-        aws_cli(
-            &sb,
+        sb.aws_cli(
             moto,
             &[
                 "sts",
@@ -77,12 +72,8 @@ fn aws_cli_uses_jit_as_credential_process() {
         );
     }
     // The second CLI run is served from jit's cache: no new AssumeRole.
-    aws_cli(
-        &sb,
-        &moto,
-        &["sts", "get-caller-identity", "--profile", "dev"],
-    )
-    .ok();
+    sb.aws_cli(&moto, &["sts", "get-caller-identity", "--profile", "dev"])
+        .ok();
     assert_eq!(stand_in.cred_calls(), 1);
 }
 
@@ -97,20 +88,12 @@ fn tenants_map_to_separate_accounts_through_exec_and_boto3() {
                   if sys.argv[1]=='create':\n    ec2.create_vpc(CidrBlock='10.42.0.0/16')\n\
                   print(sum(1 for v in ec2.describe_vpcs()['Vpcs'] if v['CidrBlock']=='10.42.0.0/16'))\n";
     let py = venv_bin("python");
-    let exec = |env: &str, mode: &str| {
-        let mut cmd = sb.jit(&[
-            "exec",
-            env,
-            "--",
-            py.to_str().expect("utf8"),
-            "-c",
-            script,
-            mode,
-        ]);
-        cmd.env("AWS_ENDPOINT_URL", &moto().url);
-        finish(cmd.output().expect("exec")).ok().stdout
-    };
-    let dev = exec("dev", "create");
+    let dev = sb
+        .jit_cmd(["exec", "dev", "--", py.to_str().expect("utf8")])
+        .args(["-c", script, "create"])
+        .env("AWS_ENDPOINT_URL", &moto().url)
+        .ok()
+        .stdout;
     let dev_lines: Vec<&str> = dev.lines().collect();
     assert_eq!(dev_lines[0], "111111111111");
     assert!(dev_lines[1].parse::<u32>().expect("count") >= 1);

@@ -20,15 +20,8 @@ fn fifty_concurrent_callers_on_a_cold_cache_make_one_portal_request() {
     let stand_in = StandIn::start();
     stand_in.state().delay = Duration::from_millis(300);
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
-    let children: Vec<_> = (0..50)
-        .map(|_| {
-            sb.jit(&["aws", "--tenant", "dev01", "--host", &stand_in.url])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
+    let aws = sb.aws().tenant("dev01").host(&stand_in.url);
+    let children: Vec<_> = (0..50).map(|_| aws.spawn()).collect();
     let outs: Vec<_> = children
         .into_iter()
         .map(|c| finish(c.wait_with_output().expect("wait")).ok().stdout)
@@ -54,7 +47,7 @@ fn fifty_concurrent_callers_on_a_cold_cache_make_one_portal_request() {
 fn cache_files_are_private() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
-    sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    sb.aws().admin().host(&stand_in.url).ok();
     let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode(&sb.cache_dir()), 0o700);
     let mut files = 0;
@@ -70,8 +63,8 @@ fn cache_files_are_private() {
 fn corrupt_or_unreadable_entries_are_misses() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
-    let args = ["aws", "--admin", "--host", stand_in.url.as_str()];
-    sb.run(&args).ok();
+    let aws = sb.aws().admin().host(&stand_in.url);
+    aws.ok();
     let path = entry_path(&sb.cache_dir(), &stand_in, "admin");
     for garbage in [
         &b""[..],
@@ -81,7 +74,7 @@ fn corrupt_or_unreadable_entries_are_misses() {
         b"{\"Version\":1,\"Expiration\":\"yesterday\"}",
     ] {
         std::fs::write(&path, garbage).expect("corrupt");
-        let run = sb.run(&args).ok();
+        let run = aws.ok();
         assert_eq!(
             run.warns("ignoring corrupt cache entry").key(),
             stand_in.last_key()
@@ -104,7 +97,7 @@ fn read_only_cache_dir_degrades_to_no_cache_with_a_warning() {
     let blocked = sb.dir.path().join("blocked");
     std::fs::write(&blocked, b"not a dir").expect("file");
     let sb = sb.env("JIT_CACHE_DIR", &blocked.join("jit").display().to_string());
-    let run = sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    let run = sb.aws().admin().host(&stand_in.url).ok();
     assert_eq!(
         run.warns("continuing without the cache").key(),
         stand_in.last_key()
@@ -116,17 +109,11 @@ fn read_only_cache_dir_degrades_to_no_cache_with_a_warning() {
 fn killed_writer_leaves_old_or_new_entry() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
-    let args = ["aws", "--admin", "--host", stand_in.url.as_str()];
-    let old = sb.run(&args).ok().json();
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let old = aws.ok().json();
     let path = entry_path(&sb.cache_dir(), &stand_in, "admin");
     for step in ["temp-create", "temp-write", "fsync", "rename"] {
-        let mut child = sb
-            .jit(&["aws", "--admin", "--host", &stand_in.url, "--refresh"])
-            .env("JIT_TEST_FAULT", step)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
+        let mut child = aws.clone().refresh().env("JIT_TEST_FAULT", step).spawn();
         let stat = format!("/proc/{}/stat", child.id());
         poll(Duration::from_secs(20), || {
             let state = std::fs::read_to_string(&stat).unwrap_or_default();
@@ -154,7 +141,7 @@ fn killed_writer_leaves_old_or_new_entry() {
             );
         }
         // The lock died with the writer: the next caller is not blocked.
-        let after = sb.run(&args).ok().json();
+        let after = aws.ok().json();
         assert_eq!(after["AccessKeyId"].as_str(), Some(key.as_str()), "{step}");
     }
     let leftovers: Vec<_> = std::fs::read_dir(sb.cache_dir())
@@ -215,8 +202,9 @@ fn killed_lock_holder_does_not_block_others() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     stand_in.state().delay = Duration::from_secs(30);
-    let mut holder = sb
-        .jit(&["aws", "--admin", "--host", &stand_in.url])
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let mut holder = aws
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -230,7 +218,7 @@ fn killed_lock_holder_does_not_block_others() {
     let _ = holder.wait();
     stand_in.state().delay = Duration::ZERO;
     let start = Instant::now();
-    let run = sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    let run = aws.ok();
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -245,23 +233,15 @@ fn killed_lock_holder_does_not_block_others() {
 fn failing_cache_write_keeps_the_old_entry_and_still_prints() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
-    let first = sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let first = aws.ok();
     let path = entry_path(&sb.cache_dir(), &stand_in, "admin");
     let before = std::fs::read(&path).expect("entry");
 
     // `trap '' XFSZ` makes the over-limit write fail with EFBIG instead of killing jit.
     let script = r#"trap '' XFSZ; ulimit -f 0; exec jit "$@""#;
     let mut cmd = sb.command("sh");
-    cmd.args([
-        "-c",
-        script,
-        "sh",
-        "aws",
-        "--admin",
-        "--host",
-        &stand_in.url,
-        "--refresh",
-    ]);
+    cmd.args(["-c", script, "sh"]).args(aws.refresh().argv());
     let run = finish(cmd.output().expect("spawn sh")).ok();
     assert_eq!(
         run.warns("credentials not cached").key(),
@@ -296,7 +276,8 @@ fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
     };
     let cache = mnt.join("jit");
     let sb = sb.env("JIT_CACHE_DIR", &cache.display().to_string());
-    let first = sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let first = aws.ok();
     let entry = entry_path(&cache, &stand_in, "admin");
     let before = std::fs::read(&entry).expect("entry");
 
@@ -308,9 +289,7 @@ fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
         .expect("dd");
     assert!(String::from_utf8_lossy(&fill.stderr).contains("No space left"));
 
-    let full = sb
-        .run(&["aws", "--admin", "--host", &stand_in.url, "--refresh"])
-        .ok();
+    let full = aws.clone().refresh().ok();
     full.warns("credentials not cached").warns("No space left");
     assert_ne!(full.key(), first.key());
     assert_eq!(
@@ -319,21 +298,19 @@ fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
         "old entry kept whole"
     );
     // The old entry is still served from the full disk.
-    let hit = sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    let hit = aws.ok();
     assert_eq!(hit.key(), first.key());
 
     Tmpfs::remount_read_only(&mnt);
     let calls = stand_in.cred_calls();
-    let hit = sb.run(&["aws", "--admin", "--host", &stand_in.url]).ok();
+    let hit = aws.ok();
     assert_eq!(hit.key(), first.key());
     assert_eq!(
         stand_in.cred_calls(),
         calls,
         "read-only cache still serves hits"
     );
-    let refresh = sb
-        .run(&["aws", "--admin", "--host", &stand_in.url, "--refresh"])
-        .ok();
+    let refresh = aws.refresh().ok();
     assert_eq!(
         refresh.warns("Read-only file system").key(),
         stand_in.last_key()

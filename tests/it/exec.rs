@@ -137,29 +137,15 @@ fn env_formats_evaluate_in_real_shells() {
 fn config_add_list_remove_and_overrides() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("DEV_TOKEN", &stand_in.user_token);
-    sb.run(&[
-        "config",
-        "add",
-        "dev",
-        "--host",
-        &stand_in.url,
-        "--tenant",
-        "dev01",
-        "--token-env",
-        "DEV_TOKEN",
-        "--region",
-        "eu-central-1",
-    ])
-    .ok();
-    sb.run(&[
-        "config",
-        "add",
-        "ops",
-        "--host",
-        &stand_in.url,
-        "--duplo-ops",
-    ])
-    .ok();
+    sb.jit_cmd(["config", "add", "dev"])
+        .host(&stand_in.url)
+        .tenant("dev01")
+        .args(["--token-env", "DEV_TOKEN", "--region", "eu-central-1"])
+        .ok();
+    sb.jit_cmd(["config", "add", "ops"])
+        .host(&stand_in.url)
+        .duplo_ops()
+        .ok();
     let list = sb.run(&["config", "list"]).ok().stdout;
     assert_eq!(
         list,
@@ -183,15 +169,10 @@ fn config_add_list_remove_and_overrides() {
         .fails(1, "no environment named 'ops'");
     sb.run(&["env", "nope"])
         .fails(1, "unknown environment 'nope'");
-    sb.run(&[
-        "config",
-        "add",
-        "bad",
-        "--host",
-        "http://example.com",
-        "--admin",
-    ])
-    .fails(1, "invalid host URL");
+    sb.jit_cmd(["config", "add", "bad"])
+        .host("http://example.com")
+        .admin()
+        .fails(1, "invalid host URL");
     sb.write_config("[env.x]\nhost = 1\n");
     sb.run(&["env", "x"]).fails(1, "invalid config file");
 }
@@ -201,12 +182,7 @@ fn falls_back_to_an_aws_profile_that_runs_duplo_jit() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let tf = sb.token_file(&stand_in.user_token);
-    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
-    std::fs::write(
-        sb.home().join(".aws").join("config"),
-        format!("[profile legacy]\nregion = ap-south-1\ncredential_process = /usr/local/bin/duplo-jit aws -tenant dev01 -host {} -token-file {tf}\n\n[profile other]\ncredential_process = aws-vault export x\n", stand_in.url),
-    )
-    .expect("aws config");
+    sb.write_aws_config(&format!("[profile legacy]\nregion = ap-south-1\ncredential_process = /usr/local/bin/duplo-jit aws -tenant dev01 -host {} -token-file {tf}\n\n[profile other]\ncredential_process = aws-vault export x\n", stand_in.url));
     let json = sb.run(&["env", "legacy"]).ok().json();
     assert_eq!(
         json["AWS_ACCESS_KEY_ID"],

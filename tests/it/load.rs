@@ -1,7 +1,7 @@
 //! Load: 200 concurrent callers, `jit aws` and `jit exec` mixed, across 5 environments on a cold
 //! cache; with the portal fast, slow, and failing.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::{Sandbox, StandIn, finish, random_hex, stand_in::Tenant};
@@ -33,30 +33,19 @@ fn setup() -> (StandIn, Sandbox) {
 
 #[track_caller]
 fn spawn_all(sb: &Sandbox) -> Vec<(usize, Child)> {
-    (0..200)
-        .map(|i| {
-            let env = ENVS[i % ENVS.len()];
-            let args: Vec<&str> = if i % 2 == 0 {
-                vec!["env", env]
-            } else {
-                vec![
-                    "exec",
-                    env,
-                    "--",
-                    "sh",
-                    "-c",
-                    "printf '{\"AWS_ACCESS_KEY_ID\":\"%s\"}' \"$AWS_ACCESS_KEY_ID\"",
-                ]
-            };
-            let child = sb
-                .jit(&args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn");
-            (i, child)
-        })
-        .collect()
+    let print_key = "printf '{\"AWS_ACCESS_KEY_ID\":\"%s\"}' \"$AWS_ACCESS_KEY_ID\"";
+    // A loop, not `map`: a failed spawn inside a closure would not name the test's line.
+    let mut children = Vec::new();
+    for i in 0..200 {
+        let env = ENVS[i % ENVS.len()];
+        let jit = if i % 2 == 0 {
+            sb.jit_cmd(["env", env])
+        } else {
+            sb.jit_cmd(["exec", env, "--", "sh", "-c", print_key])
+        };
+        children.push((i, jit.spawn()));
+    }
+    children
 }
 
 fn run_load(delay: Duration) {

@@ -1,9 +1,7 @@
 //! Interactive login (DESIGN.md §2): the test plays the portal's browser page against the real
 //! loopback listener.
 
-use std::process::Stdio;
-
-use crate::support::{Sandbox, StandIn, finish, poll, start_login as start};
+use crate::support::{Sandbox, StandIn, finish, poll};
 
 #[track_caller]
 fn http() -> reqwest::blocking::Client {
@@ -27,15 +25,7 @@ fn port(url: &url::Url) -> u16 {
 fn get_callback_logs_in_and_token_is_cached() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let args = [
-        "aws",
-        "--admin",
-        "--host",
-        stand_in.url.as_str(),
-        "--interactive",
-        "--no-browser",
-    ];
-    let (child, login) = start(&sb, &args);
+    let (child, login) = sb.aws().admin().host(&stand_in.url).start_login();
     assert_eq!(login.path(), "/app/user/verify-token");
     let q: Vec<(String, String)> = login.query_pairs().into_owned().collect();
     let names: Vec<&str> = q.iter().map(|(k, _)| k.as_str()).collect();
@@ -96,32 +86,13 @@ fn get_callback_logs_in_and_token_is_cached() {
     assert!(c.get(format!("{base}/?t=again")).send().is_err());
 
     // The token is cached: another scope on the same host needs no browser.
-    let run = sb
-        .run(&[
-            "aws",
-            "--duplo-ops",
-            "--host",
-            &stand_in.url,
-            "--interactive",
-            "--no-browser",
-        ])
-        .ok();
+    let ops = sb.aws().duplo_ops().host(&stand_in.url);
+    let run = ops.clone().interactive().ok();
     assert!(!run.stderr.contains("verify-token"), "{}", run.stderr);
     assert_eq!(stand_in.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
     // An expired portal token means a new login, not a failure.
     stand_in.state().users.remove(&stand_in.admin_token);
-    let (child, login) = start(
-        &sb,
-        &[
-            "aws",
-            "--duplo-ops",
-            "--host",
-            &stand_in.url,
-            "--interactive",
-            "--no-browser",
-            "--refresh",
-        ],
-    );
+    let (child, login) = ops.refresh().start_login();
     let fresh = format!("adm2-{}", crate::support::random_hex(20));
     crate::support::register_secret(&fresh);
     let root = crate::support::stand_in::User {
@@ -146,18 +117,12 @@ fn get_callback_logs_in_and_token_is_cached() {
 fn otp_callback_sends_the_otp_header() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let (child, login) = start(
-        &sb,
-        &[
-            "aws",
-            "--admin",
-            "--host",
-            &stand_in.url,
-            "--interactive",
-            "--no-browser",
-            "--no-cache",
-        ],
-    );
+    let (child, login) = sb
+        .aws()
+        .admin()
+        .host(&stand_in.url)
+        .no_cache()
+        .start_login();
     let base = format!("http://127.0.0.1:{}", port(&login));
     let payload = serde_json::json!({"token": stand_in.admin_token, "otp": "123456"}).to_string();
     let resp = http()
@@ -188,18 +153,7 @@ fn otp_callback_sends_the_otp_header() {
 fn cancel_in_the_browser_fails_cleanly() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let (child, login) = start(
-        &sb,
-        &[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            &stand_in.url,
-            "--interactive",
-            "--no-browser",
-        ],
-    );
+    let (child, login) = sb.aws().tenant("dev01").host(&stand_in.url).start_login();
     assert!(
         !login.query_pairs().any(|(k, _)| k == "isAdmin"),
         "tenant logins are not admin"
@@ -238,28 +192,11 @@ fn concurrent_logins_for_one_host_open_one_browser() {
     use std::sync::{Arc, Mutex};
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let scopes = [
-        "--admin",
-        "--admin",
-        "--duplo-ops",
-        "--duplo-ops",
-        "--duplo-ops",
-    ];
+    let admin = sb.aws().admin().host(&stand_in.url).interactive();
+    let ops = sb.aws().duplo_ops().host(&stand_in.url).interactive();
     let mut procs = Vec::new();
-    for scope in scopes {
-        let mut child = sb
-            .jit(&[
-                "aws",
-                scope,
-                "--host",
-                &stand_in.url,
-                "--interactive",
-                "--no-browser",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
+    for jit in [&admin, &admin, &ops, &ops, &ops] {
+        let mut child = jit.spawn();
         let buf = Arc::new(Mutex::new(String::new()));
         let mut stderr = child.stderr.take().expect("stderr");
         let sink = buf.clone();

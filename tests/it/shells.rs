@@ -249,9 +249,7 @@ fn fish_hook_in_a_real_terminal() {
 #[test]
 fn rendered_bash_hook_passes_shellcheck_and_sources_under_strict_mode() {
     let sb = Sandbox::new();
-    let hook = finish(sb.jit(&["init", "bash"]).output().expect("init"))
-        .ok()
-        .stdout;
+    let hook = sb.run(&["init", "bash"]).ok().stdout;
     let mut check = sb.command("shellcheck");
     check
         .args(["-s", "bash", "-"])
@@ -280,9 +278,7 @@ fn rendered_bash_hook_passes_shellcheck_and_sources_under_strict_mode() {
 #[test]
 fn powershell_hook_parses() {
     let sb = Sandbox::new();
-    let hook = finish(sb.jit(&["init", "powershell"]).output().expect("init"))
-        .ok()
-        .stdout;
+    let hook = sb.run(&["init", "powershell"]).ok().stdout;
     let file = sb.dir.path().join("hook.ps1");
     std::fs::write(&file, &hook).expect("write");
     let py = "import sys, tree_sitter as ts, tree_sitter_powershell as tsp\n\
@@ -324,13 +320,7 @@ fn committed_completions_are_current() {
         ("fish", "jit.fish"),
         ("powershell", "jit.ps1"),
     ] {
-        let generated = finish(
-            sb.jit(&["completions", shell])
-                .output()
-                .expect("completions"),
-        )
-        .ok()
-        .stdout;
+        let generated = sb.run(&["completions", shell]).ok().stdout;
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("completions")
             .join(file);

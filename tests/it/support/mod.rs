@@ -142,7 +142,7 @@ impl Run {
 /// A private HOME with its own cache and config; nothing of the real user's leaks in.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
-    pub extra_env: Vec<(String, String)>,
+    extra_env: Vec<(String, String)>,
 }
 
 impl Sandbox {
@@ -213,6 +213,26 @@ impl Sandbox {
         cmd
     }
 
+    /// `jit aws`, to be described further: `sb.aws().admin().host(&stand_in.url).ok()`.
+    pub fn aws(&self) -> Jit<'_> {
+        self.jit_cmd(["aws"])
+    }
+
+    /// `jit duplo`, to be described further as `aws` is.
+    pub fn duplo(&self) -> Jit<'_> {
+        self.jit_cmd(["duplo"])
+    }
+
+    /// Any other `jit` invocation as a builder: `sb.jit_cmd(["config", "add", "dev"]).host(..)`.
+    pub fn jit_cmd<S: AsRef<str>>(&self, args: impl IntoIterator<Item = S>) -> Jit<'_> {
+        Jit {
+            sb: self,
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+        .args(args)
+    }
+
     pub fn jit(&self, args: &[&str]) -> Command {
         let mut cmd = self.command(JIT);
         cmd.args(args);
@@ -229,6 +249,22 @@ impl Sandbox {
         let path = self.config_file();
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, toml).expect("write config");
+    }
+
+    /// The AWS CLI's `~/.aws/config`.
+    #[track_caller]
+    pub fn write_aws_config(&self, text: &str) {
+        let dir = self.home().join(".aws");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("config"), text).expect("write aws config");
+    }
+
+    /// The real AWS CLI, with `moto` as its endpoint.
+    #[track_caller]
+    pub fn aws_cli(&self, moto: &Moto, args: &[&str]) -> Run {
+        let mut cmd = self.command(venv_bin("aws"));
+        cmd.env("AWS_ENDPOINT_URL", &moto.url).args(args);
+        finish(cmd.output().expect("spawn aws"))
     }
 
     /// A token file, so tokens stay out of argv as users are told to do.
@@ -248,6 +284,128 @@ impl Sandbox {
             "[env.dev]\nhost = \"{url}\"\ntenant = \"dev01\"\ntoken_file = \"{user}\"\n\n[env.admin]\nhost = \"{url}\"\nadmin = true\ntoken_file = \"{admin}\"\n",
             url = stand_in.url
         ));
+    }
+}
+
+/// One `jit` invocation in a sandbox, described so that a test reads as a sentence (after just's
+/// `tests/test.rs`) and run as often as the test needs:
+/// `sb.aws().tenant("dev01").host(&stand_in.url).token_file(&tf).ok()`.
+#[derive(Clone)]
+#[must_use]
+pub struct Jit<'a> {
+    sb: &'a Sandbox,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Jit<'_> {
+    pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    pub fn arg(self, arg: &str) -> Self {
+        self.args([arg])
+    }
+
+    pub fn admin(self) -> Self {
+        self.arg("--admin")
+    }
+
+    pub fn duplo_ops(self) -> Self {
+        self.arg("--duplo-ops")
+    }
+
+    pub fn tenant(self, name: &str) -> Self {
+        self.args(["--tenant", name])
+    }
+
+    pub fn host(self, url: &str) -> Self {
+        self.args(["--host", url])
+    }
+
+    pub fn api_host(self, url: &str) -> Self {
+        self.args(["--api-host", url])
+    }
+
+    pub fn token_file(self, path: &str) -> Self {
+        self.args(["--token-file", path])
+    }
+
+    pub fn no_cache(self) -> Self {
+        self.arg("--no-cache")
+    }
+
+    pub fn refresh(self) -> Self {
+        self.arg("--refresh")
+    }
+
+    /// `--interactive --no-browser`: the test plays the browser.
+    pub fn interactive(self) -> Self {
+        self.args(["--interactive", "--no-browser"])
+    }
+
+    /// An environment variable for this invocation only, on top of the sandbox's.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The arguments after `jit`, for a wrapper that runs `jit` itself.
+    pub fn argv(&self) -> &[String] {
+        &self.args
+    }
+
+    /// The invocation as one shell-quoted line, for a `credential_process` (its env is not in it).
+    pub fn command_line(&self) -> String {
+        shell_words::join(std::iter::once(JIT).chain(self.args.iter().map(String::as_str)))
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = self.sb.command(JIT);
+        cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Start it with stdout and stderr piped.
+    #[track_caller]
+    pub fn spawn(&self) -> Child {
+        self.command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn jit")
+    }
+
+    #[track_caller]
+    pub fn run(&self) -> Run {
+        finish(self.command().output().expect("spawn jit"))
+    }
+
+    /// Run it and assert success.
+    #[track_caller]
+    pub fn ok(&self) -> Run {
+        self.run().ok()
+    }
+
+    /// Run it and assert it fails with `code`, `needle` on stderr and nothing on stdout.
+    #[track_caller]
+    pub fn fails(&self, code: i32, needle: &str) -> Run {
+        self.run().fails(code, needle)
+    }
+
+    /// Start an interactive login and return it with the login URL it printed on stderr.
+    #[track_caller]
+    pub fn start_login(&self) -> (Child, url::Url) {
+        let mut child = self.clone().interactive().spawn();
+        let line = read_stderr_until(&mut child, |l| l.contains("/app/user/verify-token"));
+        let url = line
+            .split_whitespace()
+            .find(|w| w.contains("verify-token"))
+            .expect("url in line");
+        (child, url::Url::parse(url).expect("login url"))
     }
 }
 
@@ -303,21 +461,4 @@ pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T
 
 pub fn unique<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> usize {
     items.into_iter().collect::<HashSet<_>>().len()
-}
-
-/// Start an interactive `jit` and return it with the login URL it printed on stderr.
-#[track_caller]
-pub fn start_login(sb: &Sandbox, args: &[&str]) -> (Child, url::Url) {
-    let mut child = sb
-        .jit(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let line = read_stderr_until(&mut child, |l| l.contains("/app/user/verify-token"));
-    let url = line
-        .split_whitespace()
-        .find(|w| w.contains("verify-token"))
-        .expect("url in line");
-    (child, url::Url::parse(url).expect("login url"))
 }
