@@ -1,7 +1,7 @@
 //! Interactive login (DESIGN.md §2): the test plays the portal's browser page against the real
 //! loopback listener.
 
-use crate::support::{Sandbox, StandIn, finish, poll};
+use crate::support::{Sandbox, StandIn, Stderr, finish, poll};
 
 #[track_caller]
 fn http() -> reqwest::blocking::Client {
@@ -188,8 +188,6 @@ fn cancel_in_the_browser_fails_cleanly() {
 
 #[test]
 fn concurrent_logins_for_one_host_open_one_browser() {
-    use std::io::Read;
-    use std::sync::{Arc, Mutex};
     let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let admin = sb.aws().admin().host(&stand_in.url).interactive();
@@ -197,28 +195,16 @@ fn concurrent_logins_for_one_host_open_one_browser() {
     let mut procs = Vec::new();
     for jit in [&admin, &admin, &ops, &ops, &ops] {
         let mut child = jit.spawn();
-        let buf = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().expect("stderr");
-        let sink = buf.clone();
-        let reader = std::thread::spawn(move || {
-            let mut chunk = [0u8; 512];
-            while let Ok(n) = stderr.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .expect("lock")
-                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        });
-        procs.push((child, buf, reader));
+        let stderr = Stderr::capture(&mut child);
+        procs.push((child, stderr));
     }
     let found = poll(std::time::Duration::from_secs(20), || {
         procs
             .iter()
-            .find_map(|(_, buf, _)| {
-                let text = buf.lock().expect("lock").clone();
-                text.split_whitespace()
+            .find_map(|(_, stderr)| {
+                stderr
+                    .so_far()
+                    .split_whitespace()
                     .find(|w| w.contains("verify-token"))
                     .map(str::to_string)
             })
@@ -235,11 +221,9 @@ fn concurrent_logins_for_one_host_open_one_browser() {
         302
     );
     let mut urls = 0;
-    for (child, buf, reader) in procs {
+    for (child, stderr) in procs {
         let out = child.wait_with_output().expect("wait");
-        reader.join().expect("reader");
-        let stderr = buf.lock().expect("lock").clone();
-        crate::support::assert_no_secrets(&stderr, "stderr");
+        let stderr = stderr.all();
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         urls += stderr.matches("verify-token").count();
     }

@@ -1,19 +1,18 @@
 //! `jit portal`: jit CLI -> jit portal -> moto STS -> AWS CLI, the portal's refusals, session
 //! clamping, and its login page clicked in headless Chromium.
 
-use std::io::Read;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::support::{
-    Moto, Sandbox, assert_no_secrets, finish, moto, poll, register_secret, start_moto, venv_bin,
+    Moto, Sandbox, Stderr, assert_no_secrets, finish, moto, poll, register_secret, start_moto,
+    venv_bin,
 };
 
 struct Served {
     child: Child,
     url: String,
-    log: Arc<Mutex<String>>,
+    log: Stderr,
 }
 
 impl Drop for Served {
@@ -25,7 +24,7 @@ impl Drop for Served {
 
 impl Served {
     fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.so_far()
     }
 }
 
@@ -139,22 +138,9 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
         .stderr(Stdio::piped())
         .spawn()
         .expect("portal");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let log = Stderr::capture(&mut child);
     let url = poll(Duration::from_secs(20), || {
-        let text = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let text = log.so_far();
         let serving = text.lines().find(|l| l.starts_with("jit portal: serving "));
         serving
             .and_then(|l| l.split_whitespace().nth(3))

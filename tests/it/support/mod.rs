@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use moto::{Moto, moto, start_moto};
@@ -420,6 +420,50 @@ pub fn finish(output: Output) -> Run {
         stdout,
         stderr,
         output,
+    }
+}
+
+/// A child's stderr, read in the background: a long-running child never blocks on a full pipe,
+/// and the test can look at what it has said so far.
+pub struct Stderr {
+    text: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Stderr {
+    /// Take the piped stderr of `child` and start reading it.
+    #[track_caller]
+    pub fn capture(child: &mut Child) -> Stderr {
+        let mut stream = child.stderr.take().expect("piped stderr");
+        let text = Arc::new(Mutex::new(String::new()));
+        let sink = text.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Stderr { text, reader }
+    }
+
+    /// What the child has written so far.
+    pub fn so_far(&self) -> String {
+        self.text.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Everything, once the child has closed its stderr (exited); checked for secrets.
+    #[track_caller]
+    pub fn all(self) -> String {
+        let Stderr { text, reader } = self;
+        reader.join().expect("stderr reader");
+        let text = text.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_no_secrets(&text, "stderr");
+        text
     }
 }
 
