@@ -1,21 +1,19 @@
 //! `jit aws`: the credential_process contract, duplo-jit's flags, and every way the portal fails.
 
-use crate::support::{Portal, Sandbox, portal::REGION};
-
-fn aws_args<'a>(portal: &'a Portal, token_file: &'a str, scope: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["aws"];
-    args.extend_from_slice(scope);
-    args.extend(["--host", portal.url.as_str(), "--token-file", token_file]);
-    args
-}
+use crate::support::{Sandbox, StandIn, stand_in::REGION};
 
 #[test]
 fn prints_credential_process_json_for_a_tenant() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let tf = sb.token_file(&portal.user_token);
-    let run = sb.run(&aws_args(&portal, &tf, &["--tenant", "dev01"])).ok();
-    let issued = portal.last_issued();
+    let tf = sb.token_file(&stand_in.user_token);
+    let run = sb
+        .aws()
+        .tenant("dev01")
+        .host(&stand_in.url)
+        .token_file(&tf)
+        .ok();
+    let issued = stand_in.last_issued();
     assert_eq!(
         run.stdout.lines().count(),
         1,
@@ -68,13 +66,13 @@ fn prints_credential_process_json_for_a_tenant() {
         "Validity 3600 => about an hour left, got {left}"
     );
     // Protocol: tenant name looked up once, then the tenant's credentials, with the right headers.
-    let reqs = portal.requests();
+    let reqs = stand_in.requests();
     let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
         paths,
         [
             "admin/GetTenantsForUser",
-            &format!("subscriptions/{}/GetAwsConsoleTokenUrl", portal.tenant_id)
+            &format!("subscriptions/{}/GetAwsConsoleTokenUrl", stand_in.tenant_id)
         ]
     );
     for r in &reqs {
@@ -86,7 +84,7 @@ fn prints_credential_process_json_for_a_tenant() {
         };
         assert_eq!(
             h("Authorization"),
-            Some(format!("Bearer {}", portal.user_token))
+            Some(format!("Bearer {}", stand_in.user_token))
         );
         assert_eq!(
             h("Content-Type").as_deref(),
@@ -98,72 +96,49 @@ fn prints_credential_process_json_for_a_tenant() {
 
 #[test]
 fn accepts_duplo_jit_flag_spellings() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.user_token);
-    let tf = sb.token_file(&portal.admin_token);
-    let host_eq = format!("-host={}", portal.url);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
+    let tf = sb.token_file(&stand_in.admin_token);
+    // Spelled out by hand: the spellings are what this test is about.
+    let url = stand_in.url.as_str();
+    let host_eq = format!("-host={url}");
     for args in [
-        vec![
-            "aws",
-            "-tenant",
-            "dev01",
-            "-host",
-            portal.url.as_str(),
-            "-no-cache",
-        ],
-        vec!["aws", "--tenant=dev01", host_eq.as_str(), "--no-cache"],
-        vec![
-            "aws",
-            "-tenant",
-            portal.tenant_id.as_str(),
-            "-host",
-            portal.url.as_str(),
-            "-no-cache",
-        ],
+        ["-tenant", "dev01", "-host", url, "-no-cache"].as_slice(),
+        &["--tenant=dev01", &host_eq, "--no-cache"],
+        &["-tenant", &stand_in.tenant_id, "-host", url, "-no-cache"],
     ] {
-        let json = sb.run(&args).ok().json();
+        let json = sb.aws().args(args).ok().json();
         assert_eq!(
             json["AccessKeyId"],
-            portal.last_issued().access_key_id.as_str(),
+            stand_in.last_issued().access_key_id.as_str(),
             "{args:?}"
         );
     }
     let json = sb
-        .run(&[
-            "aws",
-            "-admin=true",
-            "-host",
-            &portal.url,
-            "-token-file",
-            &tf,
-            "-no-cache",
-        ])
+        .aws()
+        .args(["-admin=true", "-host", url, "-token-file", &tf, "-no-cache"])
         .ok()
         .json();
     assert_eq!(
         json["AccessKeyId"],
-        portal.last_issued().access_key_id.as_str()
+        stand_in.last_issued().access_key_id.as_str()
     );
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/admin"), 1);
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/admin"), 1);
     // Names and ids alike are checked against the user's tenant list (DESIGN.md §1).
-    assert_eq!(portal.count("GetTenantsForUser"), 3);
+    assert_eq!(stand_in.count("GetTenantsForUser"), 3);
 }
 
 #[test]
 fn duplo_ops_and_api_host() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     // The UI host is only a name here: all calls must go to --api-host.
-    sb.run(&[
-        "aws",
-        "--duplo-ops",
-        "--host",
-        "https://portal.invalid",
-        "--api-host",
-        &portal.url,
-    ])
-    .ok();
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
+    sb.aws()
+        .duplo_ops()
+        .host("https://portal.invalid")
+        .api_host(&stand_in.url)
+        .ok();
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
     assert!(
         sb.cache_dir()
             .join("portal.invalid,duplo-ops,aws-creds.json")
@@ -173,24 +148,22 @@ fn duplo_ops_and_api_host() {
 
 #[test]
 fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let tf = sb.token_file(&portal.user_token);
-    let args = aws_args(&portal, &tf, &["--tenant", "dev01"]);
-    let first = sb.run(&args).ok().stdout;
-    let total = portal.requests().len();
+    let tf = sb.token_file(&stand_in.user_token);
+    let aws = sb.aws().tenant("dev01").host(&stand_in.url).token_file(&tf);
+    let first = aws.ok().stdout;
+    let total = stand_in.requests().len();
     for _ in 0..3 {
-        assert_eq!(sb.run(&args).ok().stdout, first);
+        assert_eq!(aws.ok().stdout, first);
     }
     assert_eq!(
-        portal.requests().len(),
+        stand_in.requests().len(),
         total,
         "cache hits must not touch the network"
     );
 
-    let mut no_cache = args.clone();
-    no_cache.push("--no-cache");
-    let fresh = sb.run(&no_cache).ok().json();
+    let fresh = aws.clone().no_cache().ok().json();
     assert_ne!(
         fresh["AccessKeyId"].as_str(),
         serde_json::from_str::<serde_json::Value>(&first)
@@ -199,71 +172,66 @@ fn cache_hit_makes_no_network_call_and_no_cache_bypasses() {
             .and_then(|v| v["AccessKeyId"].as_str())
     );
     assert_eq!(
-        sb.run(&args).ok().stdout,
+        aws.ok().stdout,
         first,
         "--no-cache must not write the cache"
     );
 
-    let mut refresh = args.clone();
-    refresh.push("--refresh");
-    let refreshed = sb.run(&refresh).ok().stdout;
+    let refreshed = aws.clone().refresh().ok().stdout;
     assert_ne!(refreshed, first);
     assert_eq!(
-        sb.run(&args).ok().stdout,
+        aws.ok().stdout,
         refreshed,
         "--refresh writes what it fetched"
     );
-    assert_eq!(portal.cred_calls(), 3);
+    assert_eq!(stand_in.cred_calls(), 3);
     // The tenant id was cached with the entry: --refresh did not look the name up again.
-    assert_eq!(portal.count("GetTenantsForUser"), 2);
+    assert_eq!(stand_in.count("GetTenantsForUser"), 2);
 }
 
 #[test]
 fn refreshes_inside_the_window() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    let args = ["aws", "--admin", "--host", portal.url.as_str()];
-    sb.run(&args).ok();
-    sb.run(&args).ok();
-    assert_eq!(portal.cred_calls(), 1);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    let aws = sb.aws().admin().host(&stand_in.url);
+    aws.ok();
+    aws.ok();
+    assert_eq!(stand_in.cred_calls(), 1);
     // Narrow the window's reach: with 3599 s required, an hour-long credential is already stale.
-    let strict = Sandbox {
-        dir: sb.dir,
-        extra_env: vec![
-            ("JIT_TOKEN".into(), portal.admin_token.clone()),
-            ("JIT_REFRESH_WINDOW".into(), "1900".into()),
-        ],
-    };
-    strict.run(&args).ok();
+    let strict = aws.env("JIT_REFRESH_WINDOW", "1900");
+    strict.ok();
     assert_eq!(
-        portal.cred_calls(),
+        stand_in.cred_calls(),
         1,
         "1900 s window, 3600 s credentials: still fresh"
     );
-    portal.state().admin_validity = 1000;
-    strict
-        .run(&["aws", "--admin", "--host", portal.url.as_str(), "--refresh"])
-        .ok();
-    assert_eq!(portal.cred_calls(), 2);
+    stand_in.state().admin_validity = 1000;
+    strict.clone().refresh().ok();
+    assert_eq!(stand_in.cred_calls(), 2);
     // 1000 s credentials against a 1900 s window: served for their first half, not never.
-    strict.run(&args).ok();
-    assert_eq!(portal.cred_calls(), 2);
+    strict.ok();
+    assert_eq!(stand_in.cred_calls(), 2);
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.user_token);
-    sb.run(&["aws", "--host", &portal.url])
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
+    sb.aws()
+        .host(&stand_in.url)
         .fails(2, "must specify --admin, --duplo-ops or --tenant");
-    sb.run(&["aws", "--admin", "--tenant", "x", "--host", &portal.url])
+    sb.aws()
+        .admin()
+        .tenant("x")
+        .host(&stand_in.url)
         .fails(2, "cannot be used with");
-    sb.run(&["aws", "--tenant", "dev01"])
-        .fails(2, "--host must be present");
+    sb.aws().tenant("dev01").fails(2, "--host must be present");
     Sandbox::new()
-        .run(&["aws", "--tenant", "dev01", "--host", &portal.url])
+        .aws()
+        .tenant("dev01")
+        .host(&stand_in.url)
         .fails(2, "no portal token");
-    assert_eq!(portal.requests().len(), 0);
+    assert_eq!(stand_in.requests().len(), 0);
 }
 
 #[test]
@@ -276,107 +244,78 @@ fn rejects_bad_hosts_before_any_request() {
         "ftp://x",
         "portal",
     ] {
-        sb.run(&["aws", "--admin", "--host", host])
-            .fails(1, "invalid host URL");
+        sb.aws().admin().host(host).fails(1, "invalid host URL");
     }
 }
 
 #[test]
 fn portal_errors_are_one_clear_line_without_secrets() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
     let bad = sb.token_file("tok-wrong-0123456789");
     crate::support::register_secret("tok-wrong-0123456789");
     let run = sb
-        .run(&[
-            "aws",
-            "--admin",
-            "--host",
-            &portal.url,
-            "--token-file",
-            &bad,
-        ])
+        .aws()
+        .admin()
+        .host(&stand_in.url)
+        .token_file(&bad)
         .fails(1, "status 401");
     assert!(
-        run.stderr.contains("invalid or expired") && run.stderr.contains(&portal.url),
+        run.stderr.contains("invalid or expired") && run.stderr.contains(&stand_in.url),
         "{}",
         run.stderr
     );
 
-    let user = sb.token_file(&portal.user_token);
-    sb.run(&[
-        "aws",
-        "--admin",
-        "--host",
-        &portal.url,
-        "--token-file",
-        &user,
-    ])
-    .fails(1, "status 403");
-    sb.run(&[
-        "aws",
-        "--tenant",
-        "prod01",
-        "--host",
-        &portal.url,
-        "--token-file",
-        &user,
-    ])
-    .fails(1, "tenant 'prod01' missing or not allowed");
-    let missing_id = "f".repeat(32);
-    sb.run(&[
-        "aws",
-        "--tenant",
-        &missing_id,
-        "--host",
-        &portal.url,
-        "--token-file",
-        &user,
-    ])
-    .fails(1, "missing or not allowed");
+    let user = sb.token_file(&stand_in.user_token);
+    let as_user = sb.aws().host(&stand_in.url).token_file(&user);
+    as_user.clone().admin().fails(1, "status 403");
+    as_user
+        .clone()
+        .tenant("prod01")
+        .fails(1, "tenant 'prod01' missing or not allowed");
+    as_user
+        .tenant(&"f".repeat(32))
+        .fails(1, "missing or not allowed");
 
-    let admin = sb.token_file(&portal.admin_token);
-    let args = [
-        "aws",
-        "--admin",
-        "--host",
-        portal.url.as_str(),
-        "--token-file",
-        admin.as_str(),
-        "--no-cache",
-    ];
-    portal.state().fail = Some((
+    let admin = sb.token_file(&stand_in.admin_token);
+    let aws = sb
+        .aws()
+        .admin()
+        .host(&stand_in.url)
+        .token_file(&admin)
+        .no_cache();
+    stand_in.state().fail = Some((
         503,
         format!(
             "{{\"Message\":\"down\",\"SessionToken\":\"{}\"}}",
-            portal.admin_token
+            stand_in.admin_token
         ),
     ));
-    let run = sb.run(&args).fails(1, "status 503");
+    let run = aws.fails(1, "status 503");
     assert!(
         run.stderr.contains("down") && run.stderr.contains("<redacted>"),
         "{}",
         run.stderr
     );
-    portal.state().fail = Some((404, "nope".into()));
-    sb.run(&args).fails(1, "status 404");
-    portal.state().fail = None;
+    stand_in.state().fail = Some((404, "nope".into()));
+    aws.fails(1, "status 404");
+    stand_in.state().fail = None;
 
-    portal.state().raw_body = Some("{\"AccessKeyId\": 12".into());
-    sb.run(&args).fails(1, "malformed JSON");
-    portal.state().raw_body = Some("{\"AccessKeyId\":\"A\",\"SessionToken\":\"T\"}".into());
-    sb.run(&args).fails(1, "has no SecretAccessKey");
-    portal.state().raw_body = None;
+    stand_in.state().raw_body = Some("{\"AccessKeyId\": 12".into());
+    aws.fails(1, "malformed JSON");
+    stand_in.state().raw_body = Some("{\"AccessKeyId\":\"A\",\"SessionToken\":\"T\"}".into());
+    aws.fails(1, "has no SecretAccessKey");
+    stand_in.state().raw_body = None;
 
-    portal.state().expiration = Some("2001-01-01T00:00:00Z".into());
-    sb.run(&args).fails(1, "check the system clock");
-    portal.state().expiration = Some("2099-01-01T00:00:00.5+02:00".into());
-    let json = sb.run(&args).ok().json();
+    stand_in.state().expiration = Some("2001-01-01T00:00:00Z".into());
+    aws.fails(1, "check the system clock");
+    stand_in.state().expiration = Some("2099-01-01T00:00:00.5+02:00".into());
+    let json = aws.ok().json();
     assert_eq!(
         json["Expiration"], "2098-12-31T22:00:00Z",
         "server Expiration wins, normalised to UTC Z"
     );
-    portal.state().expiration = None;
+    stand_in.state().expiration = None;
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -384,35 +323,36 @@ fn portal_errors_are_one_clear_line_without_secrets() {
         .expect("addr")
         .port();
     let dead = format!("http://127.0.0.1:{closed}");
-    sb.run(&["aws", "--admin", "--host", &dead, "--token-file", &admin])
+    sb.aws()
+        .admin()
+        .host(&dead)
+        .token_file(&admin)
         .fails(1, "portal unreachable");
 }
 
 #[test]
 fn portal_dying_mid_response_is_a_clear_error() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    portal.state().cut_body = true;
-    let run = sb.run(&["aws", "--admin", "--host", &portal.url]);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    stand_in.state().cut_body = true;
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let run = aws.run();
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("portal"), "{}", run.stderr);
-    portal.state().cut_body = false;
-    sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    stand_in.state().cut_body = false;
+    aws.ok();
 }
 
 #[test]
 fn duplo_prints_the_token_and_version_works() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    portal.state().otp_needed = true;
-    let json = sb
-        .run(&["duplo", "--admin", "--host", &portal.url])
-        .ok()
-        .json();
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    stand_in.state().otp_needed = true;
+    let json = sb.duplo().admin().host(&stand_in.url).ok().json();
     assert_eq!(
         json,
-        serde_json::json!({"Version": 1, "DuploToken": portal.admin_token, "NeedOTP": true})
+        serde_json::json!({"Version": 1, "DuploToken": stand_in.admin_token, "NeedOTP": true})
     );
     let version = sb.run(&["version"]).ok().stdout;
     assert_eq!(
@@ -427,14 +367,9 @@ fn duplo_prints_the_token_and_version_works() {
 
 #[test]
 fn closed_stdout_is_not_an_error() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    let mut child = sb
-        .jit(&["aws", "--admin", "--host", &portal.url])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    let mut child = sb.aws().admin().host(&stand_in.url).spawn();
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(

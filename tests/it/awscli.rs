@@ -1,78 +1,64 @@
 //! Real consumers: the AWS CLI and boto3 use `jit` as credential_process and through `jit exec`,
 //! against moto as the AWS endpoint; the portal stand-in mints the keys with a real AssumeRole.
 
-use crate::support::{MOTO_RECORDER, Portal, Sandbox, finish, moto, venv_bin};
+use crate::support::{Moto, Sandbox, StandIn, finish, moto, start_moto, venv_bin};
 
-fn moto_portal() -> Portal {
-    let portal = Portal::start();
-    portal.state().sts = Some(moto().url.clone());
-    portal
+#[track_caller]
+fn stand_in_on(moto: &Moto) -> StandIn {
+    let stand_in = StandIn::start();
+    stand_in.state().sts = Some(moto.url.clone());
+    stand_in
 }
 
-fn profiles(sb: &Sandbox, portal: &Portal) {
-    let user = sb.token_file(&portal.user_token);
-    let admin = sb.token_file(&portal.admin_token);
-    let jit = crate::support::JIT;
-    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
-    std::fs::write(
-        sb.home().join(".aws").join("config"),
-        format!(
-            "[profile dev]\nregion = us-west-2\ncredential_process = {jit} aws -tenant dev01 -host {u} -token-file {user}\n\n\
-             [profile prod]\nregion = us-west-2\ncredential_process = {jit} aws --tenant=prod01 --host {u} --token-file {admin}\n",
-            u = portal.url
-        ),
-    )
-    .expect("aws config");
+/// Profiles `dev` and `prod` whose credential_process is `jit aws`, in duplo-jit's spellings.
+#[track_caller]
+fn profiles(sb: &Sandbox, stand_in: &StandIn) {
+    let user = sb.token_file(&stand_in.user_token);
+    let admin = sb.token_file(&stand_in.admin_token);
+    let url = stand_in.url.as_str();
+    let dev = sb
+        .aws()
+        .args(["-tenant", "dev01", "-host", url, "-token-file", &user]);
+    let prod = sb
+        .aws()
+        .args(["--tenant=prod01", "--host", url, "--token-file", &admin]);
+    sb.write_aws_config(&format!(
+        "[profile dev]\nregion = us-west-2\ncredential_process = {}\n\n\
+         [profile prod]\nregion = us-west-2\ncredential_process = {}\n",
+        dev.command_line(),
+        prod.command_line()
+    ));
 }
 
-fn aws_cli(sb: &Sandbox, args: &[&str]) -> crate::support::Run {
-    let mut cmd = sb.command(venv_bin("aws"));
-    cmd.env("AWS_ENDPOINT_URL", &moto().url).args(args);
-    finish(cmd.output().expect("aws"))
-}
-
+/// Reads moto's request recorder, which is global to the server: hence a moto of its own, as on
+/// the shared one the calls of every other test running beside it would be in the recording.
 #[test]
 fn aws_cli_uses_jit_as_credential_process() {
-    let portal = moto_portal();
+    let mut moto = start_moto();
+    let stand_in = stand_in_on(&moto);
     let sb = Sandbox::new();
-    profiles(&sb, &portal);
-    let _guard = MOTO_RECORDER.lock().unwrap_or_else(|e| e.into_inner());
-    let rec = format!("{}/moto-api/recorder", moto().url);
-    let c = reqwest::blocking::Client::new();
-    c.post(format!("{rec}/reset-recording"))
-        .send()
-        .expect("reset");
-    c.post(format!("{rec}/start-recording"))
-        .send()
-        .expect("start");
-    let id = aws_cli(
-        &sb,
-        &[
-            "sts",
-            "get-caller-identity",
-            "--profile",
-            "dev",
-            "--output",
-            "json",
-        ],
-    )
-    .ok()
-    .json();
-    c.post(format!("{rec}/stop-recording"))
-        .send()
-        .expect("stop");
+    profiles(&sb, &stand_in);
+    let (id, log) = moto.record(|moto| {
+        sb.aws_cli(
+            moto,
+            &[
+                "sts",
+                "get-caller-identity",
+                "--profile",
+                "dev",
+                "--output",
+                "json",
+            ],
+        )
+        .ok()
+        .json()
+    });
     assert_eq!(
         id["Arn"],
         "arn:aws:sts::111111111111:assumed-role/duploservices-dev01/alice"
     );
-    let key = portal.last_key();
+    let key = stand_in.last_key();
     assert!(key.starts_with("ASIA"), "{key}");
-    let log = c
-        .get(format!("{rec}/download-recording"))
-        .send()
-        .expect("log")
-        .text()
-        .expect("text");
     let signed: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("GetCallerIdentity") || l.contains("\"POST\""))
@@ -86,35 +72,28 @@ fn aws_cli_uses_jit_as_credential_process() {
         );
     }
     // The second CLI run is served from jit's cache: no new AssumeRole.
-    aws_cli(&sb, &["sts", "get-caller-identity", "--profile", "dev"]).ok();
-    assert_eq!(portal.cred_calls(), 1);
+    sb.aws_cli(&moto, &["sts", "get-caller-identity", "--profile", "dev"])
+        .ok();
+    assert_eq!(stand_in.cred_calls(), 1);
 }
 
 #[test]
 fn tenants_map_to_separate_accounts_through_exec_and_boto3() {
-    let portal = moto_portal();
+    let stand_in = stand_in_on(moto());
     let sb = Sandbox::new();
-    profiles(&sb, &portal);
-    sb.standard_config(&portal);
+    profiles(&sb, &stand_in);
+    sb.standard_config(&stand_in);
     let script = "import boto3,sys\nec2=boto3.client('ec2',region_name='us-west-2')\n\
                   sts=boto3.client('sts')\nprint(sts.get_caller_identity()['Account'])\n\
                   if sys.argv[1]=='create':\n    ec2.create_vpc(CidrBlock='10.42.0.0/16')\n\
                   print(sum(1 for v in ec2.describe_vpcs()['Vpcs'] if v['CidrBlock']=='10.42.0.0/16'))\n";
     let py = venv_bin("python");
-    let exec = |env: &str, mode: &str| {
-        let mut cmd = sb.jit(&[
-            "exec",
-            env,
-            "--",
-            py.to_str().expect("utf8"),
-            "-c",
-            script,
-            mode,
-        ]);
-        cmd.env("AWS_ENDPOINT_URL", &moto().url);
-        finish(cmd.output().expect("exec")).ok().stdout
-    };
-    let dev = exec("dev", "create");
+    let dev = sb
+        .jit_cmd(["exec", "dev", "--", py.to_str().expect("utf8")])
+        .args(["-c", script, "create"])
+        .env("AWS_ENDPOINT_URL", &moto().url)
+        .ok()
+        .stdout;
     let dev_lines: Vec<&str> = dev.lines().collect();
     assert_eq!(dev_lines[0], "111111111111");
     assert!(dev_lines[1].parse::<u32>().expect("count") >= 1);

@@ -5,37 +5,33 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{Portal, Sandbox, finish, poll, unique};
+use crate::support::{Sandbox, StandIn, finish, poll, unique};
 
-pub fn entry_path(cache_dir: &Path, portal: &Portal, scope: &str) -> PathBuf {
-    let host = portal.url.trim_start_matches("http://").replace(':', "%3A");
+pub fn entry_path(cache_dir: &Path, stand_in: &StandIn, scope: &str) -> PathBuf {
+    let host = stand_in
+        .url
+        .trim_start_matches("http://")
+        .replace(':', "%3A");
     cache_dir.join(format!("{host},{scope},aws-creds.json"))
 }
 
 #[test]
 fn fifty_concurrent_callers_on_a_cold_cache_make_one_portal_request() {
-    let portal = Portal::start();
-    portal.state().delay = Duration::from_millis(300);
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.user_token);
-    let children: Vec<_> = (0..50)
-        .map(|_| {
-            sb.jit(&["aws", "--tenant", "dev01", "--host", &portal.url])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
+    let stand_in = StandIn::start();
+    stand_in.state().delay = Duration::from_millis(300);
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.user_token);
+    let aws = sb.aws().tenant("dev01").host(&stand_in.url);
+    let children: Vec<_> = (0..50).map(|_| aws.spawn()).collect();
     let outs: Vec<_> = children
         .into_iter()
         .map(|c| finish(c.wait_with_output().expect("wait")).ok().stdout)
         .collect();
     assert_eq!(
-        portal.cred_calls(),
+        stand_in.cred_calls(),
         1,
         "single flight: one credentials request for 50 callers"
     );
-    assert_eq!(portal.count("GetTenantsForUser"), 1);
+    assert_eq!(stand_in.count("GetTenantsForUser"), 1);
     assert_eq!(
         unique(outs.iter()),
         1,
@@ -43,15 +39,15 @@ fn fifty_concurrent_callers_on_a_cold_cache_make_one_portal_request() {
     );
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&outs[0]).expect("json")["AccessKeyId"],
-        portal.last_issued().access_key_id.as_str()
+        stand_in.last_issued().access_key_id.as_str()
     );
 }
 
 #[test]
 fn cache_files_are_private() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    sb.aws().admin().host(&stand_in.url).ok();
     let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode(&sb.cache_dir()), 0o700);
     let mut files = 0;
@@ -65,11 +61,11 @@ fn cache_files_are_private() {
 
 #[test]
 fn corrupt_or_unreadable_entries_are_misses() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    let args = ["aws", "--admin", "--host", portal.url.as_str()];
-    sb.run(&args).ok();
-    let path = entry_path(&sb.cache_dir(), &portal, "admin");
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    let aws = sb.aws().admin().host(&stand_in.url);
+    aws.ok();
+    let path = entry_path(&sb.cache_dir(), &stand_in, "admin");
     for garbage in [
         &b""[..],
         b"{\"Version\":1,",
@@ -78,52 +74,46 @@ fn corrupt_or_unreadable_entries_are_misses() {
         b"{\"Version\":1,\"Expiration\":\"yesterday\"}",
     ] {
         std::fs::write(&path, garbage).expect("corrupt");
-        let run = sb.run(&args).ok();
+        let run = aws.ok();
         assert_eq!(
             run.warns("ignoring corrupt cache entry").key(),
-            portal.last_key()
+            stand_in.last_key()
         );
         let healed: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("entry rewritten");
         assert_eq!(
             healed["AccessKeyId"],
-            portal.last_issued().access_key_id.as_str()
+            stand_in.last_issued().access_key_id.as_str()
         );
     }
-    assert_eq!(portal.cred_calls(), 6);
+    assert_eq!(stand_in.cred_calls(), 6);
 }
 
 #[test]
 fn read_only_cache_dir_degrades_to_no_cache_with_a_warning() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     // Tests may run as root, which ignores directory modes; a file in the way fails for anyone.
     let blocked = sb.dir.path().join("blocked");
     std::fs::write(&blocked, b"not a dir").expect("file");
     let sb = sb.env("JIT_CACHE_DIR", &blocked.join("jit").display().to_string());
-    let run = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let run = sb.aws().admin().host(&stand_in.url).ok();
     assert_eq!(
         run.warns("continuing without the cache").key(),
-        portal.last_key()
+        stand_in.last_key()
     );
 }
 
 /// SIGKILL a writer stopped at each step of a cache write; the entry must be the old or the new.
 #[test]
 fn killed_writer_leaves_old_or_new_entry() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    let args = ["aws", "--admin", "--host", portal.url.as_str()];
-    let old = sb.run(&args).ok().json();
-    let path = entry_path(&sb.cache_dir(), &portal, "admin");
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let old = aws.ok().json();
+    let path = entry_path(&sb.cache_dir(), &stand_in, "admin");
     for step in ["temp-create", "temp-write", "fsync", "rename"] {
-        let mut child = sb
-            .jit(&["aws", "--admin", "--host", &portal.url, "--refresh"])
-            .env("JIT_TEST_FAULT", step)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
+        let mut child = aws.clone().refresh().env("JIT_TEST_FAULT", step).spawn();
         let stat = format!("/proc/{}/stat", child.id());
         poll(Duration::from_secs(20), || {
             let state = std::fs::read_to_string(&stat).unwrap_or_default();
@@ -138,7 +128,7 @@ fn killed_writer_leaves_old_or_new_entry() {
             serde_json::from_slice(&std::fs::read(&path).expect("entry survives"))
                 .unwrap_or_else(|e| panic!("torn entry after kill at {step}: {e}"));
         let key = entry["AccessKeyId"].as_str().expect("key").to_string();
-        let newest = portal.last_key();
+        let newest = stand_in.last_key();
         if step == "rename" {
             assert_eq!(
                 key, newest,
@@ -151,7 +141,7 @@ fn killed_writer_leaves_old_or_new_entry() {
             );
         }
         // The lock died with the writer: the next caller is not blocked.
-        let after = sb.run(&args).ok().json();
+        let after = aws.ok().json();
         assert_eq!(after["AccessKeyId"].as_str(), Some(key.as_str()), "{step}");
     }
     let leftovers: Vec<_> = std::fs::read_dir(sb.cache_dir())
@@ -176,9 +166,9 @@ fn killed_writer_leaves_old_or_new_entry() {
 
 #[test]
 fn ls_and_clear_cache() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     sb.run(&["env", "dev"]).ok();
     sb.run(&["env", "admin"]).ok();
     let rows = sb.run(&["ls", "--json"]).ok().json();
@@ -192,7 +182,7 @@ fn ls_and_clear_cache() {
     }
     let table = sb.run(&["ls"]).ok().stdout;
     assert!(
-        table.contains("tenant dev01") && table.contains(&portal.url) && table.contains("59m"),
+        table.contains("tenant dev01") && table.contains(&stand_in.url) && table.contains("59m"),
         "{table}"
     );
     let cleared = sb.run(&["clear-cache"]).ok();
@@ -202,65 +192,61 @@ fn ls_and_clear_cache() {
         cleared.stderr
     );
     assert_eq!(sb.run(&["ls", "--json"]).ok().stdout.trim(), "[]");
-    assert_eq!(portal.cred_calls(), 2);
+    assert_eq!(stand_in.cred_calls(), 2);
 }
 
 /// A caller SIGKILLed while it holds the lock mid-fetch must not block the next one: the kernel
 /// drops its flock.
 #[test]
 fn killed_lock_holder_does_not_block_others() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    portal.state().delay = Duration::from_secs(30);
-    let mut holder = sb
-        .jit(&["aws", "--admin", "--host", &portal.url])
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    stand_in.state().delay = Duration::from_secs(30);
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let mut holder = aws
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
     poll(Duration::from_secs(20), || {
-        (portal.cred_calls() > 0)
+        (stand_in.cred_calls() > 0)
             .then_some(())
             .ok_or_else(|| "holder never reached the portal".to_string())
     });
     holder.kill().expect("kill");
     let _ = holder.wait();
-    portal.state().delay = Duration::ZERO;
+    stand_in.state().delay = Duration::ZERO;
     let start = Instant::now();
-    let run = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let run = aws.ok();
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(run.key(), portal.last_key());
+    assert_eq!(run.key(), stand_in.last_key());
 }
 
 /// A write that the kernel refuses half way (the file size limit, which fails `write` like a full
 /// disk and works without privileges) keeps the old entry and still prints credentials.
 #[test]
 fn failing_cache_write_keeps_the_old_entry_and_still_prints() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
-    let first = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
-    let path = entry_path(&sb.cache_dir(), &portal, "admin");
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let first = aws.ok();
+    let path = entry_path(&sb.cache_dir(), &stand_in, "admin");
     let before = std::fs::read(&path).expect("entry");
 
     // `trap '' XFSZ` makes the over-limit write fail with EFBIG instead of killing jit.
     let script = r#"trap '' XFSZ; ulimit -f 0; exec jit "$@""#;
     let mut cmd = sb.command("sh");
-    cmd.args([
-        "-c",
-        script,
-        "sh",
-        "aws",
-        "--admin",
-        "--host",
-        &portal.url,
-        "--refresh",
-    ]);
+    cmd.args(["-c", script, "sh"]).args(aws.refresh().argv());
     let run = finish(cmd.output().expect("spawn sh")).ok();
-    assert_eq!(run.warns("credentials not cached").key(), portal.last_key());
+    assert_eq!(
+        run.warns("credentials not cached").key(),
+        stand_in.last_key()
+    );
     assert_ne!(run.key(), first.key());
     assert_eq!(
         std::fs::read(&path).expect("entry"),
@@ -280,8 +266,8 @@ fn failing_cache_write_keeps_the_old_entry_and_still_prints() {
 /// (EROFS). Needs `mount`, which root in a container usually has; otherwise it says so and stops.
 #[test]
 fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
     let mnt = sb.dir.path().join("small");
     std::fs::create_dir_all(&mnt).expect("mkdir");
     let Some(_mount) = Tmpfs::mount(&mnt) else {
@@ -290,8 +276,9 @@ fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
     };
     let cache = mnt.join("jit");
     let sb = sb.env("JIT_CACHE_DIR", &cache.display().to_string());
-    let first = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
-    let entry = entry_path(&cache, &portal, "admin");
+    let aws = sb.aws().admin().host(&stand_in.url);
+    let first = aws.ok();
+    let entry = entry_path(&cache, &stand_in, "admin");
     let before = std::fs::read(&entry).expect("entry");
 
     // Fill the filesystem to the last block.
@@ -302,9 +289,7 @@ fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
         .expect("dd");
     assert!(String::from_utf8_lossy(&fill.stderr).contains("No space left"));
 
-    let full = sb
-        .run(&["aws", "--admin", "--host", &portal.url, "--refresh"])
-        .ok();
+    let full = aws.clone().refresh().ok();
     full.warns("credentials not cached").warns("No space left");
     assert_ne!(full.key(), first.key());
     assert_eq!(
@@ -313,24 +298,22 @@ fn full_disk_and_read_only_cache_dir_degrade_with_a_warning() {
         "old entry kept whole"
     );
     // The old entry is still served from the full disk.
-    let hit = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let hit = aws.ok();
     assert_eq!(hit.key(), first.key());
 
     Tmpfs::remount_read_only(&mnt);
-    let calls = portal.cred_calls();
-    let hit = sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
+    let calls = stand_in.cred_calls();
+    let hit = aws.ok();
     assert_eq!(hit.key(), first.key());
     assert_eq!(
-        portal.cred_calls(),
+        stand_in.cred_calls(),
         calls,
         "read-only cache still serves hits"
     );
-    let refresh = sb
-        .run(&["aws", "--admin", "--host", &portal.url, "--refresh"])
-        .ok();
+    let refresh = aws.refresh().ok();
     assert_eq!(
         refresh.warns("Read-only file system").key(),
-        portal.last_key()
+        stand_in.last_key()
     );
     assert_eq!(std::fs::read(&entry).expect("entry"), before);
 }
@@ -348,6 +331,7 @@ impl Tmpfs {
         status.success().then(|| Tmpfs(at.to_path_buf()))
     }
 
+    #[track_caller]
     fn remount_read_only(at: &Path) {
         let status = std::process::Command::new("mount")
             .args(["-o", "remount,ro"])

@@ -2,17 +2,17 @@
 
 use std::os::unix::process::ExitStatusExt;
 
-use crate::support::{Portal, Sandbox, finish, portal::REGION};
+use crate::support::{Sandbox, StandIn, finish, stand_in::REGION};
 
 #[test]
 fn exec_sets_and_clears_the_environment_and_passes_argv_unchanged() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new()
         .env("AWS_PROFILE", "stale")
         .env("AWS_ROLE_ARN", "arn:stale");
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     let run = sb.run(&["exec", "dev", "--", "env"]).ok();
-    let issued = portal.last_issued();
+    let issued = stand_in.last_issued();
     let env: std::collections::HashMap<&str, &str> = run
         .stdout
         .lines()
@@ -44,14 +44,18 @@ fn exec_sets_and_clears_the_environment_and_passes_argv_unchanged() {
     let expected: String = tricky.iter().map(|a| format!("[{a}]\n")).collect();
     assert_eq!(out, expected);
     assert!(!sb.home().join("pwned").exists());
-    assert_eq!(portal.cred_calls(), 1, "second exec served from the cache");
+    assert_eq!(
+        stand_in.cred_calls(),
+        1,
+        "second exec served from the cache"
+    );
 }
 
 #[test]
 fn exec_passes_exit_codes_and_signals_through() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     assert_eq!(
         sb.run(&["exec", "dev", "--", "sh", "-c", "exit 7"]).code,
         Some(7)
@@ -68,12 +72,12 @@ fn exec_passes_exit_codes_and_signals_through() {
 
 #[test]
 fn exec_refuses_to_nest_unless_forced() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_ENV", "prod");
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     sb.run(&["exec", "dev", "--", "true"])
         .fails(2, "already inside jit environment 'prod'");
-    assert_eq!(portal.requests().len(), 0);
+    assert_eq!(stand_in.requests().len(), 0);
     let out = sb
         .run(&["exec", "dev", "--force", "--", "sh", "-c", "echo $JIT_ENV"])
         .ok()
@@ -83,11 +87,11 @@ fn exec_refuses_to_nest_unless_forced() {
 
 #[test]
 fn env_formats_evaluate_in_real_shells() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     let json = sb.run(&["env", "dev", "--format", "json"]).ok().json();
-    let key = portal.last_key();
+    let key = stand_in.last_key();
     assert_eq!(json["AWS_ACCESS_KEY_ID"], key.as_str());
     assert_eq!(json["JIT_ENV"], "dev");
     let sh = sb.run(&["env", "dev", "--format", "sh"]).ok().stdout;
@@ -131,35 +135,28 @@ fn env_formats_evaluate_in_real_shells() {
 
 #[test]
 fn config_add_list_remove_and_overrides() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("DEV_TOKEN", &portal.user_token);
-    sb.run(&[
-        "config",
-        "add",
-        "dev",
-        "--host",
-        &portal.url,
-        "--tenant",
-        "dev01",
-        "--token-env",
-        "DEV_TOKEN",
-        "--region",
-        "eu-central-1",
-    ])
-    .ok();
-    sb.run(&["config", "add", "ops", "--host", &portal.url, "--duplo-ops"])
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("DEV_TOKEN", &stand_in.user_token);
+    sb.jit_cmd(["config", "add", "dev"])
+        .host(&stand_in.url)
+        .tenant("dev01")
+        .args(["--token-env", "DEV_TOKEN", "--region", "eu-central-1"])
+        .ok();
+    sb.jit_cmd(["config", "add", "ops"])
+        .host(&stand_in.url)
+        .duplo_ops()
         .ok();
     let list = sb.run(&["config", "list"]).ok().stdout;
     assert_eq!(
         list,
         format!(
             "dev\ttenant dev01\t{u}\nops\tduplo-ops\t{u}\n",
-            u = portal.url
+            u = stand_in.url
         )
     );
     let text = std::fs::read_to_string(sb.config_file()).expect("config written");
     assert!(
-        text.contains("token_env = \"DEV_TOKEN\"") && !text.contains(&portal.user_token),
+        text.contains("token_env = \"DEV_TOKEN\"") && !text.contains(&stand_in.user_token),
         "{text}"
     );
     let json = sb.run(&["env", "dev"]).ok().json();
@@ -172,34 +169,24 @@ fn config_add_list_remove_and_overrides() {
         .fails(1, "no environment named 'ops'");
     sb.run(&["env", "nope"])
         .fails(2, "unknown environment 'nope'");
-    sb.run(&[
-        "config",
-        "add",
-        "bad",
-        "--host",
-        "http://example.com",
-        "--admin",
-    ])
-    .fails(1, "invalid host URL");
+    sb.jit_cmd(["config", "add", "bad"])
+        .host("http://example.com")
+        .admin()
+        .fails(1, "invalid host URL");
     sb.write_config("[env.x]\nhost = 1\n");
     sb.run(&["env", "x"]).fails(1, "invalid config file");
 }
 
 #[test]
 fn falls_back_to_an_aws_profile_that_runs_duplo_jit() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let tf = sb.token_file(&portal.user_token);
-    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
-    std::fs::write(
-        sb.home().join(".aws").join("config"),
-        format!("[profile legacy]\nregion = ap-south-1\ncredential_process = /usr/local/bin/duplo-jit aws -tenant dev01 -host {} -token-file {tf}\n\n[profile other]\ncredential_process = aws-vault export x\n", portal.url),
-    )
-    .expect("aws config");
+    let tf = sb.token_file(&stand_in.user_token);
+    sb.write_aws_config(&format!("[profile legacy]\nregion = ap-south-1\ncredential_process = /usr/local/bin/duplo-jit aws -tenant dev01 -host {} -token-file {tf}\n\n[profile other]\ncredential_process = aws-vault export x\n", stand_in.url));
     let json = sb.run(&["env", "legacy"]).ok().json();
     assert_eq!(
         json["AWS_ACCESS_KEY_ID"],
-        portal.last_issued().access_key_id.as_str()
+        stand_in.last_issued().access_key_id.as_str()
     );
     assert_eq!(json["AWS_REGION"], "ap-south-1");
     sb.run(&["env", "other"]).fails(1, "does not run `jit aws`");
@@ -207,28 +194,28 @@ fn falls_back_to_an_aws_profile_that_runs_duplo_jit() {
 
 #[test]
 fn console_prints_portal_url_or_builds_a_federation_url() {
-    let portal = Portal::start();
-    let sb = Sandbox::new().env("JIT_SIGNIN_URL", &format!("{}/federation", portal.url));
-    sb.standard_config(&portal);
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new().env("JIT_SIGNIN_URL", &format!("{}/federation", stand_in.url));
+    sb.standard_config(&stand_in);
     let url = sb.run(&["console", "dev", "--print"]).ok().stdout;
     assert!(
-        url.starts_with(&format!("{}/federation?Action=login", portal.url))
+        url.starts_with(&format!("{}/federation?Action=login", stand_in.url))
             && url.contains("SigninToken=console-"),
         "{url}"
     );
 
-    portal.state().console_url = false;
+    stand_in.state().console_url = false;
     let url = sb.run(&["console", "admin", "--print"]).ok().stdout;
     let parsed = url::Url::parse(url.trim()).expect("url");
     let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
     assert_eq!(q["Action"], "login");
-    assert_eq!(q["Issuer"], portal.url);
+    assert_eq!(q["Issuer"], stand_in.url);
     assert_eq!(
         q["Destination"],
         format!("https://{REGION}.console.aws.amazon.com/console/home?region={REGION}")
     );
     assert!(q["SigninToken"].starts_with("signin-"));
-    let fed = portal
+    let fed = stand_in
         .requests()
         .into_iter()
         .filter(|r| r.path == "federation")

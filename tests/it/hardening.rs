@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cache::entry_path;
-use crate::support::{Portal, Run, Sandbox, assert_no_secrets, finish, poll, register_secret};
+use crate::support::{Run, Sandbox, StandIn, assert_no_secrets, finish, poll, register_secret};
 
 const NOBODY: u32 = 65534;
 
@@ -61,7 +61,7 @@ fn secret(prefix: &str) -> String {
 
 #[test]
 fn double_encoded_and_camel_case_bodies_leak_nothing() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     let args = ["aws", "--admin", "--host", portal.url.as_str()];
     let creds = serde_json::json!({
@@ -104,7 +104,7 @@ fn double_encoded_and_camel_case_bodies_leak_nothing() {
 
 #[test]
 fn endless_portal_body_is_cut_at_a_mebibyte() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     portal.state().endless_body = Some(64 << 20);
     let run = sb
@@ -126,7 +126,7 @@ fn endless_portal_body_is_cut_at_a_mebibyte() {
 
 #[test]
 fn big_non_json_error_bodies_are_redacted_in_one_pass() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     let token = secret("st");
     let unit = format!("\"SessionToken\" : \"{token}\", ");
@@ -151,7 +151,7 @@ fn big_non_json_error_bodies_are_redacted_in_one_pass() {
 
 #[test]
 fn token_config_and_aws_config_files_are_read_with_a_ceiling() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     let run = finish(
         jit_limited(
@@ -195,8 +195,8 @@ fn rfc3339(secs: i64) -> String {
 }
 
 /// A portal, a sandbox whose admin credentials are cached, and that entry's path.
-fn cached_admin() -> (Portal, Sandbox, PathBuf) {
-    let portal = Portal::start();
+fn cached_admin() -> (StandIn, Sandbox, PathBuf) {
+    let portal = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     sb.run(&["aws", "--admin", "--host", &portal.url]).ok();
     let path = entry_path(&sb.cache_dir(), &portal, "admin");
@@ -269,7 +269,7 @@ fn cache_dir_owned_by_another_user_is_refused() {
 
 #[test]
 fn symlinks_in_the_cache_are_not_followed() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     let args = ["aws", "--admin", "--host", portal.url.as_str()];
     // A dangling lock symlink: jit must not create its target.
@@ -298,13 +298,9 @@ fn symlinks_in_the_cache_are_not_followed() {
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let link = sb.dir.path().join("link");
     std::os::unix::fs::symlink(&victim, &link).expect("symlink");
-    let linked = Sandbox {
-        dir: tempfile::tempdir().expect("tempdir"),
-        extra_env: vec![
-            ("JIT_TOKEN".into(), portal.admin_token.clone()),
-            ("JIT_CACHE_DIR".into(), link.display().to_string()),
-        ],
-    };
+    let linked = Sandbox::new()
+        .env("JIT_TOKEN", &portal.admin_token)
+        .env("JIT_CACHE_DIR", &link.display().to_string());
     let run = linked.run(&args).ok();
     assert_eq!(
         run.warns("continuing without the cache").key(),
@@ -324,7 +320,7 @@ fn symlinks_in_the_cache_are_not_followed() {
 
 #[test]
 fn a_failure_is_shared_only_with_callers_of_the_same_token() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     portal.state().delay = Duration::from_secs(2);
     let sb = Sandbox::new();
     let wrong = secret("tok-wrong");
@@ -360,7 +356,7 @@ fn a_failure_is_shared_only_with_callers_of_the_same_token() {
 
 #[test]
 fn hosts_longer_than_a_file_name_still_cache_and_lock() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &portal.admin_token);
     let host = format!(
         "https://{}example.com",
@@ -388,7 +384,7 @@ fn hosts_longer_than_a_file_name_still_cache_and_lock() {
 
 #[test]
 fn complete_is_not_our_variable_but_jit_complete_is() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new()
         .env("JIT_TOKEN", &portal.admin_token)
         .env("COMPLETE", "bash");

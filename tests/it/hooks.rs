@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use crate::shells::Tmux;
-use crate::support::{JIT, Portal, Run, Sandbox, finish};
+use crate::support::{JIT, Run, Sandbox, StandIn, finish};
 
 /// How one shell says the few things these tests need.
 struct Sh {
@@ -75,7 +75,7 @@ const DEV_ENDPOINT: &str = "http://127.0.0.1:9/dev-endpoint";
 
 /// `dev` with an endpoint and a region of its own; `admin` with neither (the portal sends no
 /// region), as `jit portal serve --demo`'s environment next to a production one.
-fn two_environments(portal: &Portal) -> Sandbox {
+fn two_environments(portal: &StandIn) -> Sandbox {
     let sb = Sandbox::new();
     let user = sb.token_file(&portal.user_token);
     let admin = sb.token_file(&portal.admin_token);
@@ -90,7 +90,7 @@ fn two_environments(portal: &Portal) -> Sandbox {
 
 #[test]
 fn switching_environments_leaves_nothing_of_the_last_one() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = two_environments(&portal);
     let body = "setvar AWS_ENDPOINT_URL http://mine.example\n\
                 jitnow admin; show admin-keeps-mine\n\
@@ -113,7 +113,7 @@ fn switching_environments_leaves_nothing_of_the_last_one() {
 
 #[test]
 fn exec_drops_the_endpoint_jit_set_but_not_the_users() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = two_environments(&portal);
     let show = "echo ${AWS_ENDPOINT_URL-unset}";
     let run = |endpoint: &str, mark: Option<&str>| {
@@ -134,7 +134,7 @@ fn exec_drops_the_endpoint_jit_set_but_not_the_users() {
 
 #[test]
 fn hook_functions_return_zero_on_success_and_non_zero_on_failure() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = two_environments(&portal);
     for sh in SHELLS {
         let st = sh.status;
@@ -178,11 +178,11 @@ fn hostile_portal_values_come_back_byte_for_byte_in_bash_zsh_and_fish() {
     let sb = Sandbox::new().env("HOSTILE_NAME", HOSTILE_NAME);
     // One stand-in per value, each answering with it as the secret key and inside the token.
     let hostile = hostile();
-    let portals: Vec<Portal> = hostile
+    let portals: Vec<StandIn> = hostile
         .iter()
         .enumerate()
         .map(|(i, value)| {
-            let portal = Portal::start();
+            let portal = StandIn::start();
             portal.state().raw_body = Some(
                 serde_json::json!({
                     "AccessKeyId": format!("ASIAHOSTILE{i:09}"),
@@ -297,7 +297,7 @@ fn assert_powershell_parses(sb: &Sandbox, code: &str) {
 
 #[test]
 fn values_that_are_not_what_they_claim_are_refused_before_any_shell_sees_them() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     sb.standard_config(&portal);
     let body = |key: &str, region: &str| {
@@ -510,7 +510,7 @@ fn every_hand_written_script_passes_shellcheck_with_all_checks() {
 
 #[test]
 fn env_code_for_sh_passes_shellcheck_with_all_checks() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = two_environments(&portal);
     for env in ["dev", "admin"] {
         let code = sb.run(&["env", env, "--format", "sh"]).ok().stdout;
@@ -612,7 +612,7 @@ fn install_sh_shows_cargo_progress_while_it_builds() {
 /// A person's first shell after `install.sh --add-hook`, with the distribution's default startup
 /// file `rc` holding `rc_text`: Tab completes jit's subcommands and environment names.
 fn completes_after_install(shell: &str, rc: &str, rc_text: &str) {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     // Debug lines would land in the middle of the command line.
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
     sb.standard_config(&portal);

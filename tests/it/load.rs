@@ -1,20 +1,21 @@
 //! Load: 200 concurrent callers, `jit aws` and `jit exec` mixed, across 5 environments on a cold
 //! cache; with the portal fast, slow, and failing.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::support::{Portal, Sandbox, finish, portal::Tenant, random_hex};
+use crate::support::{Sandbox, StandIn, finish, random_hex, stand_in::Tenant};
 
 const ENVS: [&str; 5] = ["t1", "t2", "t3", "t4", "t5"];
 
-fn setup() -> (Portal, Sandbox) {
-    let portal = Portal::start();
+#[track_caller]
+fn setup() -> (StandIn, Sandbox) {
+    let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
-    let token = sb.token_file(&portal.admin_token);
+    let token = sb.token_file(&stand_in.admin_token);
     let mut config = String::new();
     for (i, env) in ENVS.iter().enumerate() {
-        portal.state().tenants.push(Tenant {
+        stand_in.state().tenants.push(Tenant {
             id: random_hex(32),
             name: format!("load{i}"),
             plan: "default".into(),
@@ -23,43 +24,33 @@ fn setup() -> (Portal, Sandbox) {
         });
         config.push_str(&format!(
             "[env.{env}]\nhost = \"{}\"\ntenant = \"load{i}\"\ntoken_file = \"{token}\"\n",
-            portal.url
+            stand_in.url
         ));
     }
     sb.write_config(&config);
-    (portal, sb)
+    (stand_in, sb)
 }
 
+#[track_caller]
 fn spawn_all(sb: &Sandbox) -> Vec<(usize, Child)> {
-    (0..200)
-        .map(|i| {
-            let env = ENVS[i % ENVS.len()];
-            let args: Vec<&str> = if i % 2 == 0 {
-                vec!["env", env]
-            } else {
-                vec![
-                    "exec",
-                    env,
-                    "--",
-                    "sh",
-                    "-c",
-                    "printf '{\"AWS_ACCESS_KEY_ID\":\"%s\"}' \"$AWS_ACCESS_KEY_ID\"",
-                ]
-            };
-            let child = sb
-                .jit(&args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn");
-            (i, child)
-        })
-        .collect()
+    let print_key = "printf '{\"AWS_ACCESS_KEY_ID\":\"%s\"}' \"$AWS_ACCESS_KEY_ID\"";
+    // A loop, not `map`: a failed spawn inside a closure would not name the test's line.
+    let mut children = Vec::new();
+    for i in 0..200 {
+        let env = ENVS[i % ENVS.len()];
+        let jit = if i % 2 == 0 {
+            sb.jit_cmd(["env", env])
+        } else {
+            sb.jit_cmd(["exec", env, "--", "sh", "-c", print_key])
+        };
+        children.push((i, jit.spawn()));
+    }
+    children
 }
 
 fn run_load(delay: Duration) {
-    let (portal, sb) = setup();
-    portal.state().delay = delay;
+    let (stand_in, sb) = setup();
+    stand_in.state().delay = delay;
     let start = Instant::now();
     let mut keys: Vec<Vec<String>> = vec![Vec::new(); ENVS.len()];
     for (i, child) in spawn_all(&sb) {
@@ -73,7 +64,7 @@ fn run_load(delay: Duration) {
     }
     let elapsed = start.elapsed();
     assert_eq!(
-        portal.cred_calls(),
+        stand_in.cred_calls(),
         ENVS.len(),
         "one portal fetch per environment"
     );
@@ -93,7 +84,7 @@ fn run_load(delay: Duration) {
     let locks = std::fs::read_dir(sb.cache_dir()).expect("ls").count();
     assert!(locks > 0);
     // No lock is left held: a fresh caller with --refresh gets through at once.
-    portal.state().delay = Duration::ZERO;
+    stand_in.state().delay = Duration::ZERO;
     sb.run(&["env", "t1", "--refresh"]).ok();
 }
 
@@ -109,8 +100,8 @@ fn two_hundred_callers_with_a_slow_portal() {
 
 #[test]
 fn two_hundred_callers_with_a_failing_portal_all_get_a_clear_error() {
-    let (portal, sb) = setup();
-    portal.state().fail = Some((500, "{\"Message\":\"backend down\"}".into()));
+    let (stand_in, sb) = setup();
+    stand_in.state().fail = Some((500, "{\"Message\":\"backend down\"}".into()));
     let start = Instant::now();
     for (_, child) in spawn_all(&sb) {
         finish(child.wait_with_output().expect("wait")).fails(1, "status 500");
@@ -126,9 +117,9 @@ fn two_hundred_callers_with_a_failing_portal_all_get_a_clear_error() {
 /// instead of each waiting 5 s in turn (which would take 40 x 5 s per environment).
 #[test]
 fn two_hundred_callers_with_a_slow_failing_portal_share_one_failure_per_env() {
-    let (portal, sb) = setup();
-    portal.state().fail = Some((503, "{\"Message\":\"overloaded\"}".into()));
-    portal.state().delay = Duration::from_secs(5);
+    let (stand_in, sb) = setup();
+    stand_in.state().fail = Some((503, "{\"Message\":\"overloaded\"}".into()));
+    stand_in.state().delay = Duration::from_secs(5);
     let start = Instant::now();
     let mut shared = 0;
     for (_, child) in spawn_all(&sb) {
@@ -140,14 +131,14 @@ fn two_hundred_callers_with_a_slow_failing_portal_share_one_failure_per_env() {
         elapsed < Duration::from_secs(40),
         "no caller waits out every other caller's timeout: {elapsed:?}"
     );
-    let requests = portal.requests().len();
+    let requests = stand_in.requests().len();
     assert!(
         requests <= 2 * ENVS.len(),
         "about one failing request per environment, got {requests}"
     );
     assert!(shared >= 200 - requests, "{shared} shared failures");
     // The portal recovers: the next caller fetches again instead of replaying the old error.
-    portal.state().fail = None;
-    portal.state().delay = Duration::ZERO;
+    stand_in.state().fail = None;
+    stand_in.state().delay = Duration::ZERO;
     sb.run(&["env", "t1"]).ok();
 }

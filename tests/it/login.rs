@@ -1,10 +1,9 @@
 //! Interactive login (DESIGN.md §2): the test plays the portal's browser page against the real
 //! loopback listener.
 
-use std::process::Stdio;
+use crate::support::{Sandbox, StandIn, Stderr, finish, poll};
 
-use crate::support::{Portal, Sandbox, finish, poll, start_login as start};
-
+#[track_caller]
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -12,6 +11,7 @@ fn http() -> reqwest::blocking::Client {
         .expect("client")
 }
 
+#[track_caller]
 fn port(url: &url::Url) -> u16 {
     url.query_pairs()
         .find(|(k, _)| k == "localPort")
@@ -23,17 +23,9 @@ fn port(url: &url::Url) -> u16 {
 
 #[test]
 fn get_callback_logs_in_and_token_is_cached() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let args = [
-        "aws",
-        "--admin",
-        "--host",
-        portal.url.as_str(),
-        "--interactive",
-        "--no-browser",
-    ];
-    let (child, login) = start(&sb, &args);
+    let (child, login) = sb.aws().admin().host(&stand_in.url).start_login();
     assert_eq!(login.path(), "/app/user/verify-token");
     let q: Vec<(String, String)> = login.query_pairs().into_owned().collect();
     let names: Vec<&str> = q.iter().map(|(k, _)| k.as_str()).collect();
@@ -49,7 +41,7 @@ fn get_callback_logs_in_and_token_is_cached() {
         .expect("options");
     assert_eq!(
         pre.headers()["access-control-allow-origin"],
-        portal.url.as_str()
+        stand_in.url.as_str()
     );
     assert_eq!(
         pre.headers()["access-control-allow-headers"],
@@ -65,73 +57,54 @@ fn get_callback_logs_in_and_token_is_cached() {
     let evil = c
         .post(format!("{base}/"))
         .header("Origin", "http://evil.example")
-        .body(portal.admin_token.clone())
+        .body(stand_in.admin_token.clone())
         .send()
         .expect("evil");
     assert_eq!(evil.status(), 403);
 
     let resp = c
-        .get(format!("{base}/?t={}", portal.admin_token))
+        .get(format!("{base}/?t={}", stand_in.admin_token))
         .send()
         .expect("callback");
     assert_eq!(resp.status(), 302);
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
-        portal.url.as_str()
+        stand_in.url.as_str()
     );
     let done = resp.headers()["location"].to_str().expect("location");
     assert_eq!(
         done,
         format!(
             "{}/app/user/verify-token?localAppName=duplo-jit&localPort={}&isAdmin=true&success=true",
-            portal.url,
+            stand_in.url,
             port(&login)
         )
     );
     let run = finish(child.wait_with_output().expect("wait")).ok();
-    assert_eq!(run.key(), portal.last_key());
+    assert_eq!(run.key(), stand_in.last_key());
     // A second token is refused: the listener is gone.
     assert!(c.get(format!("{base}/?t=again")).send().is_err());
 
     // The token is cached: another scope on the same host needs no browser.
-    let run = sb
-        .run(&[
-            "aws",
-            "--duplo-ops",
-            "--host",
-            &portal.url,
-            "--interactive",
-            "--no-browser",
-        ])
-        .ok();
+    let ops = sb.aws().duplo_ops().host(&stand_in.url);
+    let run = ops.clone().interactive().ok();
     assert!(!run.stderr.contains("verify-token"), "{}", run.stderr);
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/duplo-ops"), 1);
     // An expired portal token means a new login, not a failure.
-    portal.state().users.remove(&portal.admin_token);
-    let (child, login) = start(
-        &sb,
-        &[
-            "aws",
-            "--duplo-ops",
-            "--host",
-            &portal.url,
-            "--interactive",
-            "--no-browser",
-            "--refresh",
-        ],
-    );
+    stand_in.state().users.remove(&stand_in.admin_token);
+    let (child, login) = ops.refresh().start_login();
     let fresh = format!("adm2-{}", crate::support::random_hex(20));
     crate::support::register_secret(&fresh);
-    let root = crate::support::portal::User {
+    let root = crate::support::stand_in::User {
         name: "root".into(),
         admin: true,
         tenants: vec![],
     };
-    portal.state().users.insert(fresh.clone(), root);
+    stand_in.state().users.insert(fresh.clone(), root);
     let base = format!("http://127.0.0.1:{}", port(&login));
     let ok = c
         .post(format!("{base}/"))
-        .header("Origin", portal.url.as_str())
+        .header("Origin", stand_in.url.as_str())
         .body(fresh.clone())
         .send()
         .expect("post");
@@ -142,22 +115,16 @@ fn get_callback_logs_in_and_token_is_cached() {
 
 #[test]
 fn otp_callback_sends_the_otp_header() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let (child, login) = start(
-        &sb,
-        &[
-            "aws",
-            "--admin",
-            "--host",
-            &portal.url,
-            "--interactive",
-            "--no-browser",
-            "--no-cache",
-        ],
-    );
+    let (child, login) = sb
+        .aws()
+        .admin()
+        .host(&stand_in.url)
+        .no_cache()
+        .start_login();
     let base = format!("http://127.0.0.1:{}", port(&login));
-    let payload = serde_json::json!({"token": portal.admin_token, "otp": "123456"}).to_string();
+    let payload = serde_json::json!({"token": stand_in.admin_token, "otp": "123456"}).to_string();
     let resp = http()
         .get(format!("{base}/v2/callbackWithOtp"))
         .query(&[("t", payload)])
@@ -165,7 +132,7 @@ fn otp_callback_sends_the_otp_header() {
         .expect("otp");
     assert_eq!(resp.status(), 302);
     finish(child.wait_with_output().expect("wait")).ok();
-    let creds = portal
+    let creds = stand_in
         .requests()
         .into_iter()
         .find(|r| r.path.contains("jitAccess"))
@@ -184,20 +151,9 @@ fn otp_callback_sends_the_otp_header() {
 
 #[test]
 fn cancel_in_the_browser_fails_cleanly() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let (child, login) = start(
-        &sb,
-        &[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            &portal.url,
-            "--interactive",
-            "--no-browser",
-        ],
-    );
+    let (child, login) = sb.aws().tenant("dev01").host(&stand_in.url).start_login();
     assert!(
         !login.query_pairs().any(|(k, _)| k == "isAdmin"),
         "tenant logins are not admin"
@@ -232,54 +188,23 @@ fn cancel_in_the_browser_fails_cleanly() {
 
 #[test]
 fn concurrent_logins_for_one_host_open_one_browser() {
-    use std::io::Read;
-    use std::sync::{Arc, Mutex};
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let scopes = [
-        "--admin",
-        "--admin",
-        "--duplo-ops",
-        "--duplo-ops",
-        "--duplo-ops",
-    ];
+    let admin = sb.aws().admin().host(&stand_in.url).interactive();
+    let ops = sb.aws().duplo_ops().host(&stand_in.url).interactive();
     let mut procs = Vec::new();
-    for scope in scopes {
-        let mut child = sb
-            .jit(&[
-                "aws",
-                scope,
-                "--host",
-                &portal.url,
-                "--interactive",
-                "--no-browser",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let buf = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().expect("stderr");
-        let sink = buf.clone();
-        let reader = std::thread::spawn(move || {
-            let mut chunk = [0u8; 512];
-            while let Ok(n) = stderr.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .expect("lock")
-                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        });
-        procs.push((child, buf, reader));
+    for jit in [&admin, &admin, &ops, &ops, &ops] {
+        let mut child = jit.spawn();
+        let stderr = Stderr::capture(&mut child);
+        procs.push((child, stderr));
     }
     let found = poll(std::time::Duration::from_secs(20), || {
         procs
             .iter()
-            .find_map(|(_, buf, _)| {
-                let text = buf.lock().expect("lock").clone();
-                text.split_whitespace()
+            .find_map(|(_, stderr)| {
+                stderr
+                    .so_far()
+                    .split_whitespace()
                     .find(|w| w.contains("verify-token"))
                     .map(str::to_string)
             })
@@ -289,18 +214,16 @@ fn concurrent_logins_for_one_host_open_one_browser() {
     let base = format!("http://127.0.0.1:{}", port(&login));
     assert_eq!(
         http()
-            .get(format!("{base}/?t={}", portal.admin_token))
+            .get(format!("{base}/?t={}", stand_in.admin_token))
             .send()
             .expect("login")
             .status(),
         302
     );
     let mut urls = 0;
-    for (child, buf, reader) in procs {
+    for (child, stderr) in procs {
         let out = child.wait_with_output().expect("wait");
-        reader.join().expect("reader");
-        let stderr = buf.lock().expect("lock").clone();
-        crate::support::assert_no_secrets(&stderr, "stderr");
+        let stderr = stderr.all();
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         urls += stderr.matches("verify-token").count();
     }
@@ -308,5 +231,5 @@ fn concurrent_logins_for_one_host_open_one_browser() {
         urls, 1,
         "one browser login; the others waited and reused its token"
     );
-    assert_eq!(portal.cred_calls(), 2, "one fetch per scope");
+    assert_eq!(stand_in.cred_calls(), 2, "one fetch per scope");
 }

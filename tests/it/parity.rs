@@ -2,13 +2,13 @@
 //! precedence, `jit duplo`, cache without a token, `jit exec` with no command, names and
 //! suggestions, `jit ls` and `jit clear-cache ENV`.
 
-use crate::support::{Portal, Sandbox};
+use crate::support::{Sandbox, StandIn};
 
 #[test]
 fn every_go_spelling_of_every_flag_is_accepted() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let admin = sb.token_file(&portal.admin_token);
+    let admin = sb.token_file(&stand_in.admin_token);
     for yes in ["1", "t", "T", "true", "TRUE", "True"] {
         let flag = format!("-admin={yes}");
         sb.run(&[
@@ -16,15 +16,15 @@ fn every_go_spelling_of_every_flag_is_accepted() {
             "-debug",
             &flag,
             "-host",
-            &portal.url,
+            &stand_in.url,
             "-token-file",
             &admin,
             "-no-cache",
         ])
         .ok();
     }
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/admin"), 6);
-    let user = sb.token_file(&portal.user_token);
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/admin"), 6);
+    let user = sb.token_file(&stand_in.user_token);
     for no in ["0", "f", "F", "false", "FALSE", "False"] {
         let flag = format!("--admin={no}");
         sb.run(&[
@@ -32,14 +32,14 @@ fn every_go_spelling_of_every_flag_is_accepted() {
             &flag,
             "-tenant=dev01",
             "-host",
-            &portal.url,
+            &stand_in.url,
             "-token-file",
             &user,
         ])
         .ok();
     }
     assert_eq!(
-        portal.count("v3/admin/aws/jitAccess/admin"),
+        stand_in.count("v3/admin/aws/jitAccess/admin"),
         6,
         "-admin=<false> is no admin"
     );
@@ -47,59 +47,44 @@ fn every_go_spelling_of_every_flag_is_accepted() {
 
 #[test]
 fn admin_wins_over_tenant_with_a_warning() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let admin = sb.token_file(&portal.admin_token);
+    let admin = sb.token_file(&stand_in.admin_token);
     let run = sb
-        .run(&[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--admin",
-            "--host",
-            &portal.url,
-            "--token-file",
-            &admin,
-        ])
+        .aws()
+        .tenant("dev01")
+        .admin()
+        .host(&stand_in.url)
+        .token_file(&admin)
         .ok();
     run.warns("--admin and --tenant given; using --admin");
     assert_eq!(run.stderr.matches("warning").count(), 1, "{}", run.stderr);
-    assert_eq!(portal.count("v3/admin/aws/jitAccess/admin"), 1);
-    assert_eq!(portal.count("GetTenantsForUser"), 0);
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/admin"), 1);
+    assert_eq!(stand_in.count("GetTenantsForUser"), 0);
 }
 
 #[test]
 fn duplo_checks_the_token_and_logs_in_as_admin() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let good = sb.token_file(&portal.admin_token);
-    let json = sb
-        .run(&["duplo", "--host", &portal.url, "--token-file", &good])
-        .ok()
-        .json();
+    let good = sb.token_file(&stand_in.admin_token);
+    let json = sb.duplo().host(&stand_in.url).token_file(&good).ok().json();
     assert_eq!(
         json,
-        serde_json::json!({"Version": 1, "DuploToken": portal.admin_token, "NeedOTP": false})
+        serde_json::json!({"Version": 1, "DuploToken": stand_in.admin_token, "NeedOTP": false})
     );
     assert_eq!(
-        portal.count("v3/features/system"),
+        stand_in.count("v3/features/system"),
         1,
         "the token was checked"
     );
     let bad = sb.token_file("not-a-token-at-all");
-    sb.run(&["duplo", "--host", &portal.url, "--token-file", &bad])
+    sb.duplo()
+        .host(&stand_in.url)
+        .token_file(&bad)
         .fails(1, "status 401");
     // The browser login it starts asks for an admin login.
-    let (mut child, url) = crate::support::start_login(
-        &sb,
-        &[
-            "duplo",
-            "--host",
-            &portal.url,
-            "--interactive",
-            "--no-browser",
-        ],
-    );
+    let (mut child, url) = sb.duplo().host(&stand_in.url).start_login();
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -111,47 +96,50 @@ fn duplo_checks_the_token_and_logs_in_as_admin() {
 
 #[test]
 fn a_fresh_cached_credential_is_served_without_a_token() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    let admin = sb.token_file(&portal.admin_token);
+    let admin = sb.token_file(&stand_in.admin_token);
     let first = sb
         .run(&[
             "aws",
             "--admin",
             "--host",
-            &portal.url,
+            &stand_in.url,
             "--token-file",
             &admin,
         ])
         .ok()
         .key();
     let again = sb
-        .run(&["aws", "--admin", "--host", &portal.url])
+        .run(&["aws", "--admin", "--host", &stand_in.url])
         .ok()
         .key();
     assert_eq!(first, again);
-    assert_eq!(portal.cred_calls(), 1);
+    assert_eq!(stand_in.cred_calls(), 1);
     // No cache to serve from: still the usage error.
-    sb.run(&["aws", "--admin", "--host", &portal.url, "--no-cache"])
-        .fails(2, "no portal token");
+    sb.aws()
+        .admin()
+        .host(&stand_in.url)
+        .no_cache()
+        .fails(2, "no stand_in token");
 }
 
 #[test]
 fn exec_without_a_command_runs_the_shell_and_keeps_the_token_from_children() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new()
         .env("SHELL", "/usr/bin/env")
-        .env("JIT_TOKEN", &portal.admin_token)
-        .env("DUPLO_TOKEN", &portal.admin_token)
-        .env("MY_PORTAL_TOKEN", &portal.user_token);
+        .env("JIT_TOKEN", &stand_in.admin_token)
+        .env("DUPLO_TOKEN", &stand_in.admin_token)
+        .env("MY_PORTAL_TOKEN", &stand_in.user_token);
     sb.write_config(&format!(
         "[env.dev]\nhost = \"{}\"\ntenant = \"dev01\"\ntoken_env = \"MY_PORTAL_TOKEN\"\n",
-        portal.url
+        stand_in.url
     ));
     let out = sb.run(&["exec", "dev"]).ok().stdout;
     assert!(out.contains("AWS_ACCESS_KEY_ID=ASIA"), "{out}");
     assert!(out.contains("JIT_ENV=dev"), "{out}");
-    for secret in [&portal.admin_token, &portal.user_token] {
+    for secret in [&stand_in.admin_token, &stand_in.user_token] {
         assert!(
             !out.contains(secret.as_str()),
             "token reached the child: {out}"
@@ -164,9 +152,9 @@ fn exec_without_a_command_runs_the_shell_and_keeps_the_token_from_children() {
 
 #[test]
 fn exec_exits_127_for_a_missing_command_and_126_for_one_that_cannot_run() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     sb.run(&["exec", "dev", "--", "no-such-command-anywhere"])
         .fails(
             127,
@@ -180,9 +168,9 @@ fn exec_exits_127_for_a_missing_command_and_126_for_one_that_cannot_run() {
 
 #[test]
 fn unknown_environments_and_bad_names_are_usage_errors_with_help() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     sb.run(&["env", "devv"])
         .fails(2, "unknown environment 'devv' (did you mean 'dev'?)");
     let run = sb
@@ -190,7 +178,9 @@ fn unknown_environments_and_bad_names_are_usage_errors_with_help() {
         .fails(2, "unknown environment 'zzzz'");
     assert!(!run.stderr.contains("did you mean"), "{}", run.stderr);
     for bad in ["a b", "$(x)", "x;y", ".hidden", "a/b", "über"] {
-        sb.run(&["config", "add", bad, "--host", &portal.url, "--admin"])
+        sb.jit_cmd(["config", "add", bad])
+            .host(&stand_in.url)
+            .admin()
             .fails(2, "invalid environment name");
     }
     sb.run(&[
@@ -198,7 +188,7 @@ fn unknown_environments_and_bad_names_are_usage_errors_with_help() {
         "add",
         "ok-1.two_3",
         "--host",
-        &portal.url,
+        &stand_in.url,
         "--admin",
     ])
     .ok();
@@ -206,9 +196,9 @@ fn unknown_environments_and_bad_names_are_usage_errors_with_help() {
 
 #[test]
 fn ls_names_environments_and_clear_cache_takes_one() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     sb.run(&["env", "dev"]).ok();
     sb.run(&["env", "admin"]).ok();
     let table = sb.run(&["ls"]).ok().stdout;
@@ -240,22 +230,22 @@ fn ls_names_environments_and_clear_cache_takes_one() {
         table.contains(" admin "),
         "the other environment stays: {table}"
     );
-    let calls = portal.cred_calls();
+    let calls = stand_in.cred_calls();
     sb.run(&["env", "admin"]).ok();
-    assert_eq!(portal.cred_calls(), calls, "admin still cached");
+    assert_eq!(stand_in.cred_calls(), calls, "admin still cached");
     sb.run(&["env", "dev"]).ok();
-    assert_eq!(portal.cred_calls(), calls + 1, "dev fetched anew");
+    assert_eq!(stand_in.cred_calls(), calls + 1, "dev fetched anew");
 }
 
 /// botocore refreshes credential_process credentials from 15 minutes before expiry, so with a
 /// 900-second tenant every credential lookup of a command refreshes: the AWS CLI runs jit several
-/// times per command. Each run must be a cache hit: one portal fetch however often it asks.
+/// times per command. Each run must be a cache hit: one stand_in fetch however often it asks.
 #[test]
 fn a_900_second_tenant_makes_botocore_call_jit_often_but_the_portal_once() {
-    let portal = Portal::start();
-    portal.state().tenants[0].validity = 900;
+    let stand_in = StandIn::start();
+    stand_in.state().tenants[0].validity = 900;
     let sb = Sandbox::new();
-    let user = sb.token_file(&portal.user_token);
+    let user = sb.token_file(&stand_in.user_token);
     let calls = sb.dir.path().join("calls");
     let wrapper = sb.dir.path().join("jit-counting");
     std::fs::write(
@@ -278,7 +268,7 @@ fn a_900_second_tenant_makes_botocore_call_jit_often_but_the_portal_once() {
         format!(
             "[profile short]\nregion = us-west-2\ncredential_process = {} aws -tenant dev01 -host {} -token-file {user}\n",
             wrapper.display(),
-            portal.url
+            stand_in.url
         ),
     )
     .expect("aws config");
@@ -303,7 +293,7 @@ fn a_900_second_tenant_makes_botocore_call_jit_often_but_the_portal_once() {
     );
     assert!(per_command.iter().all(|n| *n >= 1), "{per_command:?}");
     assert_eq!(
-        portal.cred_calls(),
+        stand_in.cred_calls(),
         1,
         "{per_command:?} runs of jit, all but the first cache hits"
     );

@@ -1,17 +1,18 @@
 //! `jit portal`: jit CLI -> jit portal -> moto STS -> AWS CLI, the portal's refusals, session
 //! clamping, and its login page clicked in headless Chromium.
 
-use std::io::Read;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret, venv_bin};
+use crate::support::{
+    Moto, Sandbox, Stderr, assert_no_secrets, finish, moto, poll, register_secret, start_moto,
+    venv_bin,
+};
 
 struct Served {
     child: Child,
     url: String,
-    log: Arc<Mutex<String>>,
+    log: Stderr,
 }
 
 impl Drop for Served {
@@ -23,7 +24,7 @@ impl Drop for Served {
 
 impl Served {
     fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.so_far()
     }
 }
 
@@ -31,6 +32,7 @@ fn state(sb: &Sandbox) -> String {
     sb.dir.path().join("portal.toml").display().to_string()
 }
 
+#[track_caller]
 fn admin(sb: &Sandbox, args: &[&str]) -> String {
     let mut full = vec!["portal", "--state"];
     let st = state(sb);
@@ -41,6 +43,7 @@ fn admin(sb: &Sandbox, args: &[&str]) -> String {
 
 /// Tenants dev01 (validity 60 -> clamped to 900) and big (validity 100000, role max 7200);
 /// alice in dev01, root an admin. Returns (alice's token, root's token).
+#[track_caller]
 fn provision(sb: &Sandbox) -> (String, String) {
     admin(
         sb,
@@ -94,27 +97,38 @@ fn provision(sb: &Sandbox) -> (String, String) {
     (alice, root)
 }
 
+const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
+const PORTAL_SECRET: &str = "portal-secret";
+
+/// `jit portal serve` on the sandbox's state, with the shared moto as STS.
+#[track_caller]
 fn serve(sb: &Sandbox) -> Served {
+    serve_as(sb, moto(), PORTAL_KEY, PORTAL_SECRET)
+}
+
+/// `jit portal serve` on the sandbox's state, calling `sts` with `key` and `secret`.
+#[track_caller]
+fn serve_as(sb: &Sandbox, sts: &Moto, key: &str, secret: &str) -> Served {
     let st = state(sb);
-    spawn_portal(
-        sb,
-        &[
-            "portal",
-            "--state",
-            &st,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--sts-endpoint",
-            &moto().url,
-        ],
-    )
+    let args = [
+        "portal",
+        "--state",
+        &st,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sts-endpoint",
+        &sts.url,
+    ];
+    spawn_portal_as(sb, &args, key, secret)
 }
 
+#[track_caller]
 fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
-    spawn_portal_as(sb, args, "AKIAPORTALSERVER0000", "portal-secret")
+    spawn_portal_as(sb, args, PORTAL_KEY, PORTAL_SECRET)
 }
 
+#[track_caller]
 fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Served {
     let mut child = sb
         .jit(args)
@@ -124,22 +138,9 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
         .stderr(Stdio::piped())
         .spawn()
         .expect("portal");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
+    let log = Stderr::capture(&mut child);
     let url = poll(Duration::from_secs(20), || {
-        let text = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let text = log.so_far();
         let serving = text.lines().find(|l| l.starts_with("jit portal: serving "));
         serving
             .and_then(|l| l.split_whitespace().nth(3))
@@ -150,6 +151,7 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
 }
 
 /// `jit exec ENV -- aws sts get-caller-identity`, the ARN the AWS CLI saw.
+#[track_caller]
 fn caller_arn(sb: &Sandbox, env: &str) -> String {
     let aws = venv_bin("aws");
     let args = [
@@ -167,6 +169,7 @@ fn caller_arn(sb: &Sandbox, env: &str) -> String {
     sb.run(&args).ok().stdout.trim().to_string()
 }
 
+#[track_caller]
 fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
     let resp = reqwest::blocking::Client::new()
         .get(url)
@@ -182,26 +185,43 @@ fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
     )
 }
 
+/// The TenantId of `name` in a GetTenantsForUser answer.
+#[track_caller]
+fn tenant_id(tenants: &serde_json::Value, name: &str) -> String {
+    let tenant = tenants
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|t| t["AccountName"] == name)
+        .expect("tenant");
+    tenant["TenantId"].as_str().expect("id").to_string()
+}
+
+/// The Validity of credentials fetched straight from the portal's API.
+#[track_caller]
+fn validity(url: &str, token: &str) -> i64 {
+    let (status, body) = get(url, token);
+    assert_eq!(status, 200, "{url}: {body}");
+    register_secret(body["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(body["SessionToken"].as_str().expect("session"));
+    body["Validity"].as_i64().expect("validity")
+}
+
 #[test]
 fn cli_to_portal_to_moto_to_aws_cli() {
     let sb = Sandbox::new();
     let (alice, root) = provision(&sb);
     let portal = serve(&sb);
     let tf = sb.token_file(&alice);
-    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
-    std::fs::write(
-        sb.home().join(".aws/config"),
-        format!("[profile dev]\nregion = us-east-1\ncredential_process = {} aws --tenant dev01 --host {} --token-file {tf}\n", crate::support::JIT, portal.url),
-    )
-    .expect("aws config");
-    let mut cli = sb.command(venv_bin("aws"));
-    cli.env("AWS_ENDPOINT_URL", &moto().url).args([
-        "sts",
-        "get-caller-identity",
-        "--profile",
-        "dev",
-    ]);
-    let id = finish(cli.output().expect("aws")).ok().json();
+    let jit = sb.aws().tenant("dev01").host(&portal.url).token_file(&tf);
+    sb.write_aws_config(&format!(
+        "[profile dev]\nregion = us-east-1\ncredential_process = {}\n",
+        jit.command_line()
+    ));
+    let id = sb
+        .aws_cli(moto(), &["sts", "get-caller-identity", "--profile", "dev"])
+        .ok()
+        .json();
     assert_eq!(
         id["Arn"],
         "arn:aws:sts::111111111111:assumed-role/dev01/alice"
@@ -219,7 +239,10 @@ fn cli_to_portal_to_moto_to_aws_cli() {
         "arn:aws:sts::333333333333:assumed-role/admin/root"
     );
     let creds = sb
-        .run(&["aws", "--admin", "--host", &portal.url, "--token-file", &rt])
+        .aws()
+        .admin()
+        .host(&portal.url)
+        .token_file(&rt)
         .ok()
         .json();
     register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
@@ -230,7 +253,7 @@ fn cli_to_portal_to_moto_to_aws_cli() {
         "{log}"
     );
     assert_no_secrets(&log, "the portal's log");
-    assert!(!log.contains("portal-secret"));
+    assert!(!log.contains(PORTAL_SECRET));
 }
 
 #[test]
@@ -251,72 +274,50 @@ fn refusals_and_clamped_durations() {
         .collect();
     assert_eq!(names, ["dev01"], "alice sees only her tenant");
     let (_, all) = get(&format!("{u}/admin/GetTenantsForUser"), &root);
-    let id = |name: &str| {
-        all.as_array()
-            .expect("list")
-            .iter()
-            .find(|t| t["AccountName"] == name)
-            .expect("tenant")["TenantId"]
-            .as_str()
-            .expect("id")
-            .to_string()
-    };
-    assert_eq!(id("dev01").len(), 32);
-    assert_eq!(
-        get(
-            &format!("{u}/subscriptions/{}/GetAwsConsoleTokenUrl", id("big")),
-            &alice
-        )
-        .0,
-        403
-    );
+    let (dev01, big) = (tenant_id(&all, "dev01"), tenant_id(&all, "big"));
+    assert_eq!(dev01.len(), 32);
+    let tenant_creds = |id: &str| format!("{u}/subscriptions/{id}/GetAwsConsoleTokenUrl");
+    assert_eq!(get(&tenant_creds(&big), &alice).0, 403);
     assert_eq!(
         get(&format!("{u}/v3/admin/aws/jitAccess/admin"), &alice).0,
         403
     );
+    assert_eq!(get(&tenant_creds(&"0".repeat(32)), &root).0, 404);
     assert_eq!(
-        get(
-            &format!("{u}/subscriptions/{}/GetAwsConsoleTokenUrl", "0".repeat(32)),
-            &root
-        )
-        .0,
-        404
-    );
-    let validity = |path: String, token: &str| {
-        let (status, body) = get(&format!("{u}/{path}"), token);
-        assert_eq!(status, 200, "{body}");
-        register_secret(body["SecretAccessKey"].as_str().expect("secret"));
-        register_secret(body["SessionToken"].as_str().expect("session"));
-        body["Validity"].as_i64().expect("validity")
-    };
-    assert_eq!(
-        validity(
-            format!("subscriptions/{}/GetAwsConsoleTokenUrl", id("dev01")),
-            &alice
-        ),
+        validity(&tenant_creds(&dev01), &alice),
         900,
         "60 s raised to 900"
     );
+    assert_eq!(validity(&tenant_creds(&big), &root), 7200, "role maximum");
     assert_eq!(
-        validity(
-            format!("subscriptions/{}/GetAwsConsoleTokenUrl", id("big")),
-            &root
-        ),
-        7200,
-        "role maximum"
-    );
-    assert_eq!(
-        validity("v3/admin/aws/jitAccess/admin".into(), &root),
+        validity(&format!("{u}/v3/admin/aws/jitAccess/admin"), &root),
         43200,
         "system maximum"
     );
     // jit itself reports the refusals clearly.
     let tf = sb.token_file(&alice);
-    sb.run(&["aws", "--tenant", "big", "--host", u, "--token-file", &tf])
+    let as_alice = sb.aws().host(u).token_file(&tf);
+    as_alice
+        .clone()
+        .tenant("big")
         .fails(1, "tenant 'big' missing or not allowed");
-    sb.run(&["aws", "--admin", "--host", u, "--token-file", &tf])
-        .fails(1, "status 403");
+    as_alice.admin().fails(1, "status 403");
     assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// Open the login `url` in headless Chromium, paste `token` and click `action` (authorize or
+/// cancel); returns what the page said.
+#[track_caller]
+fn browser(sb: &Sandbox, url: &url::Url, token: &str, action: &str) -> String {
+    let shot = sb.dir.path().join(format!("{action}.png"));
+    let mut cmd = sb.command(venv_bin("python"));
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/browser/login.py"
+    ))
+    .args([url.as_str(), token, action])
+    .arg(&shot);
+    finish(cmd.output().expect("browser")).ok().stdout
 }
 
 /// Click Authorize (and Cancel) on the portal's page in headless Chromium, with `jit aws
@@ -330,34 +331,10 @@ fn login_page_in_headless_chromium() {
     let sb = Sandbox::new();
     let (alice, _) = provision(&sb);
     let portal = serve(&sb);
-    let browser = |url: &str, token: &str, action: &str| {
-        let shot = sb.dir.path().join(format!("{action}.png"));
-        let mut cmd = sb.command(venv_bin("python"));
-        cmd.arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/browser/login.py"
-        ))
-        .args([url, token, action])
-        .arg(&shot);
-        finish(cmd.output().expect("browser")).ok().stdout
-    };
-    let login = |extra: &[&str]| {
-        let mut args = vec![
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            portal.url.as_str(),
-            "--interactive",
-            "--no-browser",
-        ];
-        args.extend_from_slice(extra);
-        let (child, url) = crate::support::start_login(&sb, &args);
-        (child, url.to_string())
-    };
-    let (child, url) = login(&[]);
+    let login = sb.aws().tenant("dev01").host(&portal.url);
+    let (child, url) = login.start_login();
     assert_eq!(
-        browser(&url, &alice, "authorize").trim(),
+        browser(&sb, &url, &alice, "authorize").trim(),
         "You are signed in"
     );
     let run = finish(child.wait_with_output().expect("jit")).ok();
@@ -371,8 +348,9 @@ fn login_page_in_headless_chromium() {
     );
 
     // --no-cache: a fresh login, not the token cached by the first one.
-    let (child, url) = login(&["--no-cache"]);
-    assert!(browser(&url, "", "cancel").starts_with("cancelled at http://127.0.0.1:"));
+    let fresh = login.no_cache();
+    let (child, url) = fresh.start_login();
+    assert!(browser(&sb, &url, "", "cancel").starts_with("cancelled at http://127.0.0.1:"));
     let run = finish(child.wait_with_output().expect("jit"));
     assert_eq!(run.code, Some(1));
     assert!(
@@ -381,9 +359,9 @@ fn login_page_in_headless_chromium() {
         run.stderr
     );
 
-    let (mut child, url) = login(&["--no-cache"]);
+    let (mut child, url) = fresh.start_login();
     assert_eq!(
-        browser(&url, "wrong-token", "authorize").trim(),
+        browser(&sb, &url, "wrong-token", "authorize").trim(),
         "That token is not valid."
     );
     let _ = child.kill();
@@ -395,7 +373,7 @@ fn login_page_in_headless_chromium() {
 /// must be right, and a wrong secret must be refused.
 #[test]
 fn portal_signs_assume_role_with_valid_sigv4() {
-    let strict = crate::support::start_moto();
+    let mut strict = start_moto();
     let sb = Sandbox::new();
     let setup = "import boto3, json, sys\n\
         iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
@@ -410,42 +388,21 @@ fn portal_signs_assume_role_with_valid_sigv4() {
     let keys = finish(py.output().expect("python")).ok().stdout;
     let (key, secret) = keys.trim().split_once(' ').expect("key pair");
     register_secret(secret);
-    let enable = reqwest::blocking::Client::new()
-        .post(format!("{}/moto-api/reset-auth", strict.url))
-        .header("Content-Type", "text/plain")
-        .body("0")
-        .send()
-        .expect("reset-auth");
-    assert!(enable.status().is_success());
+    strict.enforce_auth();
 
     let (alice, _) = provision(&sb);
-    let st = state(&sb);
-    let args = [
-        "portal",
-        "--state",
-        st.as_str(),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--sts-endpoint",
-        strict.url.as_str(),
-    ];
     let tf = sb.token_file(&alice);
+    let fetch = |portal: &Served| {
+        sb.aws()
+            .tenant("dev01")
+            .host(&portal.url)
+            .token_file(&tf)
+            .no_cache()
+            .run()
+    };
     {
-        let portal = spawn_portal_as(&sb, &args, key, secret);
-        let creds = sb
-            .run(&[
-                "aws",
-                "--tenant",
-                "dev01",
-                "--host",
-                &portal.url,
-                "--token-file",
-                &tf,
-                "--no-cache",
-            ])
-            .ok()
-            .json();
+        let portal = serve_as(&sb, &strict, key, secret);
+        let creds = fetch(&portal).ok().json();
         register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
         assert!(
             creds["AccessKeyId"]
@@ -455,19 +412,8 @@ fn portal_signs_assume_role_with_valid_sigv4() {
         );
         assert_no_secrets(&portal.log(), "the portal's log");
     }
-    let portal = spawn_portal_as(&sb, &args, key, "not-the-secret");
-    let run = sb
-        .run(&[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            &portal.url,
-            "--token-file",
-            &tf,
-            "--no-cache",
-        ])
-        .fails(1, "status 502");
+    let portal = serve_as(&sb, &strict, key, "not-the-secret");
+    let run = fetch(&portal).fails(1, "status 502");
     assert!(run.stderr.contains("STS AssumeRole"), "{}", run.stderr);
 }
 /// The README's main job: `jit portal serve --demo` then `jit exec demo -- aws sts ...`.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{JIT, Portal, Sandbox, finish, poll, random_hex};
+use crate::support::{JIT, Sandbox, StandIn, finish, poll, random_hex};
 
 pub(crate) struct Tmux<'a> {
     sb: &'a Sandbox,
@@ -14,6 +14,7 @@ pub(crate) struct Tmux<'a> {
 }
 
 impl<'a> Tmux<'a> {
+    #[track_caller]
     pub(crate) fn start(sb: &'a Sandbox, argv: &[&str]) -> Tmux<'a> {
         let t = Tmux {
             sb,
@@ -25,6 +26,7 @@ impl<'a> Tmux<'a> {
         t
     }
 
+    #[track_caller]
     pub(crate) fn tmux(&self, args: &[&str]) -> String {
         let out = self
             .sb
@@ -42,16 +44,19 @@ impl<'a> Tmux<'a> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    #[track_caller]
     pub(crate) fn send(&self, line: &str) {
         self.tmux(&["send-keys", "-t", "0", "-l", line]);
         self.tmux(&["send-keys", "-t", "0", "Enter"]);
     }
 
+    #[track_caller]
     pub(crate) fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-t", "0", "-S", "-200"])
     }
 
     /// Wait until the screen satisfies `pred`; returns the screen.
+    #[track_caller]
     pub(crate) fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         poll(Duration::from_secs(30), || {
             let screen = self.screen();
@@ -74,6 +79,7 @@ impl<'a> Tmux<'a> {
     }
 
     /// Send a command that prints `marker` when done, and wait for its output line.
+    #[track_caller]
     pub(crate) fn run(&self, cmd: &str, marker: &str) -> String {
         self.send(&format!("{cmd}; echo {marker}"));
         let line_marker = format!("\n{marker}");
@@ -105,10 +111,10 @@ fn prompt_shows(screen: &str, env: &str) -> bool {
 }
 
 fn exercise(case: &Case) {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     // Debug lines on the screen would read as errors here.
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     // The browser `jitnow --console` opens: an xdg-open first on PATH that records the URL.
     let bin = sb.dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
@@ -134,7 +140,7 @@ fn exercise(case: &Case) {
         !screen.contains("jit: "),
         "jitnow printed an error:\n{screen}"
     );
-    let key = portal.last_key();
+    let key = stand_in.last_key();
     let screen = t.run("echo key=$AWS_ACCESS_KEY_ID env=$JIT_ENV", "ECHO-DONE");
     assert!(
         screen.contains(&format!("key={key} env=dev")),
@@ -165,7 +171,7 @@ fn exercise(case: &Case) {
     );
 
     // --console opens the signed-in console from the cached session; --no-cache fetches anew.
-    let calls = portal.cred_calls();
+    let calls = stand_in.cred_calls();
     t.run("jitnow --console dev", "CONSOLE-DONE");
     let url = poll(Duration::from_secs(10), || {
         let text = std::fs::read_to_string(&opened).unwrap_or_default();
@@ -174,19 +180,23 @@ fn exercise(case: &Case) {
             .ok_or_else(|| "no browser opened".to_string())
     });
     assert!(
-        url.starts_with(&format!("{}/federation?Action=login&", portal.url)),
+        url.starts_with(&format!("{}/federation?Action=login&", stand_in.url)),
         "the browser got: {url:?}"
     );
-    assert_eq!(portal.cred_calls(), calls, "console served from the cache");
+    assert_eq!(
+        stand_in.cred_calls(),
+        calls,
+        "console served from the cache"
+    );
     t.run("jitnow --no-cache dev", "NOCACHE-DONE");
-    assert_eq!(portal.cred_calls(), calls + 1, "--no-cache reaches jit");
-    let fresh = portal.last_key();
+    assert_eq!(stand_in.cred_calls(), calls + 1, "--no-cache reaches jit");
+    let fresh = stand_in.last_key();
     assert_ne!(fresh, key);
     let screen = t.run("echo nocache=$AWS_ACCESS_KEY_ID", "NOCACHE-ECHO");
     assert!(screen.contains(&format!("nocache={fresh}")), "{screen}");
 
     // Under ten minutes: the warning form.
-    portal.state().tenants[0].validity = 300;
+    stand_in.state().tenants[0].validity = 300;
     t.run("jitnow --refresh dev", "REFRESH-DONE");
     t.send("");
     t.wait("warning indicator", |s| {
@@ -249,9 +259,7 @@ fn fish_hook_in_a_real_terminal() {
 #[test]
 fn rendered_bash_hook_passes_shellcheck_and_sources_under_strict_mode() {
     let sb = Sandbox::new();
-    let hook = finish(sb.jit(&["init", "bash"]).output().expect("init"))
-        .ok()
-        .stdout;
+    let hook = sb.run(&["init", "bash"]).ok().stdout;
     let mut check = sb.command("shellcheck");
     check
         .args(["-s", "bash", "-"])
@@ -280,9 +288,7 @@ fn rendered_bash_hook_passes_shellcheck_and_sources_under_strict_mode() {
 #[test]
 fn powershell_hook_parses() {
     let sb = Sandbox::new();
-    let hook = finish(sb.jit(&["init", "powershell"]).output().expect("init"))
-        .ok()
-        .stdout;
+    let hook = sb.run(&["init", "powershell"]).ok().stdout;
     let file = sb.dir.path().join("hook.ps1");
     std::fs::write(&file, &hook).expect("write");
     let py = "import sys, tree_sitter as ts, tree_sitter_powershell as tsp\n\
@@ -324,13 +330,7 @@ fn committed_completions_are_current() {
         ("fish", "jit.fish"),
         ("powershell", "jit.ps1"),
     ] {
-        let generated = finish(
-            sb.jit(&["completions", shell])
-                .output()
-                .expect("completions"),
-        )
-        .ok()
-        .stdout;
+        let generated = sb.run(&["completions", shell]).ok().stdout;
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("completions")
             .join(file);
@@ -344,9 +344,9 @@ fn committed_completions_are_current() {
 
 #[test]
 fn env_names_complete_from_local_config_in_fish() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new();
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     let comp = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("completions")
         .join("jit.fish");
@@ -368,7 +368,7 @@ fn env_names_complete_from_local_config_in_fish() {
         .collect();
     assert_eq!(names, ["dev", "admin"], "{}", run.stdout);
     assert_eq!(
-        portal.requests().len(),
+        stand_in.requests().len(),
         0,
         "completion never touches the network"
     );
@@ -377,9 +377,9 @@ fn env_names_complete_from_local_config_in_fish() {
 /// Tab pressed in a real bash and zsh under tmux completes env names from the config file.
 #[test]
 fn env_names_complete_on_tab_in_bash_and_zsh() {
-    let portal = Portal::start();
+    let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_VERBOSE", "0");
-    sb.standard_config(&portal);
+    sb.standard_config(&stand_in);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
     let cases: [(&[&str], String); 2] = [
         (
@@ -401,7 +401,7 @@ fn env_names_complete_on_tab_in_bash_and_zsh() {
         t.complete("jit console a", "jit console admin");
     }
     assert_eq!(
-        portal.requests().len(),
+        stand_in.requests().len(),
         0,
         "completion never touches the network"
     );

@@ -1,5 +1,6 @@
-//! The portal stand-in: a loopback server that speaks DESIGN.md §1 byte for byte, counts every
-//! request, and can be told to misbehave. Every test that needs a portal uses this one.
+//! `StandIn`: a loopback stand-in for the commercial portal (not jit's portal client, not the
+//! self-hosted `jit portal`). It speaks DESIGN.md §1 byte for byte, counts every request, and can
+//! be told to misbehave. Every test that needs the commercial portal uses this one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,7 +67,7 @@ pub struct State {
     serial: u64,
 }
 
-pub struct Portal {
+pub struct StandIn {
     pub url: String,
     pub admin_token: String,
     pub user_token: String,
@@ -76,8 +77,9 @@ pub struct Portal {
 
 pub const REGION: &str = "us-west-2";
 
-impl Portal {
-    pub fn start() -> Portal {
+impl StandIn {
+    #[track_caller]
+    pub fn start() -> StandIn {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind portal stand-in");
         let port = server.server_addr().to_ip().expect("ip").port();
         let url = format!("http://127.0.0.1:{port}");
@@ -149,7 +151,7 @@ impl Portal {
                 std::thread::spawn(move || handle(request, &shared, &base));
             }
         });
-        Portal {
+        StandIn {
             url,
             admin_token,
             user_token,
@@ -177,10 +179,12 @@ impl Portal {
     }
 
     /// The access key of the newest credentials handed out.
+    #[track_caller]
     pub fn last_key(&self) -> String {
         self.last_issued().access_key_id
     }
 
+    #[track_caller]
     pub fn last_issued(&self) -> Issued {
         self.state()
             .issued
