@@ -221,8 +221,9 @@ fn usage_errors_exit_2() {
         .host(&stand_in.url)
         .fails(2, "must specify --admin, --duplo-ops or --tenant");
     sb.aws()
+        .no_cache()
+        .refresh()
         .admin()
-        .tenant("x")
         .host(&stand_in.url)
         .fails(2, "cannot be used with");
     sb.aws().tenant("dev01").fails(2, "--host must be present");

@@ -121,7 +121,7 @@ fn a_fresh_cached_credential_is_served_without_a_token() {
         .admin()
         .host(&stand_in.url)
         .no_cache()
-        .fails(2, "no stand_in token");
+        .fails(2, "no portal token");
 }
 
 #[test]
