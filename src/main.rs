@@ -13,6 +13,7 @@ mod envvars;
 #[cfg(test)]
 mod fuzz;
 mod host;
+mod listener;
 mod login;
 mod model;
 mod output;
