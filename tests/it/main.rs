@@ -9,5 +9,6 @@ mod cache;
 mod exec;
 mod load;
 mod login;
+mod login_hardening;
 mod portal_server;
 mod shells;
