@@ -12,6 +12,7 @@ mod creds;
 mod envvars;
 #[cfg(test)]
 mod fuzz;
+mod handoff;
 mod host;
 mod listener;
 mod login;

@@ -853,3 +853,203 @@ fn login_url_reaches_the_terminal_when_stderr_is_captured() {
     assert!(captured.contains("verify-token"), "{captured}");
     assert_no_secrets(&captured, "stderr");
 }
+
+// ---------------------------------------------------------------------------------------------
+// E. Console sign-in URLs stay out of argv
+
+/// A directory of fake programs that record their argv, stdin and environment.
+fn fakes(sb: &Sandbox, names: &[(&str, i32)]) -> PathBuf {
+    let bin = sb.dir.path().join("fakes");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let log = sb.dir.path().join("calls");
+    std::fs::create_dir_all(&log).expect("mkdir");
+    for (name, code) in names {
+        let path = bin.join(name);
+        let script = format!(
+            "#!/bin/sh\nd='{log}/{name}'\n/bin/mkdir -p \"$d\"\nprintf '%s\\n' \"$@\" > \"$d/argv\"\n\
+             /usr/bin/env > \"$d/env\"\n[ -f \"$1\" ] && /bin/cat \"$1\" > \"$d/file\" 2>/dev/null\n\
+             [ -t 0 ] || /bin/cat > \"$d/stdin\"\nexit {code}\n",
+            log = log.display()
+        );
+        std::fs::write(&path, script).expect("write fake");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    bin
+}
+
+fn recorded(sb: &Sandbox, name: &str, what: &str) -> Option<String> {
+    std::fs::read_to_string(sb.dir.path().join("calls").join(name).join(what)).ok()
+}
+
+#[test]
+fn console_open_hands_the_browser_a_private_file_not_the_url() {
+    let portal = Portal::start();
+    let decoy = format!("decoy-{}", random_hex(16));
+    register_secret(&decoy);
+    let sb = Sandbox::new();
+    sb.standard_config(&portal);
+    let bin = fakes(&sb, &[("xdg-open", 0)]);
+    let sb = sb
+        .env("PATH", &bin.display().to_string())
+        .env("JIT_TOKEN", &decoy);
+    let run = sb.run(&["console", "dev", "--open"]).ok();
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("opened the AWS console"),
+        "{}",
+        run.stderr
+    );
+    let argv = recorded(&sb, "xdg-open", "argv").expect("xdg-open ran");
+    assert_no_secrets(&argv, "the browser launcher's argv");
+    assert!(
+        !argv.contains("SigninToken") && !argv.contains("federation"),
+        "{argv}"
+    );
+    let file = PathBuf::from(argv.trim());
+    assert!(file.is_absolute() && argv.lines().count() == 1, "{argv}");
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().expect("dir")), 0o700);
+    let html = recorded(&sb, "xdg-open", "file").expect("the launcher could read the file");
+    assert!(
+        html.contains(&format!("{}/federation?Action=login&", portal.url))
+            && html.contains("location.replace(")
+            && html.contains("http-equiv=\"refresh\""),
+        "{html}"
+    );
+    let env = recorded(&sb, "xdg-open", "env").expect("env");
+    assert_no_secrets(&env, "the browser launcher's environment");
+
+    // An old page is removed on the next run.
+    let old = Command::new("touch")
+        .args(["-d", "10 minutes ago"])
+        .arg(&file)
+        .status()
+        .expect("touch");
+    assert!(old.success());
+    sb.run(&["console", "dev", "--open"]).ok();
+    assert!(!file.exists(), "the old page is gone");
+}
+
+#[test]
+fn console_open_without_a_browser_prints_instead() {
+    let portal = Portal::start();
+    let sb = Sandbox::new();
+    sb.standard_config(&portal);
+    // xdg-open exits 3 as it does with no browser; with an empty PATH, nothing exists at all.
+    let failing = fakes(&sb, &[("xdg-open", 3)]);
+    let empty = sb.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    for path in [failing, empty] {
+        let run = sb
+            .jit(&["console", "dev", "--open"])
+            .env("PATH", &path)
+            .env("JIT_VERBOSE", "0")
+            .output()
+            .expect("jit");
+        let run = finish(run).ok();
+        assert!(
+            run.stdout
+                .starts_with(&format!("{}/federation?Action=login&", portal.url)),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("no browser could be opened"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn console_copy_puts_the_url_on_the_clipboard_through_stdin() {
+    let portal = Portal::start();
+    let sb = Sandbox::new();
+    sb.standard_config(&portal);
+    let bin = fakes(&sb, &[("xclip", 0)]);
+    let run = sb
+        .jit(&["console", "dev", "--copy"])
+        .env("PATH", &bin)
+        .output()
+        .expect("jit");
+    let run = finish(run).ok();
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stderr.contains("clipboard"), "{}", run.stderr);
+    let argv = recorded(&sb, "xclip", "argv").expect("xclip ran");
+    assert_no_secrets(&argv, "xclip's argv");
+    assert_eq!(
+        argv.lines().collect::<Vec<_>>(),
+        ["-selection", "clipboard"]
+    );
+    let copied = recorded(&sb, "xclip", "stdin").expect("stdin");
+    assert!(
+        copied.starts_with(&format!("{}/federation?Action=login&", portal.url))
+            && !copied.contains('\n'),
+        "{copied}"
+    );
+
+    // No clipboard tool: the terminal's OSC 52, written to the terminal, not to stdout.
+    let empty = sb.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let err = sb.dir.path().join("copy-err.txt");
+    let inner = format!(
+        "PATH='{}' '{JIT}' console dev --copy 2>'{}'",
+        empty.display(),
+        err.display()
+    );
+    let out = sb
+        .command("/usr/bin/script")
+        .args(["-qefc", &inner, "/dev/null"])
+        .output()
+        .expect("script");
+    assert!(
+        out.status.success(),
+        "{}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    let start = screen.find("\x1b]52;c;").expect("an OSC 52 sequence") + 7;
+    let end = screen[start..].find('\x07').expect("BEL") + start;
+    use base64::Engine;
+    let url = base64::engine::general_purpose::STANDARD
+        .decode(&screen[start..end])
+        .expect("base64");
+    let url = String::from_utf8(url).expect("utf8");
+    register_secret(&url);
+    assert!(
+        url.starts_with(&format!("{}/federation?Action=login&", portal.url)),
+        "{url}"
+    );
+    let stderr = std::fs::read_to_string(&err).expect("stderr");
+    assert_no_secrets(&stderr, "stderr");
+    assert!(stderr.contains("OSC 52"), "{stderr}");
+}
+
+#[test]
+fn console_without_a_console_url_says_why_in_one_line() {
+    let portal = Portal::start();
+    let sb = Sandbox::new();
+    sb.standard_config(&portal);
+    portal.state().console_url = false;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    for endpoint in [
+        format!("http://127.0.0.1:{closed}/federation"),
+        format!("{}/not-federation", portal.url),
+    ] {
+        let run = sb
+            .jit(&["console", "admin", "--print"])
+            .env("JIT_SIGNIN_URL", &endpoint)
+            .env("JIT_VERBOSE", "0")
+            .output()
+            .expect("jit");
+        let run = finish(run).fails(1, "the portal sent no ConsoleUrl");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.contains(&endpoint), "{}", run.stderr);
+    }
+}
