@@ -64,7 +64,8 @@ pub struct ConnArgs {
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
-    /// Log in through the portal in a browser when no token is given
+    /// Log in through the portal in a browser when no token is given; only the portal's page
+    /// can hand the token over (JIT_LOGIN_TIMEOUT seconds, default 180)
     #[arg(long)]
     pub interactive: bool,
 
@@ -72,7 +73,8 @@ pub struct ConnArgs {
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
 
-    /// Print the login URL to stderr instead of opening a browser
+    /// Print the login URL to stderr (and the terminal, when stderr is captured) instead of
+    /// opening a browser
     #[arg(long)]
     pub no_browser: bool,
 }
