@@ -54,17 +54,40 @@ fn mallory(portal: &Portal) -> String {
     token
 }
 
+/// `jit aws --admin` logging in interactively on `host`, plus `extra`.
 fn login_args<'a>(host: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
+    let mut args = scoped_login("--admin", host);
+    args.extend_from_slice(extra);
+    args
+}
+
+fn scoped_login<'a>(scope: &'a str, host: &'a str) -> Vec<&'a str> {
+    vec![
         "aws",
-        "--admin",
+        scope,
         "--host",
         host,
         "--interactive",
         "--no-browser",
-    ];
-    args.extend_from_slice(extra);
-    args
+    ]
+}
+
+/// Start `cmd` with stdout and stderr piped.
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// What the portal page does with redirect=true: navigate to the callback with the token.
+#[track_caller]
+fn hand_over(login: &url::Url, token: &str) {
+    let resp = http()
+        .get(format!("http://127.0.0.1:{}/?t={token}", port_of(login)))
+        .send()
+        .expect("the callback is answered");
+    assert_eq!(resp.status(), 302);
 }
 
 #[track_caller]
@@ -649,11 +672,7 @@ fn a_stalled_connection_does_not_block_the_callback() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let started = Instant::now();
-    let resp = http()
-        .get(format!("http://127.0.0.1:{port}/?t={}", portal.admin_token))
-        .send()
-        .expect("the callback is answered");
-    assert_eq!(resp.status(), 302);
+    hand_over(&login, &portal.admin_token);
     assert!(started.elapsed() < Duration::from_secs(5));
     finish(child.wait_with_output().expect("wait")).ok();
     drop(stalled);
@@ -694,12 +713,7 @@ fn a_second_caller_says_whose_login_it_waits_for() {
     let sb = Sandbox::new();
     let (holder, login) = start_login(&sb, &login_args(&portal.url, &[]));
     // The same credentials: it waits on their lock, held through the holder's login.
-    let mut waiter = sb
-        .jit(&login_args(&portal.url, &[]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut waiter = spawn(sb.jit(&login_args(&portal.url, &[])));
     let mut lines = Lines::of(&mut waiter);
     let line = lines.until("waiting line", Duration::from_secs(20), |l| {
         l.contains("waiting for")
@@ -709,15 +723,7 @@ fn a_second_caller_says_whose_login_it_waits_for() {
         "{line}"
     );
     assert!(line.contains(login.as_str()), "{line}");
-    let resp = http()
-        .get(format!(
-            "http://127.0.0.1:{}/?t={}",
-            port_of(&login),
-            portal.admin_token
-        ))
-        .send()
-        .expect("callback");
-    assert_eq!(resp.status(), 302);
+    hand_over(&login, &portal.admin_token);
     finish(holder.wait_with_output().expect("wait")).ok();
     assert_eq!(
         exit_within(&mut waiter, Duration::from_secs(20), "waiter"),
@@ -734,19 +740,7 @@ fn a_second_caller_says_whose_login_it_waits_for() {
         .args(["-STOP", &holder.id().to_string()])
         .status();
     let started = Instant::now();
-    let mut waiter = sb
-        .jit(&[
-            "aws",
-            "--duplo-ops",
-            "--host",
-            &portal.url,
-            "--interactive",
-            "--no-browser",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut waiter = spawn(sb.jit(&scoped_login("--duplo-ops", &portal.url)));
     let code = exit_within(
         &mut waiter,
         Duration::from_secs(40),
@@ -815,14 +809,7 @@ fn login_url_reaches_the_terminal_when_stderr_is_captured() {
 
     // A second caller, also captured, tells the terminal whose login it waits for.
     let err2 = sb.dir.path().join("stderr2.txt");
-    let ops = [
-        "aws",
-        "--duplo-ops",
-        "--host",
-        portal.url.as_str(),
-        "--interactive",
-        "--no-browser",
-    ];
+    let ops = scoped_login("--duplo-ops", &portal.url);
     let (mut waiter, mut tty2) = under_terminal(&sb, &ops, &err2);
     let waiting = tty2.until(
         "waiting line on the terminal",
@@ -830,16 +817,7 @@ fn login_url_reaches_the_terminal_when_stderr_is_captured() {
         |l| l.contains("waiting for"),
     );
     assert!(waiting.contains(login.as_str()), "{waiting}");
-
-    let resp = http()
-        .get(format!(
-            "http://127.0.0.1:{}/?t={}",
-            port_of(&login),
-            portal.admin_token
-        ))
-        .send()
-        .expect("callback");
-    assert_eq!(resp.status(), 302);
+    hand_over(&login, &portal.admin_token);
     for c in [&mut child, &mut waiter] {
         assert_eq!(
             exit_within(c, Duration::from_secs(20), "captured jit"),
