@@ -244,6 +244,7 @@ fn cross_site_requests_neither_complete_nor_cancel_the_login() {
             ("Sec-Fetch-Dest", "iframe"),
         ],
         &[("Sec-Fetch-Mode", "no-cors"), ("Sec-Fetch-Dest", "script")],
+        &[("Sec-Fetch-Mode", "no-cors")],
         &[
             ("Sec-Fetch-Site", "cross-site"),
             ("Sec-Fetch-Mode", "navigate"),
@@ -543,9 +544,19 @@ fn post_callback_replies_json_done_or_failed() {
     finish(child.wait_with_output().expect("wait")).ok();
 }
 
+/// A child killed when the test ends, passed or not.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `jit portal serve` on a fresh state file with an admin `root` and an admin `mallory`;
 /// returns the server, its URL and both tokens.
-fn self_hosted(sb: &Sandbox) -> (Child, String, String, String) {
+fn self_hosted(sb: &Sandbox) -> (Reaped, String, String, String) {
     let state = sb.dir.path().join("portal.toml").display().to_string();
     let admin = |args: &[&str]| {
         let mut full = vec!["portal", "--state", &state];
@@ -581,7 +592,7 @@ fn self_hosted(sb: &Sandbox) -> (Child, String, String, String) {
     });
     let url = line.split_whitespace().nth(3).expect("url").to_string();
     std::thread::spawn(move || log.rest());
-    (child, url, root, mal)
+    (Reaped(child), url, root, mal)
 }
 
 /// With `jit portal` as the portal, the callback must echo the one-time state jit put in the
@@ -590,7 +601,7 @@ fn self_hosted(sb: &Sandbox) -> (Child, String, String, String) {
 #[test]
 fn jit_portal_login_requires_the_state_it_sent() {
     let sb = Sandbox::new();
-    let (mut server, url, root, evil) = self_hosted(&sb);
+    let (_server, url, root, evil) = self_hosted(&sb);
     let args = [
         "duplo",
         "--host",
@@ -642,8 +653,6 @@ fn jit_portal_login_requires_the_state_it_sent() {
         .to_string();
     register_secret(&token);
     assert_ne!(token, evil);
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -736,8 +745,10 @@ fn a_second_caller_says_whose_login_it_waits_for() {
     // login lock and gives up a few seconds after that login must have timed out.
     let sb = Sandbox::new().env("JIT_LOGIN_TIMEOUT", "3");
     let (holder, login) = start_login(&sb, &login_args(&portal.url, &[]));
+    let pid = holder.id();
+    let _holder = Reaped(holder);
     let _ = Command::new("kill")
-        .args(["-STOP", &holder.id().to_string()])
+        .args(["-STOP", &pid.to_string()])
         .status();
     let started = Instant::now();
     let mut waiter = spawn(sb.jit(&scoped_login("--duplo-ops", &portal.url)));
@@ -746,22 +757,18 @@ fn a_second_caller_says_whose_login_it_waits_for() {
         Duration::from_secs(40),
         "waiter on a stopped holder",
     );
-    let _ = Command::new("kill")
-        .args(["-KILL", &holder.id().to_string()])
-        .status();
     let run = finish(waiter.wait_with_output().expect("wait"));
     assert_eq!(code, Some(1), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     let last = run.stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("jit: gave up after")
-            && last.contains(&format!("jit process {}", holder.id()))
+            && last.contains(&format!("jit process {pid}"))
             && last.contains(login.as_str()),
         "{}",
         run.stderr
     );
     assert!(started.elapsed() < Duration::from_secs(30));
-    drop(holder);
 }
 
 // ---------------------------------------------------------------------------------------------
