@@ -188,25 +188,23 @@ fn wait_lock(cache: &Cache, key: &str, host: &Host, waiting: Waiting) -> Result<
             return Ok(lock);
         }
         // What to tell the user, and when the holder must be done.
-        let (what, give_up, say) = match cache.read::<Holder>(&holder_key(host)) {
+        let holder = running_login(cache, host, waiting);
+        let named = holder.is_some();
+        let (what, give_up) = match holder {
             Some(h) => (
                 format!(
                     "the browser login of jit process {} (its URL: {})",
                     h.pid, h.url
                 ),
                 h.deadline + WAIT_GRACE_SECS + fetch,
-                true,
             ),
             None if waiting == Waiting::Login => (
                 "another jit process's browser login".to_string(),
                 since + BEFORE_LISTENING_SECS + timeout,
-                true,
             ),
-            // A fetch in progress, not a login: nothing the user can do, so say nothing.
             None => (
                 "another jit process fetching the same credentials".to_string(),
                 since + 2 * (BEFORE_LISTENING_SECS + timeout) + fetch,
-                false,
             ),
         };
         let now = Timestamp::now().as_second();
@@ -214,12 +212,28 @@ fn wait_lock(cache: &Cache, key: &str, host: &Host, waiting: Waiting) -> Result<
             let why = format!("gave up after {} s waiting for {what}", now - since);
             return Err(GaveUp(why).into());
         }
-        if say && what != told {
+        // Name a login as soon as its holder does; a fetch alone is nothing the user can act on,
+        // and once a login was named, its end needs no line of its own.
+        if what != told && (named || (waiting == Waiting::Login && told.is_empty())) {
             output::prompt(format_args!("waiting for {what}"));
             told = what;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The browser login running for `host`, from its holder file. A file whose login lock is free
+/// was left by a holder that died: it is removed, not believed.
+fn running_login(cache: &Cache, host: &Host, waiting: Waiting) -> Option<Holder> {
+    let holder = cache.read::<Holder>(&holder_key(host))?;
+    // Waiting on the login lock itself, we already know it is taken.
+    if waiting == Waiting::Fetch
+        && let Ok(Some(_free)) = cache.try_lock(&lock_key(host))
+    {
+        cache.remove(&holder_key(host));
+        return None;
+    }
+    Some(holder)
 }
 
 /// Waiting on a lock took longer than its holder could rightly keep it.

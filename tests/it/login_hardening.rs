@@ -771,6 +771,42 @@ fn a_second_caller_says_whose_login_it_waits_for() {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
+/// A holder file left by a login that died (SIGKILL leaves it) names no one: a caller waiting
+/// on an ordinary slow fetch neither quotes it nor gives up because of it.
+#[test]
+fn a_stale_holder_file_is_not_believed() {
+    let portal = Portal::start();
+    let sb = Sandbox::new();
+    let (child, login) = start_login(&sb, &login_args(&portal.url, &[]));
+    hand_over(&login, &portal.admin_token);
+    finish(child.wait_with_output().expect("wait")).ok();
+    let token_file = std::fs::read_dir(sb.cache_dir())
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(",duplo-creds.json"))
+        .expect("token entry");
+    let stale = token_file
+        .to_string_lossy()
+        .replace(",duplo-creds.json", ",login,holder.json");
+    std::fs::write(
+        &stale,
+        r#"{"Pid":1,"Url":"http://stale.example/","Deadline":0}"#,
+    )
+    .expect("stale holder");
+    portal.state().delay = Duration::from_secs(2);
+    let first = spawn(sb.jit(&login_args(&portal.url, &["--refresh"])));
+    std::thread::sleep(Duration::from_millis(500));
+    let second = sb.run(&login_args(&portal.url, &["--refresh"])).ok();
+    assert!(
+        !second.stderr.contains("stale.example"),
+        "{}",
+        second.stderr
+    );
+    finish(first.wait_with_output().expect("wait")).ok();
+    assert!(!Path::new(&stale).exists(), "the stale file is removed");
+}
+
 // ---------------------------------------------------------------------------------------------
 // D. A captured stderr (credential_process)
 
