@@ -99,14 +99,18 @@ fn assert_waiting(child: &mut Child, after: &str) {
     );
 }
 
-/// The portal token jit cached for its one host.
-fn cached_token(sb: &Sandbox) -> String {
+/// The file of the portal token jit cached for its one host.
+fn token_entry(sb: &Sandbox) -> PathBuf {
     let dir = std::fs::read_dir(sb.cache_dir()).expect("cache dir");
-    let path = dir
-        .flatten()
+    dir.flatten()
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with(",duplo-creds.json"))
-        .expect("token cache entry");
+        .expect("token cache entry")
+}
+
+/// The portal token jit cached for its one host.
+fn cached_token(sb: &Sandbox) -> String {
+    let path = token_entry(sb);
     let entry: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
     entry["DuploToken"]
@@ -780,13 +784,7 @@ fn a_stale_holder_file_is_not_believed() {
     let (child, login) = start_login(&sb, &login_args(&portal.url, &[]));
     hand_over(&login, &portal.admin_token);
     finish(child.wait_with_output().expect("wait")).ok();
-    let token_file = std::fs::read_dir(sb.cache_dir())
-        .expect("cache dir")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(",duplo-creds.json"))
-        .expect("token entry");
-    let stale = token_file
+    let stale = token_entry(&sb)
         .to_string_lossy()
         .replace(",duplo-creds.json", ",login,holder.json");
     std::fs::write(
