@@ -102,16 +102,21 @@ impl Cache {
         let _ = fs::remove_file(self.path(key, "json"));
     }
 
-    /// Block until this process is the only one working on `key`.
-    pub fn lock(&self, key: &str) -> Result<Lock> {
+    /// The lock on `key` if no other process holds it, else None at once; callers poll it
+    /// (`login::wait_lock`) so that they can say what they wait for and stop waiting.
+    pub fn try_lock(&self, key: &str) -> Result<Option<Lock>> {
         let path = self.path(key, "lock");
         let mut options = trust::options();
         options.read(true).write(true).truncate(false).create(true);
         let file = trust::open(&path, &options)
             .with_context(|| format!("cannot open lock file {}", path.display()))?;
-        file.lock()
-            .with_context(|| format!("cannot lock {}", path.display()))?;
-        Ok(Lock { _file: file })
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Lock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
     }
 
     /// Every entry key, for `jit ls`.

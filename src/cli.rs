@@ -66,7 +66,8 @@ pub struct ConnArgs {
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
-    /// Log in through the portal in a browser when no token is given
+    /// Log in through the portal in a browser when no token is given; only the portal's page
+    /// can hand the token over (JIT_LOGIN_TIMEOUT seconds, default 180)
     #[arg(long)]
     pub interactive: bool,
 
@@ -74,7 +75,8 @@ pub struct ConnArgs {
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
 
-    /// Print the login URL to stderr instead of opening a browser
+    /// Print the login URL to stderr (and the terminal, when stderr is captured) instead of
+    /// opening a browser
     #[arg(long)]
     pub no_browser: bool,
 }
@@ -243,19 +245,33 @@ pub struct EnvArgs {
     pub format: EnvFormat,
 }
 
-/// Print or open the AWS console sign-in URL
+/// Open, print or copy the AWS console sign-in URL
+///
+/// The URL signs in whoever has it until it expires, so it never goes on a command line:
+/// the browser gets a private local page that redirects to it, a clipboard tool gets it on
+/// stdin.
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  jit console prod                   # opens a browser when stdout is a terminal, else prints
+  jit console prod --copy            # paste it into the browser profile you want
+  jit console prod --destination https://us-east-1.console.aws.amazon.com/ec2/home")]
 pub struct ConsoleArgs {
     #[command(flatten)]
     pub select: EnvSelect,
 
-    /// Print the URL to stdout (default when no browser can be opened)
-    #[arg(long, conflicts_with = "open")]
+    /// Print the URL to stdout (default when stdout is not a terminal, and when no browser can
+    /// be opened)
+    #[arg(long, conflicts_with_all = ["open", "copy"])]
     pub print: bool,
 
-    /// Open the URL in a browser
-    #[arg(long)]
+    /// Open the URL in a browser (default when stdout is a terminal)
+    #[arg(long, conflicts_with = "copy")]
     pub open: bool,
+
+    /// Put the URL on the clipboard: pbcopy, wl-copy, xclip, xsel or clip.exe, whichever works,
+    /// else the terminal's OSC 52 escape
+    #[arg(long)]
+    pub copy: bool,
 
     /// Console page to land on, e.g. https://us-east-1.console.aws.amazon.com/ec2/home
     #[arg(long, value_name = "URL")]

@@ -31,7 +31,12 @@ pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<
     if destination.is_none() && !creds.console_url.is_empty() {
         return Ok(creds.console_url.clone());
     }
-    federation_url(creds, destination, issuer, &signin_endpoint(), None)
+    let why = if destination.is_some() {
+        "cannot build a console sign-in URL for --destination"
+    } else {
+        "the portal sent no ConsoleUrl and building one failed"
+    };
+    federation_url(creds, destination, issuer, &signin_endpoint(), None).context(why)
 }
 
 /// A federation sign-in URL via `endpoint` (docs/protocol.md §6); the portal server uses this too.
@@ -68,14 +73,20 @@ pub fn federation_url(
         .get(format!("{endpoint}?{query}"))
         .send()
         .map_err(|e| {
-            anyhow!(
-                "console sign-in endpoint unreachable: {endpoint}: {}",
-                e.without_url()
-            )
+            let why = if e.is_timeout() {
+                "timed out after 20 s".to_string()
+            } else if e.is_connect() {
+                "cannot connect".to_string()
+            } else {
+                e.without_url().to_string()
+            };
+            anyhow!("console sign-in endpoint unreachable: {endpoint}: {why}")
         })?;
     let status = resp.status().as_u16();
     let body = crate::limit::read_lossy(resp).unwrap_or_default();
     if status >= 300 {
+        // One line, whatever the endpoint sent.
+        let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
         return Err(anyhow!(
             "console sign-in failed: url {endpoint}, status {status}, body {}",
             crate::redact::body(&body)

@@ -125,13 +125,7 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
         return Ok(entry.creds);
     }
     let waiting_since = Timestamp::now().as_millisecond();
-    let _lock = match cache.lock(&key) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            output::warn(format_args!("{e:#}; fetching without the lock"));
-            None
-        }
-    };
+    let _lock = crate::login::lock_for_fetch(&cache, &key, target)?;
     let previous = cache.read::<Entry>(&key);
     if mode == CacheMode::Use
         && let Some(entry) = previous.as_ref().filter(|e| e.fresh(window))

@@ -1,18 +1,29 @@
 //! Portal tokens: given outright, or obtained by the browser login of docs/protocol.md §2, where the
 //! portal page hands the token to a listener on loopback.
 
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, bail};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Client, HttpError};
 use crate::cache::{self, Cache};
 use crate::host::Host;
+use crate::listener::{Listener, Reply, Request};
 use crate::model::{Auth, Target, Token};
 use crate::output;
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// A waiter gives up this long after the holder's login must have timed out.
+const WAIT_GRACE_SECS: i64 = 5;
+/// Before it listens, a holder checks a cached token (20 s at most) and asks whether the portal
+/// echoes `state` (5 s): how long a waiter allows a holder that has not said where its URL is.
+const BEFORE_LISTENING_SECS: i64 = 30;
+/// After a login, a credentials holder looks up a tenant and fetches: two 20 s portal calls.
+const FETCH_SECS: i64 = 60;
 const APP_NAME: &str = "duplo-jit";
 
 /// The token cache entry; same fields duplo-jit keeps in `<host>,duplo-creds.json`.
@@ -82,7 +93,7 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
             }
             // One browser login per host across processes; whoever waited reuses its token.
             let _lock = match cache {
-                Some(c) => Some(c.lock(&cache::key(&[target.host.key(), "login"]))?),
+                Some(c) => Some(wait_for_login(c, &target.host)?),
                 None => None,
             };
             if let Some(cache) = cache
@@ -90,7 +101,7 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
             {
                 return Ok(found);
             }
-            let (token, otp) = browser_login(&target.host, admin, *port, *browser)?;
+            let (token, otp) = browser_login(&target.host, admin, *port, *browser, cache)?;
             let client = Client::new(&target.api_host, token.clone(), otp.clone())?;
             let entry = TokenEntry {
                 version: 1,
@@ -112,6 +123,187 @@ fn verify_url(host: &Host, port: u16, admin: bool, extra: &str) -> String {
     format!("{host}/app/user/verify-token?localAppName={APP_NAME}&localPort={port}{admin}{extra}")
 }
 
+/// `JIT_LOGIN_TIMEOUT` seconds (1 to a day), else 180.
+fn login_timeout() -> Duration {
+    std::env::var("JIT_LOGIN_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(LOGIN_TIMEOUT, |s| Duration::from_secs(s.min(86_400)))
+}
+
+/// Who holds a host's login lock and where its URL is, for the callers waiting on it. Written
+/// beside the lock (0600, like every cache file) once the listener is up; removed when done.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Holder {
+    pid: u32,
+    url: String,
+    /// Unix seconds when its login times out.
+    deadline: i64,
+}
+
+fn lock_key(host: &Host) -> String {
+    cache::key(&[host.key(), "login"])
+}
+
+fn holder_key(host: &Host) -> String {
+    cache::key(&[host.key(), "login", "holder"])
+}
+
+/// Removes the holder file when the login ends, however it ends.
+struct Announced<'a> {
+    cache: &'a Cache,
+    key: String,
+}
+
+impl Drop for Announced<'_> {
+    fn drop(&mut self) {
+        self.cache.remove(&self.key);
+    }
+}
+
+/// Which lock a caller waits on, and so how long its holder may rightly keep it.
+#[derive(Clone, Copy, PartialEq)]
+enum Waiting {
+    /// The host's login lock: its holder checks a token, then runs one browser login.
+    Login,
+    /// A credentials entry's lock: its holder may first wait on, or run, a login, then fetch.
+    Fetch,
+}
+
+/// Take a lock another process may hold for a browser login of `host`. While waiting, say whose
+/// login it is and where its URL is (from the holder file), and give up once that login must be
+/// over: a stopped or hung holder must not keep every other caller waiting in silence.
+fn wait_lock(cache: &Cache, key: &str, host: &Host, waiting: Waiting) -> Result<cache::Lock> {
+    let since = Timestamp::now().as_second();
+    let timeout = login_timeout().as_secs() as i64;
+    let fetch = if waiting == Waiting::Fetch {
+        FETCH_SECS
+    } else {
+        0
+    };
+    let mut told = String::new();
+    loop {
+        if let Some(lock) = cache.try_lock(key)? {
+            return Ok(lock);
+        }
+        // What to tell the user, and when the holder must be done.
+        let holder = running_login(cache, host, waiting);
+        let named = holder.is_some();
+        let (what, give_up) = match holder {
+            Some(h) => (
+                format!(
+                    "the browser login of jit process {} (its URL: {})",
+                    h.pid, h.url
+                ),
+                h.deadline + WAIT_GRACE_SECS + fetch,
+            ),
+            None if waiting == Waiting::Login => (
+                "another jit process's browser login".to_string(),
+                since + BEFORE_LISTENING_SECS + timeout,
+            ),
+            None => (
+                "another jit process fetching the same credentials".to_string(),
+                since + 2 * (BEFORE_LISTENING_SECS + timeout) + fetch,
+            ),
+        };
+        let now = Timestamp::now().as_second();
+        if now > give_up {
+            let why = format!("gave up after {} s waiting for {what}", now - since);
+            return Err(GaveUp(why).into());
+        }
+        // Name a login as soon as its holder does; a fetch alone is nothing the user can act on,
+        // and once a login was named, its end needs no line of its own.
+        if what != told && (named || (waiting == Waiting::Login && told.is_empty())) {
+            output::prompt(format_args!("waiting for {what}"));
+            told = what;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The browser login running for `host`, from its holder file. A file whose login lock is free
+/// was left by a holder that died: it is removed, not believed.
+fn running_login(cache: &Cache, host: &Host, waiting: Waiting) -> Option<Holder> {
+    let holder = cache.read::<Holder>(&holder_key(host))?;
+    // Waiting on the login lock itself, we already know it is taken.
+    if waiting == Waiting::Fetch
+        && let Ok(Some(_free)) = cache.try_lock(&lock_key(host))
+    {
+        cache.remove(&holder_key(host));
+        return None;
+    }
+    Some(holder)
+}
+
+/// Waiting on a lock took longer than its holder could rightly keep it.
+#[derive(Debug)]
+struct GaveUp(String);
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GaveUp {}
+
+fn wait_for_login(cache: &Cache, host: &Host) -> Result<cache::Lock> {
+    let lock = wait_lock(cache, &lock_key(host), host, Waiting::Login)?;
+    // Whatever a crashed holder left is stale now.
+    cache.remove(&holder_key(host));
+    Ok(lock)
+}
+
+/// The lock on a credentials entry of `target`'s host, for `creds`: like `Cache::lock`, but it
+/// names the browser login it waits for and gives up on a stuck holder. None when the lock
+/// file cannot be used (warned): the caller fetches without it.
+pub fn lock_for_fetch(cache: &Cache, key: &str, target: &Target) -> Result<Option<cache::Lock>> {
+    match wait_lock(cache, key, &target.host, Waiting::Fetch) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e) if e.is::<GaveUp>() => Err(e),
+        Err(e) => {
+            output::warn(format_args!("{e:#}; fetching without the lock"));
+            Ok(None)
+        }
+    }
+}
+
+/// Whether the portal's login page hands back the `state` jit sends: the self-hosted
+/// `jit portal` says so at `<host>/.well-known/jit-portal` (`{"loginState": true}`). A portal
+/// that says nothing (the commercial one) is not asked for it, so its logins keep working.
+/// Bounded: 5 s, 4 KiB, no redirects, no token sent.
+fn portal_echoes_state(host: &Host) -> bool {
+    #[derive(Deserialize)]
+    struct Features {
+        #[serde(rename = "loginState", default)]
+        login_state: bool,
+    }
+    let url = format!("{host}/.well-known/jit-portal");
+    let asked = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .and_then(|c| c.get(&url).send());
+    let mut body = Vec::new();
+    let echoes = match asked {
+        Ok(resp) if resp.status().is_success() => resp
+            .take(4096)
+            .read_to_end(&mut body)
+            .ok()
+            .and_then(|_| serde_json::from_slice::<Features>(&body).ok())
+            .is_some_and(|f| f.login_state),
+        Ok(_) => false,
+        Err(e) => {
+            output::debug(|| format!("GET {url}: {}", e.without_url()));
+            false
+        }
+    };
+    output::debug(|| format!("portal echoes the login state: {echoes}"));
+    echoes
+}
+
 #[derive(Deserialize)]
 struct OtpCallback {
     token: String,
@@ -122,139 +314,207 @@ struct OtpCallback {
 enum Outcome {
     Token(Token, Option<String>),
     Cancel,
-    Continue,
 }
 
 /// Run the loopback listener until the portal page hands over a token, the user cancels, or
-/// 180 s pass.
-pub fn browser_login(
+/// the login times out (180 s). `announce` is the cache to tell waiting processes through.
+fn browser_login(
     host: &Host,
     admin: bool,
     port: Option<u16>,
     browser: bool,
+    announce: Option<&Cache>,
 ) -> Result<(Token, Option<String>)> {
-    let server = tiny_http::Server::http(("127.0.0.1", port.unwrap_or(0)))
-        .map_err(|e| anyhow!("cannot listen on 127.0.0.1:{}: {e}", port.unwrap_or(0)))?;
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .context("login listener has no port")?;
-    let url = verify_url(host, port, admin, "&redirect=true");
+    let state = if portal_echoes_state(host) {
+        Some(crate::model::random_hex(16)?)
+    } else {
+        None
+    };
+    let listener = Listener::bind(port.unwrap_or(0))?;
+    let port = listener.port();
+    let mut extra = "&redirect=true".to_string();
+    if let Some(state) = &state {
+        extra.push_str(&format!("&state={state}"));
+    }
+    let url = verify_url(host, port, admin, &extra);
+    let timeout = login_timeout();
+    let _announced = match announce {
+        Some(cache) => {
+            let holder = Holder {
+                pid: std::process::id(),
+                url: url.clone(),
+                deadline: Timestamp::now().as_second() + timeout.as_secs() as i64,
+            };
+            let key = holder_key(host);
+            if let Err(e) = cache.write(&key, &holder) {
+                output::debug(|| format!("cannot tell other processes about this login: {e:#}"));
+            }
+            Some(Announced { cache, key })
+        }
+        None => None,
+    };
     if browser && open::that_detached(&url).is_ok() {
-        crate::output::status(format_args!(
+        output::prompt(format_args!(
             "opened {url} in your browser; waiting for you to authorize"
         ));
     } else {
-        crate::output::status(format_args!("open this URL in a browser to log in: {url}"));
+        output::prompt(format_args!("open this URL in a browser to log in: {url}"));
     }
-    let deadline = Instant::now() + LOGIN_TIMEOUT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!(
-                "browser login timed out after {} s",
-                LOGIN_TIMEOUT.as_secs()
-            );
-        }
-        let Some(request) = server.recv_timeout(left).context("login listener failed")? else {
-            continue;
-        };
-        match handle(request, host, port, admin) {
-            Outcome::Token(token, otp) => return Ok((token, otp)),
-            Outcome::Cancel => bail!("login cancelled in the browser"),
-            Outcome::Continue => {}
-        }
-    }
-}
-
-fn respond(
-    request: tiny_http::Request,
-    host: &Host,
-    status: u16,
-    body: &str,
-    location: Option<&str>,
-) {
-    let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok();
-    let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
-    for h in [
-        header("Access-Control-Allow-Origin", host.as_str()),
-        header(
-            "Access-Control-Allow-Headers",
-            "X-Requested-With, Accept, Content-Type",
-        ),
-        header("Content-Type", "text/plain; charset=utf-8"),
-        location.and_then(|l| header("Location", l)),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        resp.add_header(h);
-    }
-    let _ = request.respond(resp);
-}
-
-fn handle(mut request: tiny_http::Request, host: &Host, port: u16, admin: bool) -> Outcome {
-    let (path, query) = match request.url().split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (request.url().to_string(), String::new()),
+    let callback = Callback {
+        host: host.clone(),
+        port,
+        admin,
+        state,
+        warned: AtomicBool::new(false),
     };
-    let otp_route = path == "/v2/callbackWithOtp";
-    if path != "/" && !otp_route {
-        respond(request, host, 404, "not found", None);
-        return Outcome::Continue;
+    match listener.serve(Instant::now() + timeout, move |req| callback.handle(req))? {
+        Some(Outcome::Token(token, otp)) => Ok((token, otp)),
+        Some(Outcome::Cancel) => bail!("login cancelled in the browser"),
+        None => bail!("browser login timed out after {} s", timeout.as_secs()),
     }
-    match request.method() {
-        tiny_http::Method::Options => {
-            respond(request, host, 204, "", None);
-            Outcome::Continue
+}
+
+/// What the listener accepts. Only the portal's page may complete or cancel a login: a
+/// top-level navigation (or redirect) to the callback, or a POST carrying the portal's Origin.
+/// Whatever a browser marks as coming from another site or as a subresource is refused without
+/// ending the login, so a web page open during the login can neither log jit in with its own
+/// token nor cancel it; and when the portal echoes `state`, every callback must carry it.
+struct Callback {
+    host: Host,
+    port: u16,
+    admin: bool,
+    state: Option<String>,
+    warned: AtomicBool,
+}
+
+impl Callback {
+    fn reply(&self, status: u16, content_type: &'static str, body: &str) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body: body.to_string(),
+            headers: vec![
+                (
+                    "Access-Control-Allow-Origin",
+                    self.host.as_str().to_string(),
+                ),
+                (
+                    "Access-Control-Allow-Headers",
+                    "X-Requested-With, Accept, Content-Type".to_string(),
+                ),
+            ],
         }
-        tiny_http::Method::Get => {
-            let t = url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "t")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            match parse_token(&t, otp_route) {
-                Some((token, otp)) => {
-                    let done = verify_url(host, port, admin, "&success=true");
-                    respond(request, host, 302, "", Some(&done));
-                    Outcome::Token(token, otp)
+    }
+
+    /// duplo-jit's replies to a POST: a JSON string, then a newline.
+    fn json(&self, status: u16, word: &str) -> Reply {
+        self.reply(status, "application/json", &format!("\"{word}\"\n"))
+    }
+
+    fn handle(&self, req: &Request) -> (Reply, Option<Outcome>) {
+        const TEXT: &str = "text/plain; charset=utf-8";
+        let otp_route = req.path == "/v2/callbackWithOtp";
+        if req.path != "/" && !otp_route {
+            return (self.reply(404, TEXT, "not found"), None);
+        }
+        if req.method == "OPTIONS" {
+            return (self.reply(204, TEXT, ""), None);
+        }
+        if let Err(why) = self.check_sender(req) {
+            if self.warned.swap(true, Ordering::SeqCst) {
+                output::debug(|| format!("ignored a login callback ({why})"));
+            } else {
+                output::warn(format_args!(
+                    "ignored a request to the login listener that did not come from the portal's page ({why}); still waiting"
+                ));
+            }
+            return (self.json(403, "failed"), None);
+        }
+        match req.method.as_str() {
+            "GET" => {
+                let t = req.param("t").unwrap_or_default();
+                match parse_token(&t, otp_route) {
+                    Some((token, otp)) => {
+                        let mut reply = self.reply(302, TEXT, "");
+                        let done = verify_url(&self.host, self.port, self.admin, "&success=true");
+                        reply.headers.push(("Location", done));
+                        (reply, Some(Outcome::Token(token, otp)))
+                    }
+                    None => (self.reply(200, TEXT, "cancelled"), Some(Outcome::Cancel)),
                 }
-                None => {
-                    respond(request, host, 200, "cancelled", None);
-                    Outcome::Cancel
+            }
+            "POST" => {
+                let body = std::str::from_utf8(&req.body).ok();
+                match body.and_then(|b| parse_token(b, otp_route)) {
+                    Some((token, otp)) => {
+                        (self.json(200, "done"), Some(Outcome::Token(token, otp)))
+                    }
+                    None => (self.json(500, "failed"), None),
+                }
+            }
+            _ => (self.json(405, "failed"), None),
+        }
+    }
+
+    /// Err(why) when a browser marked the request as not the portal page's own doing.
+    fn check_sender(&self, req: &Request) -> Result<(), String> {
+        let host = req.header("Host");
+        // A DNS-rebound name reaches us with its own Host.
+        if host != Some(&format!("127.0.0.1:{}", self.port))
+            && host != Some(&format!("localhost:{}", self.port))
+        {
+            return Err(format!("Host {}", shown(host)));
+        }
+        let portal = self.host.origin();
+        let is_portal = |o: &str| o == portal || o == self.host.as_str();
+        let origin = req.header("Origin");
+        match (req.method.as_str(), origin) {
+            (_, Some(o)) if is_portal(o) => {}
+            ("POST", _) | (_, Some(_)) => return Err(format!("Origin {}", shown(origin))),
+            _ => {
+                let mode = req.header("Sec-Fetch-Mode");
+                if mode.is_some_and(|m| m != "navigate") {
+                    return Err(format!("Sec-Fetch-Mode {}", shown(mode)));
+                }
+                let dest = req.header("Sec-Fetch-Dest");
+                if dest.is_some_and(|d| d != "document") {
+                    return Err(format!("Sec-Fetch-Dest {}", shown(dest)));
+                }
+                let referer = req.header("Referer");
+                let referer_origin = referer
+                    .and_then(|r| url::Url::parse(r).ok())
+                    .map(|u| u.origin().ascii_serialization());
+                if referer.is_some() && !referer_origin.as_deref().is_some_and(is_portal) {
+                    return Err(format!(
+                        "Referer {}",
+                        shown(referer_origin.as_deref().or(referer))
+                    ));
                 }
             }
         }
-        tiny_http::Method::Post => {
-            let origin = request
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Origin"))
-                .map(|h| h.value.as_str().to_string());
-            if origin.as_deref() != Some(host.origin().as_str())
-                && origin.as_deref() != Some(host.as_str())
-            {
-                respond(request, host, 403, "failed", None);
-                return Outcome::Continue;
-            }
-            let mut body = String::new();
-            let mut limited = std::io::Read::take(request.as_reader(), 64 * 1024);
-            let read = std::io::Read::read_to_string(&mut limited, &mut body);
-            match read.ok().and_then(|_| parse_token(&body, otp_route)) {
-                Some((token, otp)) => {
-                    respond(request, host, 200, "done", None);
-                    Outcome::Token(token, otp)
-                }
-                None => {
-                    respond(request, host, 500, "failed", None);
-                    Outcome::Continue
-                }
-            }
+        if let Some(state) = &self.state
+            && req.param("state").as_deref() != Some(state)
+        {
+            return Err("no or wrong state".into());
         }
-        _ => {
-            respond(request, host, 405, "failed", None);
-            Outcome::Continue
+        Ok(())
+    }
+}
+
+/// A header value fit for one line of stderr: control characters out, at most 80 characters.
+fn shown(value: Option<&str>) -> String {
+    match value {
+        None => "missing".into(),
+        Some(v) => {
+            let mut out: String = v
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .take(80)
+                .collect();
+            if v.chars().count() > 80 {
+                out.push_str("...");
+            }
+            out
         }
     }
 }

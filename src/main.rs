@@ -12,8 +12,10 @@ mod creds;
 mod envvars;
 #[cfg(test)]
 mod fuzz;
+mod handoff;
 mod host;
 mod limit;
+mod listener;
 mod login;
 mod model;
 mod output;

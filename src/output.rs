@@ -1,6 +1,6 @@
 //! Stdout carries machine output only; stderr carries one-line diagnostics. Both go through here.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
@@ -23,6 +23,37 @@ pub fn warn(msg: impl std::fmt::Display) {
 /// A status line for the person at the terminal ("saved ...", "opened ...").
 pub fn status(msg: impl std::fmt::Display) {
     eprintln!("jit: {msg}");
+}
+
+/// A line the person must act on (a login URL, whose login we wait for). When stderr is not a
+/// terminal, as under the AWS CLI's `credential_process`, which shows stderr only after we
+/// exit, it also goes to the controlling terminal, if there is one.
+pub fn prompt(msg: impl std::fmt::Display) {
+    let line = format!("jit: {msg}");
+    eprintln!("{line}");
+    if !std::io::stderr().is_terminal() {
+        to_terminal(format!("{line}\r\n").as_bytes());
+    }
+}
+
+/// Write straight to the controlling terminal (`/dev/tty`); false when there is none.
+pub fn to_terminal(bytes: &[u8]) -> bool {
+    #[cfg(unix)]
+    {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/tty")
+            .and_then(|mut tty| {
+                tty.write_all(bytes)?;
+                tty.flush()
+            })
+            .is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = bytes;
+        false
+    }
 }
 
 /// The one error line `main` prints before exiting non-zero.

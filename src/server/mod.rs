@@ -70,6 +70,11 @@ impl Server {
             (tiny_http::Method::Get, "app/user/verify-token") => {
                 (self.login_page(query), String::new())
             }
+            // Tells jit that this login page hands back the `state` it sends (src/login.rs).
+            (tiny_http::Method::Get, ".well-known/jit-portal") => (
+                json_reply(200, json!({ "loginState": true })),
+                String::new(),
+            ),
             (tiny_http::Method::Post, "app/user/verify-token") => {
                 let mut body = String::new();
                 let read = request
@@ -115,6 +120,7 @@ impl Server {
                 page::authorize(
                     port,
                     q.get("isAdmin").map(String::as_str) == Some("true"),
+                    login_state(&q),
                     None,
                 ),
             ),
@@ -136,9 +142,23 @@ impl Server {
                 String::new(),
             );
         };
-        let callback = format!("http://127.0.0.1:{port}/");
+        let state = login_state(&form);
+        // jit's one-time value goes back with the callback, so a page on another site cannot
+        // forge one (src/login.rs).
+        let echo = |t: Option<&str>| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(t) = t {
+                q.append_pair("t", t);
+            }
+            if let Some(s) = state {
+                q.append_pair("state", s);
+            }
+            let q = q.finish();
+            let sep = if q.is_empty() { "" } else { "?" };
+            format!("http://127.0.0.1:{port}/{sep}{q}")
+        };
         if form.get("action").map(String::as_str) != Some("authorize") {
-            return (redirect(&callback), "cancelled".into());
+            return (redirect(&echo(None)), "cancelled".into());
         }
         let admin = form.get("isAdmin").map(String::as_str) == Some("true");
         let now = jiff::Timestamp::now().as_second();
@@ -152,7 +172,7 @@ impl Server {
             return (
                 html(
                     401,
-                    page::authorize(port, admin, Some("That token is not valid.")),
+                    page::authorize(port, admin, state, Some("That token is not valid.")),
                 ),
                 String::new(),
             );
@@ -161,7 +181,7 @@ impl Server {
             return (
                 html(
                     403,
-                    page::authorize(port, admin, Some("Your user has no admin access.")),
+                    page::authorize(port, admin, state, Some("Your user has no admin access.")),
                 ),
                 name,
             );
@@ -170,10 +190,7 @@ impl Server {
             .store
             .update(|st| st.issue_token(&name, Some(store::TEMP_TOKEN_SECS), now))
         {
-            Ok(temp) => {
-                let t: String = url::form_urlencoded::byte_serialize(temp.as_bytes()).collect();
-                (redirect(&format!("{callback}?t={t}")), name)
-            }
+            Ok(temp) => (redirect(&echo(Some(&temp))), name),
             Err(e) => {
                 crate::output::server_log(format_args!("cannot issue a login token: {e:#}"));
                 (
@@ -297,6 +314,17 @@ impl Server {
         }
         json_reply(200, body)
     }
+}
+
+/// jit's login `state`, if it is one jit could have made (up to 128 of `[A-Za-z0-9_-]`): it is
+/// put into the page and a URL, so nothing else passes.
+fn login_state(q: &HashMap<String, String>) -> Option<&str> {
+    q.get("state").map(String::as_str).filter(|s| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
 }
 
 /// STS RoleSessionName: 2-64 of `[\w+=,.@-]`.

@@ -1,9 +1,13 @@
 //! The browser side of docs/protocol.md §2: the page that asks the user to authorize the CLI.
 
-/// Everything interpolated here is a number or a fixed word, so no escaping is needed.
-pub fn authorize(port: u16, admin: bool, error: Option<&str>) -> String {
+/// Everything interpolated here is a number, a fixed word, or a `state` of `[A-Za-z0-9_-]`
+/// only (checked by the caller), so no escaping is needed.
+pub fn authorize(port: u16, admin: bool, state: Option<&str>, error: Option<&str>) -> String {
     let scope = if admin { "admin" } else { "tenant" };
     let admin_field = if admin { "true" } else { "false" };
+    let state = state
+        .map(|s| format!("\n  <input type=\"hidden\" name=\"state\" value=\"{s}\">"))
+        .unwrap_or_default();
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{e}</p>"))
         .unwrap_or_default();
@@ -31,7 +35,7 @@ pub fn authorize(port: u16, admin: bool, error: Option<&str>) -> String {
 {error}
 <form method="post" action="/app/user/verify-token">
   <input type="hidden" name="localPort" value="{port}">
-  <input type="hidden" name="isAdmin" value="{admin_field}">
+  <input type="hidden" name="isAdmin" value="{admin_field}">{state}
   <label for="token">Your portal API token</label>
   <input id="token" name="token" type="password" autocomplete="current-password" required>
   <div class="buttons">

@@ -90,12 +90,7 @@ pub fn digest(token: &str) -> String {
 }
 
 pub fn new_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow!("cannot get random bytes for a token: {e}"))?;
-    Ok(format!(
-        "jit_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    Ok(format!("jit_{}", crate::model::random_hex(32)?))
 }
 
 pub fn new_tenant_id() -> Result<String> {

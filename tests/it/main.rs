@@ -11,6 +11,7 @@ mod hardening;
 mod hooks;
 mod load;
 mod login;
+mod login_hardening;
 mod parity;
 mod portal_server;
 mod shells;
