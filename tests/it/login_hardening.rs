@@ -10,9 +10,9 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::support::portal::User;
+use crate::support::stand_in::User;
 use crate::support::{
-    JIT, Portal, Sandbox, assert_no_secrets, finish, random_hex, register_secret, start_login,
+    JIT, Sandbox, StandIn, assert_no_secrets, finish, login_url, random_hex, register_secret,
     venv_bin,
 };
 
@@ -42,7 +42,7 @@ fn param(login: &url::Url, name: &str) -> Option<String> {
 }
 
 /// A second admin on the stand-in: the attacker's own, valid token.
-fn mallory(portal: &Portal) -> String {
+fn mallory(portal: &StandIn) -> String {
     let token = format!("mal-{}", random_hex(24));
     register_secret(&token);
     let user = User {
@@ -121,7 +121,7 @@ fn cached_token(sb: &Sandbox) -> String {
 
 /// No request the stand-in saw was signed with `token`.
 #[track_caller]
-fn never_used(portal: &Portal, token: &str) {
+fn never_used(portal: &StandIn, token: &str) {
     for r in portal.requests() {
         assert!(
             !r.headers.iter().any(|(_, v)| v.contains(token)),
@@ -216,7 +216,7 @@ fn exit_within(child: &mut Child, timeout: Duration, what: &str) -> Option<i32> 
 /// none of them may log jit in or cancel the login; the portal's own navigation then does.
 #[test]
 fn cross_site_requests_neither_complete_nor_cancel_the_login() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let evil = mallory(&portal);
     let sb = Sandbox::new();
     let (mut child, login) = start_login(&sb, &login_args(&portal.url, &[]));
@@ -320,7 +320,7 @@ fn cross_site_requests_neither_complete_nor_cancel_the_login() {
 /// a plain client, and the portal's own CORS request.
 #[test]
 fn same_site_and_typed_callbacks_still_log_in() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     let c = http();
     let typed: &[(&str, &str)] = &[
@@ -486,7 +486,7 @@ impl Drop for Browser {
 /// portal's page navigates to the callback (and, in a second login, POSTs to it) and both work.
 #[test]
 fn a_page_on_another_site_cannot_log_jit_in_or_cancel_in_chromium() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let evil = mallory(&portal);
     let sb = Sandbox::new();
     let portal_page = format!("{}/app/user/verify-token", portal.url);
@@ -520,7 +520,7 @@ fn a_page_on_another_site_cannot_log_jit_in_or_cancel_in_chromium() {
 /// C: the POST reply is the JSON string duplo-jit sends, quotes and newline included.
 #[test]
 fn post_callback_replies_json_done_or_failed() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     let (child, login) = start_login(&sb, &login_args(&portal.url, &[]));
     let base = format!("http://127.0.0.1:{}", port_of(&login));
@@ -666,7 +666,7 @@ fn jit_portal_login_requires_the_state_it_sent() {
 /// stalls mid-headers, must not hold up the portal's callback.
 #[test]
 fn a_stalled_connection_does_not_block_the_callback() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     let (child, login) = start_login(&sb, &login_args(&portal.url, &[]));
     let port = port_of(&login);
@@ -695,7 +695,7 @@ fn a_stalled_connection_does_not_block_the_callback() {
 /// shortens the 180 s), with one clear line.
 #[test]
 fn a_stalled_connection_does_not_stop_the_login_timing_out() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new().env("JIT_LOGIN_TIMEOUT", "3");
     let (mut child, login) = start_login(&sb, &login_args(&portal.url, &[]));
     let port = port_of(&login);
@@ -722,7 +722,7 @@ fn a_stalled_connection_does_not_stop_the_login_timing_out() {
 /// gives up with a clear error when the holder never finishes.
 #[test]
 fn a_second_caller_says_whose_login_it_waits_for() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     let (holder, login) = start_login(&sb, &login_args(&portal.url, &[]));
     // The same credentials: it waits on their lock, held through the holder's login.
@@ -779,7 +779,7 @@ fn a_second_caller_says_whose_login_it_waits_for() {
 /// on an ordinary slow fetch neither quotes it nor gives up because of it.
 #[test]
 fn a_stale_holder_file_is_not_believed() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     let (child, login) = start_login(&sb, &login_args(&portal.url, &[]));
     hand_over(&login, &portal.admin_token);
@@ -834,7 +834,7 @@ fn under_terminal(sb: &Sandbox, args: &[&str], err: &Path) -> (Child, Lines) {
 
 #[test]
 fn login_url_reaches_the_terminal_when_stderr_is_captured() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     let err = sb.dir.path().join("stderr.txt");
     let args = login_args(&portal.url, &[]);
@@ -902,7 +902,7 @@ fn recorded(sb: &Sandbox, name: &str, what: &str) -> Option<String> {
 
 #[test]
 fn console_open_hands_the_browser_a_private_file_not_the_url() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let decoy = format!("decoy-{}", random_hex(16));
     register_secret(&decoy);
     let sb = Sandbox::new();
@@ -952,7 +952,7 @@ fn console_open_hands_the_browser_a_private_file_not_the_url() {
 
 #[test]
 fn console_open_without_a_browser_prints_instead() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     sb.standard_config(&portal);
     // xdg-open exits 3 as it does with no browser; with an empty PATH, nothing exists at all.
@@ -984,7 +984,7 @@ fn console_open_without_a_browser_prints_instead() {
 
 #[test]
 fn console_copy_puts_the_url_on_the_clipboard_through_stdin() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     sb.standard_config(&portal);
     let bin = fakes(&sb, &[("xclip", 0)]);
@@ -1048,7 +1048,7 @@ fn console_copy_puts_the_url_on_the_clipboard_through_stdin() {
 
 #[test]
 fn console_without_a_console_url_says_why_in_one_line() {
-    let portal = Portal::start();
+    let portal = StandIn::start();
     let sb = Sandbox::new();
     sb.standard_config(&portal);
     portal.state().console_url = false;
@@ -1071,4 +1071,17 @@ fn console_without_a_console_url_says_why_in_one_line() {
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
         assert!(run.stderr.contains(&endpoint), "{}", run.stderr);
     }
+}
+
+/// Start an interactive `jit` with these arguments and return it with the login URL it printed.
+#[track_caller]
+fn start_login(sb: &Sandbox, args: &[&str]) -> (std::process::Child, url::Url) {
+    let mut child = sb
+        .jit(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let url = login_url(&mut child);
+    (child, url)
 }

@@ -400,13 +400,20 @@ impl Jit<'_> {
     #[track_caller]
     pub fn start_login(&self) -> (Child, url::Url) {
         let mut child = self.clone().interactive().spawn();
-        let line = read_stderr_until(&mut child, |l| l.contains("/app/user/verify-token"));
-        let url = line
-            .split_whitespace()
-            .find(|w| w.contains("verify-token"))
-            .expect("url in line");
-        (child, url::Url::parse(url).expect("login url"))
+        let url = login_url(&mut child);
+        (child, url)
     }
+}
+
+/// The login URL a starting interactive `jit` prints on stderr.
+#[track_caller]
+pub fn login_url(child: &mut Child) -> url::Url {
+    let line = read_stderr_until(child, |l| l.contains("/app/user/verify-token"));
+    let url = line
+        .split_whitespace()
+        .find(|w| w.contains("verify-token"))
+        .expect("url in line");
+    url::Url::parse(url).expect("login url")
 }
 
 /// Turn an Output into a Run, checking that no secret reached stderr.
