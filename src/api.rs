@@ -73,6 +73,28 @@ impl HttpError {
     }
 }
 
+/// Why a connection failed, in the user's terms: a name that does not resolve is not a portal
+/// that refuses connections.
+fn connect_failure(err: &reqwest::Error, api: &Host) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = source {
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    let name = url::Url::parse(api.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    if chain.iter().any(|c| c.contains("dns error")) {
+        return format!("cannot resolve host '{name}' (check --host / --api-host)");
+    }
+    match chain.last() {
+        Some(cause) if chain.len() > 1 => format!("cannot connect: {cause}"),
+        _ => "cannot connect".to_string(),
+    }
+}
+
 impl Client {
     pub fn new(api: &Host, token: Token, otp: Option<String>) -> Result<Self> {
         let http = reqwest::blocking::Client::builder()
@@ -104,7 +126,7 @@ impl Client {
             let why = if e.is_timeout() {
                 "timed out after 20 s".to_string()
             } else if e.is_connect() {
-                "cannot connect".to_string()
+                connect_failure(&e, &self.api)
             } else {
                 redact::literal(&e.without_url().to_string(), &[token])
             };

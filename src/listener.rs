@@ -1,4 +1,4 @@
-//! The loopback HTTP listener the browser login hands its token to (DESIGN.md §2). Written over
+//! The loopback HTTP listener the browser login hands its token to (docs/protocol.md §2). Written over
 //! std rather than a server crate so every connection is bounded: each gets its own thread, one
 //! deadline for reading its request and writing the reply, a cap on head and body sizes, and a
 //! cap on connections at once. A client that stalls holds up only itself, never the portal's

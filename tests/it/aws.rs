@@ -124,7 +124,7 @@ fn accepts_duplo_jit_flag_spellings() {
         stand_in.last_issued().access_key_id.as_str()
     );
     assert_eq!(stand_in.count("v3/admin/aws/jitAccess/admin"), 1);
-    // Names and ids alike are checked against the user's tenant list (DESIGN.md §1).
+    // Names and ids alike are checked against the user's tenant list (docs/protocol.md §1).
     assert_eq!(stand_in.count("GetTenantsForUser"), 3);
 }
 

@@ -1,4 +1,4 @@
-//! Interactive login (DESIGN.md §2): the test plays the portal's browser page against the real
+//! Interactive login (docs/protocol.md §2): the test plays the portal's browser page against the real
 //! loopback listener.
 
 use crate::support::{Sandbox, StandIn, Stderr, finish, poll};

@@ -320,3 +320,19 @@ fn the_quick_start_script_runs_the_whole_system() {
             .contains("[env.demo]")
     );
 }
+
+#[test]
+fn hosts_without_a_scheme_or_a_name_that_resolves_say_so() {
+    let sb = Sandbox::new().env("JIT_TOKEN", "some-token-value");
+    sb.aws()
+        .admin()
+        .host("portal.example.com")
+        .fails(1, "did you mean https://portal.example.com?");
+    let run = sb
+        .aws()
+        .admin()
+        .host("https://jit-test.invalid")
+        .no_cache()
+        .fails(1, "cannot resolve host 'jit-test.invalid'");
+    assert!(!run.stderr.contains("cannot connect"), "{}", run.stderr);
+}

@@ -1,5 +1,5 @@
 //! `StandIn`: a loopback stand-in for the commercial portal (not jit's portal client, not the
-//! self-hosted `jit portal`). It speaks DESIGN.md §1 byte for byte, counts every request, and can
+//! self-hosted `jit portal`). It speaks docs/protocol.md §1 byte for byte, counts every request, and can
 //! be told to misbehave. Every test that needs the commercial portal uses this one.
 
 use std::collections::HashMap;
