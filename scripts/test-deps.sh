@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 uid=$(id -u)
 if [[ "${uid}" = 0 ]] && command -v apt-get >/dev/null; then
   missing=()
-  for tool in zsh fish tmux expect shellcheck strace chromium chromedriver; do
+  for tool in zsh fish tmux expect shellcheck strace openssl chromium chromedriver; do
     command -v "${tool}" >/dev/null || missing+=("${tool/chromedriver/chromium-driver}")
   done
   # bash-completion is a library, not a command: it is what a default ~/.bashrc loads.

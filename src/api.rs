@@ -6,6 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 
 use crate::host::Host;
+use crate::k8s;
 use crate::model::{AwsCreds, Scope, Token};
 use crate::{limit, output, redact};
 
@@ -232,6 +233,30 @@ impl Client {
         creds_from_body(&body, &url, date.as_deref(), jiff::Timestamp::now())
             .map_err(|e| anyhow!(redact::literal(&format!("{e:#}"), &[self.token.expose()])))
     }
+
+    /// A cluster's API server, CA and a bearer token (docs/protocol.md §9): by plan id (admin)
+    /// or by tenant id.
+    pub fn k8s_config(
+        &self,
+        scope: &k8s::Scope,
+        tenant_id: Option<&str>,
+    ) -> Result<k8s::ClusterConfig> {
+        let path = match (scope, tenant_id) {
+            (k8s::Scope::Plan(plan), _) => {
+                format!("v3/admin/plans/{}/k8sConfig", url_segment(plan))
+            }
+            (k8s::Scope::Tenant(_), Some(id)) => {
+                format!("v3/subscriptions/{}/k8s/jitAccess", url_segment(id))
+            }
+            (k8s::Scope::Tenant(t), None) => bail!("tenant '{t}' has no id"),
+        };
+        Ok(self.get_json(&path)?.0)
+    }
+}
+
+/// One path segment, percent-encoded so an id cannot reach another endpoint.
+fn url_segment(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
 
 /// Parse a credentials response; pure so it can be fuzzed. Errors never quote secret fields.

@@ -33,6 +33,7 @@ pub struct Cli {
 pub enum Command {
     Aws(AwsArgs),
     Duplo(DuploArgs),
+    K8s(K8sArgs),
     Exec(ExecArgs),
     Env(EnvArgs),
     Console(ConsoleArgs),
@@ -151,6 +152,32 @@ pub struct DuploArgs {
     /// Accepted for compatibility: the login is always an admin login, as in duplo-jit
     #[arg(long)]
     pub admin: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Print a kubectl ExecCredential (drop-in for `duplo-jit k8s`, the exec credential plugin)
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Example kubeconfig user (or let `jit kubeconfig ENV` write it):
+  users:
+  - name: dev01
+    user:
+      exec:
+        apiVersion: client.authentication.k8s.io/v1beta1
+        command: jit
+        args: [k8s, --tenant, dev01, --host, https://portal.example.com, --interactive]
+        interactiveMode: IfAvailable"
+)]
+pub struct K8sArgs {
+    /// The cluster of this plan (an admin login)
+    #[arg(long, value_name = "ID", conflicts_with = "tenant")]
+    pub plan: Option<String>,
+    /// The cluster of this tenant: a name, or an id (32 characters or more)
+    #[arg(long, value_name = "NAME|ID")]
+    pub tenant: Option<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]

@@ -19,7 +19,7 @@ const CLOCK_SLACK_SECS: i64 = 5 * 60;
 
 /// The longest session AWS issues (a role's 12 h maximum), plus the slack: an entry claiming
 /// longer was not what the portal said.
-const MAX_LIFETIME_SECS: i64 = 12 * 3600 + CLOCK_SLACK_SECS;
+pub const MAX_LIFETIME_SECS: i64 = 12 * 3600 + CLOCK_SLACK_SECS;
 
 /// What the cache holds for one (host, scope).
 #[derive(Serialize, Deserialize)]

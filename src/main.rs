@@ -14,6 +14,7 @@ mod envvars;
 mod fuzz;
 mod handoff;
 mod host;
+mod k8s;
 mod limit;
 mod listener;
 mod login;

@@ -9,6 +9,7 @@ mod duplo;
 mod env;
 mod exec;
 mod init;
+mod k8s;
 mod ls;
 mod portal;
 mod select;
@@ -24,6 +25,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Aws(args) => aws::run(args),
         Command::Duplo(args) => duplo::run(args),
+        Command::K8s(args) => k8s::run(args),
         Command::Exec(args) => exec::run(args),
         Command::Env(args) => env::run(args),
         Command::Console(args) => console::run(args),

@@ -9,6 +9,7 @@ mod cache;
 mod exec;
 mod hardening;
 mod hooks;
+mod k8s;
 mod load;
 mod login;
 mod login_hardening;

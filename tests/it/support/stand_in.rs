@@ -62,6 +62,13 @@ pub struct State {
     pub streamed: Option<u64>,
     /// Moto endpoint for real AssumeRole; None mints synthetic keys.
     pub sts: Option<String>,
+    /// The cluster the k8s endpoints describe: API server URL, base64 CA (none: insecure) and
+    /// `LastTokenRefreshTime` (none: duplo-jit's 55 minutes).
+    pub k8s_server: String,
+    pub k8s_ca: Option<String>,
+    pub k8s_refreshed: Option<String>,
+    /// Every Kubernetes token handed out, in order.
+    pub k8s_tokens: Vec<String>,
     pub requests: Vec<Recorded>,
     pub issued: Vec<Issued>,
     serial: u64,
@@ -138,6 +145,10 @@ impl StandIn {
             endless_body: None,
             streamed: None,
             sts: None,
+            k8s_server: "https://k8s.stand-in.invalid:6443".into(),
+            k8s_ca: None,
+            k8s_refreshed: None,
+            k8s_tokens: Vec::new(),
             requests: Vec::new(),
             issued: Vec::new(),
             serial: 0,
@@ -173,9 +184,9 @@ impl StandIn {
             .count()
     }
 
-    /// Credential-vending calls only.
+    /// AWS credential-vending calls only (not Kubernetes ones).
     pub fn cred_calls(&self) -> usize {
-        self.count("jitAccess") + self.count("GetAwsConsoleTokenUrl")
+        self.count("aws/jitAccess") + self.count("GetAwsConsoleTokenUrl")
     }
 
     /// The access key of the newest credentials handed out.
@@ -369,8 +380,44 @@ fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u1
                 Some(t) => vend(shared, user, &t.role_arn, t.validity, base),
             }
         }
+        ["v3", "admin", "plans", plan, "k8sConfig"] => {
+            if !user.admin {
+                return (403, "\"Forbidden\"".into());
+            }
+            k8s_config(shared, &format!("plan-{plan}"))
+        }
+        ["v3", "subscriptions", id, "k8s", "jitAccess"] => {
+            let tenant = st().tenants.iter().find(|t| t.id == *id).cloned();
+            match tenant {
+                None => (404, "\"tenant not found\"".into()),
+                Some(t) if !user.admin && !user.tenants.contains(&t.id) => {
+                    (403, "\"Forbidden\"".into())
+                }
+                Some(t) => k8s_config(shared, &t.name),
+            }
+        }
         _ => (404, format!("\"no route {path}\"")),
     }
+}
+
+/// docs/protocol.md §9's cluster config, with a new token each time.
+fn k8s_config(shared: &Arc<Mutex<State>>, name: &str) -> (u16, String) {
+    let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+    st.serial += 1;
+    let token = format!("k8s-{}-{}", st.serial, random_hex(32));
+    register_secret(&token);
+    st.k8s_tokens.push(token.clone());
+    let body = serde_json::json!({
+        "Name": name,
+        "ApiServer": st.k8s_server,
+        "Token": token,
+        "K8Provider": 0,
+        "AwsRegion": st.region,
+        "K8sVersion": "1.30",
+        "CertificateAuthorityDataBase64": st.k8s_ca,
+        "LastTokenRefreshTime": st.k8s_refreshed,
+    });
+    (200, body.to_string())
 }
 
 fn vend(
