@@ -34,6 +34,7 @@ pub enum Command {
     Aws(AwsArgs),
     Duplo(DuploArgs),
     K8s(K8sArgs),
+    Kubeconfig(KubeconfigArgs),
     Exec(ExecArgs),
     Env(EnvArgs),
     Console(ConsoleArgs),
@@ -182,6 +183,30 @@ pub struct K8sArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+/// Add a kubectl context for an environment, whose user runs `jit k8s`
+#[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  jit kubeconfig dev                  # merge into $KUBECONFIG or ~/.kube/config; other entries kept
+  jit kubeconfig ops --plan default   # an admin environment names the plan of its cluster
+  jit kubeconfig dev --print          # a kubeconfig with just this context, on stdout")]
+pub struct KubeconfigArgs {
+    /// Environment name (a tenant environment, or an admin one with --plan)
+    #[arg(value_name = "ENV", add = clap_complete::engine::ArgValueCompleter::new(complete_env))]
+    pub env: String,
+    /// Context (and cluster and user) name (default: the environment's)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The plan whose cluster an admin environment means
+    #[arg(long, value_name = "ID")]
+    pub plan: Option<String>,
+    /// Print a kubeconfig with this context instead of writing
+    #[arg(long)]
+    pub print: bool,
+    /// The kubeconfig to write (default: the first of $KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Pick credentials by environment name, or by portal flags as `jit aws` takes them.

@@ -15,6 +15,7 @@ mod fuzz;
 mod handoff;
 mod host;
 mod k8s;
+mod kubeconfig;
 mod limit;
 mod listener;
 mod login;

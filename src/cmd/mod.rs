@@ -10,6 +10,7 @@ mod env;
 mod exec;
 mod init;
 mod k8s;
+mod kubeconfig;
 mod ls;
 mod portal;
 mod select;
@@ -26,6 +27,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Aws(args) => aws::run(args),
         Command::Duplo(args) => duplo::run(args),
         Command::K8s(args) => k8s::run(args),
+        Command::Kubeconfig(args) => kubeconfig::run(args),
         Command::Exec(args) => exec::run(args),
         Command::Env(args) => env::run(args),
         Command::Console(args) => console::run(args),

@@ -219,3 +219,43 @@ fn plan_clusters_print_duplo_jits_exec_credential() {
         .token_file(&user)
         .fails(2, "must specify --plan ID or --tenant NAME|ID");
 }
+
+/// `jit kubeconfig ENV` merges a context that kubectl then uses, keeps the user's own entries,
+/// and changes nothing when run again.
+#[test]
+fn kubeconfig_writes_a_context_kubectl_uses_and_keeps_the_rest() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    let api = ApiServer::start(&sb);
+    stand_in.state().k8s_server = api.url.clone();
+    sb.standard_config(&stand_in);
+    let kube = sb.home().join(".kube").join("config");
+    std::fs::create_dir_all(kube.parent().expect("dir")).expect("mkdir");
+    let mine = "apiVersion: v1\nkind: Config\nclusters:\n- name: mine\n  cluster:\n    server: https://mine.example.com\nusers:\n- name: mine\n  user:\n    token: my-own\ncontexts:\n- name: mine\n  context:\n    cluster: mine\n    user: mine\ncurrent-context: mine\n";
+    std::fs::write(&kube, mine).expect("kubeconfig");
+    sb.run(&["kubeconfig", "dev"])
+        .ok()
+        .warns("wrote context 'dev'");
+    let first = std::fs::read_to_string(&kube).expect("read");
+    sb.run(&["kubeconfig", "dev"])
+        .ok()
+        .warns("unchanged: context 'dev'");
+    assert_eq!(std::fs::read_to_string(&kube).expect("read"), first);
+    assert!(first.contains("token: my-own") && first.contains("server: https://mine.example.com"));
+    let mut cmd = sb.command(venv_bin("kubectl"));
+    cmd.args(["get", "--raw", "/api/v1/namespaces"]);
+    finish(cmd.output().expect("kubectl")).ok();
+    let token = stand_in.state().k8s_tokens[0].clone();
+    assert_eq!(api.seen(1), vec![format!("Bearer {token}")]);
+    assert_eq!(
+        stand_in.count("k8s/jitAccess"),
+        1,
+        "the context reuses the cached credential"
+    );
+    let printed = sb.run(&["kubeconfig", "dev", "--print"]).ok().stdout;
+    assert!(
+        printed.contains("current-context: dev") && !printed.contains("mine"),
+        "{printed}"
+    );
+    sb.run(&["kubeconfig", "admin"]).fails(2, "--plan ID");
+}
