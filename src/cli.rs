@@ -358,6 +358,33 @@ pub enum ConfigCommand {
     },
     /// Print the config file path
     Path,
+    /// Write one environment per tenant the portal lets you use (and an admin one with --admin)
+    Sync(ConfigSyncArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  jit config sync --host https://portal.example.com --interactive
+  jit config sync --host https://portal.example.com --token-file ~/.portal-token --aws-config --kubeconfig
+  jit config sync --host https://portal.example.com --interactive --dry-run
+
+Running it again updates only what it wrote: environments, profiles and contexts of your own with
+the same names are kept as they are, and entries it wrote for tenants you lost are removed.")]
+pub struct ConfigSyncArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Also write an `admin` environment (admin credentials)
+    #[arg(long)]
+    pub admin: bool,
+    /// Also write `[profile NAME]` sections whose credential_process runs jit to ~/.aws/config
+    #[arg(long)]
+    pub aws_config: bool,
+    /// Also write a kubectl context per tenant (as `jit kubeconfig`)
+    #[arg(long)]
+    pub kubeconfig: bool,
+    /// Show what would change (on stdout) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

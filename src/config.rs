@@ -38,6 +38,9 @@ pub struct EnvConfig {
     /// Exported as AWS_ENDPOINT_URL, for LocalStack, moto or a private endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
+    /// The portal `jit config sync` wrote this environment from; a sync changes only these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_from: Option<String>,
 }
 
 impl EnvConfig {
@@ -155,7 +158,7 @@ pub fn resolve(name: &str) -> Result<Found> {
     .into())
 }
 
-fn aws_config_path() -> Option<PathBuf> {
+pub fn aws_config_path() -> Option<PathBuf> {
     std::env::var_os("AWS_CONFIG_FILE")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)

@@ -28,6 +28,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 token_env: add.token_env,
                 region: add.region,
                 endpoint_url: add.endpoint_url,
+                synced_from: None,
             };
             config::check_name(&add.name)
                 .map_err(|e| crate::model::UsageError(format!("{e:#}")))?;
@@ -66,6 +67,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             crate::output::status(format_args!("removed environment '{name}'"));
         }
         ConfigCommand::Path => crate::output::print_line(&config::path()?.display().to_string())?,
+        ConfigCommand::Sync(sync) => return super::sync::run(sync),
     }
     Ok(ExitCode::SUCCESS)
 }

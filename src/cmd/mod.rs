@@ -14,6 +14,7 @@ mod kubeconfig;
 mod ls;
 mod portal;
 mod select;
+mod sync;
 
 use std::process::ExitCode;
 

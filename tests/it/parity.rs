@@ -336,3 +336,60 @@ fn hosts_without_a_scheme_or_a_name_that_resolves_say_so() {
         .fails(1, "cannot resolve host 'jit-test.invalid'");
     assert!(!run.stderr.contains("cannot connect"), "{}", run.stderr);
 }
+
+/// `jit config sync` writes one environment per tenant (and profiles), is idempotent, and never
+/// touches what the user wrote.
+#[test]
+fn config_sync_writes_tenants_idempotently_and_keeps_the_users_entries() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    let admin = sb.token_file(&stand_in.admin_token);
+    let mine = "[env.prod01]\nhost = \"https://mine.example.com\"\nadmin = true\n";
+    sb.write_config(mine);
+    std::fs::create_dir_all(sb.home().join(".aws")).expect("mkdir");
+    let aws_config = sb.home().join(".aws").join("config");
+    std::fs::write(&aws_config, "[profile prod01]\nregion = eu-west-1\n").expect("aws config");
+    let sync = || {
+        sb.jit_cmd(["config", "sync", "--admin", "--aws-config"])
+            .host(&stand_in.url)
+            .token_file(&admin)
+    };
+    let dry = sync().arg("--dry-run").ok().stdout;
+    assert_eq!(
+        dry,
+        "+ env admin\n+ env dev01\n! env prod01\n+ profile admin\n+ profile dev01\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.config_file()).expect("config"),
+        mine,
+        "--dry-run changes nothing"
+    );
+    sync()
+        .ok()
+        .warns("2 added, 0 updated, 0 removed, 1 of yours kept");
+    let config = std::fs::read_to_string(sb.config_file()).expect("config");
+    let profiles = std::fs::read_to_string(&aws_config).expect("aws config");
+    sync()
+        .ok()
+        .warns("0 added, 0 updated, 0 removed, 1 of yours kept");
+    assert_eq!(
+        std::fs::read_to_string(sb.config_file()).expect("config"),
+        config
+    );
+    assert_eq!(std::fs::read_to_string(&aws_config).expect("aws"), profiles);
+    assert!(
+        config.contains("host = \"https://mine.example.com\""),
+        "{config}"
+    );
+    assert!(
+        profiles.starts_with("[profile prod01]\nregion = eu-west-1\n"),
+        "{profiles}"
+    );
+    // The environments and profiles work.
+    let key = sb.run(&["env", "dev01"]).ok().json()["AWS_ACCESS_KEY_ID"].clone();
+    assert_eq!(key, stand_in.last_key());
+    assert!(
+        profiles.contains("credential_process = jit aws --tenant dev01 --host "),
+        "{profiles}"
+    );
+}
