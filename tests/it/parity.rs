@@ -320,8 +320,7 @@ fn the_quick_start_script_runs_the_whole_system() {
         .env("JIT_DEMO_VENV", crate::support::venv());
     let run = crate::support::finish(cmd.output().expect("demo.sh")).ok();
     assert_eq!(
-        run.stdout,
-        "arn:aws:sts::123456789012:assumed-role/demo/demo\n",
+        run.stdout, "arn:aws:sts::123456789012:assumed-role/demo/demo\n",
         "{}",
         run.stderr
     );

@@ -28,7 +28,7 @@ impl Served {
 }
 
 fn state(sb: &Sandbox) -> String {
-    sb.dir.path().join("portal.toml").display().to_string()
+    sb.dir.path().join("portal.db").display().to_string()
 }
 
 fn admin(sb: &Sandbox, args: &[&str]) -> String {
@@ -86,11 +86,14 @@ fn provision(sb: &Sandbox) -> (String, String) {
         .to_string();
     register_secret(&alice);
     register_secret(&root);
-    let text = std::fs::read_to_string(state(sb)).expect("state");
-    assert!(
-        !text.contains(&alice) && !text.contains(&root),
-        "tokens are stored hashed:\n{text}"
-    );
+    for file in [state(sb), format!("{}-wal", state(sb))] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&alice) && !text.contains(&root),
+            "tokens are stored as digests only: {file}"
+        );
+    }
     (alice, root)
 }
 
@@ -495,10 +498,10 @@ fn demo_runs_the_whole_system() {
         "{config}"
     );
     assert!(
-        sb.home().join(".local/share/jit/portal-demo.toml").exists(),
+        sb.home().join(".local/share/jit/portal-demo.db").exists(),
         "demo state kept apart"
     );
-    assert!(!sb.home().join(".local/share/jit/portal.toml").exists());
+    assert!(!sb.home().join(".local/share/jit/portal.db").exists());
 }
 
 /// A user's own `demo` environment is never replaced, and a restarted demo (same port, new
