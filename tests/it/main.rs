@@ -10,5 +10,6 @@ mod exec;
 mod load;
 mod login;
 mod parity;
+mod portal_ops;
 mod portal_server;
 mod shells;

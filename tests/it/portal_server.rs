@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret, venv_bin};
 
-struct Served {
-    child: Child,
-    url: String,
+pub struct Served {
+    pub child: Child,
+    pub url: String,
     log: Arc<Mutex<String>>,
 }
 
@@ -22,16 +22,16 @@ impl Drop for Served {
 }
 
 impl Served {
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
-fn state(sb: &Sandbox) -> String {
+pub fn state(sb: &Sandbox) -> String {
     sb.dir.path().join("portal.db").display().to_string()
 }
 
-fn admin(sb: &Sandbox, args: &[&str]) -> String {
+pub fn admin(sb: &Sandbox, args: &[&str]) -> String {
     let mut full = vec!["portal", "--state"];
     let st = state(sb);
     full.push(&st);
@@ -41,7 +41,7 @@ fn admin(sb: &Sandbox, args: &[&str]) -> String {
 
 /// Tenants dev01 (validity 60 -> clamped to 900) and big (validity 100000, role max 7200);
 /// alice in dev01, root an admin. Returns (alice's token, root's token).
-fn provision(sb: &Sandbox) -> (String, String) {
+pub fn provision(sb: &Sandbox) -> (String, String) {
     admin(
         sb,
         &[
@@ -97,7 +97,7 @@ fn provision(sb: &Sandbox) -> (String, String) {
     (alice, root)
 }
 
-fn serve(sb: &Sandbox) -> Served {
+pub fn serve(sb: &Sandbox) -> Served {
     let st = state(sb);
     spawn_portal(
         sb,
@@ -114,15 +114,20 @@ fn serve(sb: &Sandbox) -> Served {
     )
 }
 
-fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
+pub fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
     spawn_portal_as(sb, args, "AKIAPORTALSERVER0000", "portal-secret")
 }
 
 fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Served {
-    let mut child = sb
-        .jit(args)
-        .env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
+    let mut cmd = sb.jit(args);
+    cmd.env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret);
+    spawn_served(cmd)
+}
+
+/// Start a portal command (`jit portal serve ...`, however wrapped) and wait for its URL.
+pub fn spawn_served(mut cmd: std::process::Command) -> Served {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -153,7 +158,7 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
 }
 
 /// `jit exec ENV -- aws sts get-caller-identity`, the ARN the AWS CLI saw.
-fn caller_arn(sb: &Sandbox, env: &str) -> String {
+pub fn caller_arn(sb: &Sandbox, env: &str) -> String {
     let aws = venv_bin("aws");
     let args = [
         "exec",
@@ -170,7 +175,7 @@ fn caller_arn(sb: &Sandbox, env: &str) -> String {
     sb.run(&args).ok().stdout.trim().to_string()
 }
 
-fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
+pub fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
     let resp = reqwest::blocking::Client::new()
         .get(url)
         .bearer_auth(token)
