@@ -1,10 +1,11 @@
 #!/bin/sh
 # shellcheck disable=SC2016 # hook lines are written literally, for the rc file to expand
-# Install jit from this checkout: the binary, shell completions, and the shell hook line.
+# Install jit from this checkout: the binaries (jit, and jit-portal for `jit portal`), shell
+# completions, and the shell hook line.
 #
 #   ./install.sh                      build with cargo, install to ~/.local/bin, print the hook line
 #   ./install.sh --add-hook           ... and append the hook line to your shell's rc file (once)
-#   ./install.sh --bin PATH           install an already built binary instead of building
+#   ./install.sh --bin PATH           install an already built jit (and jit-portal beside it) instead of building
 #   ./install.sh --prefix DIR         install under DIR/bin (default ~/.local)
 #   ./install.sh --shell bash|zsh|fish   shell to set up (default: from $SHELL)
 set -eu
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
         --bin) [ $# -ge 2 ] || die "--bin needs a path"; bin=$2; shift 2 ;;
         --shell) [ $# -ge 2 ] || die "--shell needs a name"; shell_name=$2; shift 2 ;;
         --add-hook) add_hook=1; shift ;;
-        -h | --help) sed -n '3,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '3,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -36,9 +37,15 @@ if [ -n "$bin" ]; then
     [ -x "$bin" ] || die "$bin is not an executable"
     cp "$bin" "$prefix/bin/jit.tmp.$$"
     mv "$prefix/bin/jit.tmp.$$" "$prefix/bin/jit"
+    portal="$(dirname "$bin")/jit-portal"
+    if [ -x "$portal" ]; then
+        cp "$portal" "$prefix/bin/jit-portal.tmp.$$"
+        mv "$prefix/bin/jit-portal.tmp.$$" "$prefix/bin/jit-portal"
+    fi
 else
     command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs or pass --bin"
     cargo install --quiet --locked --path "$here" --root "$prefix"
+    cargo install --quiet --locked --path "$here/portal" --root "$prefix"
 fi
 jit="$prefix/bin/jit"
 "$jit" version >/dev/null || die "the installed $jit does not run"
