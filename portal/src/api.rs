@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -93,7 +94,16 @@ fn client_of(addr: Option<Extension<ClientAddr>>) -> Option<String> {
     addr.map(|Extension(ClientAddr(a))| a.ip().to_string())
 }
 
-/// The token's owner, or the answer to send instead (401, or 500 when the database fails).
+/// A handler that takes `Authed` runs only for a valid token; otherwise the answer is 401, or
+/// 500 when the database fails.
+impl FromRequestParts<Shared> for Authed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, Response> {
+        authenticate(app, &parts.headers).await
+    }
+}
+
 async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Authed, Response> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -122,21 +132,14 @@ async fn health(State(app): State<Shared>) -> Response {
     }
 }
 
-async fn system(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    match authenticate(&app, &headers).await {
-        Ok(who) => with_who(
-            Json(jit::wire::SystemFeatures::default()).into_response(),
-            &who.user,
-        ),
-        Err(r) => r,
-    }
+async fn system(who: Authed) -> Response {
+    with_who(
+        Json(jit::wire::SystemFeatures::default()).into_response(),
+        &who.user,
+    )
 }
 
-async fn tenants(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let who = match authenticate(&app, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn tenants(State(app): State<Shared>, who: Authed) -> Response {
     match app.db.tenants_for(&who).await {
         Ok(list) => {
             let list: Vec<jit::wire::Tenant> = list
@@ -173,12 +176,8 @@ async fn allowed_tenant(app: &App, who: &Authed, id: &str) -> Result<crate::db::
 async fn tenant_features(
     State(app): State<Shared>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    who: Authed,
 ) -> Response {
-    let who = match authenticate(&app, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
     let response = match allowed_tenant(&app, &who, &id).await {
         Ok(t) => Json(json!({ "TenantName": t.name })).into_response(),
         Err(r) => r,
@@ -190,12 +189,8 @@ async fn tenant_creds(
     State(app): State<Shared>,
     Path(id): Path<String>,
     addr: Option<Extension<ClientAddr>>,
-    headers: HeaderMap,
+    who: Authed,
 ) -> Response {
-    let who = match authenticate(&app, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
     let response = match allowed_tenant(&app, &who, &id).await {
         Ok(t) => {
             let secs = clamp_session(t.validity_secs, t.max_session_secs);
@@ -211,12 +206,8 @@ async fn admin_creds(
     State(app): State<Shared>,
     Path(kind): Path<String>,
     addr: Option<Extension<ClientAddr>>,
-    headers: HeaderMap,
+    who: Authed,
 ) -> Response {
-    let who = match authenticate(&app, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
     if kind != "admin" && kind != "duplo-ops" {
         return with_who(reply(StatusCode::NOT_FOUND, json!("not found")), &who.user);
     }

@@ -557,8 +557,19 @@ impl Db {
 
     /// Remove a user with their tokens and memberships. False when there was none.
     pub async fn remove_user(&self, name: &str, audit: AuditEntry) -> Result<bool> {
-        let gone = write_tx!(self, tx, {
-            let n = sqlx::query("DELETE FROM users WHERE name = $1")
+        self.delete_audited("DELETE FROM users WHERE name = $1", name, audit)
+            .await
+    }
+
+    /// One `DELETE ... WHERE name = $1` and, when it removed something, its audit row.
+    async fn delete_audited(
+        &self,
+        sql: &'static str,
+        name: &str,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        let n = write_tx!(self, tx, {
+            let n = sqlx::query(sql)
                 .bind(name)
                 .execute(&mut *tx)
                 .await?
@@ -568,7 +579,7 @@ impl Db {
             }
             n
         });
-        Ok(gone > 0)
+        Ok(n > 0)
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
@@ -665,18 +676,8 @@ impl Db {
 
     /// Remove a tenant; users lose their membership. False when there was none.
     pub async fn remove_tenant(&self, name: &str, audit: AuditEntry) -> Result<bool> {
-        let n = write_tx!(self, tx, {
-            let n = sqlx::query("DELETE FROM tenants WHERE name = $1")
-                .bind(name)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                insert_audit!(&mut *tx, &audit);
-            }
-            n
-        });
-        Ok(n > 0)
+        self.delete_audited("DELETE FROM tenants WHERE name = $1", name, audit)
+            .await
     }
 
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {

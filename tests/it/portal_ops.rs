@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::portal_server::{Served, admin, get, provision, serve, spawn_served, state};
-use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret, venv_bin};
+use crate::portal_server::{
+    Served, admin, get, provision, serve, spawn_served, state, strict_moto_with_portal_user, vend,
+};
+use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret};
 
 const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
 
@@ -287,25 +289,13 @@ fn a_black_holed_signin_endpoint_costs_no_credentials() {
     let tf = sb.token_file(&alice);
     for _ in 0..2 {
         let start = Instant::now();
-        let run = sb
-            .run(&[
-                "aws",
-                "--tenant",
-                "dev01",
-                "--host",
-                &portal.url,
-                "--token-file",
-                &tf,
-                "--no-cache",
-            ])
-            .ok();
-        register_secret(run.json()["SecretAccessKey"].as_str().expect("secret"));
+        let creds = vend(&sb, &portal.url, &tf);
         assert!(
             start.elapsed() < Duration::from_secs(8),
             "a vend waited {:?} on the sign-in endpoint",
             start.elapsed()
         );
-        assert_eq!(run.json()["ConsoleUrl"], "", "no console URL, but the keys");
+        assert_eq!(creds["ConsoleUrl"], "", "no console URL, but the keys");
     }
     assert!(portal.log().contains("no ConsoleUrl"), "{}", portal.log());
 }
@@ -531,29 +521,9 @@ fn it_serves_tls_directly_and_warns_about_plain_http_off_loopback() {
 /// SourceIdentity.
 #[test]
 fn portal_credentials_come_from_the_aws_chain_and_assume_role_carries_source_identity() {
-    let strict = crate::support::start_moto();
     let sb = Sandbox::new();
-    let setup = "import boto3, json, sys\n\
-        iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
-            aws_access_key_id='bootstrap', aws_secret_access_key='bootstrap')\n\
-        iam.create_user(UserName='portal')\n\
-        iam.put_user_policy(UserName='portal', PolicyName='assume', PolicyDocument=json.dumps(\n\
-            {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 'sts:AssumeRole', 'Resource': '*'}]}))\n\
-        k = iam.create_access_key(UserName='portal')['AccessKey']\n\
-        print(k['AccessKeyId'], k['SecretAccessKey'])\n";
-    let mut py = sb.command(venv_bin("python"));
-    py.args(["-c", setup, &strict.url]);
-    let keys = finish(py.output().expect("python")).ok().stdout;
-    let (key, secret) = keys.trim().split_once(' ').expect("key pair");
-    register_secret(secret);
+    let (strict, key, secret) = strict_moto_with_portal_user(&sb);
     let c = reqwest::blocking::Client::new();
-    let enable = c
-        .post(format!("{}/moto-api/reset-auth", strict.url))
-        .header("Content-Type", "text/plain")
-        .body("0")
-        .send()
-        .expect("reset-auth");
-    assert!(enable.status().is_success());
     // The keys reach the portal only through a program the profile names.
     let helper = sb.dir.path().join("portal-creds.sh");
     std::fs::write(
@@ -589,21 +559,7 @@ fn portal_credentials_come_from_the_aws_chain_and_assume_role_carries_source_ide
         .send()
         .expect("start");
     let tf = sb.token_file(&alice);
-    let creds = sb
-        .run(&[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            &portal.url,
-            "--token-file",
-            &tf,
-            "--no-cache",
-        ])
-        .ok()
-        .json();
-    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
-    register_secret(creds["SessionToken"].as_str().expect("session"));
+    vend(&sb, &portal.url, &tf);
     c.post(format!("{rec}/stop-recording"))
         .send()
         .expect("stop");
@@ -907,20 +863,7 @@ fn two_replicas_on_one_postgresql_see_every_change_at_once() {
     register_secret(&fresh);
     let tf = sb.token_file(&fresh);
     for replica in [&a, &b] {
-        let creds = sb
-            .run(&[
-                "aws",
-                "--tenant",
-                "dev01",
-                "--host",
-                &replica.url,
-                "--token-file",
-                &tf,
-                "--no-cache",
-            ])
-            .ok()
-            .json();
-        register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+        vend(&sb, &replica.url, &tf);
     }
     let audit = admin_on(&sb, &db, &["audit", "--user", "alice", "--json"]);
     assert_eq!(

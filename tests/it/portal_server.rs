@@ -399,12 +399,10 @@ fn login_page_in_headless_chromium() {
     assert_no_secrets(&portal.log(), "the portal's log");
 }
 
-/// moto in strict auth mode checks every signature against its IAM users: the portal's SigV4
-/// must be right, and a wrong secret must be refused.
-#[test]
-fn portal_signs_assume_role_with_valid_sigv4() {
+/// A moto of its own in strict SigV4 mode, with an IAM user `portal` that may assume any role;
+/// returns it with that user's key id and secret.
+pub fn strict_moto_with_portal_user(sb: &Sandbox) -> (crate::support::Moto, String, String) {
     let strict = crate::support::start_moto();
-    let sb = Sandbox::new();
     let setup = "import boto3, json, sys\n\
         iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
             aws_access_key_id='bootstrap', aws_secret_access_key='bootstrap')\n\
@@ -425,6 +423,36 @@ fn portal_signs_assume_role_with_valid_sigv4() {
         .send()
         .expect("reset-auth");
     assert!(enable.status().is_success());
+    (strict, key.to_string(), secret.to_string())
+}
+
+/// `jit aws --tenant dev01 --no-cache` against `url`: the credentials, their secrets registered.
+pub fn vend(sb: &Sandbox, url: &str, token_file: &str) -> serde_json::Value {
+    let creds = sb
+        .run(&[
+            "aws",
+            "--tenant",
+            "dev01",
+            "--host",
+            url,
+            "--token-file",
+            token_file,
+            "--no-cache",
+        ])
+        .ok()
+        .json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
+    creds
+}
+
+/// moto in strict auth mode checks every signature against its IAM users: the portal's SigV4
+/// must be right, and a wrong secret must be refused.
+#[test]
+fn portal_signs_assume_role_with_valid_sigv4() {
+    let sb = Sandbox::new();
+    let (strict, key, secret) = strict_moto_with_portal_user(&sb);
+    let (key, secret) = (key.as_str(), secret.as_str());
 
     let (alice, _) = provision(&sb);
     let st = state(&sb);
