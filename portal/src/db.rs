@@ -922,6 +922,31 @@ mod tests {
     }
 
     #[test]
+    fn expired_tokens_are_purged_and_live_ones_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.db");
+        run(async {
+            let db = Db::open(path.to_str().expect("utf8")).await.expect("open");
+            db.upsert_user("bob", false, &[], AuditEntry::new("user add", "test"))
+                .await
+                .expect("user");
+            for ttl in [Some(10), Some(1000), None] {
+                db.create_token("bob", ttl, AuditEntry::new("token create", "test"))
+                    .await
+                    .expect("token");
+            }
+            let now = jiff::Timestamp::now().as_second();
+            assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 1);
+            assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 0);
+            assert_eq!(
+                db.list_tokens(Some("bob"), now).await.expect("list").len(),
+                2
+            );
+            db.close().await;
+        });
+    }
+
+    #[test]
     fn the_audit_trail_refuses_changes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("p.db");
