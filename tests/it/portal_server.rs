@@ -469,20 +469,7 @@ fn portal_signs_assume_role_with_valid_sigv4() {
     let tf = sb.token_file(&alice);
     {
         let portal = spawn_portal_as(&sb, &args, key, secret);
-        let creds = sb
-            .run(&[
-                "aws",
-                "--tenant",
-                "dev01",
-                "--host",
-                &portal.url,
-                "--token-file",
-                &tf,
-                "--no-cache",
-            ])
-            .ok()
-            .json();
-        register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+        let creds = vend(&sb, &portal.url, &tf);
         assert!(
             creds["AccessKeyId"]
                 .as_str()
