@@ -1,10 +1,11 @@
 #!/bin/sh
 # shellcheck disable=SC2016 # rc lines are written literally, for the shell to expand
-# Install jit from this checkout: the binary, shell completions, and the shell hook line.
+# Install jit from this checkout: the binaries (jit, and jit-portal for `jit portal`), shell
+# completions, and the shell hook line.
 #
 #   ./install.sh                      build with cargo, install to ~/.local/bin, print the lines to add
 #   ./install.sh --add-hook           ... and add them to your shell's startup files (once)
-#   ./install.sh --bin PATH           install an already built binary instead of building
+#   ./install.sh --bin PATH           install an already built jit (and jit-portal beside it) instead of building
 #   ./install.sh --prefix DIR         install under DIR/bin (default ~/.local)
 #   ./install.sh --shell bash|zsh|fish   shell to set up (default: from $SHELL)
 set -eu
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
         --bin) [ $# -ge 2 ] || die "--bin needs a path"; bin=$2; shift 2 ;;
         --shell) [ $# -ge 2 ] || die "--shell needs a name"; shell_name=$2; shift 2 ;;
         --add-hook) add_hook=1; shift ;;
-        -h | --help) sed -n '3,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '3,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -47,11 +48,17 @@ if [ -n "${bin}" ]; then
     [ -x "${bin}" ] || die "${bin} is not an executable"
     cp "${bin}" "${bindir}/jit.tmp.$$"
     mv "${bindir}/jit.tmp.$$" "${bindir}/jit"
+    portal="$(dirname "${bin}")/jit-portal"
+    if [ -x "${portal}" ]; then
+        cp "${portal}" "${bindir}/jit-portal.tmp.$$"
+        mv "${bindir}/jit-portal.tmp.$$" "${bindir}/jit-portal"
+    fi
 else
     command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs or pass --bin"
-    printf 'building jit with cargo (a few minutes the first time; progress below)\n'
+    printf 'building jit and jit-portal with cargo (a few minutes the first time; progress below)\n'
     # cargo shows each crate it compiles on stderr.
     cargo install --locked --path "${here}" --root "${prefix}"
+    cargo install --locked --path "${here}/portal" --root "${prefix}"
 fi
 jit="${bindir}/jit"
 "${jit}" version >/dev/null || die "the installed ${jit} does not run"

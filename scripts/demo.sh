@@ -21,8 +21,8 @@ venv_bin=$(cd "${venv}/bin" && pwd)
 
 jit=${JIT:-}
 if [[ -z "${jit}" ]]; then
-  say "building jit (cargo build --release; a few minutes the first time)"
-  cargo build --release --locked --quiet
+  say "building jit and jit-portal (cargo build --release; several minutes the first time)"
+  cargo build --release --locked --quiet --workspace
   jit=target/release/jit
 fi
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what the test suite drives: real shells and tools from apt (when root), and the AWS
-# CLI, boto3 and moto in .venv. Safe to run again.
+# Install what the test suite drives: real shells, tools and PostgreSQL from apt (when root), and
+# the AWS CLI, boto3 and moto in .venv. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,8 @@ if [[ "${uid}" = 0 ]] && command -v apt-get >/dev/null; then
   done
   # bash-completion is a library, not a command: it is what a default ~/.bashrc loads.
   [[ -f /usr/share/bash-completion/bash_completion ]] || missing+=(bash-completion)
+  # The PostgreSQL tests start their own throwaway cluster with the server binaries.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   if ((${#missing[@]} > 0)); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

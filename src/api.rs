@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde::Deserialize;
 
 use crate::host::Host;
 use crate::k8s;
 use crate::model::{AwsCreds, Scope, Token};
+pub use crate::wire::Tenant;
+use crate::wire::{AwsResponse, SystemFeatures};
 use crate::{limit, output, redact};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -18,38 +19,6 @@ pub struct Client {
     token: Token,
     otp: Option<String>,
     http: reqwest::blocking::Client,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Tenant {
-    #[serde(rename = "TenantId")]
-    pub tenant_id: String,
-    #[serde(rename = "AccountName", default)]
-    pub account_name: String,
-}
-
-#[derive(Deserialize)]
-struct SystemFeatures {
-    #[serde(rename = "IsOtpNeeded", default)]
-    is_otp_needed: bool,
-}
-
-#[derive(Deserialize)]
-struct AwsResponse {
-    #[serde(rename = "ConsoleUrl", default)]
-    console_url: Option<String>,
-    #[serde(rename = "AccessKeyId")]
-    access_key_id: Option<String>,
-    #[serde(rename = "SecretAccessKey")]
-    secret_access_key: Option<String>,
-    #[serde(rename = "SessionToken")]
-    session_token: Option<String>,
-    #[serde(rename = "Region", default)]
-    region: Option<String>,
-    #[serde(rename = "Validity", default)]
-    validity: Option<i64>,
-    #[serde(rename = "Expiration", default)]
-    expiration: Option<String>,
 }
 
 /// What went wrong talking to the portal, so callers can tell a dead token from the rest.

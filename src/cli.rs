@@ -459,122 +459,15 @@ pub struct ClearCacheArgs {
     pub env: Option<String>,
 }
 
-/// Run or administer a self-hosted access portal (same API as the commercial one)
+/// Run or administer a self-hosted access portal (runs `jit-portal`; see `jit portal --help`)
 #[derive(Debug, Args)]
-#[command(after_long_help = "Examples:
-  jit portal serve --demo                       # demo user, tenant and token against local moto STS
-  jit portal tenant add dev01 --role-arn arn:aws:iam::111111111111:role/dev01 --validity 7200
-  jit portal user add alice --tenant dev01
-  jit portal token create alice                 # prints a permanent API token
-  AWS_PROFILE=portal jit portal serve --listen 127.0.0.1:8480")]
+#[command(disable_help_flag = true)]
 pub struct PortalArgs {
-    /// Portal state file (default: <XDG data dir>/jit/portal.toml)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub state: Option<PathBuf>,
-
-    #[command(subcommand)]
-    pub command: PortalCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PortalCommand {
-    /// Serve the portal API and browser login page
-    Serve(ServeArgs),
-    /// Manage portal users
-    #[command(subcommand)]
-    User(PortalUserCommand),
-    /// Manage tenants (each maps to an IAM role)
-    #[command(subcommand)]
-    Tenant(PortalTenantCommand),
-    /// Manage API tokens
-    #[command(subcommand)]
-    Token(PortalTokenCommand),
-    /// Change system-wide settings
-    Set(PortalSetArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on (loopback by default; put TLS in front for anything else)
-    #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR")]
-    pub listen: String,
-    /// STS endpoint for AssumeRole (the portal signs with its own AWS_* credentials)
-    #[arg(long, value_name = "URL")]
-    pub sts_endpoint: Option<String>,
-    /// AWS federation endpoint used to build ConsoleUrl
+    /// Arguments for `jit-portal`, passed on unchanged
     #[arg(
-        long,
-        default_value = "https://signin.aws.amazon.com/federation",
-        value_name = "URL"
+        allow_hyphen_values = true,
+        trailing_var_arg = true,
+        value_name = "ARGS"
     )]
-    pub signin_url: String,
-    /// Region reported with credentials and used to sign STS calls
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    /// Start with a demo user, tenant and token against a local moto STS, and add a `demo`
-    /// environment to the jit config
-    #[arg(long)]
-    pub demo: bool,
-    /// Name of the environment `--demo` writes (it never replaces one it did not write)
-    #[arg(long, default_value = "demo", value_name = "NAME", requires = "demo")]
-    pub demo_env: String,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PortalUserCommand {
-    /// Add or update a user
-    Add {
-        name: String,
-        /// Give the user admin access
-        #[arg(long)]
-        admin: bool,
-        /// Tenant the user belongs to (repeatable)
-        #[arg(long = "tenant", value_name = "NAME")]
-        tenants: Vec<String>,
-    },
-    /// List users
-    List,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PortalTenantCommand {
-    /// Add or update a tenant
-    Add {
-        name: String,
-        /// IAM role the tenant's users assume
-        #[arg(long, value_name = "ARN")]
-        role_arn: String,
-        /// AWS access token validity in seconds (clamped to 900..the role's maximum)
-        #[arg(long, value_name = "SECS")]
-        validity: Option<i64>,
-        /// The role's MaxSessionDuration in seconds (default 43200)
-        #[arg(long, value_name = "SECS")]
-        max_session: Option<i64>,
-    },
-    /// List tenants
-    List,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PortalTokenCommand {
-    /// Create an API token for a user and print it (it is stored hashed)
-    Create {
-        user: String,
-        /// Make it temporary: seconds until it expires
-        #[arg(long, value_name = "SECS")]
-        ttl: Option<i64>,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct PortalSetArgs {
-    /// Admin and duplo-ops JIT session length in seconds (clamped to 900..43200)
-    #[arg(long, value_name = "SECS")]
-    pub admin_session: Option<i64>,
-    /// IAM role behind `jit aws --admin`
-    #[arg(long, value_name = "ARN")]
-    pub admin_role_arn: Option<String>,
-    /// IAM role behind `jit aws --duplo-ops`
-    #[arg(long, value_name = "ARN")]
-    pub ops_role_arn: Option<String>,
+    pub args: Vec<OsString>,
 }

@@ -39,17 +39,12 @@ pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<
     federation_url(creds, destination, issuer, &signin_endpoint(), None).context(why)
 }
 
-/// A federation sign-in URL via `endpoint` (docs/protocol.md §6); the portal server uses this too.
-pub fn federation_url(
+/// The `getSigninToken` request for `creds` (docs/protocol.md §6). It carries the keys.
+pub fn signin_token_request(
     creds: &AwsCreds,
-    destination: Option<&str>,
-    issuer: &str,
     endpoint: &str,
     session_duration: Option<i64>,
-) -> Result<String> {
-    let destination = destination
-        .map(str::to_string)
-        .unwrap_or_else(|| default_destination(&creds.region));
+) -> String {
     let session = serde_json::json!({
         "sessionId": creds.access_key_id,
         "sessionKey": creds.secret_access_key,
@@ -63,14 +58,45 @@ pub fn federation_url(
     if let Some(secs) = session_duration {
         query.append_pair("SessionDuration", &secs.to_string());
     }
-    let query = query.finish();
+    format!("{endpoint}?{}", query.finish())
+}
+
+/// The answer to `getSigninToken`.
+#[derive(Deserialize)]
+pub struct SigninResponse {
+    #[serde(rename = "SigninToken")]
+    pub signin_token: String,
+}
+
+/// The console URL that signs in with `signin_token` and lands on `destination`.
+pub fn login_url(endpoint: &str, issuer: &str, destination: &str, signin_token: &str) -> String {
+    let login: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "login")
+        .append_pair("Issuer", issuer)
+        .append_pair("Destination", destination)
+        .append_pair("SigninToken", signin_token)
+        .finish();
+    format!("{endpoint}?{login}")
+}
+
+/// A federation sign-in URL via `endpoint` (docs/protocol.md §6).
+pub fn federation_url(
+    creds: &AwsCreds,
+    destination: Option<&str>,
+    issuer: &str,
+    endpoint: &str,
+    session_duration: Option<i64>,
+) -> Result<String> {
+    let destination = destination
+        .map(str::to_string)
+        .unwrap_or_else(|| default_destination(&creds.region));
     output::debug(|| format!("GET {endpoint}?Action=getSigninToken"));
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
         .context("cannot set up the HTTP client")?;
     let resp = http
-        .get(format!("{endpoint}?{query}"))
+        .get(signin_token_request(creds, endpoint, session_duration))
         .send()
         .map_err(|e| {
             let why = if e.is_timeout() {
@@ -92,22 +118,16 @@ pub fn federation_url(
             crate::redact::body(&body)
         ));
     }
-    #[derive(Deserialize)]
-    struct Signin {
-        #[serde(rename = "SigninToken")]
-        signin_token: String,
-    }
-    let token: Signin = serde_json::from_str(&body).map_err(|e| {
+    let token: SigninResponse = serde_json::from_str(&body).map_err(|e| {
         anyhow!(
             "console sign-in endpoint sent malformed JSON: {endpoint}: {}",
             crate::redact::json_error(&e)
         )
     })?;
-    let login: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("Action", "login")
-        .append_pair("Issuer", issuer)
-        .append_pair("Destination", &destination)
-        .append_pair("SigninToken", &token.signin_token)
-        .finish();
-    Ok(format!("{endpoint}?{login}"))
+    Ok(login_url(
+        endpoint,
+        issuer,
+        &destination,
+        &token.signin_token,
+    ))
 }

@@ -1,37 +1,9 @@
 //! Entry point: parse the command line, run the command, turn the outcome into an exit code.
 
-mod api;
-mod argv;
-mod atomic;
-mod cache;
-mod cli;
-mod cmd;
-mod config;
-mod console;
-mod creds;
-mod envvars;
-#[cfg(test)]
-mod fuzz;
-mod handoff;
-mod host;
-mod k8s;
-mod kubeconfig;
-mod limit;
-mod listener;
-mod login;
-mod model;
-mod output;
-mod redact;
-mod server;
-mod shell;
-
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-
-/// The variable that asks jit for completions. Not clap's default `COMPLETE`: an unrelated
-/// setting of that name must never turn a `credential_process` call into a completion script.
-pub const COMPLETE_VAR: &str = "JIT_COMPLETE";
+use jit::{COMPLETE_VAR, argv, cli, cmd, model, output};
 
 fn main() -> ExitCode {
     let completing = clap_complete::CompleteEnv::with_factory(cli::Cli::command)

@@ -14,5 +14,6 @@ mod load;
 mod login;
 mod login_hardening;
 mod parity;
+mod portal_ops;
 mod portal_server;
 mod shells;

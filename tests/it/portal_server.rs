@@ -9,9 +9,9 @@ use crate::support::{
     venv_bin,
 };
 
-struct Served {
-    child: Child,
-    url: String,
+pub struct Served {
+    pub child: Child,
+    pub url: String,
     log: Stderr,
 }
 
@@ -23,17 +23,17 @@ impl Drop for Served {
 }
 
 impl Served {
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.log.so_far()
     }
 }
 
-fn state(sb: &Sandbox) -> String {
-    sb.dir.path().join("portal.toml").display().to_string()
+pub fn state(sb: &Sandbox) -> String {
+    sb.dir.path().join("portal.db").display().to_string()
 }
 
 #[track_caller]
-fn admin(sb: &Sandbox, args: &[&str]) -> String {
+pub fn admin(sb: &Sandbox, args: &[&str]) -> String {
     let mut full = vec!["portal", "--state"];
     let st = state(sb);
     full.push(&st);
@@ -44,7 +44,7 @@ fn admin(sb: &Sandbox, args: &[&str]) -> String {
 /// Tenants dev01 (validity 60 -> clamped to 900) and big (validity 100000, role max 7200);
 /// alice in dev01, root an admin. Returns (alice's token, root's token).
 #[track_caller]
-fn provision(sb: &Sandbox) -> (String, String) {
+pub fn provision(sb: &Sandbox) -> (String, String) {
     admin(
         sb,
         &[
@@ -89,11 +89,14 @@ fn provision(sb: &Sandbox) -> (String, String) {
         .to_string();
     register_secret(&alice);
     register_secret(&root);
-    let text = std::fs::read_to_string(state(sb)).expect("state");
-    assert!(
-        !text.contains(&alice) && !text.contains(&root),
-        "tokens are stored hashed:\n{text}"
-    );
+    for file in [state(sb), format!("{}-wal", state(sb))] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&alice) && !text.contains(&root),
+            "tokens are stored as digests only: {file}"
+        );
+    }
     (alice, root)
 }
 
@@ -102,7 +105,7 @@ const PORTAL_SECRET: &str = "portal-secret";
 
 /// `jit portal serve` on the sandbox's state, with the shared moto as STS.
 #[track_caller]
-fn serve(sb: &Sandbox) -> Served {
+pub fn serve(sb: &Sandbox) -> Served {
     serve_as(sb, moto(), PORTAL_KEY, PORTAL_SECRET)
 }
 
@@ -124,16 +127,22 @@ fn serve_as(sb: &Sandbox, sts: &Moto, key: &str, secret: &str) -> Served {
 }
 
 #[track_caller]
-fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
+pub fn spawn_portal(sb: &Sandbox, args: &[&str]) -> Served {
     spawn_portal_as(sb, args, PORTAL_KEY, PORTAL_SECRET)
 }
 
 #[track_caller]
 fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Served {
-    let mut child = sb
-        .jit(args)
-        .env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
+    let mut cmd = sb.jit(args);
+    cmd.env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret);
+    spawn_served(cmd)
+}
+
+/// Start a portal command (`jit portal serve ...`, however wrapped) and wait for its URL.
+#[track_caller]
+pub fn spawn_served(mut cmd: std::process::Command) -> Served {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -152,7 +161,7 @@ fn spawn_portal_as(sb: &Sandbox, args: &[&str], key: &str, secret: &str) -> Serv
 
 /// `jit exec ENV -- aws sts get-caller-identity`, the ARN the AWS CLI saw.
 #[track_caller]
-fn caller_arn(sb: &Sandbox, env: &str) -> String {
+pub fn caller_arn(sb: &Sandbox, env: &str) -> String {
     let aws = venv_bin("aws");
     let args = [
         "exec",
@@ -170,7 +179,7 @@ fn caller_arn(sb: &Sandbox, env: &str) -> String {
 }
 
 #[track_caller]
-fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
+pub fn get(url: &str, token: &str) -> (u16, serde_json::Value) {
     let resp = reqwest::blocking::Client::new()
         .get(url)
         .bearer_auth(token)
@@ -369,12 +378,11 @@ fn login_page_in_headless_chromium() {
     assert_no_secrets(&portal.log(), "the portal's log");
 }
 
-/// moto in strict auth mode checks every signature against its IAM users: the portal's SigV4
-/// must be right, and a wrong secret must be refused.
-#[test]
-fn portal_signs_assume_role_with_valid_sigv4() {
+/// A moto of its own in strict SigV4 mode, with an IAM user `portal` that may assume any role;
+/// returns it with that user's key id and secret.
+#[track_caller]
+pub fn strict_moto_with_portal_user(sb: &Sandbox) -> (Moto, String, String) {
     let mut strict = start_moto();
-    let sb = Sandbox::new();
     let setup = "import boto3, json, sys\n\
         iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
             aws_access_key_id='bootstrap', aws_secret_access_key='bootstrap')\n\
@@ -389,6 +397,32 @@ fn portal_signs_assume_role_with_valid_sigv4() {
     let (key, secret) = keys.trim().split_once(' ').expect("key pair");
     register_secret(secret);
     strict.enforce_auth();
+    (strict, key.to_string(), secret.to_string())
+}
+
+/// `jit aws --tenant dev01 --no-cache` against `url`: the credentials, their secrets registered.
+#[track_caller]
+pub fn vend(sb: &Sandbox, url: &str, token_file: &str) -> serde_json::Value {
+    let creds = sb
+        .aws()
+        .tenant("dev01")
+        .host(url)
+        .token_file(token_file)
+        .no_cache()
+        .ok()
+        .json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
+    creds
+}
+
+/// moto in strict auth mode checks every signature against its IAM users: the portal's SigV4
+/// must be right, and a wrong secret must be refused.
+#[test]
+fn portal_signs_assume_role_with_valid_sigv4() {
+    let sb = Sandbox::new();
+    let (strict, key, secret) = strict_moto_with_portal_user(&sb);
+    let (key, secret) = (key.as_str(), secret.as_str());
 
     let (alice, _) = provision(&sb);
     let tf = sb.token_file(&alice);
@@ -402,8 +436,7 @@ fn portal_signs_assume_role_with_valid_sigv4() {
     };
     {
         let portal = serve_as(&sb, &strict, key, secret);
-        let creds = fetch(&portal).ok().json();
-        register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+        let creds = vend(&sb, &portal.url, &tf);
         assert!(
             creds["AccessKeyId"]
                 .as_str()
@@ -441,10 +474,10 @@ fn demo_runs_the_whole_system() {
         "{config}"
     );
     assert!(
-        sb.home().join(".local/share/jit/portal-demo.toml").exists(),
+        sb.home().join(".local/share/jit/portal-demo.db").exists(),
         "demo state kept apart"
     );
-    assert!(!sb.home().join(".local/share/jit/portal.toml").exists());
+    assert!(!sb.home().join(".local/share/jit/portal.db").exists());
 }
 
 /// A user's own `demo` environment is never replaced, and a restarted demo (same port, new

@@ -1,15 +1,44 @@
 //! The browser side of docs/protocol.md §2: the page that asks the user to authorize the CLI.
+//! Every value put into the page goes through `escape`.
 
-/// Everything interpolated here is a number, a fixed word, or a `state` of `[A-Za-z0-9_-]`
-/// only (checked by the caller), so no escaping is needed.
-pub fn authorize(port: u16, admin: bool, state: Option<&str>, error: Option<&str>) -> String {
-    let scope = if admin { "admin" } else { "tenant" };
-    let admin_field = if admin { "true" } else { "false" };
-    let state = state
-        .map(|s| format!("\n  <input type=\"hidden\" name=\"state\" value=\"{s}\">"))
+/// What the page needs to send the user back to the CLI.
+pub struct Login<'a> {
+    pub port: u16,
+    pub admin: bool,
+    /// The CLI's one-time value, echoed back to it unchanged.
+    pub state: Option<&'a str>,
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn authorize(login: &Login, error: Option<&str>) -> String {
+    let port = login.port;
+    let scope = if login.admin { "admin" } else { "tenant" };
+    let admin_field = if login.admin { "true" } else { "false" };
+    let state_field = login
+        .state
+        .map(|s| {
+            format!(
+                "\n  <input type=\"hidden\" name=\"state\" value=\"{}\">",
+                escape(s)
+            )
+        })
         .unwrap_or_default();
     let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{e}</p>"))
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
     format!(
         r#"<!doctype html>
@@ -35,7 +64,7 @@ pub fn authorize(port: u16, admin: bool, state: Option<&str>, error: Option<&str
 {error}
 <form method="post" action="/app/user/verify-token">
   <input type="hidden" name="localPort" value="{port}">
-  <input type="hidden" name="isAdmin" value="{admin_field}">{state}
+  <input type="hidden" name="isAdmin" value="{admin_field}">{state_field}
   <label for="token">Your portal API token</label>
   <input id="token" name="token" type="password" autocomplete="current-password" required>
   <div class="buttons">
@@ -61,8 +90,26 @@ pub fn done() -> String {
 }
 
 pub fn message(title: &str) -> String {
+    let title = escape(title);
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body style=\"font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto;\"><h1 id=\"message\">{title}</h1></body></html>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_state_is_echoed_escaped() {
+        let page = super::authorize(
+            &super::Login {
+                port: 1234,
+                admin: false,
+                state: Some("a\"><script>x</script>"),
+            },
+            None,
+        );
+        assert!(!page.contains("<script>x"), "{page}");
+        assert!(page.contains("value=\"a&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
+    }
 }

@@ -1,0 +1,431 @@
+//! The portal's routes (docs/protocol.md §1-2), thin: check the token, ask the database, vend.
+//! Every vend and login is in the audit trail before its answer leaves.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::json;
+
+use crate::db::{AuditEntry, Authed, Db, clamp_session};
+use crate::log;
+use crate::page;
+use crate::sts::{Signin, Sts};
+
+pub struct App {
+    pub db: Db,
+    pub sts: Sts,
+    pub signin: Signin,
+}
+
+type Shared = Arc<App>;
+
+/// The peer of a connection, put on each request by the listener.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// Who a request was for, for the log line.
+#[derive(Clone)]
+struct Who(String);
+
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/app/user/verify-token", get(login_page).post(login_submit))
+        .route("/v3/features/system", get(system))
+        .route("/admin/GetTenantsForUser", get(tenants))
+        .route("/v3/features/tenant/{id}", get(tenant_features))
+        .route("/v3/admin/aws/jitAccess/{kind}", get(admin_creds))
+        .route(
+            "/subscriptions/{id}/GetAwsConsoleTokenUrl",
+            get(tenant_creds),
+        )
+        .route("/healthz", get(health))
+        .route("/.well-known/jit-portal", get(features))
+        .fallback(|| async { reply(StatusCode::NOT_FOUND, json!("not found")) })
+        .with_state(app)
+}
+
+/// What this portal promises the CLI (docs/protocol.md §2): its login page hands back `state`.
+async fn features() -> Response {
+    reply(StatusCode::OK, json!({ "loginState": true }))
+}
+
+/// One log line per request: method, path, status, user, client, time. Paths are escaped.
+pub async fn log_requests(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().clone();
+    let path = log::escape(request.uri().path());
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    let who = response
+        .extensions()
+        .get::<Who>()
+        .map(|w| log::escape(&w.0))
+        .unwrap_or_default();
+    log::line(format_args!(
+        "{method} {path} {} {who} {client} {}ms",
+        response.status().as_u16(),
+        start.elapsed().as_millis()
+    ));
+    response
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn with_who(mut response: Response, who: &str) -> Response {
+    response.extensions_mut().insert(Who(who.to_string()));
+    response
+}
+
+fn internal(what: &str, e: &anyhow::Error) -> Response {
+    log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
+    reply(StatusCode::INTERNAL_SERVER_ERROR, json!(what))
+}
+
+fn client_of(addr: Option<Extension<ClientAddr>>) -> Option<String> {
+    addr.map(|Extension(ClientAddr(a))| a.ip().to_string())
+}
+
+/// A handler that takes `Authed` runs only for a valid token; otherwise the answer is 401, or
+/// 500 when the database fails.
+impl FromRequestParts<Shared> for Authed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, Response> {
+        authenticate(app, &parts.headers).await
+    }
+}
+
+async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Authed, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(reply(StatusCode::UNAUTHORIZED, json!("Unauthorized")));
+    };
+    match app
+        .db
+        .authenticate(token, jiff::Timestamp::now().as_second())
+        .await
+    {
+        Ok(Some(who)) => Ok(who),
+        Ok(None) => Err(reply(StatusCode::UNAUTHORIZED, json!("Unauthorized"))),
+        Err(e) => Err(internal("portal state unreadable", &e)),
+    }
+}
+
+async fn health(State(app): State<Shared>) -> Response {
+    match app.db.settings().await {
+        Ok(_) => reply(StatusCode::OK, json!("ok")),
+        Err(e) => internal("portal state unreadable", &e),
+    }
+}
+
+async fn system(who: Authed) -> Response {
+    with_who(
+        Json(jit::wire::SystemFeatures::default()).into_response(),
+        &who.user,
+    )
+}
+
+async fn tenants(State(app): State<Shared>, who: Authed) -> Response {
+    match app.db.tenants_for(&who).await {
+        Ok(list) => {
+            let list: Vec<jit::wire::Tenant> = list
+                .into_iter()
+                .map(|t| jit::wire::Tenant {
+                    tenant_id: t.id,
+                    account_name: t.name,
+                    plan_id: t.plan,
+                })
+                .collect();
+            with_who(Json(list).into_response(), &who.user)
+        }
+        Err(e) => internal("portal state unreadable", &e),
+    }
+}
+
+/// The tenant with this id when `who` may use it, else the refusal to send.
+async fn allowed_tenant(app: &App, who: &Authed, id: &str) -> Result<crate::db::Tenant, Response> {
+    let tenant = match app.db.tenant_by_id(id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(reply(StatusCode::NOT_FOUND, json!("tenant not found"))),
+        Err(e) => return Err(internal("portal state unreadable", &e)),
+    };
+    if who.admin {
+        return Ok(tenant);
+    }
+    match app.db.is_member(&who.user, &tenant.name).await {
+        Ok(true) => Ok(tenant),
+        Ok(false) => Err(reply(StatusCode::FORBIDDEN, json!("Forbidden"))),
+        Err(e) => Err(internal("portal state unreadable", &e)),
+    }
+}
+
+async fn tenant_features(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    who: Authed,
+) -> Response {
+    let response = match allowed_tenant(&app, &who, &id).await {
+        Ok(t) => Json(json!({ "TenantName": t.name })).into_response(),
+        Err(r) => r,
+    };
+    with_who(response, &who.user)
+}
+
+async fn tenant_creds(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    addr: Option<Extension<ClientAddr>>,
+    who: Authed,
+) -> Response {
+    let response = match allowed_tenant(&app, &who, &id).await {
+        Ok(t) => {
+            let secs = clamp_session(t.validity_secs, t.max_session_secs);
+            let scope = format!("tenant {}", t.name);
+            vend(&app, &who, client_of(addr), &scope, &t.role_arn, secs).await
+        }
+        Err(r) => r,
+    };
+    with_who(response, &who.user)
+}
+
+async fn admin_creds(
+    State(app): State<Shared>,
+    Path(kind): Path<String>,
+    addr: Option<Extension<ClientAddr>>,
+    who: Authed,
+) -> Response {
+    if kind != "admin" && kind != "duplo-ops" {
+        return with_who(reply(StatusCode::NOT_FOUND, json!("not found")), &who.user);
+    }
+    if !who.admin {
+        return with_who(reply(StatusCode::FORBIDDEN, json!("Forbidden")), &who.user);
+    }
+    let settings = match app.db.settings().await {
+        Ok(s) => s,
+        Err(e) => return internal("portal state unreadable", &e),
+    };
+    let role = if kind == "admin" {
+        settings.admin_role_arn
+    } else {
+        settings.ops_role_arn
+    };
+    let response = match role {
+        None => reply(
+            StatusCode::NOT_FOUND,
+            json!(format!("no {kind} role configured")),
+        ),
+        Some(role) => {
+            let secs = clamp_session(settings.admin_session_secs, crate::db::MAX_SESSION_SECS);
+            vend(&app, &who, client_of(addr), &kind, &role, secs).await
+        }
+    };
+    with_who(response, &who.user)
+}
+
+/// AssumeRole for `who`, recorded in the audit trail before the keys leave. The console URL is
+/// best effort: without it the answer still carries the keys.
+async fn vend(
+    app: &App,
+    who: &Authed,
+    client: Option<String>,
+    scope: &str,
+    role_arn: &str,
+    secs: i64,
+) -> Response {
+    let mut audit = AuditEntry::new("vend", &who.user).user(&who.user);
+    audit.scope = Some(scope.into());
+    audit.role_arn = Some(role_arn.into());
+    audit.duration_secs = Some(secs);
+    audit.client = client;
+    audit.token_id = Some(who.token_id.clone());
+    let creds = match app.sts.assume_role(role_arn, &who.user, secs).await {
+        Ok(c) => c,
+        Err(e) => {
+            let message = format!("{e:#}");
+            log::line(log::escape(&message));
+            audit.event = "vend failed".into();
+            audit.detail = Some(message.clone());
+            if let Err(e) = app.db.audit(&audit).await {
+                log::line(format_args!("cannot record a failed vend: {e:#}"));
+            }
+            return reply(StatusCode::BAD_GATEWAY, json!({ "Message": message }));
+        }
+    };
+    audit.detail = Some(format!("key {}", creds.access_key_id));
+    if let Err(e) = app.db.audit(&audit).await {
+        // No record, no keys: the trail must hold every vend.
+        return internal("cannot record the vend", &e);
+    }
+    let aws = jit::model::AwsCreds {
+        console_url: String::new(),
+        access_key_id: creds.access_key_id,
+        secret_access_key: creds.secret_access_key,
+        region: app.sts.region.clone(),
+        session_token: creds.session_token,
+        expiration: jiff::Timestamp::now(),
+    };
+    let console_url = match app.signin.console_url(&aws, secs).await {
+        Ok(url) => Some(url),
+        Err(e) => {
+            log::line(format_args!(
+                "no ConsoleUrl: {}",
+                log::escape(&format!("{e:#}"))
+            ));
+            None
+        }
+    };
+    let body = jit::wire::AwsResponse {
+        console_url,
+        access_key_id: Some(aws.access_key_id),
+        secret_access_key: Some(aws.secret_access_key),
+        session_token: Some(aws.session_token),
+        region: Some(aws.region),
+        validity: Some(secs),
+        expiration: creds.expiration,
+    };
+    Json(body).into_response()
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (status, Html(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            r.headers_mut().insert(header::LOCATION, v);
+            r
+        }
+        Err(_) => html(StatusCode::BAD_REQUEST, page::message("Bad request")),
+    }
+}
+
+fn port_of(q: &HashMap<String, String>) -> Option<u16> {
+    q.get("localPort")
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|p| *p != 0)
+}
+
+/// The CLI's one-time `state`, when it sent a sane one.
+fn state_of(q: &HashMap<String, String>) -> Option<&str> {
+    q.get("state")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+}
+
+async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
+    if q.get("success").map(String::as_str) == Some("true") {
+        return html(StatusCode::OK, page::done());
+    }
+    match port_of(&q) {
+        Some(port) => html(
+            StatusCode::OK,
+            page::authorize(
+                &page::Login {
+                    port,
+                    admin: q.get("isAdmin").map(String::as_str) == Some("true"),
+                    state: state_of(&q),
+                },
+                None,
+            ),
+        ),
+        None => html(
+            StatusCode::BAD_REQUEST,
+            page::message("Missing or invalid localPort"),
+        ),
+    }
+}
+
+async fn login_submit(
+    State(app): State<Shared>,
+    addr: Option<Extension<ClientAddr>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(port) = port_of(&form) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            page::message("Missing or invalid localPort"),
+        );
+    };
+    let login = page::Login {
+        port,
+        admin: form.get("isAdmin").map(String::as_str) == Some("true"),
+        state: state_of(&form),
+    };
+    let callback = |pairs: &[(&str, &str)]| {
+        let mut url = format!("http://127.0.0.1:{port}/");
+        if !pairs.is_empty() {
+            url.push('?');
+            url.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish(),
+            );
+        }
+        url
+    };
+    let state: Vec<(&str, &str)> = login.state.map(|s| ("state", s)).into_iter().collect();
+    if form.get("action").map(String::as_str) != Some("authorize") {
+        return with_who(see_other(&callback(&state)), "cancelled");
+    }
+    let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
+    let now = jiff::Timestamp::now().as_second();
+    let who = match app.db.authenticate(token, now).await {
+        Ok(Some(who)) => who,
+        Ok(None) => {
+            return html(
+                StatusCode::UNAUTHORIZED,
+                page::authorize(&login, Some("That token is not valid.")),
+            );
+        }
+        Err(e) => return internal("portal state unreadable", &e),
+    };
+    if login.admin && !who.admin {
+        return with_who(
+            html(
+                StatusCode::FORBIDDEN,
+                page::authorize(&login, Some("Your user has no admin access.")),
+            ),
+            &who.user,
+        );
+    }
+    let mut audit = AuditEntry::new("login", &who.user).user(&who.user);
+    audit.scope = Some(if login.admin { "admin" } else { "tenant" }.into());
+    audit.client = client_of(addr);
+    audit.token_id = Some(who.token_id.clone());
+    match app.db.mint_login_token(&who, audit).await {
+        Ok((minted, _, _)) => {
+            let mut pairs = vec![("t", minted.as_str())];
+            pairs.extend(state);
+            with_who(see_other(&callback(&pairs)), &who.user)
+        }
+        Err(e) => with_who(
+            internal("The portal could not complete the login", &e),
+            &who.user,
+        ),
+    }
+}

@@ -1,0 +1,220 @@
+//! Every flag of `jit-portal` (also run as `jit portal`). Help text is the doc comment.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run or administer a self-hosted access portal (same API as the commercial one)
+#[derive(Debug, Parser)]
+#[command(
+    name = "jit-portal",
+    bin_name = "jit portal",
+    version,
+    after_long_help = "Examples:
+  jit portal serve --demo                       # demo user, tenant and token against local moto STS
+  jit portal tenant add dev01 --role-arn arn:aws:iam::111111111111:role/dev01 --validity 7200
+  jit portal user add alice --tenant dev01
+  jit portal token create alice                 # prints a permanent API token
+  jit portal token list; jit portal token revoke tok_0123456789abcdef
+  jit portal audit --user alice --since 1d --json
+  AWS_PROFILE=portal jit portal serve --listen 127.0.0.1:8480
+  JIT_PORTAL_DB=postgres://portal@db.internal/jit jit portal serve   # replicas share one database
+
+The portal signs STS AssumeRole with credentials from the standard AWS chain (environment,
+AWS_PROFILE, credential_process, SSO, container or instance role)."
+)]
+pub struct Cli {
+    /// Database: an SQLite file (default: <XDG data dir>/jit/portal.db) or a postgres:// URL.
+    /// Prefer the variable or ~/.pgpass for a URL with a password: argv is visible to others.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH|URL",
+        env = "JIT_PORTAL_DB",
+        hide_env_values = true,
+        alias = "state"
+    )]
+    pub db: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal API and browser login page
+    Serve(Box<ServeArgs>),
+    /// Manage portal users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage tenants (each maps to an IAM role)
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Change system-wide settings
+    Set(SetArgs),
+    /// Show the audit trail: logins, credential vends and admin changes
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; anything else wants --tls-cert/--tls-key)
+    #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR")]
+    pub listen: String,
+    /// STS endpoint for AssumeRole (signed with the portal's own AWS credentials)
+    #[arg(long, value_name = "URL")]
+    pub sts_endpoint: Option<String>,
+    /// AWS federation endpoint used to build ConsoleUrl
+    #[arg(
+        long,
+        default_value = "https://signin.aws.amazon.com/federation",
+        value_name = "URL"
+    )]
+    pub signin_url: String,
+    /// Give up on ConsoleUrl after this many milliseconds (the credentials go out without it)
+    #[arg(long, default_value_t = 3000, value_name = "MS")]
+    pub signin_timeout_ms: u64,
+    /// Region reported with credentials and used to sign STS calls
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Do not send SourceIdentity with AssumeRole (for roles whose trust policy does not allow
+    /// sts:SetSourceIdentity)
+    #[arg(long)]
+    pub no_source_identity: bool,
+    /// Serve HTTPS with this PEM certificate chain
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Most connections held open at once (lowered to fit the descriptor limit); past it the
+    /// longest-idle connection is closed
+    #[arg(long, default_value_t = 10000, value_name = "N")]
+    pub max_connections: usize,
+    /// Close a connection after this many seconds without a request
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub idle_timeout: u64,
+    /// A request's headers, its body and a TLS handshake must each arrive within this
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub header_timeout: u64,
+    /// Answer 408 when a request takes longer than this
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub request_timeout: u64,
+    /// Start with a demo user, tenant and token against a local moto STS, and add a `demo`
+    /// environment to the jit config
+    #[arg(long)]
+    pub demo: bool,
+    /// Name of the environment `--demo` writes (it never replaces one it did not write)
+    #[arg(long, default_value = "demo", value_name = "NAME", requires = "demo")]
+    pub demo_env: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add or update a user
+    Add {
+        name: String,
+        /// Give the user admin access
+        #[arg(long)]
+        admin: bool,
+        /// Tenant the user belongs to (repeatable)
+        #[arg(long = "tenant", value_name = "NAME")]
+        tenants: Vec<String>,
+    },
+    /// List users
+    List,
+    /// Remove a user and every token of theirs
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Add a tenant, or replace one's role and durations (its id stays)
+    Add {
+        name: String,
+        /// IAM role the tenant's users assume
+        #[arg(long, value_name = "ARN")]
+        role_arn: String,
+        /// AWS access token validity in seconds (clamped to 900..the role's maximum)
+        #[arg(long, value_name = "SECS")]
+        validity: Option<i64>,
+        /// The role's MaxSessionDuration in seconds (default 43200)
+        #[arg(long, value_name = "SECS")]
+        max_session: Option<i64>,
+    },
+    /// Change some of a tenant's settings
+    Set {
+        name: String,
+        /// IAM role the tenant's users assume
+        #[arg(long, value_name = "ARN")]
+        role_arn: Option<String>,
+        /// AWS access token validity in seconds
+        #[arg(long, value_name = "SECS")]
+        validity: Option<i64>,
+        /// The role's MaxSessionDuration in seconds
+        #[arg(long, value_name = "SECS")]
+        max_session: Option<i64>,
+    },
+    /// List tenants
+    List,
+    /// Remove a tenant (its users lose access to it)
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it (it is stored as a digest only)
+    Create {
+        user: String,
+        /// Make it temporary: seconds until it expires
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<i64>,
+    },
+    /// List live tokens by id (never the tokens themselves)
+    List {
+        /// Only this user's
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke tokens by id, or every token of a user; tokens a browser login minted from
+    /// them go too
+    Revoke {
+        #[arg(value_name = "ID", required_unless_present = "user")]
+        ids: Vec<String>,
+        /// Every token of this user
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Admin and duplo-ops JIT session length in seconds (clamped to 900..43200)
+    #[arg(long, value_name = "SECS")]
+    pub admin_session: Option<i64>,
+    /// IAM role behind `jit aws --admin`
+    #[arg(long, value_name = "ARN")]
+    pub admin_role_arn: Option<String>,
+    /// IAM role behind `jit aws --duplo-ops`
+    #[arg(long, value_name = "ARN")]
+    pub ops_role_arn: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries about this user
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only entries from then on: an RFC 3339 time, or an age such as 90s, 30m, 12h, 7d
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// At most this many entries (the newest)
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub limit: i64,
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,228 @@
+//! `jit portal user|tenant|token|set`: changes to the portal's users, tenants, tokens and
+//! settings, each recorded in the audit trail in the same transaction.
+
+use anyhow::{Result, bail};
+
+use super::{check_name, cli_actor};
+use crate::cli::{SetArgs, TenantCommand, TokenCommand, UserCommand};
+use crate::db::{self, AuditEntry, Db};
+use crate::log;
+
+fn change(what: &str) -> AuditEntry {
+    AuditEntry::new(what, &cli_actor())
+}
+
+fn print(text: &str) -> Result<()> {
+    jit::output::print_raw(text)
+}
+
+fn when(secs: Option<i64>) -> String {
+    secs.and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(jit::model::rfc3339)
+        .unwrap_or_else(|| "never".into())
+}
+
+pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
+    match command {
+        UserCommand::Add {
+            name,
+            admin,
+            tenants,
+        } => {
+            check_name("user", &name)?;
+            let detail = format!("admin={admin} tenants={}", tenants.join(","));
+            db.upsert_user(
+                &name,
+                admin,
+                &tenants,
+                change("user add").user(&name).detail(detail),
+            )
+            .await?;
+            log::status(format_args!(
+                "saved portal user '{name}' in {}",
+                db.location
+            ));
+        }
+        UserCommand::List => {
+            let mut out = String::new();
+            for u in db.list_users().await? {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\n",
+                    u.name,
+                    if u.admin { "admin" } else { "user" },
+                    u.tenants.join(",")
+                ));
+            }
+            print(&out)?;
+        }
+        UserCommand::Remove { name } => {
+            if !db
+                .remove_user(&name, change("user remove").user(&name))
+                .await?
+            {
+                bail!("no portal user '{}'", log::escape(&name));
+            }
+            log::status(format_args!(
+                "removed portal user '{name}' and their tokens"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_role(arn: &str) -> Result<()> {
+    if !arn.starts_with("arn:") {
+        bail!("--role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+    }
+    Ok(())
+}
+
+pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
+    match command {
+        TenantCommand::Add {
+            name,
+            role_arn,
+            validity,
+            max_session,
+        } => {
+            check_name("tenant", &name)?;
+            check_role(&role_arn)?;
+            let validity = validity.unwrap_or(db::DEFAULT_VALIDITY_SECS);
+            let max = max_session.unwrap_or(db::MAX_SESSION_SECS);
+            let mut audit = change("tenant add").detail(format!(
+                "tenant {name} validity={validity} max_session={max}"
+            ));
+            audit.role_arn = Some(role_arn.clone());
+            audit.scope = Some(format!("tenant {name}"));
+            let id = db
+                .upsert_tenant(&name, &role_arn, validity, max, audit)
+                .await?;
+            log::status(format_args!("saved tenant '{name}' (id {id})"));
+        }
+        TenantCommand::Set {
+            name,
+            role_arn,
+            validity,
+            max_session,
+        } => {
+            if let Some(arn) = &role_arn {
+                check_role(arn)?;
+            }
+            if role_arn.is_none() && validity.is_none() && max_session.is_none() {
+                bail!("nothing to change: pass --role-arn, --validity or --max-session");
+            }
+            let mut audit = change("tenant set").detail(format!(
+                "tenant {name} validity={} max_session={}",
+                validity
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                max_session
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ));
+            audit.role_arn = role_arn.clone();
+            audit.scope = Some(format!("tenant {name}"));
+            if !db
+                .set_tenant(&name, role_arn.as_deref(), validity, max_session, audit)
+                .await?
+            {
+                bail!("no tenant '{}'", log::escape(&name));
+            }
+            log::status(format_args!("changed tenant '{name}'"));
+        }
+        TenantCommand::List => {
+            let mut out = String::new();
+            for t in db.list_tenants().await? {
+                let secs = db::clamp_session(t.validity_secs, t.max_session_secs);
+                out.push_str(&format!("{}\t{}\t{}\t{secs}s\n", t.name, t.id, t.role_arn));
+            }
+            print(&out)?;
+        }
+        TenantCommand::Remove { name } => {
+            let mut audit = change("tenant remove");
+            audit.scope = Some(format!("tenant {name}"));
+            if !db.remove_tenant(&name, audit).await? {
+                bail!("no tenant '{}'", log::escape(&name));
+            }
+            log::status(format_args!("removed tenant '{name}'"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
+    let now = jiff::Timestamp::now().as_second();
+    match command {
+        TokenCommand::Create { user, ttl } => {
+            if ttl.is_some_and(|t| t <= 0) {
+                bail!("--ttl must be a positive number of seconds");
+            }
+            let detail = match ttl {
+                Some(t) => format!("ttl={t}s"),
+                None => "permanent".into(),
+            };
+            let (token, id) = db
+                .create_token(&user, ttl, change("token create").detail(detail))
+                .await?;
+            log::status(format_args!("created token {id} for '{user}'"));
+            jit::output::print_line(&token)?;
+        }
+        TokenCommand::List { user } => {
+            let mut out = String::new();
+            for t in db.list_tokens(user.as_deref(), now).await? {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\n",
+                    t.id,
+                    t.user,
+                    t.origin,
+                    t.parent.as_deref().unwrap_or("-"),
+                    when(Some(t.created)),
+                    when(t.expires),
+                ));
+            }
+            print(&out)?;
+        }
+        TokenCommand::Revoke { ids, user } => {
+            let mut audit = change("token revoke").detail(format!(
+                "token revoke {}{}",
+                ids.join(","),
+                user.as_deref()
+                    .map(|u| format!(" user={u}"))
+                    .unwrap_or_default()
+            ));
+            audit.user = user.clone();
+            audit.token_id = ids.first().cloned();
+            let gone = db.revoke_tokens(&ids, user.as_deref(), audit).await?;
+            if gone == 0 {
+                bail!("no such token");
+            }
+            log::status(format_args!("revoked {gone} token(s)"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn set(db: &Db, args: SetArgs) -> Result<()> {
+    for arn in [&args.admin_role_arn, &args.ops_role_arn]
+        .into_iter()
+        .flatten()
+    {
+        check_role(arn)?;
+    }
+    let secs = args
+        .admin_session
+        .map(|s| db::clamp_session(s, db::MAX_SESSION_SECS));
+    let detail = format!(
+        "admin_session={} admin_role_arn={} ops_role_arn={}",
+        secs.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+        args.admin_role_arn.as_deref().unwrap_or("-"),
+        args.ops_role_arn.as_deref().unwrap_or("-"),
+    );
+    db.update_settings(
+        secs,
+        args.admin_role_arn.as_deref(),
+        args.ops_role_arn.as_deref(),
+        change("settings").detail(detail),
+    )
+    .await
+}

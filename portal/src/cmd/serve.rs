@@ -1,0 +1,277 @@
+//! `jit portal serve`: the portal API and login page over HTTP or HTTPS, and `--demo`, which
+//! brings its own moto STS and a ready `demo` environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use axum::http::StatusCode;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+
+use crate::api::{App, log_requests, router};
+use crate::cli::ServeArgs;
+use crate::db::{self, AuditEntry, Db};
+use crate::log;
+use crate::net::{self, Limits};
+use crate::sts::{Caller, Signin, Sts};
+
+/// How long between sweeps of expired tokens.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode> {
+    let db = super::open(db_target, args.demo).await?;
+    let listener = bind(&args.listen).await?;
+    let addr = listener.local_addr().context("portal has no address")?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(net::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    if tls.is_none() && !addr.ip().is_loopback() {
+        log::line(format_args!(
+            "WARNING: serving plain HTTP on {addr}, which is not a loopback address: portal tokens and AWS credentials cross the network unencrypted. Pass --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy."
+        ));
+    }
+    let mut moto = None;
+    let (sts_endpoint, caller) = if args.demo && args.sts_endpoint.is_none() {
+        let m = start_moto()?;
+        let endpoint = m.url.clone();
+        moto = Some(m);
+        // moto accepts any signature; these keys exist nowhere else.
+        (endpoint, Caller::fixed("AKIAJITDEMO000000000", "demo"))
+    } else {
+        let endpoint = args
+            .sts_endpoint
+            .clone()
+            .unwrap_or_else(|| "https://sts.amazonaws.com".into());
+        (endpoint, Caller::from_chain(&args.region).await?)
+    };
+    if args.demo {
+        setup_demo(&db, &url, &sts_endpoint, &args.demo_env).await?;
+    }
+    let (max_connections, fd_limit) = net::connection_cap(args.max_connections);
+    log::line(format_args!(
+        "serving {url} (database {}, STS {sts_endpoint}, at most {max_connections} connections{})",
+        db.location,
+        fd_limit
+            .map(|l| format!(" under a descriptor limit of {l}"))
+            .unwrap_or_default()
+    ));
+    let app = Arc::new(App {
+        db,
+        sts: Sts::new(
+            sts_endpoint,
+            args.region.clone(),
+            caller,
+            !args.no_source_identity,
+        )?,
+        signin: Signin::new(
+            args.signin_url.clone(),
+            Duration::from_millis(args.signin_timeout_ms),
+        )?,
+    });
+    let header = Duration::from_secs(args.header_timeout.max(1));
+    let routes = router(app.clone())
+        .layer(RequestBodyTimeoutLayer::new(header))
+        .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(args.request_timeout.max(1)),
+        ))
+        .layer(axum::middleware::from_fn(log_requests));
+    let purger = tokio::spawn(purge_expired(app.clone()));
+    let limits = Limits {
+        max_connections,
+        idle: Duration::from_secs(args.idle_timeout.max(1)),
+        header,
+    };
+    net::serve(listener, tls, routes, limits, shutdown_signal()).await?;
+    purger.abort();
+    app.db.close().await;
+    drop(moto);
+    log::line("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A listener with a deep accept queue, so a burst waits instead of being refused.
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {
+    let addr: SocketAddr = tokio::net::lookup_host(listen)
+        .await
+        .with_context(|| format!("cannot resolve {listen}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{listen} resolves to no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .context("cannot create a socket")?;
+    socket.set_reuseaddr(true)?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    socket
+        .listen(4096)
+        .with_context(|| format!("cannot listen on {listen}"))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        // Without signal handling the default actions stop us; serve until then.
+        _ => std::future::pending().await,
+    }
+    log::line("stopping: finishing requests in flight");
+}
+
+async fn purge_expired(app: Arc<App>) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        match app
+            .db
+            .purge_expired(jiff::Timestamp::now().as_second())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => jit::output::debug(|| format!("purged {n} expired tokens")),
+            Err(e) => log::line(format_args!(
+                "cannot purge expired tokens: {}",
+                log::escape(&format!("{e:#}"))
+            )),
+        }
+    }
+}
+
+/// moto, started for `--demo` and stopped with us: the shell wrapper waits on a pipe that
+/// closes when this process exits, however it exits.
+struct Moto {
+    url: String,
+    _child: Child,
+}
+
+fn start_moto() -> Result<Moto> {
+    let server = which::which("moto_server").context(
+        "--demo needs moto (pip install 'moto[server]') on PATH, or pass --sts-endpoint",
+    )?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    // moto's request recorder writes into its working directory.
+    let child = Command::new("sh")
+        .current_dir(std::env::temp_dir())
+        .arg("-c")
+        .arg("\"$0\" -H 127.0.0.1 -p \"$1\" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid")
+        .arg(&server)
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start moto_server")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("moto_server did not start on port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(Moto {
+        url: format!("http://127.0.0.1:{port}"),
+        _child: child,
+    })
+}
+
+/// Where the demo's token file goes: beside an SQLite database, else in the data dir.
+fn demo_token_file(db: &Db) -> Result<PathBuf> {
+    if !db.is_postgres() {
+        return Ok(PathBuf::from(&db.location).with_file_name("demo-token"));
+    }
+    Ok(db::default_path(true)?.with_file_name("demo-token"))
+}
+
+/// A demo user, tenant and token, and a `demo` environment in the jit config that uses them.
+/// Credentials cached by an earlier demo are forgotten: the new moto does not know their keys.
+async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> Result<()> {
+    let token_file = demo_token_file(db)?;
+    let mut config = jit::config::load()?;
+    if let Some(existing) = config.envs.get(env_name)
+        && existing.token_file.as_deref() != Some(token_file.as_path())
+    {
+        bail!(
+            "environment '{env_name}' in {} is not the demo's; keep it and pass --demo-env NAME",
+            jit::config::path()?.display()
+        );
+    }
+    let actor = "demo";
+    db.update_settings(
+        None,
+        Some("arn:aws:iam::123456789012:role/demo-admin"),
+        Some("arn:aws:iam::123456789012:role/demo-ops"),
+        AuditEntry::new("settings", actor).detail("demo roles"),
+    )
+    .await?;
+    db.upsert_tenant(
+        "demo",
+        "arn:aws:iam::123456789012:role/demo",
+        db::DEFAULT_VALIDITY_SECS,
+        db::MAX_SESSION_SECS,
+        AuditEntry::new("tenant add", actor).detail("tenant demo"),
+    )
+    .await?;
+    db.upsert_user(
+        "demo",
+        true,
+        &["demo".to_string()],
+        AuditEntry::new("user add", actor).user("demo"),
+    )
+    .await?;
+    // One demo token at a time: the previous run's goes.
+    db.revoke_tokens(&[], Some("demo"), AuditEntry::new("token revoke", actor))
+        .await?;
+    let (token, _) = db
+        .create_token("demo", None, AuditEntry::new("token create", actor))
+        .await?;
+    write_private(&token_file, &token)?;
+    config.envs.insert(
+        env_name.into(),
+        jit::config::EnvConfig {
+            host: url.to_string(),
+            tenant: Some("demo".into()),
+            auth: Some("token".into()),
+            token_file: Some(token_file.clone()),
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(sts_endpoint.to_string()),
+            ..Default::default()
+        },
+    );
+    let path = jit::config::save(&config)?;
+    let forgotten = jit::creds::forget_host(&jit::host::Host::parse(url)?)?;
+    jit::output::debug(|| format!("forgot {forgotten} cached entries of an earlier demo"));
+    log::line(format_args!(
+        "demo ready: user 'demo' (token in {}), tenant 'demo', environment '{env_name}' in {}",
+        token_file.display(),
+        path.display()
+    ));
+    log::line(format_args!(
+        "try: jit exec {env_name} -- aws sts get-caller-identity"
+    ));
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::create_dir_all(path.parent().context("no parent directory")?)?;
+    jit::atomic::write(path, text.as_bytes())
+}

@@ -1,0 +1,47 @@
+//! `jit-portal` (also run as `jit portal`): a self-hostable JIT access portal that speaks the
+//! commercial portal's API (docs/protocol.md §1-2) and vends credentials from STS AssumeRole.
+//! Entry point: parse, run, turn the outcome into an exit code.
+
+mod api;
+mod cli;
+mod cmd;
+mod db;
+mod log;
+mod net;
+mod page;
+mod secret;
+mod sts;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Printing can only fail on a closed stream, and there is no one left to tell then.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    jit::output::set_verbose(std::env::var("JIT_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0"));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            jit::output::error(&anyhow::anyhow!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cmd::run(cli)) {
+        Ok(code) => code,
+        Err(err) if jit::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            jit::output::error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The portal's calls to AWS: STS AssumeRole, SigV4-signed with the portal's own credentials
+//! (from the standard AWS chain: environment, profile, `credential_process`, SSO, container or
+//! instance role), and the best-effort console sign-in URL.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, anyhow, bail};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+pub struct StsCreds {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: Option<String>,
+}
+
+/// The portal's identity toward STS. Credentials that expire are fetched again five minutes
+/// before they do; the chain is asked once per refresh, not once per vend.
+pub struct Caller {
+    provider: SharedCredentialsProvider,
+    cached: Mutex<Option<Credentials>>,
+}
+
+const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+
+impl Caller {
+    /// Fixed keys (the demo's, which moto accepts).
+    pub fn fixed(access_key_id: &str, secret_access_key: &str) -> Caller {
+        let creds = Credentials::new(access_key_id, secret_access_key, None, None, "jit-portal");
+        Caller {
+            provider: SharedCredentialsProvider::new(creds),
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The standard AWS credential chain, as the AWS CLI and SDKs resolve it.
+    pub async fn from_chain(region: &str) -> Result<Caller> {
+        use aws_smithy_http_client::{Builder, tls};
+        let http = Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .region(aws_config::Region::new(region.to_string()))
+            .load()
+            .await;
+        let provider = config
+            .credentials_provider()
+            .context("no AWS credential provider is configured")?;
+        let caller = Caller {
+            provider,
+            cached: Mutex::new(None),
+        };
+        // Fail at start, not on the first vend, when there are no credentials at all.
+        caller.credentials().await.context(
+            "the portal needs AWS credentials to call STS (environment, AWS_PROFILE, credential_process, SSO, or a container or instance role)",
+        )?;
+        Ok(caller)
+    }
+
+    async fn credentials(&self) -> Result<Credentials> {
+        let mut cached = self.cached.lock().await;
+        let fresh = cached.as_ref().is_some_and(|c| {
+            c.expiry()
+                .is_none_or(|e| e > SystemTime::now() + REFRESH_BEFORE)
+        });
+        if !fresh {
+            let creds = self.provider.provide_credentials().await.map_err(|e| {
+                anyhow!(
+                    "cannot get the portal's AWS credentials: {}",
+                    error_chain(&e)
+                )
+            })?;
+            *cached = Some(creds);
+        }
+        cached
+            .clone()
+            .ok_or_else(|| anyhow!("no AWS credentials for the portal"))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+pub struct Sts {
+    pub endpoint: String,
+    pub region: String,
+    pub caller: Caller,
+    /// Sent as SourceIdentity so CloudTrail names the person; a role's trust policy must allow
+    /// `sts:SetSourceIdentity`.
+    pub source_identity: bool,
+    http: reqwest::Client,
+}
+
+impl Sts {
+    pub fn new(
+        endpoint: String,
+        region: String,
+        caller: Caller,
+        source_identity: bool,
+    ) -> Result<Sts> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Sts {
+            endpoint,
+            region,
+            caller,
+            source_identity,
+            http,
+        })
+    }
+
+    /// AssumeRole for `user` (the session name, and SourceIdentity unless switched off).
+    pub async fn assume_role(
+        &self,
+        role_arn: &str,
+        user: &str,
+        duration_secs: i64,
+    ) -> Result<StsCreds> {
+        let name = session_name(user);
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("Action", "AssumeRole")
+                .append_pair("Version", "2011-06-15")
+                .append_pair("RoleArn", role_arn)
+                .append_pair("RoleSessionName", &name)
+                .append_pair("DurationSeconds", &duration_secs.to_string());
+            if self.source_identity {
+                form.append_pair("SourceIdentity", &name);
+            }
+            form.finish()
+        };
+        let creds = self.caller.credentials().await?;
+        let endpoint = &self.endpoint;
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        // Signing borrows values that are not Send: it finishes before the first await.
+        let signed: Vec<(String, String)> = {
+            let identity = creds.into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(&self.region)
+                .name("sts")
+                .time(SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .map_err(|e| anyhow!("cannot sign the STS request: {e}"))?
+                .into();
+            let host = url::Url::parse(endpoint)
+                .ok()
+                .and_then(|u| {
+                    u.host_str().map(|h| match u.port() {
+                        Some(p) => format!("{h}:{p}"),
+                        None => h.to_string(),
+                    })
+                })
+                .context("invalid STS endpoint")?;
+            let headers = [("content-type", content_type), ("host", host.as_str())];
+            let signable = SignableRequest::new(
+                "POST",
+                endpoint,
+                headers.into_iter(),
+                SignableBody::Bytes(body.as_bytes()),
+            )
+            .map_err(|e| anyhow!("cannot sign the STS request: {e}"))?;
+            let (instructions, _) = sign(signable, &params)
+                .map_err(|e| anyhow!("cannot sign the STS request: {e}"))?
+                .into_parts();
+            instructions
+                .headers()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut req = self
+            .http
+            .post(endpoint)
+            .header("content-type", content_type)
+            .body(body);
+        for (k, v) in signed {
+            req = req.header(k, v);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| anyhow!("STS unreachable at {endpoint}: {}", e.without_url()))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        if status >= 300 {
+            let message = quick_xml::de::from_str::<ErrorResponse>(&text)
+                .map(|e| e.error.message)
+                .unwrap_or_else(|_| "no message".into());
+            bail!("STS AssumeRole {role_arn} failed with status {status}: {message}");
+        }
+        let resp: AssumeRoleResponse = quick_xml::de::from_str(&text)
+            .map_err(|e| anyhow!("STS sent an unexpected AssumeRole response: {e}"))?;
+        let c = resp.result.credentials;
+        Ok(StsCreds {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token,
+            expiration: c.expiration,
+        })
+    }
+}
+
+/// The console sign-in URL, best effort: it has its own short timeout, and after a failure the
+/// endpoint is left alone for a while, so a slow or dead sign-in endpoint never costs anyone
+/// their credentials (docs/protocol.md §6).
+pub struct Signin {
+    pub endpoint: String,
+    pub timeout: Duration,
+    /// Unix seconds before which the endpoint is not tried again.
+    resting_until: AtomicI64,
+    http: reqwest::Client,
+}
+
+const REST_AFTER_FAILURE_SECS: i64 = 60;
+
+impl Signin {
+    pub fn new(endpoint: String, timeout: Duration) -> Result<Signin> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Signin {
+            endpoint,
+            timeout,
+            resting_until: AtomicI64::new(0),
+            http,
+        })
+    }
+
+    /// The URL, or why there is none (no secret in the reason).
+    pub async fn console_url(&self, creds: &jit::model::AwsCreds, secs: i64) -> Result<String> {
+        let now = jiff::Timestamp::now().as_second();
+        if self.resting_until.load(Ordering::Relaxed) > now {
+            bail!("the sign-in endpoint failed recently; not asked again until later");
+        }
+        let got = tokio::time::timeout(self.timeout, self.fetch(creds, secs)).await;
+        let result = match got {
+            Ok(r) => r,
+            Err(_) => Err(anyhow!(
+                "the sign-in endpoint did not answer within {} ms",
+                self.timeout.as_millis()
+            )),
+        };
+        if result.is_err() {
+            self.resting_until
+                .store(now + REST_AFTER_FAILURE_SECS, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn fetch(&self, creds: &jit::model::AwsCreds, secs: i64) -> Result<String> {
+        let endpoint = &self.endpoint;
+        let url = jit::console::signin_token_request(creds, endpoint, Some(secs));
+        let resp = self.http.get(url).send().await.map_err(|e| {
+            anyhow!(
+                "sign-in endpoint unreachable: {endpoint}: {}",
+                e.without_url()
+            )
+        })?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        if status >= 300 {
+            bail!("sign-in endpoint {endpoint} answered status {status}");
+        }
+        let token: jit::console::SigninResponse = serde_json::from_str(&body)
+            .map_err(|_| anyhow!("sign-in endpoint {endpoint} sent no SigninToken"))?;
+        Ok(jit::console::login_url(
+            endpoint,
+            "jit-portal",
+            &jit::console::default_destination(&creds.region),
+            &token.signin_token,
+        ))
+    }
+}
+
+/// STS RoleSessionName and SourceIdentity: 2-64 of `[\w+=,.@-]`.
+pub fn session_name(user: &str) -> String {
+    let mut name: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    while name.len() < 2 {
+        name.push('-');
+    }
+    name
+}
+
+#[derive(Deserialize)]
+struct AssumeRoleResponse {
+    #[serde(rename = "AssumeRoleResult")]
+    result: AssumeRoleResult,
+}
+
+#[derive(Deserialize)]
+struct AssumeRoleResult {
+    #[serde(rename = "Credentials")]
+    credentials: XmlCredentials,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct XmlCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    #[serde(default)]
+    expiration: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorResponse {
+    #[serde(rename = "Error")]
+    error: XmlError,
+}
+
+#[derive(Deserialize)]
+struct XmlError {
+    #[serde(rename = "Message", default)]
+    message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn session_names_fit_sts() {
+        assert_eq!(super::session_name("alice"), "alice");
+        assert_eq!(super::session_name("a"), "a-");
+        assert_eq!(super::session_name("bob smith/x"), "bob-smith-x");
+        assert_eq!(super::session_name(&"x".repeat(80)).len(), 64);
+    }
+}

@@ -1,0 +1,31 @@
+//! The `jit` CLI as a library: the binary in `src/main.rs` drives it, and the `jit-portal`
+//! crate borrows the wire types and helpers both sides share (`wire`, `model`, `console`).
+
+pub mod api;
+pub mod argv;
+pub mod atomic;
+pub mod cache;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod console;
+pub mod creds;
+pub mod envvars;
+#[cfg(test)]
+mod fuzz;
+pub mod handoff;
+pub mod host;
+pub mod k8s;
+pub mod kubeconfig;
+pub mod limit;
+pub mod listener;
+pub mod login;
+pub mod model;
+pub mod output;
+pub mod redact;
+pub mod shell;
+pub mod wire;
+
+/// The variable that asks jit for completions. Not clap's default `COMPLETE`: an unrelated
+/// setting of that name must never turn a `credential_process` call into a completion script.
+pub const COMPLETE_VAR: &str = "JIT_COMPLETE";

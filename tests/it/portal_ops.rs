@@ -1,0 +1,981 @@
+//! `jit portal` as a service a team runs: tokens that cannot be stretched and can be revoked,
+//! the audit trail, a dead sign-in endpoint, connection floods under a low descriptor limit,
+//! replicas on one PostgreSQL, SIGKILL in the middle of writes, hostile request lines, TLS.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::portal_server::{
+    Served, admin, get, provision, serve, spawn_served, state, strict_moto_with_portal_user, vend,
+};
+use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret};
+
+const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
+
+/// `jit portal --db DB serve ...` with the portal's AWS keys in its environment.
+fn serve_on(sb: &Sandbox, db: &str, extra: &[&str]) -> Served {
+    let mut args = vec![
+        "portal",
+        "--db",
+        db,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sts-endpoint",
+        &moto().url,
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = sb.jit(&args);
+    cmd.env("AWS_ACCESS_KEY_ID", PORTAL_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
+    spawn_served(cmd)
+}
+
+fn admin_on(sb: &Sandbox, db: &str, args: &[&str]) -> String {
+    let mut full = vec!["portal", "--db", db];
+    full.extend_from_slice(args);
+    sb.run(&full).ok().stdout
+}
+
+/// The login page's form, posted as a browser would; returns the status and `Location`.
+fn login(url: &str, token: &str, extra: &[(&str, &str)]) -> (u16, String) {
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut form = vec![
+        ("localPort", "45678"),
+        ("isAdmin", "false"),
+        ("action", "authorize"),
+        ("token", token),
+    ];
+    form.extend_from_slice(extra);
+    let resp = client
+        .post(format!("{url}/app/user/verify-token"))
+        .form(&form)
+        .send()
+        .expect("login post");
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (resp.status().as_u16(), location)
+}
+
+/// The token a login handed to the CLI's callback.
+fn minted(location: &str) -> String {
+    let url = url::Url::parse(location).expect("callback url");
+    let token = url
+        .query_pairs()
+        .find(|(k, _)| k == "t")
+        .map(|(_, v)| v.into_owned())
+        .expect("token in callback");
+    register_secret(&token);
+    token
+}
+
+fn status(url: &str, token: &str) -> u16 {
+    get(&format!("{url}/v3/features/system"), token).0
+}
+
+fn token_id_of_parent(list: &str, child_prefix_of_user: &str) -> Vec<(String, String)> {
+    list.lines()
+        .filter(|l| l.contains(child_prefix_of_user))
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols[0].to_string(), cols[3].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_login_cannot_stretch_a_short_token_and_revoking_takes_minted_ones_along() {
+    let sb = Sandbox::new();
+    let (alice, _) = provision(&sb);
+    let portal = serve(&sb);
+    let u = &portal.url;
+    let short = admin(&sb, &["token", "create", "alice", "--ttl", "4"])
+        .trim()
+        .to_string();
+    register_secret(&short);
+    let (code, location) = login(u, &short, &[("state", "one-time-42")]);
+    assert_eq!(code, 303, "{location}");
+    assert!(
+        location.starts_with("http://127.0.0.1:45678/?t="),
+        "{location}"
+    );
+    assert!(
+        location.ends_with("&state=one-time-42"),
+        "the CLI's state comes back"
+    );
+    let swapped = minted(&location);
+    let (_, again) = login(u, &swapped, &[]);
+    let swapped_twice = minted(&again);
+    assert_eq!(status(u, &swapped_twice), 200);
+    std::thread::sleep(Duration::from_secs(5));
+    for (what, token) in [
+        ("the --ttl 4 token", &short),
+        ("its swap", &swapped),
+        ("the swap's swap", &swapped_twice),
+    ] {
+        assert_eq!(
+            status(u, token),
+            401,
+            "{what} outlived the token that minted it"
+        );
+    }
+
+    // Revoking a token revokes what logins minted from it, at once.
+    let (_, location) = login(u, &alice, &[]);
+    let from_alice = minted(&location);
+    assert_eq!(status(u, &from_alice), 200);
+    let list = admin(&sb, &["token", "list", "--user", "alice"]);
+    assert!(
+        !list.contains(&alice) && !list.contains(&from_alice),
+        "ids only: {list}"
+    );
+    let rows = token_id_of_parent(&list, "\talice\t");
+    let (login_id, parent) = rows
+        .iter()
+        .find(|(_, parent)| parent != "-")
+        .cloned()
+        .expect("a login-minted token with its parent");
+    assert!(
+        login_id.starts_with("tok_") && parent.starts_with("tok_"),
+        "{list}"
+    );
+    sb.run(&["portal", "--state", &state(&sb), "token", "revoke", &parent])
+        .ok()
+        .warns("revoked 2 token(s)");
+    assert_eq!(status(u, &alice), 401, "revoked");
+    assert_eq!(status(u, &from_alice), 401, "minted from a revoked token");
+    sb.run(&["portal", "--state", &state(&sb), "token", "revoke", &parent])
+        .fails(1, "no such token");
+
+    // Users and tenants can go; the change holds on the next request.
+    let root_admin = admin(&sb, &["token", "create", "root"]).trim().to_string();
+    register_secret(&root_admin);
+    let names = |token: &str| -> Vec<String> {
+        let (_, list) = get(&format!("{u}/admin/GetTenantsForUser"), token);
+        list.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t["AccountName"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&root_admin), ["big", "dev01"]);
+    admin(&sb, &["tenant", "remove", "big"]);
+    assert_eq!(names(&root_admin), ["dev01"]);
+    admin(&sb, &["tenant", "set", "dev01", "--validity", "1800"]);
+    assert!(admin(&sb, &["tenant", "list"]).contains("\t1800s"));
+    admin(&sb, &["user", "remove", "root"]);
+    assert_eq!(
+        status(u, &root_admin),
+        401,
+        "a removed user's tokens die with them"
+    );
+    sb.run(&["portal", "--state", &state(&sb), "user", "remove", "root"])
+        .fails(1, "no portal user 'root'");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+#[test]
+fn every_vend_is_in_the_audit_trail_with_its_user_and_no_secret() {
+    let sb = Sandbox::new();
+    let (alice, root) = provision(&sb);
+    let portal = serve(&sb);
+    let (atf, rtf) = (sb.token_file(&alice), sb.token_file(&root));
+    let mut keys = Vec::new();
+    for (args, who) in [
+        (
+            vec!["aws", "--tenant", "dev01", "--token-file", &atf],
+            "alice",
+        ),
+        (vec!["aws", "--admin", "--token-file", &rtf], "root"),
+        (
+            vec!["aws", "--tenant", "dev01", "--token-file", &atf],
+            "alice",
+        ),
+    ] {
+        let mut full = args.clone();
+        full.extend_from_slice(&["--host", &portal.url, "--no-cache"]);
+        let creds = sb.run(&full).ok().json();
+        register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+        register_secret(creds["SessionToken"].as_str().expect("session"));
+        keys.push((creds["AccessKeyId"].as_str().expect("key").to_string(), who));
+    }
+    let st = state(&sb);
+    let text = sb
+        .run(&["portal", "--db", &st, "audit", "--json", "--since", "1h"])
+        .ok()
+        .stdout;
+    assert_no_secrets(&text, "the audit trail");
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let vends: Vec<&serde_json::Value> = entries.iter().filter(|e| e["event"] == "vend").collect();
+    assert_eq!(vends.len(), 3, "{text}");
+    for (e, (key, who)) in vends.iter().zip(&keys) {
+        assert_eq!(e["user"], *who, "{e}");
+        assert_eq!(e["detail"], format!("key {key}"), "{e}");
+        assert_eq!(e["client"], "127.0.0.1");
+        assert!(
+            e["token_id"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("tok_"))
+        );
+        assert!(e["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+    assert_eq!(vends[0]["scope"], "tenant dev01");
+    assert_eq!(vends[0]["role_arn"], "arn:aws:iam::111111111111:role/dev01");
+    assert_eq!(vends[0]["duration_secs"], 900);
+    assert_eq!(vends[1]["scope"], "admin");
+    assert_eq!(vends[1]["duration_secs"], 43200);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["event"] == "user add" && e["user"] == "alice"),
+        "admin changes are there too: {text}"
+    );
+    let alice_only = sb
+        .run(&["portal", "--db", &st, "audit", "--user", "alice"])
+        .ok()
+        .stdout;
+    assert!(
+        alice_only.lines().all(|l| l.contains("\talice\t")),
+        "{alice_only}"
+    );
+    assert_eq!(
+        alice_only
+            .lines()
+            .filter(|l| l.contains("\tvend\t"))
+            .count(),
+        2
+    );
+}
+
+/// A sign-in endpoint that accepts connections and never answers.
+fn black_hole() -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/federation", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        listener.set_nonblocking(true).expect("nonblocking");
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn a_black_holed_signin_endpoint_costs_no_credentials() {
+    let sb = Sandbox::new();
+    let (alice, _) = provision(&sb);
+    let (signin, _hole) = black_hole();
+    let portal = serve_on(&sb, &state(&sb), &["--signin-url", &signin]);
+    let tf = sb.token_file(&alice);
+    for _ in 0..2 {
+        let start = Instant::now();
+        let creds = vend(&sb, &portal.url, &tf);
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "a vend waited {:?} on the sign-in endpoint",
+            start.elapsed()
+        );
+        assert_eq!(creds["ConsoleUrl"], "", "no console URL, but the keys");
+    }
+    assert!(portal.log().contains("no ConsoleUrl"), "{}", portal.log());
+}
+
+/// Raise this process's own descriptor limit so it can hold the connections it opens.
+fn raise_own_fd_limit(want: u64) -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let soft = want.min(hard);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(soft),
+            maximum: limit.maximum,
+        },
+    );
+    getrlimit(Resource::Nofile).current.unwrap_or(soft)
+}
+
+#[test]
+fn ten_thousand_idle_connections_under_a_1024_descriptor_limit_neither_stop_nor_starve_it() {
+    let room = raise_own_fd_limit(12_000);
+    assert!(
+        room >= 10_500,
+        "this test needs a hard descriptor limit above 10500, have {room}"
+    );
+    let sb = Sandbox::new();
+    let (alice, _) = provision(&sb);
+    let st = state(&sb);
+    let mut cmd = sb.command("sh");
+    cmd.args([
+        "-c",
+        "ulimit -n 1024 && exec \"$0\" \"$@\"",
+        crate::support::JIT,
+    ])
+    .args(["portal", "--db", &st, "serve", "--listen", "127.0.0.1:0"])
+    .args(["--sts-endpoint", &moto().url])
+    .env("AWS_ACCESS_KEY_ID", PORTAL_KEY)
+    .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
+    let mut portal = spawn_served(cmd);
+    assert!(
+        portal.log().contains("under a descriptor limit of 1024"),
+        "{}",
+        portal.log()
+    );
+    let addr = portal.url.trim_start_matches("http://").to_string();
+    let target: std::net::SocketAddr = addr.parse().expect("addr");
+    let start = Instant::now();
+    let mut idle = Vec::with_capacity(10_000);
+    let mut failed = 0;
+    while idle.len() + failed < 10_000 && start.elapsed() < Duration::from_secs(60) {
+        match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
+            Ok(s) => idle.push(s),
+            Err(_) => failed += 1,
+        }
+    }
+    assert_eq!(idle.len() + failed, 10_000, "opened within a minute");
+    // Authenticated requests still go through while all of them are held.
+    let mut ok = 0;
+    for _ in 0..20 {
+        if status(&portal.url, &alice) == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 20, "requests starved behind idle connections");
+    assert!(
+        portal.child.try_wait().expect("wait").is_none(),
+        "the portal exited"
+    );
+    // A second wave, and every connection of the first dropped at once.
+    let mut wave = Vec::new();
+    for _ in 0..2_000 {
+        if let Ok(s) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
+            wave.push(s);
+        }
+    }
+    drop(idle);
+    assert_eq!(status(&portal.url, &alice), 200);
+    drop(wave);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(&portal.url, &alice), 200);
+    assert!(
+        portal.child.try_wait().expect("wait").is_none(),
+        "the portal exited"
+    );
+    let _ = portal.child.kill();
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+#[test]
+fn raw_control_characters_in_a_request_never_reach_the_log() {
+    let sb = Sandbox::new();
+    let _ = provision(&sb);
+    let portal = serve(&sb);
+    let addr = portal.url.trim_start_matches("http://").to_string();
+    for line in [
+        "GET /x\njit portal: GET /admin/GetTenantsForUser 200 root HTTP/1.1\r\n\r\n",
+        "GET /\x1b[2J\x1b[31mred HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: \x1b]0;title\x07\r\n\r\n",
+        "GET /ok%0Ajit%20portal:%20forged HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s.write_all(line.as_bytes()).expect("send");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+    }
+    assert_eq!(status(&portal.url, "nope"), 401, "still serving");
+    poll(Duration::from_secs(5), || {
+        let log = portal.log();
+        log.contains("GET /ok%0Ajit%20portal:%20forged 404")
+            .then_some(())
+            .ok_or(log)
+    });
+    let log = portal.log();
+    assert!(!log.contains('\x1b') && !log.contains('\x07'), "{log:?}");
+    assert!(
+        log.lines()
+            .all(|l| !l.starts_with("jit portal: GET /admin")),
+        "a forged line: {log}"
+    );
+}
+
+/// 50 processes adding users at once, with a database named like a lock file.
+#[test]
+fn parallel_admin_changes_are_all_kept() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("state.lock").display().to_string();
+    admin_on(&sb, &db, &["user", "list"]);
+    let children: Vec<Child> = (0..50)
+        .map(|i| {
+            sb.jit(&["portal", "--db", &db, "user", "add", &format!("user{i:02}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        finish(child.wait_with_output().expect("wait")).ok();
+    }
+    let list = admin_on(&sb, &db, &["user", "list"]);
+    assert_eq!(list.lines().count(), 50, "{list}");
+}
+
+#[test]
+fn it_serves_tls_directly_and_warns_about_plain_http_off_loopback() {
+    let sb = Sandbox::new();
+    let (alice, _) = provision(&sb);
+    let (cert, key) = (
+        sb.dir.path().join("cert.pem"),
+        sb.dir.path().join("key.pem"),
+    );
+    let openssl = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        openssl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&openssl.stderr)
+    );
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let portal = serve_on(&sb, &state(&sb), &["--tls-cert", &c, "--tls-key", &k]);
+    assert!(
+        portal.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        portal.url
+    );
+    let pem = std::fs::read(&cert).expect("cert");
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .build()
+        .expect("client");
+    let resp = client
+        .get(format!("{}/v3/features/system", portal.url))
+        .bearer_auth(&alice)
+        .send()
+        .expect("https request");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(!portal.log().contains("WARNING"), "{}", portal.log());
+    drop(portal);
+
+    let mut cmd = sb.jit(&[
+        "portal",
+        "--db",
+        &state(&sb),
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    cmd.args(["--sts-endpoint", &moto().url])
+        .env("AWS_ACCESS_KEY_ID", PORTAL_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
+    let open = spawn_served(cmd);
+    assert!(
+        open.log()
+            .contains("WARNING: serving plain HTTP on 0.0.0.0:"),
+        "{}",
+        open.log()
+    );
+}
+
+/// The portal's own AWS credentials from a profile's `credential_process` (no AWS_* keys in
+/// its environment), checked by moto in strict SigV4 mode; AssumeRole names the user as
+/// SourceIdentity.
+#[test]
+fn portal_credentials_come_from_the_aws_chain_and_assume_role_carries_source_identity() {
+    let sb = Sandbox::new();
+    let (strict, key, secret) = strict_moto_with_portal_user(&sb);
+    let c = reqwest::blocking::Client::new();
+    // The keys reach the portal only through a program the profile names.
+    let helper = sb.dir.path().join("portal-creds.sh");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nprintf '{{\"Version\":1,\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\"}}' {key} \"$(cat '{}')\"\n",
+            sb.dir.path().join("portal-secret").display()
+        ),
+    )
+    .expect("helper");
+    std::fs::write(sb.dir.path().join("portal-secret"), secret).expect("secret file");
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    let portal_config = sb.dir.path().join("portal-aws-config");
+    std::fs::write(
+        &portal_config,
+        format!(
+            "[profile portal]\nregion = us-east-1\ncredential_process = {}\n",
+            helper.display()
+        ),
+    )
+    .expect("aws config");
+
+    let (alice, _) = provision(&sb);
+    let st = state(&sb);
+    let mut cmd = sb.jit(&["portal", "--db", &st, "serve", "--listen", "127.0.0.1:0"]);
+    cmd.args(["--sts-endpoint", &strict.url])
+        .env("AWS_PROFILE", "portal")
+        .env("AWS_CONFIG_FILE", &portal_config);
+    let portal = spawn_served(cmd);
+    let rec = format!("{}/moto-api/recorder", strict.url);
+    c.post(format!("{rec}/start-recording"))
+        .send()
+        .expect("start");
+    let tf = sb.token_file(&alice);
+    vend(&sb, &portal.url, &tf);
+    c.post(format!("{rec}/stop-recording"))
+        .send()
+        .expect("stop");
+    let recording = c
+        .get(format!("{rec}/download-recording"))
+        .send()
+        .expect("recording")
+        .text()
+        .expect("text");
+    // moto keeps one recording file for every instance: pick this one's AssumeRole.
+    let host = strict.url.trim_start_matches("http://").to_string();
+    let (line, body) = recording
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["headers"]["Host"].as_str() == Some(host.as_str()))
+        .map(|r| {
+            let body = r["body"].as_str().map(base64_decode).unwrap_or_default();
+            (r, body)
+        })
+        .find(|(_, body)| body.contains("Action=AssumeRole"))
+        .unwrap_or_else(|| panic!("no AssumeRole recorded for {host}: {recording}"));
+    let auth = line["headers"]["Authorization"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        auth.contains(&format!("Credential={key}/")),
+        "signed with the profile's key: {auth}"
+    );
+    assert!(body.contains("&SourceIdentity=alice"), "{body}");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+fn base64_decode(text: &str) -> String {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let Some(v) = alphabet.iter().position(|a| *a == c) else {
+            continue;
+        };
+        bits = (bits << 6) | v as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// ---- PostgreSQL ----
+
+/// Debian's server binaries (initdb, postgres) are off PATH, under /usr/lib/postgresql/N/bin.
+fn pg_bin(name: &str) -> PathBuf {
+    if let Ok(p) = which::which(name) {
+        return p;
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .into_iter()
+        .rev()
+        .map(|v| v.join("bin").join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} missing: run scripts/test-deps.sh (apt postgresql)"))
+}
+
+/// A throwaway PostgreSQL cluster on loopback. As root it runs as the `postgres` user.
+struct Pg {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Option<Child>,
+}
+
+fn as_postgres(cmd: &mut Command) {
+    if rustix::process::geteuid().is_root() {
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id")
+                .args([flag, "postgres"])
+                .output()
+                .expect("id");
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("postgres user")
+        };
+        std::os::unix::process::CommandExt::uid(
+            std::os::unix::process::CommandExt::gid(cmd, id("-g")),
+            id("-u"),
+        );
+    }
+}
+
+impl Pg {
+    fn start() -> Pg {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if rustix::process::geteuid().is_root() {
+            let status = Command::new("chown")
+                .arg("postgres:")
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        let mut initdb = Command::new(pg_bin("initdb"));
+        initdb
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .env("LANG", "C.UTF-8")
+            .stdout(Stdio::null());
+        as_postgres(&mut initdb);
+        let out = initdb.output().expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let mut pg = Pg {
+            dir,
+            port,
+            server: None,
+        };
+        pg.run_server();
+        pg
+    }
+
+    fn run_server(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("log");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut cmd = Command::new(pg_bin("postgres"));
+            cmd.arg("-D")
+                .arg(self.dir.path().join("data"))
+                .arg("-k")
+                .arg(self.dir.path())
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args(["-c", "fsync=on", "-c", "max_connections=200"])
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log.try_clone().expect("log"));
+            as_postgres(&mut cmd);
+            let mut child = cmd.spawn().expect("postgres");
+            // Up when it answers; a restart after a crash may have to wait for old backends.
+            let up = poll_until(Duration::from_secs(15), || {
+                child.try_wait().ok().flatten().is_none() && self.ready()
+            });
+            if up {
+                self.server = Some(child);
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            assert!(Instant::now() < deadline, "postgres did not start: {log}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn ready(&self) -> bool {
+        Command::new(pg_bin("pg_isready"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// A fresh database; its URL.
+    fn database(&self, name: &str) -> String {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// SIGKILL the postmaster: a crash, with recovery on the next start.
+    fn crash(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        if let Some(child) = self.server.take() {
+            // Immediate shutdown of the whole cluster: SIGQUIT to the postmaster.
+            let _ = Command::new("kill")
+                .args(["-QUIT", &child.id().to_string()])
+                .status();
+            let mut child = child;
+            let _ = child.wait();
+        }
+    }
+}
+
+fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn provision_on(sb: &Sandbox, db: &str) -> String {
+    admin_on(
+        sb,
+        db,
+        &[
+            "tenant",
+            "add",
+            "dev01",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/dev01",
+        ],
+    );
+    admin_on(sb, db, &["user", "add", "alice", "--tenant", "dev01"]);
+    let token = admin_on(sb, db, &["token", "create", "alice"])
+        .trim()
+        .to_string();
+    register_secret(&token);
+    token
+}
+
+#[test]
+fn two_replicas_on_one_postgresql_see_every_change_at_once() {
+    let pg = Pg::start();
+    let sb = Sandbox::new();
+    let db = pg.database("replicas");
+    let alice = provision_on(&sb, &db);
+    let (a, b) = (serve_on(&sb, &db, &[]), serve_on(&sb, &db, &[]));
+    assert!(
+        a.log().contains("database postgres://postgres@127.0.0.1:"),
+        "{}",
+        a.log()
+    );
+    assert_eq!((status(&a.url, &alice), status(&b.url, &alice)), (200, 200));
+    // A login on replica A mints a token replica B honours, until its parent is revoked.
+    let (_, location) = login(&a.url, &alice, &[]);
+    let minted_on_a = minted(&location);
+    assert_eq!(status(&b.url, &minted_on_a), 200);
+    let list = admin_on(&sb, &db, &["token", "list"]);
+    let parent = token_id_of_parent(&list, "\talice\t")
+        .into_iter()
+        .find(|(_, parent)| parent == "-")
+        .expect("alice's own token")
+        .0;
+    admin_on(&sb, &db, &["token", "revoke", &parent]);
+    assert_eq!(status(&a.url, &minted_on_a), 401);
+    assert_eq!(
+        status(&b.url, &minted_on_a),
+        401,
+        "revoked on A, refused by B"
+    );
+    assert_eq!(status(&b.url, &alice), 401);
+    let fresh = admin_on(&sb, &db, &["token", "create", "alice"])
+        .trim()
+        .to_string();
+    register_secret(&fresh);
+    let tf = sb.token_file(&fresh);
+    for replica in [&a, &b] {
+        vend(&sb, &replica.url, &tf);
+    }
+    let audit = admin_on(&sb, &db, &["audit", "--user", "alice", "--json"]);
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"event\":\"vend\""))
+            .count(),
+        2
+    );
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"event\":\"login\""))
+            .count(),
+        1
+    );
+}
+
+/// Logins (each one writes a token and an audit row) as fast as they go, then SIGKILL: every
+/// login that was answered is still there after a restart.
+fn logins_until_killed(sb: &Sandbox, db: &str, alice: &str, crash: impl FnOnce()) -> Vec<String> {
+    let portal = serve_on(sb, db, &[]);
+    let url = portal.url.clone();
+    let alice = alice.to_string();
+    let writer = std::thread::spawn(move || {
+        let mut answered = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            let client = reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("client");
+            let sent = client
+                .post(format!("{url}/app/user/verify-token"))
+                .form(&[
+                    ("localPort", "45678"),
+                    ("action", "authorize"),
+                    ("token", &alice),
+                ])
+                .send();
+            match sent {
+                Ok(r) if r.status().as_u16() == 303 => {
+                    let loc = r.headers()["location"].to_str().expect("loc").to_string();
+                    answered.push(minted(&loc));
+                }
+                _ => break,
+            }
+        }
+        answered
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // The database goes first (a no-op for SQLite, which lives in the portal), then the portal.
+    crash();
+    let mut portal = portal;
+    let _ = portal.child.kill();
+    let answered = writer.join().expect("writer");
+    assert!(
+        answered.len() > 5,
+        "too few writes before the kill: {}",
+        answered.len()
+    );
+    answered
+}
+
+fn all_still_valid(sb: &Sandbox, db: &str, answered: &[String]) {
+    let portal = serve_on(sb, db, &[]);
+    let refused: Vec<usize> = answered
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| status(&portal.url, t) != 200)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "lost {} of {} answered logins",
+        refused.len(),
+        answered.len()
+    );
+    let audit = admin_on(
+        sb,
+        db,
+        &["audit", "--user", "alice", "--json", "--limit", "100000"],
+    );
+    let logins = audit
+        .lines()
+        .filter(|l| l.contains("\"event\":\"login\""))
+        .count();
+    assert!(
+        logins >= answered.len(),
+        "{logins} logins audited, {} answered",
+        answered.len()
+    );
+}
+
+#[test]
+fn sigkill_during_writes_loses_nothing_committed_on_sqlite() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("crash.db").display().to_string();
+    let alice = provision_on(&sb, &db);
+    let answered = logins_until_killed(&sb, &db, &alice, || {});
+    all_still_valid(&sb, &db, &answered);
+}
+
+#[test]
+fn sigkill_of_portal_and_postgresql_during_writes_loses_nothing_committed() {
+    let mut pg = Pg::start();
+    let sb = Sandbox::new();
+    let db = pg.database("crash");
+    let alice = provision_on(&sb, &db);
+    let pg_ref = &mut pg;
+    let answered = logins_until_killed(&sb, &db, &alice, || pg_ref.crash());
+    pg.run_server();
+    all_still_valid(&sb, &db, &answered);
+}
