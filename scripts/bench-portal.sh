@@ -6,48 +6,48 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 portal=${1:-}
-if [ -z "$portal" ]; then
+if [[ -z "${portal}" ]]; then
   cargo build --release --quiet -p jit-portal
-  portal=$PWD/target/release/jit-portal
+  portal=${PWD}/target/release/jit-portal
 fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  rm -rf "${work}"
 }
 trap cleanup EXIT
-export HOME=$work XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config JIT_PORTAL_DB=$work/portal.db
+export HOME=${work} XDG_DATA_HOME=${work}/data XDG_CONFIG_HOME=${work}/config JIT_PORTAL_DB=${work}/portal.db
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 moto_port=$(free_port)
-venv=$PWD/.venv
+venv=${PWD}/.venv
 # moto's request recorder writes into its working directory.
-(cd "$work" && exec "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >/dev/null 2>&1) &
+(cd "${work}" && exec "${venv}/bin/moto_server" -H 127.0.0.1 -p "${moto_port}" >/dev/null 2>&1) &
 pids+=($!)
-"$portal" tenant add dev01 --role-arn arn:aws:iam::111111111111:role/dev01 2>/dev/null
-"$portal" user add alice --tenant dev01 2>/dev/null
-token=$("$portal" token create alice 2>/dev/null)
-tenant_id=$("$portal" tenant list | cut -f2)
+"${portal}" tenant add dev01 --role-arn arn:aws:iam::111111111111:role/dev01 2>/dev/null
+"${portal}" user add alice --tenant dev01 2>/dev/null
+token=$("${portal}" token create alice 2>/dev/null)
+tenant_id=$("${portal}" tenant list | cut -f2)
 port=$(free_port)
-AWS_ACCESS_KEY_ID=AKIABENCH AWS_SECRET_ACCESS_KEY=bench "$portal" serve --listen "127.0.0.1:$port" \
-  --sts-endpoint "http://127.0.0.1:$moto_port" --signin-url "http://127.0.0.1:1/none" 2>"$work/portal.log" &
+AWS_ACCESS_KEY_ID=AKIABENCH AWS_SECRET_ACCESS_KEY=bench "${portal}" serve --listen "127.0.0.1:${port}" \
+  --sts-endpoint "http://127.0.0.1:${moto_port}" --signin-url "http://127.0.0.1:1/none" 2>"${work}/portal.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && curl -s -o /dev/null "http://127.0.0.1:$moto_port/" && break
+  curl -s -o /dev/null "http://127.0.0.1:${port}/healthz" && curl -s -o /dev/null "http://127.0.0.1:${moto_port}/" && break
   sleep 0.2
 done
-url=http://127.0.0.1:$port
+url=http://127.0.0.1:${port}
 # The token goes to wrk in a script file and to python in the environment, never in argv.
 umask 077
-printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$token" >"$work/auth.lua"
-export BENCH_TOKEN=$token
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "${token}" >"${work}/auth.lua"
+export BENCH_TOKEN=${token}
 
 echo "== token checks (GET /v3/features/system), 10 s, 50 connections"
-wrk -t2 -c50 -d10s -s "$work/auth.lua" "$url/v3/features/system" | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
+wrk -t2 -c50 -d10s -s "${work}/auth.lua" "${url}/v3/features/system" | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
 
 echo "== 17,500 browser logins, each minting a token (bounded to 60 s)"
-python3 - "$url" <<'PY'
+python3 - "${url}" <<'PY'
 import os, sys, time, urllib.parse, http.client
 url, token = sys.argv[1], os.environ["BENCH_TOKEN"]
 host = url.split("//")[1]
@@ -61,13 +61,13 @@ while n < 17500 and time.time() - start < 60:
 print(f"{n} logins in {time.time() - start:.1f} s")
 PY
 echo "== token checks again, 10 s, 50 connections"
-wrk -t2 -c50 -d10s -s "$work/auth.lua" "$url/v3/features/system" | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
+wrk -t2 -c50 -d10s -s "${work}/auth.lua" "${url}/v3/features/system" | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
 
 echo "== vends against moto (GET /subscriptions/ID/GetAwsConsoleTokenUrl), 10 s, 8 connections"
-wrk -t2 -c8 -d10s -s "$work/auth.lua" "$url/subscriptions/$tenant_id/GetAwsConsoleTokenUrl" | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
+wrk -t2 -c8 -d10s -s "${work}/auth.lua" "${url}/subscriptions/${tenant_id}/GetAwsConsoleTokenUrl" | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
 
 echo "== idle connections held (10,000 opened, held 3 s, then a request)"
-python3 - "$port" <<'PY'
+python3 - "${port}" <<'PY'
 import resource, socket, sys, time, urllib.request
 port = int(sys.argv[1])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

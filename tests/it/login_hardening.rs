@@ -561,7 +561,7 @@ impl Drop for Reaped {
 /// `jit portal serve` on a fresh state file with an admin `root` and an admin `mallory`;
 /// returns the server, its URL and both tokens.
 fn self_hosted(sb: &Sandbox) -> (Reaped, String, String, String) {
-    let state = sb.dir.path().join("portal.toml").display().to_string();
+    let state = sb.dir.path().join("portal.db").display().to_string();
     let admin = |args: &[&str]| {
         let mut full = vec!["portal", "--state", &state];
         full.extend_from_slice(args);
