@@ -66,6 +66,30 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// The portal could not be reached (refused, DNS, timeout) or the connection broke mid-answer:
+/// the portal said nothing about the token, so cached credentials may stand in.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Connection refused, DNS, timeout, a broken answer or a 5xx: the portal is down rather than
+/// saying no.
+pub fn is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.is::<Unreachable>()
+            || cause
+                .downcast_ref::<HttpError>()
+                .is_some_and(|e| e.status >= 500)
+    })
+}
+
 impl HttpError {
     pub fn is_auth(err: &anyhow::Error) -> bool {
         err.downcast_ref::<HttpError>()
@@ -107,7 +131,7 @@ impl Client {
             } else {
                 redact(&e.without_url().to_string(), &[self.token.expose()])
             };
-            anyhow!("portal unreachable: {url}: {why}")
+            Unreachable(format!("portal unreachable: {url}: {why}"))
         })?;
         let status = resp.status().as_u16();
         let date = resp
@@ -115,9 +139,12 @@ impl Client {
             .get("date")
             .and_then(|d| d.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .text()
-            .map_err(|e| anyhow!("portal response cut off: {url}: {}", e.without_url()))?;
+        let body = resp.text().map_err(|e| {
+            Unreachable(format!(
+                "portal response cut off: {url}: {}",
+                e.without_url()
+            ))
+        })?;
         output::debug(|| format!("{url}: status {status}, {} bytes", body.len()));
         if status >= 300 {
             let hint = match status {
