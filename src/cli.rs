@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::SignedDuration;
 
 use crate::model::CacheMode;
 
@@ -139,7 +140,11 @@ pub struct AwsArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, help = MIN_TTL_HELP)]
+    pub min_ttl: Option<SignedDuration>,
 }
+
+const MIN_TTL_HELP: &str = "Fetch anew unless this much is left (45m, 2h, 900s); fail before running anything if the portal gives less";
 
 /// Print the portal token as JSON after checking it with the portal (drop-in for `duplo-jit duplo`)
 #[derive(Debug, Args)]
@@ -172,6 +177,7 @@ pub struct EnvSelect {
 #[command(after_long_help = "Examples:
   jit exec prod -- aws s3 ls
   jit exec dev -- terraform plan -out plan.bin
+  jit exec --min-ttl 2h prod -- ./long-job    # at least two hours, or fail before starting
   jit exec prod                      # a shell ($SHELL) with the credentials")]
 pub struct ExecArgs {
     #[command(flatten)]
@@ -180,6 +186,9 @@ pub struct ExecArgs {
     /// Run even inside another jit environment (JIT_ENV is set)
     #[arg(long)]
     pub force: bool,
+
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, help = MIN_TTL_HELP)]
+    pub min_ttl: Option<SignedDuration>,
 
     /// The command and its arguments, passed on unchanged (default: $SHELL)
     #[arg(last = true, value_name = "CMD")]
@@ -203,6 +212,9 @@ pub struct EnvArgs {
     /// Output format
     #[arg(long, short, value_enum, default_value = "json")]
     pub format: EnvFormat,
+
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, help = MIN_TTL_HELP)]
+    pub min_ttl: Option<SignedDuration>,
 }
 
 /// Print or open the AWS console sign-in URL

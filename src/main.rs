@@ -9,6 +9,7 @@ mod cmd;
 mod config;
 mod console;
 mod creds;
+mod duration;
 mod envvars;
 #[cfg(test)]
 mod fuzz;

@@ -19,7 +19,7 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
         .into());
     }
     let (name, target) = super::select(&args.select)?;
-    let creds = creds::get(&target, args.select.cache.mode())?;
+    let creds = creds::get_min(&target, args.select.cache.mode(), args.min_ttl)?;
     let shell = std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into());
