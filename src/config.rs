@@ -38,6 +38,9 @@ pub struct EnvConfig {
     /// Exported as AWS_ENDPOINT_URL, for LocalStack, moto or a private endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
+    /// `jit exec` serves credentials on loopback that the child's SDKs renew (`--server`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server: bool,
 }
 
 impl EnvConfig {
@@ -163,7 +166,7 @@ fn aws_config_path() -> Option<PathBuf> {
 }
 
 /// The keys of one `[profile NAME]` section (or `[default]`) of an AWS config file.
-fn aws_profile(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
+pub fn aws_profile(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
     let mut current: Option<String> = None;
     let mut found: Option<BTreeMap<String, String>> = None;
     for line in text.lines() {

@@ -9,6 +9,7 @@ mod cmd;
 mod config;
 mod console;
 mod creds;
+mod credserver;
 mod duration;
 mod envvars;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod model;
 mod output;
 mod server;
 mod shell;
+mod supervise;
 
 use std::process::ExitCode;
 

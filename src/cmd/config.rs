@@ -28,6 +28,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 token_env: add.token_env,
                 region: add.region,
                 endpoint_url: add.endpoint_url,
+                server: add.server,
             };
             config::check_name(&add.name)
                 .map_err(|e| crate::model::UsageError(format!("{e:#}")))?;
