@@ -273,9 +273,12 @@ pub fn start_moto() -> Moto {
             "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
             server.display()
         );
-        // moto's request recorder writes into its working directory.
+        // moto's request recorder writes into its working directory, or the file named here:
+        // one file per moto, or two motos would append to and reset the same recording.
+        let recording = std::env::temp_dir().join(format!("jit-moto-{port}-{}", random_hex(8)));
         let child = Command::new("sh")
             .args(["-c", &script])
+            .env("MOTO_RECORDER_FILEPATH", recording)
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
