@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::shells::Tmux;
 use crate::support::{
-    Portal, Sandbox, assert_no_secrets, finish, poll, portal::REGION, random_hex, register_secret,
-    start_moto, venv_bin,
+    Portal, Sandbox, assert_loopback_only, assert_no_secrets, finish, poll, portal::REGION,
+    random_hex, register_secret, start_moto, venv_bin,
 };
 
 /// `[env.dev]`: tenant dev01 on `portal`, token from a file, `server = true` when asked.
@@ -22,6 +23,28 @@ fn dev_config(sb: &Sandbox, portal: &Portal, server: bool) {
         portal.url,
         if server { "server = true\n" } else { "" }
     ));
+}
+
+/// `jit aws` for tenant dev01 on `portal` (as credential_process runs it), plus `extra` flags.
+fn aws_dev(sb: &Sandbox, portal: &Portal, extra: &[&str]) -> crate::support::Run {
+    let tf = sb.token_file(&portal.user_token);
+    let mut args = vec![
+        "aws",
+        "--tenant",
+        "dev01",
+        "--host",
+        &portal.url,
+        "--token-file",
+        &tf,
+    ];
+    args.extend_from_slice(extra);
+    sb.run(&args)
+}
+
+/// The access key `jit env ENV` prints.
+fn env_key(sb: &Sandbox, env: &str) -> String {
+    let json = sb.run(&["env", env]).ok().json();
+    json["AWS_ACCESS_KEY_ID"].as_str().expect("key").to_string()
 }
 
 fn set_validity(portal: &Portal, secs: i64) {
@@ -271,28 +294,13 @@ fn server_answers_only_its_token_and_the_child_gets_no_static_keys() {
         "still serving after all that"
     );
 
-    // Loopback only: this machine's other addresses do not answer.
     let port: u16 = served
         .addr
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
         .expect("port");
-    let others = std::process::Command::new("hostname")
-        .arg("-I")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    for ip in others
-        .split_whitespace()
-        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
-    {
-        let addr = std::net::SocketAddr::new(ip, port);
-        assert!(
-            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
-            "credentials server reachable on {addr}"
-        );
-    }
+    assert_loopback_only(port);
 
     // SIGTERM to jit reaches the child (sleep dies of it: 128 + 15), and the listener goes too.
     let addr = served.addr.clone();
@@ -311,70 +319,25 @@ fn ctrl_c_in_a_terminal_reaches_the_child_and_jit_returns_its_code() {
     let portal = Portal::start();
     let sb = Sandbox::new();
     dev_config(&sb, &portal, true);
-    let socket = format!("jit-test-{}", random_hex(10));
-    let tmux = |args: &[&str]| {
-        let out = sb
-            .command("tmux")
-            .env("TERM", "xterm-256color")
-            .args(["-L", &socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    struct Kill<'a>(&'a dyn Fn(&[&str]) -> String);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (self.0)(&["kill-server"])
-            }));
-        }
-    }
-    tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    let _kill = Kill(&tmux);
-    let screen = || tmux(&["capture-pane", "-p", "-J", "-t", "0", "-S", "-200"]);
+    let term = Tmux::start(&sb, &["bash", "--norc", "--noprofile"]);
     // A line ending in `needle`: the typed command has each needle inside it, never at its end.
     let wait_for = |needle: &str| {
-        poll(Duration::from_secs(30), || {
-            let s = screen();
-            if s.lines().any(|l| l.trim_end().ends_with(needle)) {
-                Ok(s)
-            } else {
-                Err(format!("waiting for {needle:?}; screen:\n{s}"))
-            }
+        term.wait(needle, |screen| {
+            screen.lines().any(|l| l.trim_end().ends_with(needle))
         })
     };
-    let run_line = |line: &str| {
-        tmux(&["send-keys", "-t", "0", "-l", line]);
-        tmux(&["send-keys", "-t", "0", "Enter"]);
-    };
     // A child that traps SIGINT and exits 42: jit must survive the key to return 42.
-    run_line(
+    term.send(
         "jit exec dev -- sh -c 'trap \"echo child-got-INT; exit 42\" INT; echo child-ready; while :; do sleep 0.1; done'; echo \"jit-rc=$?\"",
     );
     wait_for("child-ready");
-    tmux(&["send-keys", "-t", "0", "C-c"]);
+    term.tmux(&["send-keys", "-t", "0", "C-c"]);
     let s = wait_for("jit-rc=42");
     assert!(s.lines().any(|l| l.ends_with("child-got-INT")), "{s}");
     // A child that dies of SIGINT: 128 + 2.
-    run_line("jit exec dev -- sh -c 'echo child2-ready; exec sleep 600'; echo \"jit2-rc=$?\"");
+    term.send("jit exec dev -- sh -c 'echo child2-ready; exec sleep 600'; echo \"jit2-rc=$?\"");
     wait_for("child2-ready");
-    tmux(&["send-keys", "-t", "0", "C-c"]);
+    term.tmux(&["send-keys", "-t", "0", "C-c"]);
     wait_for("jit2-rc=130");
     assert_eq!(portal.cred_calls(), 1);
 }
@@ -685,10 +648,7 @@ fn min_ttl_refreshes_early_and_fails_before_running_when_the_portal_gives_less()
     let sb = Sandbox::new();
     dev_config(&sb, &portal, false);
     set_validity(&portal, 1800);
-    let first = sb.run(&["env", "dev"]).ok().json()["AWS_ACCESS_KEY_ID"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let first = env_key(&sb, "dev");
     // 30 minutes left is fresh, but not for 45m: fetch again first.
     set_validity(&portal, 3600);
     let again = sb.run(&["env", "dev"]).ok().json();
@@ -711,20 +671,7 @@ fn min_ttl_refreshes_early_and_fails_before_running_when_the_portal_gives_less()
     assert!(left - jiff::Timestamp::now().as_second() > 45 * 60);
     assert_eq!(portal.cred_calls(), 2);
     // Now 1 h is cached: enough for 45m and 3000s, so no fetch.
-    let key = sb
-        .run(&[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            &portal.url,
-            "--token-file",
-            &sb.token_file(&portal.user_token),
-            "--min-ttl",
-            "3000s",
-        ])
-        .ok()
-        .key();
+    let key = aws_dev(&sb, &portal, &["--min-ttl", "3000s"]).ok().key();
     assert_eq!(key, long["AWS_ACCESS_KEY_ID"].as_str().expect("key"));
     sb.run(&["exec", "dev", "--min-ttl", "45m", "--", "true"])
         .ok();
@@ -753,18 +700,7 @@ fn min_ttl_refreshes_early_and_fails_before_running_when_the_portal_gives_less()
     ])
     .fails(1, "for 1h at most, less than --min-ttl 1h 30m");
     assert!(!marker.exists(), "the command ran anyway");
-    sb.run(&[
-        "aws",
-        "--tenant",
-        "dev01",
-        "--host",
-        &portal.url,
-        "--token-file",
-        &sb.token_file(&portal.user_token),
-        "--min-ttl",
-        "2h",
-    ])
-    .fails(1, "for 1h at most");
+    aws_dev(&sb, &portal, &["--min-ttl", "2h"]).fails(1, "for 1h at most");
     sb.run(&["env", "dev", "--min-ttl", "1d"])
         .fails(1, "less than --min-ttl 24h");
     sb.run(&["env", "dev", "--min-ttl", "soon"])
@@ -779,10 +715,7 @@ fn portal_down_serves_cached_credentials_that_have_not_expired() {
     let portal = Portal::start();
     let sb = Sandbox::new();
     dev_config(&sb, &portal, false);
-    let key = sb.run(&["env", "dev"]).ok().json()["AWS_ACCESS_KEY_ID"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let key = env_key(&sb, "dev");
     let path = entry_file(&sb, host_key(&portal.url));
     // Past the refresh point (an hour-long session with 2 minutes left).
     let stale = age_entry(&path, 3480, 120, None);
@@ -806,17 +739,7 @@ fn portal_down_serves_cached_credentials_that_have_not_expired() {
         "{}",
         warnings[0]
     );
-    let run = sb
-        .run(&[
-            "aws",
-            "--tenant",
-            "dev01",
-            "--host",
-            &portal.url,
-            "--token-file",
-            &sb.token_file(&portal.user_token),
-        ])
-        .ok();
+    let run = aws_dev(&sb, &portal, &[]).ok();
     assert_eq!(run.key(), key);
     run.warns("using cached credentials");
     // Not for more than they have left, not when the portal says no, not once expired.

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use crate::support::{JIT, Portal, Sandbox, finish, poll, random_hex};
 
-struct Tmux<'a> {
+/// A real terminal: a tmux server of one's own, killed on drop (also used by `credserver`).
+pub(crate) struct Tmux<'a> {
     sb: &'a Sandbox,
     socket: String,
 }
 
 impl<'a> Tmux<'a> {
-    fn start(sb: &'a Sandbox, argv: &[&str]) -> Tmux<'a> {
+    pub(crate) fn start(sb: &'a Sandbox, argv: &[&str]) -> Tmux<'a> {
         let t = Tmux {
             sb,
             socket: format!("jit-test-{}", random_hex(10)),
@@ -25,7 +26,7 @@ impl<'a> Tmux<'a> {
         t
     }
 
-    fn tmux(&self, args: &[&str]) -> String {
+    pub(crate) fn tmux(&self, args: &[&str]) -> String {
         let out = self
             .sb
             .command("tmux")
@@ -42,17 +43,17 @@ impl<'a> Tmux<'a> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn send(&self, line: &str) {
+    pub(crate) fn send(&self, line: &str) {
         self.tmux(&["send-keys", "-t", "0", "-l", line]);
         self.tmux(&["send-keys", "-t", "0", "Enter"]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-t", "0", "-S", "-200"])
     }
 
     /// Wait until the screen satisfies `pred`; returns the screen.
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         poll(Duration::from_secs(30), || {
             let screen = self.screen();
             if pred(&screen) {
