@@ -204,7 +204,11 @@ impl Shared {
 
     fn accept_forever(self: Arc<Self>, listener: &TcpListener) {
         for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
+            let Ok(stream) = stream else {
+                // Out of file descriptors, say: let some close instead of spinning.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
             if self.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
                 self.connections.fetch_sub(1, Ordering::AcqRel);
                 continue;
