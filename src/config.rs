@@ -41,6 +41,9 @@ pub struct EnvConfig {
     /// The portal `jit config sync` wrote this environment from; a sync changes only these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_from: Option<String>,
+    /// `jit exec` serves credentials on loopback that the child's SDKs renew (`--server`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server: bool,
 }
 
 impl EnvConfig {
@@ -166,7 +169,7 @@ pub fn aws_config_path() -> Option<PathBuf> {
 }
 
 /// The keys of one `[profile NAME]` section (or `[default]`) of an AWS config file.
-fn aws_profile(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
+pub fn aws_profile(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
     let mut current: Option<String> = None;
     let mut found: Option<BTreeMap<String, String>> = None;
     for line in text.lines() {

@@ -2,14 +2,14 @@
 //! portal exactly once however many processes ask at the same moment.
 
 use anyhow::{Context, Result, bail};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::api;
 use crate::cache::{self, Cache};
 use crate::host::Host;
 use crate::model::{Auth, AwsCreds, CacheMode, Scope, Target};
-use crate::output;
+use crate::{duration, output};
 
 /// botocore refreshes from 15 minutes before expiry, so anything served must outlive that.
 pub const DEFAULT_REFRESH_WINDOW_SECS: i64 = 15 * 60;
@@ -62,6 +62,9 @@ impl Entry {
 struct Failure {
     at: i64,
     message: String,
+    /// The portal was down rather than saying no: cached credentials may stand in.
+    #[serde(default)]
+    unavailable: bool,
     /// `caller_id` of who failed: only a caller asking the same way may share the failure.
     #[serde(default)]
     caller: String,
@@ -97,22 +100,79 @@ fn entry_key(target: &Target) -> String {
 
 /// Credentials for `target`, honouring the cache mode; region override applied.
 pub fn get(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
-    let mut creds = get_raw(target, mode)?;
-    if let Some(region) = &target.region {
-        creds.region = region.clone();
-    }
-    Ok(creds)
+    get_min(target, mode, None)
 }
 
-fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
+/// As `get`, with at least `min_ttl` left (`--min-ttl`). While the portal is down, cached
+/// credentials that have not expired are served with a warning.
+pub fn get_min(
+    target: &Target,
+    mode: CacheMode,
+    min_ttl: Option<SignedDuration>,
+) -> Result<AwsCreds> {
+    let got = get_quiet(target, mode, min_ttl)?;
+    if let Some(why) = &got.stale {
+        output::warn(stale_warning(why, &got.creds));
+    }
+    Ok(got.creds)
+}
+
+/// Credentials, and why they are cached ones past their refresh point if they are.
+pub struct Got {
+    pub creds: AwsCreds,
+    /// The portal error that made cached, not yet expired, credentials stand in.
+    pub stale: Option<String>,
+}
+
+pub fn stale_warning(why: &str, creds: &AwsCreds) -> String {
+    format!(
+        "{why}; using cached credentials, valid for {} more",
+        duration::human(creds.remaining())
+    )
+}
+
+/// As `get_min` without the warning, for callers that decide how often to say it.
+pub fn get_quiet(target: &Target, mode: CacheMode, min_ttl: Option<SignedDuration>) -> Result<Got> {
+    let mut got = get_raw(target, mode, min_ttl)?;
+    if let Some(region) = &target.region {
+        got.creds.region = region.clone();
+    }
+    Ok(got)
+}
+
+/// Fetched credentials must cover `min_ttl`, counted from when the fetch began.
+fn check_min_ttl(
+    target: &Target,
+    creds: AwsCreds,
+    started: Timestamp,
+    min_ttl: Option<SignedDuration>,
+) -> Result<Got> {
+    // Whole seconds: what the portal gives at least, however long the fetch took.
+    let given = SignedDuration::from_secs(creds.expiration.duration_since(started).as_secs());
+    if let Some(min) = min_ttl.filter(|m| given < *m) {
+        bail!(
+            "the portal gives {} credentials for {} at most, less than --min-ttl {}",
+            target.scope.describe(),
+            duration::human(given),
+            duration::human(min)
+        );
+    }
+    Ok(Got { creds, stale: None })
+}
+
+fn get_raw(target: &Target, mode: CacheMode, min_ttl: Option<SignedDuration>) -> Result<Got> {
+    let started = Timestamp::now();
+    let long_enough = |c: &AwsCreds| min_ttl.is_none_or(|m| c.remaining() >= m);
     if mode == CacheMode::Bypass {
-        return fetch(target, None, None).map(|(c, _)| c);
+        let (creds, _) = fetch(target, None, None)?;
+        return check_min_ttl(target, creds, started, min_ttl);
     }
     let cache = match Cache::open() {
         Ok(c) => c,
         Err(e) => {
             output::warn(format_args!("{e:#}; continuing without the cache"));
-            return fetch(target, None, None).map(|(c, _)| c);
+            let (creds, _) = fetch(target, None, None)?;
+            return check_min_ttl(target, creds, started, min_ttl);
         }
     };
     let key = entry_key(target);
@@ -120,19 +180,40 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
     if mode == CacheMode::Use
         && let Some(entry) = cache.read::<Entry>(&key)
         && entry.fresh(window)
+        && long_enough(&entry.creds)
     {
         output::debug(|| format!("cache hit {key}"));
-        return Ok(entry.creds);
+        return Ok(Got {
+            creds: entry.creds,
+            stale: None,
+        });
     }
     let waiting_since = Timestamp::now().as_millisecond();
     let _lock = crate::login::lock_for_fetch(&cache, &key, target)?;
     let previous = cache.read::<Entry>(&key);
     if mode == CacheMode::Use
-        && let Some(entry) = previous.as_ref().filter(|e| e.fresh(window))
+        && let Some(entry) = previous
+            .as_ref()
+            .filter(|e| e.fresh(window) && long_enough(&e.creds))
     {
         output::debug(|| format!("cache filled by another process {key}"));
-        return Ok(entry.creds.clone());
+        return Ok(Got {
+            creds: entry.creds.clone(),
+            stale: None,
+        });
     }
+    // While the portal is down, credentials that have not expired beat an error.
+    let fallback = |why: String| {
+        previous
+            .as_ref()
+            .filter(|e| {
+                mode == CacheMode::Use && e.creds.remaining().is_positive() && long_enough(&e.creds)
+            })
+            .map(|e| Got {
+                creds: e.creds.clone(),
+                stale: Some(why),
+            })
+    };
     // Single flight for failures too: callers queued behind a fetch that just failed get its
     // error instead of each waiting out the same broken portal in turn.
     let failed_key = format!("{key},failed");
@@ -141,21 +222,31 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
         .read::<Failure>(&failed_key)
         .filter(|f| f.at >= waiting_since && f.caller == caller)
     {
+        if failure.unavailable
+            && let Some(got) = fallback(failure.message.clone())
+        {
+            return Ok(got);
+        }
         bail!("{} (from a concurrent request)", failure.message);
     }
     output::debug(|| format!("cache miss {key}"));
-    let hint = previous.and_then(|e| e.tenant_id);
+    let hint = previous.as_ref().and_then(|e| e.tenant_id.clone());
     let (creds, tenant_id) = match fetch(target, hint, Some(&cache)) {
         Ok(found) => found,
         // A usage mistake is each caller's own to hear, with its own exit code.
         Err(e) if e.downcast_ref::<crate::model::UsageError>().is_some() => return Err(e),
         Err(e) => {
+            let unavailable = crate::api::is_unavailable(&e);
             let failure = Failure {
                 at: Timestamp::now().as_millisecond(),
                 message: format!("{e:#}"),
                 caller,
+                unavailable,
             };
             let _ = cache.write(&failed_key, &failure);
+            if unavailable && let Some(got) = fallback(failure.message) {
+                return Ok(got);
+            }
             return Err(e);
         }
     };
@@ -171,7 +262,7 @@ fn get_raw(target: &Target, mode: CacheMode) -> Result<AwsCreds> {
     if let Err(e) = cache.write(&key, &entry) {
         output::warn(format_args!("{e:#}; credentials not cached"));
     }
-    Ok(entry.creds)
+    check_min_ttl(target, entry.creds, started, min_ttl)
 }
 
 /// One portal round: token, tenant id (from `hint` if known), credentials.
@@ -187,7 +278,7 @@ fn fetch(
     if let Some(id) = hint {
         match client.aws_credentials(&target.scope, Some(&id)) {
             Ok(c) => return Ok((c, Some(id))),
-            Err(e) if e.downcast_ref::<api::HttpError>().is_some() => {
+            Err(e) if e.downcast_ref::<api::HttpError>().is_some() && !api::is_unavailable(&e) => {
                 output::debug(|| "cached tenant id rejected; looking it up again".into());
             }
             Err(e) => return Err(e),

@@ -10,6 +10,8 @@ pub mod cmd;
 pub mod config;
 pub mod console;
 pub mod creds;
+pub mod credserver;
+pub mod duration;
 pub mod envvars;
 #[cfg(test)]
 mod fuzz;
@@ -24,6 +26,7 @@ pub mod model;
 pub mod output;
 pub mod redact;
 pub mod shell;
+pub mod supervise;
 pub mod wire;
 
 /// The variable that asks jit for completions. Not clap's default `COMPLETE`: an unrelated

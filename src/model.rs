@@ -109,6 +109,8 @@ pub struct Target {
     pub endpoint_url: Option<String>,
     /// The environment's `token_env`: like JIT_TOKEN, never passed on to a child.
     pub token_var: Option<String>,
+    /// The environment's `server = true`: `jit exec` serves credentials on loopback.
+    pub server: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use crate::creds;
 
 pub fn run(args: AwsArgs) -> Result<ExitCode> {
     let target = super::target(&args.scope, &args.conn, None, None)?;
-    let creds = creds::get(&target, args.cache.mode())?;
+    let creds = creds::get_min(&target, args.cache.mode(), args.min_ttl)?;
     crate::output::print_line(&creds.to_process_json()?)?;
     Ok(ExitCode::SUCCESS)
 }

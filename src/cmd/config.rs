@@ -29,6 +29,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 region: add.region,
                 endpoint_url: add.endpoint_url,
                 synced_from: None,
+                server: add.server,
             };
             config::check_name(&add.name)
                 .map_err(|e| crate::model::UsageError(format!("{e:#}")))?;

@@ -9,7 +9,7 @@ use crate::{creds, envvars};
 
 pub fn run(args: EnvArgs) -> Result<ExitCode> {
     let (name, target) = super::select(&args.select)?;
-    let creds = creds::get(&target, args.select.cache.mode())?;
+    let creds = creds::get_min(&target, args.select.cache.mode(), args.min_ttl)?;
     let exports = envvars::exports(&creds, &name, target.endpoint_url.as_deref())?;
     let text = match args.format {
         EnvFormat::Json => envvars::render_json(&exports),

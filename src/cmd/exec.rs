@@ -1,5 +1,6 @@
 //! `jit exec`: replace this process with the child (or `$SHELL`), credentials in its environment
-//! and the portal token kept out of it.
+//! and the portal token kept out of it. With `--server` jit stays the parent instead and serves
+//! credentials the child's SDKs fetch and renew themselves (`credserver`).
 
 use std::process::{Command, ExitCode};
 
@@ -7,7 +8,7 @@ use anyhow::Result;
 
 use crate::cli::ExecArgs;
 use crate::model::ExitError;
-use crate::{creds, envvars};
+use crate::{creds, credserver, envvars, supervise};
 
 pub fn run(args: ExecArgs) -> Result<ExitCode> {
     if !args.force
@@ -19,7 +20,12 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
         .into());
     }
     let (name, target) = super::select(&args.select)?;
-    let creds = creds::get(&target, args.select.cache.mode())?;
+    let serve = args.server || (target.server && !args.no_server);
+    if serve {
+        credserver::check_default_profile(&name)?;
+    }
+    let mode = args.select.cache.mode();
+    let creds = creds::get_min(&target, mode, args.min_ttl)?;
     let exports = envvars::exports(&creds, &name, target.endpoint_url.as_deref())?;
     let shell = std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
@@ -41,8 +47,22 @@ pub fn run(args: ExecArgs) -> Result<ExitCode> {
     if exports.clear_own_endpoint && envvars::endpoint_is_ours() {
         child.env_remove(envvars::ENDPOINT);
     }
-    child.envs(exports.set);
+    let vars = exports.set;
     let shown = program.to_string_lossy();
+    if serve {
+        let server = credserver::Server::start(target, mode, creds)?;
+        for var in credserver::WITHHELD {
+            child.env_remove(var);
+        }
+        child.envs(
+            vars.into_iter()
+                .filter(|(k, _)| !credserver::WITHHELD.contains(k)),
+        );
+        child.envs(server.env());
+        let code = supervise::run(&mut child).map_err(|e| cannot_run(&shown, &e))?;
+        return Ok(ExitCode::from(code));
+    }
+    child.envs(vars);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

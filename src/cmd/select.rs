@@ -111,6 +111,7 @@ pub fn target_for(
         region,
         endpoint_url: None,
         token_var: token_env.map(str::to_string),
+        server: false,
     })
 }
 
@@ -147,6 +148,7 @@ pub fn select(sel: &EnvSelect) -> Result<(String, Target)> {
     };
     let mut target = target(&scope, &conn, token_env.as_deref(), env.region)?;
     target.endpoint_url = env.endpoint_url;
+    target.server = env.server;
     Ok((name.clone(), target))
 }
 
@@ -158,6 +160,7 @@ struct EnvFlags {
     region: Option<String>,
     token_env: Option<String>,
     endpoint_url: Option<String>,
+    server: bool,
 }
 
 fn from_config(name: &str, found: Found) -> Result<EnvFlags> {
@@ -186,6 +189,7 @@ fn from_config(name: &str, found: Found) -> Result<EnvFlags> {
                 region: profile.region,
                 token_env: None,
                 endpoint_url: profile.endpoint_url,
+                server: false,
             })
         }
     }
@@ -210,5 +214,6 @@ fn env_flags(env: &EnvConfig) -> EnvFlags {
         region: env.region.clone(),
         token_env: env.token_env.clone(),
         endpoint_url: env.endpoint_url.clone(),
+        server: env.server,
     }
 }

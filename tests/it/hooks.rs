@@ -597,7 +597,8 @@ fn install_sh_shows_cargo_progress_while_it_builds() {
     )
     .ok();
     assert!(
-        run.stdout.contains("building jit and jit-portal with cargo"),
+        run.stdout
+            .contains("building jit and jit-portal with cargo"),
         "{}",
         run.stdout
     );

@@ -159,22 +159,7 @@ fn cancel_in_the_browser_fails_cleanly() {
         "tenant logins are not admin"
     );
     let base = format!("http://127.0.0.1:{}", port(&login));
-    // The listener is on loopback only: this machine's other addresses do not answer.
-    let others = std::process::Command::new("hostname")
-        .arg("-I")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    for ip in others
-        .split_whitespace()
-        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
-    {
-        let addr = std::net::SocketAddr::new(ip, port(&login));
-        assert!(
-            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_err(),
-            "listener reachable on {addr}"
-        );
-    }
+    crate::support::assert_loopback_only(port(&login));
     let _ = http().get(format!("{base}/")).send().expect("cancel");
     let run = finish(child.wait_with_output().expect("wait"));
     assert_eq!(run.code, Some(1));

@@ -6,6 +6,7 @@ mod support;
 mod aws;
 mod awscli;
 mod cache;
+mod credserver;
 mod exec;
 mod hardening;
 mod hooks;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::support::{JIT, Sandbox, StandIn, finish, poll, random_hex};
 
+/// A real terminal: a tmux server of one's own, killed on drop (also used by `credserver`).
 pub(crate) struct Tmux<'a> {
     sb: &'a Sandbox,
     socket: String,

@@ -510,6 +510,26 @@ pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T
     }
 }
 
+/// A listener on `port` must be on loopback only: this machine's other addresses do not answer.
+#[track_caller]
+pub fn assert_loopback_only(port: u16) {
+    let others = Command::new("hostname")
+        .arg("-I")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for ip in others
+        .split_whitespace()
+        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+    {
+        let addr = std::net::SocketAddr::new(ip, port);
+        assert!(
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
+            "listener reachable on {addr}"
+        );
+    }
+}
+
 pub fn unique<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> usize {
     items.into_iter().collect::<HashSet<_>>().len()
 }

@@ -1,0 +1,531 @@
+//! `jit exec --server`: the AWS container-credentials endpoint on loopback (docs/protocol.md §10).
+//! The SDKs in the child ask it for credentials whenever theirs near expiry, so a run outlives
+//! any one session; static keys in the environment would die with the session.
+//!
+//! Requests are answered from memory, never blocked on the portal: a refresher thread keeps the
+//! credentials current through the same locked cache and single-flight fetch as `jit aws`, and
+//! while the portal is down it keeps serving what it has until that expires.
+//!
+//! The listener is a small blocking HTTP/1.1 server rather than a framework: one GET with one
+//! header matters, and every read is bounded in size and time (`MAX_HEAD`, `IO_DEADLINE`).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::model::{AwsCreds, CacheMode, Target, rfc3339};
+use crate::{creds, output};
+
+/// The one path served; anything else is 404 (after the token check).
+pub const PATH: &str = "/credentials";
+/// A request head larger than this is refused with 431: an SDK sends a few hundred bytes.
+const MAX_HEAD: usize = 8 * 1024;
+const MAX_HEADERS: usize = 32;
+/// A client gets this long to send its request head, and its reply must be taken in this long.
+const IO_DEADLINE: Duration = Duration::from_secs(5);
+/// Connections served at once; more are closed unanswered (50 SDKs refreshing together fit).
+const MAX_CONNECTIONS: usize = 256;
+/// How long a request for expired credentials waits for the refresher before it gets a 503.
+const EXPIRED_WAIT: Duration = Duration::from_secs(3);
+
+/// Variables that must not reach the child: static keys win over the endpoint in every SDK,
+/// and expiry times of one session say nothing about credentials that keep being renewed.
+pub const WITHHELD: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_SESSION_EXPIRATION",
+    "JIT_EXPIRES",
+    // Newer SDKs prefer a token file to the token we set.
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
+
+/// Profile settings that give the `[default]` profile credentials of its own.
+const PROFILE_CREDENTIALS: &[&str] = &[
+    "aws_access_key_id",
+    "credential_process",
+    "role_arn",
+    "credential_source",
+    "sso_session",
+    "sso_start_url",
+    "web_identity_token_file",
+    "login_session",
+];
+
+/// With no AWS_PROFILE (jit clears it) every SDK asks the `[default]` profile before a
+/// credentials endpoint, so one with credentials would quietly win over ours: refuse to start
+/// rather than run the command with some other account's keys.
+pub fn check_default_profile(env_name: &str) -> Result<()> {
+    let home = dirs::home_dir();
+    let file = |var: &str, name: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(name)))
+    };
+    let files = [
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        ),
+        ("AWS_CONFIG_FILE", file("AWS_CONFIG_FILE", "config")),
+    ];
+    for (var, path) in files {
+        let Some(text) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) else {
+            continue;
+        };
+        let Some(profile) = crate::config::aws_profile(&text, "default") else {
+            continue;
+        };
+        if let Some(key) = PROFILE_CREDENTIALS
+            .iter()
+            .find(|k| profile.contains_key(**k))
+        {
+            bail!(
+                "the [default] profile in {} sets {key}, and AWS SDKs take it before jit's credentials endpoint: the command would not run with '{env_name}' credentials; run without --server, or hide the file from it ({var}=/dev/null)",
+                path.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub struct Server {
+    addr: SocketAddr,
+    token: String,
+}
+
+struct Shared {
+    target: Target,
+    mode: CacheMode,
+    token: String,
+    state: Mutex<State>,
+    /// Refresher and waiting requests signal each other through this.
+    changed: Condvar,
+    connections: AtomicUsize,
+}
+
+enum Said {
+    Warn(String),
+    Status(String),
+}
+
+struct State {
+    creds: AwsCreds,
+    /// When these credentials reached us (their lifetime, for `--no-cache` runs).
+    since: Timestamp,
+    /// The last refresh error, shown once and returned to requests that find nothing valid.
+    error: Option<String>,
+    /// Cached credentials stand in for fresh ones: said once per outage.
+    stale: bool,
+    /// A request found the credentials expired and is waiting for a refresh.
+    nudged: bool,
+}
+
+impl Server {
+    /// Listen on 127.0.0.1 (a random port) and serve `creds`, already fetched so the child
+    /// starts with valid credentials, then keep them fresh for `target`.
+    pub fn start(target: Target, mode: CacheMode, creds: AwsCreds) -> Result<Server> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .context("cannot listen on 127.0.0.1 for the credentials server")?;
+        let addr = listener.local_addr()?;
+        let token = random_token()?;
+        let shared = Arc::new(Shared {
+            target,
+            // `--refresh` was for the first fetch; later ones refresh only when due.
+            mode: if mode == CacheMode::Bypass {
+                CacheMode::Bypass
+            } else {
+                CacheMode::Use
+            },
+            token: token.clone(),
+            state: Mutex::new(State {
+                creds,
+                since: Timestamp::now(),
+                error: None,
+                stale: false,
+                nudged: false,
+            }),
+            changed: Condvar::new(),
+            connections: AtomicUsize::new(0),
+        });
+        let refresher = shared.clone();
+        std::thread::Builder::new()
+            .name("jit-refresh".into())
+            .spawn(move || refresher.refresh_forever())
+            .context("cannot start the credentials refresher")?;
+        let acceptor = shared;
+        std::thread::Builder::new()
+            .name("jit-listen".into())
+            .spawn(move || acceptor.accept_forever(&listener))
+            .context("cannot start the credentials server")?;
+        output::debug(|| format!("credentials server on {addr}"));
+        Ok(Server { addr, token })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}{PATH}", self.addr)
+    }
+
+    /// What the child needs to find us: the URL and the per-run token the SDKs send back.
+    pub fn env(&self) -> [(&'static str, String); 2] {
+        [
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", self.url()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", self.token.clone()),
+        ]
+    }
+}
+
+fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("cannot get random bytes for the server token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Compare without an early exit, so response timing says nothing about how much matched.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn accept_forever(self: Arc<Self>, listener: &TcpListener) {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else {
+                // Out of file descriptors, say: let some close instead of spinning.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            if self.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                self.connections.fetch_sub(1, Ordering::AcqRel);
+                continue;
+            }
+            let shared = self.clone();
+            let spawned = std::thread::Builder::new().spawn(move || {
+                shared.serve(stream);
+                shared.connections.fetch_sub(1, Ordering::AcqRel);
+            });
+            if spawned.is_err() {
+                self.connections.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// One request per connection, then close: SDKs reconnect for each refresh anyway.
+    fn serve(&self, mut stream: TcpStream) {
+        let deadline = Instant::now() + IO_DEADLINE;
+        let (reply, unread) = match read_head(&mut stream, deadline) {
+            Ok(head) => (self.respond(&head), false),
+            Err(HeadError::TooLarge) => (
+                error_reply(431, "RequestTooLarge", "request head too large"),
+                true,
+            ),
+            Err(HeadError::Malformed) => {
+                (error_reply(400, "BadRequest", "malformed request"), true)
+            }
+            Err(HeadError::Gone) => return,
+        };
+        let _ = stream.set_write_timeout(Some(IO_DEADLINE));
+        let _ = stream.write_all(&reply);
+        let _ = stream.shutdown(Shutdown::Write);
+        if unread {
+            // Closing with unread input sends a reset that can destroy the reply in flight:
+            // take (a bounded amount of) what the client is still sending first.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
+        }
+    }
+
+    fn respond(&self, head: &Head) -> Vec<u8> {
+        let authorized = head
+            .authorization
+            .as_deref()
+            .is_some_and(|given| same(given, self.token.as_bytes()));
+        if !authorized {
+            output::debug(|| "credentials server: 401, missing or wrong token".into());
+            return error_reply(401, "Unauthorized", "missing or wrong authorization token");
+        }
+        if head.method != "GET" {
+            return error_reply(405, "MethodNotAllowed", "only GET is served");
+        }
+        if head.path.split('?').next() != Some(PATH) {
+            return error_reply(404, "NotFound", "no such path");
+        }
+        match self.current() {
+            Ok(creds) => reply(200, &creds_json(&creds)),
+            Err(why) => error_reply(503, "CredentialsUnavailable", &why),
+        }
+    }
+
+    /// The credentials in memory while they are valid; once expired, a short wait for the
+    /// refresher, then the error that keeps it from getting new ones.
+    fn current(&self) -> Result<AwsCreds, String> {
+        let mut state = self.lock();
+        let started = Instant::now();
+        while !state.creds.remaining().is_positive() {
+            let left = EXPIRED_WAIT.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(state
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the credentials expired and no new ones came yet".into()));
+            }
+            state.nudged = true;
+            self.changed.notify_all();
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        Ok(state.creds.clone())
+    }
+
+    /// Ask the cache (a file read while fresh, one fetch for everyone when not) on a period
+    /// that shrinks with the credentials' remaining life.
+    fn refresh_forever(&self) {
+        loop {
+            {
+                let state = self.lock();
+                let period = poll_period(state.creds.remaining());
+                let mut state = self
+                    .changed
+                    .wait_timeout_while(state, period, |s| !s.nudged)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                state.nudged = false;
+                if self.mode == CacheMode::Bypass && !due(&state) {
+                    continue;
+                }
+            }
+            let result = creds::get_quiet(&self.target, self.mode, None);
+            // Said after the lock is released: a stalled stderr must not stall the requests.
+            let said = self.update(result);
+            self.changed.notify_all();
+            match said {
+                Some(Said::Warn(line)) => output::warn(line),
+                Some(Said::Status(line)) => output::status(line),
+                None => {}
+            }
+        }
+    }
+
+    /// Take a refresh's outcome; what to tell the person at the terminal, once per change.
+    fn update(&self, result: Result<creds::Got>) -> Option<Said> {
+        let mut state = self.lock();
+        let mut said = None;
+        match result {
+            Ok(got) => {
+                match &got.stale {
+                    Some(why) if !state.stale => {
+                        said = Some(Said::Warn(creds::stale_warning(why, &got.creds)));
+                        state.stale = true;
+                    }
+                    None if state.stale || state.error.is_some() => {
+                        said = Some(Said::Status(
+                            "the portal answers again; serving new credentials".into(),
+                        ));
+                        state.stale = false;
+                    }
+                    _ => {}
+                }
+                if got.creds.expiration != state.creds.expiration {
+                    output::debug(|| {
+                        format!(
+                            "credentials server: now serving credentials valid until {}",
+                            rfc3339(got.creds.expiration)
+                        )
+                    });
+                    state.since = Timestamp::now();
+                }
+                state.creds = got.creds;
+                state.error = None;
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                if state.error.as_ref() != Some(&message) {
+                    let left = state.creds.remaining();
+                    said = Some(Said::Warn(if left.is_positive() {
+                        format!(
+                            "cannot refresh the credentials: {message}; serving the current ones for {} more",
+                            crate::duration::human(left)
+                        )
+                    } else {
+                        format!(
+                            "cannot refresh the credentials: {message}; they have expired, and requests fail until the portal answers"
+                        )
+                    }));
+                }
+                state.error = Some(message);
+            }
+        }
+        said
+    }
+}
+
+/// Without the cache the server decides itself, by the rule the cache uses (see `creds`).
+fn due(state: &State) -> bool {
+    let lifetime = state.creds.expiration.duration_since(state.since).as_secs();
+    let threshold = creds::refresh_window().min(lifetime / 2);
+    state.creds.remaining().as_secs() <= threshold
+}
+
+/// A twentieth of what is left, between 1 and 30 seconds: a file read each time.
+fn poll_period(remaining: SignedDuration) -> Duration {
+    let secs = (remaining.as_secs() / 20).clamp(1, 30);
+    Duration::from_secs(secs.unsigned_abs())
+}
+
+fn creds_json(creds: &AwsCreds) -> String {
+    serde_json::json!({
+        "AccessKeyId": creds.access_key_id,
+        "SecretAccessKey": creds.secret_access_key,
+        "Token": creds.session_token,
+        "Expiration": rfc3339(creds.expiration),
+    })
+    .to_string()
+}
+
+fn error_reply(status: u16, code: &str, message: &str) -> Vec<u8> {
+    reply(
+        status,
+        &serde_json::json!({ "Code": code, "Message": message }).to_string(),
+    )
+}
+
+fn reply(status: u16, body: &str) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Service Unavailable",
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+struct Head {
+    method: String,
+    path: String,
+    authorization: Option<Vec<u8>>,
+}
+
+enum HeadError {
+    TooLarge,
+    Malformed,
+    /// Closed, reset or too slow: nobody left to answer.
+    Gone,
+}
+
+/// Read up to the blank line that ends a request head, within `MAX_HEAD` bytes and `deadline`.
+fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Head, HeadError> {
+    let mut buf = vec![0u8; MAX_HEAD];
+    let mut filled = 0;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Err(HeadError::Gone);
+        }
+        let n = match stream.read(&mut buf[filled..]) {
+            Ok(0) | Err(_) => return Err(HeadError::Gone),
+            Ok(n) => n,
+        };
+        filled += n;
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&buf[..filled]) {
+            Ok(httparse::Status::Complete(_)) => {
+                return Ok(Head {
+                    method: request.method.unwrap_or_default().to_string(),
+                    path: request.path.unwrap_or_default().to_string(),
+                    authorization: request
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+                        .map(|h| h.value.to_vec()),
+                });
+            }
+            Ok(httparse::Status::Partial) if filled == MAX_HEAD => return Err(HeadError::TooLarge),
+            Ok(httparse::Status::Partial) => {}
+            Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+            Err(_) => return Err(HeadError::Malformed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"abcd"));
+        assert!(!same(b"", b"a"));
+        let t = random_token().expect("token");
+        assert_eq!(t.len(), 64);
+        assert_ne!(t, random_token().expect("token"));
+    }
+
+    #[test]
+    fn poll_period_shrinks_with_what_is_left() {
+        assert_eq!(
+            poll_period(SignedDuration::from_secs(3600)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            poll_period(SignedDuration::from_secs(100)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            poll_period(SignedDuration::from_secs(10)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            poll_period(SignedDuration::from_secs(-10)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn replies_carry_the_container_credentials_shape() {
+        let creds = AwsCreds {
+            console_url: String::new(),
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "s".into(),
+            region: "us-west-2".into(),
+            session_token: "t".into(),
+            expiration: "2026-11-25T12:00:00.5Z".parse().expect("ts"),
+        };
+        assert_eq!(
+            creds_json(&creds),
+            r#"{"AccessKeyId":"ASIA1","Expiration":"2026-11-25T12:00:00Z","SecretAccessKey":"s","Token":"t"}"#
+        );
+        let text = String::from_utf8(error_reply(401, "Unauthorized", "no")).expect("utf8");
+        assert!(text.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{text}");
+        assert!(
+            text.ends_with("\r\n\r\n{\"Code\":\"Unauthorized\",\"Message\":\"no\"}"),
+            "{text}"
+        );
+    }
+}
