@@ -32,7 +32,8 @@ fi
 
 # The AWS SDK for JavaScript v3 (tests/js), a consumer of `jit exec --server`. Needs node and npm.
 want=$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)
-if [ "$(cat tests/js/node_modules/.lock-sha 2>/dev/null)" != "$want" ]; then
+have=$(cat tests/js/node_modules/.lock-sha 2>/dev/null || true)
+if [[ "${have}" != "${want}" ]]; then
   (cd tests/js && npm ci --no-audit --no-fund --silent)
-  echo "$want" >tests/js/node_modules/.lock-sha
+  echo "${want}" >tests/js/node_modules/.lock-sha
 fi

@@ -450,23 +450,16 @@ fn signed_calls(moto_url: &str) -> Vec<(String, String)> {
 }
 
 fn decode_base64(text: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    let mut out = Vec::new();
-    for c in text.bytes() {
-        let Some(v) = ALPHABET.iter().position(|&a| a == c) else {
-            continue;
-        };
-        bits = (bits << 6) | v as u32;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((bits >> nbits) as u8);
-            bits &= (1 << nbits) - 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    use base64::Engine;
+    // moto may wrap or pad the body: keep only the alphabet.
+    let clean: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/'))
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(clean)
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn js_dir() -> PathBuf {
