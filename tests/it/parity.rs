@@ -393,3 +393,64 @@ fn config_sync_writes_tenants_idempotently_and_keeps_the_users_entries() {
         "{profiles}"
     );
 }
+
+/// `jit config sync` against the self-hosted demo portal, run twice: the demo's tenant becomes
+/// an environment that works, and the second run changes nothing.
+#[test]
+fn config_sync_against_the_demo_portal_is_idempotent() {
+    let sb = Sandbox::new();
+    let portal = crate::portal_server::spawn_portal(
+        &sb,
+        &[
+            "portal",
+            "serve",
+            "--demo",
+            "--demo-env",
+            "trial",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let token_file = sb.home().join(".local/share/jit/demo-token");
+    let token = token_file.display().to_string();
+    let sync = || {
+        sb.jit_cmd(["config", "sync"])
+            .host(&portal.url)
+            .token_file(&token)
+    };
+    sync().ok().warns("1 added, 0 updated, 0 removed");
+    let config = std::fs::read_to_string(sb.config_file()).expect("config");
+    sync().ok().warns("0 added, 0 updated, 0 removed");
+    assert_eq!(
+        std::fs::read_to_string(sb.config_file()).expect("config"),
+        config
+    );
+    assert!(
+        config.contains("[env.demo]") && config.contains("[env.trial]"),
+        "{config}"
+    );
+    // The demo's own moto, which the demo wrote into its environment.
+    let parsed: toml::Value = toml::from_str(&config).expect("toml");
+    let sts = parsed["env"]["trial"]["endpoint_url"]
+        .as_str()
+        .expect("demo endpoint")
+        .to_string();
+    let mut exec = sb.jit_cmd(["exec", "demo", "--"]).command();
+    exec.arg(crate::support::venv_bin("aws"))
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ])
+        .env("AWS_ENDPOINT_URL", &sts);
+    let arn = crate::support::finish(exec.output().expect("exec"))
+        .ok()
+        .stdout;
+    assert!(
+        arn.starts_with("arn:aws:sts::123456789012:assumed-role/demo/"),
+        "{arn}"
+    );
+}
