@@ -265,3 +265,54 @@ fn portal_k8s_refusals_and_admin_changes() {
         .count();
     assert_eq!(vends, 3, "{trail}");
 }
+
+/// On PostgreSQL too: the cluster columns migrate, `tenant set --k8s-*` writes them and the
+/// portal reads them back (the admin commands and the server share nothing but the database).
+#[test]
+fn tenant_cluster_on_postgresql() {
+    use crate::portal_ops::{Pg, admin_on, provision_on, serve_on};
+    let pg = Pg::start();
+    let sb = Sandbox::new();
+    let db = pg.database("k8s");
+    let alice = provision_on(&sb, &db);
+    admin_on(
+        &sb,
+        &db,
+        &[
+            "tenant",
+            "set",
+            "dev01",
+            "--k8s-cluster",
+            CLUSTER,
+            "--k8s-server",
+            SERVER,
+            "--k8s-ca",
+            &base64::engine::general_purpose::STANDARD.encode(PEM),
+        ],
+    );
+    let list = admin_on(&sb, &db, &["tenant", "list"]);
+    assert!(list.contains(&format!("\t{CLUSTER} {SERVER}")), "{list}");
+    let id = list
+        .lines()
+        .find(|l| l.starts_with("dev01\t"))
+        .and_then(|l| l.split('\t').nth(1))
+        .expect("dev01")
+        .to_string();
+    let portal = serve_on(&sb, &db, &[]);
+    let (status, config) = get(
+        &portal,
+        &format!("v3/subscriptions/{id}/k8s/jitAccess"),
+        &alice,
+    );
+    assert_eq!(status, 200, "{config}");
+    register_secret(config["Token"].as_str().expect("Token"));
+    assert_eq!(config["Name"], CLUSTER);
+    assert_eq!(config["ApiServer"], SERVER);
+    admin_on(&sb, &db, &["tenant", "set", "dev01", "--k8s-clear"]);
+    let (status, _) = get(
+        &portal,
+        &format!("v3/subscriptions/{id}/k8s/jitAccess"),
+        &alice,
+    );
+    assert_eq!(status, 404);
+}
