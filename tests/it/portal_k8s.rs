@@ -222,6 +222,17 @@ fn portal_k8s_refusals_and_admin_changes() {
         "bm90IGEgY2VydA==",
     ])
     .fails(1, "PEM certificate");
+    sb.run(&[
+        "portal",
+        "--state",
+        &st,
+        "tenant",
+        "set",
+        "dev01",
+        "--k8s-cluster",
+        CLUSTER,
+    ])
+    .fails(1, "pass --k8s-cluster and --k8s-server together");
     set_cluster(&sb);
 
     assert_eq!(get(&portal, &path, &alice).0, 200);

@@ -114,6 +114,20 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
                 check_role(arn)?;
             }
             let k8s = k8s_change(k8s_cluster, k8s_server, k8s_ca_file, k8s_ca, k8s_clear)?;
+            // A cluster needs both its name and its server; the CA alone may change later.
+            if !k8s.clear && (k8s.cluster.is_some() != k8s.server.is_some() || k8s.ca.is_some()) {
+                let has_cluster = db
+                    .list_tenants()
+                    .await?
+                    .iter()
+                    .any(|t| t.name == name && t.k8s.is_some());
+                if !has_cluster && (k8s.cluster.is_none() || k8s.server.is_none()) {
+                    bail!(
+                        "tenant '{}' has no cluster yet: pass --k8s-cluster and --k8s-server together",
+                        log::escape(&name)
+                    );
+                }
+            }
             if role_arn.is_none() && validity.is_none() && max_session.is_none() && k8s.is_empty() {
                 bail!(
                     "nothing to change: pass --role-arn, --validity, --max-session or a --k8s-* option"
