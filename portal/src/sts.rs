@@ -424,6 +424,50 @@ struct XmlError {
 
 #[cfg(test)]
 mod tests {
+    fn sts(endpoint: &str) -> super::Sts {
+        let caller = super::Caller::fixed("AKIAEXAMPLE000000000", "secret");
+        super::Sts::new(endpoint.into(), "eu-west-1".into(), caller, true).expect("sts")
+    }
+
+    /// The AWS default (global) endpoint becomes the regional one, as `aws eks get-token`
+    /// signs; a configured endpoint is kept.
+    #[test]
+    fn eks_tokens_name_the_regional_endpoint() {
+        use base64::Engine as _;
+        let creds = super::StsCreds {
+            access_key_id: "ASIAEXAMPLE000000000".into(),
+            secret_access_key: "s".into(),
+            session_token: "t+/=".into(),
+            expiration: None,
+        };
+        for (endpoint, host) in [
+            (
+                "https://sts.amazonaws.com",
+                "https://sts.eu-west-1.amazonaws.com/?",
+            ),
+            ("http://127.0.0.1:5000/", "http://127.0.0.1:5000/?"),
+        ] {
+            let token = sts(endpoint)
+                .eks_token(&creds, "c1", std::time::SystemTime::now())
+                .expect("token");
+            let b64 = token.strip_prefix("k8s-aws-v1.").expect("prefix");
+            let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b64)
+                .expect("unpadded base64url");
+            let url = String::from_utf8(url).expect("utf-8");
+            assert!(url.starts_with(host), "{url}");
+            assert!(
+                url.contains("Action=GetCallerIdentity&Version=2011-06-15"),
+                "{url}"
+            );
+            assert!(
+                url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"),
+                "{url}"
+            );
+            assert!(url.contains("X-Amz-Security-Token=t%2B%2F%3D"), "{url}");
+        }
+    }
+
     #[test]
     fn session_names_fit_sts() {
         assert_eq!(super::session_name("alice"), "alice");
