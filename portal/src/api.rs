@@ -47,6 +47,8 @@ pub fn router(app: Shared) -> Router {
             "/subscriptions/{id}/GetAwsConsoleTokenUrl",
             get(tenant_creds),
         )
+        .route("/v3/subscriptions/{id}/k8s/jitAccess", get(tenant_k8s))
+        .route("/v3/admin/plans/{plan}/k8sConfig", get(plan_k8s))
         .route("/healthz", get(health))
         .route("/.well-known/jit-portal", get(features))
         .fallback(|| async { reply(StatusCode::NOT_FOUND, json!("not found")) })
@@ -304,6 +306,141 @@ async fn vend(
         expiration: creds.expiration,
     };
     Json(body).into_response()
+}
+
+/// How long the CLI may use a k8s token before asking again. EKS accepts a token for 15 minutes
+/// after its X-Amz-Date whatever X-Amz-Expires says, and the role session behind it lasts 15
+/// minutes at least; a minute less leaves room for clock skew and the trip to the API server.
+const K8S_TOKEN_REFRESH_SECS: i64 = 14 * 60;
+
+async fn tenant_k8s(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    addr: Option<Extension<ClientAddr>>,
+    who: Authed,
+) -> Response {
+    let response = match allowed_tenant(&app, &who, &id).await {
+        Ok(t) => match &t.k8s {
+            None => reply(
+                StatusCode::NOT_FOUND,
+                json!(format!(
+                    "tenant {} has no Kubernetes cluster (an admin sets one with `jit portal tenant set {} --k8s-cluster NAME --k8s-server URL`)",
+                    t.name, t.name
+                )),
+            ),
+            Some(cluster) => {
+                let secs = clamp_session(t.validity_secs, t.max_session_secs);
+                let scope = format!("tenant {}", t.name);
+                k8s_vend(
+                    &app,
+                    &who,
+                    client_of(addr),
+                    &scope,
+                    &t.role_arn,
+                    secs,
+                    cluster,
+                )
+                .await
+            }
+        },
+        Err(r) => r,
+    };
+    with_who(response, &who.user)
+}
+
+/// An admin's cluster config for a plan: the cluster of the plan's first tenant (by name) that
+/// has one, with a token from the admin role.
+async fn plan_k8s(
+    State(app): State<Shared>,
+    Path(plan): Path<String>,
+    addr: Option<Extension<ClientAddr>>,
+    who: Authed,
+) -> Response {
+    if !who.admin {
+        return with_who(reply(StatusCode::FORBIDDEN, json!("Forbidden")), &who.user);
+    }
+    let (tenants, settings) = match (app.db.list_tenants().await, app.db.settings().await) {
+        (Ok(t), Ok(s)) => (t, s),
+        (Err(e), _) | (_, Err(e)) => return internal("portal state unreadable", &e),
+    };
+    let cluster = tenants
+        .into_iter()
+        .filter(|t| t.plan == plan)
+        .find_map(|t| t.k8s);
+    let response = match (cluster, settings.admin_role_arn) {
+        (None, _) => reply(
+            StatusCode::NOT_FOUND,
+            json!(format!(
+                "plan {plan} has no tenant with a Kubernetes cluster"
+            )),
+        ),
+        (Some(_), None) => reply(StatusCode::NOT_FOUND, json!("no admin role configured")),
+        (Some(cluster), Some(role)) => {
+            let secs = clamp_session(settings.admin_session_secs, crate::db::MAX_SESSION_SECS);
+            let scope = format!("plan {plan}");
+            k8s_vend(&app, &who, client_of(addr), &scope, &role, secs, &cluster).await
+        }
+    };
+    with_who(response, &who.user)
+}
+
+/// AssumeRole for `who` and turn the credentials into an EKS token for `cluster`
+/// (docs/protocol.md §9), recorded in the audit trail as a `k8s vend` before the token leaves.
+async fn k8s_vend(
+    app: &App,
+    who: &Authed,
+    client: Option<String>,
+    scope: &str,
+    role_arn: &str,
+    secs: i64,
+    cluster: &crate::db::K8sCluster,
+) -> Response {
+    let mut audit = AuditEntry::new("k8s vend", &who.user).user(&who.user);
+    audit.scope = Some(scope.into());
+    audit.role_arn = Some(role_arn.into());
+    audit.duration_secs = Some(secs);
+    audit.client = client;
+    audit.token_id = Some(who.token_id.clone());
+    let now = std::time::SystemTime::now();
+    let made = match app.sts.assume_role(role_arn, &who.user, secs).await {
+        Ok(creds) => app
+            .sts
+            .eks_token(&creds, &cluster.name, now)
+            .map(|token| (token, creds.access_key_id)),
+        Err(e) => Err(e),
+    };
+    let (token, key) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let message = format!("{e:#}");
+            log::line(log::escape(&message));
+            audit.event = "k8s vend failed".into();
+            audit.detail = Some(format!("cluster {}: {message}", cluster.name));
+            if let Err(e) = app.db.audit(&audit).await {
+                log::line(format_args!("cannot record a failed k8s vend: {e:#}"));
+            }
+            return reply(StatusCode::BAD_GATEWAY, json!({ "Message": message }));
+        }
+    };
+    audit.detail = Some(format!("cluster {} key {key}", cluster.name));
+    if let Err(e) = app.db.audit(&audit).await {
+        return internal("cannot record the vend", &e);
+    }
+    let refresh = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(K8S_TOKEN_REFRESH_SECS))
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    Json(json!({
+        "Name": cluster.name,
+        "ApiServer": cluster.server,
+        "Token": token,
+        // DuploCloud's provider enum: 0 is EKS.
+        "K8Provider": 0,
+        "AwsRegion": app.sts.region,
+        "K8sVersion": "",
+        "CertificateAuthorityDataBase64": cluster.ca.clone().unwrap_or_default(),
+        "LastTokenRefreshTime": refresh.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }))
+    .into_response()
 }
 
 fn html(status: StatusCode, body: String) -> Response {

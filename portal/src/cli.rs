@@ -157,6 +157,21 @@ pub enum TenantCommand {
         /// The role's MaxSessionDuration in seconds
         #[arg(long, value_name = "SECS")]
         max_session: Option<i64>,
+        /// The tenant's EKS cluster name (signed into its tokens as x-k8s-aws-id)
+        #[arg(long, value_name = "NAME")]
+        k8s_cluster: Option<String>,
+        /// The cluster's API server URL
+        #[arg(long, value_name = "URL")]
+        k8s_server: Option<String>,
+        /// The cluster's CA certificate, a PEM file
+        #[arg(long, value_name = "PEM", conflicts_with = "k8s_ca")]
+        k8s_ca_file: Option<std::path::PathBuf>,
+        /// The cluster's CA as base64 of the PEM (kubeconfig's certificate-authority-data)
+        #[arg(long, value_name = "BASE64")]
+        k8s_ca: Option<String>,
+        /// Drop the tenant's cluster
+        #[arg(long, conflicts_with_all = ["k8s_cluster", "k8s_server", "k8s_ca_file", "k8s_ca"])]
+        k8s_clear: bool,
     },
     /// List tenants
     List,

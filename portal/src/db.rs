@@ -88,6 +88,17 @@ pub struct Tenant {
     pub validity_secs: i64,
     pub max_session_secs: i64,
     pub plan: String,
+    pub k8s: Option<K8sCluster>,
+}
+
+/// A tenant's Kubernetes cluster, set by an admin.
+#[derive(Debug, Clone, Default)]
+pub struct K8sCluster {
+    /// The EKS cluster name: what the token names in `x-k8s-aws-id`.
+    pub name: String,
+    pub server: String,
+    /// Base64 of the CA's PEM, as kubeconfig's `certificate-authority-data`.
+    pub ca: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +106,21 @@ pub struct Settings {
     pub admin_session_secs: i64,
     pub admin_role_arn: Option<String>,
     pub ops_role_arn: Option<String>,
+}
+
+/// A change to a tenant's cluster: fields to set, or `clear` to drop the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct K8sChange {
+    pub cluster: Option<String>,
+    pub server: Option<String>,
+    pub ca: Option<String>,
+    pub clear: bool,
+}
+
+impl K8sChange {
+    pub fn is_empty(&self) -> bool {
+        !self.clear && self.cluster.is_none() && self.server.is_none() && self.ca.is_none()
+    }
 }
 
 /// Who a valid token belongs to.
@@ -183,16 +209,26 @@ macro_rules! insert_audit {
     }};
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (2, "k8s", include_str!("../migrations/sqlite/0002_k8s.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "k8s",
+        include_str!("../migrations/postgres/0002_k8s.sql"),
+    ),
+];
 
 /// Migrations compiled into the binary, per backend.
 #[derive(Debug)]
@@ -651,18 +687,27 @@ impl Db {
         role_arn: Option<&str>,
         validity_secs: Option<i64>,
         max_session_secs: Option<i64>,
+        k8s: &K8sChange,
         audit: AuditEntry,
     ) -> Result<bool> {
         let n = write_tx!(self, tx, {
             let n = sqlx::query(
                 "UPDATE tenants SET role_arn = COALESCE($2, role_arn), \
                  validity_secs = COALESCE($3, validity_secs), \
-                 max_session_secs = COALESCE($4, max_session_secs) WHERE name = $1",
+                 max_session_secs = COALESCE($4, max_session_secs), \
+                 k8s_cluster = CASE WHEN $8 THEN NULL ELSE COALESCE($5, k8s_cluster) END, \
+                 k8s_server = CASE WHEN $8 THEN NULL ELSE COALESCE($6, k8s_server) END, \
+                 k8s_ca = CASE WHEN $8 THEN NULL ELSE COALESCE($7, k8s_ca) END \
+                 WHERE name = $1",
             )
             .bind(name)
             .bind(role_arn)
             .bind(validity_secs)
             .bind(max_session_secs)
+            .bind(&k8s.cluster)
+            .bind(&k8s.server)
+            .bind(&k8s.ca)
+            .bind(k8s.clear)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -719,8 +764,8 @@ impl Db {
 
     async fn tenants_where(&self, filter: &str, arg: Option<&str>) -> Result<Vec<Tenant>> {
         let sql = format!(
-            "SELECT name, id, role_arn, validity_secs, max_session_secs, plan FROM tenants \
-             {filter} ORDER BY name"
+            "SELECT name, id, role_arn, validity_secs, max_session_secs, plan, k8s_cluster, \
+             k8s_server, k8s_ca FROM tenants {filter} ORDER BY name"
         );
         with_pool!(self, p, {
             let mut q = sqlx::query(&sql);
@@ -730,6 +775,16 @@ impl Db {
             let rows = q.fetch_all(p).await?;
             rows.iter()
                 .map(|r| {
+                    let cluster: Option<String> = r.try_get("k8s_cluster")?;
+                    let server: Option<String> = r.try_get("k8s_server")?;
+                    let k8s = match (cluster, server) {
+                        (Some(name), Some(server)) => Some(K8sCluster {
+                            name,
+                            server,
+                            ca: r.try_get("k8s_ca")?,
+                        }),
+                        _ => None,
+                    };
                     Ok(Tenant {
                         name: r.try_get("name")?,
                         id: r.try_get("id")?,
@@ -737,6 +792,7 @@ impl Db {
                         validity_secs: r.try_get("validity_secs")?,
                         max_session_secs: r.try_get("max_session_secs")?,
                         plan: r.try_get("plan")?,
+                        k8s,
                     })
                 })
                 .collect()

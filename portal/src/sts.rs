@@ -221,6 +221,81 @@ impl Sts {
     }
 }
 
+/// How long an EKS token's presigned URL is valid: what aws-iam-authenticator and `aws eks
+/// get-token` sign (docs/protocol.md §9). EKS itself accepts such a token for 15 minutes.
+pub const EKS_PRESIGN_SECS: u64 = 60;
+
+impl Sts {
+    /// Where an EKS token sends the API server: the regional STS endpoint, as `aws eks
+    /// get-token` signs it, or the configured endpoint when it is not the AWS default (tests
+    /// point it at moto).
+    pub fn token_endpoint(&self) -> String {
+        let default = self.endpoint.trim_end_matches('/') == "https://sts.amazonaws.com";
+        if default {
+            format!("https://sts.{}.amazonaws.com", self.region)
+        } else {
+            self.endpoint.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// An EKS bearer token made from `creds`: `k8s-aws-v1.` and the unpadded base64url of a
+    /// SigV4 query-presigned `GetCallerIdentity` URL that signs `x-k8s-aws-id: <cluster>`. The
+    /// API server's authenticator GETs that URL with the header and maps the ARN STS returns.
+    pub fn eks_token(&self, creds: &StsCreds, cluster: &str, now: SystemTime) -> Result<String> {
+        use aws_sigv4::http_request::SignatureLocation;
+        use base64::Engine as _;
+        let base = format!(
+            "{}/?Action=GetCallerIdentity&Version=2011-06-15",
+            self.token_endpoint()
+        );
+        let host = url::Url::parse(&base)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                })
+            })
+            .context("invalid STS endpoint")?;
+        let identity = Credentials::new(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            Some(creds.session_token.clone()),
+            None,
+            "jit-portal-eks",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(EKS_PRESIGN_SECS));
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("sts")
+            .time(now)
+            .settings(settings)
+            .build()
+            .map_err(|e| anyhow!("cannot presign the EKS token: {e}"))?
+            .into();
+        let headers = [("host", host.as_str()), ("x-k8s-aws-id", cluster)];
+        let signable =
+            SignableRequest::new("GET", &base, headers.into_iter(), SignableBody::Bytes(&[]))
+                .map_err(|e| anyhow!("cannot presign the EKS token: {e}"))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| anyhow!("cannot presign the EKS token: {e}"))?
+            .into_parts();
+        let mut url = url::Url::parse(&base).context("invalid STS endpoint")?;
+        {
+            let mut query = url.query_pairs_mut();
+            for (k, v) in instructions.params() {
+                query.append_pair(k, v);
+            }
+        }
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url.as_str());
+        Ok(format!("k8s-aws-v1.{encoded}"))
+    }
+}
+
 /// The console sign-in URL, best effort: it has its own short timeout, and after a failure the
 /// endpoint is left alone for a while, so a slow or dead sign-in endpoint never costs anyone
 /// their credentials (docs/protocol.md §6).
@@ -349,6 +424,50 @@ struct XmlError {
 
 #[cfg(test)]
 mod tests {
+    fn sts(endpoint: &str) -> super::Sts {
+        let caller = super::Caller::fixed("AKIAEXAMPLE000000000", "secret");
+        super::Sts::new(endpoint.into(), "eu-west-1".into(), caller, true).expect("sts")
+    }
+
+    /// The AWS default (global) endpoint becomes the regional one, as `aws eks get-token`
+    /// signs; a configured endpoint is kept.
+    #[test]
+    fn eks_tokens_name_the_regional_endpoint() {
+        use base64::Engine as _;
+        let creds = super::StsCreds {
+            access_key_id: "ASIAEXAMPLE000000000".into(),
+            secret_access_key: "s".into(),
+            session_token: "t+/=".into(),
+            expiration: None,
+        };
+        for (endpoint, host) in [
+            (
+                "https://sts.amazonaws.com",
+                "https://sts.eu-west-1.amazonaws.com/?",
+            ),
+            ("http://127.0.0.1:5000/", "http://127.0.0.1:5000/?"),
+        ] {
+            let token = sts(endpoint)
+                .eks_token(&creds, "c1", std::time::SystemTime::now())
+                .expect("token");
+            let b64 = token.strip_prefix("k8s-aws-v1.").expect("prefix");
+            let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b64)
+                .expect("unpadded base64url");
+            let url = String::from_utf8(url).expect("utf-8");
+            assert!(url.starts_with(host), "{url}");
+            assert!(
+                url.contains("Action=GetCallerIdentity&Version=2011-06-15"),
+                "{url}"
+            );
+            assert!(
+                url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"),
+                "{url}"
+            );
+            assert!(url.contains("X-Amz-Security-Token=t%2B%2F%3D"), "{url}");
+        }
+    }
+
     #[test]
     fn session_names_fit_sts() {
         assert_eq!(super::session_name("alice"), "alice");

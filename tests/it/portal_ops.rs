@@ -16,7 +16,7 @@ use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_se
 const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
 
 /// `jit portal --db DB serve ...` with the portal's AWS keys in its environment.
-fn serve_on(sb: &Sandbox, db: &str, extra: &[&str]) -> Served {
+pub fn serve_on(sb: &Sandbox, db: &str, extra: &[&str]) -> Served {
     let mut args = vec![
         "portal",
         "--db",
@@ -34,7 +34,7 @@ fn serve_on(sb: &Sandbox, db: &str, extra: &[&str]) -> Served {
     spawn_served(cmd)
 }
 
-fn admin_on(sb: &Sandbox, db: &str, args: &[&str]) -> String {
+pub fn admin_on(sb: &Sandbox, db: &str, args: &[&str]) -> String {
     let mut full = vec!["portal", "--db", db];
     full.extend_from_slice(args);
     sb.run(&full).ok().stdout
@@ -632,7 +632,7 @@ fn pg_bin(name: &str) -> PathBuf {
 }
 
 /// A throwaway PostgreSQL cluster on loopback. As root it runs as the `postgres` user.
-struct Pg {
+pub struct Pg {
     dir: tempfile::TempDir,
     port: u16,
     server: Option<Child>,
@@ -658,7 +658,7 @@ fn as_postgres(cmd: &mut Command) {
 }
 
 impl Pg {
-    fn start() -> Pg {
+    pub fn start() -> Pg {
         let dir = tempfile::tempdir().expect("tempdir");
         if rustix::process::geteuid().is_root() {
             let status = Command::new("chown")
@@ -747,7 +747,7 @@ impl Pg {
     }
 
     /// A fresh database; its URL.
-    fn database(&self, name: &str) -> String {
+    pub fn database(&self, name: &str) -> String {
         let out = Command::new("psql")
             .args([
                 "-h",
@@ -806,7 +806,7 @@ fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
-fn provision_on(sb: &Sandbox, db: &str) -> String {
+pub fn provision_on(sb: &Sandbox, db: &str) -> String {
     admin_on(
         sb,
         db,

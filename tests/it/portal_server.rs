@@ -111,7 +111,7 @@ pub fn serve(sb: &Sandbox) -> Served {
 
 /// `jit portal serve` on the sandbox's state, calling `sts` with `key` and `secret`.
 #[track_caller]
-fn serve_as(sb: &Sandbox, sts: &Moto, key: &str, secret: &str) -> Served {
+pub fn serve_as(sb: &Sandbox, sts: &Moto, key: &str, secret: &str) -> Served {
     let st = state(sb);
     let args = [
         "portal",

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use super::{check_name, cli_actor};
 use crate::cli::{SetArgs, TenantCommand, TokenCommand, UserCommand};
 use crate::db::{self, AuditEntry, Db};
-use crate::log;
+use crate::{log, secret};
 
 fn change(what: &str) -> AuditEntry {
     AuditEntry::new(what, &cli_actor())
@@ -104,14 +104,36 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
             role_arn,
             validity,
             max_session,
+            k8s_cluster,
+            k8s_server,
+            k8s_ca_file,
+            k8s_ca,
+            k8s_clear,
         } => {
             if let Some(arn) = &role_arn {
                 check_role(arn)?;
             }
-            if role_arn.is_none() && validity.is_none() && max_session.is_none() {
-                bail!("nothing to change: pass --role-arn, --validity or --max-session");
+            let k8s = k8s_change(k8s_cluster, k8s_server, k8s_ca_file, k8s_ca, k8s_clear)?;
+            // A cluster needs both its name and its server; the CA alone may change later.
+            if !k8s.clear && (k8s.cluster.is_some() != k8s.server.is_some() || k8s.ca.is_some()) {
+                let has_cluster = db
+                    .list_tenants()
+                    .await?
+                    .iter()
+                    .any(|t| t.name == name && t.k8s.is_some());
+                if !has_cluster && (k8s.cluster.is_none() || k8s.server.is_none()) {
+                    bail!(
+                        "tenant '{}' has no cluster yet: pass --k8s-cluster and --k8s-server together",
+                        log::escape(&name)
+                    );
+                }
             }
-            let mut audit = change("tenant set").detail(format!(
+            if role_arn.is_none() && validity.is_none() && max_session.is_none() && k8s.is_empty() {
+                bail!(
+                    "nothing to change: pass --role-arn, --validity, --max-session or a --k8s-* option"
+                );
+            }
+            let mut detail = format!(
                 "tenant {name} validity={} max_session={}",
                 validity
                     .map(|v| v.to_string())
@@ -119,11 +141,33 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
                 max_session
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "-".into()),
-            ));
+            );
+            if k8s.clear {
+                detail.push_str(" k8s cleared");
+            } else if !k8s.is_empty() {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                detail.push_str(&format!(
+                    " k8s_cluster={} k8s_server={} k8s_ca={}",
+                    show(&k8s.cluster),
+                    show(&k8s.server),
+                    k8s.ca
+                        .as_ref()
+                        .map(|ca| format!("sha256:{}", &secret::digest(ca)[..16]))
+                        .unwrap_or_else(|| "-".into()),
+                ));
+            }
+            let mut audit = change("tenant set").detail(detail);
             audit.role_arn = role_arn.clone();
             audit.scope = Some(format!("tenant {name}"));
             if !db
-                .set_tenant(&name, role_arn.as_deref(), validity, max_session, audit)
+                .set_tenant(
+                    &name,
+                    role_arn.as_deref(),
+                    validity,
+                    max_session,
+                    &k8s,
+                    audit,
+                )
                 .await?
             {
                 bail!("no tenant '{}'", log::escape(&name));
@@ -134,7 +178,15 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
             let mut out = String::new();
             for t in db.list_tenants().await? {
                 let secs = db::clamp_session(t.validity_secs, t.max_session_secs);
-                out.push_str(&format!("{}\t{}\t{}\t{secs}s\n", t.name, t.id, t.role_arn));
+                let k8s = t
+                    .k8s
+                    .as_ref()
+                    .map(|k| format!("\t{} {}", k.name, k.server))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{secs}s{k8s}\n",
+                    t.name, t.id, t.role_arn
+                ));
             }
             print(&out)?;
         }
@@ -225,4 +277,55 @@ pub async fn set(db: &Db, args: SetArgs) -> Result<()> {
         change("settings").detail(detail),
     )
     .await
+}
+
+/// The cluster options of `tenant set`, checked: an http(s) server URL, a CA that is base64 of
+/// a PEM certificate (read from a file, or given as base64).
+fn k8s_change(
+    cluster: Option<String>,
+    server: Option<String>,
+    ca_file: Option<std::path::PathBuf>,
+    ca: Option<String>,
+    clear: bool,
+) -> Result<db::K8sChange> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(c) = &cluster
+        && (c.is_empty() || c.chars().any(|ch| ch.is_control() || ch.is_whitespace()))
+    {
+        bail!("--k8s-cluster must be a cluster name without spaces");
+    }
+    if let Some(s) = &server {
+        let ok = url::Url::parse(s).is_ok_and(|u| {
+            (u.scheme() == "https" || u.scheme() == "http") && u.host_str().is_some()
+        });
+        if !ok {
+            bail!(
+                "--k8s-server must be an https:// URL, not '{}'",
+                log::escape(s)
+            );
+        }
+    }
+    let pem = match (ca_file, ca) {
+        (Some(path), _) => Some(
+            std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        ),
+        (None, Some(text)) => Some(
+            b64.decode(text.trim())
+                .map_err(|_| anyhow::anyhow!("--k8s-ca must be base64 of a PEM certificate"))?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(pem) = &pem
+        && !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----")
+    {
+        bail!("the cluster CA must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+    Ok(db::K8sChange {
+        cluster,
+        server,
+        ca: pem.map(|p| b64.encode(p)),
+        clear,
+    })
 }
