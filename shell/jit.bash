@@ -86,7 +86,8 @@ __jit_prompt_hook() {
     local __jit_status=$? __jit_now __jit_left __jit_text __jit_color
     __jit_ps1=""
     # Only digits reach the arithmetic below: bash evaluates a variable's text as an expression.
-    if [[ "${JIT_PROMPT-1}" != 0 && "${JIT_EXPIRES-}" =~ ^[0-9]{1,18}$ ]]; then
+    # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
+    if [[ "${JIT_EXPIRES-}" =~ ^[0-9]{1,18}$ ]]; then
         if [[ -n "${EPOCHSECONDS-}" ]]; then
             __jit_now=${EPOCHSECONDS}
         else
@@ -95,7 +96,7 @@ __jit_prompt_hook() {
         [[ "${__jit_renew_next-0}" =~ ^[0-9]{1,18}$ ]] || __jit_renew_next=0
         __jit_renew_maybe "${__jit_now}" "${JIT_EXPIRES}"
         # Renewed code set JIT_EXPIRES anew: only digits, again.
-        [[ "${JIT_EXPIRES-}" =~ ^[0-9]{1,18}$ ]] || return "${__jit_status}"
+        [[ "${JIT_PROMPT-1}" != 0 && "${JIT_EXPIRES-}" =~ ^[0-9]{1,18}$ ]] || return "${__jit_status}"
         __jit_left=$((JIT_EXPIRES - __jit_now))
         if ((__jit_left <= 0)); then
             __jit_color=31 __jit_text=expired

@@ -88,11 +88,13 @@ end
 # fish has no clock of its own: one `date` per prompt, and only while a session is active (and a
 # run of jit when a renewal is due).
 function __jit_prompt_info
-    test "$JIT_PROMPT" != 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
+    string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
+    # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
+    test "$JIT_PROMPT" != 0; or test "$JIT_AUTO_RENEW" = 1; or test "$__jit_renew" = 1; or return 0
     set -l now (date +%s)
     __jit_renew_maybe $now
     # Renewed code set JIT_EXPIRES anew: only digits, again.
-    string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
+    test "$JIT_PROMPT" != 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
     set -l left (math $JIT_EXPIRES - $now)
     set -l color cyan
     set -l text (printf '%dm' (math --scale=0 $left / 60))

@@ -96,11 +96,12 @@ function global:__jit_renew_maybe([int64]$now) {
 # The prompt part, from JIT_EXPIRES and .NET's clock: no process is started unless a renewal is
 # due.
 function global:__jit_prompt_info {
-    if ($Global:JIT_PROMPT -eq '0' -or $Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
+    if ($Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
     $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+    # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
     __jit_renew_maybe $now
     # Renewed code set JIT_EXPIRES anew: only digits, again.
-    if ($Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
+    if ($Global:JIT_PROMPT -eq '0' -or $Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
     $left = [int64]$Env:JIT_EXPIRES - $now
     $esc = [char]27
     $minutes = [math]::Floor($left / 60)

@@ -84,10 +84,11 @@ function __jit_prompt_hook() {
     local text color
     typeset -g __jit_prompt=""
     # Only digits reach the arithmetic below: zsh evaluates a variable's text as an expression.
-    [[ ${JIT_PROMPT-1} != 0 && ${JIT_EXPIRES-} == <-> ]] || return 0
+    [[ ${JIT_EXPIRES-} == <-> ]] || return 0
+    # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
     __jit_renew_maybe
     # Renewed code set JIT_EXPIRES anew: only digits, again.
-    [[ ${JIT_EXPIRES-} == <-> ]] || return 0
+    [[ ${JIT_PROMPT-1} != 0 && ${JIT_EXPIRES-} == <-> ]] || return 0
     left=$(( JIT_EXPIRES - EPOCHSECONDS ))
     # %-escapes in the name would be read as prompt codes.
     local name=${${JIT_ENV-jit}//\%/%%}

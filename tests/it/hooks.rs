@@ -426,7 +426,8 @@ fn prompt_counts_seconds_in_the_last_minute_without_starting_a_process() {
 }
 
 /// Renewal on: prompts with plenty of time left start no process (fish: its one `date`); a due
-/// renewal starts jit once, shows its failure in the indicator, and is not retried at once.
+/// renewal starts jit once, shows its failure in the indicator, and is not retried at once; with
+/// the indicator off (JIT_PROMPT=0) renewal still happens.
 #[test]
 fn renewal_starts_a_process_only_when_due() {
     assert!(
@@ -466,10 +467,10 @@ fn renewal_starts_a_process_only_when_due() {
         std::fs::write(&file, hook).expect("write hook");
         // The fish setup line runs `date` once itself.
         let setup = usize::from(shell == "fish");
-        let traced = |secs: &str, tag: &str| {
+        let traced = |secs: &str, tag: &str, pre: &str| {
             let log = sb.dir.path().join(format!("strace.{shell}.{tag}"));
             let script = format!(
-                "source '{}'\n{}\n{show}\n{show}\n{show}\n",
+                "source '{}'\n{pre}\n{}\n{show}\n{show}\n{show}\n",
                 file.display(),
                 set.replace("SECS", secs),
             );
@@ -493,7 +494,7 @@ fn renewal_starts_a_process_only_when_due() {
             (run.stdout, started, jit_runs)
         };
 
-        let (out, started, _) = traced("7200", "idle");
+        let (out, started, _) = traced("7200", "idle", "");
         assert!(
             out.contains("[nope 119m]") || out.contains("[nope 120m]"),
             "{shell}: {out}"
@@ -503,7 +504,7 @@ fn renewal_starts_a_process_only_when_due() {
             "{shell}: processes for 3 prompts with time left"
         );
 
-        let (out, started, jit_runs) = traced("300", "due");
+        let (out, started, jit_runs) = traced("300", "due", "");
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3, "{shell}: {out}");
         for line in lines {
@@ -521,6 +522,16 @@ fn renewal_starts_a_process_only_when_due() {
             (1..=2).contains(&started),
             "{shell} started {started} processes for one renewal"
         );
+
+        // Without the indicator renewal still runs; its failure has nowhere to show.
+        let off = if shell == "fish" {
+            "set -g JIT_PROMPT 0"
+        } else {
+            "JIT_PROMPT=0"
+        };
+        let (out, _, jit_runs) = traced("300", "off", off);
+        assert!(out.trim().is_empty(), "{shell}, no indicator: {out:?}");
+        assert_eq!(jit_runs, 1, "{shell}: renewal with JIT_PROMPT=0");
     }
 }
 
