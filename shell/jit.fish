@@ -1,5 +1,7 @@
 # jit shell hook for fish. Load it with:  jit init fish | source
-# Defines jitnow, jitoff and a prompt indicator of the session's remaining time.
+# Defines jitnow, jitoff and a prompt indicator of the session's remaining time. With
+# JIT_AUTO_RENEW=1 (or after `jitnow --renew ENV`) the prompt renews the credentials once fewer
+# than JIT_REFRESH_WINDOW seconds (default 900) remain.
 
 set -g __jit_bin {{jit}}
 set -g __jit_vars AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
@@ -9,6 +11,7 @@ set -g __jit_vars AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_
 function jitnow --description 'Put jit credentials for ENV in this shell'
     set -l env
     set -l console 0
+    set -l renew 0
     set -l flags
     for arg in $argv
         switch $arg
@@ -16,8 +19,10 @@ function jitnow --description 'Put jit credentials for ENV in this shell'
                 set console 1
             case --no-cache --refresh
                 set -a flags $arg
+            case --renew
+                set renew 1
             case -h --help
-                echo "usage: jitnow [--console] [--no-cache] [--refresh] ENV"
+                echo "usage: jitnow [--console] [--no-cache] [--refresh] [--renew] ENV"
                 return 0
             case '-*'
                 echo "jitnow: unknown option $arg" >&2
@@ -27,7 +32,7 @@ function jitnow --description 'Put jit credentials for ENV in this shell'
         end
     end
     if test -z "$env"
-        echo "usage: jitnow [--console] [--no-cache] [--refresh] ENV" >&2
+        echo "usage: jitnow [--console] [--no-cache] [--refresh] [--renew] ENV" >&2
         return 2
     end
     if test $console = 1
@@ -40,6 +45,9 @@ function jitnow --description 'Put jit credentials for ENV in this shell'
     or return $status
     string join \n $code | source
     or return $status
+    set -g __jit_renew_failed 0
+    set -g __jit_renew_next 0
+    test $renew = 1; and set -g __jit_renew 1
     return 0
 end
 
@@ -52,22 +60,55 @@ function jitoff --description 'Forget the credentials jitnow set'
     for var in $__jit_vars
         set -q $var; and set -e $var
     end
+    set -g __jit_renew 0
+    set -g __jit_renew_failed 0
     return 0
 end
 
-# fish has no clock of its own: one `date` per prompt, and only while a session is active.
+# Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
+# once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
+function __jit_renew_maybe --argument-names now
+    test "$JIT_AUTO_RENEW" = 1; or test "$__jit_renew" = 1; or return 0
+    test -n "$JIT_ENV"; or return 0
+    set -l window 900
+    string match -qr '^[0-9]{1,9}$' -- "$JIT_REFRESH_WINDOW"; and set window $JIT_REFRESH_WINDOW
+    set -l next 0
+    string match -qr '^[0-9]{1,18}$' -- "$__jit_renew_next"; and set next $__jit_renew_next
+    test (math $JIT_EXPIRES - $now) -lt $window; and test $now -ge $next; or return 0
+    set -g __jit_renew_next (math $now + 60)
+    # --refresh: the cache would answer with these same credentials (it serves short-lived ones
+    # for half their life), or with them as a stand-in while the portal is down.
+    set -l code ($__jit_bin env $JIT_ENV --format fish --refresh </dev/null 2>/dev/null)
+    and string join \n $code | source
+    and set -g __jit_renew_failed 0
+    or set -g __jit_renew_failed 1
+    return 0
+end
+
+# fish has no clock of its own: one `date` per prompt, and only while a session is active (and a
+# run of jit when a renewal is due).
 function __jit_prompt_info
+    string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
+    # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
+    test "$JIT_PROMPT" != 0; or test "$JIT_AUTO_RENEW" = 1; or test "$__jit_renew" = 1; or return 0
+    set -l now (date +%s)
+    __jit_renew_maybe $now
+    # Renewed code set JIT_EXPIRES anew: only digits, again.
     test "$JIT_PROMPT" != 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
-    set -l left (math $JIT_EXPIRES - (date +%s))
+    set -l left (math $JIT_EXPIRES - $now)
+    set -l color cyan
+    set -l text (printf '%dm' (math --scale=0 $left / 60))
     if test $left -le 0
-        set_color red; printf '[%s expired] ' $JIT_ENV
+        set color red; set text expired
     else if test $left -lt 60
-        set_color yellow; printf '[%s %ds!] ' $JIT_ENV $left
+        set color yellow; set text (printf '%ds!' $left)
     else if test $left -lt 600
-        set_color yellow; printf '[%s %dm!] ' $JIT_ENV (math --scale=0 $left / 60)
-    else
-        set_color cyan; printf '[%s %dm] ' $JIT_ENV (math --scale=0 $left / 60)
+        set color yellow; set text (printf '%dm!' (math --scale=0 $left / 60))
     end
+    if test "$__jit_renew_failed" = 1
+        set color red; set text (string replace -r '!$' '' -- $text)' renew failed'
+    end
+    set_color $color; printf '[%s %s] ' $JIT_ENV $text
     set_color normal
 end
 
@@ -96,3 +137,4 @@ complete -c jitnow -f -a '($__jit_bin config list 2>/dev/null | string replace -
 complete -c jitnow -l console -d 'Open the AWS console'
 complete -c jitnow -l no-cache -d 'Do not use the cache'
 complete -c jitnow -l refresh -d 'Fetch new credentials'
+complete -c jitnow -l renew -d 'Renew from the prompt before they expire'

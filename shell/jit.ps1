@@ -1,6 +1,8 @@
 # jit shell hook for PowerShell. Load it with:
 #   Invoke-Expression (& jit init powershell | Out-String)
-# Defines jitnow, jitoff and a prompt indicator of the session's remaining time.
+# Defines jitnow, jitoff and a prompt indicator of the session's remaining time. With
+# $Env:JIT_AUTO_RENEW = '1' (or after `jitnow -Renew ENV`) the prompt renews the credentials once
+# fewer than JIT_REFRESH_WINDOW seconds (default 900) remain: the only prompt that starts a process.
 
 $Global:__jit_bin = {{jit}}
 $Global:__jit_vars = @('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION',
@@ -16,13 +18,14 @@ function global:jitnow {
         [Parameter(Position = 0)][string]$Name,
         [switch]$Console,
         [switch]$NoCache,
-        [switch]$Refresh
+        [switch]$Refresh,
+        [switch]$Renew
     )
     $failure = { param([string]$message)
         [System.Management.Automation.ErrorRecord]::new(
             [System.Exception]::new($message), 'JitNowFailed', 'NotSpecified', $null) }
     if (-not $Name) {
-        $PSCmdlet.WriteError((& $failure 'usage: jitnow [-Console] [-NoCache] [-Refresh] ENV'))
+        $PSCmdlet.WriteError((& $failure 'usage: jitnow [-Console] [-NoCache] [-Refresh] [-Renew] ENV'))
         return
     }
     $flags = @()
@@ -41,6 +44,9 @@ function global:jitnow {
         return
     }
     Invoke-Expression ($code -join "`n")
+    $Global:__jit_renew_failed = $false
+    $Global:__jit_renew_next = 0
+    if ($Renew) { $Global:__jit_renew = $true }
 }
 
 function global:jitoff {
@@ -53,18 +59,58 @@ function global:jitoff {
     foreach ($name in $Global:__jit_vars) {
         Remove-Item -Path "Env:$name" -ErrorAction SilentlyContinue
     }
+    $Global:__jit_renew = $false
+    $Global:__jit_renew_failed = $false
 }
 
-# The prompt part, from JIT_EXPIRES and .NET's clock: no process is started.
+# Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
+# once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
+# This is the one prompt path that starts a process; the user's $LASTEXITCODE is kept.
+function global:__jit_renew_maybe([int64]$now) {
+    if ($Env:JIT_AUTO_RENEW -ne '1' -and -not $Global:__jit_renew) { return }
+    if (-not $Env:JIT_ENV) { return }
+    $window = 900
+    if ($Env:JIT_REFRESH_WINDOW -match '^[0-9]{1,9}$') { $window = [int64]$Env:JIT_REFRESH_WINDOW }
+    $next = 0
+    if ("$Global:__jit_renew_next" -match '^[0-9]{1,18}$') { $next = [int64]$Global:__jit_renew_next }
+    if ([int64]$Env:JIT_EXPIRES - $now -ge $window -or $now -lt $next) { return }
+    $Global:__jit_renew_next = $now + 60
+    $lastExit = $Global:LASTEXITCODE
+    try {
+        # --refresh: the cache would answer with these same credentials (it serves short-lived
+        # ones for half their life), or with them as a stand-in while the portal is down.
+        $code = & $Global:__jit_bin env $Env:JIT_ENV --format powershell --refresh 2>$null
+        if ($LASTEXITCODE -eq 0) {
+            Invoke-Expression ($code -join "`n")
+            $Global:__jit_renew_failed = $false
+        } else {
+            $Global:__jit_renew_failed = $true
+        }
+    } catch {
+        $Global:__jit_renew_failed = $true
+    } finally {
+        $Global:LASTEXITCODE = $lastExit
+    }
+}
+
+# The prompt part, from JIT_EXPIRES and .NET's clock: no process is started unless a renewal is
+# due.
 function global:__jit_prompt_info {
+    if ($Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
+    $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+    # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
+    __jit_renew_maybe $now
+    # Renewed code set JIT_EXPIRES anew: only digits, again.
     if ($Global:JIT_PROMPT -eq '0' -or $Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
-    $left = [int64]$Env:JIT_EXPIRES - [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+    $left = [int64]$Env:JIT_EXPIRES - $now
     $esc = [char]27
-    if ($left -le 0) { return "$esc[31m[$($Env:JIT_ENV) expired]$esc[0m " }
-    if ($left -lt 60) { return "$esc[33m[$($Env:JIT_ENV) ${left}s!]$esc[0m " }
     $minutes = [math]::Floor($left / 60)
-    if ($left -lt 600) { return "$esc[33m[$($Env:JIT_ENV) ${minutes}m!]$esc[0m " }
-    return "$esc[36m[$($Env:JIT_ENV) ${minutes}m]$esc[0m "
+    $color = 36; $text = "${minutes}m"
+    if ($left -lt 600) { $color = 33; $text = "${minutes}m!" }
+    if ($left -lt 60) { $color = 33; $text = "${left}s!" }
+    if ($left -le 0) { $color = 31; $text = 'expired' }
+    if ($Global:__jit_renew_failed) { $color = 31; $text = $text.TrimEnd('!') + ' renew failed' }
+    return "$esc[${color}m[$($Env:JIT_ENV) $text]$esc[0m "
 }
 
 # Wrap the user's prompt once, however often this file is loaded.

@@ -425,6 +425,116 @@ fn prompt_counts_seconds_in_the_last_minute_without_starting_a_process() {
     }
 }
 
+/// Renewal on: prompts with plenty of time left start no process (fish: its one `date`); a due
+/// renewal starts jit once, shows its failure in the indicator, and is not retried at once; with
+/// the indicator off (JIT_PROMPT=0) renewal still happens.
+#[test]
+fn renewal_starts_a_process_only_when_due() {
+    assert!(
+        which::which("strace").is_ok(),
+        "strace is missing: run scripts/test-deps.sh"
+    );
+    // No config: `jit env nope` fails at once, without the network.
+    let sb = Sandbox::new().env("JIT_AUTO_RENEW", "1");
+    // (shell, run argv, how to set the variables, how to print the indicator, processes allowed
+    // per prompt: fish has no clock of its own and runs `date` once)
+    let cases: [(&str, &[&str], &str, &str, usize); 3] = [
+        (
+            "bash",
+            &["bash", "--norc", "--noprofile", "-c"],
+            "JIT_ENV=nope; JIT_EXPIRES=$((EPOCHSECONDS + SECS))",
+            "__jit_prompt_hook; printf '%s\\n' \"$__jit_ps1\"",
+            0,
+        ),
+        (
+            "zsh",
+            &["zsh", "--no-rcs", "-c"],
+            "JIT_ENV=nope; JIT_EXPIRES=$((EPOCHSECONDS + SECS))",
+            "__jit_prompt_hook; print -r -- \"$__jit_prompt\"",
+            0,
+        ),
+        (
+            "fish",
+            &["fish", "--no-config", "-c"],
+            "set -gx JIT_ENV nope; set -gx JIT_EXPIRES (math (date +%s) + SECS)",
+            "__jit_prompt_info; echo",
+            1,
+        ),
+    ];
+    for (shell, argv, set, show, per_prompt) in cases {
+        let hook = sb.run(&["init", shell]).ok().stdout;
+        let file = sb.dir.path().join(format!("hook.{shell}"));
+        std::fs::write(&file, hook).expect("write hook");
+        // The fish setup line runs `date` once itself.
+        let setup = usize::from(shell == "fish");
+        let traced = |secs: &str, tag: &str, pre: &str| {
+            let log = sb.dir.path().join(format!("strace.{shell}.{tag}"));
+            let script = format!(
+                "source '{}'\n{pre}\n{}\n{show}\n{show}\n{show}\n",
+                file.display(),
+                set.replace("SECS", secs),
+            );
+            let run = finish(
+                sb.command("strace")
+                    .args(["-f", "-qq", "-e", "trace=clone,clone3,fork,vfork,execve"])
+                    .arg("-o")
+                    .arg(&log)
+                    .args(argv)
+                    .arg(&script)
+                    .output()
+                    .expect("strace"),
+            )
+            .ok();
+            let jit_runs = std::fs::read_to_string(&log)
+                .expect("strace log")
+                .lines()
+                .filter(|l| l.contains(&format!("execve(\"{JIT}\"")))
+                .count();
+            let started = processes_started(&log) - setup - 3 * per_prompt;
+            (run.stdout, started, jit_runs)
+        };
+
+        let (out, started, _) = traced("7200", "idle", "");
+        assert!(
+            out.contains("[nope 119m]") || out.contains("[nope 120m]"),
+            "{shell}: {out}"
+        );
+        assert_eq!(
+            started, 0,
+            "{shell}: processes for 3 prompts with time left"
+        );
+
+        let (out, started, jit_runs) = traced("300", "due", "");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{shell}: {out}");
+        for line in lines {
+            assert!(
+                line.contains("[nope 4m renew failed]") || line.contains("[nope 5m renew failed]"),
+                "{shell}, a failed renewal: {line:?}"
+            );
+        }
+        assert_eq!(
+            jit_runs, 1,
+            "{shell}: one jit for 3 prompts with a renewal due"
+        );
+        // bash forks a subshell for `$(...)`, which forks jit.
+        assert!(
+            (1..=2).contains(&started),
+            "{shell} started {started} processes for one renewal"
+        );
+
+        // Without the indicator renewal still runs; its failure has nowhere to show.
+        let off = if shell == "fish" {
+            "set -g JIT_PROMPT 0"
+        } else {
+            "JIT_PROMPT=0"
+        };
+        let (out, _, jit_runs) = traced("300", "off", off);
+        assert!(out.trim().is_empty(), "{shell}, no indicator: {out:?}");
+        assert_eq!(jit_runs, 1, "{shell}: renewal with JIT_PROMPT=0");
+    }
+}
+
 #[test]
 fn loading_the_hook_leaves_status_zero_even_before_compinit() {
     let sb = Sandbox::new();

@@ -449,3 +449,110 @@ fn install_sh_installs_and_adds_the_hook_once() {
     );
     let _ = Command::new("true");
 }
+
+/// How one shell turns renewal on, for `renews_from_the_prompt`.
+struct Renewal {
+    argv: &'static [&'static str],
+    init: &'static str,
+    auto_on: &'static str,
+}
+
+/// Credentials that live five minutes under a ten-minute refresh window: every prompt with
+/// renewal on finds them due. `jitnow --renew` renews at the next prompt with one run of jit; a
+/// failed renewal shows in the indicator and prints nothing, and is not retried within a minute.
+fn renews_from_the_prompt(case: &Renewal) {
+    let stand_in = StandIn::start();
+    stand_in.state().tenants[0].validity = 300;
+    let sb = Sandbox::new()
+        .env("JIT_VERBOSE", "0")
+        .env("JIT_REFRESH_WINDOW", "600");
+    sb.standard_config(&stand_in);
+    let t = Tmux::start(&sb, case.argv);
+    t.run(case.init, "INIT-DONE");
+    t.run(case.init, "INIT-AGAIN");
+
+    let calls = stand_in.cred_calls();
+    t.run(
+        "jitnow --renew dev; echo first=$AWS_ACCESS_KEY_ID",
+        "JITNOW-DONE",
+    );
+    let screen = t.run("echo now=$AWS_ACCESS_KEY_ID", "NOW-DONE");
+    let renewed = stand_in.last_key();
+    assert!(
+        screen.contains(&format!("now={renewed}")),
+        "the shell holds the renewed keys:\n{screen}"
+    );
+    assert!(
+        !screen.contains(&format!("first={renewed}")),
+        "jitnow's keys were replaced:\n{screen}"
+    );
+    t.run("true", "IDLE-1");
+    t.run("true", "IDLE-2");
+    assert_eq!(
+        stand_in.cred_calls(),
+        calls + 2,
+        "jitnow, then one renewal and no retry within the minute"
+    );
+
+    // jitoff turns `--renew` off again: jitnow is served from the cache (short-lived credentials
+    // are, for half their life) and its prompts fetch nothing.
+    t.run("jitoff; jitnow dev", "PLAIN-DONE");
+    t.run("true", "PLAIN-IDLE");
+    assert_eq!(stand_in.cred_calls(), calls + 2, "renewal is off");
+    let kept = stand_in.last_key();
+
+    stand_in.state().fail = Some((500, "{\"Message\":\"portal down\"}".into()));
+    t.run(case.auto_on, "AUTO-ON");
+    let screen = t.wait("the failure mark", |s| s.contains(" renew failed] "));
+    let after: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| *l != "AUTO-ON")
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        after.len() == 1
+            && (after[0].contains("[dev 4m renew failed] ")
+                || after[0].contains("[dev 5m renew failed] ")),
+        "only the prompt, with the failure mark, after the command:\n{screen}"
+    );
+    let tries = stand_in.state().requests.len();
+    let screen = t.run("echo kept=$AWS_ACCESS_KEY_ID", "KEPT-DONE");
+    assert!(
+        screen.contains(&format!("kept={kept}")),
+        "a failed renewal leaves the keys:\n{screen}"
+    );
+    t.run("true", "FAILED-IDLE");
+    assert_eq!(
+        stand_in.state().requests.len(),
+        tries,
+        "no retry within the minute"
+    );
+}
+
+#[test]
+fn bash_renews_from_the_prompt() {
+    renews_from_the_prompt(&Renewal {
+        argv: &["bash", "--norc", "--noprofile"],
+        init: "eval \"$(jit init bash)\"",
+        auto_on: "export JIT_AUTO_RENEW=1",
+    });
+}
+
+#[test]
+fn zsh_renews_from_the_prompt() {
+    renews_from_the_prompt(&Renewal {
+        argv: &["zsh", "--no-rcs"],
+        init: "eval \"$(jit init zsh)\"",
+        auto_on: "export JIT_AUTO_RENEW=1",
+    });
+}
+
+#[test]
+fn fish_renews_from_the_prompt() {
+    renews_from_the_prompt(&Renewal {
+        argv: &["fish", "--no-config"],
+        init: "jit init fish | source",
+        auto_on: "set -gx JIT_AUTO_RENEW 1",
+    });
+}
