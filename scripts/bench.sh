@@ -65,6 +65,27 @@ pick = lambda q: times[int(len(times) * q)] * 1e3
 print(f"credentials request: median {pick(0.5):.3f} ms, p99 {pick(0.99):.3f} ms ({len(times)} requests)")
 PY
 
+echo "== jit k8s, cache hit, vs aws eks get-token (kubectl runs the plugin for every command)"
+printf '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"cluster":{"server":"https://k8s.bench.invalid","insecure-skip-tls-verify":true,"config":null},"interactive":false},"status":{"expirationTimestamp":"%s","token":"k8s-bench"}}' \
+  "${exp}" >"${XDG_CACHE_HOME}/jit/${host},tenant,dev01,k8s-creds.json"
+aws=${PWD}/.venv/bin/aws
+if [[ -x "${aws}" ]]; then
+  AWS_ACCESS_KEY_ID=AKIABENCH AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 \
+    hyperfine -N --warmup 3 --runs 30 --export-json "${work}/eks.json" \
+    "${aws} eks get-token --cluster-name bench"
+fi
+hyperfine -N --warmup 50 --runs 1000 --export-json "${work}/k8s.json" \
+  "${jit} k8s --tenant dev01 --host https://${host}"
+python3 - "${work}/k8s.json" "${work}/eks.json" <<'PY'
+import json, os, sys
+jit = json.load(open(sys.argv[1]))["results"][0]["median"] * 1e3
+line = f"jit k8s cache hit: median {jit:.2f} ms"
+if os.path.exists(sys.argv[2]):
+    eks = json.load(open(sys.argv[2]))["results"][0]["median"] * 1e3
+    line += f"; aws eks get-token {eks:.1f} ms; {eks / jit:.0f}x faster"
+print(line)
+PY
+
 echo "== prompt indicator, per prompt (10000 prompts in one shell: no fork allowed)"
 bash --norc --noprofile -c "eval \"\$('${jit}' init bash)\"; export JIT_ENV=bench JIT_EXPIRES=$((now + 3600));
   s=\${EPOCHREALTIME}; for ((i = 0; i < 10000; i++)); do __jit_prompt_hook; done; e=\${EPOCHREALTIME}
