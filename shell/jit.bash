@@ -61,11 +61,17 @@ jitoff() {
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
 # This is the one prompt path that starts a process.
+# Whether $1 is 1 to $2 digits and nothing else. A glob, not `=~`: bash compiles a regex on every
+# use, which costs more than the rest of the prompt together.
+__jit_digits() {
+    [[ -n "$1" && "$1" != *[!0-9]* && ${#1} -le $2 ]]
+}
+
 __jit_renew_maybe() {
     local __jit_now=$1 __jit_expires=$2 __jit_window=900 __jit_code
     [[ "${JIT_AUTO_RENEW-}" = 1 || "${__jit_renew-0}" = 1 ]] || return 0
     [[ -n "${JIT_ENV-}" ]] || return 0
-    if [[ "${JIT_REFRESH_WINDOW-}" =~ ^[0-9]{1,9}$ ]]; then
+    if __jit_digits "${JIT_REFRESH_WINDOW-}" 9; then
         __jit_window=$((10#${JIT_REFRESH_WINDOW}))
     fi
     ((__jit_expires - __jit_now < __jit_window && __jit_now >= ${__jit_renew_next:-0})) || return 0
@@ -87,16 +93,16 @@ __jit_prompt_hook() {
     __jit_ps1=""
     # Only digits reach the arithmetic below: bash evaluates a variable's text as an expression.
     # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
-    if [[ "${JIT_EXPIRES-}" =~ ^[0-9]{1,18}$ ]]; then
+    if __jit_digits "${JIT_EXPIRES-}" 18; then
         if [[ -n "${EPOCHSECONDS-}" ]]; then
             __jit_now=${EPOCHSECONDS}
         else
             \builtin printf -v __jit_now '%(%s)T' -1
         fi
-        [[ "${__jit_renew_next-0}" =~ ^[0-9]{1,18}$ ]] || __jit_renew_next=0
+        __jit_digits "${__jit_renew_next-0}" 18 || __jit_renew_next=0
         __jit_renew_maybe "${__jit_now}" "${JIT_EXPIRES}"
         # Renewed code set JIT_EXPIRES anew: only digits, again.
-        [[ "${JIT_PROMPT-1}" != 0 && "${JIT_EXPIRES-}" =~ ^[0-9]{1,18}$ ]] || return "${__jit_status}"
+        [[ "${JIT_PROMPT-1}" != 0 ]] && __jit_digits "${JIT_EXPIRES-}" 18 || return "${__jit_status}"
         __jit_left=$((JIT_EXPIRES - __jit_now))
         if ((__jit_left <= 0)); then
             __jit_color=31 __jit_text=expired
