@@ -356,32 +356,8 @@ fn prompt_counts_seconds_in_the_last_minute_without_starting_a_process() {
         "strace is missing: run scripts/test-deps.sh"
     );
     let sb = Sandbox::new();
-    // (shell, run argv, how to set the variables, how to print the indicator, processes allowed
-    // per prompt: fish has no clock of its own and runs `date` once)
-    let cases: [(&str, &[&str], &str, &str, usize); 3] = [
-        (
-            "bash",
-            &["bash", "--norc", "--noprofile", "-c"],
-            "JIT_ENV=prod; JIT_EXPIRES=$((EPOCHSECONDS + SECS))",
-            "__jit_prompt_hook; printf '%s\\n' \"$__jit_ps1\"",
-            0,
-        ),
-        (
-            "zsh",
-            &["zsh", "--no-rcs", "-c"],
-            "JIT_ENV=prod; JIT_EXPIRES=$((EPOCHSECONDS + SECS))",
-            "__jit_prompt_hook; print -r -- \"$__jit_prompt\"",
-            0,
-        ),
-        (
-            "fish",
-            &["fish", "--no-config", "-c"],
-            "set -gx JIT_ENV prod; set -gx JIT_EXPIRES (math (date +%s) + SECS)",
-            "__jit_prompt_info; echo",
-            1,
-        ),
-    ];
-    for (shell, argv, set, show, per_prompt) in cases {
+    for (shell, argv, set, show, per_prompt) in prompt_cases("prod") {
+        let set = set.as_str();
         let hook = sb.run(&["init", shell]).ok().stdout;
         let file = sb.dir.path().join(format!("hook.{shell}"));
         std::fs::write(&file, hook).expect("write hook");
@@ -436,32 +412,8 @@ fn renewal_starts_a_process_only_when_due() {
     );
     // No config: `jit env nope` fails at once, without the network.
     let sb = Sandbox::new().env("JIT_AUTO_RENEW", "1");
-    // (shell, run argv, how to set the variables, how to print the indicator, processes allowed
-    // per prompt: fish has no clock of its own and runs `date` once)
-    let cases: [(&str, &[&str], &str, &str, usize); 3] = [
-        (
-            "bash",
-            &["bash", "--norc", "--noprofile", "-c"],
-            "JIT_ENV=nope; JIT_EXPIRES=$((EPOCHSECONDS + SECS))",
-            "__jit_prompt_hook; printf '%s\\n' \"$__jit_ps1\"",
-            0,
-        ),
-        (
-            "zsh",
-            &["zsh", "--no-rcs", "-c"],
-            "JIT_ENV=nope; JIT_EXPIRES=$((EPOCHSECONDS + SECS))",
-            "__jit_prompt_hook; print -r -- \"$__jit_prompt\"",
-            0,
-        ),
-        (
-            "fish",
-            &["fish", "--no-config", "-c"],
-            "set -gx JIT_ENV nope; set -gx JIT_EXPIRES (math (date +%s) + SECS)",
-            "__jit_prompt_info; echo",
-            1,
-        ),
-    ];
-    for (shell, argv, set, show, per_prompt) in cases {
+    for (shell, argv, set, show, per_prompt) in prompt_cases("nope") {
+        let set = set.as_str();
         let hook = sb.run(&["init", shell]).ok().stdout;
         let file = sb.dir.path().join(format!("hook.{shell}"));
         std::fs::write(&file, hook).expect("write hook");
@@ -756,4 +708,41 @@ fn completions_from_install_sh_load_in_a_default_bash() {
 fn completions_from_install_sh_load_in_a_default_zsh() {
     // What zsh-newuser-install writes when completion is turned on.
     completes_after_install("zsh", ".zshrc", "autoload -Uz compinit\ncompinit\n");
+}
+
+/// Each shell's way to run a script, to set `JIT_ENV=env` and `JIT_EXPIRES` (now + `SECS`, to be
+/// replaced), to print the indicator, and how many processes a prompt may start: fish has no
+/// clock of its own and runs `date` once.
+fn prompt_cases(
+    env: &str,
+) -> [(
+    &'static str,
+    &'static [&'static str],
+    String,
+    &'static str,
+    usize,
+); 3] {
+    [
+        (
+            "bash",
+            &["bash", "--norc", "--noprofile", "-c"],
+            format!("JIT_ENV={env}; JIT_EXPIRES=$((EPOCHSECONDS + SECS))"),
+            "__jit_prompt_hook; printf '%s\\n' \"$__jit_ps1\"",
+            0,
+        ),
+        (
+            "zsh",
+            &["zsh", "--no-rcs", "-c"],
+            format!("JIT_ENV={env}; JIT_EXPIRES=$((EPOCHSECONDS + SECS))"),
+            "__jit_prompt_hook; print -r -- \"$__jit_prompt\"",
+            0,
+        ),
+        (
+            "fish",
+            &["fish", "--no-config", "-c"],
+            format!("set -gx JIT_ENV {env}; set -gx JIT_EXPIRES (math (date +%s) + SECS)"),
+            "__jit_prompt_info; echo",
+            1,
+        ),
+    ]
 }
