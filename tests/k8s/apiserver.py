@@ -7,11 +7,18 @@ usage: apiserver.py CERT KEY
 import http.server
 import ssl
 import sys
+import threading
+
+# Requests are handled on many threads: one line per request, whole, under a lock, or two
+# threads' lines can interleave into one.
+LOG = threading.Lock()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        print("auth " + self.headers.get("Authorization", ""), flush=True)
+        with LOG:
+            sys.stdout.write("auth " + self.headers.get("Authorization", "") + "\n")
+            sys.stdout.flush()
         body = b'{"kind":"NamespaceList","apiVersion":"v1","metadata":{},"items":[]}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -31,8 +38,6 @@ def main():
     server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     # Stop when the test closes our stdin (it dies, or drops us).
-    import threading
-
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()
 
