@@ -216,6 +216,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0001_init.sql"),
     ),
     (2, "k8s", include_str!("../migrations/sqlite/0002_k8s.sql")),
+    (
+        3,
+        "password",
+        include_str!("../migrations/sqlite/0003_password.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -227,6 +232,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "k8s",
         include_str!("../migrations/postgres/0002_k8s.sql"),
+    ),
+    (
+        3,
+        "password",
+        include_str!("../migrations/postgres/0003_password.sql"),
     ),
 ];
 
@@ -589,6 +599,23 @@ impl Db {
             insert_audit!(&mut *tx, &audit);
         });
         Ok(())
+    }
+
+    /// Store a user's password hash (an argon2id PHC string). False when there is no such user.
+    pub async fn set_password(&self, name: &str, hash: &str, audit: AuditEntry) -> Result<bool> {
+        let n = write_tx!(self, tx, {
+            let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
+                .bind(hash)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                insert_audit!(&mut *tx, &audit);
+            }
+            n
+        });
+        Ok(n > 0)
     }
 
     /// Remove a user with their tokens and memberships. False when there was none.

@@ -9,6 +9,7 @@ mod db;
 mod log;
 mod net;
 mod page;
+mod password;
 mod secret;
 mod sts;
 
