@@ -22,11 +22,13 @@ use crate::sts::{Signin, Sts};
 
 pub struct App {
     pub db: Db,
+    /// Served over TLS: session cookies get `Secure`.
+    pub tls: bool,
     pub sts: Sts,
     pub signin: Signin,
 }
 
-type Shared = Arc<App>;
+pub type Shared = Arc<App>;
 
 /// The peer of a connection, put on each request by the listener.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +53,7 @@ pub fn router(app: Shared) -> Router {
         .route("/v3/admin/plans/{plan}/k8sConfig", get(plan_k8s))
         .route("/healthz", get(health))
         .route("/.well-known/jit-portal", get(features))
+        .merge(crate::web::routes())
         .fallback(|| async { reply(StatusCode::NOT_FOUND, json!("not found")) })
         .with_state(app)
 }
@@ -88,17 +91,17 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn with_who(mut response: Response, who: &str) -> Response {
+pub(crate) fn with_who(mut response: Response, who: &str) -> Response {
     response.extensions_mut().insert(Who(who.to_string()));
     response
 }
 
-fn internal(what: &str, e: &anyhow::Error) -> Response {
+pub(crate) fn internal(what: &str, e: &anyhow::Error) -> Response {
     log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
     reply(StatusCode::INTERNAL_SERVER_ERROR, json!(what))
 }
 
-fn client_of(addr: Option<Extension<ClientAddr>>) -> Option<String> {
+pub(crate) fn client_of(addr: Option<Extension<ClientAddr>>) -> Option<String> {
     addr.map(|Extension(ClientAddr(a))| a.ip().to_string())
 }
 
@@ -443,14 +446,14 @@ async fn k8s_vend(
     .into_response()
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     let mut r = (status, Html(body)).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => {
             let mut r = StatusCode::SEE_OTHER.into_response();

@@ -12,6 +12,7 @@ mod page;
 mod password;
 mod secret;
 mod sts;
+mod web;
 
 use std::process::ExitCode;
 

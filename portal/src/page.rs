@@ -47,16 +47,7 @@ pub fn authorize(login: &Login, error: Option<&str>) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Authorize duplo-jit</title>
-<style>
-  body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem; color: #1f2328; }}
-  h1 {{ font-size: 1.4rem; }}
-  label {{ display: block; margin: 1.5rem 0 .3rem; font-weight: 600; }}
-  input {{ width: 100%; padding: .5rem; font: inherit; box-sizing: border-box; }}
-  .buttons {{ margin-top: 1.5rem; display: flex; gap: .75rem; }}
-  button {{ padding: .55rem 1.4rem; font: inherit; border-radius: 6px; border: 1px solid #8c959f; cursor: pointer; }}
-  button.primary {{ background: #1f6feb; color: white; border-color: #1f6feb; }}
-  .error {{ color: #cf222e; }}
-</style>
+<link rel="stylesheet" href="/static/portal.css">
 </head>
 <body>
 <h1>Authorize command-line access</h1>
@@ -80,8 +71,8 @@ pub fn authorize(login: &Login, error: Option<&str>) -> String {
 
 pub fn done() -> String {
     r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>duplo-jit authorized</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto;">
+<html lang="en"><head><meta charset="utf-8"><title>duplo-jit authorized</title><link rel="stylesheet" href="/static/portal.css"></head>
+<body>
 <h1 id="done">You are signed in</h1>
 <p>The command line has its credentials. You can close this window.</p>
 </body></html>
@@ -92,8 +83,8 @@ pub fn done() -> String {
 pub fn message(title: &str) -> String {
     let title = escape(title);
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto;\"><h1 id=\"message\">{title}</h1></body></html>\n"
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><link rel=\"stylesheet\" href=\"/static/portal.css\"></head>\
+         <body><h1 id=\"message\">{title}</h1></body></html>\n"
     )
 }
 

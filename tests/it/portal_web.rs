@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::portal_server::{admin, provision, state};
+use crate::portal_server::{Served, admin, provision, serve, state};
 use crate::support::{Run, Sandbox, finish};
 
 pub const ALICE_PASSWORD: &str = "alice-web-password-7";
@@ -77,4 +77,232 @@ fn passwd_reads_stdin_stores_only_an_argon2id_hash_and_is_audited() {
         "a password in argv is refused: {}",
         argv.stderr
     );
+}
+
+/// A browser without JavaScript: cookies by hand, redirects not followed.
+pub struct Browser {
+    http: reqwest::blocking::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The value of the hidden input `name`.
+    #[track_caller]
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').expect("closing quote");
+        self.body[start..start + end].to_string()
+    }
+}
+
+impl Browser {
+    pub fn new(portal: &Served) -> Browser {
+        Browser {
+            http: reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: portal.url.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn take(&mut self, resp: reqwest::blocking::Response) -> Page {
+        for v in resp.headers().get_all("set-cookie") {
+            let text = v.to_str().expect("ascii cookie");
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (k, val) = pair.split_once('=').expect("name=value");
+            self.cookies.retain(|(n, _)| n != k);
+            if !text.contains("Max-Age=0") {
+                self.cookies.push((k.to_string(), val.to_string()));
+            }
+        }
+        Page {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().expect("body"),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .expect("GET");
+        self.take(resp)
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .expect("POST");
+        self.take(resp)
+    }
+
+    /// Open the sign-in page and submit it.
+    pub fn sign_in(&mut self, user: &str, password: &str) -> Page {
+        let form = self.get("/login?next=/profile");
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = form.hidden("csrf");
+        self.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("next", "/profile"),
+                ("username", user),
+                ("password", password),
+            ],
+        )
+    }
+}
+
+#[test]
+fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+
+    let anonymous = b.get("/profile");
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), "/login?next=%2Fprofile");
+
+    let form = b.get("/login");
+    assert_eq!(form.header("cache-control"), "no-store");
+    let csp = form.header("content-security-policy");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(form.header("x-content-type-options"), "nosniff");
+    assert_eq!(form.header("referrer-policy"), "no-referrer");
+
+    // A sign-in form without its CSRF token is refused even with the right password.
+    let forged = b.post(
+        "/login",
+        &[("username", "alice"), ("password", ALICE_PASSWORD)],
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(b.cookie("jit_session").is_none());
+
+    let wrong = b.sign_in("alice", "not-her-password");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("do not match"), "{}", wrong.body);
+    let unknown = b.sign_in("mallory", ALICE_PASSWORD);
+    assert_eq!(unknown.status, 401);
+
+    // A session id planted before sign-in is replaced by a new one.
+    b.cookies.push(("jit_session".into(), "jit_planted".into()));
+    let ok = b.sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.header("location"), "/profile");
+    let set = ok.header("set-cookie");
+    let session_line = set
+        .lines()
+        .find(|l| l.starts_with("jit_session="))
+        .expect("session cookie");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session_line.contains(attr), "{session_line}");
+    }
+    assert!(
+        !session_line.contains("Secure"),
+        "plain http on loopback: {session_line}"
+    );
+    let first = b.cookie("jit_session").expect("session");
+    assert_ne!(first, "jit_planted");
+    let profile = b.get("/profile");
+    assert_eq!(profile.status, 200);
+    assert!(
+        profile.body.contains("<strong id=\"user\">alice</strong>"),
+        "{}",
+        profile.body
+    );
+    assert_eq!(profile.header("cache-control"), "no-store");
+
+    // Signing in again over a live session gives another session and ends the first one.
+    let mut b2 = Browser::new(&portal);
+    let csrf = b2.get("/login").hidden("csrf");
+    b2.cookies.push(("jit_session".into(), first.clone()));
+    let again = b2.post(
+        "/login",
+        &[
+            ("csrf", &csrf),
+            ("username", "alice"),
+            ("password", ALICE_PASSWORD),
+        ],
+    );
+    assert_eq!(again.status, 303);
+    let second = b2.cookie("jit_session").expect("session");
+    assert_ne!(first, second, "the session id changes on sign-in");
+    assert_eq!(
+        b.get("/profile").status,
+        303,
+        "the replaced session is over"
+    );
+    let mut b = b2;
+
+    // Sign-out wants the session's CSRF token.
+    let csrf = b.get("/profile").hidden("csrf");
+    assert_eq!(b.post("/logout", &[]).status, 403);
+    assert_eq!(b.post("/logout", &[("csrf", "jit_wrong")]).status, 403);
+    assert_eq!(b.get("/profile").status, 200, "still signed in");
+    let out = b.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    let mut stale = Browser::new(&portal);
+    stale.cookies.push(("jit_session".into(), second));
+    assert_eq!(stale.get("/profile").status, 303, "signed out for good");
+
+    let audit = admin(&sb, &["audit"]);
+    for event in [
+        "\tweb sign-in\t",
+        "\tweb sign-in failed\t",
+        "\tweb sign-out\t",
+    ] {
+        assert!(audit.contains(event), "{event} missing: {audit}");
+    }
+    assert!(!audit.contains(ALICE_PASSWORD));
+    assert!(!portal.log().contains(ALICE_PASSWORD));
 }
