@@ -464,22 +464,36 @@ pub(crate) fn see_other(location: &str) -> Response {
     }
 }
 
-fn port_of(q: &HashMap<String, String>) -> Option<u16> {
+pub(crate) fn port_of(q: &HashMap<String, String>) -> Option<u16> {
     q.get("localPort")
         .and_then(|p| p.parse::<u16>().ok())
         .filter(|p| *p != 0)
 }
 
 /// The CLI's one-time `state`, when it sent a sane one.
-fn state_of(q: &HashMap<String, String>) -> Option<&str> {
+pub(crate) fn state_of(q: &HashMap<String, String>) -> Option<&str> {
     q.get("state")
         .map(String::as_str)
         .filter(|s| !s.is_empty() && s.len() <= 512)
 }
 
-async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
+async fn login_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if q.get("success").map(String::as_str) == Some("true") {
         return html(StatusCode::OK, page::done());
+    }
+    if let Some(port) = port_of(&q) {
+        match crate::web::current(&app, &headers).await {
+            Ok(Some(session)) => {
+                let admin = q.get("isAdmin").map(String::as_str) == Some("true");
+                return crate::web::cli_login(&session, port, admin, state_of(&q), None);
+            }
+            Ok(None) => {}
+            Err(r) => return r,
+        }
     }
     match port_of(&q) {
         Some(port) => html(
@@ -502,9 +516,14 @@ async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
 
 async fn login_submit(
     State(app): State<Shared>,
+    headers: HeaderMap,
     addr: Option<Extension<ClientAddr>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    // The signed-in page's form carries the session's CSRF token instead of an API token.
+    if form.contains_key("csrf") {
+        return crate::web::cli_login_submit(&app, &headers, client_of(addr), &form).await;
+    }
     let Some(port) = port_of(&form) else {
         return html(
             StatusCode::BAD_REQUEST,

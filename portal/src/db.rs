@@ -236,6 +236,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sessions",
         include_str!("../migrations/sqlite/0004_sessions.sql"),
     ),
+    (
+        5,
+        "session_tokens",
+        include_str!("../migrations/sqlite/0005_session_tokens.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -257,6 +262,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "sessions",
         include_str!("../migrations/postgres/0004_sessions.sql"),
+    ),
+    (
+        5,
+        "session_tokens",
+        include_str!("../migrations/postgres/0005_session_tokens.sql"),
     ),
 ];
 
@@ -710,6 +720,41 @@ impl Db {
             })
             .transpose()
         })
+    }
+
+    /// A token the signed-in `session` authorized for the CLI: an hour at most, revoked with
+    /// the session. Returns the clear text and the token's id.
+    pub async fn mint_session_token(
+        &self,
+        session: &Session,
+        audit: AuditEntry,
+    ) -> Result<(String, String)> {
+        let now = audit.at;
+        let (token, id) = (secret::new_token()?, secret::new_id("tok_")?);
+        let mut audit = audit;
+        audit.token_id = Some(id.clone());
+        audit.detail = Some(format!("minted {id} from {}", session.id));
+        write_tx!(self, tx, {
+            // The session may have ended since it was checked: then nothing is minted.
+            let inserted = sqlx::query(
+                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires, session) \
+                 SELECT $1, $2, user_name, NULL, 'login', $3, $4, id FROM sessions \
+                 WHERE id = $5 AND expires > $3",
+            )
+            .bind(&id)
+            .bind(secret::digest(&token))
+            .bind(now)
+            .bind(now + LOGIN_TOKEN_SECS)
+            .bind(&session.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                bail!("the session has ended");
+            }
+            insert_audit!(&mut *tx, &audit);
+        });
+        Ok((token, id))
     }
 
     /// End a session (sign-out). False when it was already gone.

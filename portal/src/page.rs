@@ -40,6 +40,17 @@ pub fn authorize(login: &Login, error: Option<&str>) -> String {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let mut back = url::form_urlencoded::Serializer::new(String::new());
+    back.append_pair("localAppName", "duplo-jit")
+        .append_pair("localPort", &port.to_string())
+        .append_pair("isAdmin", admin_field);
+    if let Some(s) = login.state {
+        back.append_pair("state", s);
+    }
+    let next = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", &format!("/app/user/verify-token?{}", back.finish()))
+        .finish();
+    let sign_in = escape(&format!("/login?{next}"));
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -53,6 +64,7 @@ pub fn authorize(login: &Login, error: Option<&str>) -> String {
 <h1>Authorize command-line access</h1>
 <p>The duplo-jit application on your computer wants to access your credentials ({scope} access, local port {port}).</p>
 {error}
+<p><a id="password-sign-in" href="{sign_in}">Sign in with your password</a>, or use an API token:</p>
 <form method="post" action="/app/user/verify-token">
   <input type="hidden" name="localPort" value="{port}">
   <input type="hidden" name="isAdmin" value="{admin_field}">{state_field}

@@ -316,3 +316,112 @@ async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
         &session.user,
     )
 }
+
+#[derive(Template)]
+#[template(path = "cli_login.html")]
+struct CliLoginPage<'a> {
+    signed_in: Option<&'a str>,
+    csrf: &'a str,
+    user: &'a str,
+    port: u16,
+    admin: bool,
+    scope: &'a str,
+    state: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+/// The CLI login page (docs/protocol.md §2) for a signed-in browser: who is signed in, and
+/// only Authorize or Cancel.
+pub(crate) fn cli_login(
+    session: &Session,
+    port: u16,
+    admin: bool,
+    state: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    };
+    with_who(
+        render(
+            status,
+            &CliLoginPage {
+                signed_in: Some(&session.user),
+                csrf: &session.csrf,
+                user: &session.user,
+                port,
+                admin,
+                scope: if admin { "admin" } else { "tenant" },
+                state,
+                error,
+            },
+        ),
+        &session.user,
+    )
+}
+
+/// The CLI's callback on its loopback listener.
+fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
+    let mut url = format!("http://127.0.0.1:{port}/");
+    if !pairs.is_empty() {
+        url.push('?');
+        url.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish(),
+        );
+    }
+    url
+}
+
+/// Authorize or Cancel on the signed-in CLI login page: Authorize mints a token tied to the
+/// session and hands it to the CLI's callback.
+pub(crate) async fn cli_login_submit(
+    app: &Shared,
+    headers: &HeaderMap,
+    client: Option<String>,
+    form: &HashMap<String, String>,
+) -> Response {
+    let Some(port) = crate::api::port_of(form) else {
+        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+    };
+    let session = match current(app, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other("/login"),
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session.csrf, form) {
+        return with_who(csrf_refused(), &session.user);
+    }
+    let state = crate::api::state_of(form);
+    let state_pair: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
+    if form.get("action").map(String::as_str) != Some("authorize") {
+        return with_who(see_other(&callback(port, &state_pair)), &session.user);
+    }
+    let admin = form.get("isAdmin").map(String::as_str) == Some("true");
+    if admin && !session.admin {
+        return cli_login(
+            &session,
+            port,
+            admin,
+            state,
+            Some("Your user has no admin access."),
+        );
+    }
+    let mut audit = AuditEntry::new("login", &session.user).user(&session.user);
+    audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
+    audit.client = client;
+    match app.db.mint_session_token(&session, audit).await {
+        Ok((minted, _)) => {
+            let mut pairs = vec![("t", minted.as_str())];
+            pairs.extend(state_pair);
+            with_who(see_other(&callback(port, &pairs)), &session.user)
+        }
+        Err(e) => with_who(
+            internal("The portal could not complete the login", &e),
+            &session.user,
+        ),
+    }
+}

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::portal_server::{Served, admin, provision, serve, state};
-use crate::support::{Run, Sandbox, finish};
+use crate::portal_server::{Served, admin, get, provision, serve, state};
+use crate::support::{Run, Sandbox, finish, register_secret};
 
 pub const ALICE_PASSWORD: &str = "alice-web-password-7";
 
@@ -79,6 +79,19 @@ fn passwd_reads_stdin_stores_only_an_argon2id_hash_and_is_audited() {
     );
 }
 
+/// An attribute value as a browser reads it (the escapes askama and page.rs write).
+fn unescape(text: &str) -> String {
+    text.replace("&#38;", "&")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// A browser without JavaScript: cookies by hand, redirects not followed.
 pub struct Browser {
     http: reqwest::blocking::Client,
@@ -112,7 +125,7 @@ impl Page {
             .unwrap_or_else(|| panic!("no {name} in {}", self.body))
             + marker.len();
         let end = self.body[start..].find('"').expect("closing quote");
-        self.body[start..start + end].to_string()
+        unescape(&self.body[start..start + end])
     }
 }
 
@@ -183,14 +196,20 @@ impl Browser {
 
     /// Open the sign-in page and submit it.
     pub fn sign_in(&mut self, user: &str, password: &str) -> Page {
-        let form = self.get("/login?next=/profile");
+        self.sign_in_via("/login?next=/profile", user, password)
+    }
+
+    /// Open a sign-in page (with its `next`) and submit it.
+    pub fn sign_in_via(&mut self, login: &str, user: &str, password: &str) -> Page {
+        let form = self.get(login);
         assert_eq!(form.status, 200, "{}", form.body);
         let csrf = form.hidden("csrf");
+        let next = form.hidden("next");
         self.post(
             "/login",
             &[
                 ("csrf", &csrf),
-                ("next", "/profile"),
+                ("next", &next),
                 ("username", user),
                 ("password", password),
             ],
@@ -305,4 +324,122 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     }
     assert!(!audit.contains(ALICE_PASSWORD));
     assert!(!portal.log().contains(ALICE_PASSWORD));
+}
+
+#[test]
+fn a_signed_in_browser_authorizes_the_cli_with_one_click_and_sign_out_revokes_the_token() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+
+    let (child, url) = sb.aws().tenant("dev01").host(&portal.url).start_login();
+    let path = &url.as_str()[portal.url.len()..];
+    let page = b.get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("as <strong>alice</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("name=\"token\""),
+        "no token field when signed in"
+    );
+    let field = |name: &str| page.hidden(name);
+    let (csrf, port, state) = (field("csrf"), field("localPort"), field("state"));
+
+    let forged = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", "jit_forged"),
+            ("localPort", &port),
+            ("isAdmin", "false"),
+            ("state", &state),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let admin_try = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", &csrf),
+            ("localPort", &port),
+            ("isAdmin", "true"),
+            ("state", &state),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(admin_try.status, 403, "alice is no admin");
+
+    let ok = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", &csrf),
+            ("localPort", &port),
+            ("isAdmin", "false"),
+            ("state", &state),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let location = url::Url::parse(&ok.header("location")).expect("callback url");
+    assert_eq!(location.host_str(), Some("127.0.0.1"));
+    assert_eq!(location.port().map(|p| p.to_string()), Some(port.clone()));
+    let pairs: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(pairs.get("state"), Some(&state));
+    let minted = pairs.get("t").expect("token").clone();
+    register_secret(&minted);
+    // The browser follows the redirect to the CLI's listener.
+    reqwest::blocking::get(location.as_str()).expect("callback");
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .expect("key")
+            .starts_with("ASIA")
+    );
+
+    let system = format!("{}/v3/features/system", portal.url);
+    assert_eq!(get(&system, &minted).0, 200);
+    let audit = admin(&sb, &["audit", "--user", "alice"]);
+    assert!(audit.lines().any(|l| l.contains("\tlogin\t")), "{audit}");
+    let list = admin(&sb, &["token", "list", "--user", "alice"]);
+    assert!(list.contains("login"), "{list}");
+
+    // Signing out ends the session and the token it authorized.
+    let csrf = b.get("/profile").hidden("csrf");
+    assert_eq!(b.post("/logout", &[("csrf", &csrf)]).status, 303);
+    assert_eq!(get(&system, &minted).0, 401);
+
+    // Signed out, the page falls back to the API-token form.
+    let (mut child, url) = sb
+        .aws()
+        .tenant("dev01")
+        .host(&portal.url)
+        .no_cache()
+        .start_login();
+    let page = b.get(&url.as_str()[portal.url.len()..]);
+    assert!(page.body.contains("name=\"token\""), "{}", page.body);
+    let start = page.body.find("href=\"/login?next=").expect("sign-in link") + 6;
+    let link = page.body[start..].split('"').next().expect("link");
+    let link = unescape(link);
+    let signed_in_again = b.sign_in_via(&link, "alice", ALICE_PASSWORD);
+    assert_eq!(signed_in_again.status, 303);
+    let back = signed_in_again.header("location");
+    assert!(back.starts_with("/app/user/verify-token?"), "{back}");
+    let again = b.get(&back);
+    assert!(
+        again.body.contains("as <strong>alice</strong>"),
+        "back on the CLI page: {back} {} {}",
+        again.status,
+        again.body
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
