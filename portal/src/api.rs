@@ -22,11 +22,13 @@ use crate::sts::{Signin, Sts};
 
 pub struct App {
     pub db: Db,
+    /// Served over TLS: session cookies get `Secure`.
+    pub tls: bool,
     pub sts: Sts,
     pub signin: Signin,
 }
 
-type Shared = Arc<App>;
+pub type Shared = Arc<App>;
 
 /// The peer of a connection, put on each request by the listener.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +53,7 @@ pub fn router(app: Shared) -> Router {
         .route("/v3/admin/plans/{plan}/k8sConfig", get(plan_k8s))
         .route("/healthz", get(health))
         .route("/.well-known/jit-portal", get(features))
+        .merge(crate::web::routes())
         .fallback(|| async { reply(StatusCode::NOT_FOUND, json!("not found")) })
         .with_state(app)
 }
@@ -88,17 +91,17 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn with_who(mut response: Response, who: &str) -> Response {
+pub(crate) fn with_who(mut response: Response, who: &str) -> Response {
     response.extensions_mut().insert(Who(who.to_string()));
     response
 }
 
-fn internal(what: &str, e: &anyhow::Error) -> Response {
+pub(crate) fn internal(what: &str, e: &anyhow::Error) -> Response {
     log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
     reply(StatusCode::INTERNAL_SERVER_ERROR, json!(what))
 }
 
-fn client_of(addr: Option<Extension<ClientAddr>>) -> Option<String> {
+pub(crate) fn client_of(addr: Option<Extension<ClientAddr>>) -> Option<String> {
     addr.map(|Extension(ClientAddr(a))| a.ip().to_string())
 }
 
@@ -443,14 +446,14 @@ async fn k8s_vend(
     .into_response()
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     let mut r = (status, Html(body)).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => {
             let mut r = StatusCode::SEE_OTHER.into_response();
@@ -461,22 +464,36 @@ fn see_other(location: &str) -> Response {
     }
 }
 
-fn port_of(q: &HashMap<String, String>) -> Option<u16> {
+pub(crate) fn port_of(q: &HashMap<String, String>) -> Option<u16> {
     q.get("localPort")
         .and_then(|p| p.parse::<u16>().ok())
         .filter(|p| *p != 0)
 }
 
 /// The CLI's one-time `state`, when it sent a sane one.
-fn state_of(q: &HashMap<String, String>) -> Option<&str> {
+pub(crate) fn state_of(q: &HashMap<String, String>) -> Option<&str> {
     q.get("state")
         .map(String::as_str)
         .filter(|s| !s.is_empty() && s.len() <= 512)
 }
 
-async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
+async fn login_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if q.get("success").map(String::as_str) == Some("true") {
         return html(StatusCode::OK, page::done());
+    }
+    if let Some(port) = port_of(&q) {
+        match crate::web::current(&app, &headers).await {
+            Ok(Some(session)) => {
+                let admin = q.get("isAdmin").map(String::as_str) == Some("true");
+                return crate::web::cli_login(&session, port, admin, state_of(&q), None);
+            }
+            Ok(None) => {}
+            Err(r) => return r,
+        }
     }
     match port_of(&q) {
         Some(port) => html(
@@ -499,9 +516,14 @@ async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
 
 async fn login_submit(
     State(app): State<Shared>,
+    headers: HeaderMap,
     addr: Option<Extension<ClientAddr>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    // The signed-in page's form carries the session's CSRF token instead of an API token.
+    if form.contains_key("csrf") {
+        return crate::web::cli_login_submit(&app, &headers, client_of(addr), &form).await;
+    }
     let Some(port) = port_of(&form) else {
         return html(
             StatusCode::BAD_REQUEST,

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
   jit portal serve --demo                       # demo user, tenant and token against local moto STS
   jit portal tenant add dev01 --role-arn arn:aws:iam::111111111111:role/dev01 --validity 7200
   jit portal user add alice --tenant dev01
+  jit portal user passwd alice                  # reads the web sign-in password from stdin
   jit portal token create alice                 # prints a permanent API token
   jit portal token list; jit portal token revoke tok_0123456789abcdef
   jit portal audit --user alice --since 1d --json
@@ -128,6 +129,11 @@ pub enum UserCommand {
     List,
     /// Remove a user and every token of theirs
     Remove { name: String },
+    /// Set a user's web sign-in password, read from standard input (first line; never argv)
+    #[command(after_long_help = "Examples:
+  jit portal user passwd alice                  # type it, then Enter
+  printf '%s\\n' \"$PW\" | jit portal user passwd alice")]
+    Passwd { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -132,6 +132,16 @@ pub struct Authed {
     pub expires: Option<i64>,
 }
 
+/// A signed-in browser.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub user: String,
+    pub admin: bool,
+    /// The token every POST form of this session carries.
+    pub csrf: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenInfo {
     pub id: String,
@@ -216,6 +226,21 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0001_init.sql"),
     ),
     (2, "k8s", include_str!("../migrations/sqlite/0002_k8s.sql")),
+    (
+        3,
+        "password",
+        include_str!("../migrations/sqlite/0003_password.sql"),
+    ),
+    (
+        4,
+        "sessions",
+        include_str!("../migrations/sqlite/0004_sessions.sql"),
+    ),
+    (
+        5,
+        "session_tokens",
+        include_str!("../migrations/sqlite/0005_session_tokens.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -227,6 +252,21 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "k8s",
         include_str!("../migrations/postgres/0002_k8s.sql"),
+    ),
+    (
+        3,
+        "password",
+        include_str!("../migrations/postgres/0003_password.sql"),
+    ),
+    (
+        4,
+        "sessions",
+        include_str!("../migrations/postgres/0004_sessions.sql"),
+    ),
+    (
+        5,
+        "session_tokens",
+        include_str!("../migrations/postgres/0005_session_tokens.sql"),
     ),
 ];
 
@@ -534,13 +574,18 @@ impl Db {
     /// Forget tokens that have expired (the minted ones expire no later than their parents).
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         with_pool!(self, p, {
-            Ok(
+            let sessions = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
+                .bind(now)
+                .execute(p)
+                .await?
+                .rows_affected();
+            let tokens =
                 sqlx::query("DELETE FROM tokens WHERE expires IS NOT NULL AND expires <= $1")
                     .bind(now)
                     .execute(p)
                     .await?
-                    .rows_affected(),
-            )
+                    .rows_affected();
+            Ok(sessions + tokens)
         })
     }
 
@@ -589,6 +634,133 @@ impl Db {
             insert_audit!(&mut *tx, &audit);
         });
         Ok(())
+    }
+
+    /// Store a user's password hash (an argon2id PHC string). False when there is no such user.
+    pub async fn set_password(&self, name: &str, hash: &str, audit: AuditEntry) -> Result<bool> {
+        let n = write_tx!(self, tx, {
+            let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
+                .bind(hash)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                insert_audit!(&mut *tx, &audit);
+            }
+            n
+        });
+        Ok(n > 0)
+    }
+
+    /// A user's stored password hash, when they have one.
+    pub async fn password_hash(&self, name: &str) -> Result<Option<String>> {
+        let sql = "SELECT password_hash FROM users WHERE name = $1";
+        with_pool!(self, p, {
+            let hash: Option<Option<String>> =
+                sqlx::query_scalar(sql).bind(name).fetch_optional(p).await?;
+            Ok(hash.flatten())
+        })
+    }
+
+    // ---- web sessions ----
+
+    /// A new session for `user`: returns (cookie secret, session id, CSRF token). The secret is
+    /// stored as a digest only.
+    pub async fn create_session(
+        &self,
+        user: &str,
+        ttl: i64,
+        audit: AuditEntry,
+    ) -> Result<(String, String, String)> {
+        let now = audit.at;
+        let (cookie, id, csrf) = (
+            secret::new_token()?,
+            secret::new_id("ses_")?,
+            secret::new_token()?,
+        );
+        let mut audit = audit;
+        audit.detail = Some(format!("session {id}"));
+        write_tx!(self, tx, {
+            sqlx::query(
+                "INSERT INTO sessions (id, digest, user_name, csrf, created, expires) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&id)
+            .bind(secret::digest(&cookie))
+            .bind(user)
+            .bind(&csrf)
+            .bind(now)
+            .bind(now + ttl)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, &audit);
+        });
+        Ok((cookie, id, csrf))
+    }
+
+    /// The live session behind a cookie secret.
+    pub async fn session(&self, cookie: &str, now: i64) -> Result<Option<Session>> {
+        let sql = "SELECT s.id, s.user_name, s.csrf, u.admin FROM sessions s \
+                   JOIN users u ON u.name = s.user_name \
+                   WHERE s.digest = $1 AND s.expires > $2";
+        with_pool!(self, p, {
+            let row = sqlx::query(sql)
+                .bind(secret::digest(cookie))
+                .bind(now)
+                .fetch_optional(p)
+                .await?;
+            row.map(|r| {
+                Ok(Session {
+                    id: r.try_get("id")?,
+                    user: r.try_get("user_name")?,
+                    csrf: r.try_get("csrf")?,
+                    admin: r.try_get("admin")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// A token the signed-in `session` authorized for the CLI: an hour at most, revoked with
+    /// the session. Returns the clear text and the token's id.
+    pub async fn mint_session_token(
+        &self,
+        session: &Session,
+        audit: AuditEntry,
+    ) -> Result<(String, String)> {
+        let now = audit.at;
+        let (token, id) = (secret::new_token()?, secret::new_id("tok_")?);
+        let mut audit = audit;
+        audit.token_id = Some(id.clone());
+        audit.detail = Some(format!("minted {id} from {}", session.id));
+        write_tx!(self, tx, {
+            // The session may have ended since it was checked: then nothing is minted.
+            let inserted = sqlx::query(
+                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires, session) \
+                 SELECT $1, $2, user_name, NULL, 'login', $3, $4, id FROM sessions \
+                 WHERE id = $5 AND expires > $3",
+            )
+            .bind(&id)
+            .bind(secret::digest(&token))
+            .bind(now)
+            .bind(now + LOGIN_TOKEN_SECS)
+            .bind(&session.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                bail!("the session has ended");
+            }
+            insert_audit!(&mut *tx, &audit);
+        });
+        Ok((token, id))
+    }
+
+    /// End a session (sign-out). False when it was already gone.
+    pub async fn end_session(&self, id: &str, audit: AuditEntry) -> Result<bool> {
+        self.delete_audited("DELETE FROM sessions WHERE id = $1", id, audit)
+            .await
     }
 
     /// Remove a user with their tokens and memberships. False when there was none.

@@ -9,8 +9,10 @@ mod db;
 mod log;
 mod net;
 mod page;
+mod password;
 mod secret;
 mod sts;
+mod web;
 
 use std::process::ExitCode;
 

@@ -40,6 +40,17 @@ pub fn authorize(login: &Login, error: Option<&str>) -> String {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let mut back = url::form_urlencoded::Serializer::new(String::new());
+    back.append_pair("localAppName", "duplo-jit")
+        .append_pair("localPort", &port.to_string())
+        .append_pair("isAdmin", admin_field);
+    if let Some(s) = login.state {
+        back.append_pair("state", s);
+    }
+    let next = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", &format!("/app/user/verify-token?{}", back.finish()))
+        .finish();
+    let sign_in = escape(&format!("/login?{next}"));
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -47,21 +58,13 @@ pub fn authorize(login: &Login, error: Option<&str>) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Authorize duplo-jit</title>
-<style>
-  body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem; color: #1f2328; }}
-  h1 {{ font-size: 1.4rem; }}
-  label {{ display: block; margin: 1.5rem 0 .3rem; font-weight: 600; }}
-  input {{ width: 100%; padding: .5rem; font: inherit; box-sizing: border-box; }}
-  .buttons {{ margin-top: 1.5rem; display: flex; gap: .75rem; }}
-  button {{ padding: .55rem 1.4rem; font: inherit; border-radius: 6px; border: 1px solid #8c959f; cursor: pointer; }}
-  button.primary {{ background: #1f6feb; color: white; border-color: #1f6feb; }}
-  .error {{ color: #cf222e; }}
-</style>
+<link rel="stylesheet" href="/static/portal.css">
 </head>
 <body>
 <h1>Authorize command-line access</h1>
 <p>The duplo-jit application on your computer wants to access your credentials ({scope} access, local port {port}).</p>
 {error}
+<p><a id="password-sign-in" href="{sign_in}">Sign in with your password</a>, or use an API token:</p>
 <form method="post" action="/app/user/verify-token">
   <input type="hidden" name="localPort" value="{port}">
   <input type="hidden" name="isAdmin" value="{admin_field}">{state_field}
@@ -80,8 +83,8 @@ pub fn authorize(login: &Login, error: Option<&str>) -> String {
 
 pub fn done() -> String {
     r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>duplo-jit authorized</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto;">
+<html lang="en"><head><meta charset="utf-8"><title>duplo-jit authorized</title><link rel="stylesheet" href="/static/portal.css"></head>
+<body>
 <h1 id="done">You are signed in</h1>
 <p>The command line has its credentials. You can close this window.</p>
 </body></html>
@@ -92,8 +95,8 @@ pub fn done() -> String {
 pub fn message(title: &str) -> String {
     let title = escape(title);
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto;\"><h1 id=\"message\">{title}</h1></body></html>\n"
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><link rel=\"stylesheet\" href=\"/static/portal.css\"></head>\
+         <body><h1 id=\"message\">{title}</h1></body></html>\n"
     )
 }
 

@@ -18,4 +18,5 @@ mod parity;
 mod portal_k8s;
 mod portal_ops;
 mod portal_server;
+mod portal_web;
 mod shells;

@@ -1,12 +1,12 @@
 //! `jit portal user|tenant|token|set`: changes to the portal's users, tenants, tokens and
 //! settings, each recorded in the audit trail in the same transaction.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::{check_name, cli_actor};
 use crate::cli::{SetArgs, TenantCommand, TokenCommand, UserCommand};
 use crate::db::{self, AuditEntry, Db};
-use crate::{log, secret};
+use crate::{log, password, secret};
 
 fn change(what: &str) -> AuditEntry {
     AuditEntry::new(what, &cli_actor())
@@ -20,6 +20,22 @@ fn when(secs: Option<i64>) -> String {
     secs.and_then(|s| jiff::Timestamp::from_second(s).ok())
         .map(jit::model::rfc3339)
         .unwrap_or_else(|| "never".into())
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        bail!(
+            "no password on standard input (one line, e.g. printf '%s\\n' \"$PW\" | jit portal user passwd NAME)"
+        );
+    }
+    Ok(password.to_string())
 }
 
 pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
@@ -65,6 +81,17 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
             log::status(format_args!(
                 "removed portal user '{name}' and their tokens"
             ));
+        }
+        UserCommand::Passwd { name } => {
+            let password = read_password()?;
+            let hash = password::hash(&password)?;
+            if !db
+                .set_password(&name, &hash, change("user passwd").user(&name))
+                .await?
+            {
+                bail!("no portal user '{}'", log::escape(&name));
+            }
+            log::status(format_args!("set the password of portal user '{name}'"));
         }
     }
     Ok(())

@@ -64,6 +64,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     ));
     let app = Arc::new(App {
         db,
+        tls: args.tls_cert.is_some(),
         sts: Sts::new(
             sts_endpoint,
             args.region.clone(),
@@ -83,6 +84,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(args.request_timeout.max(1)),
         ))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(axum::middleware::from_fn(log_requests));
     let purger = tokio::spawn(purge_expired(app.clone()));
     let limits = Limits {

@@ -1,0 +1,427 @@
+//! The portal's web pages: password sign-in, sessions held in the database, CSRF tokens on
+//! every form and security headers on every answer. Pages are askama templates, so every
+//! value is escaped by the engine.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Extension, Form, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::api::{ClientAddr, Shared, client_of, html, internal, see_other, with_who};
+use crate::db::{AuditEntry, Session};
+use crate::{password, secret};
+
+/// How long a web sign-in lasts.
+const SESSION_SECS: i64 = 12 * 3600;
+const SESSION_COOKIE: &str = "jit_session";
+/// The CSRF token of the sign-in form, before there is a session to hold one.
+const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(|| async { see_other("/profile") }))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/profile", get(profile))
+        .route("/static/portal.css", get(stylesheet))
+}
+
+/// Headers every answer carries. Pages may show secrets, so nothing but the stylesheet is
+/// cached.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path().starts_with("/static/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !cacheable {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    let mut r = include_str!("../static/portal.css").into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    signed_in: Option<&'a str>,
+    csrf: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage<'a> {
+    signed_in: Option<&'a str>,
+    csrf: &'a str,
+    user: &'a str,
+    admin: bool,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    signed_in: Option<&'a str>,
+    csrf: &'a str,
+    title: &'a str,
+}
+
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => html(status, body),
+        Err(e) => internal("cannot render the page", &anyhow::Error::new(e)),
+    }
+}
+
+pub(crate) fn message(status: StatusCode, title: &str) -> Response {
+    render(
+        status,
+        &MessagePage {
+            signed_in: None,
+            csrf: "",
+            title,
+        },
+    )
+}
+
+/// A cookie's value from the request.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+fn set_cookie(app: &Shared, response: &mut Response, name: &str, value: &str, max_age: i64) {
+    let secure = if app.tls { "; Secure" } else { "" };
+    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The signed-in session of a request, if any.
+pub(crate) async fn current(
+    app: &Shared,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, Response> {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    app.db
+        .session(value, jiff::Timestamp::now().as_second())
+        .await
+        .map_err(|e| internal("portal state unreadable", &e))
+}
+
+/// Whether a submitted form token is the expected one (compared as digests, in constant time
+/// with respect to where they differ).
+pub(crate) fn csrf_ok(expected: &str, form: &HashMap<String, String>) -> bool {
+    let given = form.get("csrf").map(String::as_str).unwrap_or_default();
+    !expected.is_empty() && secret::digest(given) == secret::digest(expected)
+}
+
+pub(crate) fn csrf_refused() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "This form has expired or did not come from this portal: reload the page and try again",
+    )
+}
+
+/// The local path to return to after signing in (never another site).
+fn next_of(q: &HashMap<String, String>) -> String {
+    q.get("next")
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .cloned()
+        .unwrap_or_else(|| "/profile".into())
+}
+
+/// Where to send a browser that must sign in first.
+pub(crate) fn sign_in_first(path_and_query: &str) -> Response {
+    let next = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", path_and_query)
+        .finish();
+    see_other(&format!("/login?{next}"))
+}
+
+async fn login_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let next = next_of(&q);
+    match current(&app, &headers).await {
+        Ok(Some(s)) => return with_who(see_other(&next), &s.user),
+        Ok(None) => {}
+        Err(r) => return r,
+    }
+    login_form(&app, StatusCode::OK, &next, None)
+}
+
+fn login_form(app: &Shared, status: StatusCode, next: &str, error: Option<&str>) -> Response {
+    let csrf = match secret::new_token() {
+        Ok(t) => t,
+        Err(e) => return internal("no randomness", &e),
+    };
+    let mut r = render(
+        status,
+        &LoginPage {
+            signed_in: None,
+            csrf: &csrf,
+            next,
+            error,
+        },
+    );
+    set_cookie(app, &mut r, LOGIN_CSRF_COOKIE, &csrf, 3600);
+    r
+}
+
+/// Checked against unknown users too, so a wrong name costs as long as a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| password::hash("not a real password").unwrap_or_default());
+
+async fn login_submit(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let next = next_of(&form);
+    if !csrf_ok(
+        cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default(),
+        &form,
+    ) {
+        return csrf_refused();
+    }
+    let name = form.get("username").map(|n| n.trim()).unwrap_or_default();
+    let given = form.get("password").cloned().unwrap_or_default();
+    let stored = match app.db.password_hash(name).await {
+        Ok(h) => h,
+        Err(e) => return internal("portal state unreadable", &e),
+    };
+    let known = stored.is_some();
+    let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+    let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+        .await
+        .unwrap_or(false);
+    let client = client_of(addr);
+    if !(ok && known) {
+        let mut audit = AuditEntry::new("web sign-in failed", "web");
+        if known {
+            audit.user = Some(name.into());
+        }
+        audit.client = client;
+        if let Err(e) = app.db.audit(&audit).await {
+            return internal("cannot record the sign-in", &e);
+        }
+        return login_form(
+            &app,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("That user name and password do not match."),
+        );
+    }
+    // A fresh session on every sign-in: an id planted before it is worth nothing after.
+    if let Ok(Some(old)) = current(&app, &headers).await {
+        let audit = AuditEntry::new("web sign-out", &old.user).user(&old.user);
+        if let Err(e) = app.db.end_session(&old.id, audit).await {
+            return internal("cannot end the previous session", &e);
+        }
+    }
+    let mut audit = AuditEntry::new("web sign-in", name).user(name);
+    audit.client = client;
+    let (value, _, _) = match app.db.create_session(name, SESSION_SECS, audit).await {
+        Ok(s) => s,
+        Err(e) => return internal("cannot start a session", &e),
+    };
+    let mut r = with_who(see_other(&next), name);
+    set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
+    set_cookie(&app, &mut r, LOGIN_CSRF_COOKIE, "", 0);
+    r
+}
+
+async fn logout(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match current(&app, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other("/login"),
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session.csrf, &form) {
+        return with_who(csrf_refused(), &session.user);
+    }
+    let audit = AuditEntry::new("web sign-out", &session.user).user(&session.user);
+    if let Err(e) = app.db.end_session(&session.id, audit).await {
+        return internal("cannot end the session", &e);
+    }
+    let mut r = with_who(see_other("/login"), &session.user);
+    set_cookie(&app, &mut r, SESSION_COOKIE, "", 0);
+    r
+}
+
+async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let session = match current(&app, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return sign_in_first("/profile"),
+        Err(r) => return r,
+    };
+    with_who(
+        render(
+            StatusCode::OK,
+            &ProfilePage {
+                signed_in: Some(&session.user),
+                csrf: &session.csrf,
+                user: &session.user,
+                admin: session.admin,
+            },
+        ),
+        &session.user,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "cli_login.html")]
+struct CliLoginPage<'a> {
+    signed_in: Option<&'a str>,
+    csrf: &'a str,
+    user: &'a str,
+    port: u16,
+    admin: bool,
+    scope: &'a str,
+    state: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+/// The CLI login page (docs/protocol.md §2) for a signed-in browser: who is signed in, and
+/// only Authorize or Cancel.
+pub(crate) fn cli_login(
+    session: &Session,
+    port: u16,
+    admin: bool,
+    state: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    };
+    with_who(
+        render(
+            status,
+            &CliLoginPage {
+                signed_in: Some(&session.user),
+                csrf: &session.csrf,
+                user: &session.user,
+                port,
+                admin,
+                scope: if admin { "admin" } else { "tenant" },
+                state,
+                error,
+            },
+        ),
+        &session.user,
+    )
+}
+
+/// The CLI's callback on its loopback listener.
+fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
+    let mut url = format!("http://127.0.0.1:{port}/");
+    if !pairs.is_empty() {
+        url.push('?');
+        url.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish(),
+        );
+    }
+    url
+}
+
+/// Authorize or Cancel on the signed-in CLI login page: Authorize mints a token tied to the
+/// session and hands it to the CLI's callback.
+pub(crate) async fn cli_login_submit(
+    app: &Shared,
+    headers: &HeaderMap,
+    client: Option<String>,
+    form: &HashMap<String, String>,
+) -> Response {
+    let Some(port) = crate::api::port_of(form) else {
+        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+    };
+    let session = match current(app, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other("/login"),
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session.csrf, form) {
+        return with_who(csrf_refused(), &session.user);
+    }
+    let state = crate::api::state_of(form);
+    let state_pair: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
+    if form.get("action").map(String::as_str) != Some("authorize") {
+        return with_who(see_other(&callback(port, &state_pair)), &session.user);
+    }
+    let admin = form.get("isAdmin").map(String::as_str) == Some("true");
+    if admin && !session.admin {
+        return cli_login(
+            &session,
+            port,
+            admin,
+            state,
+            Some("Your user has no admin access."),
+        );
+    }
+    let mut audit = AuditEntry::new("login", &session.user).user(&session.user);
+    audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
+    audit.client = client;
+    match app.db.mint_session_token(&session, audit).await {
+        Ok((minted, _)) => {
+            let mut pairs = vec![("t", minted.as_str())];
+            pairs.extend(state_pair);
+            with_who(see_other(&callback(port, &pairs)), &session.user)
+        }
+        Err(e) => with_who(
+            internal("The portal could not complete the login", &e),
+            &session.user,
+        ),
+    }
+}

@@ -1,0 +1,445 @@
+//! The portal's web side: local passwords, sessions, CSRF, security headers, the profile page
+//! and the signed-in CLI login page, driven over HTTP and in headless Chromium.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::portal_server::{Served, admin, get, provision, serve, state};
+use crate::support::{Run, Sandbox, finish, register_secret};
+
+pub const ALICE_PASSWORD: &str = "alice-web-password-7";
+
+/// `jit portal user passwd NAME` with `stdin` as its standard input.
+#[track_caller]
+pub fn passwd(sb: &Sandbox, name: &str, stdin: &str) -> Run {
+    let st = state(sb);
+    let mut child = sb
+        .jit(&["portal", "--db", &st, "user", "passwd", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn jit");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    finish(child.wait_with_output().expect("wait jit"))
+}
+
+/// Everything SQLite holds for the sandbox's portal (the file and its write-ahead log).
+fn db_bytes(sb: &Sandbox) -> String {
+    let st = state(sb);
+    let mut all = Vec::new();
+    for path in [st.clone(), format!("{st}-wal")] {
+        all.extend(std::fs::read(&path).unwrap_or_default());
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[test]
+fn passwd_reads_stdin_stores_only_an_argon2id_hash_and_is_audited() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\r\n"))
+        .ok()
+        .warns("set the password of portal user 'alice'");
+    let stored = db_bytes(&sb);
+    assert!(stored.contains("$argon2id$v=19$"), "no argon2id hash");
+    assert!(
+        !stored.contains(ALICE_PASSWORD),
+        "the password itself is stored"
+    );
+    let audit = admin(&sb, &["audit", "--user", "alice"]);
+    assert!(
+        audit.lines().any(|l| l.contains("\tuser passwd\t")),
+        "{audit}"
+    );
+    assert!(!audit.contains(ALICE_PASSWORD), "{audit}");
+
+    passwd(&sb, "nobody", "some-long-password\n").fails(1, "no portal user 'nobody'");
+    passwd(&sb, "alice", "").fails(1, "no password on standard input");
+    passwd(&sb, "alice", "short\n").fails(1, "too short");
+    let argv = sb.run(&[
+        "portal",
+        "--db",
+        &state(&sb),
+        "user",
+        "passwd",
+        "alice",
+        "pw-in-argv",
+    ]);
+    assert_eq!(
+        argv.code,
+        Some(2),
+        "a password in argv is refused: {}",
+        argv.stderr
+    );
+}
+
+/// An attribute value as a browser reads it (the escapes askama and page.rs write).
+fn unescape(text: &str) -> String {
+    text.replace("&#38;", "&")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A browser without JavaScript: cookies by hand, redirects not followed.
+pub struct Browser {
+    http: reqwest::blocking::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The value of the hidden input `name`.
+    #[track_caller]
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').expect("closing quote");
+        unescape(&self.body[start..start + end])
+    }
+}
+
+impl Browser {
+    pub fn new(portal: &Served) -> Browser {
+        Browser {
+            http: reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: portal.url.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn take(&mut self, resp: reqwest::blocking::Response) -> Page {
+        for v in resp.headers().get_all("set-cookie") {
+            let text = v.to_str().expect("ascii cookie");
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (k, val) = pair.split_once('=').expect("name=value");
+            self.cookies.retain(|(n, _)| n != k);
+            if !text.contains("Max-Age=0") {
+                self.cookies.push((k.to_string(), val.to_string()));
+            }
+        }
+        Page {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().expect("body"),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .expect("GET");
+        self.take(resp)
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .expect("POST");
+        self.take(resp)
+    }
+
+    /// Open the sign-in page and submit it.
+    pub fn sign_in(&mut self, user: &str, password: &str) -> Page {
+        self.sign_in_via("/login?next=/profile", user, password)
+    }
+
+    /// Open a sign-in page (with its `next`) and submit it.
+    pub fn sign_in_via(&mut self, login: &str, user: &str, password: &str) -> Page {
+        let form = self.get(login);
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = form.hidden("csrf");
+        let next = form.hidden("next");
+        self.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("next", &next),
+                ("username", user),
+                ("password", password),
+            ],
+        )
+    }
+}
+
+#[test]
+fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+
+    let anonymous = b.get("/profile");
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), "/login?next=%2Fprofile");
+
+    let form = b.get("/login");
+    assert_eq!(form.header("cache-control"), "no-store");
+    let csp = form.header("content-security-policy");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(form.header("x-content-type-options"), "nosniff");
+    assert_eq!(form.header("referrer-policy"), "no-referrer");
+
+    // A sign-in form without its CSRF token is refused even with the right password.
+    let forged = b.post(
+        "/login",
+        &[("username", "alice"), ("password", ALICE_PASSWORD)],
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(b.cookie("jit_session").is_none());
+
+    let wrong = b.sign_in("alice", "not-her-password");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("do not match"), "{}", wrong.body);
+    let unknown = b.sign_in("mallory", ALICE_PASSWORD);
+    assert_eq!(unknown.status, 401);
+
+    // A session id planted before sign-in is replaced by a new one.
+    b.cookies.push(("jit_session".into(), "jit_planted".into()));
+    let ok = b.sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.header("location"), "/profile");
+    let set = ok.header("set-cookie");
+    let session_line = set
+        .lines()
+        .find(|l| l.starts_with("jit_session="))
+        .expect("session cookie");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session_line.contains(attr), "{session_line}");
+    }
+    assert!(
+        !session_line.contains("Secure"),
+        "plain http on loopback: {session_line}"
+    );
+    let first = b.cookie("jit_session").expect("session");
+    assert_ne!(first, "jit_planted");
+    let profile = b.get("/profile");
+    assert_eq!(profile.status, 200);
+    assert!(
+        profile.body.contains("<strong id=\"user\">alice</strong>"),
+        "{}",
+        profile.body
+    );
+    assert_eq!(profile.header("cache-control"), "no-store");
+
+    // Signing in again over a live session gives another session and ends the first one.
+    let mut b2 = Browser::new(&portal);
+    let csrf = b2.get("/login").hidden("csrf");
+    b2.cookies.push(("jit_session".into(), first.clone()));
+    let again = b2.post(
+        "/login",
+        &[
+            ("csrf", &csrf),
+            ("username", "alice"),
+            ("password", ALICE_PASSWORD),
+        ],
+    );
+    assert_eq!(again.status, 303);
+    let second = b2.cookie("jit_session").expect("session");
+    assert_ne!(first, second, "the session id changes on sign-in");
+    assert_eq!(
+        b.get("/profile").status,
+        303,
+        "the replaced session is over"
+    );
+    let mut b = b2;
+
+    // Sign-out wants the session's CSRF token.
+    let csrf = b.get("/profile").hidden("csrf");
+    assert_eq!(b.post("/logout", &[]).status, 403);
+    assert_eq!(b.post("/logout", &[("csrf", "jit_wrong")]).status, 403);
+    assert_eq!(b.get("/profile").status, 200, "still signed in");
+    let out = b.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    let mut stale = Browser::new(&portal);
+    stale.cookies.push(("jit_session".into(), second));
+    assert_eq!(stale.get("/profile").status, 303, "signed out for good");
+
+    let audit = admin(&sb, &["audit"]);
+    for event in [
+        "\tweb sign-in\t",
+        "\tweb sign-in failed\t",
+        "\tweb sign-out\t",
+    ] {
+        assert!(audit.contains(event), "{event} missing: {audit}");
+    }
+    assert!(!audit.contains(ALICE_PASSWORD));
+    assert!(!portal.log().contains(ALICE_PASSWORD));
+}
+
+#[test]
+fn a_signed_in_browser_authorizes_the_cli_with_one_click_and_sign_out_revokes_the_token() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+
+    let (child, url) = sb.aws().tenant("dev01").host(&portal.url).start_login();
+    let path = &url.as_str()[portal.url.len()..];
+    let page = b.get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("as <strong>alice</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("name=\"token\""),
+        "no token field when signed in"
+    );
+    let field = |name: &str| page.hidden(name);
+    let (csrf, port, state) = (field("csrf"), field("localPort"), field("state"));
+
+    let forged = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", "jit_forged"),
+            ("localPort", &port),
+            ("isAdmin", "false"),
+            ("state", &state),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let admin_try = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", &csrf),
+            ("localPort", &port),
+            ("isAdmin", "true"),
+            ("state", &state),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(admin_try.status, 403, "alice is no admin");
+
+    let ok = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", &csrf),
+            ("localPort", &port),
+            ("isAdmin", "false"),
+            ("state", &state),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let location = url::Url::parse(&ok.header("location")).expect("callback url");
+    assert_eq!(location.host_str(), Some("127.0.0.1"));
+    assert_eq!(location.port().map(|p| p.to_string()), Some(port.clone()));
+    let pairs: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(pairs.get("state"), Some(&state));
+    let minted = pairs.get("t").expect("token").clone();
+    register_secret(&minted);
+    // The browser follows the redirect to the CLI's listener.
+    reqwest::blocking::get(location.as_str()).expect("callback");
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .expect("key")
+            .starts_with("ASIA")
+    );
+
+    let system = format!("{}/v3/features/system", portal.url);
+    assert_eq!(get(&system, &minted).0, 200);
+    let audit = admin(&sb, &["audit", "--user", "alice"]);
+    assert!(audit.lines().any(|l| l.contains("\tlogin\t")), "{audit}");
+    let list = admin(&sb, &["token", "list", "--user", "alice"]);
+    assert!(list.contains("login"), "{list}");
+
+    // Signing out ends the session and the token it authorized.
+    let csrf = b.get("/profile").hidden("csrf");
+    assert_eq!(b.post("/logout", &[("csrf", &csrf)]).status, 303);
+    assert_eq!(get(&system, &minted).0, 401);
+
+    // Signed out, the page falls back to the API-token form.
+    let (mut child, url) = sb
+        .aws()
+        .tenant("dev01")
+        .host(&portal.url)
+        .no_cache()
+        .start_login();
+    let page = b.get(&url.as_str()[portal.url.len()..]);
+    assert!(page.body.contains("name=\"token\""), "{}", page.body);
+    let start = page.body.find("href=\"/login?next=").expect("sign-in link") + 6;
+    let link = page.body[start..].split('"').next().expect("link");
+    let link = unescape(link);
+    let signed_in_again = b.sign_in_via(&link, "alice", ALICE_PASSWORD);
+    assert_eq!(signed_in_again.status, 303);
+    let back = signed_in_again.header("location");
+    assert!(back.starts_with("/app/user/verify-token?"), "{back}");
+    let again = b.get(&back);
+    assert!(
+        again.body.contains("as <strong>alice</strong>"),
+        "back on the CLI page: {back} {} {}",
+        again.status,
+        again.body
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
