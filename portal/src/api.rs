@@ -535,18 +535,7 @@ async fn login_submit(
         admin: form.get("isAdmin").map(String::as_str) == Some("true"),
         state: state_of(&form),
     };
-    let callback = |pairs: &[(&str, &str)]| {
-        let mut url = format!("http://127.0.0.1:{port}/");
-        if !pairs.is_empty() {
-            url.push('?');
-            url.push_str(
-                &url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
-                    .finish(),
-            );
-        }
-        url
-    };
+    let callback = |pairs: &[(&str, &str)]| crate::web::callback(port, pairs);
     let state: Vec<(&str, &str)> = login.state.map(|s| ("state", s)).into_iter().collect();
     if form.get("action").map(String::as_str) != Some("authorize") {
         return with_who(see_other(&callback(&state)), "cancelled");

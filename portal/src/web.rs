@@ -363,7 +363,7 @@ pub(crate) fn cli_login(
 }
 
 /// The CLI's callback on its loopback listener.
-fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
     let mut url = format!("http://127.0.0.1:{port}/");
     if !pairs.is_empty() {
         url.push('?');
