@@ -151,7 +151,7 @@ async fn system(who: Authed) -> Response {
 }
 
 async fn tenants(State(app): State<Shared>, who: Authed) -> Response {
-    match app.db.tenants_for(&who).await {
+    match app.db.tenants_for(&who.user, who.admin).await {
         Ok(list) => {
             let list: Vec<jit::wire::Tenant> = list
                 .into_iter()
@@ -167,20 +167,106 @@ async fn tenants(State(app): State<Shared>, who: Authed) -> Response {
     }
 }
 
-/// The tenant with this id when `who` may use it, else the refusal to send.
-async fn allowed_tenant(app: &App, who: &Authed, id: &str) -> Result<crate::db::Tenant, Response> {
+/// Who asks for credentials: a token's holder or a signed-in browser.
+#[derive(Clone, Copy)]
+pub(crate) struct Asker<'a> {
+    pub user: &'a str,
+    pub admin: bool,
+    pub via: Via<'a>,
+}
+
+/// How a request proved who it is, for the audit trail.
+#[derive(Clone, Copy)]
+pub(crate) enum Via<'a> {
+    /// An API token, by id.
+    Token(&'a str),
+    /// A web session, by id.
+    Session(&'a str),
+}
+
+impl<'a> From<&'a Authed> for Asker<'a> {
+    fn from(who: &'a Authed) -> Asker<'a> {
+        Asker {
+            user: &who.user,
+            admin: who.admin,
+            via: Via::Token(&who.token_id),
+        }
+    }
+}
+
+impl<'a> From<&'a crate::db::Session> for Asker<'a> {
+    fn from(s: &'a crate::db::Session) -> Asker<'a> {
+        Asker {
+            user: &s.user,
+            admin: s.admin,
+            via: Via::Session(&s.id),
+        }
+    }
+}
+
+impl Asker<'_> {
+    fn audit(&self, event: &str, client: Option<String>) -> AuditEntry {
+        let mut audit = AuditEntry::new(event, self.user).user(self.user);
+        audit.client = client;
+        if let Via::Token(id) = self.via {
+            audit.token_id = Some(id.into());
+        }
+        audit
+    }
+
+    /// What the audit detail adds for a session, so the trail says how the keys were asked for.
+    fn via_detail(&self) -> String {
+        match self.via {
+            Via::Token(_) => String::new(),
+            Via::Session(id) => format!(" via web session {id}"),
+        }
+    }
+}
+
+/// A refusal with its status and message: JSON for the API, a page for the web side.
+#[derive(Debug)]
+pub(crate) struct Refused(pub StatusCode, pub String);
+
+impl Refused {
+    fn new(status: StatusCode, message: impl Into<String>) -> Refused {
+        Refused(status, message.into())
+    }
+
+    /// A failure inside the portal: logged in full, answered without detail.
+    fn internal(what: &str, e: &anyhow::Error) -> Refused {
+        log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
+        Refused(StatusCode::INTERNAL_SERVER_ERROR, what.into())
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        if self.0 == StatusCode::BAD_GATEWAY {
+            // STS refused: its message travels as `{"Message": ...}`, as a vend's does.
+            return reply(self.0, json!({ "Message": self.1 }));
+        }
+        reply(self.0, json!(self.1))
+    }
+}
+
+/// The tenant with this id when `who` may use it.
+pub(crate) async fn allowed_tenant(
+    app: &App,
+    who: Asker<'_>,
+    id: &str,
+) -> Result<crate::db::Tenant, Refused> {
     let tenant = match app.db.tenant_by_id(id).await {
         Ok(Some(t)) => t,
-        Ok(None) => return Err(reply(StatusCode::NOT_FOUND, json!("tenant not found"))),
-        Err(e) => return Err(internal("portal state unreadable", &e)),
+        Ok(None) => return Err(Refused::new(StatusCode::NOT_FOUND, "tenant not found")),
+        Err(e) => return Err(Refused::internal("portal state unreadable", &e)),
     };
     if who.admin {
         return Ok(tenant);
     }
-    match app.db.is_member(&who.user, &tenant.name).await {
+    match app.db.is_member(who.user, &tenant.name).await {
         Ok(true) => Ok(tenant),
-        Ok(false) => Err(reply(StatusCode::FORBIDDEN, json!("Forbidden"))),
-        Err(e) => Err(internal("portal state unreadable", &e)),
+        Ok(false) => Err(Refused::new(StatusCode::FORBIDDEN, "Forbidden")),
+        Err(e) => Err(Refused::internal("portal state unreadable", &e)),
     }
 }
 
@@ -189,9 +275,9 @@ async fn tenant_features(
     Path(id): Path<String>,
     who: Authed,
 ) -> Response {
-    let response = match allowed_tenant(&app, &who, &id).await {
+    let response = match allowed_tenant(&app, (&who).into(), &id).await {
         Ok(t) => Json(json!({ "TenantName": t.name })).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     };
     with_who(response, &who.user)
 }
@@ -202,15 +288,12 @@ async fn tenant_creds(
     addr: Option<Extension<ClientAddr>>,
     who: Authed,
 ) -> Response {
-    let response = match allowed_tenant(&app, &who, &id).await {
-        Ok(t) => {
-            let secs = clamp_session(t.validity_secs, t.max_session_secs);
-            let scope = format!("tenant {}", t.name);
-            vend(&app, &who, client_of(addr), &scope, &t.role_arn, secs).await
-        }
-        Err(r) => r,
+    let asker = Asker::from(&who);
+    let response = match allowed_tenant(&app, asker, &id).await {
+        Ok(t) => vend_tenant(&app, asker, client_of(addr), &t).await,
+        Err(r) => Err(r),
     };
-    with_who(response, &who.user)
+    with_who(json_or_refusal(response), &who.user)
 }
 
 async fn admin_creds(
@@ -219,67 +302,93 @@ async fn admin_creds(
     addr: Option<Extension<ClientAddr>>,
     who: Authed,
 ) -> Response {
+    let response = vend_admin(&app, (&who).into(), client_of(addr), &kind).await;
+    with_who(json_or_refusal(response), &who.user)
+}
+
+fn json_or_refusal(r: Result<jit::wire::AwsResponse, Refused>) -> Response {
+    match r {
+        Ok(body) => Json(body).into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// A tenant's credentials for `who`, who may use the tenant.
+pub(crate) async fn vend_tenant(
+    app: &App,
+    who: Asker<'_>,
+    client: Option<String>,
+    t: &crate::db::Tenant,
+) -> Result<jit::wire::AwsResponse, Refused> {
+    let secs = clamp_session(t.validity_secs, t.max_session_secs);
+    let scope = format!("tenant {}", t.name);
+    vend(app, who, client, &scope, &t.role_arn, secs).await
+}
+
+/// The admin (`admin`) or operations (`duplo-ops`) role's credentials for an admin.
+pub(crate) async fn vend_admin(
+    app: &App,
+    who: Asker<'_>,
+    client: Option<String>,
+    kind: &str,
+) -> Result<jit::wire::AwsResponse, Refused> {
     if kind != "admin" && kind != "duplo-ops" {
-        return with_who(reply(StatusCode::NOT_FOUND, json!("not found")), &who.user);
+        return Err(Refused::new(StatusCode::NOT_FOUND, "not found"));
     }
     if !who.admin {
-        return with_who(reply(StatusCode::FORBIDDEN, json!("Forbidden")), &who.user);
+        return Err(Refused::new(StatusCode::FORBIDDEN, "Forbidden"));
     }
-    let settings = match app.db.settings().await {
-        Ok(s) => s,
-        Err(e) => return internal("portal state unreadable", &e),
-    };
+    let settings = app
+        .db
+        .settings()
+        .await
+        .map_err(|e| Refused::internal("portal state unreadable", &e))?;
     let role = if kind == "admin" {
         settings.admin_role_arn
     } else {
         settings.ops_role_arn
     };
-    let response = match role {
-        None => reply(
+    let Some(role) = role else {
+        return Err(Refused::new(
             StatusCode::NOT_FOUND,
-            json!(format!("no {kind} role configured")),
-        ),
-        Some(role) => {
-            let secs = clamp_session(settings.admin_session_secs, crate::db::MAX_SESSION_SECS);
-            vend(&app, &who, client_of(addr), &kind, &role, secs).await
-        }
+            format!("no {kind} role configured"),
+        ));
     };
-    with_who(response, &who.user)
+    let secs = clamp_session(settings.admin_session_secs, crate::db::MAX_SESSION_SECS);
+    vend(app, who, client, kind, &role, secs).await
 }
 
 /// AssumeRole for `who`, recorded in the audit trail before the keys leave. The console URL is
 /// best effort: without it the answer still carries the keys.
 async fn vend(
     app: &App,
-    who: &Authed,
+    who: Asker<'_>,
     client: Option<String>,
     scope: &str,
     role_arn: &str,
     secs: i64,
-) -> Response {
-    let mut audit = AuditEntry::new("vend", &who.user).user(&who.user);
+) -> Result<jit::wire::AwsResponse, Refused> {
+    let mut audit = who.audit("vend", client);
     audit.scope = Some(scope.into());
     audit.role_arn = Some(role_arn.into());
     audit.duration_secs = Some(secs);
-    audit.client = client;
-    audit.token_id = Some(who.token_id.clone());
-    let creds = match app.sts.assume_role(role_arn, &who.user, secs).await {
+    let creds = match app.sts.assume_role(role_arn, who.user, secs).await {
         Ok(c) => c,
         Err(e) => {
             let message = format!("{e:#}");
             log::line(log::escape(&message));
             audit.event = "vend failed".into();
-            audit.detail = Some(message.clone());
+            audit.detail = Some(format!("{message}{}", who.via_detail()));
             if let Err(e) = app.db.audit(&audit).await {
                 log::line(format_args!("cannot record a failed vend: {e:#}"));
             }
-            return reply(StatusCode::BAD_GATEWAY, json!({ "Message": message }));
+            return Err(Refused(StatusCode::BAD_GATEWAY, message));
         }
     };
-    audit.detail = Some(format!("key {}", creds.access_key_id));
+    audit.detail = Some(format!("key {}{}", creds.access_key_id, who.via_detail()));
     if let Err(e) = app.db.audit(&audit).await {
         // No record, no keys: the trail must hold every vend.
-        return internal("cannot record the vend", &e);
+        return Err(Refused::internal("cannot record the vend", &e));
     }
     let aws = jit::model::AwsCreds {
         console_url: String::new(),
@@ -299,7 +408,7 @@ async fn vend(
             None
         }
     };
-    let body = jit::wire::AwsResponse {
+    Ok(jit::wire::AwsResponse {
         console_url,
         access_key_id: Some(aws.access_key_id),
         secret_access_key: Some(aws.secret_access_key),
@@ -307,8 +416,7 @@ async fn vend(
         region: Some(aws.region),
         validity: Some(secs),
         expiration: creds.expiration,
-    };
-    Json(body).into_response()
+    })
 }
 
 /// How long the CLI may use a k8s token before asking again. EKS accepts a token for 15 minutes
@@ -322,7 +430,7 @@ async fn tenant_k8s(
     addr: Option<Extension<ClientAddr>>,
     who: Authed,
 ) -> Response {
-    let response = match allowed_tenant(&app, &who, &id).await {
+    let response = match allowed_tenant(&app, (&who).into(), &id).await {
         Ok(t) => match &t.k8s {
             None => reply(
                 StatusCode::NOT_FOUND,
@@ -346,7 +454,7 @@ async fn tenant_k8s(
                 .await
             }
         },
-        Err(r) => r,
+        Err(r) => r.into_response(),
     };
     with_who(response, &who.user)
 }

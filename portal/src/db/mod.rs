@@ -223,50 +223,54 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/sqlite/0001_init.sql"),
     ),
-    (2, "k8s", include_str!("../migrations/sqlite/0002_k8s.sql")),
+    (
+        2,
+        "k8s",
+        include_str!("../../migrations/sqlite/0002_k8s.sql"),
+    ),
     (
         3,
         "password",
-        include_str!("../migrations/sqlite/0003_password.sql"),
+        include_str!("../../migrations/sqlite/0003_password.sql"),
     ),
     (
         4,
         "sessions",
-        include_str!("../migrations/sqlite/0004_sessions.sql"),
+        include_str!("../../migrations/sqlite/0004_sessions.sql"),
     ),
     (
         5,
         "session_tokens",
-        include_str!("../migrations/sqlite/0005_session_tokens.sql"),
+        include_str!("../../migrations/sqlite/0005_session_tokens.sql"),
     ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "init",
-        include_str!("../migrations/postgres/0001_init.sql"),
+        include_str!("../../migrations/postgres/0001_init.sql"),
     ),
     (
         2,
         "k8s",
-        include_str!("../migrations/postgres/0002_k8s.sql"),
+        include_str!("../../migrations/postgres/0002_k8s.sql"),
     ),
     (
         3,
         "password",
-        include_str!("../migrations/postgres/0003_password.sql"),
+        include_str!("../../migrations/postgres/0003_password.sql"),
     ),
     (
         4,
         "sessions",
-        include_str!("../migrations/postgres/0004_sessions.sql"),
+        include_str!("../../migrations/postgres/0004_sessions.sql"),
     ),
     (
         5,
         "session_tokens",
-        include_str!("../migrations/postgres/0005_session_tokens.sql"),
+        include_str!("../../migrations/postgres/0005_session_tokens.sql"),
     ),
 ];
 
@@ -902,13 +906,13 @@ impl Db {
     }
 
     /// The tenants a user may use: every one for an admin.
-    pub async fn tenants_for(&self, who: &Authed) -> Result<Vec<Tenant>> {
-        if who.admin {
+    pub async fn tenants_for(&self, user: &str, admin: bool) -> Result<Vec<Tenant>> {
+        if admin {
             return self.list_tenants().await;
         }
         self.tenants_where(
             "WHERE name IN (SELECT tenant_name FROM memberships WHERE user_name = $1)",
-            Some(&who.user),
+            Some(user),
         )
         .await
     }

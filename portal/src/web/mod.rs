@@ -23,12 +23,18 @@ const SESSION_COOKIE: &str = "jit_session";
 /// The CSRF token of the sign-in form, before there is a session to hold one.
 const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 
+mod admin;
+mod oidc;
+mod profile;
+
 pub fn routes() -> Router<Shared> {
     Router::new()
+        .merge(admin::routes())
+        .merge(oidc::routes())
+        .merge(profile::routes())
         .route("/", get(|| async { see_other("/profile") }))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
-        .route("/profile", get(profile))
         .route("/static/portal.css", get(stylesheet))
 }
 
@@ -60,7 +66,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    let mut r = include_str!("../static/portal.css").into_response();
+    let mut r = include_str!("../../static/portal.css").into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css"));
     h.insert(
@@ -70,29 +76,44 @@ async fn stylesheet() -> Response {
     r
 }
 
+/// What every page's frame shows: who is signed in, the sign-out form's CSRF token, and the
+/// admin pages' link for admins.
+#[derive(Clone, Copy)]
+pub(crate) struct Chrome<'a> {
+    pub user: Option<&'a str>,
+    pub csrf: &'a str,
+    pub admin: bool,
+}
+
+impl<'a> Chrome<'a> {
+    pub const NONE: Chrome<'static> = Chrome {
+        user: None,
+        csrf: "",
+        admin: false,
+    };
+
+    pub fn of(session: &'a Session) -> Chrome<'a> {
+        Chrome {
+            user: Some(&session.user),
+            csrf: &session.csrf,
+            admin: session.admin,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
-    signed_in: Option<&'a str>,
+    chrome: Chrome<'a>,
     csrf: &'a str,
     next: &'a str,
     error: Option<&'a str>,
 }
 
 #[derive(Template)]
-#[template(path = "profile.html")]
-struct ProfilePage<'a> {
-    signed_in: Option<&'a str>,
-    csrf: &'a str,
-    user: &'a str,
-    admin: bool,
-}
-
-#[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
-    signed_in: Option<&'a str>,
-    csrf: &'a str,
+    chrome: Chrome<'a>,
     title: &'a str,
 }
 
@@ -107,10 +128,23 @@ pub(crate) fn message(status: StatusCode, title: &str) -> Response {
     render(
         status,
         &MessagePage {
-            signed_in: None,
-            csrf: "",
+            chrome: Chrome::NONE,
             title,
         },
+    )
+}
+
+/// A message page inside a signed-in session's frame.
+pub(crate) fn message_for(session: &Session, status: StatusCode, title: &str) -> Response {
+    with_who(
+        render(
+            status,
+            &MessagePage {
+                chrome: Chrome::of(session),
+                title,
+            },
+        ),
+        &session.user,
     )
 }
 
@@ -147,6 +181,50 @@ pub(crate) async fn current(
         .session(value, jiff::Timestamp::now().as_second())
         .await
         .map_err(|e| internal("portal state unreadable", &e))
+}
+
+/// The session of a request to a page that needs one, or the answer that sends the browser to
+/// sign in and come back to `path_and_query`.
+pub(crate) async fn require_session(
+    app: &Shared,
+    headers: &HeaderMap,
+    path_and_query: &str,
+) -> Result<Session, Response> {
+    match current(app, headers).await? {
+        Some(s) => Ok(s),
+        None => Err(sign_in_first(path_and_query)),
+    }
+}
+
+/// The session of a request to an admin page: signed in, and an admin.
+pub(crate) async fn require_admin(
+    app: &Shared,
+    headers: &HeaderMap,
+    path_and_query: &str,
+) -> Result<Session, Response> {
+    let session = require_session(app, headers, path_and_query).await?;
+    if !session.admin {
+        return Err(with_who(
+            message(StatusCode::FORBIDDEN, "This page is for portal admins"),
+            &session.user,
+        ));
+    }
+    Ok(session)
+}
+
+/// The session of a form submission whose CSRF token matches it. A POST without a session
+/// goes to the sign-in page (and back to `back` after it).
+pub(crate) async fn require_form(
+    app: &Shared,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    back: &str,
+) -> Result<Session, Response> {
+    let session = require_session(app, headers, back).await?;
+    if !csrf_ok(&session.csrf, form) {
+        return Err(with_who(csrf_refused(), &session.user));
+    }
+    Ok(session)
 }
 
 /// Whether a submitted form token is the expected one (compared as digests, in constant time
@@ -201,7 +279,7 @@ fn login_form(app: &Shared, status: StatusCode, next: &str, error: Option<&str>)
     let mut r = render(
         status,
         &LoginPage {
-            signed_in: None,
+            chrome: Chrome::NONE,
             csrf: &csrf,
             next,
             error,
@@ -297,31 +375,10 @@ async fn logout(
     r
 }
 
-async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let session = match current(&app, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return sign_in_first("/profile"),
-        Err(r) => return r,
-    };
-    with_who(
-        render(
-            StatusCode::OK,
-            &ProfilePage {
-                signed_in: Some(&session.user),
-                csrf: &session.csrf,
-                user: &session.user,
-                admin: session.admin,
-            },
-        ),
-        &session.user,
-    )
-}
-
 #[derive(Template)]
 #[template(path = "cli_login.html")]
 struct CliLoginPage<'a> {
-    signed_in: Option<&'a str>,
-    csrf: &'a str,
+    chrome: Chrome<'a>,
     user: &'a str,
     port: u16,
     admin: bool,
@@ -348,8 +405,7 @@ pub(crate) fn cli_login(
         render(
             status,
             &CliLoginPage {
-                signed_in: Some(&session.user),
-                csrf: &session.csrf,
+                chrome: Chrome::of(&session),
                 user: &session.user,
                 port,
                 admin,
