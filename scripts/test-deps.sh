@@ -30,10 +30,13 @@ if [[ "${have}" != "${want}" ]]; then
   echo "${want}" >.venv/.requirements
 fi
 
-# The AWS SDK for JavaScript v3 (tests/js), a consumer of `jit exec --server`. Needs node and npm.
-want=$(sha256sum tests/js/package-lock.json | cut -d' ' -f1)
-have=$(cat tests/js/node_modules/.lock-sha 2>/dev/null || true)
-if [[ "${have}" != "${want}" ]]; then
-  (cd tests/js && npm ci --no-audit --no-fund --silent)
-  echo "${want}" >tests/js/node_modules/.lock-sha
-fi
+# npm packages: the AWS SDK for JavaScript v3 (tests/js), a consumer of `jit exec --server`;
+# Playwright and an OpenID Connect provider (tests/web) for the portal's web side. Need node and npm.
+for dir in tests/js tests/web; do
+  want=$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)
+  have=$(cat "${dir}/node_modules/.lock-sha" 2>/dev/null || true)
+  if [[ "${have}" != "${want}" ]]; then
+    (cd "${dir}" && npm ci --no-audit --no-fund --silent)
+    echo "${want}" >"${dir}/node_modules/.lock-sha"
+  fi
+done
