@@ -22,8 +22,10 @@ use crate::sts::{Signin, Sts};
 
 pub struct App {
     pub db: Db,
-    /// Served over TLS: session cookies get `Secure`.
+    /// Served over TLS, here or at a proxy: session cookies get `Secure`.
     pub tls: bool,
+    /// Where users reach the portal, without a trailing slash.
+    pub public_url: String,
     pub sts: Sts,
     pub signin: Signin,
 }

@@ -60,6 +60,18 @@ pub enum Command {
     Audit(AuditArgs),
 }
 
+/// An http(s) URL with a host and nothing after the path, kept without a trailing slash.
+fn public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("want an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err("want no user, query or fragment".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (loopback by default; anything else wants --tls-cert/--tls-key)
@@ -91,6 +103,11 @@ pub struct ServeArgs {
     /// The PEM private key for --tls-cert
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The address users reach the portal at, when it is not the listen address (behind a TLS
+    /// proxy, say): it fills in the profile page's workstation lines and the OpenID Connect
+    /// redirect, and an https URL makes session cookies Secure
+    #[arg(long, value_name = "URL", value_parser = public_url)]
+    pub public_url: Option<String>,
     /// Most connections held open at once (lowered to fit the descriptor limit); past it the
     /// longest-idle connection is closed
     #[arg(long, default_value_t = 10000, value_name = "N")]

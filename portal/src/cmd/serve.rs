@@ -62,9 +62,11 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
             .map(|l| format!(" under a descriptor limit of {l}"))
             .unwrap_or_default()
     ));
+    let public_url = args.public_url.clone().unwrap_or_else(|| url.clone());
     let app = Arc::new(App {
         db,
-        tls: args.tls_cert.is_some(),
+        tls: args.tls_cert.is_some() || public_url.starts_with("https:"),
+        public_url,
         sts: Sts::new(
             sts_endpoint,
             args.region.clone(),
