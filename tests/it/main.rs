@@ -17,6 +17,7 @@ mod login_hardening;
 mod parity;
 mod portal_k8s;
 mod portal_ops;
+mod portal_profile;
 mod portal_server;
 mod portal_web;
 mod shells;
