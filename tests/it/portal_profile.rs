@@ -61,7 +61,14 @@ fn the_profile_vends_the_console_and_credentials_for_what_the_user_may_use() {
     let sb = Sandbox::new();
     let (portal, stand_in, _, _) = portal_with_console(&sb);
     let mut alice = Browser::new(&portal);
-    assert_eq!(alice.sign_in("alice", ALICE_PASSWORD).status, 303);
+    let signed_in = alice.sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(signed_in.status, 303);
+    // Plain HTTP here, but users reach it at an https --public-url (a TLS proxy): Secure.
+    let cookie = signed_in.header("set-cookie");
+    assert!(
+        cookie.contains("jit_session=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
     let page = alice.get("/profile");
     assert_eq!(page.status, 200);
     assert!(
