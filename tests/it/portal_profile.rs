@@ -94,6 +94,7 @@ fn the_profile_vends_the_console_and_credentials_for_what_the_user_may_use() {
         page.body
     );
     assert_eq!(text_of(&page, "ws-hook"), "eval \"$(jit init zsh)\"");
+    assert_eq!(text_of(&page, "ws-jitnow"), "jitnow dev01");
     let csrf = page.hidden("csrf");
 
     // JIT AWS Console: straight to the federation sign-in URL.
@@ -201,6 +202,11 @@ fn an_admin_gets_the_admin_role_and_every_tenant() {
             "[profile admin]\nregion = us-east-1\ncredential_process = jit aws --host {PUBLIC_URL} --admin --interactive"
         ))
     );
+    assert_eq!(
+        text_of(&page, "ws-sync"),
+        format!("jit config sync --host {PUBLIC_URL} --interactive --admin")
+    );
+    assert_eq!(text_of(&page, "ws-jitnow"), "jitnow admin");
     let csrf = page.hidden("csrf");
     let json = root.post_accepting(
         "/profile/console-url",

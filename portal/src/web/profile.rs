@@ -127,6 +127,8 @@ struct ProfilePage<'a> {
     user: &'a str,
     admin: bool,
     targets: &'a [Target],
+    /// Whether the admin role is among them: `jit config sync --admin` writes its environment.
+    has_admin: bool,
     tokens: &'a [TokenRow],
     host: &'a str,
     /// The `~/.aws/config` lines for every target.
@@ -166,6 +168,7 @@ async fn profile(
                 user: &session.user,
                 admin: session.admin,
                 targets: &targets,
+                has_admin: targets.iter().any(|t| t.value == "admin"),
                 tokens: &tokens,
                 host: &app.public_url,
                 aws_config: &aws_config,
