@@ -759,3 +759,89 @@ fn non_admins_forged_forms_and_bad_values_are_refused_and_change_nothing() {
     assert_eq!(snapshot(&sb), before, "nothing changed");
     assert_no_secrets(&portal.log(), "the portal's log");
 }
+
+/// `jit portal --db DB user passwd NAME`, the password on standard input.
+#[track_caller]
+fn passwd_on(sb: &Sandbox, db: &str, name: &str, password: &str) {
+    use std::io::Write;
+    let mut child = sb
+        .jit(&["portal", "--db", db, "user", "passwd", name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn jit");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write stdin");
+    crate::support::finish(child.wait_with_output().expect("wait jit")).ok();
+}
+
+/// The same pages on PostgreSQL: the event filter and the password query run there too.
+#[test]
+fn the_admin_pages_work_on_postgresql() {
+    use crate::portal_ops::{Pg, admin_on, provision_on, serve_on};
+    let pg = Pg::start();
+    let sb = Sandbox::new();
+    let db = pg.database("admin_pages");
+    provision_on(&sb, &db);
+    admin_on(&sb, &db, &["user", "add", "root", "--admin"]);
+    passwd_on(&sb, &db, "root", ROOT_PASSWORD);
+    let portal = serve_on(&sb, &db, &[]);
+    let mut b = signed_in(&portal, "root", ROOT_PASSWORD);
+
+    let saved = submit(
+        &mut b,
+        "/admin/tenants/dev01",
+        "/admin/tenants/dev01",
+        &[
+            ("role_arn", "arn:aws:iam::111111111111:role/dev01"),
+            ("validity_secs", "1800"),
+            ("max_session_secs", "43200"),
+        ],
+    );
+    redirected(&mut b, &saved, "/admin/tenants/dev01?saved=1");
+    assert!(
+        admin_on(&sb, &db, &["tenant", "list"]).contains(":role/dev01\t1800s"),
+        "{}",
+        admin_on(&sb, &db, &["tenant", "list"])
+    );
+    let added = submit(
+        &mut b,
+        "/admin/users",
+        "/admin/users",
+        &[("name", "bob"), ("tenants", "dev01")],
+    );
+    redirected(&mut b, &added, "/admin/users?added=1");
+    let saved = submit(
+        &mut b,
+        "/admin/users/bob",
+        "/admin/users/bob",
+        &[("admin", "on"), ("tenant", "dev01")],
+    );
+    redirected(&mut b, &saved, "/admin/users/bob?saved=1");
+    assert!(admin_on(&sb, &db, &["user", "list"]).contains("bob\tadmin\tdev01\n"));
+    let users = b.get("/admin/users");
+    assert!(users.body.contains("id=\"user-root\""), "{}", users.body);
+    let saved = submit(
+        &mut b,
+        "/admin/settings",
+        "/admin/settings",
+        &[("admin_session_secs", "7200")],
+    );
+    redirected(&mut b, &saved, "/admin/settings?saved=1");
+    assert!(b.get("/admin/settings").body.contains("value=\"7200\""));
+
+    let audit = unescape(&b.get("/admin/audit?user=bob&event=user+set&since=1h").body);
+    assert_eq!(audit.matches("<td>user set</td>").count(), 1, "{audit}");
+    assert!(!audit.contains("<td>user add</td>"), "{audit}");
+    assert!(audit.contains("admin false -> true"), "{audit}");
+    let settings = unescape(&b.get("/admin/audit?event=settings").body);
+    assert!(
+        settings.contains("<td>settings</td>\n      <td>root</td>"),
+        "{settings}"
+    );
+}
