@@ -488,6 +488,9 @@ fn users_are_added_edited_and_removed_and_the_audit_page_filters_by_user_and_eve
     let time = time_of(&bob[0]);
     assert!(time.ends_with('Z') && time.len() == 20, "{time}");
 
+    let cli = admin(&sb, &["audit", "--event", "user set", "--user", "bob"]);
+    assert_eq!(cli.lines().count(), 1, "{cli}");
+    assert!(cli.contains("\tuser set\troot\tbob\t"), "{cli}");
     let sets = rows(&b.get("/admin/audit?event=user+set"));
     assert_eq!(sets.len(), 1, "{sets:?}");
     assert!(sets[0].contains("<td>bob</td>"));

@@ -1023,16 +1023,6 @@ impl Db {
         });
         Ok(())
     }
-
-    /// Audit entries, oldest first, optionally for one user and from a time on.
-    pub async fn audit_log(
-        &self,
-        user: Option<&str>,
-        since: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>> {
-        self.audit_find(user, None, since, limit).await
-    }
 }
 
 #[cfg(test)]
@@ -1166,7 +1156,13 @@ mod tests {
                 err.is_err_and(|e| e.to_string().contains("append-only")),
                 "rows stay"
             );
-            assert_eq!(db.audit_log(None, None, 10).await.expect("log").len(), 1);
+            assert_eq!(
+                db.audit_find(None, None, None, 10)
+                    .await
+                    .expect("log")
+                    .len(),
+                1
+            );
             db.close().await;
         });
     }
