@@ -109,7 +109,7 @@ fn tenant_validity_and_admin_session_changed_on_the_pages_reach_the_next_vend() 
     assert_eq!(list.status, 200, "{}", list.body);
     for needle in [
         "id=\"tenants\"",
-        "<caption>",
+        "<caption id=\"",
         "class=\"table-wrap\"",
         "id=\"tenant-dev01\"",
         "id=\"tenant-big\"",
@@ -324,7 +324,7 @@ fn users_are_added_edited_and_removed_and_the_audit_page_filters_by_user_and_eve
     assert_eq!(list.status, 200, "{}", list.body);
     for needle in [
         "id=\"users\"",
-        "<caption>",
+        "<caption id=\"",
         "id=\"user-alice\"",
         "href=\"/admin/users/alice\"",
         "id=\"user-root\"",
