@@ -16,6 +16,7 @@ mod login;
 mod login_hardening;
 mod parity;
 mod portal_k8s;
+mod portal_oidc;
 mod portal_ops;
 mod portal_server;
 mod portal_web;

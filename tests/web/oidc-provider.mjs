@@ -77,6 +77,9 @@ async function readForm(req) {
   return new URLSearchParams(body);
 }
 
+// A parent that stopped reading our stdout must not bring us down.
+process.stdout.on('error', () => {});
+
 const server = createServer();
 server.listen(Number(env.OIDC_PORT || 0), '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;

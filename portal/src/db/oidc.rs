@@ -122,7 +122,12 @@ mod tests {
                 assert_eq!(got.expect("pending").verifier, "v");
                 assert!(db.take_oidc_login("s1", 105).await.expect("take").is_none());
                 assert!(db.take_oidc_login("s2", 110).await.expect("take").is_none());
-                assert!(db.take_oidc_login("nope", 100).await.expect("take").is_none());
+                assert!(
+                    db.take_oidc_login("nope", 100)
+                        .await
+                        .expect("take")
+                        .is_none()
+                );
                 db.close().await;
             });
     }

@@ -30,9 +30,7 @@ use openidconnect::{
     TokenResponse,
 };
 
-use super::{
-    SESSION_COOKIE, SESSION_SECS, cookie, current, message, next_of, render, set_cookie,
-};
+use super::{SESSION_COOKIE, SESSION_SECS, cookie, current, message, next_of, render, set_cookie};
 use crate::api::{ClientAddr, Shared, client_of, internal, see_other, with_who};
 use crate::db::{AuditEntry, PendingLogin};
 use crate::{log, secret};
@@ -227,7 +225,10 @@ fn claim(claims: &IdTokenClaims<Extra, CoreGenderClaim>, name: &str) -> Option<S
             claims.email().map(|e| e.to_string())
         }
         "preferred_username" => claims.preferred_username().map(|u| u.to_string()),
-        "name" => claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+        "name" => claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
         "nickname" => claims
             .nickname()
             .and_then(|n| n.get(None))
@@ -362,8 +363,11 @@ async fn start(State(app): State<Shared>, Query(q): Query<HashMap<String, String
         return not_configured();
     };
     let next = next_of(&q);
-    let (state, nonce, binding) = match (secret::new_token(), secret::new_token(), secret::new_token())
-    {
+    let (state, nonce, binding) = match (
+        secret::new_token(),
+        secret::new_token(),
+        secret::new_token(),
+    ) {
         (Ok(s), Ok(n), Ok(b)) => (s, n, b),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal("no randomness", &e),
     };
@@ -470,7 +474,10 @@ async fn callback(
         let title = if code == "access_denied" {
             format!("The sign-in with {} was cancelled or refused", oidc.name)
         } else {
-            format!("{} could not sign you in: try again, or ask an admin", oidc.name)
+            format!(
+                "{} could not sign you in: try again, or ask an admin",
+                oidc.name
+            )
         };
         return refused(&app, StatusCode::FORBIDDEN, &title);
     }
@@ -496,6 +503,18 @@ async fn callback(
             "This sign-in was not started in this browser: start again",
         );
     }
+    // RFC 9207: a provider that names itself must be ours.
+    if q.get("iss").is_some_and(|iss| iss != oidc.issuer()) {
+        if let Err(r) = audit_failure(&app, oidc, client, None, "answer from another issuer").await
+        {
+            return r;
+        }
+        return refused(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "This answer came from another provider: start again",
+        );
+    }
     let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
         return refused(
             &app,
@@ -504,7 +523,10 @@ async fn callback(
         );
     };
     let discovered = oidc.metadata(REFRESH_AFTER).await;
-    let exchanged = match oidc.client(&discovered).exchange_code(AuthorizationCode::new(code.clone())) {
+    let exchanged = match oidc
+        .client(&discovered)
+        .exchange_code(AuthorizationCode::new(code.clone()))
+    {
         Ok(request) => request
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
             .request_async(&oidc.http)
@@ -519,8 +541,7 @@ async fn callback(
                 "single sign-on code exchange failed: {}",
                 log::escape(&format!("{e:#}"))
             ));
-            if let Err(r) = audit_failure(&app, oidc, client, None, "code exchange failed").await
-            {
+            if let Err(r) = audit_failure(&app, oidc, client, None, "code exchange failed").await {
                 return r;
             }
             return refused(
@@ -532,7 +553,10 @@ async fn callback(
     };
     let nonce = Nonce::new(pending.nonce.clone());
     let mut verified = oidc.user_of(&oidc.client(&discovered), &tokens, &nonce);
-    if matches!(verified, Err(ClaimsVerificationError::SignatureVerification(_))) {
+    if matches!(
+        verified,
+        Err(ClaimsVerificationError::SignatureVerification(_))
+    ) {
         // The provider may have rotated its keys since we fetched them.
         let fresh = oidc.metadata(REFETCH_AT_MOST_EVERY).await;
         verified = oidc.user_of(&oidc.client(&fresh), &tokens, &nonce);
@@ -623,7 +647,11 @@ mod tests {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf);
                 let body = vec![b'x'; MAX_BODY + 10];
-                let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
                 let _ = s.write_all(&body);
             }
         });
