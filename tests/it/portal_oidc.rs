@@ -237,6 +237,8 @@ impl Browser {
         for _ in 0..20 {
             match page.location.clone() {
                 Some(next) if (300..400).contains(&page.status) && !stop(&next) => {
+                    // Only this machine's servers are ever asked.
+                    assert_eq!(next.host_str(), Some("127.0.0.1"), "sent off-site: {next}");
                     page = self.get(&next);
                 }
                 _ => return page,
@@ -249,17 +251,15 @@ impl Browser {
         self.follow_until(page, |_| false)
     }
 
-    /// From the portal's sign-in page with `next`, through the provider's sign-in (and its
-    /// consent page, the first time), up to the redirect to the portal's callback, which is
-    /// returned unvisited.
+    /// From `/login/oidc` with `next` (the sign-in page's button), through the provider's
+    /// sign-in (and its consent page, the first time), up to the redirect to the portal's
+    /// callback, which is returned unvisited.
     #[track_caller]
     fn to_callback(&mut self, portal: &str, next: &str, login: &str) -> url::Url {
         let q = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("next", next)
             .finish();
-        let page = self.get(&url::Url::parse(&format!("{portal}/login?{q}")).expect("url"));
-        assert_eq!(page.status, 200, "{}", page.body);
-        let start = page.link("oidc-sign-in");
+        let start = url::Url::parse(&format!("{portal}/login/oidc?{q}")).expect("url");
         let page = self.get(&start);
         assert_eq!(page.status, 303, "{}", page.body);
         assert!(self.cookie("jit_oidc").is_some(), "binding cookie set");
@@ -302,11 +302,21 @@ fn oidc_sign_in_through_a_real_provider_lands_on_the_profile() {
     let (portal, provider) = portal_with_sso(&sb);
     let mut b = Browser::new();
 
-    let login = b.get(&url::Url::parse(&format!("{}/login", portal.url)).expect("url"));
+    let login = b.get(
+        &url::Url::parse(&format!(
+            "{}/login?next=/profile%3Ftab%3Dtokens",
+            portal.url
+        ))
+        .expect("url"),
+    );
     assert!(
         login.body.contains("Sign in with Test IdP"),
         "{}",
         login.body
+    );
+    assert_eq!(
+        login.link("oidc-sign-in").as_str(),
+        format!("{}/login/oidc?next=%2Fprofile%3Ftab%3Dtokens", portal.url)
     );
 
     // A session from before is ended, not reused.
