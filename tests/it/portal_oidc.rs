@@ -255,7 +255,7 @@ impl Browser {
     /// sign-in (and its consent page, the first time), up to the redirect to the portal's
     /// callback, which is returned unvisited.
     #[track_caller]
-    fn to_callback(&mut self, portal: &str, next: &str, login: &str) -> url::Url {
+    fn until_callback(&mut self, portal: &str, next: &str, login: &str) -> url::Url {
         let q = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("next", next)
             .finish();
@@ -290,7 +290,7 @@ impl Browser {
     /// Start at the portal and land where it finally sends the browser.
     #[track_caller]
     fn sign_in(&mut self, portal: &str, next: &str, login: &str) -> Page {
-        let callback = self.to_callback(portal, next, login);
+        let callback = self.until_callback(portal, next, login);
         let page = self.get(&callback);
         self.follow(page)
     }
@@ -321,7 +321,7 @@ fn oidc_sign_in_through_a_real_provider_lands_on_the_profile() {
 
     // A session from before is ended, not reused.
     b.set("jit_session", Some("planted-by-someone-else".into()));
-    let callback = b.to_callback(&portal.url, "/profile?tab=tokens", "alice");
+    let callback = b.until_callback(&portal.url, "/profile?tab=tokens", "alice");
     let state = callback
         .query_pairs()
         .find(|(k, _)| k == "state")
@@ -333,6 +333,11 @@ fn oidc_sign_in_through_a_real_provider_lands_on_the_profile() {
             .any(|(k, v)| k == "iss" && v == provider.url.as_str()),
         "{callback}"
     );
+    for (k, v) in callback.query_pairs() {
+        if k == "code" || k == "state" {
+            register_secret(&v);
+        }
+    }
     let binding = b.cookie("jit_oidc").expect("binding cookie");
     let landed = b.get(&callback);
     assert_eq!(landed.status, 303, "{}", landed.body);
@@ -423,7 +428,7 @@ fn oidc_refuses_unknown_users_used_or_foreign_state_and_says_why() {
     // A callback without the cookie of the browser that started it is refused, and the state
     // is used up: the cookie coming back later does not help.
     let mut a = Browser::new();
-    let callback = a.to_callback(p, "/profile", "alice");
+    let callback = a.until_callback(p, "/profile", "alice");
     let binding = a.cookie("jit_oidc");
     a.set("jit_oidc", None);
     let page = a.get(&callback);
@@ -441,16 +446,16 @@ fn oidc_refuses_unknown_users_used_or_foreign_state_and_says_why() {
     // Another browser's callback (login CSRF: an attacker's state and code planted in a
     // victim's browser) is refused even though the victim has a login under way.
     let mut attacker = Browser::new();
-    let planted = attacker.to_callback(p, "/profile", "bob");
+    let planted = attacker.until_callback(p, "/profile", "bob");
     let mut victim = Browser::new();
-    let _own = victim.to_callback(p, "/profile", "alice");
+    let _own = victim.until_callback(p, "/profile", "alice");
     let page = victim.get(&planted);
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(victim.cookie("jit_session").is_none());
 
     // A tampered state names no login.
     let mut t = Browser::new();
-    let callback = t.to_callback(p, "/profile", "alice");
+    let callback = t.until_callback(p, "/profile", "alice");
     let mut tampered = callback.clone();
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
@@ -476,9 +481,9 @@ fn oidc_refuses_unknown_users_used_or_foreign_state_and_says_why() {
     // One login's code under another login's state: PKCE (and the nonce) tie a code to the
     // login that asked for it, so the exchange fails.
     let mut one = Browser::new();
-    let first = one.to_callback(p, "/profile", "alice");
+    let first = one.until_callback(p, "/profile", "alice");
     let mut two = Browser::new();
-    let second = two.to_callback(p, "/profile", "bob");
+    let second = two.until_callback(p, "/profile", "bob");
     let code_of = |u: &url::Url| {
         u.query_pairs()
             .find(|(k, _)| k == "code")
@@ -507,6 +512,34 @@ fn oidc_refuses_unknown_users_used_or_foreign_state_and_says_why() {
     );
     assert!(one.cookie("jit_session").is_none());
 
+    // A nonce that does not match the id token's (as when a token minted for another login
+    // is slipped in) is refused: the stored nonce is changed under the login.
+    let mut n = Browser::new();
+    let callback = n.until_callback(p, "/profile", "alice");
+    let forged = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE oidc_logins SET nonce = 'forged'\"); c.commit()",
+            &state(&sb),
+        ])
+        .status()
+        .expect("python3");
+    assert!(forged.success());
+    let page = n.get(&callback);
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(
+        page.body.contains("did not pass the portal"),
+        "{}",
+        page.body
+    );
+    assert!(n.cookie("jit_session").is_none());
+    assert!(
+        portal.log().contains("Invalid nonce: nonce mismatch"),
+        "{}",
+        portal.log()
+    );
+
     // The user says no at the provider: a clear page, not the provider's error code.
     let mut d = Browser::new();
     let q = url::Url::parse(&format!("{p}/login/oidc?next=/profile")).expect("url");
@@ -525,7 +558,7 @@ fn oidc_refuses_unknown_users_used_or_foreign_state_and_says_why() {
         .lines()
         .filter(|l| l.contains("\tweb sign-in failed\t"))
         .count();
-    assert!(failures >= 6, "{audit}");
+    assert!(failures >= 7, "{audit}");
     assert!(
         !audit.lines().any(|l| l.contains("\tweb sign-in\t")),
         "nobody got in: {audit}"
