@@ -1,6 +1,6 @@
 //! Single sign-on logins under way, kept in the database so the callback may reach any replica.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use sqlx::Row;
 
 use super::{Db, Pool};
@@ -22,13 +22,14 @@ pub struct PendingLogin {
 }
 
 impl Db {
-    /// Record a login under way, keyed by its `state`. Expired ones go at the same time.
+    /// Record a login under way, keyed by its `state`; false when too many are. Expired ones
+    /// go at the same time.
     pub async fn start_oidc_login(
         &self,
         state: &str,
         login: &PendingLogin,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         write_tx!(self, tx, {
             sqlx::query("DELETE FROM oidc_logins WHERE expires <= $1")
                 .bind(now)
@@ -39,7 +40,7 @@ impl Db {
                 .await?
                 .try_get("n")?;
             if n >= MAX_PENDING {
-                bail!("too many single sign-on logins under way");
+                return Ok(false);
             }
             sqlx::query(
                 "INSERT INTO oidc_logins (state_digest, binding, verifier, nonce, next, created, \
@@ -55,7 +56,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         });
-        Ok(())
+        Ok(true)
     }
 
     /// Take the login started with `state`: it is gone after this, used or not. None when
@@ -116,8 +117,8 @@ mod tests {
                     next: "/profile".into(),
                     expires: 110,
                 };
-                db.start_oidc_login("s1", &login, 100).await.expect("start");
-                db.start_oidc_login("s2", &login, 100).await.expect("start");
+                assert!(db.start_oidc_login("s1", &login, 100).await.expect("start"));
+                assert!(db.start_oidc_login("s2", &login, 100).await.expect("start"));
                 let got = db.take_oidc_login("s1", 105).await.expect("take");
                 assert_eq!(got.expect("pending").verifier, "v");
                 assert!(db.take_oidc_login("s1", 105).await.expect("take").is_none());

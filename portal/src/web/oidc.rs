@@ -112,7 +112,8 @@ impl Oidc {
     /// Fetch the provider's discovery document and keys; an unreachable or wrong issuer fails
     /// here, at start-up, rather than at the first sign-in.
     pub async fn discover(config: Config, public_url: &str) -> Result<Oidc> {
-        let issuer = IssuerUrl::new(config.issuer.trim_end_matches('/').to_string())
+        // As given: some providers' issuers end in a slash, and discovery must match it exactly.
+        let issuer = IssuerUrl::new(config.issuer.clone())
             .with_context(|| format!("invalid OpenID Connect issuer URL {}", config.issuer))?;
         let redirect = RedirectUrl::new(format!("{public_url}/login/oidc/callback"))
             .context("invalid OpenID Connect redirect URL")?;
@@ -358,7 +359,11 @@ fn not_configured() -> Response {
 }
 
 /// Send the browser to the provider, with a fresh `state`, nonce and PKCE challenge.
-async fn start(State(app): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn start(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let Some(oidc) = app.oidc.as_ref() else {
         return not_configured();
     };
@@ -370,6 +375,11 @@ async fn start(State(app): State<Shared>, Query(q): Query<HashMap<String, String
     ) {
         (Ok(s), Ok(n), Ok(b)) => (s, n, b),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal("no randomness", &e),
+    };
+    // Logins started in several tabs share the browser's binding, so each may finish.
+    let binding = match cookie(&headers, BINDING_COOKIE) {
+        Some(b) if b.len() == binding.len() && b.starts_with("jit_") => b.to_string(),
+        _ => binding,
     };
     let discovered = oidc.metadata(REFRESH_AFTER).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -393,25 +403,31 @@ async fn start(State(app): State<Shared>, Query(q): Query<HashMap<String, String
         next,
         expires: now + PENDING_SECS,
     };
-    if let Err(e) = app.db.start_oidc_login(&state, &pending, now).await {
-        return internal("cannot start the single sign-on", &e);
+    match app.db.start_oidc_login(&state, &pending, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins are under way: try again in a few minutes",
+            );
+        }
+        Err(e) => return internal("cannot start the single sign-on", &e),
     }
     let mut r = see_other(url.as_str());
     set_cookie(&app, &mut r, BINDING_COOKIE, &binding, PENDING_SECS);
     r
 }
 
-/// A page that explains a refused sign-in and offers to start again.
-fn refused(app: &Shared, status: StatusCode, title: &str) -> Response {
-    let mut r = render(
+/// A page that explains a refused sign-in and offers to start again. The binding cookie stays:
+/// other logins of this browser may still be under way, and it is worthless on its own.
+fn refused(status: StatusCode, title: &str) -> Response {
+    render(
         status,
         &RefusedPage {
             chrome: super::Chrome::NONE,
             title,
         },
-    );
-    set_cookie(app, &mut r, BINDING_COOKIE, "", 0);
-    r
+    )
 }
 
 #[derive(askama::Template)]
@@ -479,14 +495,13 @@ async fn callback(
                 oidc.name
             )
         };
-        return refused(&app, StatusCode::FORBIDDEN, &title);
+        return refused(StatusCode::FORBIDDEN, &title);
     }
     let Some(pending) = pending else {
         if let Err(r) = audit_failure(&app, oidc, client, None, "unknown or used state").await {
             return r;
         }
         return refused(
-            &app,
             StatusCode::BAD_REQUEST,
             "This sign-in has expired or was already used: start again",
         );
@@ -498,7 +513,6 @@ async fn callback(
             return r;
         }
         return refused(
-            &app,
             StatusCode::BAD_REQUEST,
             "This sign-in was not started in this browser: start again",
         );
@@ -510,14 +524,12 @@ async fn callback(
             return r;
         }
         return refused(
-            &app,
             StatusCode::BAD_REQUEST,
             "This answer came from another provider: start again",
         );
     }
     let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
         return refused(
-            &app,
             StatusCode::BAD_REQUEST,
             "The provider sent no sign-in code: start again",
         );
@@ -545,7 +557,6 @@ async fn callback(
                 return r;
             }
             return refused(
-                &app,
                 StatusCode::BAD_GATEWAY,
                 "The portal could not complete the sign-in with the provider: start again",
             );
@@ -580,7 +591,7 @@ async fn callback(
             if let Err(r) = audit_failure(&app, oidc, client, None, &why).await {
                 return r;
             }
-            return refused(&app, StatusCode::FORBIDDEN, &title);
+            return refused(StatusCode::FORBIDDEN, &title);
         }
         Err(e) => {
             log::line(format_args!(
@@ -591,7 +602,6 @@ async fn callback(
                 return r;
             }
             return refused(
-                &app,
                 StatusCode::FORBIDDEN,
                 "The provider's answer did not pass the portal's checks: start again",
             );
@@ -605,7 +615,6 @@ async fn callback(
                 return r;
             }
             return refused(
-                &app,
                 StatusCode::FORBIDDEN,
                 &format!("no portal user for {user}: ask an admin"),
             );
@@ -629,7 +638,6 @@ async fn callback(
     };
     let mut r = with_who(see_other(&pending.next), &user);
     set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
-    set_cookie(&app, &mut r, BINDING_COOKIE, "", 0);
     r
 }
 
