@@ -437,22 +437,19 @@ struct RefusedPage<'a> {
     title: &'a str,
 }
 
-/// A failed sign-in in the audit trail.
-async fn audit_failure(
-    app: &Shared,
-    oidc: &Oidc,
-    client: Option<String>,
-    user: Option<&str>,
-    why: &str,
-) -> Result<(), Response> {
-    let mut audit = AuditEntry::new("web sign-in failed", "web")
-        .detail(format!("oidc {}: {why}", oidc.issuer()));
-    audit.user = user.map(str::to_string);
-    audit.client = client;
-    app.db
-        .audit(&audit)
-        .await
-        .map_err(|e| internal("cannot record the sign-in", &e))
+/// Why a callback signs nobody in: what the audit trail and the page say.
+struct Failure {
+    status: StatusCode,
+    why: String,
+    title: String,
+}
+
+fn fail(status: StatusCode, why: impl Into<String>, title: impl Into<String>) -> Failure {
+    Failure {
+        status,
+        why: why.into(),
+        title: title.into(),
+    }
 }
 
 /// The provider sends the browser back here with a one-time code (or an error) and our `state`.
@@ -466,161 +463,22 @@ async fn callback(
         return not_configured();
     };
     let client = client_of(addr);
-    let now = jiff::Timestamp::now().as_second();
-    // The login is used up whatever happens next.
-    let pending = match q.get("state").filter(|s| !s.is_empty()) {
-        Some(state) => match app.db.take_oidc_login(state, now).await {
-            Ok(p) => p,
-            Err(e) => return internal("portal state unreadable", &e),
-        },
-        None => None,
-    };
-    if let Some(error) = q.get("error") {
-        // The provider's own words are not shown: only whether the user said no.
-        let code: String = error
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(40)
-            .collect();
-        if let Err(r) =
-            audit_failure(&app, oidc, client, None, &format!("provider said {code}")).await
-        {
-            return r;
-        }
-        let title = if code == "access_denied" {
-            format!("The sign-in with {} was cancelled or refused", oidc.name)
-        } else {
-            format!(
-                "{} could not sign you in: try again, or ask an admin",
-                oidc.name
-            )
-        };
-        return refused(StatusCode::FORBIDDEN, &title);
-    }
-    let Some(pending) = pending else {
-        if let Err(r) = audit_failure(&app, oidc, client, None, "unknown or used state").await {
-            return r;
-        }
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "This sign-in has expired or was already used: start again",
-        );
-    };
-    let bound = cookie(&headers, BINDING_COOKIE)
-        .is_some_and(|b| secret::digest(&secret::digest(b)) == secret::digest(&pending.binding));
-    if !bound {
-        if let Err(r) = audit_failure(&app, oidc, client, None, "another browser's state").await {
-            return r;
-        }
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "This sign-in was not started in this browser: start again",
-        );
-    }
-    // RFC 9207: a provider that names itself must be ours.
-    if q.get("iss").is_some_and(|iss| iss != oidc.issuer()) {
-        if let Err(r) = audit_failure(&app, oidc, client, None, "answer from another issuer").await
-        {
-            return r;
-        }
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "This answer came from another provider: start again",
-        );
-    }
-    let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "The provider sent no sign-in code: start again",
-        );
-    };
-    let discovered = oidc.metadata(REFRESH_AFTER).await;
-    let exchanged = match oidc
-        .client(&discovered)
-        .exchange_code(AuthorizationCode::new(code.clone()))
-    {
-        Ok(request) => request
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
-            .request_async(&oidc.http)
-            .await
-            .map_err(|e| anyhow!("{}", chain(&e))),
-        Err(e) => Err(anyhow!("{e}")),
-    };
-    let tokens = match exchanged {
-        Ok(t) => t,
-        Err(e) => {
-            log::line(format_args!(
-                "single sign-on code exchange failed: {}",
-                log::escape(&format!("{e:#}"))
+    let (user, next) = match verify(&app, oidc, &headers, &q).await {
+        Ok(Ok(signed_in)) => signed_in,
+        Ok(Err(failure)) => {
+            let mut audit = AuditEntry::new("web sign-in failed", "web").detail(format!(
+                "oidc {}: {}",
+                oidc.issuer(),
+                failure.why
             ));
-            if let Err(r) = audit_failure(&app, oidc, client, None, "code exchange failed").await {
-                return r;
+            audit.client = client;
+            if let Err(e) = app.db.audit(&audit).await {
+                return internal("cannot record the sign-in", &e);
             }
-            return refused(
-                StatusCode::BAD_GATEWAY,
-                "The portal could not complete the sign-in with the provider: start again",
-            );
+            return refused(failure.status, &failure.title);
         }
+        Err(r) => return r,
     };
-    let nonce = Nonce::new(pending.nonce.clone());
-    let mut verified = oidc.user_of(&oidc.client(&discovered), &tokens, &nonce);
-    if matches!(
-        verified,
-        Err(ClaimsVerificationError::SignatureVerification(_))
-    ) {
-        // The provider may have rotated its keys since we fetched them.
-        let fresh = oidc.metadata(REFETCH_AT_MOST_EVERY).await;
-        verified = oidc.user_of(&oidc.client(&fresh), &tokens, &nonce);
-    }
-    let user = match verified {
-        Ok(Ok(user)) => user,
-        Ok(Err(refusal)) => {
-            let (why, title) = match refusal {
-                Refusal::NoIdToken => (
-                    "no id token".to_string(),
-                    "The provider sent no identity: ask an admin".to_string(),
-                ),
-                Refusal::NoClaim => (
-                    format!("no verified {} claim", oidc.user_claim),
-                    format!(
-                        "The provider did not say your {}: ask an admin",
-                        oidc.user_claim
-                    ),
-                ),
-            };
-            if let Err(r) = audit_failure(&app, oidc, client, None, &why).await {
-                return r;
-            }
-            return refused(StatusCode::FORBIDDEN, &title);
-        }
-        Err(e) => {
-            log::line(format_args!(
-                "single sign-on id token refused: {}",
-                log::escape(&chain(&e))
-            ));
-            if let Err(r) = audit_failure(&app, oidc, client, None, "id token refused").await {
-                return r;
-            }
-            return refused(
-                StatusCode::FORBIDDEN,
-                "The provider's answer did not pass the portal's checks: start again",
-            );
-        }
-    };
-    match app.db.user_exists(&user).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let why = format!("no portal user {user}");
-            if let Err(r) = audit_failure(&app, oidc, client, None, &why).await {
-                return r;
-            }
-            return refused(
-                StatusCode::FORBIDDEN,
-                &format!("no portal user for {user}: ask an admin"),
-            );
-        }
-        Err(e) => return internal("portal state unreadable", &e),
-    }
     // A fresh session on every sign-in, as with a password.
     if let Ok(Some(old)) = current(&app, &headers).await {
         let audit = AuditEntry::new("web sign-out", &old.user).user(&old.user);
@@ -636,9 +494,161 @@ async fn callback(
         Ok(s) => s,
         Err(e) => return internal("cannot start a session", &e),
     };
-    let mut r = with_who(see_other(&pending.next), &user);
+    let mut r = with_who(see_other(&next), &user);
     set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
     r
+}
+
+/// The portal user a callback signs in, and where to send them; a failure to show; or the
+/// answer to an internal error.
+async fn verify(
+    app: &Shared,
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+) -> Result<Result<(String, String), Failure>, Response> {
+    let now = jiff::Timestamp::now().as_second();
+    // The login is used up whatever happens next.
+    let pending = match q.get("state").filter(|s| !s.is_empty()) {
+        Some(state) => app
+            .db
+            .take_oidc_login(state, now)
+            .await
+            .map_err(|e| internal("portal state unreadable", &e))?,
+        None => None,
+    };
+    if let Some(error) = q.get("error") {
+        // The provider's own words are not shown: only whether the user said no.
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
+        let title = if code == "access_denied" {
+            format!("The sign-in with {} was cancelled or refused", oidc.name)
+        } else {
+            format!(
+                "{} could not sign you in: try again, or ask an admin",
+                oidc.name
+            )
+        };
+        return Ok(Err(fail(
+            StatusCode::FORBIDDEN,
+            format!("provider said {code}"),
+            title,
+        )));
+    }
+    let Some(pending) = pending else {
+        return Ok(Err(fail(
+            StatusCode::BAD_REQUEST,
+            "unknown or used state",
+            "This sign-in has expired or was already used: start again",
+        )));
+    };
+    let bound = cookie(headers, BINDING_COOKIE)
+        .is_some_and(|b| secret::digest(&secret::digest(b)) == secret::digest(&pending.binding));
+    if !bound {
+        return Ok(Err(fail(
+            StatusCode::BAD_REQUEST,
+            "another browser's state",
+            "This sign-in was not started in this browser: start again",
+        )));
+    }
+    // RFC 9207: a provider that names itself must be ours.
+    if q.get("iss").is_some_and(|iss| iss != oidc.issuer()) {
+        return Ok(Err(fail(
+            StatusCode::BAD_REQUEST,
+            "answer from another issuer",
+            "This answer came from another provider: start again",
+        )));
+    }
+    let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
+        return Ok(Err(fail(
+            StatusCode::BAD_REQUEST,
+            "no code",
+            "The provider sent no sign-in code: start again",
+        )));
+    };
+    let discovered = oidc.metadata(REFRESH_AFTER).await;
+    let exchanged = match oidc
+        .client(&discovered)
+        .exchange_code(AuthorizationCode::new(code.clone()))
+    {
+        Ok(request) => request
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
+            .request_async(&oidc.http)
+            .await
+            .map_err(|e| chain(&e)),
+        Err(e) => Err(e.to_string()),
+    };
+    let tokens = match exchanged {
+        Ok(t) => t,
+        Err(e) => {
+            log::line(format_args!(
+                "single sign-on code exchange failed: {}",
+                log::escape(&e)
+            ));
+            return Ok(Err(fail(
+                StatusCode::BAD_GATEWAY,
+                "code exchange failed",
+                "The portal could not complete the sign-in with the provider: start again",
+            )));
+        }
+    };
+    let nonce = Nonce::new(pending.nonce.clone());
+    let mut verified = oidc.user_of(&oidc.client(&discovered), &tokens, &nonce);
+    if matches!(
+        verified,
+        Err(ClaimsVerificationError::SignatureVerification(_))
+    ) {
+        // The provider may have rotated its keys since we fetched them.
+        let fresh = oidc.metadata(REFETCH_AT_MOST_EVERY).await;
+        verified = oidc.user_of(&oidc.client(&fresh), &tokens, &nonce);
+    }
+    let user = match verified {
+        Ok(Ok(user)) => user,
+        Ok(Err(Refusal::NoIdToken)) => {
+            return Ok(Err(fail(
+                StatusCode::FORBIDDEN,
+                "no id token",
+                "The provider sent no identity: ask an admin",
+            )));
+        }
+        Ok(Err(Refusal::NoClaim)) => {
+            return Ok(Err(fail(
+                StatusCode::FORBIDDEN,
+                format!("no verified {} claim", oidc.user_claim),
+                format!(
+                    "The provider did not say your {}: ask an admin",
+                    oidc.user_claim
+                ),
+            )));
+        }
+        Err(e) => {
+            log::line(format_args!(
+                "single sign-on id token refused: {}",
+                log::escape(&chain(&e))
+            ));
+            return Ok(Err(fail(
+                StatusCode::FORBIDDEN,
+                "id token refused",
+                "The provider's answer did not pass the portal's checks: start again",
+            )));
+        }
+    };
+    let known = app
+        .db
+        .user_exists(&user)
+        .await
+        .map_err(|e| internal("portal state unreadable", &e))?;
+    if !known {
+        return Ok(Err(fail(
+            StatusCode::FORBIDDEN,
+            format!("no portal user {user}"),
+            format!("no portal user for {user}: ask an admin"),
+        )));
+    }
+    Ok(Ok((user, pending.next)))
 }
 
 #[cfg(test)]
