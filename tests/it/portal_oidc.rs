@@ -676,3 +676,63 @@ fn oidc_settings_are_checked_at_start_up() {
     let page = b.get(&url::Url::parse(&format!("{}/login/oidc", plain.url)).expect("url"));
     assert_eq!(page.status, 404, "{}", page.body);
 }
+
+/// Two replicas on one PostgreSQL database behind one public URL: a login started on one may
+/// come back to the other, and is still used only once.
+#[test]
+fn oidc_login_started_on_one_replica_finishes_on_another() {
+    use crate::portal_ops::{Pg, admin_on};
+    let sb = Sandbox::new();
+    let pg = Pg::start();
+    let db = pg.database("oidc");
+    admin_on(&sb, &db, &["user", "add", "alice@example.com"]);
+    register_secret(CLIENT_SECRET);
+    let (port_a, port_b) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{port_a}");
+    let provider = start_provider(&format!("{public}/login/oidc/callback"));
+    let replica = |port: u16| {
+        let listen = format!("127.0.0.1:{port}");
+        let mut cmd = sb.jit(&[
+            "portal",
+            "--db",
+            &db,
+            "serve",
+            "--listen",
+            &listen,
+            "--public-url",
+            &public,
+            "--sts-endpoint",
+            "http://127.0.0.1:9",
+            "--oidc-issuer",
+            &provider.url,
+            "--oidc-client-id",
+            CLIENT_ID,
+        ]);
+        cmd.env("JIT_PORTAL_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+            .env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
+            .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
+        crate::portal_server::spawn_served(cmd)
+    };
+    let a = replica(port_a);
+    let b = replica(port_b);
+
+    let mut browser = Browser::new();
+    let callback = browser.until_callback(&a.url, "/profile", "alice");
+    assert_eq!(callback.port(), Some(port_a));
+    let mut elsewhere = callback.clone();
+    elsewhere.set_port(Some(port_b)).expect("port");
+    let page = browser.get(&elsewhere);
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location.as_ref().map(url::Url::path), Some("/profile"));
+    let again = browser.get(&callback);
+    assert_eq!(
+        again.status, 400,
+        "used once, on any replica: {}",
+        again.body
+    );
+    let profile = browser.get(&url::Url::parse(&format!("{}/profile", a.url)).expect("url"));
+    assert_eq!(profile.status, 200, "{}", profile.body);
+    assert!(profile.body.contains("alice@example.com"));
+    assert_no_secrets(&a.log(), "replica a's log");
+    assert_no_secrets(&b.log(), "replica b's log");
+}
