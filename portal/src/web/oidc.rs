@@ -655,6 +655,42 @@ async fn verify(
 mod tests {
     use super::*;
 
+    fn claims(json: serde_json::Value) -> IdTokenClaims<Extra, CoreGenderClaim> {
+        let mut all = serde_json::json!({
+            "iss": "https://id.example", "aud": ["jit"], "exp": 2000000000, "iat": 1700000000,
+            "sub": "u-123",
+        });
+        if let (Some(all), Some(more)) = (all.as_object_mut(), json.as_object()) {
+            all.extend(more.clone());
+        }
+        serde_json::from_value(all).expect("claims")
+    }
+
+    #[test]
+    fn the_user_claim_is_read_and_an_unverified_email_names_nobody() {
+        let c = claims(serde_json::json!({
+            "email": "alice@example.com", "preferred_username": "alice", "upn": "alice@corp",
+            "groups": ["a"],
+        }));
+        assert_eq!(claim(&c, "sub").as_deref(), Some("u-123"));
+        assert_eq!(claim(&c, "email").as_deref(), Some("alice@example.com"));
+        assert_eq!(claim(&c, "preferred_username").as_deref(), Some("alice"));
+        assert_eq!(claim(&c, "upn").as_deref(), Some("alice@corp"));
+        assert_eq!(claim(&c, "groups"), None, "not a string");
+        assert_eq!(claim(&c, "missing"), None);
+        let unverified = claims(serde_json::json!({
+            "email": "alice@example.com", "email_verified": false,
+        }));
+        assert_eq!(claim(&unverified, "email"), None);
+        let verified = claims(serde_json::json!({
+            "email": "alice@example.com", "email_verified": true,
+        }));
+        assert_eq!(
+            claim(&verified, "email").as_deref(),
+            Some("alice@example.com")
+        );
+    }
+
     #[test]
     fn provider_answers_are_cut_off() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
