@@ -130,6 +130,9 @@ pub struct ServeArgs {
         requires = "oidc_issuer"
     )]
     pub oidc_user_claim: String,
+    /// Also trust these CA certificates (PEM) for the provider's HTTPS, beside the public roots
+    #[arg(long, value_name = "PEM", requires = "oidc_issuer")]
+    pub oidc_ca_file: Option<PathBuf>,
     /// The provider's name on the sign-in button ("Sign in with NAME")
     #[arg(
         long,

@@ -32,6 +32,11 @@ impl Drop for Provider {
 
 #[track_caller]
 fn start_provider(redirect: &str) -> Provider {
+    start_provider_with(redirect, &[])
+}
+
+#[track_caller]
+fn start_provider_with(redirect: &str, env: &[(&str, &str)]) -> Provider {
     let web = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("web");
@@ -44,6 +49,7 @@ fn start_provider(redirect: &str) -> Provider {
         .env("OIDC_CLIENT_ID", CLIENT_ID)
         .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
         .env("OIDC_REDIRECT_URI", redirect)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -56,7 +62,7 @@ fn start_provider(redirect: &str) -> Provider {
     // Keep reading, so the provider never writes into a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     assert!(
-        line.starts_with("http://127.0.0.1:"),
+        line.starts_with("http://127.0.0.1:") || line.starts_with("https://127.0.0.1:"),
         "provider did not start: {line} {}",
         log.so_far()
     );
@@ -166,11 +172,18 @@ struct Browser {
 
 impl Browser {
     fn new() -> Browser {
+        Browser::trusting(None)
+    }
+
+    /// A browser that also trusts the certificate `pem`.
+    fn trusting(pem: Option<&[u8]>) -> Browser {
+        let mut http =
+            reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = pem {
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"));
+        }
         Browser {
-            http: reqwest::blocking::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            http: http.build().expect("client"),
             cookies: Vec::new(),
         }
     }
@@ -735,4 +748,87 @@ fn oidc_login_started_on_one_replica_finishes_on_another() {
     assert!(profile.body.contains("alice@example.com"));
     assert_no_secrets(&a.log(), "replica a's log");
     assert_no_secrets(&b.log(), "replica b's log");
+}
+
+/// A provider on HTTPS with a certificate no public root vouches for: trusted only through
+/// `--oidc-ca-file`.
+#[test]
+fn oidc_provider_behind_a_private_ca_needs_oidc_ca_file() {
+    let sb = Sandbox::new();
+    admin(&sb, &["user", "add", "alice@example.com"]);
+    register_secret(CLIENT_SECRET);
+    let (cert, key) = (sb.dir.path().join("idp.pem"), sb.dir.path().join("idp.key"));
+    let openssl = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        openssl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&openssl.stderr)
+    );
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let port = free_port();
+    let provider = start_provider_with(
+        &format!("http://127.0.0.1:{port}/login/oidc/callback"),
+        &[("OIDC_TLS_CERT", &c), ("OIDC_TLS_KEY", &k)],
+    );
+    assert!(provider.url.starts_with("https://"), "{}", provider.url);
+    let st = state(&sb);
+    let listen = format!("127.0.0.1:{port}");
+    let serve = |extra: &[&str]| {
+        let mut cmd = sb.jit(
+            &[
+                &[
+                    "portal",
+                    "--state",
+                    st.as_str(),
+                    "serve",
+                    "--listen",
+                    listen.as_str(),
+                    "--sts-endpoint",
+                    "http://127.0.0.1:9",
+                    "--oidc-issuer",
+                    provider.url.as_str(),
+                    "--oidc-client-id",
+                    CLIENT_ID,
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        cmd.env("JIT_PORTAL_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+            .env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
+            .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
+        cmd
+    };
+    let out = serve(&[]).output().expect("serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("cannot discover the OpenID Connect provider"),
+        "{err}"
+    );
+
+    let portal = crate::portal_server::spawn_served(serve(&["--oidc-ca-file", &c]));
+    let pem = std::fs::read(&cert).expect("cert");
+    let mut b = Browser::trusting(Some(&pem));
+    let page = b.sign_in(&portal.url, "/profile", "alice");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("alice@example.com"), "{}", page.body);
 }

@@ -9,10 +9,11 @@
 //   OIDC_CLIENT_SECRET  default "jit-portal-secret"
 //   OIDC_REDIRECT_URI   the portal's callback, e.g. http://127.0.0.1:8480/login/oidc/callback
 //                       (required; several may be given, separated by spaces)
+//   OIDC_TLS_CERT, OIDC_TLS_KEY  PEM files: serve HTTPS (the issuer is then https://...)
 //   OIDC_USERS          JSON: {"alice": {"password": "pw", "email": "alice@example.com",
 //                       "preferred_username": "alice"}, ...}; the key is the login name and `sub`.
 //                       Default: alice and bob (password "pw"), mallory (password "pw").
-// When ready it prints one line on stdout, the issuer URL: http://127.0.0.1:PORT
+// When ready it prints one line on stdout, the issuer URL: http(s)://127.0.0.1:PORT
 // It stops on SIGTERM/SIGINT, or when its stdin is a pipe and closes.
 //
 // The pages a browser sees (no JavaScript):
@@ -25,8 +26,9 @@
 //     <a id="deny" href="/interaction/UID/abort"> ends it with access_denied.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { fstatSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Provider from 'oidc-provider';
 
 const env = process.env;
@@ -80,9 +82,12 @@ async function readForm(req) {
 // A parent that stopped reading our stdout must not bring us down.
 process.stdout.on('error', () => {});
 
-const server = createServer();
+const tls = env.OIDC_TLS_CERT && env.OIDC_TLS_KEY;
+const server = tls
+  ? createHttpsServer({ cert: readFileSync(env.OIDC_TLS_CERT), key: readFileSync(env.OIDC_TLS_KEY) })
+  : createServer();
 server.listen(Number(env.OIDC_PORT || 0), '127.0.0.1', () => {
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
 

@@ -137,7 +137,18 @@ fn oidc_config(args: &ServeArgs) -> Result<Option<OidcConfig>> {
             "--oidc-issuer needs the client secret: --oidc-client-secret-file PATH or JIT_PORTAL_OIDC_CLIENT_SECRET"
         );
     }
+    let ca_pem = match &args.oidc_ca_file {
+        Some(path) => {
+            let mut pem = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(1024 * 1024).read_to_end(&mut pem))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(pem)
+        }
+        None => None,
+    };
     Ok(Some(OidcConfig {
+        ca_pem,
         issuer: issuer.clone(),
         client_id: client_id.clone(),
         client_secret: secret,

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use axum::Router;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -55,6 +55,8 @@ pub struct Config {
     pub user_claim: String,
     /// The sign-in button says "Sign in with {name}".
     pub name: String,
+    /// CA certificates (PEM) trusted for the provider beside the public roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// Claims beyond the standard ones, so any claim may name the user.
@@ -117,7 +119,7 @@ impl Oidc {
             .with_context(|| format!("invalid OpenID Connect issuer URL {}", config.issuer))?;
         let redirect = RedirectUrl::new(format!("{public_url}/login/oidc/callback"))
             .context("invalid OpenID Connect redirect URL")?;
-        let http = Http::new()?;
+        let http = Http::new(config.ca_pem.as_deref())?;
         let metadata = fetch(&issuer, &http).await?;
         Ok(Oidc {
             issuer,
@@ -284,12 +286,23 @@ impl std::fmt::Display for HttpError {
 impl std::error::Error for HttpError {}
 
 impl Http {
-    fn new() -> Result<Http> {
+    fn new(ca_pem: Option<&[u8]>) -> Result<Http> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10));
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .context("--oidc-ca-file holds no PEM certificate")?;
+            if certs.is_empty() {
+                bail!("--oidc-ca-file holds no PEM certificate");
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         Ok(Http(
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(10))
+            builder
                 .build()
                 .context("cannot build the OpenID Connect HTTP client")?,
         ))
@@ -713,7 +726,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let http = Http::new().expect("client");
+        let http = Http::new(None).expect("client");
         let request = openidconnect::http::Request::builder()
             .uri(format!("http://{addr}/"))
             .body(Vec::new())
