@@ -499,6 +499,27 @@ fn oidc_refuses_unknown_users_used_or_foreign_state_and_says_why() {
     );
     assert!(t.cookie("jit_session").is_none());
 
+    // An answer that names another issuer (RFC 9207, a mix-up) is refused.
+    let mut x = Browser::new();
+    let callback = x.until_callback(p, "/profile", "alice");
+    let mut mixed = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "iss" {
+                "https://other-idp.example".to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    mixed.query_pairs_mut().clear().extend_pairs(pairs);
+    let page = x.get(&mixed);
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("another provider"), "{}", page.body);
+    assert!(x.cookie("jit_session").is_none());
+
     // One login's code under another login's state: PKCE (and the nonce) tie a code to the
     // login that asked for it, so the exchange fails.
     let mut one = Browser::new();
@@ -579,7 +600,7 @@ fn oidc_refuses_unknown_users_used_or_foreign_state_and_says_why() {
         .lines()
         .filter(|l| l.contains("\tweb sign-in failed\t"))
         .count();
-    assert!(failures >= 7, "{audit}");
+    assert!(failures >= 8, "{audit}");
     assert!(
         !audit.lines().any(|l| l.contains("\tweb sign-in\t")),
         "nobody got in: {audit}"
