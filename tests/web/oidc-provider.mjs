@@ -12,7 +12,8 @@
 //   OIDC_TLS_CERT, OIDC_TLS_KEY  PEM files: serve HTTPS (the issuer is then https://...)
 //   OIDC_USERS          JSON: {"alice": {"password": "pw", "email": "alice@example.com",
 //                       "preferred_username": "alice"}, ...}; the key is the login name and `sub`.
-//                       Default: alice and bob (password "pw"), mallory (password "pw").
+//                       Default: alice, bob and mallory, each with password "pw", email
+//                       NAME@example.com (verified) and preferred_username NAME.
 // When ready it prints one line on stdout, the issuer URL: http(s)://127.0.0.1:PORT
 // It stops on SIGTERM/SIGINT, or when its stdin is a pipe and closes.
 //
@@ -23,7 +24,8 @@
 //     A wrong password shows the form again with <p id="error">.
 //   Consent, GET /interaction/UID: <form id="consent" method="post"
 //     action="/interaction/UID/confirm"> with <button id="allow" type="submit">; the link
-//     <a id="deny" href="/interaction/UID/abort"> ends it with access_denied.
+//     <a id="deny" href="/interaction/UID/abort"> ends it with access_denied. Consent is asked
+//     once per user while the process runs; later sign-ins of that user skip it.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fstatSync, readFileSync } from 'node:fs';
