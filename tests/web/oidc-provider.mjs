@@ -24,8 +24,8 @@
 //     A wrong password shows the form again with <p id="error">.
 //   Consent, GET /interaction/UID: <form id="consent" method="post"
 //     action="/interaction/UID/confirm"> with <button id="allow" type="submit">; the link
-//     <a id="deny" href="/interaction/UID/abort"> ends it with access_denied. Consent is asked
-//     once per user while the process runs; later sign-ins of that user skip it.
+//     <a id="deny" href="/interaction/UID/abort"> ends it with access_denied.
+//   A browser that signed in here before (the provider's session cookie) skips both pages.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fstatSync, readFileSync } from 'node:fs';
