@@ -28,6 +28,8 @@ pub struct App {
     pub public_url: String,
     pub sts: Sts,
     pub signin: Signin,
+    /// Single sign-on through an OpenID Connect provider, when configured.
+    pub oidc: Option<crate::web::oidc::Oidc>,
 }
 
 pub type Shared = Arc<App>;

@@ -20,6 +20,8 @@ use clap::{Args, Parser, Subcommand};
   jit portal audit --user alice --since 1d --json
   AWS_PROFILE=portal jit portal serve --listen 127.0.0.1:8480
   JIT_PORTAL_DB=postgres://portal@db.internal/jit jit portal serve   # replicas share one database
+  jit portal serve --public-url https://jit.example.com --oidc-issuer https://id.example.com \
+    --oidc-client-id jit-portal --oidc-client-secret-file /run/secrets/oidc   # single sign-on
 
 The portal signs STS AssumeRole with credentials from the standard AWS chain (environment,
 AWS_PROFILE, credential_process, SSO, container or instance role)."
@@ -108,6 +110,37 @@ pub struct ServeArgs {
     /// redirect, and an https URL makes session cookies Secure
     #[arg(long, value_name = "URL", value_parser = public_url)]
     pub public_url: Option<String>,
+    /// Single sign-on: the OpenID Connect provider's issuer URL (its discovery document is
+    /// fetched at start-up). The redirect URI to register there is
+    /// {public URL}/login/oidc/callback
+    #[arg(long, value_name = "URL", requires = "oidc_client_id")]
+    pub oidc_issuer: Option<String>,
+    /// The portal's client id at the OpenID Connect provider
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// A file holding the client secret (else JIT_PORTAL_OIDC_CLIENT_SECRET; never argv)
+    #[arg(long, value_name = "PATH", requires = "oidc_issuer")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The id token claim that names the portal user (email, preferred_username, sub, or
+    /// any other string claim); the user must already exist in the portal
+    #[arg(
+        long,
+        default_value = "email",
+        value_name = "CLAIM",
+        requires = "oidc_issuer"
+    )]
+    pub oidc_user_claim: String,
+    /// Also trust these CA certificates (PEM) for the provider's HTTPS, beside the public roots
+    #[arg(long, value_name = "PEM", requires = "oidc_issuer")]
+    pub oidc_ca_file: Option<PathBuf>,
+    /// The provider's name on the sign-in button ("Sign in with NAME")
+    #[arg(
+        long,
+        default_value = "single sign-on",
+        value_name = "NAME",
+        requires = "oidc_issuer"
+    )]
+    pub oidc_name: String,
     /// Most connections held open at once (lowered to fit the descriptor limit); past it the
     /// longest-idle connection is closed
     #[arg(long, default_value_t = 10000, value_name = "N")]

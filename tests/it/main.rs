@@ -18,6 +18,7 @@ mod parity;
 mod portal_a11y;
 mod portal_admin;
 mod portal_k8s;
+mod portal_oidc;
 mod portal_ops;
 mod portal_profile;
 mod portal_server;

@@ -1,6 +1,7 @@
 //! `jit portal serve`: the portal API and login page over HTTP or HTTPS, and `--demo`, which
 //! brings its own moto STS and a ready `demo` environment.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -18,6 +19,7 @@ use crate::db::{self, AuditEntry, Db};
 use crate::log;
 use crate::net::{self, Limits};
 use crate::sts::{Caller, Signin, Sts};
+use crate::web::oidc::{Config as OidcConfig, Oidc};
 
 /// How long between sweeps of expired tokens.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
@@ -63,6 +65,17 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
             .unwrap_or_default()
     ));
     let public_url = args.public_url.clone().unwrap_or_else(|| url.clone());
+    let oidc = match oidc_config(&args)? {
+        Some(config) => {
+            let oidc = Oidc::discover(config, &public_url).await?;
+            log::line(format_args!(
+                "single sign-on through {} (redirect URI {public_url}/login/oidc/callback)",
+                oidc.issuer()
+            ));
+            Some(oidc)
+        }
+        None => None,
+    };
     let app = Arc::new(App {
         db,
         tls: args.tls_cert.is_some() || public_url.starts_with("https:"),
@@ -77,6 +90,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
             args.signin_url.clone(),
             Duration::from_millis(args.signin_timeout_ms),
         )?,
+        oidc,
     });
     let header = Duration::from_secs(args.header_timeout.max(1));
     let routes = router(app.clone())
@@ -100,6 +114,47 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     drop(moto);
     log::line("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The single sign-on settings, with the client secret from its file or the environment.
+fn oidc_config(args: &ServeArgs) -> Result<Option<OidcConfig>> {
+    let (Some(issuer), Some(client_id)) = (&args.oidc_issuer, &args.oidc_client_id) else {
+        return Ok(None);
+    };
+    let secret = match &args.oidc_client_secret_file {
+        Some(path) => {
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(4096).read_to_string(&mut text))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text
+        }
+        None => std::env::var("JIT_PORTAL_OIDC_CLIENT_SECRET").unwrap_or_default(),
+    };
+    let secret = secret.trim().to_string();
+    if secret.is_empty() {
+        bail!(
+            "--oidc-issuer needs the client secret: --oidc-client-secret-file PATH or JIT_PORTAL_OIDC_CLIENT_SECRET"
+        );
+    }
+    let ca_pem = match &args.oidc_ca_file {
+        Some(path) => {
+            let mut pem = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(1024 * 1024).read_to_end(&mut pem))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(pem)
+        }
+        None => None,
+    };
+    Ok(Some(OidcConfig {
+        ca_pem,
+        issuer: issuer.clone(),
+        client_id: client_id.clone(),
+        client_secret: secret,
+        user_claim: args.oidc_user_claim.clone(),
+        name: args.oidc_name.clone(),
+    }))
 }
 
 /// A listener with a deep accept queue, so a burst waits instead of being refused.

@@ -245,6 +245,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_tokens",
         include_str!("../../migrations/sqlite/0005_session_tokens.sql"),
     ),
+    (
+        6,
+        "oidc_logins",
+        include_str!("../../migrations/sqlite/0006_oidc_logins.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -271,6 +276,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "session_tokens",
         include_str!("../../migrations/postgres/0005_session_tokens.sql"),
+    ),
+    (
+        6,
+        "oidc_logins",
+        include_str!("../../migrations/postgres/0006_oidc_logins.sql"),
     ),
 ];
 
@@ -697,7 +707,11 @@ impl Db {
             secret::new_token()?,
         );
         let mut audit = audit;
-        audit.detail = Some(format!("session {id}"));
+        // Keep what the caller said (how the user signed in), then name the session.
+        audit.detail = Some(match audit.detail.take() {
+            Some(how) => format!("{how}; session {id}"),
+            None => format!("session {id}"),
+        });
         write_tx!(self, tx, {
             sqlx::query(
                 "INSERT INTO sessions (id, digest, user_name, csrf, created, expires) \
@@ -1182,3 +1196,5 @@ mod tests {
 }
 
 mod admin;
+mod oidc;
+pub use oidc::PendingLogin;

@@ -24,7 +24,7 @@ const SESSION_COOKIE: &str = "jit_session";
 const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 
 mod admin;
-mod oidc;
+pub(crate) mod oidc;
 mod profile;
 
 pub fn routes() -> Router<Shared> {
@@ -108,6 +108,8 @@ struct LoginPage<'a> {
     csrf: &'a str,
     next: &'a str,
     error: Option<&'a str>,
+    /// Single sign-on: the provider's name and the link that starts it.
+    sso: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -283,6 +285,7 @@ fn login_form(app: &Shared, status: StatusCode, next: &str, error: Option<&str>)
             csrf: &csrf,
             next,
             error,
+            sso: oidc::sign_in_link(app, next),
         },
     );
     set_cookie(app, &mut r, LOGIN_CSRF_COOKIE, &csrf, 3600);
