@@ -1,0 +1,254 @@
+//! The portal's web side in a real browser: Chromium driven by the Playwright scripts in
+//! tests/web against a real `jit portal serve` with moto as STS. The scripts report what they
+//! saw as JSON; the assertions live here.
+
+use crate::portal_server::{admin, provision, serve};
+use crate::portal_web::{ALICE_PASSWORD, Browser, passwd};
+use crate::support::{Sandbox, assert_no_secrets, finish, register_secret};
+
+pub const ROOT_PASSWORD: &str = "root-web-password-9";
+
+/// Run `node tests/web/<script>.mjs` with the sandbox's environment plus `env`; it must exit 0.
+/// Returns the JSON object it printed.
+#[track_caller]
+pub fn flow(sb: &Sandbox, script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "chromium missing: run scripts/test-deps.sh"
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web");
+    let mut cmd = sb.command("node");
+    cmd.current_dir(dir).arg(format!("{dir}/{script}.mjs"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Ok(shots) = std::env::var("JIT_SCREENSHOTS") {
+        cmd.env("JIT_SCREENSHOTS", shots);
+    }
+    let run = finish(cmd.output().expect("node"));
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{script}.mjs failed:\n{}\n{}",
+        run.stderr,
+        run.stdout
+    );
+    serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("{script}.mjs printed no JSON object ({e}): {}", run.stdout))
+}
+
+/// Tenants and users from `provision`, with web passwords for alice and root.
+#[track_caller]
+fn provision_with_passwords(sb: &Sandbox) {
+    provision(sb);
+    passwd(sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    passwd(sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+}
+
+/// Audit lines of `event` for `user`.
+fn audited(sb: &Sandbox, user: &str, event: &str) -> usize {
+    admin(sb, &["audit", "--user", user])
+        .lines()
+        .filter(|l| l.contains(&format!("\t{event}\t")))
+        .count()
+}
+
+#[test]
+fn password_sign_in_in_chromium_and_a_wrong_password_stays_signed_out() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let seen = flow(
+        &sb,
+        "signin",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+            ("WRONG_PASSWORD", "not-her-password"),
+        ],
+    );
+    assert_eq!(seen["anonymous"], "/login?next=%2Fprofile", "{seen}");
+    let wrong = &seen["wrong"];
+    assert_eq!(
+        wrong["error"], "That user name and password do not match.",
+        "{seen}"
+    );
+    assert!(
+        wrong["cookie"].is_null(),
+        "no session after a wrong password"
+    );
+    assert_eq!(wrong["profileAfter"], "/login?next=%2Fprofile", "{seen}");
+    assert_eq!(seen["url"], "/profile", "{seen}");
+    assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+    assert_eq!(seen["cookie"], true);
+    assert_eq!(seen["afterLogout"], "/login", "{seen}");
+    assert_eq!(seen["profileAfterLogout"], "/login?next=%2Fprofile");
+    assert_eq!(audited(&sb, "alice", "web sign-in failed"), 1);
+    assert_eq!(audited(&sb, "alice", "web sign-in"), 1);
+    assert_eq!(audited(&sb, "alice", "web sign-out"), 1);
+    let log = portal.log();
+    assert!(!log.contains(ALICE_PASSWORD), "{log}");
+    assert_no_secrets(&log, "the portal's log");
+}
+
+/// `jit aws --interactive` end to end: the browser it would open is not signed in, so the CLI
+/// page sends it to sign in first and back; Authorize hands `jit` its token, Cancel fails it.
+#[test]
+fn jit_aws_interactive_signs_in_in_chromium_then_authorizes_or_cancels() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let login = sb.aws().tenant("dev01").host(&portal.url);
+    let (child, url) = login.start_login();
+    let path = &url.as_str()[portal.url.len()..];
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["landed"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("/login?next=")),
+        "{seen}"
+    );
+    assert_eq!(seen["next"], path, "back to the very same CLI page");
+    assert_eq!(seen["back"], path, "{seen}");
+    let ask = seen["ask"].as_str().expect("ask");
+    assert!(ask.contains("tenant access as alice"), "{ask}");
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    let final_url = seen["final"].as_str().expect("final url");
+    assert!(
+        final_url.starts_with(&format!("{}/app/user/verify-token?", portal.url))
+            && final_url.contains("success=true"),
+        "{final_url}"
+    );
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .expect("key")
+            .starts_with("ASIA"),
+        "{creds}"
+    );
+    assert_eq!(audited(&sb, "alice", "login"), 1);
+
+    // Cancel: jit fails cleanly and nothing is minted.
+    let (child, url) = login.no_cache().start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+            ("ACTION", "cancel"),
+        ],
+    );
+    let final_url = seen["final"].as_str().expect("final url");
+    assert!(final_url.starts_with("http://127.0.0.1:"), "{seen}");
+    assert!(!final_url.contains("t="), "no token on cancel: {final_url}");
+    let run = finish(child.wait_with_output().expect("jit"));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("login cancelled in the browser"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(audited(&sb, "alice", "login"), 1, "cancel mints nothing");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// Forms auto-submitted from other origins change nothing for a signed-in victim.
+#[test]
+fn forms_posted_from_other_origins_neither_sign_out_nor_authorize() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let seen = flow(
+        &sb,
+        "csrf",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    let attacks = seen["attacks"].as_array().expect("attacks");
+    assert_eq!(attacks.len(), 8, "{seen}");
+    for a in attacks {
+        let status = a["status"].as_u64().expect("status");
+        if a["attacker"] == "same-site" {
+            // The session cookie went along; the missing CSRF token is what stops it.
+            assert_eq!(status, 403, "{a}");
+        } else {
+            // SameSite=Lax keeps the cookie home: the portal sees no session at all.
+            assert!(
+                status == 403 || (status == 303 && a["location"] == "/login"),
+                "{a}"
+            );
+        }
+        assert!(
+            !a["location"].as_str().unwrap_or_default().contains("t="),
+            "{a}"
+        );
+    }
+    assert_eq!(seen["after"], "/profile", "still signed in: {seen}");
+    assert_eq!(seen["who"], "Signed in as alice");
+    assert_eq!(seen["sameCookie"], true);
+    assert_eq!(audited(&sb, "alice", "login"), 0, "no token minted");
+    assert_eq!(audited(&sb, "alice", "web sign-out"), 0, "not signed out");
+    let tokens = admin(&sb, &["token", "list", "--user", "alice"]);
+    assert!(!tokens.contains("login"), "{tokens}");
+}
+
+/// A session id planted before sign-in is replaced, and is worth nothing afterwards: a made-up
+/// one, and root's real one.
+#[test]
+fn a_session_cookie_planted_before_sign_in_is_replaced_and_gives_no_access() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let mut root = Browser::new(&portal);
+    assert_eq!(root.sign_in("root", ROOT_PASSWORD).status, 303);
+    let roots = root.cookie("jit_session").expect("root's session");
+    register_secret(&roots);
+    assert_eq!(root.get("/profile").status, 200);
+
+    for planted in ["jit_made-up-session-value", roots.as_str()] {
+        let seen = flow(
+            &sb,
+            "fixation",
+            &[
+                ("PORTAL_URL", &portal.url),
+                ("USERNAME", "alice"),
+                ("PASSWORD", ALICE_PASSWORD),
+                ("PLANTED", planted),
+            ],
+        );
+        assert_eq!(seen["plantedBefore"], true, "{seen}");
+        assert_eq!(seen["url"], "/profile", "{seen}");
+        assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+        assert_eq!(seen["cookieSet"], true, "{seen}");
+        assert_eq!(seen["cookieChanged"], true, "{seen}");
+        assert_eq!(seen["readableByScript"], false, "HttpOnly: {seen}");
+        assert_eq!(
+            seen["plantedProfile"], "/login?next=%2Fprofile",
+            "the planted value opens nothing: {seen}"
+        );
+    }
+    assert_eq!(
+        root.get("/profile").status,
+        303,
+        "root's planted session ended with alice's sign-in"
+    );
+}
