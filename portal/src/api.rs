@@ -230,12 +230,12 @@ impl Asker<'_> {
 pub(crate) struct Refused(pub StatusCode, pub String);
 
 impl Refused {
-    fn new(status: StatusCode, message: impl Into<String>) -> Refused {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Refused {
         Refused(status, message.into())
     }
 
     /// A failure inside the portal: logged in full, answered without detail.
-    fn internal(what: &str, e: &anyhow::Error) -> Refused {
+    pub(crate) fn internal(what: &str, e: &anyhow::Error) -> Refused {
         log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
         Refused(StatusCode::INTERNAL_SERVER_ERROR, what.into())
     }

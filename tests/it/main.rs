@@ -18,6 +18,7 @@ mod parity;
 mod portal_browser;
 mod portal_k8s;
 mod portal_ops;
+mod portal_profile;
 mod portal_server;
 mod portal_web;
 mod shells;

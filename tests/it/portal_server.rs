@@ -468,6 +468,33 @@ fn demo_runs_the_whole_system() {
         "demo state kept apart"
     );
     assert!(!sb.home().join(".local/share/jit/portal.db").exists());
+    // The web side too: the demo user signs in with the password the demo wrote.
+    let password_file = sb.home().join(".local/share/jit/demo-password");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&password_file)
+            .expect("password file")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "only the user reads it");
+    let password = std::fs::read_to_string(&password_file).expect("password");
+    register_secret(password.trim());
+    assert!(
+        portal.log().contains(&format!(
+            "as 'demo' with the password in {}",
+            password_file.display()
+        )),
+        "{}",
+        portal.log()
+    );
+    let mut browser = crate::portal_web::Browser::new(&portal);
+    assert_eq!(browser.sign_in("demo", password.trim()).status, 303);
+    assert!(
+        browser
+            .get("/profile")
+            .body
+            .contains("id=\"console-tenant-demo\"")
+    );
+    assert_no_secrets(&portal.log(), "the portal's log");
 }
 
 /// A user's own `demo` environment is never replaced, and a restarted demo (same port, new

@@ -189,10 +189,16 @@ impl Browser {
     }
 
     pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.post_accepting(path, form, "text/html")
+    }
+
+    /// A form POST that asks for `accept` (what a page's script sends).
+    pub fn post_accepting(&mut self, path: &str, form: &[(&str, &str)], accept: &str) -> Page {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
+            .header("accept", accept)
             .form(form)
             .send()
             .expect("POST");

@@ -249,6 +249,21 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
         .create_token("demo", None, AuditEntry::new("token create", actor))
         .await?;
     write_private(&token_file, &token)?;
+    // A fresh web password each run, kept beside the token: the profile page at the same URL.
+    let password_file = token_file.with_file_name("demo-password");
+    let password = crate::secret::new_token()?;
+    let hash = tokio::task::spawn_blocking(move || {
+        crate::password::hash(&password).map(|h| (h, password))
+    })
+    .await
+    .context("cannot hash the demo password")??;
+    db.set_password(
+        "demo",
+        &hash.0,
+        AuditEntry::new("user passwd", actor).user("demo"),
+    )
+    .await?;
+    write_private(&password_file, &hash.1)?;
     config.envs.insert(
         env_name.into(),
         jit::config::EnvConfig {
@@ -271,6 +286,10 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
     ));
     log::line(format_args!(
         "try: jit exec {env_name} -- aws sts get-caller-identity"
+    ));
+    log::line(format_args!(
+        "web: sign in at {url}/login as 'demo' with the password in {}",
+        password_file.display()
     ));
     Ok(())
 }

@@ -442,6 +442,18 @@ impl Db {
         ttl: Option<i64>,
         audit: AuditEntry,
     ) -> Result<(String, String)> {
+        self.create_token_from(user, ttl, "admin", audit).await
+    }
+
+    /// As `create_token`, saying where the token was made: `admin` (the command line) or
+    /// `web` (the user's own profile page).
+    pub async fn create_token_from(
+        &self,
+        user: &str,
+        ttl: Option<i64>,
+        origin: &str,
+        audit: AuditEntry,
+    ) -> Result<(String, String)> {
         let now = audit.at;
         let (token, id) = (secret::new_token()?, secret::new_id("tok_")?);
         let mut audit = audit;
@@ -457,13 +469,14 @@ impl Db {
             }
             sqlx::query(
                 "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires) \
-                 VALUES ($1, $2, $3, NULL, 'admin', $4, $5)",
+                 VALUES ($1, $2, $3, NULL, $6, $4, $5)",
             )
             .bind(&id)
             .bind(secret::digest(&token))
             .bind(user)
             .bind(now)
             .bind(ttl.map(|t| now + t))
+            .bind(origin)
             .execute(&mut *tx)
             .await?;
             insert_audit!(&mut *tx, &audit);

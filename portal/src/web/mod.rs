@@ -405,7 +405,7 @@ pub(crate) fn cli_login(
         render(
             status,
             &CliLoginPage {
-                chrome: Chrome::of(&session),
+                chrome: Chrome::of(session),
                 user: &session.user,
                 port,
                 admin,

@@ -1,18 +1,123 @@
 //! The Profile page: JIT AWS Console, Copy AWS Console URL, Temporary AWS Credentials, AWS
-//! access from my Workstation, and the user's API tokens.
+//! access from my Workstation, and the user's own API tokens. Every key and URL is vended on a
+//! POST carrying the session's CSRF token, audited like any other vend, and shown on a page
+//! that is never stored (`no-store`, from `security_headers`).
+
+use std::collections::HashMap;
 
 use askama::Template;
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::{Extension, Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jit::shell::Shell;
+use serde_json::json;
 
-use super::{Chrome, render, require_session};
-use crate::api::{Shared, with_who};
+use super::{Chrome, message_for, render, require_form, require_session, see_other};
+use crate::api::{
+    Asker, ClientAddr, Refused, Shared, client_of, vend_admin, vend_tenant, with_who,
+};
+use crate::db::{AuditEntry, Session, TokenInfo};
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/profile", get(profile))
+    Router::new()
+        .route("/profile", get(profile))
+        .route("/profile/console", post(console))
+        .route("/profile/console-url", post(console_url))
+        .route("/profile/credentials", post(credentials))
+        .route("/profile/tokens", post(create_token))
+        .route("/profile/tokens/revoke", post(revoke_token))
+        .route("/static/portal.js", get(script))
+}
+
+async fn script() -> Response {
+    let mut r = include_str!("../../static/portal.js").into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/javascript"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+/// Something the user may get AWS access to: the admin role, or one tenant.
+struct Target {
+    /// `admin`, or the tenant's name: what the forms post as `target`.
+    value: String,
+    /// The same, safe in an element id: `admin` or `tenant-NAME`.
+    key: String,
+    label: String,
+    /// The `jit aws` words that select it.
+    args: String,
+}
+
+/// The targets `session` may use: the admin role for admins (when one is set), then every
+/// tenant they may use, by name.
+async fn targets(app: &Shared, session: &Session) -> Result<Vec<Target>, Refused> {
+    let mut out = Vec::new();
+    if session.admin {
+        let settings = app
+            .db
+            .settings()
+            .await
+            .map_err(|e| Refused::internal("portal state unreadable", &e))?;
+        if settings.admin_role_arn.is_some() {
+            out.push(Target {
+                value: "admin".into(),
+                key: "admin".into(),
+                label: "Admin".into(),
+                args: "--admin".into(),
+            });
+        }
+    }
+    let tenants = app
+        .db
+        .tenants_for(&session.user, session.admin)
+        .await
+        .map_err(|e| Refused::internal("portal state unreadable", &e))?;
+    out.extend(tenants.into_iter().map(|t| Target {
+        key: format!("tenant-{}", t.name),
+        label: format!("Tenant {}", t.name),
+        args: format!("--tenant {}", t.name),
+        value: t.name,
+    }));
+    Ok(out)
+}
+
+/// One line of the tokens table.
+struct TokenRow {
+    id: String,
+    origin: String,
+    created: String,
+    expires: String,
+}
+
+fn when(at: i64) -> String {
+    jiff::Timestamp::from_second(at)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+impl From<TokenInfo> for TokenRow {
+    fn from(t: TokenInfo) -> TokenRow {
+        TokenRow {
+            origin: match t.origin.as_str() {
+                "web" => "this page",
+                "login" => "CLI login",
+                "admin" => "an admin",
+                _ => "other",
+            }
+            .into(),
+            created: when(t.created),
+            expires: t.expires.map(when).unwrap_or_else(|| "never".into()),
+            id: t.id,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -21,12 +126,39 @@ struct ProfilePage<'a> {
     chrome: Chrome<'a>,
     user: &'a str,
     admin: bool,
+    targets: &'a [Target],
+    /// Whether the admin role is among them: `jit config sync --admin` writes its environment.
+    has_admin: bool,
+    tokens: &'a [TokenRow],
+    host: &'a str,
+    /// The `~/.aws/config` lines for every target.
+    aws_config: &'a str,
+    /// A short confirmation after a change, from the query.
+    notice: Option<&'a str>,
 }
 
-async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
+async fn profile(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
     let session = match require_session(&app, &headers, "/profile").await {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let targets = match targets(&app, &session).await {
+        Ok(t) => t,
+        Err(r) => return refused(&session, r),
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let tokens: Vec<TokenRow> = match app.db.list_tokens(Some(&session.user), now).await {
+        Ok(list) => list.into_iter().map(TokenRow::from).collect(),
+        Err(e) => return refused(&session, Refused::internal("portal state unreadable", &e)),
+    };
+    let aws_config = aws_config(&app.public_url, &targets);
+    let notice = match q.get("done").map(String::as_str) {
+        Some("revoked") => Some("The token is revoked."),
+        _ => None,
     };
     with_who(
         render(
@@ -35,8 +167,310 @@ async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
                 chrome: Chrome::of(&session),
                 user: &session.user,
                 admin: session.admin,
+                targets: &targets,
+                has_admin: targets.iter().any(|t| t.value == "admin"),
+                tokens: &tokens,
+                host: &app.public_url,
+                aws_config: &aws_config,
+                notice,
             },
         ),
         &session.user,
     )
+}
+
+/// `[profile NAME]` sections whose `credential_process` runs `jit aws`, as duplo-jit's
+/// documentation writes them (docs/protocol.md §1), one per target.
+fn aws_config(host: &str, targets: &[Target]) -> String {
+    let mut out = String::new();
+    for t in targets {
+        out.push_str(&format!(
+            "[profile {}]\nregion = us-east-1\ncredential_process = jit aws --host {host} {} --interactive\n\n",
+            t.value, t.args
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+/// A refusal as a page in the session's frame.
+fn refused(session: &Session, r: Refused) -> Response {
+    message_for(session, r.0, &r.1)
+}
+
+/// Vend for the form's `target` (`admin` or a tenant's name the user may use).
+async fn vend_for(
+    app: &Shared,
+    session: &Session,
+    client: Option<String>,
+    form: &HashMap<String, String>,
+) -> Result<jit::wire::AwsResponse, Refused> {
+    let target = form.get("target").map(String::as_str).unwrap_or_default();
+    let asker = Asker::from(session);
+    if target == "admin" {
+        return vend_admin(app, asker, client, "admin").await;
+    }
+    let tenants = app
+        .db
+        .tenants_for(&session.user, session.admin)
+        .await
+        .map_err(|e| Refused::internal("portal state unreadable", &e))?;
+    match tenants.into_iter().find(|t| t.name == target) {
+        Some(t) => vend_tenant(app, asker, client, &t).await,
+        None => Err(Refused(
+            StatusCode::FORBIDDEN,
+            "That tenant is missing or not yours to use".into(),
+        )),
+    }
+}
+
+/// The console sign-in URL of a vend, or why there is none.
+fn sign_in_url(creds: jit::wire::AwsResponse) -> Result<String, Refused> {
+    creds.console_url.filter(|u| !u.is_empty()).ok_or_else(|| {
+        Refused(
+            StatusCode::BAD_GATEWAY,
+            "AWS gave no console sign-in URL this time: try again".into(),
+        )
+    })
+}
+
+/// JIT AWS Console: straight to the AWS console, signed in.
+async fn console(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match require_form(&app, &headers, &form, "/profile").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match vend_for(&app, &session, client_of(addr), &form)
+        .await
+        .and_then(sign_in_url)
+    {
+        Ok(url) => with_who(see_other(&url), &session.user),
+        Err(r) => refused(&session, r),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console_url.html")]
+struct ConsoleUrlPage<'a> {
+    chrome: Chrome<'a>,
+    label: &'a str,
+    url: &'a str,
+    minutes: i64,
+}
+
+/// Copy AWS Console URL: JSON `{"url", "validity"}` for the page's script, or a page with the
+/// URL to copy by hand when scripts are off.
+async fn console_url(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match require_form(&app, &headers, &form, "/profile").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let vended = vend_for(&app, &session, client_of(addr), &form).await;
+    let validity = vended
+        .as_ref()
+        .ok()
+        .and_then(|c| c.validity)
+        .unwrap_or_default();
+    let url = vended.and_then(sign_in_url);
+    let response = match (url, wants_json) {
+        (Ok(url), true) => Json(json!({ "url": url, "validity": validity })).into_response(),
+        (Err(r), true) => (r.0, Json(json!({ "error": r.1 }))).into_response(),
+        (Ok(url), false) => render(
+            StatusCode::OK,
+            &ConsoleUrlPage {
+                chrome: Chrome::of(&session),
+                label: form.get("target").map(String::as_str).unwrap_or_default(),
+                url: &url,
+                minutes: validity / 60,
+            },
+        ),
+        (Err(r), false) => return refused(&session, r),
+    };
+    with_who(response, &session.user)
+}
+
+#[derive(Template)]
+#[template(path = "credentials.html")]
+struct CredentialsPage<'a> {
+    chrome: Chrome<'a>,
+    label: &'a str,
+    access_key_id: &'a str,
+    region: &'a str,
+    expiration: &'a str,
+    minutes: i64,
+    posix: &'a str,
+    fish: &'a str,
+    powershell: &'a str,
+    credentials_file: &'a str,
+}
+
+/// Temporary AWS Credentials: vended now, shown once on a page nothing stores.
+async fn credentials(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match require_form(&app, &headers, &form, "/profile").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let creds = match vend_for(&app, &session, client_of(addr), &form).await {
+        Ok(c) => c,
+        Err(r) => return refused(&session, r),
+    };
+    let key = creds.access_key_id.unwrap_or_default();
+    let secret = creds.secret_access_key.unwrap_or_default();
+    let token = creds.session_token.unwrap_or_default();
+    let region = creds.region.unwrap_or_default();
+    let expiration = creds.expiration.clone().unwrap_or_default();
+    // Both region names: AWS CLI v1 reads only the older one. The expiry lets SDKs refresh.
+    let vars = [
+        ("AWS_ACCESS_KEY_ID", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+        ("AWS_SESSION_TOKEN", token.as_str()),
+        ("AWS_REGION", region.as_str()),
+        ("AWS_DEFAULT_REGION", region.as_str()),
+        ("AWS_CREDENTIAL_EXPIRATION", expiration.as_str()),
+    ];
+    let lines = |shell: Shell| -> String {
+        vars.iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| shell.set_env(name, value))
+            .collect()
+    };
+    let credentials_file = format!(
+        "[default]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\naws_session_token = {token}\n"
+    );
+    let label = form.get("target").cloned().unwrap_or_default();
+    with_who(
+        render(
+            StatusCode::OK,
+            &CredentialsPage {
+                chrome: Chrome::of(&session),
+                label: &label,
+                access_key_id: &key,
+                region: &region,
+                expiration: creds.expiration.as_deref().unwrap_or("unknown"),
+                minutes: creds.validity.unwrap_or_default() / 60,
+                posix: &lines(Shell::Bash),
+                fish: &lines(Shell::Fish),
+                powershell: &lines(Shell::Powershell),
+                credentials_file: &credentials_file,
+            },
+        ),
+        &session.user,
+    )
+}
+
+/// The lifetimes a user may give a token they make: `never` or seconds.
+const TOKEN_LIFETIMES: &[(&str, Option<i64>)] = &[
+    ("3600", Some(3600)),
+    ("86400", Some(86400)),
+    ("604800", Some(7 * 86400)),
+    ("2592000", Some(30 * 86400)),
+    ("7776000", Some(90 * 86400)),
+    ("never", None),
+];
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct TokenCreatedPage<'a> {
+    chrome: Chrome<'a>,
+    token: &'a str,
+    id: &'a str,
+    expires: &'a str,
+    host: &'a str,
+}
+
+/// A new API token of the user's own, shown once.
+async fn create_token(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match require_form(&app, &headers, &form, "/profile").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let wanted = form.get("lifetime").map(String::as_str).unwrap_or_default();
+    let Some((_, ttl)) = TOKEN_LIFETIMES.iter().find(|(v, _)| *v == wanted) else {
+        return message_for(&session, StatusCode::BAD_REQUEST, "Choose a token lifetime");
+    };
+    let mut audit = AuditEntry::new("token create", &session.user).user(&session.user);
+    audit.client = client_of(addr);
+    audit = audit.detail(format!(
+        "on the profile page, {}, session {}",
+        ttl.map(|t| format!("for {t} s"))
+            .unwrap_or_else(|| "permanent".into()),
+        session.id
+    ));
+    let (token, id) = match app
+        .db
+        .create_token_from(&session.user, *ttl, "web", audit)
+        .await
+    {
+        Ok(made) => made,
+        Err(e) => return refused(&session, Refused::internal("cannot make the token", &e)),
+    };
+    let expires = ttl
+        .map(|t| when(jiff::Timestamp::now().as_second() + t))
+        .unwrap_or_else(|| "never".into());
+    with_who(
+        render(
+            StatusCode::OK,
+            &TokenCreatedPage {
+                chrome: Chrome::of(&session),
+                token: &token,
+                id: &id,
+                expires: &expires,
+                host: &app.public_url,
+            },
+        ),
+        &session.user,
+    )
+}
+
+/// Revoke one of the user's own tokens (and what it minted).
+async fn revoke_token(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match require_form(&app, &headers, &form, "/profile").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let id = form.get("id").cloned().unwrap_or_default();
+    let now = jiff::Timestamp::now().as_second();
+    let own = match app.db.list_tokens(Some(&session.user), now).await {
+        Ok(list) => list.iter().any(|t| t.id == id),
+        Err(e) => return refused(&session, Refused::internal("portal state unreadable", &e)),
+    };
+    if !own {
+        return message_for(&session, StatusCode::NOT_FOUND, "No such token of yours");
+    }
+    let mut audit = AuditEntry::new("token revoke", &session.user).user(&session.user);
+    audit.client = client_of(addr);
+    audit.token_id = Some(id.clone());
+    audit = audit.detail(format!("on the profile page, session {}", session.id));
+    match app.db.revoke_tokens(&[id], None, audit).await {
+        Ok(_) => with_who(see_other("/profile?done=revoked#tokens"), &session.user),
+        Err(e) => refused(&session, Refused::internal("cannot revoke the token", &e)),
+    }
 }

@@ -1,0 +1,53 @@
+// The portal's only script: copy buttons. Everything works without it (the buttons stay hidden
+// and "Copy AWS Console URL" shows the URL on a page instead).
+"use strict";
+
+function say(id, text) {
+  const el = id && document.getElementById(id);
+  if (el) el.textContent = text;
+}
+
+// A button with data-copy="ID" copies that element's text (or an input's value).
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    const text = "value" in source ? source.value : source.textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed: select the text and copy it";
+    }
+  });
+}
+
+// A form with data-copy-url="STATUS-ID" fetches a console sign-in URL and puts it on the
+// clipboard. The fetch is handed to the clipboard as a promise, so the click still counts as the
+// user's gesture when it resolves.
+for (const form of document.querySelectorAll("form[data-copy-url]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const status = form.dataset.copyUrl;
+    say(status, "Getting a sign-in URL...");
+    let validity = 0;
+    const text = fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    }).then(async (response) => {
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.error || `status ${response.status}`);
+      validity = body.validity;
+      return new Blob([body.url], { type: "text/plain" });
+    });
+    try {
+      await navigator.clipboard.write([new ClipboardItem({ "text/plain": text })]);
+      say(status, `Copied. The URL signs in for ${Math.round(validity / 60)} minutes: treat it like a password.`);
+    } catch (e) {
+      say(status, `Not copied: ${e.message}`);
+    }
+  });
+}
