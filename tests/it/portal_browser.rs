@@ -2,11 +2,11 @@
 //! tests/web against a real `jit portal serve` with moto as STS. The scripts report what they
 //! saw as JSON; the assertions live here.
 
-use crate::portal_server::{admin, provision, serve};
+use crate::portal_profile::{ROOT_PASSWORD, portal_with_console};
+use crate::portal_server::{admin, get, provision, serve};
 use crate::portal_web::{ALICE_PASSWORD, Browser, passwd};
-use crate::support::{Sandbox, assert_no_secrets, finish, register_secret};
-
-pub const ROOT_PASSWORD: &str = "root-web-password-9";
+use crate::support::moto::moto;
+use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
 
 /// Run `node tests/web/<script>.mjs` with the sandbox's environment plus `env`; it must exit 0.
 /// Returns the JSON object it printed.
@@ -251,4 +251,110 @@ fn a_session_cookie_planted_before_sign_in_is_replaced_and_gives_no_access() {
         303,
         "root's planted session ended with alice's sign-in"
     );
+}
+
+/// The profile page clicked in Chromium: the console opens on AWS's federation sign-in, the
+/// copied console URL is on the clipboard, an API token is made and revoked, and the temporary
+/// credentials work with the AWS CLI against moto.
+#[test]
+fn the_profile_page_in_chromium_console_clipboard_tokens_and_credentials() {
+    let sb = Sandbox::new();
+    let (portal, stand_in, _, _) = portal_with_console(&sb);
+    let seen = flow(
+        &sb,
+        "profile",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    for secret in [
+        &seen["console"],
+        &seen["copiedUrl"],
+        &seen["token"]["value"],
+        &seen["credentials"]["posix"],
+    ] {
+        register_secret(secret.as_str().unwrap_or_default());
+    }
+    assert_eq!(seen["user"], "alice");
+    assert_eq!(seen["targets"], serde_json::json!(["tenant-dev01"]));
+    let federation = format!("{}/federation?Action=login", stand_in.url);
+    let console = seen["console"].as_str().expect("console url");
+    assert!(
+        console.starts_with(&federation) && console.contains("SigninToken=signin-"),
+        "{console}"
+    );
+    let copied = seen["copiedUrl"].as_str().expect("clipboard");
+    assert!(
+        copied.starts_with(&federation) && copied.contains("SigninToken=signin-"),
+        "the clipboard holds the URL: {copied}"
+    );
+    assert_ne!(copied, console, "each click vends anew");
+    assert!(
+        seen["copyStatus"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Copied. The URL signs in for 15 minutes")),
+        "{seen}"
+    );
+    assert_eq!(seen["stillOn"], "/profile");
+
+    let token = &seen["token"];
+    assert_eq!(token["copied"], true, "{token}");
+    assert_eq!(token["statusBefore"], 200, "the new token works");
+    assert_eq!(token["listed"], true);
+    assert_eq!(token["listedAfter"], false, "{token}");
+    let value = token["value"].as_str().expect("token");
+    let tenants = format!("{}/admin/GetTenantsForUser", portal.url);
+    assert_eq!(get(&tenants, value).0, 401, "revoked");
+
+    let creds = &seen["credentials"];
+    assert_eq!(creds["heading"], "Temporary AWS Credentials");
+    assert_eq!(
+        creds["copied"], true,
+        "Copy put the exports on the clipboard"
+    );
+    let posix = creds["posix"].as_str().expect("exports");
+    let vars: Vec<(&str, &str)> = posix
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.trim_end_matches(';').split_once('='))
+        .map(|(k, v)| (k, v.trim_matches('\'')))
+        .collect();
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("no {name} in {posix}"))
+    };
+    assert_eq!(var("AWS_ACCESS_KEY_ID"), creds["accessKeyId"]);
+    let mut aws = sb.command(venv_bin("aws"));
+    aws.env("AWS_ENDPOINT_URL", &moto().url).args([
+        "sts",
+        "get-caller-identity",
+        "--output",
+        "json",
+    ]);
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+    ] {
+        aws.env(name, var(name));
+    }
+    let who = finish(aws.output().expect("aws")).ok().json();
+    let arn = who["Arn"].as_str().expect("arn");
+    assert!(
+        arn.starts_with("arn:aws:sts::111111111111:assumed-role/dev01/") && arn.ends_with("alice"),
+        "{arn}"
+    );
+    let audit = admin(&sb, &["audit", "--user", "alice"]);
+    let vends = audit
+        .lines()
+        .filter(|l| l.contains("\tvend\t") && l.contains("via web session ses_"))
+        .count();
+    assert_eq!(vends, 3, "console, console URL, credentials: {audit}");
+    assert_no_secrets(&audit, "the audit trail");
+    assert_no_secrets(&portal.log(), "the portal's log");
 }
