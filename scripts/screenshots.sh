@@ -30,8 +30,9 @@ fi
 tmp=$(mktemp -d)
 portal_pid=""
 login_pid=""
+federation_pid=""
 cleanup() {
-  for pid in "${login_pid}" "${portal_pid}"; do
+  for pid in "${login_pid}" "${portal_pid}" "${federation_pid}"; do
     if [[ -n "${pid}" ]]; then
       kill "${pid}" 2>/dev/null || true
       wait "${pid}" 2>/dev/null || true
@@ -49,8 +50,19 @@ mkdir -p "${HOME}"
 db=${tmp}/portal.db
 log=${tmp}/portal.log
 
+# Console sign-in URLs from a local stand-in for AWS's federation endpoint.
+node tests/web/federation.mjs >"${tmp}/federation.url" &
+federation_pid=$!
+signin=""
+for _ in $(seq 1 50); do
+  signin=$(head -n 1 "${tmp}/federation.url")
+  [[ -n "${signin}" ]] && break
+  sleep 0.1
+done
+[[ -n "${signin}" ]] || { say "the federation stand-in did not start"; exit 1; }
+
 say "starting the demo portal"
-"${jit}" portal --db "${db}" serve --demo --listen 127.0.0.1:0 2>"${log}" &
+"${jit}" portal --db "${db}" serve --demo --listen 127.0.0.1:0 --signin-url "${signin}" 2>"${log}" &
 portal_pid=$!
 for _ in $(seq 1 600); do
   grep -q '^jit portal: demo ready' "${log}" && break

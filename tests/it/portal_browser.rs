@@ -308,6 +308,12 @@ fn the_profile_page_in_chromium_console_clipboard_tokens_and_credentials() {
     let tenants = format!("{}/admin/GetTenantsForUser", portal.url);
     assert_eq!(get(&tenants, value).0, 401, "revoked");
 
+    let phone = &seen["phone"];
+    assert_eq!(
+        phone["scrollWidth"], phone["width"],
+        "the profile scrolls sideways on a phone: {phone}"
+    );
+
     let creds = &seen["credentials"];
     assert_eq!(creds["heading"], "Temporary AWS Credentials");
     assert_eq!(

@@ -48,7 +48,7 @@ run(async (browser) => {
     context.waitForEvent('page', { timeout: TIMEOUT }),
     page.click(`#console-${key}`),
   ]);
-  await tab.waitForURL((u) => !u.href.startsWith(portal), { timeout: TIMEOUT });
+  await tab.waitForURL((u) => !u.href.startsWith(portal), { timeout: TIMEOUT, waitUntil: 'commit' });
   seen.console = tab.url();
   await tab.close();
 
@@ -95,12 +95,21 @@ run(async (browser) => {
   seen.credentials.copied = (await clipboard(page)).trim() === seen.credentials.posix;
   await shot(page, 'credentials');
 
-  if (maybe('JIT_SCREENSHOTS')) {
-    const phone = await newContext(browser, { origin: portal, viewport: PHONE, isMobile: true });
-    const small = await phone.newPage();
-    await signIn(small, portal, user, password);
-    await shot(small, 'profile-phone');
-    await phone.close();
-  }
+  // On a phone: the page must not scroll sideways (wide tables and code scroll on their own).
+  const phone = await newContext(browser, { origin: portal, viewport: PHONE, isMobile: true });
+  const small = await phone.newPage();
+  await signIn(small, portal, user, password);
+  seen.phone = await small.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > width + 1)
+      // What scrolls inside a .table-wrap or pre counts only when positioned out of it.
+      .filter((e) => ['absolute', 'fixed'].includes(getComputedStyle(e).position)
+        || !e.parentElement.closest('.table-wrap, pre'))
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}`);
+    return { width, scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 10) };
+  });
+  await shot(small, 'profile-phone');
+  await phone.close();
   return seen;
 });
