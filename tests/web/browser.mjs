@@ -6,6 +6,13 @@
 //
 // Env: JIT_SCREENSHOTS=DIR saves a full-page PNG of each page the flow names; CHROMIUM overrides
 // the browser binary (default /usr/bin/chromium).
+//
+// A new flow: tests/web/NAME.mjs calls `run(async (browser) => { ...; return seen; })`, reads its
+// inputs with need()/maybe(), makes a context with newContext(), signs in with signIn(), reads
+// elements with text() (which fails when one is missing) and names screenshots with shot(). The
+// test calls `flow(&sb, "NAME", &[("PORTAL_URL", ..), ..])` in tests/it/portal_browser.rs and
+// asserts on the JSON. Run one by hand against any portal:
+//   PORTAL_URL=http://127.0.0.1:PORT USERNAME=demo PASSWORD=... node tests/web/signin.mjs
 
 import fs from 'node:fs';
 import path from 'node:path';
