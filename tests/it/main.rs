@@ -15,6 +15,7 @@ mod load;
 mod login;
 mod login_hardening;
 mod parity;
+mod portal_a11y;
 mod portal_browser;
 mod portal_k8s;
 mod portal_ops;
