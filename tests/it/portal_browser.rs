@@ -165,6 +165,51 @@ fn jit_aws_interactive_signs_in_in_chromium_then_authorizes_or_cancels() {
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert_eq!(audited(&sb, "alice", "login"), 1, "cancel mints nothing");
+
+    // Admin access: refused on the page for alice, granted to root.
+    let admin_login = sb.aws().admin().host(&portal.url).no_cache();
+    let (mut child, url) = admin_login.start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["ask"]
+            .as_str()
+            .is_some_and(|a| a.contains("admin access as alice")),
+        "{seen}"
+    );
+    assert_eq!(seen["error"], "Your user has no admin access.", "{seen}");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(audited(&sb, "alice", "login"), 1);
+
+    let (child, url) = admin_login.start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["ask"]
+            .as_str()
+            .is_some_and(|a| a.contains("admin access as root")),
+        "{seen}"
+    );
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    let creds = finish(child.wait_with_output().expect("jit")).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert_eq!(audited(&sb, "root", "login"), 1);
     assert_no_secrets(&portal.log(), "the portal's log");
 }
 

@@ -27,6 +27,13 @@ run(async (browser) => {
   await shot(page, 'cli-login');
 
   await clickAndWait(page, `#${action}`);
+  // A refusal (say, admin access for a user who is no admin) stays on the portal's page.
+  seen.error = await textIfAny(page, '.error');
+  if (seen.error !== null) {
+    seen.final = page.url();
+    await shot(page, 'cli-login-refused');
+    return seen;
+  }
   // Authorize: the CLI's listener sends the browser on to the portal's done page.
   if (action === 'authorize' && !page.url().includes('success=true')) {
     await page.waitForURL(/success=true/);
