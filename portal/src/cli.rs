@@ -246,6 +246,9 @@ pub struct AuditArgs {
     /// Only entries about this user
     #[arg(long)]
     pub user: Option<String>,
+    /// Only entries of this event (login, vend, tenant set, user add, settings, ...)
+    #[arg(long)]
+    pub event: Option<String>,
     /// Only entries from then on: an RFC 3339 time, or an age such as 90s, 30m, 12h, 7d
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,

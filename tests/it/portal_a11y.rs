@@ -5,7 +5,7 @@ use crate::portal_profile::{ROOT_PASSWORD, portal_with_console};
 use crate::support::{Sandbox, finish};
 
 /// Every page an admin can open, and the credentials page behind a button.
-const PAGES: &str = "/profile";
+const PAGES: &str = "/profile,/admin/tenants,/admin/tenants/dev01,/admin/users,/admin/users/alice,/admin/settings,/admin/audit";
 
 #[test]
 fn every_page_is_accessible_and_fits_a_phone() {
@@ -21,7 +21,7 @@ fn every_page_is_accessible_and_fits_a_phone() {
     let run = finish(node.output().expect("node")).ok();
     let found = run.json();
     let pages = found.as_object().expect("an object");
-    assert!(pages.len() >= 6, "{found}");
+    assert!(pages.len() >= 18, "{found}");
     let mut problems = Vec::new();
     for (page, f) in pages {
         if f["violations"].as_array().is_none_or(|v| !v.is_empty()) {

@@ -85,7 +85,7 @@ fn passwd_reads_stdin_stores_only_an_argon2id_hash_and_is_audited() {
 }
 
 /// An attribute value as a browser reads it (the escapes askama and page.rs write).
-fn unescape(text: &str) -> String {
+pub fn unescape(text: &str) -> String {
     text.replace("&#38;", "&")
         .replace("&#34;", "\"")
         .replace("&#39;", "'")

@@ -3,7 +3,10 @@
 
 use anyhow::{Context, Result, bail};
 
-use super::{check_name, cli_actor};
+use super::{
+    check_k8s_cluster, check_k8s_server, check_name, check_role, cli_actor, decode_k8s_ca,
+    k8s_ca_data,
+};
 use crate::cli::{SetArgs, TenantCommand, TokenCommand, UserCommand};
 use crate::db::{self, AuditEntry, Db};
 use crate::{log, password, secret};
@@ -97,13 +100,6 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
     Ok(())
 }
 
-fn check_role(arn: &str) -> Result<()> {
-    if !arn.starts_with("arn:") {
-        bail!("--role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
-    }
-    Ok(())
-}
-
 pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
     match command {
         TenantCommand::Add {
@@ -113,7 +109,7 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
             max_session,
         } => {
             check_name("tenant", &name)?;
-            check_role(&role_arn)?;
+            check_role("--role-arn", &role_arn)?;
             let validity = validity.unwrap_or(db::DEFAULT_VALIDITY_SECS);
             let max = max_session.unwrap_or(db::MAX_SESSION_SECS);
             let mut audit = change("tenant add").detail(format!(
@@ -138,7 +134,7 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
             k8s_clear,
         } => {
             if let Some(arn) = &role_arn {
-                check_role(arn)?;
+                check_role("--role-arn", arn)?;
             }
             let k8s = k8s_change(k8s_cluster, k8s_server, k8s_ca_file, k8s_ca, k8s_clear)?;
             // A cluster needs both its name and its server; the CA alone may change later.
@@ -282,11 +278,11 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
 }
 
 pub async fn set(db: &Db, args: SetArgs) -> Result<()> {
-    for arn in [&args.admin_role_arn, &args.ops_role_arn]
-        .into_iter()
-        .flatten()
-    {
-        check_role(arn)?;
+    if let Some(arn) = &args.admin_role_arn {
+        check_role("--admin-role-arn", arn)?;
+    }
+    if let Some(arn) = &args.ops_role_arn {
+        check_role("--ops-role-arn", arn)?;
     }
     let secs = args
         .admin_session
@@ -315,44 +311,24 @@ fn k8s_change(
     ca: Option<String>,
     clear: bool,
 ) -> Result<db::K8sChange> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    if let Some(c) = &cluster
-        && (c.is_empty() || c.chars().any(|ch| ch.is_control() || ch.is_whitespace()))
-    {
-        bail!("--k8s-cluster must be a cluster name without spaces");
+    if let Some(c) = &cluster {
+        check_k8s_cluster("--k8s-cluster", c)?;
     }
     if let Some(s) = &server {
-        let ok = url::Url::parse(s).is_ok_and(|u| {
-            (u.scheme() == "https" || u.scheme() == "http") && u.host_str().is_some()
-        });
-        if !ok {
-            bail!(
-                "--k8s-server must be an https:// URL, not '{}'",
-                log::escape(s)
-            );
-        }
+        check_k8s_server("--k8s-server", s)?;
     }
     let pem = match (ca_file, ca) {
         (Some(path), _) => Some(
             std::fs::read(&path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
         ),
-        (None, Some(text)) => Some(
-            b64.decode(text.trim())
-                .map_err(|_| anyhow::anyhow!("--k8s-ca must be base64 of a PEM certificate"))?,
-        ),
+        (None, Some(text)) => Some(decode_k8s_ca("--k8s-ca", &text)?),
         (None, None) => None,
     };
-    if let Some(pem) = &pem
-        && !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----")
-    {
-        bail!("the cluster CA must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
-    }
     Ok(db::K8sChange {
         cluster,
         server,
-        ca: pem.map(|p| b64.encode(p)),
+        ca: pem.map(|p| k8s_ca_data(&p)).transpose()?,
         clear,
     })
 }

@@ -33,7 +33,12 @@ pub async fn run(db: &Db, args: AuditArgs) -> Result<()> {
         .map(|s| parse_since(s, now))
         .transpose()?;
     let entries = db
-        .audit_log(args.user.as_deref(), since, args.limit)
+        .audit_find(
+            args.user.as_deref(),
+            args.event.as_deref(),
+            since,
+            args.limit,
+        )
         .await?;
     let mut out = String::new();
     for e in entries {

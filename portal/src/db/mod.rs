@@ -996,45 +996,6 @@ impl Db {
         });
         Ok(())
     }
-
-    /// Audit entries, oldest first, optionally for one user and from a time on.
-    pub async fn audit_log(
-        &self,
-        user: Option<&str>,
-        since: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>> {
-        // The newest `limit` entries, then put back in order.
-        let sql = "SELECT * FROM (SELECT seq, at, event, actor, user_name, scope, role_arn, \
-                   duration_secs, client, token_id, detail FROM audit \
-                   WHERE ($1 IS NULL OR user_name = $1) AND ($2 IS NULL OR at >= $2) \
-                   ORDER BY seq DESC LIMIT $3) AS recent ORDER BY seq";
-        with_pool!(self, p, {
-            let rows = sqlx::query(sql)
-                .bind(user)
-                .bind(since)
-                .bind(limit)
-                .fetch_all(p)
-                .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(AuditEntry {
-                        seq: r.try_get("seq")?,
-                        at: r.try_get("at")?,
-                        event: r.try_get("event")?,
-                        actor: r.try_get("actor")?,
-                        user: r.try_get("user_name")?,
-                        scope: r.try_get("scope")?,
-                        role_arn: r.try_get("role_arn")?,
-                        duration_secs: r.try_get("duration_secs")?,
-                        client: r.try_get("client")?,
-                        token_id: r.try_get("token_id")?,
-                        detail: r.try_get("detail")?,
-                    })
-                })
-                .collect()
-        })
-    }
 }
 
 #[cfg(test)]
@@ -1111,8 +1072,16 @@ mod tests {
                 err.is_err_and(|e| e.to_string().contains("append-only")),
                 "rows stay"
             );
-            assert_eq!(db.audit_log(None, None, 10).await.expect("log").len(), 1);
+            assert_eq!(
+                db.audit_find(None, None, None, 10)
+                    .await
+                    .expect("log")
+                    .len(),
+                1
+            );
             db.close().await;
         });
     }
 }
+
+mod admin;
