@@ -105,12 +105,9 @@ flow cli-login LOGIN_URL="${login_url}" USERNAME=demo PASSWORD="${demo_password}
 wait "${login_pid}"
 login_pid=""
 
-for extra in tests/web/profile.mjs tests/web/admin.mjs; do
-  [[ -f "${extra}" ]] || continue
-  name=$(basename "${extra}" .mjs)
-  flow "${name}" USERNAME=demo PASSWORD="${demo_password}" \
-    ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}"
-done
+flow profile USERNAME=demo PASSWORD="${demo_password}"
+flow admin ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}" TENANT=demo VALIDITY=1800 \
+  ADMIN_SESSION=3600
 
 shots=("${out}"/*.png)
 say "${#shots[@]} screenshots in ${out}"

@@ -37,12 +37,24 @@ pub fn flow(sb: &Sandbox, script: &str, env: &[(&str, &str)]) -> serde_json::Val
         .unwrap_or_else(|e| panic!("{script}.mjs printed no JSON object ({e}): {}", run.stdout))
 }
 
-/// Tenants and users from `provision`, with web passwords for alice and root.
+/// Tenants and users from `provision`, with web passwords for alice and root. Returns their
+/// API tokens (alice's, root's).
 #[track_caller]
-fn provision_with_passwords(sb: &Sandbox) {
-    provision(sb);
+fn provision_with_passwords(sb: &Sandbox) -> (String, String) {
+    let tokens = provision(sb);
     passwd(sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
     passwd(sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    tokens
+}
+
+/// The Validity of credentials vended straight from the portal's API with `token`.
+#[track_caller]
+fn validity(url: &str, token: &str) -> i64 {
+    let (status, body) = get(url, token);
+    assert_eq!(status, 200, "{url}: {body}");
+    register_secret(body["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(body["SessionToken"].as_str().expect("session token"));
+    body["Validity"].as_i64().expect("validity")
 }
 
 /// Audit lines of `event` for `user`.
@@ -407,5 +419,81 @@ fn the_profile_page_in_chromium_console_clipboard_tokens_and_credentials() {
         .count();
     assert_eq!(vends, 3, "console, console URL, credentials: {audit}");
     assert_no_secrets(&audit, "the audit trail");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// An admin changes a tenant's AWS Access Token Validity and the admin session length on the
+/// admin pages in Chromium; the next vends last the new times.
+#[test]
+fn admin_pages_in_chromium_change_the_next_vends_duration() {
+    let sb = Sandbox::new();
+    let (alice, root) = provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let u = &portal.url;
+    let (_, tenants) = get(&format!("{u}/admin/GetTenantsForUser"), &alice);
+    let dev01 = tenants[0]["TenantId"]
+        .as_str()
+        .expect("dev01's id")
+        .to_string();
+    let tenant_creds = format!("{u}/subscriptions/{dev01}/GetAwsConsoleTokenUrl");
+    let admin_creds = format!("{u}/v3/admin/aws/jitAccess/admin");
+    assert_eq!(validity(&tenant_creds, &alice), 900, "60 s raised to 900");
+    assert_eq!(validity(&admin_creds, &root), 43200, "50000 s clamped");
+
+    let seen = flow(
+        &sb,
+        "admin",
+        &[
+            ("PORTAL_URL", u),
+            ("ADMIN_USERNAME", "root"),
+            ("ADMIN_PASSWORD", ROOT_PASSWORD),
+            ("TENANT", "dev01"),
+            ("VALIDITY", "1800"),
+            ("ADMIN_SESSION", "3600"),
+        ],
+    );
+    assert_eq!(seen["url"], "/admin/tenants", "{seen}");
+    let tenant = &seen["tenant"];
+    assert_eq!(tenant["url"], "/admin/tenants/dev01", "{seen}");
+    assert_eq!(tenant["id"], dev01.as_str());
+    assert_eq!(tenant["validityBefore"], "60");
+    assert!(tenant["error"].is_null(), "{seen}");
+    assert!(!tenant["notice"].is_null(), "a saved notice: {seen}");
+    assert_eq!(tenant["validityAfter"], "1800");
+    assert!(
+        tenant["row"].as_str().is_some_and(|r| r.contains("1800")),
+        "{seen}"
+    );
+    let settings = &seen["settings"];
+    assert_eq!(
+        settings["before"], "43200",
+        "50000 shown as what it gives: {seen}"
+    );
+    assert!(settings["error"].is_null(), "{seen}");
+    assert_eq!(settings["after"], "3600");
+    assert_eq!(
+        seen["users"],
+        serde_json::json!(["user-alice", "user-root"])
+    );
+    assert_eq!(seen["audit"]["heading"], "Audit");
+    let rows = seen["audit"]["rows"].as_array().expect("audit rows");
+    assert!(
+        rows.iter().any(|r| r
+            .as_str()
+            .is_some_and(|r| r.contains("tenant set") && r.contains("root"))),
+        "{seen}"
+    );
+
+    assert_eq!(validity(&tenant_creds, &alice), 1800, "the new validity");
+    assert_eq!(validity(&admin_creds, &root), 3600, "the new admin session");
+    let tf = sb.token_file(&alice);
+    let creds = crate::portal_server::vend(&sb, u, &tf);
+    let expires: jiff::Timestamp = creds["Expiration"]
+        .as_str()
+        .expect("expiration")
+        .parse()
+        .expect("rfc 3339");
+    let left = expires.as_second() - jiff::Timestamp::now().as_second();
+    assert!((1700..=1800).contains(&left), "jit aws gets {left} s");
     assert_no_secrets(&portal.log(), "the portal's log");
 }
