@@ -595,13 +595,14 @@ async fn login_page(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let session = crate::web::current(&app, &headers).await;
     if q.get("success").map(String::as_str) == Some("true") {
-        return page::done();
+        return page::done(session.as_ref().ok().and_then(Option::as_ref));
     }
     let Some(port) = port_of(&q) else {
         return crate::web::message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
     };
-    match crate::web::current(&app, &headers).await {
+    match session {
         Ok(Some(session)) => {
             let admin = q.get("isAdmin").map(String::as_str) == Some("true");
             crate::web::cli_login(&session, port, admin, state_of(&q), None)

@@ -4,6 +4,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use crate::db::Session;
 use crate::web::{Chrome, render};
 
 #[derive(Template)]
@@ -12,11 +13,12 @@ struct Done<'a> {
     chrome: Chrome<'a>,
 }
 
-pub fn done() -> Response {
+/// The page, in the frame of the browser's session when it has one.
+pub fn done(session: Option<&Session>) -> Response {
     render(
         StatusCode::OK,
         &Done {
-            chrome: Chrome::NONE,
+            chrome: session.map_or(Chrome::NONE, Chrome::of),
         },
     )
 }

@@ -134,6 +134,7 @@ fn jit_aws_interactive_signs_in_in_chromium_then_authorizes_or_cancels() {
     let ask = seen["ask"].as_str().expect("ask");
     assert!(ask.contains("tenant access as alice"), "{ask}");
     assert_eq!(seen["done"], "You are signed in", "{seen}");
+    assert_eq!(seen["doneWho"], "Signed in as alice", "{seen}");
     let final_url = seen["final"].as_str().expect("final url");
     assert!(
         final_url.starts_with(&format!("{}/app/user/verify-token?", portal.url))

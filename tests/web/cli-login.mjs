@@ -43,6 +43,7 @@ run(async (browser) => {
   seen.body = (await page.locator('body').innerText()).trim().slice(0, 200);
   if (action === 'authorize') {
     seen.done = await text(page, '#done');
+    seen.doneWho = await textIfAny(page, '#who');
     await shot(page, 'cli-login-done');
   }
   return seen;
