@@ -106,6 +106,7 @@ wait "${login_pid}"
 login_pid=""
 
 flow profile USERNAME=demo PASSWORD="${demo_password}"
+flow nojs USERNAME=demo PASSWORD="${demo_password}"
 flow admin ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}" TENANT=demo VALIDITY=1800 \
   ADMIN_SESSION=3600
 

@@ -498,3 +498,36 @@ fn admin_pages_in_chromium_change_the_next_vends_duration() {
     assert!((1700..=1800).contains(&left), "jit aws gets {left} s");
     assert_no_secrets(&portal.log(), "the portal's log");
 }
+
+/// With scripts off the profile still works: no dead Copy buttons, and Copy AWS Console URL
+/// shows the URL on a page to copy by hand.
+#[test]
+fn the_profile_without_javascript_shows_the_console_url_to_copy() {
+    let sb = Sandbox::new();
+    let (portal, stand_in, _, _) = portal_with_console(&sb);
+    let seen = flow(
+        &sb,
+        "nojs",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    let page = &seen["consoleUrlPage"];
+    let url = page["value"].as_str().expect("console url");
+    register_secret(url);
+    assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+    assert!(
+        seen["copyButtons"].as_u64().is_some_and(|n| n > 0),
+        "{seen}"
+    );
+    assert_eq!(seen["copyButtonsVisible"], 0, "hidden without scripts");
+    assert_eq!(page["url"], "/profile/console-url", "{seen}");
+    assert_eq!(page["heading"], "AWS Console URL");
+    assert!(
+        url.starts_with(&format!("{}/federation?Action=login", stand_in.url))
+            && url.contains("SigninToken=signin-"),
+        "{url}"
+    );
+}

@@ -52,12 +52,16 @@ export function portalUrl() {
 }
 
 // A fresh context: no downloads, the clipboard readable and writable for `origin`.
-export async function newContext(browser, { origin, viewport = DESKTOP, isMobile = false } = {}) {
+export async function newContext(
+  browser,
+  { origin, viewport = DESKTOP, isMobile = false, javaScriptEnabled = true } = {},
+) {
   const context = await browser.newContext({
     acceptDownloads: false,
     viewport,
     isMobile,
     hasTouch: isMobile,
+    javaScriptEnabled,
   });
   if (origin) {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
