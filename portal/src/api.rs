@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -572,7 +572,7 @@ pub(crate) fn see_other(location: &str) -> Response {
             r.headers_mut().insert(header::LOCATION, v);
             r
         }
-        Err(_) => html(StatusCode::BAD_REQUEST, page::message("Bad request")),
+        Err(_) => crate::web::message(StatusCode::BAD_REQUEST, "Bad request"),
     }
 }
 
@@ -589,103 +589,42 @@ pub(crate) fn state_of(q: &HashMap<String, String>) -> Option<&str> {
         .filter(|s| !s.is_empty() && s.len() <= 512)
 }
 
+/// The CLI login page (docs/protocol.md §2). A browser that is not signed in signs in first
+/// and comes back here; a signed-in one sees Authorize and Cancel.
 async fn login_page(
     State(app): State<Shared>,
     headers: HeaderMap,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let session = crate::web::current(&app, &headers).await;
     if q.get("success").map(String::as_str) == Some("true") {
-        return html(StatusCode::OK, page::done());
+        return page::done(session.as_ref().ok().and_then(Option::as_ref));
     }
-    if let Some(port) = port_of(&q) {
-        match crate::web::current(&app, &headers).await {
-            Ok(Some(session)) => {
-                let admin = q.get("isAdmin").map(String::as_str) == Some("true");
-                return crate::web::cli_login(&session, port, admin, state_of(&q), None);
-            }
-            Ok(None) => {}
-            Err(r) => return r,
+    let Some(port) = port_of(&q) else {
+        return crate::web::message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+    };
+    match session {
+        Ok(Some(session)) => {
+            let admin = q.get("isAdmin").map(String::as_str) == Some("true");
+            crate::web::cli_login(&session, port, admin, state_of(&q), None)
         }
-    }
-    match port_of(&q) {
-        Some(port) => html(
-            StatusCode::OK,
-            page::authorize(
-                &page::Login {
-                    port,
-                    admin: q.get("isAdmin").map(String::as_str) == Some("true"),
-                    state: state_of(&q),
-                },
-                None,
-            ),
-        ),
-        None => html(
-            StatusCode::BAD_REQUEST,
-            page::message("Missing or invalid localPort"),
-        ),
+        Ok(None) => {
+            let back = uri
+                .path_and_query()
+                .map_or("/app/user/verify-token", |p| p.as_str());
+            crate::web::sign_in_first(back)
+        }
+        Err(r) => r,
     }
 }
 
+/// Authorize or Cancel: only a signed-in browser's form, with its session's CSRF token, counts.
 async fn login_submit(
     State(app): State<Shared>,
     headers: HeaderMap,
     addr: Option<Extension<ClientAddr>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    // The signed-in page's form carries the session's CSRF token instead of an API token.
-    if form.contains_key("csrf") {
-        return crate::web::cli_login_submit(&app, &headers, client_of(addr), &form).await;
-    }
-    let Some(port) = port_of(&form) else {
-        return html(
-            StatusCode::BAD_REQUEST,
-            page::message("Missing or invalid localPort"),
-        );
-    };
-    let login = page::Login {
-        port,
-        admin: form.get("isAdmin").map(String::as_str) == Some("true"),
-        state: state_of(&form),
-    };
-    let callback = |pairs: &[(&str, &str)]| crate::web::callback(port, pairs);
-    let state: Vec<(&str, &str)> = login.state.map(|s| ("state", s)).into_iter().collect();
-    if form.get("action").map(String::as_str) != Some("authorize") {
-        return with_who(see_other(&callback(&state)), "cancelled");
-    }
-    let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
-    let now = jiff::Timestamp::now().as_second();
-    let who = match app.db.authenticate(token, now).await {
-        Ok(Some(who)) => who,
-        Ok(None) => {
-            return html(
-                StatusCode::UNAUTHORIZED,
-                page::authorize(&login, Some("That token is not valid.")),
-            );
-        }
-        Err(e) => return internal("portal state unreadable", &e),
-    };
-    if login.admin && !who.admin {
-        return with_who(
-            html(
-                StatusCode::FORBIDDEN,
-                page::authorize(&login, Some("Your user has no admin access.")),
-            ),
-            &who.user,
-        );
-    }
-    let mut audit = AuditEntry::new("login", &who.user).user(&who.user);
-    audit.scope = Some(if login.admin { "admin" } else { "tenant" }.into());
-    audit.client = client_of(addr);
-    audit.token_id = Some(who.token_id.clone());
-    match app.db.mint_login_token(&who, audit).await {
-        Ok((minted, _, _)) => {
-            let mut pairs = vec![("t", minted.as_str())];
-            pairs.extend(state);
-            with_who(see_other(&callback(&pairs)), &who.user)
-        }
-        Err(e) => with_who(
-            internal("The portal could not complete the login", &e),
-            &who.user,
-        ),
-    }
+    crate::web::cli_login_submit(&app, &headers, client_of(addr), &form).await
 }

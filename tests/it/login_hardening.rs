@@ -605,7 +605,7 @@ fn self_hosted(sb: &Sandbox) -> (Reaped, String, String, String) {
 #[test]
 fn jit_portal_login_requires_the_state_it_sent() {
     let sb = Sandbox::new();
-    let (_server, url, root, evil) = self_hosted(&sb);
+    let (_server, url, _root, evil) = self_hosted(&sb);
     let args = [
         "duplo",
         "--host",
@@ -639,17 +639,19 @@ fn jit_portal_login_requires_the_state_it_sent() {
     drop(browser);
     assert_waiting(&mut child, "the attack page");
 
-    // The real page, clicked in Chromium, passes the state back.
-    let shot = sb.dir.path().join("authorize.png");
-    let mut page = sb.command(venv_bin("python"));
-    page.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/browser/login.py"
-    ))
-    .args([login.as_str(), root.as_str(), "authorize"])
-    .arg(&shot);
-    let shown = finish(page.output().expect("browser")).ok().stdout;
-    assert_eq!(shown.trim(), "You are signed in");
+    // The real page, clicked in Chromium after signing in, passes the state back.
+    let password = "root-web-password-9";
+    crate::portal_web::passwd(&sb, "root", &format!("{password}\n")).ok();
+    let seen = crate::portal_browser::flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", login.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", password),
+        ],
+    );
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
     let run = finish(child.wait_with_output().expect("wait")).ok();
     let token = run.json()["DuploToken"]
         .as_str()

@@ -17,6 +17,7 @@ mod login_hardening;
 mod parity;
 mod portal_a11y;
 mod portal_admin;
+mod portal_browser;
 mod portal_k8s;
 mod portal_oidc;
 mod portal_ops;

@@ -1,4 +1,4 @@
-//! `jit portal` as a service a team runs: tokens that cannot be stretched and can be revoked,
+//! `jit portal` as a service a team runs: login tokens only for a signed-in browser, revocable,
 //! the audit trail, a dead sign-in endpoint, connection floods under a low descriptor limit,
 //! replicas on one PostgreSQL, SIGKILL in the middle of writes, hostile request lines, TLS.
 
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::portal_server::{
     Served, admin, get, provision, serve, spawn_served, state, strict_moto_with_portal_user, vend,
 };
+use crate::portal_web::{ALICE_PASSWORD, Browser, passwd_on};
 use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret};
 
 const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
@@ -40,21 +41,33 @@ pub fn admin_on(sb: &Sandbox, db: &str, args: &[&str]) -> String {
     sb.run(&full).ok().stdout
 }
 
-/// The login page's form, posted as a browser would; returns the status and `Location`.
-fn login(url: &str, token: &str, extra: &[(&str, &str)]) -> (u16, String) {
+/// alice signed in on `portal` over HTTP: her session cookie and its CSRF token.
+fn alice_session(portal: &Served) -> (String, String) {
+    let mut b = Browser::new(portal);
+    let page = b.sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let cookie = b.cookie("jit_session").expect("session cookie");
+    register_secret(&cookie);
+    (cookie, b.get("/profile").hidden("csrf"))
+}
+
+/// Authorize on the CLI login page, posted as the signed-in browser would (`session` from
+/// `alice_session`); returns the status and `Location`.
+fn login(url: &str, session: &(String, String), extra: &[(&str, &str)]) -> (u16, String) {
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     let mut form = vec![
+        ("csrf", session.1.as_str()),
         ("localPort", "45678"),
         ("isAdmin", "false"),
         ("action", "authorize"),
-        ("token", token),
     ];
     form.extend_from_slice(extra);
     let resp = client
         .post(format!("{url}/app/user/verify-token"))
+        .header("cookie", format!("jit_session={}", session.0))
         .form(&form)
         .send()
         .expect("login post");
@@ -83,27 +96,27 @@ fn status(url: &str, token: &str) -> u16 {
     get(&format!("{url}/v3/features/system"), token).0
 }
 
-fn token_id_of_parent(list: &str, child_prefix_of_user: &str) -> Vec<(String, String)> {
+/// The ids of the `jit portal token list` lines that contain `needle`.
+fn token_ids(list: &str, needle: &str) -> Vec<String> {
     list.lines()
-        .filter(|l| l.contains(child_prefix_of_user))
-        .map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            (cols[0].to_string(), cols[3].to_string())
-        })
+        .filter(|l| l.contains(needle))
+        .filter_map(|l| l.split('\t').next().map(str::to_string))
         .collect()
 }
 
 #[test]
-fn a_login_cannot_stretch_a_short_token_and_revoking_takes_minted_ones_along() {
+fn a_login_token_needs_a_signed_in_browser_and_revoking_it_takes_effect_at_once() {
     let sb = Sandbox::new();
     let (alice, _) = provision(&sb);
+    passwd_on(&sb, &state(&sb), "alice", &format!("{ALICE_PASSWORD}\n")).ok();
     let portal = serve(&sb);
     let u = &portal.url;
-    let short = admin(&sb, &["token", "create", "alice", "--ttl", "4"])
-        .trim()
-        .to_string();
-    register_secret(&short);
-    let (code, location) = login(u, &short, &[("state", "one-time-42")]);
+    // An API token pasted into the form (the page's old way) mints nothing any more.
+    let (code, location) = login(u, &(String::new(), String::new()), &[("token", &alice)]);
+    assert_eq!((code, location.as_str()), (303, "/login"));
+
+    let session = alice_session(&portal);
+    let (code, location) = login(u, &session, &[("state", "one-time-42")]);
     assert_eq!(code, 303, "{location}");
     assert!(
         location.starts_with("http://127.0.0.1:45678/?t="),
@@ -113,49 +126,41 @@ fn a_login_cannot_stretch_a_short_token_and_revoking_takes_minted_ones_along() {
         location.ends_with("&state=one-time-42"),
         "the CLI's state comes back"
     );
-    let swapped = minted(&location);
-    let (_, again) = login(u, &swapped, &[]);
-    let swapped_twice = minted(&again);
-    assert_eq!(status(u, &swapped_twice), 200);
-    std::thread::sleep(Duration::from_secs(5));
-    for (what, token) in [
-        ("the --ttl 4 token", &short),
-        ("its swap", &swapped),
-        ("the swap's swap", &swapped_twice),
-    ] {
-        assert_eq!(
-            status(u, token),
-            401,
-            "{what} outlived the token that minted it"
-        );
-    }
+    let from_login = minted(&location);
+    assert_eq!(status(u, &from_login), 200);
 
-    // Revoking a token revokes what logins minted from it, at once.
-    let (_, location) = login(u, &alice, &[]);
-    let from_alice = minted(&location);
-    assert_eq!(status(u, &from_alice), 200);
+    // Revoking a login token takes effect at once; the user's own token is another.
     let list = admin(&sb, &["token", "list", "--user", "alice"]);
     assert!(
-        !list.contains(&alice) && !list.contains(&from_alice),
+        !list.contains(&alice) && !list.contains(&from_login),
         "ids only: {list}"
     );
-    let rows = token_id_of_parent(&list, "\talice\t");
-    let (login_id, parent) = rows
-        .iter()
-        .find(|(_, parent)| parent != "-")
-        .cloned()
-        .expect("a login-minted token with its parent");
-    assert!(
-        login_id.starts_with("tok_") && parent.starts_with("tok_"),
-        "{list}"
-    );
-    sb.run(&["portal", "--state", &state(&sb), "token", "revoke", &parent])
-        .ok()
-        .warns("revoked 2 token(s)");
-    assert_eq!(status(u, &alice), 401, "revoked");
-    assert_eq!(status(u, &from_alice), 401, "minted from a revoked token");
-    sb.run(&["portal", "--state", &state(&sb), "token", "revoke", &parent])
-        .fails(1, "no such token");
+    let login_id = token_ids(&list, "\tlogin\t")
+        .into_iter()
+        .next()
+        .expect("the login token");
+    assert!(login_id.starts_with("tok_"), "{list}");
+    sb.run(&[
+        "portal",
+        "--state",
+        &state(&sb),
+        "token",
+        "revoke",
+        &login_id,
+    ])
+    .ok()
+    .warns("revoked 1 token(s)");
+    assert_eq!(status(u, &from_login), 401, "revoked");
+    assert_eq!(status(u, &alice), 200);
+    sb.run(&[
+        "portal",
+        "--state",
+        &state(&sb),
+        "token",
+        "revoke",
+        &login_id,
+    ])
+    .fails(1, "no such token");
 
     // Users and tenants can go; the change holds on the next request.
     let root_admin = admin(&sb, &["token", "create", "root"]).trim().to_string();
@@ -839,23 +844,25 @@ fn two_replicas_on_one_postgresql_see_every_change_at_once() {
         a.log()
     );
     assert_eq!((status(&a.url, &alice), status(&b.url, &alice)), (200, 200));
-    // A login on replica A mints a token replica B honours, until its parent is revoked.
-    let (_, location) = login(&a.url, &alice, &[]);
+    // A login on replica A mints a token replica B honours, until it is revoked.
+    passwd_on(&sb, &db, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let (_, location) = login(&a.url, &alice_session(&a), &[]);
     let minted_on_a = minted(&location);
     assert_eq!(status(&b.url, &minted_on_a), 200);
     let list = admin_on(&sb, &db, &["token", "list"]);
-    let parent = token_id_of_parent(&list, "\talice\t")
+    let login_id = token_ids(&list, "\tlogin\t")
         .into_iter()
-        .find(|(_, parent)| parent == "-")
-        .expect("alice's own token")
-        .0;
-    admin_on(&sb, &db, &["token", "revoke", &parent]);
+        .next()
+        .expect("the login token");
+    admin_on(&sb, &db, &["token", "revoke", &login_id]);
     assert_eq!(status(&a.url, &minted_on_a), 401);
     assert_eq!(
         status(&b.url, &minted_on_a),
         401,
         "revoked on A, refused by B"
     );
+    let alices = token_ids(&list, "\tadmin\t");
+    admin_on(&sb, &db, &["token", "revoke", &alices[0]]);
     assert_eq!(status(&b.url, &alice), 401);
     let fresh = admin_on(&sb, &db, &["token", "create", "alice"])
         .trim()
@@ -884,10 +891,11 @@ fn two_replicas_on_one_postgresql_see_every_change_at_once() {
 
 /// Logins (each one writes a token and an audit row) as fast as they go, then SIGKILL: every
 /// login that was answered is still there after a restart.
-fn logins_until_killed(sb: &Sandbox, db: &str, alice: &str, crash: impl FnOnce()) -> Vec<String> {
+fn logins_until_killed(sb: &Sandbox, db: &str, crash: impl FnOnce()) -> Vec<String> {
+    passwd_on(sb, db, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
     let portal = serve_on(sb, db, &[]);
     let url = portal.url.clone();
-    let alice = alice.to_string();
+    let (cookie, csrf) = alice_session(&portal);
     let writer = std::thread::spawn(move || {
         let mut answered = Vec::new();
         let start = Instant::now();
@@ -899,10 +907,11 @@ fn logins_until_killed(sb: &Sandbox, db: &str, alice: &str, crash: impl FnOnce()
                 .expect("client");
             let sent = client
                 .post(format!("{url}/app/user/verify-token"))
+                .header("cookie", format!("jit_session={cookie}"))
                 .form(&[
+                    ("csrf", csrf.as_str()),
                     ("localPort", "45678"),
                     ("action", "authorize"),
-                    ("token", &alice),
                 ])
                 .send();
             match sent {
@@ -963,8 +972,8 @@ fn all_still_valid(sb: &Sandbox, db: &str, answered: &[String]) {
 fn sigkill_during_writes_loses_nothing_committed_on_sqlite() {
     let sb = Sandbox::new();
     let db = sb.dir.path().join("crash.db").display().to_string();
-    let alice = provision_on(&sb, &db);
-    let answered = logins_until_killed(&sb, &db, &alice, || {});
+    provision_on(&sb, &db);
+    let answered = logins_until_killed(&sb, &db, || {});
     all_still_valid(&sb, &db, &answered);
 }
 
@@ -973,9 +982,9 @@ fn sigkill_of_portal_and_postgresql_during_writes_loses_nothing_committed() {
     let mut pg = Pg::start();
     let sb = Sandbox::new();
     let db = pg.database("crash");
-    let alice = provision_on(&sb, &db);
+    provision_on(&sb, &db);
     let pg_ref = &mut pg;
-    let answered = logins_until_killed(&sb, &db, &alice, || pg_ref.crash());
+    let answered = logins_until_killed(&sb, &db, || pg_ref.crash());
     pg.run_server();
     all_still_valid(&sb, &db, &answered);
 }

@@ -12,9 +12,14 @@ pub const ALICE_PASSWORD: &str = "alice-web-password-7";
 /// `jit portal user passwd NAME` with `stdin` as its standard input.
 #[track_caller]
 pub fn passwd(sb: &Sandbox, name: &str, stdin: &str) -> Run {
-    let st = state(sb);
+    passwd_on(sb, &state(sb), name, stdin)
+}
+
+/// `jit portal --db DB user passwd NAME` with `stdin` as its standard input.
+#[track_caller]
+pub fn passwd_on(sb: &Sandbox, db: &str, name: &str, stdin: &str) -> Run {
     let mut child = sb
-        .jit(&["portal", "--db", &st, "user", "passwd", name])
+        .jit(&["portal", "--db", db, "user", "passwd", name])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -423,18 +428,21 @@ fn a_signed_in_browser_authorizes_the_cli_with_one_click_and_sign_out_revokes_th
     assert_eq!(b.post("/logout", &[("csrf", &csrf)]).status, 303);
     assert_eq!(get(&system, &minted).0, 401);
 
-    // Signed out, the page falls back to the API-token form.
+    // Signed out, the page sends the browser to sign in first and back.
     let (mut child, url) = sb
         .aws()
         .tenant("dev01")
         .host(&portal.url)
         .no_cache()
         .start_login();
-    let page = b.get(&url.as_str()[portal.url.len()..]);
-    assert!(page.body.contains("name=\"token\""), "{}", page.body);
-    let start = page.body.find("href=\"/login?next=").expect("sign-in link") + 6;
-    let link = page.body[start..].split('"').next().expect("link");
-    let link = unescape(link);
+    let path = &url.as_str()[portal.url.len()..];
+    let page = b.get(path);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let link = page.header("location");
+    let next = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", path)
+        .finish();
+    assert_eq!(link, format!("/login?{next}"));
     let signed_in_again = b.sign_in_via(&link, "alice", ALICE_PASSWORD);
     assert_eq!(signed_in_again.status, 303);
     let back = signed_in_again.header("location");

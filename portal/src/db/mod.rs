@@ -129,7 +129,6 @@ pub struct Authed {
     pub token_id: String,
     pub user: String,
     pub admin: bool,
-    pub expires: Option<i64>,
 }
 
 /// A signed-in browser.
@@ -425,7 +424,7 @@ impl Db {
     /// The user behind a token that exists and has not expired.
     pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<Authed>> {
         let digest = secret::digest(token);
-        let sql = "SELECT t.id, t.user_name, t.expires, u.admin FROM tokens t \
+        let sql = "SELECT t.id, t.user_name, u.admin FROM tokens t \
                    JOIN users u ON u.name = t.user_name \
                    WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2)";
         with_pool!(self, p, {
@@ -438,7 +437,6 @@ impl Db {
                 Ok(Authed {
                     token_id: r.try_get("id")?,
                     user: r.try_get("user_name")?,
-                    expires: r.try_get("expires")?,
                     admin: r.try_get("admin")?,
                 })
             })
@@ -494,44 +492,6 @@ impl Db {
             insert_audit!(&mut *tx, &audit);
         });
         Ok((token, id))
-    }
-
-    /// A token minted by a browser login with `parent`: an hour at most, and never past the
-    /// parent's own expiry. Revoking the parent revokes it too.
-    pub async fn mint_login_token(
-        &self,
-        parent: &Authed,
-        audit: AuditEntry,
-    ) -> Result<(String, String, Option<i64>)> {
-        let now = audit.at;
-        let expires = match parent.expires {
-            Some(e) => e.min(now + LOGIN_TOKEN_SECS),
-            None => now + LOGIN_TOKEN_SECS,
-        };
-        let (token, id) = (secret::new_token()?, secret::new_id("tok_")?);
-        let mut audit = audit;
-        audit.detail = Some(format!("minted {id} from {}", parent.token_id));
-        write_tx!(self, tx, {
-            // The parent may have been revoked since it was checked: then nothing is minted.
-            let inserted = sqlx::query(
-                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires) \
-                 SELECT $1, $2, user_name, id, 'login', $3, $4 FROM tokens \
-                 WHERE id = $5 AND (expires IS NULL OR expires > $3)",
-            )
-            .bind(&id)
-            .bind(secret::digest(&token))
-            .bind(now)
-            .bind(expires)
-            .bind(&parent.token_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted != 1 {
-                bail!("the token was revoked during the login");
-            }
-            insert_audit!(&mut *tx, &audit);
-        });
-        Ok((token, id, Some(expires)))
     }
 
     pub async fn list_tokens(&self, user: Option<&str>, now: i64) -> Result<Vec<TokenInfo>> {
@@ -1082,63 +1042,6 @@ mod tests {
             .build()
             .expect("runtime")
             .block_on(f)
-    }
-
-    #[test]
-    fn login_tokens_never_outlive_their_parent_and_go_with_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("p.db");
-        run(async {
-            let db = Db::open(path.to_str().expect("utf8")).await.expect("open");
-            db.upsert_user("alice", false, &[], AuditEntry::new("user add", "test"))
-                .await
-                .expect("user");
-            let now = jiff::Timestamp::now().as_second();
-            let (short, _) = db
-                .create_token("alice", Some(4), AuditEntry::new("token create", "test"))
-                .await
-                .expect("token");
-            let parent = db
-                .authenticate(&short, now)
-                .await
-                .expect("db")
-                .expect("valid");
-            let (child, _, expires) = db
-                .mint_login_token(&parent, AuditEntry::new("login", "alice"))
-                .await
-                .expect("mint");
-            assert!(
-                expires.expect("expires") <= now + 4,
-                "capped at the parent's expiry"
-            );
-            let child_auth = db.authenticate(&child, now).await.expect("db").expect("ok");
-            let (grandchild, _, _) = db
-                .mint_login_token(&child_auth, AuditEntry::new("login", "alice"))
-                .await
-                .expect("mint again");
-            assert!(
-                db.authenticate(&grandchild, now + 5)
-                    .await
-                    .expect("db")
-                    .is_none()
-            );
-            let gone = db
-                .revoke_tokens(
-                    std::slice::from_ref(&parent.token_id),
-                    None,
-                    AuditEntry::new("r", "t"),
-                )
-                .await
-                .expect("revoke");
-            assert_eq!(gone, 3, "the parent and both minted tokens");
-            assert!(
-                db.authenticate(&grandchild, now)
-                    .await
-                    .expect("db")
-                    .is_none()
-            );
-            db.close().await;
-        });
     }
 
     #[test]

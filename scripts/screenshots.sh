@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Screenshots of the portal's pages for docs/screenshots: a build, the demo portal
+# (`jit portal serve --demo`, with its own moto) in a throwaway HOME, web passwords for its
+# `demo` user and an admin `root`, then the browser flows in tests/web with JIT_SCREENSHOTS set.
+# Needs what scripts/test-deps.sh installs (.venv with moto, tests/web/node_modules, chromium).
+#
+#   scripts/screenshots.sh                          # writes docs/screenshots/*.png
+#   JIT_SCREENSHOTS=DIR scripts/screenshots.sh      # somewhere else
+#   JIT=/path/to/jit scripts/screenshots.sh         # that binary (jit-portal beside it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'screenshots: %s\n' "$*" >&2; }
+
+repo=$(pwd)
+out=${JIT_SCREENSHOTS:-docs/screenshots}
+mkdir -p "${out}"
+out=$(cd "${out}" && pwd)
+venv_bin=${repo}/.venv/bin
+[[ -x "${venv_bin}/moto_server" ]] || { say "no moto in .venv: run scripts/test-deps.sh"; exit 1; }
+[[ -d tests/web/node_modules/playwright-core ]] || { say "no playwright-core: run scripts/test-deps.sh"; exit 1; }
+
+jit=${JIT:-}
+if [[ -z "${jit}" ]]; then
+  say "building jit and jit-portal"
+  cargo build --quiet --workspace
+  jit=${repo}/target/debug/jit
+fi
+
+tmp=$(mktemp -d)
+portal_pid=""
+login_pid=""
+federation_pid=""
+cleanup() {
+  for pid in "${login_pid}" "${portal_pid}" "${federation_pid}"; do
+    if [[ -n "${pid}" ]]; then
+      kill "${pid}" 2>/dev/null || true
+      wait "${pid}" 2>/dev/null || true
+    fi
+  done
+  rm -rf "${tmp}"
+}
+trap cleanup EXIT
+
+# Everything the demo writes (its database, token file and `demo` environment) stays in ${tmp}.
+export HOME="${tmp}/home"
+export XDG_CONFIG_HOME="${tmp}/config" XDG_CACHE_HOME="${tmp}/cache" XDG_DATA_HOME="${tmp}/data"
+export PATH="${venv_bin}:${PATH}"
+mkdir -p "${HOME}"
+db=${tmp}/portal.db
+log=${tmp}/portal.log
+
+# Console sign-in URLs from a local stand-in for AWS's federation endpoint.
+node tests/web/federation.mjs >"${tmp}/federation.url" &
+federation_pid=$!
+signin=""
+for _ in $(seq 1 50); do
+  signin=$(head -n 1 "${tmp}/federation.url")
+  [[ -n "${signin}" ]] && break
+  sleep 0.1
+done
+[[ -n "${signin}" ]] || { say "the federation stand-in did not start"; exit 1; }
+
+say "starting the demo portal"
+"${jit}" portal --db "${db}" serve --demo --listen 127.0.0.1:0 --signin-url "${signin}" 2>"${log}" &
+portal_pid=$!
+for _ in $(seq 1 600); do
+  grep -q '^jit portal: demo ready' "${log}" && break
+  kill -0 "${portal_pid}" 2>/dev/null || { cat "${log}" >&2; say "the demo portal exited"; exit 1; }
+  sleep 0.1
+done
+grep -q '^jit portal: demo ready' "${log}" || { cat "${log}" >&2; say "the demo portal did not start"; exit 1; }
+url=$(sed -n 's/^jit portal: serving \([^ ]*\).*/\1/p' "${log}" | head -n 1)
+say "portal at ${url}"
+
+# Demo passwords: the portal is on loopback and gone when this script ends.
+demo_password=demo-password-1
+root_password=root-password-1
+printf '%s\n' "${demo_password}" | "${jit}" portal --db "${db}" user passwd demo
+"${jit}" portal --db "${db}" user add root --admin
+printf '%s\n' "${root_password}" | "${jit}" portal --db "${db}" user passwd root
+
+flow() {
+  local script=$1
+  shift
+  say "flow ${script}"
+  env "$@" PORTAL_URL="${url}" JIT_SCREENSHOTS="${out}" node "tests/web/${script}.mjs" >/dev/null
+}
+
+flow signin USERNAME=demo PASSWORD="${demo_password}" WRONG_PASSWORD=not-the-password
+flow csrf USERNAME=demo PASSWORD="${demo_password}"
+
+# The CLI login: `jit aws --interactive` waits while the browser signs in and authorizes.
+"${jit}" aws --host "${url}" --tenant demo --interactive --no-browser --no-cache \
+  >"${tmp}/creds.json" 2>"${tmp}/login.log" &
+login_pid=$!
+login_url=""
+for _ in $(seq 1 100); do
+  login_url=$(grep -o 'http://[^ ]*/app/user/verify-token?[^ ]*' "${tmp}/login.log" | head -n 1 || true)
+  [[ -n "${login_url}" ]] && break
+  sleep 0.1
+done
+[[ -n "${login_url}" ]] || { cat "${tmp}/login.log" >&2; say "jit printed no login URL"; exit 1; }
+flow cli-login LOGIN_URL="${login_url}" USERNAME=demo PASSWORD="${demo_password}"
+wait "${login_pid}"
+login_pid=""
+
+flow profile USERNAME=demo PASSWORD="${demo_password}"
+flow nojs USERNAME=demo PASSWORD="${demo_password}"
+flow admin ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}" TENANT=demo VALIDITY=1800 \
+  ADMIN_SESSION=3600
+
+shots=("${out}"/*.png)
+say "${#shots[@]} screenshots in ${out}"

@@ -1,0 +1,533 @@
+//! The portal's web side in a real browser: Chromium driven by the Playwright scripts in
+//! tests/web against a real `jit portal serve` with moto as STS. The scripts report what they
+//! saw as JSON; the assertions live here.
+
+use crate::portal_profile::{ROOT_PASSWORD, portal_with_console};
+use crate::portal_server::{admin, get, provision, serve};
+use crate::portal_web::{ALICE_PASSWORD, Browser, passwd};
+use crate::support::moto::moto;
+use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
+
+/// Run `node tests/web/<script>.mjs` with the sandbox's environment plus `env`; it must exit 0.
+/// Returns the JSON object it printed.
+#[track_caller]
+pub fn flow(sb: &Sandbox, script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "chromium missing: run scripts/test-deps.sh"
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web");
+    let mut cmd = sb.command("node");
+    cmd.current_dir(dir).arg(format!("{dir}/{script}.mjs"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Ok(shots) = std::env::var("JIT_SCREENSHOTS") {
+        cmd.env("JIT_SCREENSHOTS", shots);
+    }
+    let run = finish(cmd.output().expect("node"));
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{script}.mjs failed:\n{}\n{}",
+        run.stderr,
+        run.stdout
+    );
+    serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("{script}.mjs printed no JSON object ({e}): {}", run.stdout))
+}
+
+/// Tenants and users from `provision`, with web passwords for alice and root. Returns their
+/// API tokens (alice's, root's).
+#[track_caller]
+fn provision_with_passwords(sb: &Sandbox) -> (String, String) {
+    let tokens = provision(sb);
+    passwd(sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    passwd(sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    tokens
+}
+
+/// The Validity of credentials vended straight from the portal's API with `token`.
+#[track_caller]
+fn validity(url: &str, token: &str) -> i64 {
+    let (status, body) = get(url, token);
+    assert_eq!(status, 200, "{url}: {body}");
+    register_secret(body["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(body["SessionToken"].as_str().expect("session token"));
+    body["Validity"].as_i64().expect("validity")
+}
+
+/// Audit lines of `event` for `user`.
+fn audited(sb: &Sandbox, user: &str, event: &str) -> usize {
+    admin(sb, &["audit", "--user", user])
+        .lines()
+        .filter(|l| l.contains(&format!("\t{event}\t")))
+        .count()
+}
+
+#[test]
+fn password_sign_in_in_chromium_and_a_wrong_password_stays_signed_out() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let seen = flow(
+        &sb,
+        "signin",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+            ("WRONG_PASSWORD", "not-her-password"),
+        ],
+    );
+    assert_eq!(seen["anonymous"], "/login?next=%2Fprofile", "{seen}");
+    let wrong = &seen["wrong"];
+    assert_eq!(
+        wrong["error"], "That user name and password do not match.",
+        "{seen}"
+    );
+    assert!(
+        wrong["cookie"].is_null(),
+        "no session after a wrong password"
+    );
+    assert_eq!(wrong["profileAfter"], "/login?next=%2Fprofile", "{seen}");
+    assert_eq!(seen["url"], "/profile", "{seen}");
+    assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+    assert_eq!(seen["cookie"], true);
+    assert_eq!(seen["afterLogout"], "/login", "{seen}");
+    assert_eq!(seen["profileAfterLogout"], "/login?next=%2Fprofile");
+    assert_eq!(audited(&sb, "alice", "web sign-in failed"), 1);
+    assert_eq!(audited(&sb, "alice", "web sign-in"), 1);
+    assert_eq!(audited(&sb, "alice", "web sign-out"), 1);
+    let log = portal.log();
+    assert!(!log.contains(ALICE_PASSWORD), "{log}");
+    assert_no_secrets(&log, "the portal's log");
+}
+
+/// `jit aws --interactive` end to end: the browser it would open is not signed in, so the CLI
+/// page sends it to sign in first and back; Authorize hands `jit` its token, Cancel fails it.
+#[test]
+fn jit_aws_interactive_signs_in_in_chromium_then_authorizes_or_cancels() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let login = sb.aws().tenant("dev01").host(&portal.url);
+    let (child, url) = login.start_login();
+    let path = &url.as_str()[portal.url.len()..];
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["landed"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("/login?next=")),
+        "{seen}"
+    );
+    assert_eq!(seen["next"], path, "back to the very same CLI page");
+    assert_eq!(seen["back"], path, "{seen}");
+    let ask = seen["ask"].as_str().expect("ask");
+    assert!(ask.contains("tenant access as alice"), "{ask}");
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    assert_eq!(seen["doneWho"], "Signed in as alice", "{seen}");
+    let final_url = seen["final"].as_str().expect("final url");
+    assert!(
+        final_url.starts_with(&format!("{}/app/user/verify-token?", portal.url))
+            && final_url.contains("success=true"),
+        "{final_url}"
+    );
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .expect("key")
+            .starts_with("ASIA"),
+        "{creds}"
+    );
+    assert_eq!(audited(&sb, "alice", "login"), 1);
+
+    // Cancel: jit fails cleanly and nothing is minted.
+    let (child, url) = login.no_cache().start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+            ("ACTION", "cancel"),
+        ],
+    );
+    let final_url = seen["final"].as_str().expect("final url");
+    assert!(final_url.starts_with("http://127.0.0.1:"), "{seen}");
+    assert!(!final_url.contains("t="), "no token on cancel: {final_url}");
+    let run = finish(child.wait_with_output().expect("jit"));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("login cancelled in the browser"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(audited(&sb, "alice", "login"), 1, "cancel mints nothing");
+
+    // Admin access: refused on the page for alice, granted to root.
+    let admin_login = sb.aws().admin().host(&portal.url).no_cache();
+    let (mut child, url) = admin_login.start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["ask"]
+            .as_str()
+            .is_some_and(|a| a.contains("admin access as alice")),
+        "{seen}"
+    );
+    assert_eq!(seen["error"], "Your user has no admin access.", "{seen}");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(audited(&sb, "alice", "login"), 1);
+
+    let (child, url) = admin_login.start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["ask"]
+            .as_str()
+            .is_some_and(|a| a.contains("admin access as root")),
+        "{seen}"
+    );
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    let creds = finish(child.wait_with_output().expect("jit")).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert_eq!(audited(&sb, "root", "login"), 1);
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// Forms auto-submitted from other origins change nothing for a signed-in victim.
+#[test]
+fn forms_posted_from_other_origins_neither_sign_out_nor_authorize() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let seen = flow(
+        &sb,
+        "csrf",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    let attacks = seen["attacks"].as_array().expect("attacks");
+    assert_eq!(attacks.len(), 8, "{seen}");
+    for a in attacks {
+        let status = a["status"].as_u64().expect("status");
+        if a["attacker"] == "same-site" {
+            // The session cookie went along; the missing CSRF token is what stops it.
+            assert_eq!(status, 403, "{a}");
+        } else {
+            // SameSite=Lax keeps the cookie home: the portal sees no session at all.
+            assert!(
+                status == 403 || (status == 303 && a["location"] == "/login"),
+                "{a}"
+            );
+        }
+        assert!(
+            !a["location"].as_str().unwrap_or_default().contains("t="),
+            "{a}"
+        );
+    }
+    assert_eq!(seen["after"], "/profile", "still signed in: {seen}");
+    assert_eq!(seen["who"], "Signed in as alice");
+    assert_eq!(seen["sameCookie"], true);
+    assert_eq!(audited(&sb, "alice", "login"), 0, "no token minted");
+    assert_eq!(audited(&sb, "alice", "web sign-out"), 0, "not signed out");
+    let tokens = admin(&sb, &["token", "list", "--user", "alice"]);
+    assert!(!tokens.contains("login"), "{tokens}");
+}
+
+/// A session id planted before sign-in is replaced, and is worth nothing afterwards: a made-up
+/// one, and root's real one.
+#[test]
+fn a_session_cookie_planted_before_sign_in_is_replaced_and_gives_no_access() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let mut root = Browser::new(&portal);
+    assert_eq!(root.sign_in("root", ROOT_PASSWORD).status, 303);
+    let roots = root.cookie("jit_session").expect("root's session");
+    register_secret(&roots);
+    assert_eq!(root.get("/profile").status, 200);
+
+    for planted in ["jit_made-up-session-value", roots.as_str()] {
+        let seen = flow(
+            &sb,
+            "fixation",
+            &[
+                ("PORTAL_URL", &portal.url),
+                ("USERNAME", "alice"),
+                ("PASSWORD", ALICE_PASSWORD),
+                ("PLANTED", planted),
+            ],
+        );
+        assert_eq!(seen["plantedBefore"], true, "{seen}");
+        assert_eq!(seen["url"], "/profile", "{seen}");
+        assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+        assert_eq!(seen["cookieSet"], true, "{seen}");
+        assert_eq!(seen["cookieChanged"], true, "{seen}");
+        assert_eq!(seen["readableByScript"], false, "HttpOnly: {seen}");
+        assert_eq!(
+            seen["plantedProfile"], "/login?next=%2Fprofile",
+            "the planted value opens nothing: {seen}"
+        );
+    }
+    assert_eq!(
+        root.get("/profile").status,
+        303,
+        "root's planted session ended with alice's sign-in"
+    );
+}
+
+/// The profile page clicked in Chromium: the console opens on AWS's federation sign-in, the
+/// copied console URL is on the clipboard, an API token is made and revoked, and the temporary
+/// credentials work with the AWS CLI against moto.
+#[test]
+fn the_profile_page_in_chromium_console_clipboard_tokens_and_credentials() {
+    let sb = Sandbox::new();
+    let (portal, stand_in, _, _) = portal_with_console(&sb);
+    let seen = flow(
+        &sb,
+        "profile",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    for secret in [
+        &seen["console"],
+        &seen["copiedUrl"],
+        &seen["token"]["value"],
+        &seen["credentials"]["posix"],
+    ] {
+        register_secret(secret.as_str().unwrap_or_default());
+    }
+    assert_eq!(seen["user"], "alice");
+    assert_eq!(seen["targets"], serde_json::json!(["tenant-dev01"]));
+    let federation = format!("{}/federation?Action=login", stand_in.url);
+    let console = seen["console"].as_str().expect("console url");
+    assert!(
+        console.starts_with(&federation) && console.contains("SigninToken=signin-"),
+        "{console}"
+    );
+    let copied = seen["copiedUrl"].as_str().expect("clipboard");
+    assert!(
+        copied.starts_with(&federation) && copied.contains("SigninToken=signin-"),
+        "the clipboard holds the URL: {copied}"
+    );
+    assert_ne!(copied, console, "each click vends anew");
+    assert!(
+        seen["copyStatus"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Copied. The URL signs in for 15 minutes")),
+        "{seen}"
+    );
+    assert_eq!(seen["stillOn"], "/profile");
+
+    let token = &seen["token"];
+    assert_eq!(token["copied"], true, "{token}");
+    assert_eq!(token["statusBefore"], 200, "the new token works");
+    assert_eq!(token["listed"], true);
+    assert_eq!(token["listedAfter"], false, "{token}");
+    let value = token["value"].as_str().expect("token");
+    let tenants = format!("{}/admin/GetTenantsForUser", portal.url);
+    assert_eq!(get(&tenants, value).0, 401, "revoked");
+
+    let phone = &seen["phone"];
+    assert_eq!(
+        phone["scrollWidth"], phone["width"],
+        "the profile scrolls sideways on a phone: {phone}"
+    );
+
+    let creds = &seen["credentials"];
+    assert_eq!(creds["heading"], "Temporary AWS Credentials");
+    assert_eq!(
+        creds["copied"], true,
+        "Copy put the exports on the clipboard"
+    );
+    let posix = creds["posix"].as_str().expect("exports");
+    let vars: Vec<(&str, &str)> = posix
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.trim_end_matches(';').split_once('='))
+        .map(|(k, v)| (k, v.trim_matches('\'')))
+        .collect();
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("no {name} in {posix}"))
+    };
+    assert_eq!(var("AWS_ACCESS_KEY_ID"), creds["accessKeyId"]);
+    let mut aws = sb.command(venv_bin("aws"));
+    aws.env("AWS_ENDPOINT_URL", &moto().url).args([
+        "sts",
+        "get-caller-identity",
+        "--output",
+        "json",
+    ]);
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+    ] {
+        aws.env(name, var(name));
+    }
+    let who = finish(aws.output().expect("aws")).ok().json();
+    let arn = who["Arn"].as_str().expect("arn");
+    assert!(
+        arn.starts_with("arn:aws:sts::111111111111:assumed-role/dev01/") && arn.ends_with("alice"),
+        "{arn}"
+    );
+    let audit = admin(&sb, &["audit", "--user", "alice"]);
+    let vends = audit
+        .lines()
+        .filter(|l| l.contains("\tvend\t") && l.contains("via web session ses_"))
+        .count();
+    assert_eq!(vends, 3, "console, console URL, credentials: {audit}");
+    assert_no_secrets(&audit, "the audit trail");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// An admin changes a tenant's AWS Access Token Validity and the admin session length on the
+/// admin pages in Chromium; the next vends last the new times.
+#[test]
+fn admin_pages_in_chromium_change_the_next_vends_duration() {
+    let sb = Sandbox::new();
+    let (alice, root) = provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let u = &portal.url;
+    let (_, tenants) = get(&format!("{u}/admin/GetTenantsForUser"), &alice);
+    let dev01 = tenants[0]["TenantId"]
+        .as_str()
+        .expect("dev01's id")
+        .to_string();
+    let tenant_creds = format!("{u}/subscriptions/{dev01}/GetAwsConsoleTokenUrl");
+    let admin_creds = format!("{u}/v3/admin/aws/jitAccess/admin");
+    assert_eq!(validity(&tenant_creds, &alice), 900, "60 s raised to 900");
+    assert_eq!(validity(&admin_creds, &root), 43200, "50000 s clamped");
+
+    let seen = flow(
+        &sb,
+        "admin",
+        &[
+            ("PORTAL_URL", u),
+            ("ADMIN_USERNAME", "root"),
+            ("ADMIN_PASSWORD", ROOT_PASSWORD),
+            ("TENANT", "dev01"),
+            ("VALIDITY", "1800"),
+            ("ADMIN_SESSION", "3600"),
+        ],
+    );
+    assert_eq!(seen["url"], "/admin/tenants", "{seen}");
+    let tenant = &seen["tenant"];
+    assert_eq!(tenant["url"], "/admin/tenants/dev01", "{seen}");
+    assert_eq!(tenant["id"], dev01.as_str());
+    assert_eq!(tenant["validityBefore"], "60");
+    assert!(tenant["error"].is_null(), "{seen}");
+    assert!(!tenant["notice"].is_null(), "a saved notice: {seen}");
+    assert_eq!(tenant["validityAfter"], "1800");
+    assert!(
+        tenant["row"].as_str().is_some_and(|r| r.contains("1800")),
+        "{seen}"
+    );
+    let settings = &seen["settings"];
+    assert_eq!(
+        settings["before"], "43200",
+        "50000 shown as what it gives: {seen}"
+    );
+    assert!(settings["error"].is_null(), "{seen}");
+    assert_eq!(settings["after"], "3600");
+    assert_eq!(
+        seen["users"],
+        serde_json::json!(["user-alice", "user-root"])
+    );
+    assert_eq!(seen["audit"]["heading"], "Audit");
+    let rows = seen["audit"]["rows"].as_array().expect("audit rows");
+    assert!(
+        rows.iter().any(|r| r
+            .as_str()
+            .is_some_and(|r| r.contains("tenant set") && r.contains("root"))),
+        "{seen}"
+    );
+
+    assert_eq!(validity(&tenant_creds, &alice), 1800, "the new validity");
+    assert_eq!(validity(&admin_creds, &root), 3600, "the new admin session");
+    let tf = sb.token_file(&alice);
+    let creds = crate::portal_server::vend(&sb, u, &tf);
+    let expires: jiff::Timestamp = creds["Expiration"]
+        .as_str()
+        .expect("expiration")
+        .parse()
+        .expect("rfc 3339");
+    let left = expires.as_second() - jiff::Timestamp::now().as_second();
+    assert!((1700..=1800).contains(&left), "jit aws gets {left} s");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// With scripts off the profile still works: no dead Copy buttons, and Copy AWS Console URL
+/// shows the URL on a page to copy by hand.
+#[test]
+fn the_profile_without_javascript_shows_the_console_url_to_copy() {
+    let sb = Sandbox::new();
+    let (portal, stand_in, _, _) = portal_with_console(&sb);
+    let seen = flow(
+        &sb,
+        "nojs",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    let page = &seen["consoleUrlPage"];
+    let url = page["value"].as_str().expect("console url");
+    register_secret(url);
+    assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+    assert!(
+        seen["copyButtons"].as_u64().is_some_and(|n| n > 0),
+        "{seen}"
+    );
+    assert_eq!(seen["copyButtonsVisible"], 0, "hidden without scripts");
+    assert_eq!(page["url"], "/profile/console-url", "{seen}");
+    assert_eq!(page["heading"], "AWS Console URL");
+    assert!(
+        url.starts_with(&format!("{}/federation?Action=login", stand_in.url))
+            && url.contains("SigninToken=signin-"),
+        "{url}"
+    );
+}

@@ -1,0 +1,50 @@
+// The CLI login (docs/protocol.md §2) as a user does it: open the URL `jit aws --interactive`
+// printed, sign in, come back to the CLI page, click Authorize or Cancel.
+//
+// Env: LOGIN_URL, USERNAME, PASSWORD, ACTION (authorize or cancel; default authorize).
+
+import {
+  clickAndWait, maybe, need, newContext, pathOf, run, shot, submitSignIn, text, textIfAny, fail,
+} from './browser.mjs';
+
+run(async (browser) => {
+  const login = need('LOGIN_URL');
+  const user = need('USERNAME');
+  const password = need('PASSWORD');
+  const action = maybe('ACTION', 'authorize');
+  if (action !== 'authorize' && action !== 'cancel') fail(`ACTION ${action}?`);
+  const portal = new URL(login).origin;
+  const context = await newContext(browser, { origin: portal });
+  const page = await context.newPage();
+  const seen = {};
+
+  await page.goto(login);
+  seen.landed = pathOf(page.url());
+  seen.next = new URL(page.url()).searchParams.get('next');
+  await submitSignIn(page, user, password);
+  seen.back = pathOf(page.url());
+  seen.ask = await text(page, '#ask');
+  await shot(page, 'cli-login');
+
+  await clickAndWait(page, `#${action}`);
+  // A refusal (say, admin access for a user who is no admin) stays on the portal's page.
+  seen.error = await textIfAny(page, '.error');
+  if (seen.error !== null) {
+    seen.final = page.url();
+    await shot(page, 'cli-login-refused');
+    return seen;
+  }
+  // Authorize: the CLI's listener sends the browser on to the portal's done page.
+  if (action === 'authorize' && !page.url().includes('success=true')) {
+    await page.waitForURL(/success=true/);
+  }
+  seen.final = page.url();
+  seen.done = await textIfAny(page, '#done');
+  seen.body = (await page.locator('body').innerText()).trim().slice(0, 200);
+  if (action === 'authorize') {
+    seen.done = await text(page, '#done');
+    seen.doneWho = await textIfAny(page, '#who');
+    await shot(page, 'cli-login-done');
+  }
+  return seen;
+});
