@@ -34,6 +34,7 @@ pub fn routes() -> Router<Shared> {
         .merge(profile::routes())
         .route("/", get(|| async { see_other("/profile") }))
         .route("/login", get(login_page).post(login_submit))
+        .route("/login/cancel-cli", post(cancel_cli))
         .route("/logout", post(logout))
         .route("/static/portal.css", get(stylesheet))
 }
@@ -107,9 +108,13 @@ struct LoginPage<'a> {
     chrome: Chrome<'a>,
     csrf: &'a str,
     next: &'a str,
+    /// What was typed, kept after a failed sign-in.
+    username: &'a str,
     error: Option<&'a str>,
     /// Single sign-on: the provider's name and the link that starts it.
     sso: Option<(String, String)>,
+    /// The local port of a command-line login waiting for this sign-in, when `next` is its page.
+    cli_port: Option<u16>,
 }
 
 #[derive(Template)]
@@ -270,10 +275,27 @@ async fn login_page(
         Ok(None) => {}
         Err(r) => return r,
     }
-    login_form(&app, StatusCode::OK, &next, None)
+    login_form(&app, StatusCode::OK, &next, "", None)
 }
 
-fn login_form(app: &Shared, status: StatusCode, next: &str, error: Option<&str>) -> Response {
+/// The CLI login behind a `next` that is its page (docs/protocol.md §2): its port and `state`.
+fn cli_login_of(next: &str) -> Option<(u16, Option<String>)> {
+    let url = url::Url::parse(&format!("http://portal{next}")).ok()?;
+    if url.path() != "/app/user/verify-token" {
+        return None;
+    }
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let port = crate::api::port_of(&q)?;
+    Some((port, crate::api::state_of(&q).map(str::to_string)))
+}
+
+fn login_form(
+    app: &Shared,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
     let csrf = match secret::new_token() {
         Ok(t) => t,
         Err(e) => return internal("no randomness", &e),
@@ -284,12 +306,33 @@ fn login_form(app: &Shared, status: StatusCode, next: &str, error: Option<&str>)
             chrome: Chrome::NONE,
             csrf: &csrf,
             next,
+            username,
             error,
             sso: oidc::sign_in_link(app, next),
+            cli_port: cli_login_of(next).map(|(port, _)| port),
         },
     );
     set_cookie(app, &mut r, LOGIN_CSRF_COOKIE, &csrf, 3600);
     r
+}
+
+/// Cancel, on the sign-in page a command-line login sent the browser to: the CLI hears at once
+/// that the user said no, instead of waiting out its timeout.
+async fn cancel_cli(
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(
+        cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default(),
+        &form,
+    ) {
+        return csrf_refused();
+    }
+    let Some((port, state)) = cli_login_of(&next_of(&form)) else {
+        return message(StatusCode::BAD_REQUEST, "No command-line login to cancel");
+    };
+    let pairs: Vec<(&str, &str)> = state.as_deref().map(|s| ("state", s)).into_iter().collect();
+    with_who(see_other(&callback(port, &pairs)), "cancelled")
 }
 
 /// Checked against unknown users too, so a wrong name costs as long as a wrong password.
@@ -334,6 +377,7 @@ async fn login_submit(
             &app,
             StatusCode::UNAUTHORIZED,
             &next,
+            name,
             Some("That user name and password do not match."),
         );
     }
