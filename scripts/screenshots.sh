@@ -2,6 +2,8 @@
 # Screenshots of the portal's pages for docs/screenshots: a build, the demo portal
 # (`jit portal serve --demo`, with its own moto) in a throwaway HOME, web passwords for its
 # `demo` user and an admin `root`, then the browser flows in tests/web with JIT_SCREENSHOTS set.
+# login-sso.png comes from a second portal with single sign-on through the test OpenID Connect
+# provider (tests/web/oidc-provider.mjs), so the other pages show no SSO button.
 # Needs what scripts/test-deps.sh installs (.venv with moto, tests/web/node_modules, chromium).
 #
 #   scripts/screenshots.sh                          # writes docs/screenshots/*.png
@@ -31,8 +33,10 @@ tmp=$(mktemp -d)
 portal_pid=""
 login_pid=""
 federation_pid=""
+sso_pid=""
+provider_pid=""
 cleanup() {
-  for pid in "${login_pid}" "${portal_pid}" "${federation_pid}"; do
+  for pid in "${login_pid}" "${portal_pid}" "${federation_pid}" "${sso_pid}" "${provider_pid}"; do
     if [[ -n "${pid}" ]]; then
       kill "${pid}" 2>/dev/null || true
       wait "${pid}" 2>/dev/null || true
@@ -50,15 +54,21 @@ mkdir -p "${HOME}"
 db=${tmp}/portal.db
 log=${tmp}/portal.log
 
+# The first line of FILE once a server started in the background writes it; empty after 5 s.
+first_line() {
+  local line=""
+  for _ in $(seq 1 50); do
+    line=$(head -n 1 "$1")
+    [[ -n "${line}" ]] && break
+    sleep 0.1
+  done
+  printf '%s\n' "${line}"
+}
+
 # Console sign-in URLs from a local stand-in for AWS's federation endpoint.
 node tests/web/federation.mjs >"${tmp}/federation.url" &
 federation_pid=$!
-signin=""
-for _ in $(seq 1 50); do
-  signin=$(head -n 1 "${tmp}/federation.url")
-  [[ -n "${signin}" ]] && break
-  sleep 0.1
-done
+signin=$(first_line "${tmp}/federation.url")
 [[ -n "${signin}" ]] || { say "the federation stand-in did not start"; exit 1; }
 
 say "starting the demo portal"
@@ -109,6 +119,33 @@ flow profile USERNAME=demo PASSWORD="${demo_password}"
 flow nojs USERNAME=demo PASSWORD="${demo_password}"
 flow admin ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}" TENANT=demo VALIDITY=1800 \
   ADMIN_SESSION=3600
+
+# Single sign-on: the provider must know the portal's callback, so the port is picked first.
+say "starting a portal with single sign-on"
+sso_port=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+sso_url=http://127.0.0.1:${sso_port}
+OIDC_REDIRECT_URI="${sso_url}/login/oidc/callback" node tests/web/oidc-provider.mjs \
+  >"${tmp}/provider.url" &
+provider_pid=$!
+issuer=$(first_line "${tmp}/provider.url")
+[[ -n "${issuer}" ]] || { say "the OpenID Connect provider did not start"; exit 1; }
+sso_db=${tmp}/sso.db
+"${jit}" portal --db "${sso_db}" user add alice@example.com
+# The provider's default client secret (tests/web/oidc-provider.mjs), from the environment; STS
+# is never called for these pages, so made-up AWS keys and a closed port do.
+JIT_PORTAL_OIDC_CLIENT_SECRET=jit-portal-secret AWS_ACCESS_KEY_ID=AKIAEXAMPLESSO000000 \
+  AWS_SECRET_ACCESS_KEY=not-used "${jit}" portal --db "${sso_db}" serve \
+  --listen "127.0.0.1:${sso_port}" --sts-endpoint http://127.0.0.1:9 --oidc-issuer "${issuer}" \
+  --oidc-client-id jit-portal --oidc-name "Example SSO" 2>"${tmp}/sso.log" &
+sso_pid=$!
+for _ in $(seq 1 100); do
+  grep -q '^jit portal: serving' "${tmp}/sso.log" && break
+  sleep 0.1
+done
+grep -q '^jit portal: serving' "${tmp}/sso.log" || { cat "${tmp}/sso.log" >&2; say "the SSO portal did not start"; exit 1; }
+say "flow oidc"
+PORTAL_URL="${sso_url}" OIDC_LOGIN=alice JIT_SCREENSHOTS="${tmp}/sso" node tests/web/oidc.mjs >/dev/null
+cp "${tmp}/sso/login-sso.png" "${out}/"
 
 shots=("${out}"/*.png)
 say "${#shots[@]} screenshots in ${out}"

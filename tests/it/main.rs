@@ -20,6 +20,7 @@ mod portal_admin;
 mod portal_browser;
 mod portal_k8s;
 mod portal_oidc;
+mod portal_oidc_browser;
 mod portal_ops;
 mod portal_profile;
 mod portal_server;

@@ -10,13 +10,13 @@ use std::process::{Child, Command, Stdio};
 use crate::portal_server::{Served, admin, spawn_portal, state};
 use crate::support::{Sandbox, Stderr, assert_no_secrets, register_secret};
 
-const CLIENT_ID: &str = "jit-portal-test";
-const CLIENT_SECRET: &str = "oidc-client-secret-0123456789";
+pub const CLIENT_ID: &str = "jit-portal-test";
+pub const CLIENT_SECRET: &str = "oidc-client-secret-0123456789";
 
 /// The provider script, stopped with the test.
-struct Provider {
+pub struct Provider {
     child: Child,
-    url: String,
+    pub url: String,
     log: Stderr,
 }
 
@@ -31,7 +31,7 @@ impl Drop for Provider {
 }
 
 #[track_caller]
-fn start_provider(redirect: &str) -> Provider {
+pub fn start_provider(redirect: &str) -> Provider {
     start_provider_with(redirect, &[])
 }
 
@@ -73,7 +73,7 @@ fn start_provider_with(redirect: &str, env: &[(&str, &str)]) -> Provider {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -83,7 +83,7 @@ fn free_port() -> u16 {
 /// A portal with single sign-on through a fresh provider. Portal users: alice@example.com and
 /// bob@example.com (the provider also knows mallory, who is no portal user).
 #[track_caller]
-fn portal_with_sso(sb: &Sandbox) -> (Served, Provider) {
+pub fn portal_with_sso(sb: &Sandbox) -> (Served, Provider) {
     admin(sb, &["user", "add", "alice@example.com"]);
     admin(sb, &["user", "add", "bob@example.com"]);
     register_secret(CLIENT_SECRET);

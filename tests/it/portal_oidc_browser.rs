@@ -1,0 +1,211 @@
+//! Single sign-on in a real browser: headless Chromium (tests/web/oidc.mjs) clicks the portal's
+//! "Sign in with ..." button and signs in through the real npm `oidc-provider`
+//! (tests/web/oidc-provider.mjs), on its own and inside `jit aws --interactive`; an unknown user
+//! and Cancel at the provider end on clear pages without a session.
+
+use crate::portal_browser::flow;
+use crate::portal_oidc::{
+    CLIENT_ID, CLIENT_SECRET, Provider, free_port, portal_with_sso, start_provider,
+};
+use crate::portal_server::{Served, admin, provision, spawn_portal, state};
+use crate::support::moto::moto;
+use crate::support::{Sandbox, assert_no_secrets, finish, register_secret};
+
+/// Audit lines of `event` (for `user`, if given).
+fn audited(sb: &Sandbox, user: Option<&str>, event: &str) -> Vec<String> {
+    let mut args = vec!["audit"];
+    if let Some(u) = user {
+        args.extend(["--user", u]);
+    }
+    admin(sb, &args)
+        .lines()
+        .filter(|l| l.contains(&format!("\t{event}\t")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `provision`'s tenants and users behind a portal with moto as STS and single sign-on, the
+/// provider's `preferred_username` naming the portal user (so its alice is the portal's alice).
+#[track_caller]
+fn sso_portal_with_sts(sb: &Sandbox) -> (Served, Provider) {
+    provision(sb);
+    register_secret(CLIENT_SECRET);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let provider = start_provider(&format!("http://{listen}/login/oidc/callback"));
+    let secret_file = sb.dir.path().join("oidc-secret");
+    std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).expect("secret file");
+    let (st, secret) = (state(sb), secret_file.display().to_string());
+    let served = spawn_portal(
+        sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            &listen,
+            "--sts-endpoint",
+            &moto().url,
+            "--oidc-issuer",
+            &provider.url,
+            "--oidc-client-id",
+            CLIENT_ID,
+            "--oidc-client-secret-file",
+            &secret,
+            "--oidc-user-claim",
+            "preferred_username",
+            "--oidc-name",
+            "Test IdP",
+        ],
+    );
+    (served, provider)
+}
+
+#[test]
+fn chromium_signs_in_through_the_oidc_provider_and_lands_on_the_profile() {
+    let sb = Sandbox::new();
+    let (portal, provider) = portal_with_sso(&sb);
+    let seen = flow(
+        &sb,
+        "oidc",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("OIDC_LOGIN", "alice"),
+            ("NEXT", "/profile"),
+        ],
+    );
+    assert_eq!(seen["start"], "/login?next=%2Fprofile", "{seen}");
+    assert_eq!(seen["button"], "Sign in with Test IdP", "{seen}");
+    assert_eq!(seen["providerOrigin"], provider.url.as_str(), "{seen}");
+    assert_eq!(seen["consent"], true, "a first sign-in asks for consent");
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert_eq!(seen["path"], "/profile", "{seen}");
+    assert_eq!(seen["who"], "Signed in as alice@example.com", "{seen}");
+    assert!(seen["message"].is_null(), "{seen}");
+    assert_eq!(
+        seen["cookie"],
+        serde_json::json!({"httpOnly": true, "sameSite": "Lax", "secure": false}),
+        "the session cookie (plain HTTP here, so not Secure): {seen}"
+    );
+
+    let signed_in = audited(&sb, Some("alice@example.com"), "web sign-in");
+    let expected = format!("oidc {}", provider.url);
+    assert_eq!(signed_in.len(), 1, "{signed_in:?}");
+    assert!(signed_in[0].contains(&expected), "{signed_in:?}");
+    assert!(audited(&sb, None, "web sign-in failed").is_empty());
+    assert_no_secrets(&portal.log(), "the portal log");
+}
+
+/// `jit aws --interactive` end to end through single sign-on: the CLI page sends the browser
+/// to /login, the SSO button goes through the provider and back to the very same CLI page,
+/// Authorize hands `jit` its credentials.
+#[test]
+fn jit_aws_interactive_through_oidc_sign_in_in_chromium_prints_credentials() {
+    let sb = Sandbox::new();
+    let (portal, _provider) = sso_portal_with_sts(&sb);
+    let login = sb.aws().tenant("dev01").host(&portal.url);
+    let (child, url) = login.start_login();
+    let path = &url.as_str()[portal.url.len()..];
+    let seen = flow(
+        &sb,
+        "oidc",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("START_URL", url.as_str()),
+            ("OIDC_LOGIN", "alice"),
+            ("AUTHORIZE", "1"),
+        ],
+    );
+    let start = seen["start"].as_str().expect("start");
+    let next = url::Url::parse(&format!("{}{start}", portal.url))
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(next.as_deref(), Some(path), "sent to sign in: {seen}");
+    assert_eq!(seen["path"], path, "back on the very same CLI page: {seen}");
+    assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+    let cli = &seen["cli"];
+    assert!(
+        cli["ask"]
+            .as_str()
+            .is_some_and(|a| a.contains("tenant access as alice")),
+        "{seen}"
+    );
+    assert_eq!(cli["done"], "You are signed in", "{seen}");
+    let final_url = cli["final"].as_str().expect("final url");
+    assert!(
+        final_url.starts_with(&format!("{}/app/user/verify-token?", portal.url))
+            && final_url.contains("success=true"),
+        "{final_url}"
+    );
+
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .expect("key")
+            .starts_with("ASIA"),
+        "{creds}"
+    );
+    assert_eq!(audited(&sb, Some("alice"), "web sign-in").len(), 1);
+    assert_eq!(audited(&sb, Some("alice"), "login").len(), 1);
+    assert_no_secrets(&portal.log(), "the portal log");
+}
+
+#[test]
+fn oidc_in_chromium_refuses_an_unknown_user_and_a_cancel_without_a_session() {
+    let sb = Sandbox::new();
+    let (portal, _provider) = portal_with_sso(&sb);
+
+    // mallory signs in at the provider but is no portal user.
+    let seen = flow(
+        &sb,
+        "oidc",
+        &[("PORTAL_URL", &portal.url), ("OIDC_LOGIN", "mallory")],
+    );
+    assert_eq!(seen["status"], 403, "{seen}");
+    assert_eq!(
+        seen["message"], "no portal user for mallory@example.com: ask an admin",
+        "{seen}"
+    );
+    assert_eq!(seen["startAgain"], true, "{seen}");
+    assert!(seen["cookie"].is_null(), "no session: {seen}");
+    assert!(seen["who"].is_null(), "{seen}");
+
+    // alice cancels at the provider.
+    let seen = flow(
+        &sb,
+        "oidc",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("OIDC_LOGIN", "alice"),
+            ("NEXT", "/profile"),
+            ("ACTION", "cancel"),
+        ],
+    );
+    assert_eq!(seen["status"], 403, "{seen}");
+    assert_eq!(
+        seen["message"], "The sign-in with Test IdP was cancelled or refused",
+        "{seen}"
+    );
+    assert_eq!(seen["startAgain"], true, "{seen}");
+    assert!(seen["cookie"].is_null(), "no session: {seen}");
+
+    let failed = audited(&sb, None, "web sign-in failed");
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("no portal user mallory@example.com")),
+        "{failed:?}"
+    );
+    assert!(
+        audited(&sb, None, "web sign-in").is_empty(),
+        "nobody got in"
+    );
+    assert_no_secrets(&portal.log(), "the portal log");
+}
