@@ -155,7 +155,7 @@ fn jit_aws_interactive_signs_in_in_chromium_then_authorizes_or_cancels() {
     assert_eq!(audited(&sb, "alice", "login"), 1);
 
     // Cancel: jit fails cleanly and nothing is minted.
-    let (child, url) = login.no_cache().start_login();
+    let (child, url) = login.clone().no_cache().start_login();
     let seen = flow(
         &sb,
         "cli-login",
@@ -177,6 +177,33 @@ fn jit_aws_interactive_signs_in_in_chromium_then_authorizes_or_cancels() {
         run.stderr
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(audited(&sb, "alice", "login"), 1, "cancel mints nothing");
+
+    // Cancel on the sign-in page, before signing in: jit hears it at once, not after 180 s.
+    let (child, url) = login.clone().no_cache().start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+            ("ACTION", "cancel-unsigned"),
+        ],
+    );
+    assert!(
+        seen["waiting"]
+            .as_str()
+            .is_some_and(|w| w.contains("is waiting")),
+        "{seen}"
+    );
+    let run = finish(child.wait_with_output().expect("jit"));
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("login cancelled in the browser"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(audited(&sb, "alice", "login"), 1, "cancel mints nothing");
 
     // Admin access: refused on the page for alice, granted to root.

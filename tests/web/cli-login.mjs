@@ -1,7 +1,8 @@
 // The CLI login (docs/protocol.md §2) as a user does it: open the URL `jit aws --interactive`
 // printed, sign in, come back to the CLI page, click Authorize or Cancel.
 //
-// Env: LOGIN_URL, USERNAME, PASSWORD, ACTION (authorize or cancel; default authorize).
+// Env: LOGIN_URL, USERNAME, PASSWORD, ACTION (authorize, cancel, or cancel-unsigned: Cancel on
+// the sign-in page, without signing in; default authorize).
 
 import {
   clickAndWait, maybe, need, newContext, pathOf, run, shot, submitSignIn, text, textIfAny, fail,
@@ -12,7 +13,7 @@ run(async (browser) => {
   const user = need('USERNAME');
   const password = need('PASSWORD');
   const action = maybe('ACTION', 'authorize');
-  if (action !== 'authorize' && action !== 'cancel') fail(`ACTION ${action}?`);
+  if (!['authorize', 'cancel', 'cancel-unsigned'].includes(action)) fail(`ACTION ${action}?`);
   const portal = new URL(login).origin;
   const context = await newContext(browser, { origin: portal });
   const page = await context.newPage();
@@ -21,6 +22,13 @@ run(async (browser) => {
   await page.goto(login);
   seen.landed = pathOf(page.url());
   seen.next = new URL(page.url()).searchParams.get('next');
+  if (action === 'cancel-unsigned') {
+    seen.waiting = await text(page, '#cli-waiting');
+    await clickAndWait(page, '#cancel-cli');
+    seen.final = page.url();
+    seen.body = (await page.locator('body').innerText()).trim().slice(0, 200);
+    return seen;
+  }
   await submitSignIn(page, user, password);
   seen.back = pathOf(page.url());
   seen.ask = await text(page, '#ask');

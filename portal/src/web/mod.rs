@@ -318,10 +318,7 @@ fn login_form(
 
 /// Cancel, on the sign-in page a command-line login sent the browser to: the CLI hears at once
 /// that the user said no, instead of waiting out its timeout.
-async fn cancel_cli(
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+async fn cancel_cli(headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
     if !csrf_ok(
         cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default(),
         &form,
