@@ -62,7 +62,18 @@ pub enum Command {
     Audit(AuditArgs),
 }
 
-/// An http(s) URL with a host and nothing after the path, kept without a trailing slash.
+/// A claim that can name a user: not a display name, which users usually edit themselves.
+fn user_claim(text: &str) -> Result<String, String> {
+    match text {
+        "" => Err("want a claim name".into()),
+        "name" | "nickname" | "given_name" | "family_name" => Err(format!(
+            "'{text}' is a display name users can change: use email, preferred_username or sub"
+        )),
+        _ => Ok(text.to_string()),
+    }
+}
+
+/// An http(s) URL with a host and no path, kept without a trailing slash.
 fn public_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -70,6 +81,9 @@ fn public_url(text: &str) -> Result<String, String> {
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err("want no user, query or fragment".into());
+    }
+    if url.path() != "/" {
+        return Err("want no path: the portal serves from the root of its address".into());
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -121,13 +135,15 @@ pub struct ServeArgs {
     /// A file holding the client secret (else JIT_PORTAL_OIDC_CLIENT_SECRET; never argv)
     #[arg(long, value_name = "PATH", requires = "oidc_issuer")]
     pub oidc_client_secret_file: Option<PathBuf>,
-    /// The id token claim that names the portal user (email, preferred_username, sub, or
-    /// any other string claim); the user must already exist in the portal
+    /// The id token claim that names the portal user (email, which must be verified,
+    /// preferred_username, sub, or any other string claim; not the display names `name` and
+    /// `nickname`); the user must already exist in the portal
     #[arg(
         long,
         default_value = "email",
         value_name = "CLAIM",
-        requires = "oidc_issuer"
+        requires = "oidc_issuer",
+        value_parser = user_claim
     )]
     pub oidc_user_claim: String,
     /// Also trust these CA certificates (PEM) for the provider's HTTPS, beside the public roots

@@ -38,6 +38,10 @@ for (const form of document.querySelectorAll("form[data-copy-url]")) {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
     }).then(async (response) => {
+      // A page instead of JSON: the session ended or the form went stale.
+      if (!(response.headers.get("Content-Type") || "").startsWith("application/json")) {
+        throw new Error("your session has ended: reload the page and sign in again");
+      }
       const body = await response.json();
       if (!response.ok) throw new Error(body.error || `status ${response.status}`);
       validity = body.validity;

@@ -258,6 +258,31 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     assert_eq!(forged.status, 403, "{}", forged.body);
     assert!(b.cookie("jit_session").is_none());
 
+    // A second sign-in page (another tab; a CLI login opens one) leaves the first one usable.
+    let first_tab = b.get("/login").hidden("csrf");
+    let second_tab = b.get("/login").hidden("csrf");
+    assert_eq!(first_tab, second_tab);
+    // An Authorize click whose session has ended goes to sign in, then back to the same CLI
+    // login.
+    let expired = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", "stale"),
+            ("localPort", "4321"),
+            ("isAdmin", "false"),
+            ("state", "s-1"),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(expired.status, 303);
+    let to = expired.header("location");
+    assert!(
+        to.starts_with("/login?next=%2Fapp%2Fuser%2Fverify-token%3F")
+            && to.contains("localPort%3D4321")
+            && to.contains("state%3Ds-1"),
+        "{to}"
+    );
+
     let wrong = b.sign_in("alice", "not-her-password");
     assert_eq!(wrong.status, 401);
     assert!(wrong.body.contains("do not match"), "{}", wrong.body);
@@ -291,6 +316,19 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
         profile.body
     );
     assert_eq!(profile.header("cache-control"), "no-store");
+    // `next` never leads off the portal, however it is spelled: browsers drop tabs and newlines
+    // and read a backslash as a slash.
+    for next in [
+        "//evil.example/",
+        "/%09/evil.example/",
+        "/%0A/evil.example/",
+        "/%5Cevil.example/",
+        "https://evil.example/",
+    ] {
+        let away = b.get(&format!("/login?next={next}"));
+        assert_eq!(away.status, 303, "{next}");
+        assert_eq!(away.header("location"), "/profile", "{next}");
+    }
 
     // Signing in again over a live session gives another session and ends the first one.
     let mut b2 = Browser::new(&portal);
@@ -456,4 +494,36 @@ fn a_signed_in_browser_authorizes_the_cli_with_one_click_and_sign_out_revokes_th
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Online guessing: five wrong passwords for a user from one address, and that address is
+/// refused for that user, the right password too, without a check, for the rest of the window.
+#[test]
+fn wrong_passwords_are_throttled_per_address_and_user() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    passwd(&sb, "root", "root-web-password-9\n").ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+    for _ in 0..5 {
+        assert_eq!(b.sign_in("alice", "guess-guess-guess").status, 401);
+    }
+    let refused = b.sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("Too many wrong passwords"),
+        "{}",
+        refused.body
+    );
+    assert!(b.cookie("jit_session").is_none());
+    // Another user from the same address is not held up.
+    assert_eq!(b.sign_in("root", "root-web-password-9").status, 303);
+    let audit = admin(&sb, &["audit", "--user", "alice"]);
+    let failed = audit
+        .lines()
+        .filter(|l| l.contains("\tweb sign-in failed\t"))
+        .count();
+    assert_eq!(failed, 5, "the throttled try is not even checked: {audit}");
+    assert!(portal.log().contains("sign-in throttled for alice"));
 }

@@ -11,10 +11,13 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64> {
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Ok(ts.as_second());
     }
-    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = digits
-        .parse()
-        .map_err(|_| anyhow!("--since wants an RFC 3339 time or an age such as 30m, 12h, 7d"))?;
+    let wanted = || anyhow!("--since wants an RFC 3339 time or an age such as 30m, 12h, 7d");
+    let cut = text.char_indices().last().map_or(0, |(i, _)| i);
+    let (digits, unit) = text.split_at(cut);
+    let n: i64 = digits.parse().map_err(|_| wanted())?;
+    if n < 0 {
+        return Err(wanted());
+    }
     let secs = match unit {
         "s" => 1,
         "m" => 60,
@@ -22,7 +25,7 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64> {
         "d" => 86400,
         _ => return Err(anyhow!("--since: unknown unit '{unit}' (s, m, h or d)")),
     };
-    Ok(now - n.saturating_mul(secs))
+    Ok(now.saturating_sub(n.saturating_mul(secs)))
 }
 
 pub async fn run(db: &Db, args: AuditArgs) -> Result<()> {
@@ -91,5 +94,14 @@ mod tests {
         );
         assert!(super::parse_since("soon", 0).is_err());
         assert!(super::parse_since("", 0).is_err());
+        // Hostile input from the audit page's filter: an error, never a panic.
+        assert!(super::parse_since("5\u{e9}", 0).is_err());
+        assert!(super::parse_since("\u{e9}", 0).is_err());
+        assert!(super::parse_since("-9223372036854775808s", 0).is_err());
+        assert_eq!(
+            super::parse_since("9223372036854775807d", 0).expect("huge"),
+            -i64::MAX,
+            "clamped, not wrapped"
+        );
     }
 }

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 
 use crate::api::{ClientAddr, Shared, client_of, html, internal, see_other, with_who};
 use crate::db::{AuditEntry, Session};
-use crate::{password, secret};
+use crate::{log, password, secret};
 
 /// How long a web sign-in lasts.
 const SESSION_SECS: i64 = 12 * 3600;
@@ -26,6 +26,7 @@ const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 mod admin;
 pub(crate) mod oidc;
 mod profile;
+mod throttle;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -251,9 +252,21 @@ pub(crate) fn csrf_refused() -> Response {
 /// The local path to return to after signing in (never another site).
 fn next_of(q: &HashMap<String, String>) -> String {
     q.get("next")
-        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .filter(|n| local_path(n))
         .cloned()
         .unwrap_or_else(|| "/profile".into())
+}
+
+/// A path on this portal, and nothing a browser could read as another site: browsers drop
+/// tabs and newlines from URLs (so `/<TAB>/evil.example` is `//evil.example`) and read `\` as
+/// `/`, so only visible ASCII is taken, and no `//` or `\` at all. Short, too: it is stored
+/// with a pending sign-in.
+pub(crate) fn local_path(n: &str) -> bool {
+    n.len() <= 2048
+        && n.starts_with('/')
+        && n.bytes().all(|b| b.is_ascii_graphic())
+        && !n.starts_with("//")
+        && !n.contains('\\')
 }
 
 /// Where to send a browser that must sign in first.
@@ -275,7 +288,7 @@ async fn login_page(
         Ok(None) => {}
         Err(r) => return r,
     }
-    login_form(&app, StatusCode::OK, &next, "", None)
+    login_form(&app, &headers, StatusCode::OK, &next, "", None)
 }
 
 /// The CLI login behind a `next` that is its page (docs/protocol.md §2): its port and `state`.
@@ -291,12 +304,22 @@ fn cli_login_of(next: &str) -> Option<(u16, Option<String>)> {
 
 fn login_form(
     app: &Shared,
+    headers: &HeaderMap,
     status: StatusCode,
     next: &str,
     username: &str,
     error: Option<&str>,
 ) -> Response {
-    let csrf = match secret::new_token() {
+    // The browser's sign-in token, when it has one, so a sign-in page open in another tab
+    // still works (a command-line login opens one more).
+    let kept = cookie(headers, LOGIN_CSRF_COOKIE)
+        .filter(|t| {
+            t.len() == 68
+                && t.starts_with("jit_")
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .map(str::to_string);
+    let csrf = match kept.map_or_else(secret::new_token, Ok) {
         Ok(t) => t,
         Err(e) => return internal("no randomness", &e),
     };
@@ -351,17 +374,42 @@ async fn login_submit(
     }
     let name = form.get("username").map(|n| n.trim()).unwrap_or_default();
     let given = form.get("password").cloned().unwrap_or_default();
+    let client = client_of(addr);
+    let now = jiff::Timestamp::now().as_second();
+    let throttle_key = throttle::key(client.as_deref(), name);
+    if let Some(left) = throttle::FAILURES.blocked(&throttle_key, now) {
+        log::line(format_args!(
+            "sign-in throttled for {} from {}",
+            log::escape(name),
+            client.as_deref().unwrap_or("-")
+        ));
+        return login_form(
+            &app,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            name,
+            Some(&format!(
+                "Too many wrong passwords: try again in {} minutes.",
+                (left + 59) / 60
+            )),
+        );
+    }
     let stored = match app.db.password_hash(name).await {
         Ok(h) => h,
         Err(e) => return internal("portal state unreadable", &e),
     };
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+    // A flood of sign-ins waits here rather than hashing all at once.
+    let Ok(_permit) = throttle::CHECKS.acquire().await else {
+        return internal("cannot check the password", &anyhow::anyhow!("closed"));
+    };
     let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
         .await
         .unwrap_or(false);
-    let client = client_of(addr);
     if !(ok && known) {
+        throttle::FAILURES.failed(&throttle_key, now);
         let mut audit = AuditEntry::new("web sign-in failed", "web");
         if known {
             audit.user = Some(name.into());
@@ -372,12 +420,14 @@ async fn login_submit(
         }
         return login_form(
             &app,
+            &headers,
             StatusCode::UNAUTHORIZED,
             &next,
             name,
             Some("That user name and password do not match."),
         );
     }
+    throttle::FAILURES.succeeded(&throttle_key);
     // A fresh session on every sign-in: an id planted before it is worth nothing after.
     if let Ok(Some(old)) = current(&app, &headers).await {
         let audit = AuditEntry::new("web sign-out", &old.user).user(&old.user);
@@ -489,7 +539,21 @@ pub(crate) async fn cli_login_submit(
     };
     let session = match current(app, headers).await {
         Ok(Some(s)) => s,
-        Ok(None) => return see_other("/login"),
+        Ok(None) => {
+            // The session ended while the page was open: sign in again, then back to this
+            // same CLI login, which is still waiting.
+            let mut page = url::form_urlencoded::Serializer::new(String::new());
+            page.append_pair("localAppName", "duplo-jit")
+                .append_pair("localPort", &port.to_string())
+                .append_pair(
+                    "isAdmin",
+                    form.get("isAdmin").map_or("false", String::as_str),
+                );
+            if let Some(state) = crate::api::state_of(form) {
+                page.append_pair("state", state);
+            }
+            return sign_in_first(&format!("/app/user/verify-token?{}", page.finish()));
+        }
         Err(r) => return r,
     };
     if !csrf_ok(&session.csrf, form) {
@@ -523,5 +587,34 @@ pub(crate) async fn cli_login_submit(
             internal("The portal could not complete the login", &e),
             &session.user,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed() {
+        for ok in [
+            "/profile",
+            "/app/user/verify-token?localPort=1&state=a%2Fb",
+            "/",
+        ] {
+            assert!(super::local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r/evil.example/",
+            "/ /evil.example/",
+            "/\\evil.example/",
+            "https://evil.example/",
+            "evil",
+            "/\u{e9}",
+            "",
+        ] {
+            assert!(!super::local_path(bad), "{bad:?}");
+        }
+        assert!(!super::local_path(&format!("/{}", "a".repeat(2048))));
     }
 }

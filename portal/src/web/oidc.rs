@@ -222,7 +222,9 @@ fn claim(claims: &IdTokenClaims<Extra, CoreGenderClaim>, name: &str) -> Option<S
     let value = match name {
         "sub" => Some(claims.subject().to_string()),
         "email" => {
-            if claims.email_verified() == Some(false) {
+            // Only an address the provider vouches for: some providers send none of
+            // `email_verified` and let users set `email` themselves.
+            if claims.email_verified() != Some(true) {
                 return None;
             }
             claims.email().map(|e| e.to_string())
@@ -455,6 +457,9 @@ struct Failure {
     status: StatusCode,
     why: String,
     title: String,
+    /// No login of ours was under way: a log line only, so nobody can fill the audit trail
+    /// with requests that cost them nothing.
+    stray: bool,
 }
 
 fn fail(status: StatusCode, why: impl Into<String>, title: impl Into<String>) -> Failure {
@@ -462,6 +467,7 @@ fn fail(status: StatusCode, why: impl Into<String>, title: impl Into<String>) ->
         status,
         why: why.into(),
         title: title.into(),
+        stray: false,
     }
 }
 
@@ -478,6 +484,13 @@ async fn callback(
     let client = client_of(addr);
     let (user, next) = match verify(&app, oidc, &headers, &q).await {
         Ok(Ok(signed_in)) => signed_in,
+        Ok(Err(failure)) if failure.stray => {
+            crate::log::line(format_args!(
+                "oidc callback refused: {}",
+                crate::log::escape(&failure.why)
+            ));
+            return refused(failure.status, &failure.title);
+        }
         Ok(Err(failure)) => {
             let mut audit = AuditEntry::new("web sign-in failed", "web").detail(format!(
                 "oidc {}: {}",
@@ -545,18 +558,22 @@ async fn verify(
                 oidc.name
             )
         };
-        return Ok(Err(fail(
+        let mut failure = fail(
             StatusCode::FORBIDDEN,
             format!("provider said {code}"),
             title,
-        )));
+        );
+        failure.stray = pending.is_none();
+        return Ok(Err(failure));
     }
     let Some(pending) = pending else {
-        return Ok(Err(fail(
+        let mut failure = fail(
             StatusCode::BAD_REQUEST,
             "unknown or used state",
             "This sign-in has expired or was already used: start again",
-        )));
+        );
+        failure.stray = true;
+        return Ok(Err(failure));
     };
     let bound = cookie(headers, BINDING_COOKIE)
         .is_some_and(|b| secret::digest(&secret::digest(b)) == secret::digest(&pending.binding));
@@ -686,7 +703,11 @@ mod tests {
             "groups": ["a"],
         }));
         assert_eq!(claim(&c, "sub").as_deref(), Some("u-123"));
-        assert_eq!(claim(&c, "email").as_deref(), Some("alice@example.com"));
+        assert_eq!(
+            claim(&c, "email"),
+            None,
+            "an email nobody says is verified names nobody"
+        );
         assert_eq!(claim(&c, "preferred_username").as_deref(), Some("alice"));
         assert_eq!(claim(&c, "upn").as_deref(), Some("alice@corp"));
         assert_eq!(claim(&c, "groups"), None, "not a string");
