@@ -71,6 +71,7 @@ fn the_profile_vends_the_console_and_credentials_for_what_the_user_may_use() {
     );
     let page = alice.get("/profile");
     assert_eq!(page.status, 200);
+    assert_eq!(page.header("strict-transport-security"), "max-age=31536000");
     assert!(
         page.body.contains("id=\"console-tenant-dev01\""),
         "{}",

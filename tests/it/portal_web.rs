@@ -249,6 +249,11 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     );
     assert_eq!(form.header("x-content-type-options"), "nosniff");
     assert_eq!(form.header("referrer-policy"), "no-referrer");
+    assert_eq!(
+        form.header("strict-transport-security"),
+        "",
+        "plain HTTP: no HSTS"
+    );
 
     // A sign-in form without its CSRF token is refused even with the right password.
     let forged = b.post(

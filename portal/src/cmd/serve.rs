@@ -100,7 +100,10 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(args.request_timeout.max(1)),
         ))
-        .layer(axum::middleware::from_fn(crate::web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::web::security_headers,
+        ))
         .layer(axum::middleware::from_fn(log_requests));
     let purger = tokio::spawn(purge_expired(app.clone()));
     let limits = Limits {

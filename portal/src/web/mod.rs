@@ -42,10 +42,17 @@ pub fn routes() -> Router<Shared> {
 
 /// Headers every answer carries. Pages may show secrets, so nothing but the stylesheet is
 /// cached.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+pub async fn security_headers(State(app): State<Shared>, request: Request, next: Next) -> Response {
     let cacheable = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
+    if app.tls {
+        // Reached over HTTPS (here or at a proxy): browsers keep to it for a year.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
