@@ -26,6 +26,8 @@ pub struct App {
     pub tls: bool,
     /// Where users reach the portal, without a trailing slash.
     pub public_url: String,
+    /// The AWS endpoint vended keys work at, when it is not AWS itself (the demo's moto).
+    pub aws_endpoint: Option<String>,
     pub sts: Sts,
     pub signin: Signin,
     /// Single sign-on through an OpenID Connect provider, when configured.

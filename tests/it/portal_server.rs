@@ -488,11 +488,13 @@ fn demo_runs_the_whole_system() {
     );
     let mut browser = crate::portal_web::Browser::new(&portal);
     assert_eq!(browser.sign_in("demo", password.trim()).status, 303);
+    let profile = browser.get("/profile").body;
+    assert!(profile.contains("id=\"console-tenant-demo\""));
+    // The demo's keys work only at its moto, and the page says where.
+    assert!(profile.contains("id=\"aws-endpoint\""), "{profile}");
     assert!(
-        browser
-            .get("/profile")
-            .body
-            .contains("id=\"console-tenant-demo\"")
+        profile.contains("endpoint_url = http://127.0.0.1:"),
+        "{profile}"
     );
     assert_no_secrets(&portal.log(), "the portal's log");
 }

@@ -51,6 +51,16 @@ fn passwd_reads_stdin_stores_only_an_argon2id_hash_and_is_audited() {
     passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\r\n"))
         .ok()
         .warns("set the password of portal user 'alice'");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(state(&sb))
+            .expect("database")
+            .permissions(),
+    );
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the database is its owner's alone: {mode:o}"
+    );
     let stored = db_bytes(&sb);
     assert!(stored.contains("$argon2id$v=19$"), "no argon2id hash");
     assert!(

@@ -79,7 +79,7 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
                 .remove_user(&name, change("user remove").user(&name))
                 .await?
             {
-                bail!("no portal user '{}'", log::escape(&name));
+                bail!("no portal user '{}' in {}", log::escape(&name), db.location);
             }
             log::status(format_args!(
                 "removed portal user '{name}' and their tokens"
@@ -92,7 +92,7 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
                 .set_password(&name, &hash, change("user passwd").user(&name))
                 .await?
             {
-                bail!("no portal user '{}'", log::escape(&name));
+                bail!("no portal user '{}' in {}", log::escape(&name), db.location);
             }
             log::status(format_args!("set the password of portal user '{name}'"));
         }

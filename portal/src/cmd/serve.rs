@@ -80,6 +80,8 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         db,
         tls: args.tls_cert.is_some() || public_url.starts_with("https:"),
         public_url,
+        // The demo's keys work only at its own moto: the pages say so wherever keys go out.
+        aws_endpoint: moto.as_ref().map(|m| m.url.clone()),
         sts: Sts::new(
             sts_endpoint,
             args.region.clone(),

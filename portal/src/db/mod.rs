@@ -42,6 +42,35 @@ pub struct Db {
     pub location: String,
 }
 
+/// The database holds password hashes, token digests and the audit trail: only its owner may
+/// read it. A new file is made 0600 (SQLite gives its -wal and -shm files the same mode); an
+/// existing one that others may read is made so, with a log line.
+fn private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} private", path.display()))?;
+                crate::log::line(format_args!(
+                    "made {} readable by its owner only",
+                    path.display()
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    Ok(())
+}
+
 /// Run `$body` with `$p` bound to whichever pool this is; the SQL is the same for both.
 macro_rules! with_pool {
     ($db:expr, $p:ident, $body:block) => {
@@ -372,6 +401,7 @@ impl Db {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        private_file(path)?;
         let location = path.display().to_string();
         let options = SqliteConnectOptions::new()
             .filename(path)

@@ -135,6 +135,8 @@ struct ProfilePage<'a> {
     aws_config: &'a str,
     /// A short confirmation after a change, from the query.
     notice: Option<&'a str>,
+    /// Where the keys work when it is not AWS (the demo's moto).
+    aws_endpoint: Option<&'a str>,
 }
 
 async fn profile(
@@ -155,7 +157,7 @@ async fn profile(
         Ok(list) => list.into_iter().map(TokenRow::from).collect(),
         Err(e) => return refused(&session, Refused::internal("portal state unreadable", &e)),
     };
-    let aws_config = aws_config(&app.public_url, &targets);
+    let aws_config = aws_config(&app.public_url, app.aws_endpoint.as_deref(), &targets);
     let notice = match q.get("done").map(String::as_str) {
         Some("revoked") => Some("The token is revoked."),
         _ => None,
@@ -173,6 +175,7 @@ async fn profile(
                 host: &app.public_url,
                 aws_config: &aws_config,
                 notice,
+                aws_endpoint: app.aws_endpoint.as_deref(),
             },
         ),
         &session.user,
@@ -181,13 +184,17 @@ async fn profile(
 
 /// `[profile NAME]` sections whose `credential_process` runs `jit aws`, as duplo-jit's
 /// documentation writes them (docs/protocol.md §1), one per target.
-fn aws_config(host: &str, targets: &[Target]) -> String {
+fn aws_config(host: &str, endpoint: Option<&str>, targets: &[Target]) -> String {
     let mut out = String::new();
     for t in targets {
         out.push_str(&format!(
-            "[profile {}]\nregion = us-east-1\ncredential_process = jit aws --host {host} {} --interactive\n\n",
+            "[profile {}]\nregion = us-east-1\ncredential_process = jit aws --host {host} {} --interactive\n",
             t.value, t.args
         ));
+        if let Some(url) = endpoint {
+            out.push_str(&format!("endpoint_url = {url}\n"));
+        }
+        out.push('\n');
     }
     out.trim_end().to_string()
 }
@@ -228,7 +235,7 @@ fn sign_in_url(creds: jit::wire::AwsResponse) -> Result<String, Refused> {
     creds.console_url.filter(|u| !u.is_empty()).ok_or_else(|| {
         Refused(
             StatusCode::BAD_GATEWAY,
-            "AWS gave no console sign-in URL this time: try again".into(),
+            "The AWS sign-in endpoint gave no console URL (the portal's log says why; keys from a local STS, as in the demo, never get one). Temporary AWS Credentials still work.".into(),
         )
     })
 }
@@ -336,7 +343,13 @@ async fn credentials(
     let secret = creds.secret_access_key.unwrap_or_default();
     let token = creds.session_token.unwrap_or_default();
     let region = creds.region.unwrap_or_default();
-    let expiration = creds.expiration.clone().unwrap_or_default();
+    // To the second: STS (and moto) may add microseconds nobody needs to read.
+    let expiration = creds
+        .expiration
+        .as_deref()
+        .and_then(|e| e.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
     // Both region names: AWS CLI v1 reads only the older one. The expiry lets SDKs refresh.
     let vars = [
         ("AWS_ACCESS_KEY_ID", key.as_str()),
@@ -345,6 +358,10 @@ async fn credentials(
         ("AWS_REGION", region.as_str()),
         ("AWS_DEFAULT_REGION", region.as_str()),
         ("AWS_CREDENTIAL_EXPIRATION", expiration.as_str()),
+        (
+            "AWS_ENDPOINT_URL",
+            app.aws_endpoint.as_deref().unwrap_or_default(),
+        ),
     ];
     let lines = |shell: Shell| -> String {
         vars.iter()
@@ -352,10 +369,14 @@ async fn credentials(
             .map(|(name, value)| shell.set_env(name, value))
             .collect()
     };
-    let credentials_file = format!(
-        "[default]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\naws_session_token = {token}\n"
-    );
     let label = form.get("target").cloned().unwrap_or_default();
+    // A profile named after what they are for, so no `[default]` is overwritten.
+    let mut credentials_file = format!(
+        "[{label}]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\naws_session_token = {token}\n"
+    );
+    if let Some(url) = &app.aws_endpoint {
+        credentials_file.push_str(&format!("endpoint_url = {url}\n"));
+    }
     with_who(
         render(
             StatusCode::OK,
@@ -364,7 +385,11 @@ async fn credentials(
                 label: &label,
                 access_key_id: &key,
                 region: &region,
-                expiration: creds.expiration.as_deref().unwrap_or("unknown"),
+                expiration: if expiration.is_empty() {
+                    "unknown"
+                } else {
+                    &expiration
+                },
                 minutes: creds.validity.unwrap_or_default() / 60,
                 posix: &lines(Shell::Bash),
                 fish: &lines(Shell::Fish),
