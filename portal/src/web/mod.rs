@@ -38,12 +38,23 @@ pub fn routes() -> Router<Shared> {
         .route("/login/cancel-cli", post(cancel_cli))
         .route("/logout", post(logout))
         .route("/static/portal.css", get(stylesheet))
+        // No icon, said once and cached, instead of a 404 on every page.
+        .route(
+            "/favicon.ico",
+            get(|| async {
+                (
+                    StatusCode::NO_CONTENT,
+                    [(header::CACHE_CONTROL, "public, max-age=86400")],
+                )
+            }),
+        )
 }
 
 /// Headers every answer carries. Pages may show secrets, so nothing but the stylesheet is
 /// cached.
 pub async fn security_headers(State(app): State<Shared>, request: Request, next: Next) -> Response {
-    let cacheable = request.uri().path().starts_with("/static/");
+    let path = request.uri().path();
+    let cacheable = path.starts_with("/static/") || path == "/favicon.ico";
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     if app.tls {
