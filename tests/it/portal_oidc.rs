@@ -864,3 +864,27 @@ fn oidc_provider_behind_a_private_ca_needs_oidc_ca_file() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("alice@example.com"), "{}", page.body);
 }
+
+/// Each started sign-in is a database row for ten minutes: one address may start 30 in that
+/// time, and then gets 429, so it cannot take every slot from everyone else.
+#[test]
+fn one_address_cannot_start_sign_ins_without_end() {
+    let sb = Sandbox::new();
+    let (portal, _provider) = portal_with_sso(&sb);
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let start = format!("{}/login/oidc?next=/profile", portal.url);
+    for i in 0..30 {
+        let status = http.get(&start).send().expect("start").status().as_u16();
+        assert_eq!(status, 303, "start {i}");
+    }
+    let over = http.get(&start).send().expect("start");
+    assert_eq!(over.status().as_u16(), 429);
+    assert!(
+        over.text()
+            .unwrap_or_default()
+            .contains("Too many sign-ins started from your address")
+    );
+}

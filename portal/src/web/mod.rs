@@ -26,7 +26,7 @@ const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 mod admin;
 pub(crate) mod oidc;
 mod profile;
-mod throttle;
+pub(crate) mod throttle;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -427,7 +427,7 @@ async fn login_submit(
         .await
         .unwrap_or(false);
     if !(ok && known) {
-        throttle::FAILURES.failed(&throttle_key, now);
+        throttle::FAILURES.count(&throttle_key, now);
         let mut audit = AuditEntry::new("web sign-in failed", "web");
         if known {
             audit.user = Some(name.into());

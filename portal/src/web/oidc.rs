@@ -377,11 +377,24 @@ fn not_configured() -> Response {
 async fn start(
     State(app): State<Shared>,
     headers: HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(oidc) = app.oidc.as_ref() else {
         return not_configured();
     };
+    let starts = super::throttle::key(client_of(addr).as_deref(), "oidc");
+    let now = jiff::Timestamp::now().as_second();
+    if let Some(left) = super::throttle::OIDC_STARTS.blocked(&starts, now) {
+        return refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "Too many sign-ins started from your address: try again in {} minutes",
+                (left + 59) / 60
+            ),
+        );
+    }
+    super::throttle::OIDC_STARTS.count(&starts, now);
     let next = next_of(&q);
     let (state, nonce, binding) = match (
         secret::new_token(),

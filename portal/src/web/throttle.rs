@@ -12,13 +12,29 @@ pub const WINDOW_SECS: i64 = 900;
 /// Past this many keys the expired ones go; past it still, the oldest half.
 const MAX_KEYS: usize = 100_000;
 
-#[derive(Default)]
 pub struct Throttle {
     /// Key -> (failures, when the first of them was).
     failures: Mutex<HashMap<String, (u32, i64)>>,
+    max: u32,
+    window: i64,
+}
+
+impl Default for Throttle {
+    fn default() -> Throttle {
+        Throttle::new(MAX_FAILURES, WINDOW_SECS)
+    }
 }
 
 impl Throttle {
+    /// At most `max` events per key in `window` seconds.
+    pub fn new(max: u32, window: i64) -> Throttle {
+        Throttle {
+            failures: Mutex::new(HashMap::new()),
+            max,
+            window,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, i64)>> {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -27,14 +43,16 @@ impl Throttle {
     pub fn blocked(&self, key: &str, now: i64) -> Option<i64> {
         let map = self.lock();
         let (count, since) = map.get(key)?;
-        let left = since + WINDOW_SECS - now;
-        (*count >= MAX_FAILURES && left > 0).then_some(left)
+        let left = since + self.window - now;
+        (*count >= self.max && left > 0).then_some(left)
     }
 
-    pub fn failed(&self, key: &str, now: i64) {
+    /// One more failure (or event) for `key`.
+    pub fn count(&self, key: &str, now: i64) {
         let mut map = self.lock();
         if map.len() >= MAX_KEYS {
-            map.retain(|_, (_, since)| *since + WINDOW_SECS > now);
+            let window = self.window;
+            map.retain(|_, (_, since)| *since + window > now);
             if map.len() >= MAX_KEYS {
                 let mut ages: Vec<i64> = map.values().map(|(_, s)| *s).collect();
                 ages.sort_unstable();
@@ -43,7 +61,7 @@ impl Throttle {
             }
         }
         let entry = map.entry(key.to_string()).or_insert((0, now));
-        if entry.1 + WINDOW_SECS <= now {
+        if entry.1 + self.window <= now {
             *entry = (0, now);
         }
         entry.0 += 1;
@@ -55,6 +73,10 @@ impl Throttle {
 }
 
 pub static FAILURES: LazyLock<Throttle> = LazyLock::new(Throttle::default);
+
+/// Single sign-on logins one address may start in ten minutes: each is a database row for that
+/// long, and the rows under way are capped, so one address must not take them all.
+pub static OIDC_STARTS: LazyLock<Throttle> = LazyLock::new(|| Throttle::new(30, 600));
 
 /// Password checks running at once: two per core.
 pub static CHECKS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
@@ -79,10 +101,10 @@ mod tests {
             key(Some("10.0.0.2"), "alice"),
         );
         for _ in 0..MAX_FAILURES - 1 {
-            t.failed(&k, 1000);
+            t.count(&k, 1000);
         }
         assert_eq!(t.blocked(&k, 1000), None, "not yet");
-        t.failed(&k, 1000);
+        t.count(&k, 1000);
         assert_eq!(t.blocked(&k, 1010), Some(WINDOW_SECS - 10));
         assert_eq!(
             t.blocked(&other, 1010),
@@ -90,9 +112,19 @@ mod tests {
             "another address is not blocked"
         );
         assert_eq!(t.blocked(&k, 1000 + WINDOW_SECS), None, "the window ends");
-        t.failed(&k, 1000 + WINDOW_SECS);
+        t.count(&k, 1000 + WINDOW_SECS);
         assert_eq!(t.blocked(&k, 1000 + WINDOW_SECS), None, "a new window");
         t.succeeded(&k);
         assert!(t.lock().is_empty());
+    }
+
+    #[test]
+    fn a_throttle_takes_its_own_limits() {
+        let t = Throttle::new(2, 10);
+        t.count("a", 0);
+        assert_eq!(t.blocked("a", 0), None);
+        t.count("a", 1);
+        assert_eq!(t.blocked("a", 1), Some(9));
+        assert_eq!(t.blocked("a", 10), None);
     }
 }
