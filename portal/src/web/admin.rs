@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 
+use super::internal;
 use super::{Chrome, message_for, render, require_admin, require_form};
-use crate::api::{ClientAddr, Shared, client_of, internal, see_other, with_who};
+use crate::api::{ClientAddr, Shared, client_of, see_other, with_who};
 use crate::cmd;
 use crate::db::{self, AuditEntry, K8sChange, Session, Tenant, User};
 use crate::secret;

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::api::{ClientAddr, Shared, client_of, html, internal, see_other, with_who};
+use crate::api::{ClientAddr, Shared, client_of, html, see_other, with_who};
 use crate::db::{AuditEntry, Session};
 use crate::{log, password, secret};
 
@@ -158,6 +158,12 @@ pub(crate) fn message(status: StatusCode, title: &str) -> Response {
             title,
         },
     )
+}
+
+/// A failure inside the portal, for a browser: logged in full, a page without the detail.
+pub(crate) fn internal(what: &str, e: &anyhow::Error) -> Response {
+    log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
+    message(StatusCode::INTERNAL_SERVER_ERROR, what)
 }
 
 /// A message page inside a signed-in session's frame.

@@ -30,8 +30,9 @@ use openidconnect::{
     TokenResponse,
 };
 
+use super::internal;
 use super::{SESSION_COOKIE, SESSION_SECS, cookie, current, message, next_of, render, set_cookie};
-use crate::api::{ClientAddr, Shared, client_of, internal, see_other, with_who};
+use crate::api::{ClientAddr, Shared, client_of, see_other, with_who};
 use crate::db::{AuditEntry, PendingLogin};
 use crate::{log, secret};
 
