@@ -213,19 +213,48 @@ fn tenant_validity_and_admin_session_changed_on_the_pages_reach_the_next_vend() 
         "/admin/settings",
         &[
             ("admin_session_secs", "3600"),
-            ("admin_role_arn", ""),
+            ("admin_role_arn", "arn:aws:iam::333333333333:role/admin"),
             ("ops_role_arn", ""),
         ],
     );
     redirected(&mut b, &saved, "/admin/settings?saved=1");
     let creds = admin_vend();
     lasts_about(&creds, 3600);
-    assert!(
-        b.get("/admin/settings")
-            .body
-            .contains("value=\"arn:aws:iam::333333333333:role/admin\""),
-        "an empty role field keeps the role"
+    // An emptied role field removes the role: admin vends stop until one is set again.
+    let cleared = submit(
+        &mut b,
+        "/admin/settings",
+        "/admin/settings",
+        &[
+            ("admin_session_secs", "3600"),
+            ("admin_role_arn", ""),
+            ("ops_role_arn", ""),
+        ],
     );
+    redirected(&mut b, &cleared, "/admin/settings?saved=1");
+    sb.aws()
+        .admin()
+        .host(&portal.url)
+        .token_file(&rt)
+        .no_cache()
+        .fails(1, "no admin role configured");
+    let audit = admin(&sb, &["audit", "--event", "settings"]);
+    assert!(
+        audit.contains("admin_role_arn arn:aws:iam::333333333333:role/admin -> -"),
+        "{audit}"
+    );
+    let restored = submit(
+        &mut b,
+        "/admin/settings",
+        "/admin/settings",
+        &[
+            ("admin_session_secs", "3600"),
+            ("admin_role_arn", "arn:aws:iam::333333333333:role/admin"),
+            ("ops_role_arn", ""),
+        ],
+    );
+    redirected(&mut b, &restored, "/admin/settings?saved=1");
+    lasts_about(&admin_vend(), 3600);
 
     // A new tenant with a cluster, then removed.
     let added = submit(

@@ -1062,10 +1062,11 @@ async fn settings_save(
             );
         }
     };
-    // Empty role fields keep what is set.
+    // An emptied role field clears that role.
     let new_secs = Some(wanted).filter(|s| *s != current.admin_session_secs);
-    let changed = |new: &str, old: &Option<String>| -> Option<String> {
-        Some(new.to_string()).filter(|n| !n.is_empty() && Some(n) != old.as_ref())
+    let changed = |new: &str, old: &Option<String>| -> Option<Option<String>> {
+        let new = Some(new.to_string()).filter(|n| !n.is_empty());
+        (new != *old).then_some(new)
     };
     let new_admin = changed(admin_arn, &current.admin_role_arn);
     let new_ops = changed(ops_arn, &current.ops_role_arn);
@@ -1079,14 +1080,16 @@ async fn settings_save(
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     if let Some(a) = &new_admin {
         changes.push(format!(
-            "admin_role_arn {} -> {a}",
-            show(&current.admin_role_arn)
+            "admin_role_arn {} -> {}",
+            show(&current.admin_role_arn),
+            show(a)
         ));
     }
     if let Some(o) = &new_ops {
         changes.push(format!(
-            "ops_role_arn {} -> {o}",
-            show(&current.ops_role_arn)
+            "ops_role_arn {} -> {}",
+            show(&current.ops_role_arn),
+            show(o)
         ));
     }
     if changes.is_empty() {
@@ -1095,7 +1098,12 @@ async fn settings_save(
     let audit = change("settings", &session, client_of(addr)).detail(changes.join(", "));
     match app
         .db
-        .update_settings(new_secs, new_admin.as_deref(), new_ops.as_deref(), audit)
+        .write_settings(
+            new_secs,
+            new_admin.as_ref().map(Option::as_deref),
+            new_ops.as_ref().map(Option::as_deref),
+            audit,
+        )
         .await
     {
         Ok(()) => done(&session, back, "saved"),
