@@ -103,7 +103,7 @@ pub(crate) fn with_who(mut response: Response, who: &str) -> Response {
 }
 
 pub(crate) fn internal(what: &str, e: &anyhow::Error) -> Response {
-    log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
+    log::failure(what, e);
     reply(StatusCode::INTERNAL_SERVER_ERROR, json!(what))
 }
 
@@ -240,7 +240,7 @@ impl Refused {
 
     /// A failure inside the portal: logged in full, answered without detail.
     pub(crate) fn internal(what: &str, e: &anyhow::Error) -> Refused {
-        log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
+        log::failure(what, e);
         Refused(StatusCode::INTERNAL_SERVER_ERROR, what.into())
     }
 }

@@ -35,6 +35,11 @@ pub fn line(msg: impl std::fmt::Display) {
     jit::output::server_log(msg);
 }
 
+/// A failure inside the portal, in full and escaped: `what` and the error's whole chain.
+pub fn failure(what: &str, e: &anyhow::Error) {
+    line(format_args!("{what}: {}", escape(&format!("{e:#}"))));
+}
+
 /// A status line for the person at the terminal (`jit: saved ...`).
 pub fn status(msg: impl std::fmt::Display) {
     jit::output::status(msg);

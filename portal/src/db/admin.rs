@@ -6,36 +6,9 @@ use std::collections::HashSet;
 use anyhow::Result;
 use sqlx::Row;
 
-use super::{AuditEntry, Db, INSERT_AUDIT, Pool};
+use super::{AuditEntry, Db, Pool};
 
 impl Db {
-    /// System settings from the admin page: each role is left as it is (`None`), set
-    /// (`Some(Some(arn))`) or cleared (`Some(None)`).
-    pub async fn write_settings(
-        &self,
-        admin_session_secs: Option<i64>,
-        admin_role_arn: Option<Option<&str>>,
-        ops_role_arn: Option<Option<&str>>,
-        audit: AuditEntry,
-    ) -> Result<()> {
-        write_tx!(self, tx, {
-            sqlx::query(
-                "UPDATE settings SET admin_session_secs = COALESCE($1, admin_session_secs), \
-                 admin_role_arn = CASE WHEN $2 THEN $3 ELSE admin_role_arn END, \
-                 ops_role_arn = CASE WHEN $4 THEN $5 ELSE ops_role_arn END WHERE id = 1",
-            )
-            .bind(admin_session_secs)
-            .bind(admin_role_arn.is_some())
-            .bind(admin_role_arn.flatten())
-            .bind(ops_role_arn.is_some())
-            .bind(ops_role_arn.flatten())
-            .execute(&mut *tx)
-            .await?;
-            insert_audit!(&mut *tx, &audit);
-        });
-        Ok(())
-    }
-
     /// Audit entries, oldest first: the newest `limit` of those for one user, of one event
     /// and from a time on (each filter optional).
     pub async fn audit_find(

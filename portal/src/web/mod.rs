@@ -37,7 +37,14 @@ pub fn routes() -> Router<Shared> {
         .route("/login", get(login_page).post(login_submit))
         .route("/login/cancel-cli", post(cancel_cli))
         .route("/logout", post(logout))
-        .route("/static/portal.css", get(stylesheet))
+        .route(
+            "/static/portal.css",
+            get(|| async { asset(include_str!("../../static/portal.css"), "text/css") }),
+        )
+        .route(
+            "/static/portal.js",
+            get(|| async { asset(include_str!("../../static/portal.js"), "text/javascript") }),
+        )
         // No icon, said once and cached, instead of a 404 on every page.
         .route(
             "/favicon.ico",
@@ -85,10 +92,11 @@ pub async fn security_headers(State(app): State<Shared>, request: Request, next:
     response
 }
 
-async fn stylesheet() -> Response {
-    let mut r = include_str!("../../static/portal.css").into_response();
+/// A file served from `static/`, cached for an hour.
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
@@ -162,7 +170,7 @@ pub(crate) fn message(status: StatusCode, title: &str) -> Response {
 
 /// A failure inside the portal, for a browser: logged in full, a page without the detail.
 pub(crate) fn internal(what: &str, e: &anyhow::Error) -> Response {
-    log::line(format_args!("{what}: {}", log::escape(&format!("{e:#}"))));
+    log::failure(what, e);
     message(StatusCode::INTERNAL_SERVER_ERROR, what)
 }
 

@@ -28,21 +28,6 @@ pub fn routes() -> Router<Shared> {
         .route("/profile/credentials", post(credentials))
         .route("/profile/tokens", post(create_token))
         .route("/profile/tokens/revoke", post(revoke_token))
-        .route("/static/portal.js", get(script))
-}
-
-async fn script() -> Response {
-    let mut r = include_str!("../../static/portal.js").into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/javascript"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public, max-age=3600"),
-    );
-    r
 }
 
 /// Something the user may get AWS access to: the admin role, or one tenant.
