@@ -5,11 +5,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::host::Host;
-use crate::k8s;
-use crate::model::{AwsCreds, Scope, Token};
-pub use crate::wire::Tenant;
-use crate::wire::{AwsResponse, SystemFeatures};
+use jit_wire::api::{AwsResponse, ClusterConfig, SystemFeatures};
+use jit_wire::paths;
+
+use crate::model::{AwsCreds, ClusterScope, Scope, Token};
 use crate::{limit, output, redact};
+pub use jit_wire::api::Tenant;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const DEFAULT_VALIDITY_SECS: i64 = 3600;
@@ -105,7 +106,7 @@ impl Client {
     }
 
     fn get(&self, path: &str) -> Result<(String, Option<String>)> {
-        let url = format!("{}/{}", self.api, path);
+        let url = format!("{}{}", self.api, path);
         output::debug(|| format!("GET {url}"));
         let mut req = self
             .http
@@ -183,7 +184,7 @@ impl Client {
         let (body, date) = self.get(path)?;
         let value = serde_json::from_str(&body).map_err(|e| {
             anyhow!(
-                "portal sent malformed JSON: {}/{path}: {}: body {}",
+                "portal sent malformed JSON: {}{path}: {}: body {}",
                 self.api,
                 redact::json_error(&e),
                 redact::literal(&redact::body(&body), &[self.token.expose()])
@@ -195,13 +196,13 @@ impl Client {
     /// Validates the token; returns whether the portal wants an OTP for admin calls.
     pub fn otp_needed(&self) -> Result<bool> {
         Ok(self
-            .get_json::<SystemFeatures>("v3/features/system")?
+            .get_json::<SystemFeatures>(paths::SYSTEM_FEATURES)?
             .0
             .is_otp_needed)
     }
 
     pub fn tenants(&self) -> Result<Vec<Tenant>> {
-        Ok(self.get_json("admin/GetTenantsForUser")?.0)
+        Ok(self.get_json(paths::TENANTS)?.0)
     }
 
     /// Tenant ids are 32+ characters; anything shorter is a name to look up.
@@ -219,13 +220,13 @@ impl Client {
 
     pub fn aws_credentials(&self, scope: &Scope, tenant_id: Option<&str>) -> Result<AwsCreds> {
         let path = match (scope, tenant_id) {
-            (Scope::Admin, _) => "v3/admin/aws/jitAccess/admin".to_string(),
-            (Scope::DuploOps, _) => "v3/admin/aws/jitAccess/duplo-ops".to_string(),
-            (Scope::Tenant(_), Some(id)) => format!("subscriptions/{id}/GetAwsConsoleTokenUrl"),
+            (Scope::Admin, _) => paths::fill(paths::AWS_ADMIN, paths::KIND_ADMIN),
+            (Scope::DuploOps, _) => paths::fill(paths::AWS_ADMIN, paths::KIND_DUPLO_OPS),
+            (Scope::Tenant(_), Some(id)) => paths::fill(paths::AWS_TENANT, id),
             (Scope::Tenant(t), None) => bail!("tenant '{t}' has no id"),
         };
         let (body, date) = self.get(&path)?;
-        let url = format!("{}/{path}", self.api);
+        let url = format!("{}{path}", self.api);
         creds_from_body(&body, &url, date.as_deref(), jiff::Timestamp::now())
             .map_err(|e| anyhow!(redact::literal(&format!("{e:#}"), &[self.token.expose()])))
     }
@@ -234,25 +235,16 @@ impl Client {
     /// or by tenant id.
     pub fn k8s_config(
         &self,
-        scope: &k8s::Scope,
+        scope: &ClusterScope,
         tenant_id: Option<&str>,
-    ) -> Result<k8s::ClusterConfig> {
+    ) -> Result<ClusterConfig> {
         let path = match (scope, tenant_id) {
-            (k8s::Scope::Plan(plan), _) => {
-                format!("v3/admin/plans/{}/k8sConfig", url_segment(plan))
-            }
-            (k8s::Scope::Tenant(_), Some(id)) => {
-                format!("v3/subscriptions/{}/k8s/jitAccess", url_segment(id))
-            }
-            (k8s::Scope::Tenant(t), None) => bail!("tenant '{t}' has no id"),
+            (ClusterScope::Plan(plan), _) => paths::fill(paths::K8S_PLAN, plan),
+            (ClusterScope::Tenant(_), Some(id)) => paths::fill(paths::K8S_TENANT, id),
+            (ClusterScope::Tenant(t), None) => bail!("tenant '{t}' has no id"),
         };
         Ok(self.get_json(&path)?.0)
     }
-}
-
-/// One path segment, percent-encoded so an id cannot reach another endpoint.
-fn url_segment(raw: &str) -> String {
-    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
 
 /// Parse a credentials response; pure so it can be fuzzed. Errors never quote secret fields.

@@ -18,6 +18,26 @@ use sha2::{Digest, Sha256};
 
 use crate::{limit, output, redact};
 
+/// botocore refreshes from 15 minutes before expiry, so anything served must outlive that.
+pub const DEFAULT_REFRESH_WINDOW_SECS: i64 = 15 * 60;
+
+/// Clock steps smaller than this (NTP corrections) do not spoil an entry.
+pub const CLOCK_SLACK_SECS: i64 = 5 * 60;
+
+/// The longest session AWS issues (a role's 12 h maximum), plus the slack: an entry claiming
+/// longer was not what the portal said.
+pub const MAX_LIFETIME_SECS: i64 = 12 * 3600 + CLOCK_SLACK_SECS;
+
+/// Seconds before expiry from which an entry is fetched anew: `JIT_REFRESH_WINDOW`, else
+/// botocore's window.
+pub fn refresh_window() -> i64 {
+    std::env::var("JIT_REFRESH_WINDOW")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|v| *v >= 0)
+        .unwrap_or(DEFAULT_REFRESH_WINDOW_SECS)
+}
+
 pub struct Cache {
     dir: PathBuf,
 }

@@ -266,6 +266,26 @@ pub struct ExecArgs {
     pub command: Vec<OsString>,
 }
 
+/// A shell named on the command line (`jit init`, `jit completions`): clap's spelling of the
+/// contract's [`Shell`], which knows nothing of clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShellArg(pub Shell);
+
+impl ValueEnum for ShellArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            ShellArg(Shell::Bash),
+            ShellArg(Shell::Zsh),
+            ShellArg(Shell::Fish),
+            ShellArg(Shell::Powershell),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.name()))
+    }
+}
+
 /// What `jit env` prints: JSON, or code for a shell to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvFormat {
@@ -377,7 +397,12 @@ pub enum ConfigCommand {
     /// Add or replace an environment
     Add(ConfigAddArgs),
     /// List environments
-    List,
+    List {
+        /// Every environment's settings as one JSON object keyed by name, as config.toml
+        /// holds them
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove an environment
     Remove {
         /// Environment name
@@ -461,7 +486,7 @@ The prompt shows [prod 42m], [prod 4m!] under ten minutes, [prod 45s!] in the la
 [prod expired], from JIT_EXPIRES and the shell's own clock (JIT_PROMPT=0 hides it).")]
 pub struct InitArgs {
     #[arg(value_enum)]
-    pub shell: Shell,
+    pub shell: ShellArg,
 
     /// Do not add the remaining-time indicator to the prompt
     #[arg(long)]
@@ -478,7 +503,7 @@ pub struct InitArgs {
 )]
 pub struct CompletionsArgs {
     #[arg(value_enum)]
-    pub shell: Shell,
+    pub shell: ShellArg,
 }
 
 /// Delete cached credentials and tokens: every one, or one environment's credentials

@@ -1,29 +1,23 @@
 //! AWS console sign-in URLs (docs/protocol.md §6), for portals that send no ConsoleUrl or when the user
-//! wants a different landing page. The resulting URL is a bearer secret.
+//! wants a different landing page: the federation calls, over the builders of `jit_wire::console`.
+//! The resulting URL is a bearer secret.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use serde::Deserialize;
+use jit_wire::console::{
+    DEFAULT_SIGNIN, SessionKeys, SigninResponse, default_destination, login_url,
+    signin_token_request,
+};
 
 use crate::model::AwsCreds;
 use crate::output;
-
-const DEFAULT_SIGNIN: &str = "https://signin.aws.amazon.com/federation";
 
 fn signin_endpoint() -> String {
     std::env::var("JIT_SIGNIN_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| DEFAULT_SIGNIN.to_string())
-}
-
-pub fn default_destination(region: &str) -> String {
-    if region.is_empty() {
-        "https://console.aws.amazon.com/".to_string()
-    } else {
-        format!("https://{region}.console.aws.amazon.com/console/home?region={region}")
-    }
 }
 
 /// The portal's ConsoleUrl when it fits, else a federation sign-in URL built from the keys.
@@ -37,46 +31,6 @@ pub fn url(creds: &AwsCreds, destination: Option<&str>, issuer: &str) -> Result<
         "the portal sent no ConsoleUrl and building one failed"
     };
     federation_url(creds, destination, issuer, &signin_endpoint(), None).context(why)
-}
-
-/// The `getSigninToken` request for `creds` (docs/protocol.md §6). It carries the keys.
-pub fn signin_token_request(
-    creds: &AwsCreds,
-    endpoint: &str,
-    session_duration: Option<i64>,
-) -> String {
-    let session = serde_json::json!({
-        "sessionId": creds.access_key_id,
-        "sessionKey": creds.secret_access_key,
-        "sessionToken": creds.session_token,
-    })
-    .to_string();
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query
-        .append_pair("Action", "getSigninToken")
-        .append_pair("Session", &session);
-    if let Some(secs) = session_duration {
-        query.append_pair("SessionDuration", &secs.to_string());
-    }
-    format!("{endpoint}?{}", query.finish())
-}
-
-/// The answer to `getSigninToken`.
-#[derive(Deserialize)]
-pub struct SigninResponse {
-    #[serde(rename = "SigninToken")]
-    pub signin_token: String,
-}
-
-/// The console URL that signs in with `signin_token` and lands on `destination`.
-pub fn login_url(endpoint: &str, issuer: &str, destination: &str, signin_token: &str) -> String {
-    let login: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("Action", "login")
-        .append_pair("Issuer", issuer)
-        .append_pair("Destination", destination)
-        .append_pair("SigninToken", signin_token)
-        .finish();
-    format!("{endpoint}?{login}")
 }
 
 /// A federation sign-in URL via `endpoint` (docs/protocol.md §6).
@@ -96,7 +50,15 @@ pub fn federation_url(
         .build()
         .context("cannot set up the HTTP client")?;
     let resp = http
-        .get(signin_token_request(creds, endpoint, session_duration))
+        .get(signin_token_request(
+            &SessionKeys {
+                access_key_id: &creds.access_key_id,
+                secret_access_key: &creds.secret_access_key,
+                session_token: &creds.session_token,
+            },
+            endpoint,
+            session_duration,
+        ))
         .send()
         .map_err(|e| {
             let why = if e.is_timeout() {

@@ -11,16 +11,6 @@ use crate::host::Host;
 use crate::model::{Auth, AwsCreds, CacheMode, Scope, Target};
 use crate::{duration, output};
 
-/// botocore refreshes from 15 minutes before expiry, so anything served must outlive that.
-pub const DEFAULT_REFRESH_WINDOW_SECS: i64 = 15 * 60;
-
-/// Clock steps smaller than this (NTP corrections) do not spoil an entry.
-const CLOCK_SLACK_SECS: i64 = 5 * 60;
-
-/// The longest session AWS issues (a role's 12 h maximum), plus the slack: an entry claiming
-/// longer was not what the portal said.
-pub const MAX_LIFETIME_SECS: i64 = 12 * 3600 + CLOCK_SLACK_SECS;
-
 /// What the cache holds for one (host, scope).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -48,7 +38,8 @@ impl Entry {
     fn fresh_at(&self, window: i64, now: i64) -> bool {
         let expires = self.creds.expiration.as_second();
         let lifetime = expires - self.fetched_at;
-        if self.fetched_at > now + CLOCK_SLACK_SECS || !(1..=MAX_LIFETIME_SECS).contains(&lifetime)
+        if self.fetched_at > now + cache::CLOCK_SLACK_SECS
+            || !(1..=cache::MAX_LIFETIME_SECS).contains(&lifetime)
         {
             return false;
         }
@@ -81,14 +72,6 @@ fn caller_id(target: &Target) -> String {
         Auth::Missing(_) => "\n",
     };
     crate::model::sha256_hex(&format!("{}\n{token}", target.api_host))
-}
-
-pub fn refresh_window() -> i64 {
-    std::env::var("JIT_REFRESH_WINDOW")
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|v| *v >= 0)
-        .unwrap_or(DEFAULT_REFRESH_WINDOW_SECS)
 }
 
 fn entry_key(target: &Target) -> String {
@@ -176,7 +159,7 @@ fn get_raw(target: &Target, mode: CacheMode, min_ttl: Option<SignedDuration>) ->
         }
     };
     let key = entry_key(target);
-    let window = refresh_window();
+    let window = cache::refresh_window();
     if mode == CacheMode::Use
         && let Some(entry) = cache.read::<Entry>(&key)
         && entry.fresh(window)

@@ -379,7 +379,7 @@ impl Shared {
 /// Without the cache the server decides itself, by the rule the cache uses (see `creds`).
 fn due(state: &State) -> bool {
     let lifetime = state.creds.expiration.duration_since(state.since).as_secs();
-    let threshold = creds::refresh_window().min(lifetime / 2);
+    let threshold = crate::cache::refresh_window().min(lifetime / 2);
     state.creds.remaining().as_secs() <= threshold
 }
 

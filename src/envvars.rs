@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn every_hook_clears_what_jit_sets() {
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Powershell] {
-            let hook = shell.hook("jit", true);
+            let hook = crate::shell::hook(shell, "jit", true);
             let start = hook.find("__jit_vars").expect("a __jit_vars list");
             let end = start + hook[start..].find("\n\n").expect("a blank line after it");
             let mut listed: Vec<&str> = hook[start + "__jit_vars".len()..end]

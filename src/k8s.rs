@@ -8,40 +8,13 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{self, Cache};
-use crate::model::{CacheMode, Target};
+use jit_wire::api::ClusterConfig;
+
+use crate::model::{CacheMode, ClusterScope, Target};
 use crate::output;
 
 /// When the portal gives no `LastTokenRefreshTime`, duplo-jit assumes 55 minutes.
 const DEFAULT_LIFETIME: SignedDuration = SignedDuration::from_secs(55 * 60);
-
-/// Which cluster: a plan's (`--plan ID`, an admin login) or a tenant's (`--tenant NAME|ID`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    Plan(String),
-    Tenant(String),
-}
-
-impl Scope {
-    /// The parts of the cache key, as duplo-jit names its file `<host>,plan,<id>,k8s-creds.json`.
-    pub fn key_parts(&self) -> [&str; 2] {
-        match self {
-            Scope::Plan(id) => ["plan", id],
-            Scope::Tenant(t) => ["tenant", t],
-        }
-    }
-}
-
-/// What `v3/admin/plans/{id}/k8sConfig` and `v3/subscriptions/{id}/k8s/jitAccess` return.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ClusterConfig {
-    pub api_server: String,
-    pub token: String,
-    #[serde(default)]
-    pub certificate_authority_data_base64: Option<String>,
-    #[serde(default)]
-    pub last_token_refresh_time: Option<String>,
-}
 
 /// `client.authentication.k8s.io/v1beta1` ExecCredential, fields in the order Go encodes them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -122,7 +95,7 @@ impl ExecCredential {
                 interactive: false,
             },
             status: Status {
-                expiration_timestamp: crate::model::rfc3339(expiration),
+                expiration_timestamp: jit_wire::time::rfc3339(expiration),
                 token: config.token.clone(),
             },
         })
@@ -139,11 +112,11 @@ impl ExecCredential {
             return false;
         };
         let left = expiration.as_second() - now.as_second();
-        left > window && left <= crate::creds::MAX_LIFETIME_SECS
+        left > window && left <= cache::MAX_LIFETIME_SECS
     }
 }
 
-fn entry_key(target: &Target, scope: &Scope) -> String {
+fn entry_key(target: &Target, scope: &ClusterScope) -> String {
     let mut parts = vec![target.host.key()];
     parts.extend(scope.key_parts());
     parts.push("k8s-creds");
@@ -152,7 +125,7 @@ fn entry_key(target: &Target, scope: &Scope) -> String {
 
 /// The ExecCredential for `scope`: from the cache while more than the refresh window remains
 /// (no network call at all), else fetched once however many kubectl processes ask at once.
-pub fn get(target: &Target, scope: &Scope, mode: CacheMode) -> Result<ExecCredential> {
+pub fn get(target: &Target, scope: &ClusterScope, mode: CacheMode) -> Result<ExecCredential> {
     if mode == CacheMode::Bypass {
         return fetch(target, scope, None);
     }
@@ -164,7 +137,7 @@ pub fn get(target: &Target, scope: &Scope, mode: CacheMode) -> Result<ExecCreden
         }
     };
     let key = entry_key(target, scope);
-    let window = crate::creds::refresh_window();
+    let window = cache::refresh_window();
     let fresh = |cred: &ExecCredential| cred.fresh(window, Timestamp::now());
     if mode == CacheMode::Use
         && let Some(cred) = cache.read::<ExecCredential>(&key).filter(fresh)
@@ -187,11 +160,11 @@ pub fn get(target: &Target, scope: &Scope, mode: CacheMode) -> Result<ExecCreden
     Ok(cred)
 }
 
-fn fetch(target: &Target, scope: &Scope, cache: Option<&Cache>) -> Result<ExecCredential> {
+fn fetch(target: &Target, scope: &ClusterScope, cache: Option<&Cache>) -> Result<ExecCredential> {
     let client = crate::login::client(target, cache)?;
     let tenant_id = match scope {
-        Scope::Plan(_) => None,
-        Scope::Tenant(t) => Some(
+        ClusterScope::Plan(_) => None,
+        ClusterScope::Tenant(t) => Some(
             client
                 .resolve_tenant(t)
                 .with_context(|| format!("cannot get Kubernetes credentials for tenant {t}"))?,
@@ -211,6 +184,7 @@ mod tests {
             token: "k8s-token".into(),
             certificate_authority_data_base64: ca.map(str::to_string),
             last_token_refresh_time: refreshed.map(str::to_string),
+            ..ClusterConfig::default()
         }
     }
 

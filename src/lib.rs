@@ -1,5 +1,5 @@
 //! The `jit` CLI as a library: the binary in `src/main.rs` drives it, and the `jit-portal`
-//! crate borrows the wire types and helpers both sides share (`wire`, `model`, `console`).
+//! crate shares nothing with it but the contract crate, `jit-wire`.
 
 pub mod api;
 pub mod argv;
@@ -27,7 +27,6 @@ pub mod output;
 pub mod redact;
 pub mod shell;
 pub mod supervise;
-pub mod wire;
 
 /// The variable that asks jit for completions. Not clap's default `COMPLETE`: an unrelated
 /// setting of that name must never turn a `credential_process` call into a completion script.

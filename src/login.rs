@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use jiff::Timestamp;
+use jit_wire::api::PortalFeatures;
+use jit_wire::login::{self, OtpCallback};
+use jit_wire::paths;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Client, HttpError};
@@ -24,7 +27,6 @@ const WAIT_GRACE_SECS: i64 = 5;
 const BEFORE_LISTENING_SECS: i64 = 30;
 /// After a login, a credentials holder looks up a tenant and fetches: two 20 s portal calls.
 const FETCH_SECS: i64 = 60;
-const APP_NAME: &str = "duplo-jit";
 
 /// The token cache entry; same fields duplo-jit keeps in `<host>,duplo-creds.json`.
 #[derive(Serialize, Deserialize)]
@@ -118,9 +120,8 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
     }
 }
 
-fn verify_url(host: &Host, port: u16, admin: bool, extra: &str) -> String {
-    let admin = if admin { "&isAdmin=true" } else { "" };
-    format!("{host}/app/user/verify-token?localAppName={APP_NAME}&localPort={port}{admin}{extra}")
+fn verify_url(host: &Host, port: u16, admin: bool, extra: &[(&str, &str)]) -> String {
+    login::page_url(host.as_str(), port, admin, extra)
 }
 
 /// `JIT_LOGIN_TIMEOUT` seconds (1 to a day), else 180.
@@ -275,12 +276,7 @@ pub fn lock_for_fetch(cache: &Cache, key: &str, target: &Target) -> Result<Optio
 /// that says nothing (the commercial one) is not asked for it, so its logins keep working.
 /// Bounded: 5 s, 4 KiB, no redirects, no token sent.
 fn portal_echoes_state(host: &Host) -> bool {
-    #[derive(Deserialize)]
-    struct Features {
-        #[serde(rename = "loginState", default)]
-        login_state: bool,
-    }
-    let url = format!("{host}/.well-known/jit-portal");
+    let url = format!("{host}{}", paths::PORTAL_FEATURES);
     let asked = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
@@ -292,7 +288,7 @@ fn portal_echoes_state(host: &Host) -> bool {
             .take(4096)
             .read_to_end(&mut body)
             .ok()
-            .and_then(|_| serde_json::from_slice::<Features>(&body).ok())
+            .and_then(|_| serde_json::from_slice::<PortalFeatures>(&body).ok())
             .is_some_and(|f| f.login_state),
         Ok(_) => false,
         Err(e) => {
@@ -302,13 +298,6 @@ fn portal_echoes_state(host: &Host) -> bool {
     };
     output::debug(|| format!("portal echoes the login state: {echoes}"));
     echoes
-}
-
-#[derive(Deserialize)]
-struct OtpCallback {
-    token: String,
-    #[serde(default)]
-    otp: Option<String>,
 }
 
 enum Outcome {
@@ -332,9 +321,9 @@ fn browser_login(
     };
     let listener = Listener::bind(port.unwrap_or(0))?;
     let port = listener.port();
-    let mut extra = "&redirect=true".to_string();
+    let mut extra = vec![(login::param::REDIRECT, "true")];
     if let Some(state) = &state {
-        extra.push_str(&format!("&state={state}"));
+        extra.push((login::param::STATE, state));
     }
     let url = verify_url(host, port, admin, &extra);
     let timeout = login_timeout();
@@ -413,8 +402,8 @@ impl Callback {
 
     fn handle(&self, req: &Request) -> (Reply, Option<Outcome>) {
         const TEXT: &str = "text/plain; charset=utf-8";
-        let otp_route = req.path == "/v2/callbackWithOtp";
-        if req.path != "/" && !otp_route {
+        let otp_route = req.path == login::CALLBACK_WITH_OTP;
+        if req.path != login::CALLBACK && !otp_route {
             return (self.reply(404, TEXT, "not found"), None);
         }
         if req.method == "OPTIONS" {
@@ -432,11 +421,16 @@ impl Callback {
         }
         match req.method.as_str() {
             "GET" => {
-                let t = req.param("t").unwrap_or_default();
+                let t = req.param(login::param::TOKEN).unwrap_or_default();
                 match parse_token(&t, otp_route) {
                     Some((token, otp)) => {
                         let mut reply = self.reply(302, TEXT, "");
-                        let done = verify_url(&self.host, self.port, self.admin, "&success=true");
+                        let done = verify_url(
+                            &self.host,
+                            self.port,
+                            self.admin,
+                            &[(login::param::SUCCESS, "true")],
+                        );
                         reply.headers.push(("Location", done));
                         (reply, Some(Outcome::Token(token, otp)))
                     }
@@ -493,7 +487,7 @@ impl Callback {
             }
         }
         if let Some(state) = &self.state
-            && req.param("state").as_deref() != Some(state)
+            && req.param(login::param::STATE).as_deref() != Some(state)
         {
             return Err("no or wrong state".into());
         }
@@ -549,7 +543,7 @@ mod tests {
     fn verify_url_shape() {
         let host = Host::parse("https://p.example.com/").expect("host");
         assert_eq!(
-            verify_url(&host, 4242, true, "&redirect=true"),
+            verify_url(&host, 4242, true, &[("redirect", "true")]),
             "https://p.example.com/app/user/verify-token?localAppName=duplo-jit&localPort=4242&isAdmin=true&redirect=true"
         );
     }

@@ -78,6 +78,23 @@ impl Scope {
     }
 }
 
+/// Which cluster: a plan's (`--plan ID`, an admin login) or a tenant's (`--tenant NAME|ID`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterScope {
+    Plan(String),
+    Tenant(String),
+}
+
+impl ClusterScope {
+    /// The parts of the cache key, as duplo-jit names its file `<host>,plan,<id>,k8s-creds.json`.
+    pub fn key_parts(&self) -> [&str; 2] {
+        match self {
+            ClusterScope::Plan(id) => ["plan", id],
+            ClusterScope::Tenant(t) => ["tenant", t],
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Auth {
     Token(Token),
@@ -121,7 +138,7 @@ pub struct AwsCreds {
     pub secret_access_key: String,
     pub region: String,
     pub session_token: String,
-    #[serde(with = "rfc3339_secs")]
+    #[serde(with = "jit_wire::time::rfc3339_secs")]
     pub expiration: Timestamp,
 }
 
@@ -189,23 +206,7 @@ pub fn random_hex(bytes: usize) -> Result<String> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-pub fn rfc3339(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-mod rfc3339_secs {
-    use jiff::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::rfc3339(*ts))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let raw = String::deserialize(d)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub use jit_wire::time::rfc3339;
 
 #[cfg(test)]
 mod tests {

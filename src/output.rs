@@ -61,11 +61,6 @@ pub fn error(err: &anyhow::Error) {
     eprintln!("jit: {err:#}");
 }
 
-/// A line of the `jit portal` server's log. Callers must never pass a secret.
-pub fn server_log(msg: impl std::fmt::Display) {
-    eprintln!("jit portal: {msg}");
-}
-
 /// Write one line to stdout and flush, so a closed pipe surfaces as an error we can map to exit 0.
 pub fn print_line(line: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

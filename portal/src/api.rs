@@ -13,6 +13,11 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use jit_wire::api::{
+    AwsResponse, ClusterConfig, PortalFeatures, SystemFeatures, Tenant as WireTenant,
+};
+use jit_wire::console::SessionKeys;
+use jit_wire::paths;
 use serde_json::json;
 
 use crate::db::{AuditEntry, Authed, Db, clamp_session};
@@ -46,19 +51,16 @@ struct Who(String);
 
 pub fn router(app: Shared) -> Router {
     Router::new()
-        .route("/app/user/verify-token", get(login_page).post(login_submit))
-        .route("/v3/features/system", get(system))
-        .route("/admin/GetTenantsForUser", get(tenants))
-        .route("/v3/features/tenant/{id}", get(tenant_features))
-        .route("/v3/admin/aws/jitAccess/{kind}", get(admin_creds))
-        .route(
-            "/subscriptions/{id}/GetAwsConsoleTokenUrl",
-            get(tenant_creds),
-        )
-        .route("/v3/subscriptions/{id}/k8s/jitAccess", get(tenant_k8s))
-        .route("/v3/admin/plans/{plan}/k8sConfig", get(plan_k8s))
+        .route(paths::LOGIN_PAGE, get(login_page).post(login_submit))
+        .route(paths::SYSTEM_FEATURES, get(system))
+        .route(paths::TENANTS, get(tenants))
+        .route(paths::TENANT_FEATURES, get(tenant_features))
+        .route(paths::AWS_ADMIN, get(admin_creds))
+        .route(paths::AWS_TENANT, get(tenant_creds))
+        .route(paths::K8S_TENANT, get(tenant_k8s))
+        .route(paths::K8S_PLAN, get(plan_k8s))
         .route("/healthz", get(health))
-        .route("/.well-known/jit-portal", get(features))
+        .route(paths::PORTAL_FEATURES, get(features))
         .merge(crate::web::routes())
         .fallback(|| async { reply(StatusCode::NOT_FOUND, json!("not found")) })
         .with_state(app)
@@ -66,7 +68,7 @@ pub fn router(app: Shared) -> Router {
 
 /// What this portal promises the CLI (docs/protocol.md §2): its login page hands back `state`.
 async fn features() -> Response {
-    reply(StatusCode::OK, json!({ "loginState": true }))
+    Json(PortalFeatures { login_state: true }).into_response()
 }
 
 /// One log line per request: method, path, status, user, client, time. Paths are escaped.
@@ -150,18 +152,15 @@ async fn health(State(app): State<Shared>) -> Response {
 }
 
 async fn system(who: Authed) -> Response {
-    with_who(
-        Json(jit::wire::SystemFeatures::default()).into_response(),
-        &who.user,
-    )
+    with_who(Json(SystemFeatures::default()).into_response(), &who.user)
 }
 
 async fn tenants(State(app): State<Shared>, who: Authed) -> Response {
     match app.db.tenants_for(&who.user, who.admin).await {
         Ok(list) => {
-            let list: Vec<jit::wire::Tenant> = list
+            let list: Vec<WireTenant> = list
                 .into_iter()
-                .map(|t| jit::wire::Tenant {
+                .map(|t| WireTenant {
                     tenant_id: t.id,
                     account_name: t.name,
                     plan_id: t.plan,
@@ -312,7 +311,7 @@ async fn admin_creds(
     with_who(json_or_refusal(response), &who.user)
 }
 
-fn json_or_refusal(r: Result<jit::wire::AwsResponse, Refused>) -> Response {
+fn json_or_refusal(r: Result<AwsResponse, Refused>) -> Response {
     match r {
         Ok(body) => Json(body).into_response(),
         Err(refused) => refused.into_response(),
@@ -325,7 +324,7 @@ pub(crate) async fn vend_tenant(
     who: Asker<'_>,
     client: Option<String>,
     t: &crate::db::Tenant,
-) -> Result<jit::wire::AwsResponse, Refused> {
+) -> Result<AwsResponse, Refused> {
     let secs = clamp_session(t.validity_secs, t.max_session_secs);
     let scope = format!("tenant {}", t.name);
     vend(app, who, client, &scope, &t.role_arn, secs).await
@@ -337,7 +336,7 @@ pub(crate) async fn vend_admin(
     who: Asker<'_>,
     client: Option<String>,
     kind: &str,
-) -> Result<jit::wire::AwsResponse, Refused> {
+) -> Result<AwsResponse, Refused> {
     if kind != "admin" && kind != "duplo-ops" {
         return Err(Refused::new(StatusCode::NOT_FOUND, "not found"));
     }
@@ -373,7 +372,7 @@ async fn vend(
     scope: &str,
     role_arn: &str,
     secs: i64,
-) -> Result<jit::wire::AwsResponse, Refused> {
+) -> Result<AwsResponse, Refused> {
     let mut audit = who.audit("vend", client);
     audit.scope = Some(scope.into());
     audit.role_arn = Some(role_arn.into());
@@ -396,15 +395,12 @@ async fn vend(
         // No record, no keys: the trail must hold every vend.
         return Err(Refused::internal("cannot record the vend", &e));
     }
-    let aws = jit::model::AwsCreds {
-        console_url: String::new(),
-        access_key_id: creds.access_key_id,
-        secret_access_key: creds.secret_access_key,
-        region: app.sts.region.clone(),
-        session_token: creds.session_token,
-        expiration: jiff::Timestamp::now(),
+    let keys = SessionKeys {
+        access_key_id: &creds.access_key_id,
+        secret_access_key: &creds.secret_access_key,
+        session_token: &creds.session_token,
     };
-    let console_url = match app.signin.console_url(&aws, secs).await {
+    let console_url = match app.signin.console_url(&keys, &app.sts.region, secs).await {
         Ok(url) => Some(url),
         Err(e) => {
             log::line(format_args!(
@@ -414,12 +410,12 @@ async fn vend(
             None
         }
     };
-    Ok(jit::wire::AwsResponse {
+    Ok(AwsResponse {
         console_url,
-        access_key_id: Some(aws.access_key_id),
-        secret_access_key: Some(aws.secret_access_key),
-        session_token: Some(aws.session_token),
-        region: Some(aws.region),
+        access_key_id: Some(creds.access_key_id),
+        secret_access_key: Some(creds.secret_access_key),
+        session_token: Some(creds.session_token),
+        region: Some(app.sts.region.clone()),
         validity: Some(secs),
         expiration: creds.expiration,
     })
@@ -546,17 +542,17 @@ async fn k8s_vend(
     let refresh = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_secs(K8S_TOKEN_REFRESH_SECS))
         .unwrap_or_else(|_| jiff::Timestamp::now());
-    Json(json!({
-        "Name": cluster.name,
-        "ApiServer": cluster.server,
-        "Token": token,
+    Json(ClusterConfig {
+        name: cluster.name.clone(),
+        api_server: cluster.server.clone(),
+        token,
         // DuploCloud's provider enum: 0 is EKS.
-        "K8Provider": 0,
-        "AwsRegion": app.sts.region,
-        "K8sVersion": "",
-        "CertificateAuthorityDataBase64": cluster.ca.clone().unwrap_or_default(),
-        "LastTokenRefreshTime": refresh.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    }))
+        k8_provider: 0,
+        aws_region: app.sts.region.clone(),
+        k8s_version: String::new(),
+        certificate_authority_data_base64: Some(cluster.ca.clone().unwrap_or_default()),
+        last_token_refresh_time: Some(jit_wire::time::rfc3339(refresh)),
+    })
     .into_response()
 }
 

@@ -32,7 +32,7 @@ pub fn escape(s: &str) -> String {
 /// A line of the server's log. Callers pass only text that is no secret; `escape` what a
 /// client could have chosen.
 pub fn line(msg: impl std::fmt::Display) {
-    jit::output::server_log(msg);
+    eprintln!("jit portal: {msg}");
 }
 
 /// A failure inside the portal, in full and escaped: `what` and the error's whole chain.
@@ -42,7 +42,7 @@ pub fn failure(what: &str, e: &anyhow::Error) {
 
 /// A status line for the person at the terminal (`jit: saved ...`).
 pub fn status(msg: impl std::fmt::Display) {
-    jit::output::status(msg);
+    crate::output::status(msg);
 }
 
 #[cfg(test)]

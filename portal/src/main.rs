@@ -8,6 +8,7 @@ mod cmd;
 mod db;
 mod log;
 mod net;
+mod output;
 mod page;
 mod password;
 mod secret;
@@ -27,22 +28,22 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    jit::output::set_verbose(std::env::var("JIT_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0"));
+    output::set_verbose_from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            jit::output::error(&anyhow::anyhow!("cannot start the async runtime: {e}"));
+            crate::output::error(&anyhow::anyhow!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(cmd::run(cli)) {
         Ok(code) => code,
-        Err(err) if jit::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if crate::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            jit::output::error(&err);
+            crate::output::error(&err);
             ExitCode::FAILURE
         }
     }

@@ -10,6 +10,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
+use jit_wire::console::{self, SessionKeys};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
@@ -324,12 +325,17 @@ impl Signin {
     }
 
     /// The URL, or why there is none (no secret in the reason).
-    pub async fn console_url(&self, creds: &jit::model::AwsCreds, secs: i64) -> Result<String> {
+    pub async fn console_url(
+        &self,
+        keys: &SessionKeys<'_>,
+        region: &str,
+        secs: i64,
+    ) -> Result<String> {
         let now = jiff::Timestamp::now().as_second();
         if self.resting_until.load(Ordering::Relaxed) > now {
             bail!("the sign-in endpoint failed recently; not asked again until later");
         }
-        let got = tokio::time::timeout(self.timeout, self.fetch(creds, secs)).await;
+        let got = tokio::time::timeout(self.timeout, self.fetch(keys, region, secs)).await;
         let result = match got {
             Ok(r) => r,
             Err(_) => Err(anyhow!(
@@ -344,9 +350,9 @@ impl Signin {
         result
     }
 
-    async fn fetch(&self, creds: &jit::model::AwsCreds, secs: i64) -> Result<String> {
+    async fn fetch(&self, keys: &SessionKeys<'_>, region: &str, secs: i64) -> Result<String> {
         let endpoint = &self.endpoint;
-        let url = jit::console::signin_token_request(creds, endpoint, Some(secs));
+        let url = console::signin_token_request(keys, endpoint, Some(secs));
         let resp = self.http.get(url).send().await.map_err(|e| {
             anyhow!(
                 "sign-in endpoint unreachable: {endpoint}: {}",
@@ -358,12 +364,12 @@ impl Signin {
         if status >= 300 {
             bail!("sign-in endpoint {endpoint} answered status {status}");
         }
-        let token: jit::console::SigninResponse = serde_json::from_str(&body)
+        let token: console::SigninResponse = serde_json::from_str(&body)
             .map_err(|_| anyhow!("sign-in endpoint {endpoint} sent no SigninToken"))?;
-        Ok(jit::console::login_url(
+        Ok(console::login_url(
             endpoint,
             "jit-portal",
-            &jit::console::default_destination(&creds.region),
+            &console::default_destination(region),
             &token.signin_token,
         ))
     }

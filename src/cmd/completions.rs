@@ -19,7 +19,7 @@ fi
 ";
 
 pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
-    let name = args.shell.name();
+    let name = args.shell.0.name();
     let shells = clap_complete::env::Shells::builtins();
     let completer = shells
         .completer(name)
@@ -27,7 +27,7 @@ pub fn run(args: CompletionsArgs) -> Result<ExitCode> {
     let mut buf = Vec::new();
     completer.write_registration(crate::COMPLETE_VAR, "jit", "jit", "jit", &mut buf)?;
     let mut script = String::from_utf8_lossy(&buf).into_owned();
-    if args.shell == Shell::Zsh {
+    if args.shell.0 == Shell::Zsh {
         script.push_str(ZSH_AUTOLOAD);
     }
     crate::output::print_raw(&script)?;

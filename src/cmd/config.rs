@@ -43,7 +43,10 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 path.display()
             ));
         }
-        ConfigCommand::List => {
+        ConfigCommand::List { json: true } => {
+            crate::output::print_line(&serde_json::to_string(&config::load()?.envs)?)?;
+        }
+        ConfigCommand::List { json: false } => {
             let cfg = config::load()?;
             let mut out = String::new();
             for (name, env) in &cfg.envs {

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::cli::K8sArgs;
 use crate::k8s;
-use crate::model::{Scope, UsageError};
+use crate::model::{ClusterScope, Scope, UsageError};
 
 pub fn run(args: K8sArgs) -> Result<ExitCode> {
     let nonempty = |v: &Option<String>| {
@@ -18,8 +18,8 @@ pub fn run(args: K8sArgs) -> Result<ExitCode> {
     };
     // The login is an admin one for a plan's cluster and a user's for a tenant's, as duplo-jit.
     let (which, login) = match (nonempty(&args.plan), nonempty(&args.tenant)) {
-        (Some(plan), _) => (k8s::Scope::Plan(plan), Scope::Admin),
-        (None, Some(tenant)) => (k8s::Scope::Tenant(tenant.clone()), Scope::Tenant(tenant)),
+        (Some(plan), _) => (ClusterScope::Plan(plan), Scope::Admin),
+        (None, Some(tenant)) => (ClusterScope::Tenant(tenant.clone()), Scope::Tenant(tenant)),
         (None, None) => {
             return Err(UsageError("must specify --plan ID or --tenant NAME|ID".into()).into());
         }

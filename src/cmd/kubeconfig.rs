@@ -9,14 +9,14 @@ use crate::cli::{CacheArgs, ConnArgs, EnvSelect, KubeconfigArgs, ScopeArgs};
 use crate::config::{EnvConfig, Found};
 use crate::k8s;
 use crate::kubeconfig::{self, KubeContext};
-use crate::model::{CacheMode, Scope, UsageError};
+use crate::model::{CacheMode, ClusterScope, Scope, UsageError};
 
 /// The `jit k8s` argv that logs in as `env` does (never a token itself: a file or a login).
-fn plugin_args(env: &EnvConfig, which: &k8s::Scope) -> Vec<String> {
+fn plugin_args(env: &EnvConfig, which: &ClusterScope) -> Vec<String> {
     let mut args = vec!["k8s".to_string()];
     match which {
-        k8s::Scope::Plan(p) => args.extend(["--plan".into(), p.clone()]),
-        k8s::Scope::Tenant(t) => args.extend(["--tenant".into(), t.clone()]),
+        ClusterScope::Plan(p) => args.extend(["--plan".into(), p.clone()]),
+        ClusterScope::Tenant(t) => args.extend(["--tenant".into(), t.clone()]),
     }
     args.extend(["--host".into(), env.host.clone()]);
     if let Some(api) = &env.api_host {
@@ -43,8 +43,10 @@ pub fn run(args: KubeconfigArgs) -> Result<ExitCode> {
         .into());
     };
     let which = match (&args.plan, &env.tenant) {
-        (Some(plan), _) => k8s::Scope::Plan(plan.clone()),
-        (None, Some(tenant)) if !env.admin && !env.duplo_ops => k8s::Scope::Tenant(tenant.clone()),
+        (Some(plan), _) => ClusterScope::Plan(plan.clone()),
+        (None, Some(tenant)) if !env.admin && !env.duplo_ops => {
+            ClusterScope::Tenant(tenant.clone())
+        }
         _ => {
             return Err(UsageError(format!(
                 "environment '{}' is an admin one: name the cluster's plan with --plan ID",
@@ -60,7 +62,7 @@ pub fn run(args: KubeconfigArgs) -> Result<ExitCode> {
         cache: CacheArgs::default(),
     };
     let (_, mut target) = super::select(&select)?;
-    if let k8s::Scope::Plan(_) = which {
+    if let ClusterScope::Plan(_) = which {
         target.scope = Scope::Admin;
     }
     let ctx = KubeContext {

@@ -154,6 +154,10 @@ fn config_add_list_remove_and_overrides() {
             u = stand_in.url
         )
     );
+    let listed = sb.run(&["config", "list", "--json"]).ok().json();
+    assert_eq!(listed["dev"]["token_env"], "DEV_TOKEN", "{listed}");
+    assert_eq!(listed["dev"]["region"], "eu-central-1", "{listed}");
+    assert_eq!(listed["ops"]["duplo_ops"], true, "{listed}");
     let text = std::fs::read_to_string(sb.config_file()).expect("config written");
     assert!(
         text.contains("token_env = \"DEV_TOKEN\"") && !text.contains(&stand_in.user_token),

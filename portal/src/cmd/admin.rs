@@ -16,12 +16,12 @@ fn change(what: &str) -> AuditEntry {
 }
 
 fn print(text: &str) -> Result<()> {
-    jit::output::print_raw(text)
+    crate::output::print_raw(text)
 }
 
 fn when(secs: Option<i64>) -> String {
     secs.and_then(|s| jiff::Timestamp::from_second(s).ok())
-        .map(jit::model::rfc3339)
+        .map(jit_wire::time::rfc3339)
         .unwrap_or_else(|| "never".into())
 }
 
@@ -240,7 +240,7 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
                 .create_token(&user, ttl, change("token create").detail(detail))
                 .await?;
             log::status(format_args!("created token {id} for '{user}'"));
-            jit::output::print_line(&token)?;
+            crate::output::print_line(&token)?;
         }
         TokenCommand::List { user } => {
             let mut out = String::new();

@@ -48,7 +48,7 @@ pub async fn run(db: &Db, args: AuditArgs) -> Result<()> {
         if args.json {
             let mut v = serde_json::to_value(&e)?;
             if let Ok(ts) = jiff::Timestamp::from_second(e.at) {
-                v["time"] = serde_json::json!(jit::model::rfc3339(ts));
+                v["time"] = serde_json::json!(jit_wire::time::rfc3339(ts));
             }
             out.push_str(&v.to_string());
             out.push('\n');
@@ -56,7 +56,7 @@ pub async fn run(db: &Db, args: AuditArgs) -> Result<()> {
         }
         let dash = |v: &Option<String>| v.as_deref().map(log::escape).unwrap_or_else(|| "-".into());
         let time = jiff::Timestamp::from_second(e.at)
-            .map(jit::model::rfc3339)
+            .map(jit_wire::time::rfc3339)
             .unwrap_or_else(|_| e.at.to_string());
         out.push_str(&format!(
             "{time}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
@@ -73,7 +73,7 @@ pub async fn run(db: &Db, args: AuditArgs) -> Result<()> {
             dash(&e.detail),
         ));
     }
-    jit::output::print_raw(&out)
+    crate::output::print_raw(&out)
 }
 
 #[cfg(test)]

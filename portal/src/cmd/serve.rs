@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -211,7 +211,7 @@ async fn purge_expired(app: Arc<App>) {
             .await
         {
             Ok(0) => {}
-            Ok(n) => jit::output::debug(|| format!("purged {n} expired tokens")),
+            Ok(n) => crate::output::debug(|| format!("purged {n} expired tokens")),
             Err(e) => log::line(format_args!(
                 "cannot purge expired tokens: {}",
                 log::escape(&format!("{e:#}"))
@@ -270,15 +270,8 @@ fn demo_token_file(db: &Db) -> Result<PathBuf> {
 /// Credentials cached by an earlier demo are forgotten: the new moto does not know their keys.
 async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> Result<()> {
     let token_file = demo_token_file(db)?;
-    let mut config = jit::config::load()?;
-    if let Some(existing) = config.envs.get(env_name)
-        && existing.token_file.as_deref() != Some(token_file.as_path())
-    {
-        bail!(
-            "environment '{env_name}' in {} is not the demo's; keep it and pass --demo-env NAME",
-            jit::config::path()?.display()
-        );
-    }
+    let jit = Jit::find()?;
+    jit.check_demo_env(env_name, &token_file)?;
     let actor = "demo";
     db.update_settings(
         None,
@@ -324,25 +317,11 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
     )
     .await?;
     write_private(&password_file, &hash.1)?;
-    config.envs.insert(
-        env_name.into(),
-        jit::config::EnvConfig {
-            host: url.to_string(),
-            tenant: Some("demo".into()),
-            auth: Some("token".into()),
-            token_file: Some(token_file.clone()),
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(sts_endpoint.to_string()),
-            ..Default::default()
-        },
-    );
-    let path = jit::config::save(&config)?;
-    let forgotten = jit::creds::forget_host(&jit::host::Host::parse(url)?)?;
-    jit::output::debug(|| format!("forgot {forgotten} cached entries of an earlier demo"));
+    let path = jit.add_demo_env(env_name, url, &token_file, sts_endpoint)?;
     log::line(format_args!(
         "demo ready: user 'demo' (token in {}), tenant 'demo', environment '{env_name}' in {}",
         token_file.display(),
-        path.display()
+        path
     ));
     log::line(format_args!(
         "try: jit exec {env_name} -- aws sts get-caller-identity"
@@ -354,7 +333,97 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
     Ok(())
 }
 
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::create_dir_all(path.parent().context("no parent directory")?)?;
-    jit::atomic::write(path, text.as_bytes())
+/// A file only its owner may read, replaced whole (temp file, fsync, rename).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().context("no parent directory")?;
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".demo.")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow!("cannot replace {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// The `jit` CLI beside this binary (else on PATH): the demo's environment is written through
+/// `jit config`, so the portal never links the client or knows its config file's format.
+struct Jit(PathBuf);
+
+impl Jit {
+    fn find() -> Result<Jit> {
+        let beside = std::env::current_exe()
+            .ok()
+            .map(|exe| exe.with_file_name("jit"))
+            .filter(|p| p.is_file());
+        beside
+            .or_else(|| which::which("jit").ok())
+            .map(Jit)
+            .context("--demo writes a jit environment and needs the jit binary beside jit-portal or on PATH")
+    }
+
+    fn run(&self, args: &[&std::ffi::OsStr]) -> Result<String> {
+        let out = Command::new(&self.0)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {}", self.0.display()))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr.trim().strip_prefix("jit: ").unwrap_or(stderr.trim());
+        if !out.status.success() {
+            bail!("{}", log::escape(stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The demo replaces only an environment it wrote: one whose token file is the demo's.
+    fn check_demo_env(&self, env_name: &str, token_file: &Path) -> Result<()> {
+        let listed = self.run(&["config".as_ref(), "list".as_ref(), "--json".as_ref()])?;
+        let envs: serde_json::Value =
+            serde_json::from_str(&listed).context("jit config list --json sent no JSON")?;
+        if let Some(existing) = envs.get(env_name)
+            && existing.get("token_file").and_then(|f| f.as_str()) != token_file.to_str()
+        {
+            let path = self.run(&["config".as_ref(), "path".as_ref()])?;
+            bail!(
+                "environment '{env_name}' in {} is not the demo's; keep it and pass --demo-env NAME",
+                path.trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the demo environment and forgets credentials an earlier demo cached for it (the
+    /// new moto does not know their keys). Returns the config file's path.
+    fn add_demo_env(
+        &self,
+        env_name: &str,
+        url: &str,
+        token_file: &Path,
+        sts_endpoint: &str,
+    ) -> Result<String> {
+        self.run(&[
+            "config".as_ref(),
+            "add".as_ref(),
+            env_name.as_ref(),
+            "--host".as_ref(),
+            url.as_ref(),
+            "--tenant".as_ref(),
+            "demo".as_ref(),
+            "--token-file".as_ref(),
+            token_file.as_os_str(),
+            "--region".as_ref(),
+            "us-east-1".as_ref(),
+            "--endpoint-url".as_ref(),
+            sts_endpoint.as_ref(),
+        ])?;
+        self.run(&["clear-cache".as_ref(), env_name.as_ref()])?;
+        Ok(self
+            .run(&["config".as_ref(), "path".as_ref()])?
+            .trim()
+            .to_string())
+    }
 }

@@ -1131,7 +1131,7 @@ impl AuditRow {
         let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         AuditRow {
             time: jiff::Timestamp::from_second(e.at)
-                .map(jit::model::rfc3339)
+                .map(jit_wire::time::rfc3339)
                 .unwrap_or_else(|_| e.at.to_string()),
             event: e.event,
             actor: e.actor,

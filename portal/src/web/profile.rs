@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jit::shell::Shell;
+use jit_wire::shell::Shell;
 use serde_json::json;
 
 use super::{Chrome, message_for, render, require_form, require_session, see_other};
@@ -195,7 +195,7 @@ async fn vend_for(
     session: &Session,
     client: Option<String>,
     form: &HashMap<String, String>,
-) -> Result<jit::wire::AwsResponse, Refused> {
+) -> Result<jit_wire::api::AwsResponse, Refused> {
     let target = form.get("target").map(String::as_str).unwrap_or_default();
     let asker = Asker::from(session);
     if target == "admin" {
@@ -216,7 +216,7 @@ async fn vend_for(
 }
 
 /// The console sign-in URL of a vend, or why there is none.
-fn sign_in_url(creds: jit::wire::AwsResponse) -> Result<String, Refused> {
+fn sign_in_url(creds: jit_wire::api::AwsResponse) -> Result<String, Refused> {
     creds.console_url.filter(|u| !u.is_empty()).ok_or_else(|| {
         Refused(
             StatusCode::BAD_GATEWAY,
