@@ -6,27 +6,30 @@
 //! credentials current through the same locked cache and single-flight fetch as `jit aws`, and
 //! while the portal is down it keeps serving what it has until that expires.
 //!
-//! The listener is a small blocking HTTP/1.1 server rather than a framework: one GET with one
-//! header matters, and every read is bounded in size and time (`MAX_HEAD`, `IO_DEADLINE`).
+//! The HTTP is the shared core's (`http`): one GET with one header matters, so the head alone is
+//! read, bounded in size and time (`LIMITS`, `IO_DEADLINE`).
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use jiff::{SignedDuration, Timestamp};
 
+use crate::http::{self, Connections, Limits, Reply, Request, Unread};
 use crate::model::{AwsCreds, CacheMode, Target, rfc3339};
 use crate::{creds, output};
 
 /// The one path served; anything else is 404 (after the token check).
 pub const PATH: &str = "/credentials";
 /// A request head larger than this is refused with 431: an SDK sends a few hundred bytes.
-const MAX_HEAD: usize = 8 * 1024;
-const MAX_HEADERS: usize = 32;
+/// Bodies are never read: only GET is served.
+const LIMITS: Limits = Limits {
+    max_head: 8 * 1024,
+    max_headers: 32,
+    max_body: None,
+};
 /// A client gets this long to send its request head, and its reply must be taken in this long.
 const IO_DEADLINE: Duration = Duration::from_secs(5);
 /// Connections served at once; more are closed unanswered (50 SDKs refreshing together fit).
@@ -111,7 +114,6 @@ struct Shared {
     state: Mutex<State>,
     /// Refresher and waiting requests signal each other through this.
     changed: Condvar,
-    connections: AtomicUsize,
 }
 
 enum Said {
@@ -156,7 +158,6 @@ impl Server {
                 nudged: false,
             }),
             changed: Condvar::new(),
-            connections: AtomicUsize::new(0),
         });
         let refresher = shared.clone();
         std::thread::Builder::new()
@@ -203,65 +204,50 @@ impl Shared {
     }
 
     fn accept_forever(self: Arc<Self>, listener: &TcpListener) {
+        let connections = Connections::new(MAX_CONNECTIONS);
         for stream in listener.incoming() {
             let Ok(stream) = stream else {
                 // Out of file descriptors, say: let some close instead of spinning.
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             };
-            if self.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-                self.connections.fetch_sub(1, Ordering::AcqRel);
-                continue;
-            }
             let shared = self.clone();
-            let spawned = std::thread::Builder::new().spawn(move || {
-                shared.serve(stream);
-                shared.connections.fetch_sub(1, Ordering::AcqRel);
-            });
-            if spawned.is_err() {
-                self.connections.fetch_sub(1, Ordering::AcqRel);
-            }
+            connections.spawn(move || shared.serve(stream));
         }
     }
 
     /// One request per connection, then close: SDKs reconnect for each refresh anyway.
     fn serve(&self, mut stream: TcpStream) {
         let deadline = Instant::now() + IO_DEADLINE;
-        let (reply, unread) = match read_head(&mut stream, deadline) {
-            Ok(head) => (self.respond(&head), false),
-            Err(HeadError::TooLarge) => (
+        let (reply, unread) = match http::read_request(&mut stream, &LIMITS, deadline) {
+            Ok(request) => (self.respond(&request), false),
+            Err(Unread::Answer(431)) => (
                 error_reply(431, "RequestTooLarge", "request head too large"),
                 true,
             ),
-            Err(HeadError::Malformed) => {
-                (error_reply(400, "BadRequest", "malformed request"), true)
-            }
-            Err(HeadError::Gone) => return,
+            Err(Unread::Answer(_)) => (error_reply(400, "BadRequest", "malformed request"), true),
+            Err(Unread::HangUp) => return,
         };
-        let _ = stream.set_write_timeout(Some(IO_DEADLINE));
-        let _ = stream.write_all(&reply);
-        let _ = stream.shutdown(Shutdown::Write);
+        let _ = http::write_reply(&mut stream, &reply, IO_DEADLINE);
         if unread {
-            // Closing with unread input sends a reset that can destroy the reply in flight:
-            // take (a bounded amount of) what the client is still sending first.
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-            let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
+            http::close_unread(&stream);
+        } else {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
         }
     }
 
-    fn respond(&self, head: &Head) -> Vec<u8> {
-        let authorized = head
-            .authorization
-            .as_deref()
+    fn respond(&self, request: &Request) -> Reply {
+        let authorized = request
+            .header_bytes("authorization")
             .is_some_and(|given| same(given, self.token.as_bytes()));
         if !authorized {
             output::debug(|| "credentials server: 401, missing or wrong token".into());
             return error_reply(401, "Unauthorized", "missing or wrong authorization token");
         }
-        if head.method != "GET" {
+        if request.method != "GET" {
             return error_reply(405, "MethodNotAllowed", "only GET is served");
         }
-        if head.path.split('?').next() != Some(PATH) {
+        if request.path != PATH {
             return error_reply(404, "NotFound", "no such path");
         }
         match self.current() {
@@ -399,76 +385,22 @@ fn creds_json(creds: &AwsCreds) -> String {
     .to_string()
 }
 
-fn error_reply(status: u16, code: &str, message: &str) -> Vec<u8> {
+fn error_reply(status: u16, code: &str, message: &str) -> Reply {
     reply(
         status,
         &serde_json::json!({ "Code": code, "Message": message }).to_string(),
     )
 }
 
-fn reply(status: u16, body: &str) -> Vec<u8> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        _ => "Service Unavailable",
-    };
-    format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-struct Head {
-    method: String,
-    path: String,
-    authorization: Option<Vec<u8>>,
-}
-
-enum HeadError {
-    TooLarge,
-    Malformed,
-    /// Closed, reset or too slow: nobody left to answer.
-    Gone,
-}
-
-/// Read up to the blank line that ends a request head, within `MAX_HEAD` bytes and `deadline`.
-fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Head, HeadError> {
-    let mut buf = vec![0u8; MAX_HEAD];
-    let mut filled = 0;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return Err(HeadError::Gone);
-        }
-        let n = match stream.read(&mut buf[filled..]) {
-            Ok(0) | Err(_) => return Err(HeadError::Gone),
-            Ok(n) => n,
-        };
-        filled += n;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buf[..filled]) {
-            Ok(httparse::Status::Complete(_)) => {
-                return Ok(Head {
-                    method: request.method.unwrap_or_default().to_string(),
-                    path: request.path.unwrap_or_default().to_string(),
-                    authorization: request
-                        .headers
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case("authorization"))
-                        .map(|h| h.value.to_vec()),
-                });
-            }
-            Ok(httparse::Status::Partial) if filled == MAX_HEAD => return Err(HeadError::TooLarge),
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
-            Err(_) => return Err(HeadError::Malformed),
-        }
+fn reply(status: u16, body: &str) -> Reply {
+    Reply {
+        status,
+        content_type: "application/json",
+        body: body.to_string(),
+        headers: vec![
+            ("Cache-Control", "no-store".to_string()),
+            ("Connection", "close".to_string()),
+        ],
     }
 }
 
@@ -521,10 +453,41 @@ mod tests {
             creds_json(&creds),
             r#"{"AccessKeyId":"ASIA1","Expiration":"2026-11-25T12:00:00Z","SecretAccessKey":"s","Token":"t"}"#
         );
-        let text = String::from_utf8(error_reply(401, "Unauthorized", "no")).expect("utf8");
+        let text =
+            String::from_utf8(http::render(&error_reply(401, "Unauthorized", "no"))).expect("utf8");
         assert!(text.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{text}");
         assert!(
             text.ends_with("\r\n\r\n{\"Code\":\"Unauthorized\",\"Message\":\"no\"}"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn requests_keep_to_the_server_bounds() {
+        use crate::http::tests::read;
+        let within = Duration::from_secs(5);
+        let pad = |n: usize| format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(n));
+        assert!(read(pad(8 * 1024 - 23).as_bytes(), &LIMITS, within).is_ok());
+        let over = read(pad(8 * 1024 - 22).as_bytes(), &LIMITS, within);
+        assert_eq!(over.err(), Some(Unread::Answer(431)));
+        let headers = |n: usize| format!("GET / HTTP/1.1\r\n{}\r\n", "X: y\r\n".repeat(n));
+        assert!(read(headers(32).as_bytes(), &LIMITS, within).is_ok());
+        let many = read(headers(33).as_bytes(), &LIMITS, within);
+        assert_eq!(many.err(), Some(Unread::Answer(431)));
+        // The head alone is read: a body, however framed, is no reason to refuse.
+        for framing in ["Content-Length: 1000000", "Transfer-Encoding: chunked"] {
+            let head = format!("GET {PATH} HTTP/1.1\r\n{framing}\r\n\r\n");
+            let got = read(head.as_bytes(), &LIMITS, within).expect(framing);
+            assert!(got.body.is_empty());
+        }
+        let text = String::from_utf8(http::render(&reply(200, "{}"))).expect("utf8");
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{}"
+        );
+        let text = String::from_utf8(http::render(&reply(503, "{}"))).expect("utf8");
+        assert!(
+            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
             "{text}"
         );
     }

@@ -17,6 +17,7 @@ pub mod envvars;
 mod fuzz;
 pub mod handoff;
 pub mod host;
+pub mod http;
 pub mod k8s;
 pub mod kubeconfig;
 pub mod limit;

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::{Client, HttpError};
 use crate::cache::{self, Cache};
 use crate::host::Host;
-use crate::listener::{Listener, Reply, Request};
+use crate::http::{Reply, Request};
+use crate::listener::Listener;
 use crate::model::{Auth, Target, Token};
 use crate::output;
 
