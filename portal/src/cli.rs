@@ -181,7 +181,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add or update a user
+    /// Add a user (an existing one is changed with `user set`)
     Add {
         name: String,
         /// Give the user admin access
@@ -190,6 +190,23 @@ pub enum UserCommand {
         /// Tenant the user belongs to (repeatable)
         #[arg(long = "tenant", value_name = "NAME")]
         tenants: Vec<String>,
+    },
+    /// Change a user's admin flag or tenants
+    #[command(after_long_help = "Examples:
+  jit portal user set alice --tenant dev01 --tenant prod01   # exactly these tenants
+  jit portal user set alice --admin true
+  jit portal user set alice --no-tenants")]
+    Set {
+        name: String,
+        /// Admin access on or off
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        admin: Option<bool>,
+        /// The tenants the user belongs to, replacing the list (repeatable)
+        #[arg(long = "tenant", value_name = "NAME", conflicts_with = "no_tenants")]
+        tenants: Vec<String>,
+        /// Take the user out of every tenant
+        #[arg(long)]
+        no_tenants: bool,
     },
     /// List users
     List,
@@ -204,16 +221,17 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Add a tenant, or replace one's role and durations (its id stays)
+    /// Add a tenant (an existing one is changed with `tenant set`)
     Add {
         name: String,
         /// IAM role the tenant's users assume
         #[arg(long, value_name = "ARN")]
         role_arn: String,
-        /// AWS access token validity in seconds (clamped to 900..the role's maximum)
+        /// AWS access token validity in seconds, 900 to 43200 (default 3600; a vend is also
+        /// held to the role's maximum)
         #[arg(long, value_name = "SECS")]
         validity: Option<i64>,
-        /// The role's MaxSessionDuration in seconds (default 43200)
+        /// The role's MaxSessionDuration in seconds, 900 to 43200 (default 43200)
         #[arg(long, value_name = "SECS")]
         max_session: Option<i64>,
     },
@@ -223,10 +241,10 @@ pub enum TenantCommand {
         /// IAM role the tenant's users assume
         #[arg(long, value_name = "ARN")]
         role_arn: Option<String>,
-        /// AWS access token validity in seconds
+        /// AWS access token validity in seconds, 900 to 43200
         #[arg(long, value_name = "SECS")]
         validity: Option<i64>,
-        /// The role's MaxSessionDuration in seconds
+        /// The role's MaxSessionDuration in seconds, 900 to 43200
         #[arg(long, value_name = "SECS")]
         max_session: Option<i64>,
         /// The tenant's EKS cluster name (signed into its tokens as x-k8s-aws-id)
@@ -279,13 +297,13 @@ pub enum TokenCommand {
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    /// Admin and duplo-ops JIT session length in seconds (clamped to 900..43200)
+    /// Admin and duplo-ops JIT session length in seconds, 900 to 43200
     #[arg(long, value_name = "SECS")]
     pub admin_session: Option<i64>,
-    /// IAM role behind `jit aws --admin`
+    /// IAM role behind `jit aws --admin` ('' clears it)
     #[arg(long, value_name = "ARN")]
     pub admin_role_arn: Option<String>,
-    /// IAM role behind `jit aws --duplo-ops`
+    /// IAM role behind `jit aws --duplo-ops` ('' clears it)
     #[arg(long, value_name = "ARN")]
     pub ops_role_arn: Option<String>,
 }

@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod cmd;
 mod db;
+mod domain;
 mod log;
 mod net;
 mod output;

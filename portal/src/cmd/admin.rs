@@ -3,16 +3,20 @@
 
 use anyhow::{Context, Result, bail};
 
-use super::{
-    check_k8s_cluster, check_k8s_server, check_name, check_role, cli_actor, decode_k8s_ca,
-    k8s_ca_data,
-};
 use crate::cli::{SetArgs, TenantCommand, TokenCommand, UserCommand};
 use crate::db::{self, AuditEntry, Db};
-use crate::{log, password, secret};
+use crate::domain::admin::{
+    self, ClusterChange, NewTenant, SettingsChange, TenantChange, UserChange,
+};
+use crate::domain::rules::{
+    ClusterCa, ClusterName, ClusterServer, DEFAULT_VALIDITY_SECS, MAX_SESSION_SECS, Name, RoleArn,
+    SessionSecs,
+};
+use crate::domain::{self, Actor, Outcome};
+use crate::log;
 
 fn change(what: &str) -> AuditEntry {
-    AuditEntry::new(what, &cli_actor())
+    AuditEntry::new(what, &Actor::cli().name)
 }
 
 fn print(text: &str) -> Result<()> {
@@ -42,25 +46,41 @@ fn read_password() -> Result<String> {
 }
 
 pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
+    let actor = Actor::cli();
     match command {
         UserCommand::Add {
             name,
             admin,
             tenants,
         } => {
-            check_name("user", &name)?;
-            let detail = format!("admin={admin} tenants={}", tenants.join(","));
-            db.upsert_user(
-                &name,
-                admin,
-                &tenants,
-                change("user add").user(&name).detail(detail),
-            )
-            .await?;
+            let name = Name::parse("user", &name)?;
+            admin::add_user(db, &actor, &name, admin, &tenant_names(&tenants)?).await?;
             log::status(format_args!(
-                "saved portal user '{name}' in {}",
+                "saved portal user '{}' in {}",
+                name.as_str(),
                 db.location
             ));
+        }
+        UserCommand::Set {
+            name,
+            admin,
+            tenants,
+            no_tenants,
+        } => {
+            if admin.is_none() && tenants.is_empty() && !no_tenants {
+                bail!("nothing to change: pass --admin true|false, --tenant or --no-tenants");
+            }
+            let change = UserChange {
+                admin,
+                tenants: (no_tenants || !tenants.is_empty())
+                    .then(|| tenant_names(&tenants))
+                    .transpose()?,
+            };
+            report(
+                admin::change_user(db, &actor, &name, change).await?,
+                "portal user",
+                &name,
+            );
         }
         UserCommand::List => {
             let mut out = String::new();
@@ -75,32 +95,44 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
             print(&out)?;
         }
         UserCommand::Remove { name } => {
-            if !db
-                .remove_user(&name, change("user remove").user(&name))
-                .await?
-            {
-                bail!("no portal user '{}' in {}", log::escape(&name), db.location);
-            }
+            admin::remove_user(db, &actor, &name).await?;
             log::status(format_args!(
                 "removed portal user '{name}' and their tokens"
             ));
         }
         UserCommand::Passwd { name } => {
             let password = read_password()?;
-            let hash = password::hash(&password)?;
-            if !db
-                .set_password(&name, &hash, change("user passwd").user(&name))
-                .await?
-            {
-                bail!("no portal user '{}' in {}", log::escape(&name), db.location);
-            }
+            admin::set_password(db, &actor, &name, password).await?;
             log::status(format_args!("set the password of portal user '{name}'"));
         }
     }
     Ok(())
 }
 
+fn tenant_names(names: &[String]) -> Result<Vec<Name>> {
+    Ok(names
+        .iter()
+        .map(|t| Name::parse("tenant", t))
+        .collect::<domain::Result<_>>()?)
+}
+
+/// The status line after a change.
+fn report(outcome: Outcome, what: &str, name: &str) {
+    match outcome {
+        Outcome::Saved => log::status(format_args!("changed {what} '{name}'")),
+        Outcome::Unchanged => log::status(format_args!(
+            "{what} '{name}' already is so; nothing changed"
+        )),
+    }
+}
+
+/// A duration flag, checked as the admin pages check the same field.
+fn secs(flag: &str, value: Option<i64>) -> Result<Option<SessionSecs>> {
+    Ok(value.map(|v| SessionSecs::new(flag, v)).transpose()?)
+}
+
 pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
+    let actor = Actor::cli();
     match command {
         TenantCommand::Add {
             name,
@@ -108,18 +140,19 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
             validity,
             max_session,
         } => {
-            check_name("tenant", &name)?;
-            check_role("--role-arn", &role_arn)?;
-            let validity = validity.unwrap_or(db::DEFAULT_VALIDITY_SECS);
-            let max = max_session.unwrap_or(db::MAX_SESSION_SECS);
-            let mut audit = change("tenant add").detail(format!(
-                "tenant {name} validity={validity} max_session={max}"
-            ));
-            audit.role_arn = Some(role_arn.clone());
-            audit.scope = Some(format!("tenant {name}"));
-            let id = db
-                .upsert_tenant(&name, &role_arn, validity, max, audit)
-                .await?;
+            let new = NewTenant {
+                name: Name::parse("tenant", &name)?,
+                role_arn: RoleArn::parse("--role-arn", &role_arn)?,
+                validity: SessionSecs::new(
+                    "--validity",
+                    validity.unwrap_or(DEFAULT_VALIDITY_SECS),
+                )?,
+                max_session: SessionSecs::new(
+                    "--max-session",
+                    max_session.unwrap_or(MAX_SESSION_SECS),
+                )?,
+            };
+            let id = admin::add_tenant(db, &actor, new).await?;
             log::status(format_args!("saved tenant '{name}' (id {id})"));
         }
         TenantCommand::Set {
@@ -133,69 +166,51 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
             k8s_ca,
             k8s_clear,
         } => {
-            if let Some(arn) = &role_arn {
-                check_role("--role-arn", arn)?;
-            }
-            let k8s = k8s_change(k8s_cluster, k8s_server, k8s_ca_file, k8s_ca, k8s_clear)?;
-            // A cluster needs both its name and its server; the CA alone may change later.
-            if !k8s.clear && (k8s.cluster.is_some() != k8s.server.is_some() || k8s.ca.is_some()) {
-                let has_cluster = db
-                    .list_tenants()
-                    .await?
-                    .iter()
-                    .any(|t| t.name == name && t.k8s.is_some());
-                if !has_cluster && (k8s.cluster.is_none() || k8s.server.is_none()) {
-                    bail!(
-                        "tenant '{}' has no cluster yet: pass --k8s-cluster and --k8s-server together",
-                        log::escape(&name)
-                    );
+            let ca = match (k8s_ca_file, k8s_ca) {
+                (Some(path), _) => Some(ClusterCa::from_pem(
+                    &std::fs::read(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                )?),
+                (None, Some(text)) => Some(ClusterCa::parse("--k8s-ca", &text)?),
+                (None, None) => None,
+            };
+            let cluster = if k8s_clear {
+                ClusterChange::Clear
+            } else if k8s_cluster.is_none() && k8s_server.is_none() && ca.is_none() {
+                ClusterChange::Keep
+            } else {
+                ClusterChange::Set {
+                    cluster: k8s_cluster
+                        .map(|c| ClusterName::parse("--k8s-cluster", &c))
+                        .transpose()?,
+                    server: k8s_server
+                        .map(|s| ClusterServer::parse("--k8s-server", &s))
+                        .transpose()?,
+                    ca,
                 }
-            }
-            if role_arn.is_none() && validity.is_none() && max_session.is_none() && k8s.is_empty() {
+            };
+            let change = TenantChange {
+                role_arn: role_arn
+                    .map(|r| RoleArn::parse("--role-arn", &r))
+                    .transpose()?,
+                validity: secs("--validity", validity)?,
+                max_session: secs("--max-session", max_session)?,
+                cluster,
+            };
+            if change.role_arn.is_none()
+                && change.validity.is_none()
+                && change.max_session.is_none()
+                && matches!(change.cluster, ClusterChange::Keep)
+            {
                 bail!(
                     "nothing to change: pass --role-arn, --validity, --max-session or a --k8s-* option"
                 );
             }
-            let mut detail = format!(
-                "tenant {name} validity={} max_session={}",
-                validity
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                max_session
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "-".into()),
+            report(
+                admin::change_tenant(db, &actor, &name, change).await?,
+                "tenant",
+                &name,
             );
-            if k8s.clear {
-                detail.push_str(" k8s cleared");
-            } else if !k8s.is_empty() {
-                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-                detail.push_str(&format!(
-                    " k8s_cluster={} k8s_server={} k8s_ca={}",
-                    show(&k8s.cluster),
-                    show(&k8s.server),
-                    k8s.ca
-                        .as_ref()
-                        .map(|ca| format!("sha256:{}", &secret::digest(ca)[..16]))
-                        .unwrap_or_else(|| "-".into()),
-                ));
-            }
-            let mut audit = change("tenant set").detail(detail);
-            audit.role_arn = role_arn.clone();
-            audit.scope = Some(format!("tenant {name}"));
-            if !db
-                .set_tenant(
-                    &name,
-                    role_arn.as_deref(),
-                    validity,
-                    max_session,
-                    &k8s,
-                    audit,
-                )
-                .await?
-            {
-                bail!("no tenant '{}'", log::escape(&name));
-            }
-            log::status(format_args!("changed tenant '{name}'"));
         }
         TenantCommand::List => {
             let mut out = String::new();
@@ -214,11 +229,7 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
             print(&out)?;
         }
         TenantCommand::Remove { name } => {
-            let mut audit = change("tenant remove");
-            audit.scope = Some(format!("tenant {name}"));
-            if !db.remove_tenant(&name, audit).await? {
-                bail!("no tenant '{}'", log::escape(&name));
-            }
+            admin::remove_tenant(db, &actor, &name).await?;
             log::status(format_args!("removed tenant '{name}'"));
         }
     }
@@ -278,57 +289,17 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
 }
 
 pub async fn set(db: &Db, args: SetArgs) -> Result<()> {
-    if let Some(arn) = &args.admin_role_arn {
-        check_role("--admin-role-arn", arn)?;
-    }
-    if let Some(arn) = &args.ops_role_arn {
-        check_role("--ops-role-arn", arn)?;
-    }
-    let secs = args
-        .admin_session
-        .map(|s| db::clamp_session(s, db::MAX_SESSION_SECS));
-    let detail = format!(
-        "admin_session={} admin_role_arn={} ops_role_arn={}",
-        secs.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-        args.admin_role_arn.as_deref().unwrap_or("-"),
-        args.ops_role_arn.as_deref().unwrap_or("-"),
-    );
-    db.update_settings(
-        secs,
-        args.admin_role_arn.as_deref(),
-        args.ops_role_arn.as_deref(),
-        change("settings").detail(detail),
-    )
-    .await
-}
-
-/// The cluster options of `tenant set`, checked: an http(s) server URL, a CA that is base64 of
-/// a PEM certificate (read from a file, or given as base64).
-fn k8s_change(
-    cluster: Option<String>,
-    server: Option<String>,
-    ca_file: Option<std::path::PathBuf>,
-    ca: Option<String>,
-    clear: bool,
-) -> Result<db::K8sChange> {
-    if let Some(c) = &cluster {
-        check_k8s_cluster("--k8s-cluster", c)?;
-    }
-    if let Some(s) = &server {
-        check_k8s_server("--k8s-server", s)?;
-    }
-    let pem = match (ca_file, ca) {
-        (Some(path), _) => Some(
-            std::fs::read(&path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
-        ),
-        (None, Some(text)) => Some(decode_k8s_ca("--k8s-ca", &text)?),
-        (None, None) => None,
+    let role = |flag: &str, arn: Option<String>| {
+        arn.map(|a| RoleArn::parse_optional(flag, &a)).transpose()
     };
-    Ok(db::K8sChange {
-        cluster,
-        server,
-        ca: pem.map(|p| k8s_ca_data(&p)).transpose()?,
-        clear,
-    })
+    let change = SettingsChange {
+        admin_session: secs("--admin-session", args.admin_session)?,
+        admin_role: role("--admin-role-arn", args.admin_role_arn)?,
+        ops_role: role("--ops-role-arn", args.ops_role_arn)?,
+    };
+    match admin::change_settings(db, &Actor::cli(), change).await? {
+        Outcome::Saved => log::status("changed the system settings"),
+        Outcome::Unchanged => log::status("the system settings already are so; nothing changed"),
+    }
+    Ok(())
 }

@@ -18,6 +18,9 @@ use sqlx::sqlite::{
 
 use crate::secret;
 
+mod event;
+pub use event::AuditEvent;
+
 pub const MIN_SESSION_SECS: i64 = 900;
 pub const MAX_SESSION_SECS: i64 = 43200;
 pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
@@ -144,12 +147,6 @@ pub struct K8sChange {
     pub server: Option<String>,
     pub ca: Option<String>,
     pub clear: bool,
-}
-
-impl K8sChange {
-    pub fn is_empty(&self) -> bool {
-        !self.clear && self.cluster.is_none() && self.server.is_none() && self.ca.is_none()
-    }
 }
 
 /// Who a valid token belongs to.

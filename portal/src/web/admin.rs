@@ -1,7 +1,7 @@
 //! The admin pages: tenants, users, system config and the audit trail. Every page wants an
-//! admin session, every change a CSRF token, and every change lands in the audit trail with
-//! the admin as actor, in the same transaction. The checks are the CLI's (`cmd`), so both
-//! accept the same values.
+//! admin session and every change a CSRF token; the change itself is the domain's
+//! (`domain::admin`), the same function `jit portal` calls, so both doors accept the same
+//! values, say the same thing and write the same audit row.
 
 use std::collections::HashMap;
 
@@ -15,9 +15,15 @@ use axum::routing::{get, post};
 use super::internal;
 use super::{Chrome, message_for, render, require_admin, require_form};
 use crate::api::{ClientAddr, Shared, client_of, see_other, with_who};
-use crate::cmd;
-use crate::db::{self, AuditEntry, K8sChange, Session, Tenant, User};
-use crate::secret;
+use crate::db::{AuditEntry, AuditEvent, Session, Tenant, User};
+use crate::domain::admin::{
+    self, ClusterChange, NewTenant, SettingsChange, TenantChange, UserChange,
+};
+use crate::domain::rules::{
+    ClusterCa, ClusterName, ClusterServer, DEFAULT_VALIDITY_SECS, MAX_SESSION_SECS, Name, RoleArn,
+    SessionSecs,
+};
+use crate::domain::{self, Actor, Outcome, audit};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -32,8 +38,7 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/audit", get(audit_page))
 }
 
-/// The audit page's row cap when none is asked for, and the most it shows.
-const AUDIT_DEFAULT_LIMIT: i64 = 200;
+/// The most rows the audit page shows.
 const AUDIT_MAX_LIMIT: i64 = 1000;
 
 /// A submitted form, in order, so repeated checkboxes (`tenant`) all arrive.
@@ -100,11 +105,32 @@ fn not_found(session: &Session, what: &str) -> Response {
     message_for(session, StatusCode::NOT_FOUND, what)
 }
 
-/// An audit entry for a change by the signed-in admin from `client`.
-fn change(event: &str, session: &Session, client: Option<String>) -> AuditEntry {
-    let mut audit = AuditEntry::new(event, &session.user);
-    audit.client = client;
-    audit
+/// The signed-in admin making a change from `client`.
+fn actor(session: &Session, addr: Option<Extension<ClientAddr>>) -> Actor {
+    Actor::web(&session.user, client_of(addr))
+}
+
+/// A domain message as a sentence on a page: capitalized, with its full stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// A refusal the page shows beside the form it came from; anything else is answered here.
+fn shown(session: &Session, e: domain::Error, missing: &str) -> Result<String, Response> {
+    match e {
+        domain::Error::Invalid(m) => Ok(sentence(&m)),
+        domain::Error::NotFound(_) => Err(not_found(session, missing)),
+        domain::Error::Failed(e) => Err(internal("cannot save the change", &e)),
+    }
 }
 
 /// Where to go back to after a change: the page with its confirmation.
@@ -138,29 +164,6 @@ fn path_of(uri: &Uri) -> &str {
     uri.path_and_query().map_or("/admin", |p| p.as_str())
 }
 
-/// A duration field: whole seconds in the range STS allows.
-fn secs(label: &str, text: &str) -> Result<i64, String> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|s| (db::MIN_SESSION_SECS..=db::MAX_SESSION_SECS).contains(s))
-        .ok_or_else(|| {
-            format!(
-                "{label} must be a whole number of seconds from {} to {}.",
-                db::MIN_SESSION_SECS,
-                db::MAX_SESSION_SECS
-            )
-        })
-}
-
-fn role(label: &str, arn: &str) -> Result<(), String> {
-    cmd::check_role(label, arn).map_err(|e| format!("{e}."))
-}
-
-/// A short, non-secret fingerprint of a CA for the audit trail and the page.
-fn ca_fingerprint(ca: &str) -> String {
-    format!("sha256:{}", &secret::digest(ca)[..16])
-}
-
 // ---- tenants ----
 
 #[derive(Clone, Default)]
@@ -178,8 +181,8 @@ struct TenantForm {
 impl TenantForm {
     fn blank() -> TenantForm {
         TenantForm {
-            validity_secs: db::DEFAULT_VALIDITY_SECS.to_string(),
-            max_session_secs: db::MAX_SESSION_SECS.to_string(),
+            validity_secs: DEFAULT_VALIDITY_SECS.to_string(),
+            max_session_secs: MAX_SESSION_SECS.to_string(),
             ..TenantForm::default()
         }
     }
@@ -306,43 +309,26 @@ async fn tenant_add(
         Err(r) => return r,
     };
     let form = TenantForm::read(&fields);
-    let existing = match app.db.list_tenants().await {
-        Ok(t) => t,
-        Err(e) => return internal("portal state unreadable", &e),
-    };
-    let checked = (|| {
-        cmd::check_name("tenant", &form.name).map_err(|e| format!("{e}."))?;
-        if existing.iter().any(|t| t.name == form.name) {
-            return Err(format!(
-                "Tenant '{}' already exists: change it on its own page.",
-                form.name
-            ));
-        }
-        role("Role ARN", &form.role_arn)?;
-        let validity = secs("AWS Access Token Validity", &form.validity_secs)?;
-        let max = secs("Max session", &form.max_session_secs)?;
-        Ok((validity, max))
+    let new = (|| {
+        Ok(NewTenant {
+            name: Name::parse("tenant", &form.name)?,
+            role_arn: RoleArn::parse("Role ARN", &form.role_arn)?,
+            validity: SessionSecs::parse("AWS Access Token Validity", &form.validity_secs)?,
+            max_session: SessionSecs::parse("Max session", &form.max_session_secs)?,
+        })
     })();
-    let (validity, max) = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            return tenants_view(&app, &session, StatusCode::BAD_REQUEST, form, None, Some(e))
-                .await;
-        }
+    let added = match new {
+        Ok(new) => admin::add_tenant(&app.db, &actor(&session, addr), new).await,
+        Err(e) => Err(e),
     };
-    let name = &form.name;
-    let mut audit = change("tenant add", &session, client_of(addr)).detail(format!(
-        "tenant {name} validity={validity} max_session={max}"
-    ));
-    audit.role_arn = Some(form.role_arn.clone());
-    audit.scope = Some(format!("tenant {name}"));
-    match app
-        .db
-        .upsert_tenant(name, &form.role_arn, validity, max, audit)
-        .await
-    {
+    match added {
         Ok(_) => done(&session, back, "added"),
-        Err(e) => internal("cannot save the tenant", &e),
+        Err(e) => match shown(&session, e, "No such tenant") {
+            Ok(e) => {
+                tenants_view(&app, &session, StatusCode::BAD_REQUEST, form, None, Some(e)).await
+            }
+            Err(r) => r,
+        },
     }
 }
 
@@ -389,7 +375,7 @@ fn tenant_view(session: &Session, t: &Tenant, v: TenantView) -> Response {
                 .k8s
                 .as_ref()
                 .and_then(|k| k.ca.as_deref())
-                .map(ca_fingerprint),
+                .map(|ca| ClusterCa::stored(ca).fingerprint()),
             confirm: v.confirm,
             notice: v.notice,
             error: v.error,
@@ -425,41 +411,24 @@ async fn tenant_page(
     }
 }
 
-/// The cluster part of the tenant form as a change to `t`'s cluster.
-fn k8s_of(form: &TenantForm, t: &Tenant) -> Result<K8sChange, String> {
+/// The cluster part of the tenant form: all blank (or Remove ticked) drops the cluster; a
+/// blank field otherwise keeps what is stored.
+fn cluster_of(form: &TenantForm) -> domain::Result<ClusterChange> {
     let (cluster, server, ca) = (&form.k8s_cluster, &form.k8s_server, &form.k8s_ca);
     if form.clear_k8s || (cluster.is_empty() && server.is_empty() && ca.is_empty()) {
-        return Ok(K8sChange {
-            clear: t.k8s.is_some(),
-            ..K8sChange::default()
-        });
+        return Ok(ClusterChange::Clear);
     }
-    if cluster.is_empty() || server.is_empty() {
-        return Err(
-            "Kubernetes cluster name and API server URL go together: fill in both, or tick \
-             Remove the cluster."
-                .into(),
-        );
-    }
-    cmd::check_k8s_cluster("Kubernetes cluster name", cluster).map_err(|e| format!("{e}."))?;
-    cmd::check_k8s_server("Kubernetes API server URL", server).map_err(|e| format!("{e}."))?;
-    let ca = if ca.is_empty() {
-        None
-    } else {
-        // A pasted PEM is taken as it is; anything else must be base64 of one.
-        let pem = if ca.contains("-----BEGIN") {
-            ca.as_bytes().to_vec()
-        } else {
-            cmd::decode_k8s_ca("Cluster CA", ca).map_err(|e| format!("{e}."))?
-        };
-        Some(cmd::k8s_ca_data(&pem).map_err(|e| format!("{e}."))?)
-    };
-    let old = t.k8s.as_ref();
-    Ok(K8sChange {
-        cluster: Some(cluster.clone()).filter(|c| old.is_none_or(|k| &k.name != c)),
-        server: Some(server.clone()).filter(|s| old.is_none_or(|k| &k.server != s)),
-        ca: ca.filter(|c| old.is_none_or(|k| k.ca.as_ref() != Some(c))),
-        clear: false,
+    let given = |v: &String| Some(v.clone()).filter(|v| !v.is_empty());
+    Ok(ClusterChange::Set {
+        cluster: given(cluster)
+            .map(|c| ClusterName::parse("Kubernetes cluster name", &c))
+            .transpose()?,
+        server: given(server)
+            .map(|s| ClusterServer::parse("Kubernetes API server URL", &s))
+            .transpose()?,
+        ca: given(ca)
+            .map(|c| ClusterCa::parse("Cluster CA", &c))
+            .transpose()?,
     })
 }
 
@@ -483,65 +452,37 @@ async fn tenant_save(
     };
     let mut form = TenantForm::read(&fields);
     form.name.clone_from(&t.name);
-    let checked = (|| {
-        role("Role ARN", &form.role_arn)?;
-        let validity = secs("AWS Access Token Validity", &form.validity_secs)?;
-        let max = secs("Max session", &form.max_session_secs)?;
-        Ok((validity, max, k8s_of(&form, &t)?))
+    let change = (|| {
+        Ok(TenantChange {
+            role_arn: Some(RoleArn::parse("Role ARN", &form.role_arn)?),
+            validity: Some(SessionSecs::parse(
+                "AWS Access Token Validity",
+                &form.validity_secs,
+            )?),
+            max_session: Some(SessionSecs::parse("Max session", &form.max_session_secs)?),
+            cluster: cluster_of(&form)?,
+        })
     })();
-    let (validity, max, k8s) = match checked {
-        Ok(v) => v,
-        Err(e) => {
-            let view = TenantView {
-                status: StatusCode::BAD_REQUEST,
-                form: Some(form),
-                confirm: String::new(),
-                notice: None,
-                error: Some(e),
-            };
-            return tenant_view(&session, &t, view);
-        }
+    let saved = match change {
+        Ok(change) => admin::change_tenant(&app.db, &actor(&session, addr), &name, change).await,
+        Err(e) => Err(e),
     };
-    let mut changes = Vec::new();
-    let role_arn = Some(form.role_arn.as_str()).filter(|r| *r != t.role_arn);
-    if let Some(r) = role_arn {
-        changes.push(format!("role_arn {} -> {r}", t.role_arn));
-    }
-    let validity = Some(validity).filter(|v| *v != t.validity_secs);
-    if let Some(v) = validity {
-        changes.push(format!("validity {} -> {v}", t.validity_secs));
-    }
-    let max = Some(max).filter(|m| *m != t.max_session_secs);
-    if let Some(m) = max {
-        changes.push(format!("max_session {} -> {m}", t.max_session_secs));
-    }
-    if k8s.clear {
-        changes.push("k8s cleared".into());
-    }
-    if let Some(c) = &k8s.cluster {
-        changes.push(format!("k8s_cluster={c}"));
-    }
-    if let Some(s) = &k8s.server {
-        changes.push(format!("k8s_server={s}"));
-    }
-    if let Some(ca) = &k8s.ca {
-        changes.push(format!("k8s_ca={}", ca_fingerprint(ca)));
-    }
-    if changes.is_empty() {
-        return done(&session, &back, "unchanged");
-    }
-    let mut audit = change("tenant set", &session, client_of(addr))
-        .detail(format!("tenant {name}: {}", changes.join(", ")));
-    audit.role_arn = role_arn.map(str::to_string);
-    audit.scope = Some(format!("tenant {name}"));
-    match app
-        .db
-        .set_tenant(&name, role_arn, validity, max, &k8s, audit)
-        .await
-    {
-        Ok(true) => done(&session, &back, "saved"),
-        Ok(false) => not_found(&session, "No such tenant"),
-        Err(e) => internal("cannot save the tenant", &e),
+    match saved {
+        Ok(Outcome::Saved) => done(&session, &back, "saved"),
+        Ok(Outcome::Unchanged) => done(&session, &back, "unchanged"),
+        Err(e) => match shown(&session, e, "No such tenant") {
+            Ok(e) => {
+                let view = TenantView {
+                    status: StatusCode::BAD_REQUEST,
+                    form: Some(form),
+                    confirm: String::new(),
+                    notice: None,
+                    error: Some(e),
+                };
+                tenant_view(&session, &t, view)
+            }
+            Err(r) => r,
+        },
     }
 }
 
@@ -577,13 +518,10 @@ async fn tenant_remove(
         };
         return tenant_view(&session, &t, view);
     }
-    let mut audit = change("tenant remove", &session, client_of(addr))
-        .detail(format!("tenant {name} (id {})", t.id));
-    audit.scope = Some(format!("tenant {name}"));
-    match app.db.remove_tenant(&name, audit).await {
-        Ok(true) => done(&session, "/admin/tenants", "removed"),
-        Ok(false) => not_found(&session, "No such tenant"),
-        Err(e) => internal("cannot remove the tenant", &e),
+    match admin::remove_tenant(&app.db, &actor(&session, addr), &name).await {
+        Ok(()) => done(&session, "/admin/tenants", "removed"),
+        Err(domain::Error::Failed(e)) => internal("cannot remove the tenant", &e),
+        Err(_) => not_found(&session, "No such tenant"),
     }
 }
 
@@ -712,17 +650,6 @@ async fn users_page(
     users_view(&app, &session, StatusCode::OK, blank, notice(&q), None).await
 }
 
-/// Tenants a form names that do not exist.
-fn unknown_tenants(wanted: &[String], tenants: &[Tenant]) -> Result<(), String> {
-    match wanted
-        .iter()
-        .find(|w| !tenants.iter().any(|t| &t.name == *w))
-    {
-        Some(w) => Err(format!("There is no tenant '{w}'.")),
-        None => Ok(()),
-    }
-}
-
 async fn user_add(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -736,35 +663,24 @@ async fn user_add(
         Err(r) => return r,
     };
     let form = UserForm::read(&fields);
-    let (users, tenants) = match people(&app).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let checked = (|| {
-        cmd::check_name("user", &form.name).map_err(|e| format!("{e}."))?;
-        if users.iter().any(|u| u.name == form.name) {
-            return Err(format!(
-                "User '{}' already exists: change them on their own page.",
-                form.name
-            ));
+    let added = match (Name::parse("user", &form.name), names(&form.tenants)) {
+        (Ok(name), Ok(tenants)) => {
+            admin::add_user(&app.db, &actor(&session, addr), &name, form.admin, &tenants).await
         }
-        unknown_tenants(&form.tenants, &tenants)
-    })();
-    if let Err(e) = checked {
-        return users_view(&app, &session, StatusCode::BAD_REQUEST, form, None, Some(e)).await;
-    }
-    let detail = format!("admin={} tenants={}", form.admin, form.tenants.join(","));
-    let audit = change("user add", &session, client_of(addr))
-        .user(&form.name)
-        .detail(detail);
-    match app
-        .db
-        .upsert_user(&form.name, form.admin, &form.tenants, audit)
-        .await
-    {
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match added {
         Ok(()) => done(&session, back, "added"),
-        Err(e) => internal("cannot save the user", &e),
+        Err(e) => match shown(&session, e, "No such user") {
+            Ok(e) => users_view(&app, &session, StatusCode::BAD_REQUEST, form, None, Some(e)).await,
+            Err(r) => r,
+        },
     }
+}
+
+/// Ticked tenants as names.
+fn names(tenants: &[String]) -> domain::Result<Vec<Name>> {
+    tenants.iter().map(|t| Name::parse("tenant", t)).collect()
 }
 
 #[derive(Template)]
@@ -865,58 +781,34 @@ async fn user_save(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let (users, tenants) = match people(&app).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Some(user) = users.into_iter().find(|u| u.name == name) else {
-        return not_found(&session, "No such user");
-    };
     let form = UserForm::read(&fields);
-    let checked = if name == session.user && user.admin && !form.admin {
-        Err("You cannot drop your own admin flag: ask another admin to do it.".to_string())
-    } else {
-        unknown_tenants(&form.tenants, &tenants)
+    let saved = match names(&form.tenants) {
+        Ok(tenants) => {
+            let change = UserChange {
+                admin: Some(form.admin),
+                tenants: Some(tenants),
+            };
+            admin::change_user(&app.db, &actor(&session, addr), &name, change).await
+        }
+        Err(e) => Err(e),
     };
-    if let Err(e) = checked {
-        let view = UserView {
-            status: StatusCode::BAD_REQUEST,
-            admin: form.admin,
-            tenants: form.tenants,
-            confirm: String::new(),
-            notice: None,
-            error: Some(e),
-        };
-        return user_view(&app, &session, &name, view).await;
-    }
-    let mut old_tenants = user.tenants.clone();
-    let mut new_tenants = form.tenants.clone();
-    old_tenants.sort();
-    new_tenants.sort();
-    let mut changes = Vec::new();
-    if form.admin != user.admin {
-        changes.push(format!("admin {} -> {}", user.admin, form.admin));
-    }
-    if old_tenants != new_tenants {
-        changes.push(format!(
-            "tenants {} -> {}",
-            old_tenants.join(","),
-            new_tenants.join(",")
-        ));
-    }
-    if changes.is_empty() {
-        return done(&session, &back, "unchanged");
-    }
-    let audit = change("user set", &session, client_of(addr))
-        .user(&name)
-        .detail(changes.join(", "));
-    match app
-        .db
-        .upsert_user(&name, form.admin, &new_tenants, audit)
-        .await
-    {
-        Ok(()) => done(&session, &back, "saved"),
-        Err(e) => internal("cannot save the user", &e),
+    match saved {
+        Ok(Outcome::Saved) => done(&session, &back, "saved"),
+        Ok(Outcome::Unchanged) => done(&session, &back, "unchanged"),
+        Err(e) => match shown(&session, e, "No such user") {
+            Ok(e) => {
+                let view = UserView {
+                    status: StatusCode::BAD_REQUEST,
+                    admin: form.admin,
+                    tenants: form.tenants,
+                    confirm: String::new(),
+                    notice: None,
+                    error: Some(e),
+                };
+                user_view(&app, &session, &name, view).await
+            }
+            Err(r) => r,
+        },
     }
 }
 
@@ -939,37 +831,29 @@ async fn user_remove(
         Err(r) => return r,
     };
     let confirm = fields.get("confirm");
-    let refused = if name == session.user {
-        Some("You cannot remove yourself: ask another admin to do it.".to_string())
-    } else if confirm != name {
-        Some(format!(
-            "To remove the user, type their name ({name}) into the confirmation field."
-        ))
+    let removed = if confirm == name {
+        admin::remove_user(&app.db, &actor(&session, addr), &name).await
     } else {
-        None
+        Err(domain::Error::Invalid(format!(
+            "to remove the user, type their name ({name}) into the confirmation field"
+        )))
     };
-    if let Some(e) = refused {
-        let view = UserView {
-            status: StatusCode::BAD_REQUEST,
-            admin: user.admin,
-            tenants: user.tenants,
-            confirm: confirm.into(),
-            notice: None,
-            error: Some(e),
-        };
-        return user_view(&app, &session, &name, view).await;
-    }
-    let audit = change("user remove", &session, client_of(addr))
-        .user(&name)
-        .detail(format!(
-            "admin={} tenants={}",
-            user.admin,
-            user.tenants.join(",")
-        ));
-    match app.db.remove_user(&name, audit).await {
-        Ok(true) => done(&session, "/admin/users", "removed"),
-        Ok(false) => not_found(&session, "No such user"),
-        Err(e) => internal("cannot remove the user", &e),
+    match removed {
+        Ok(()) => done(&session, "/admin/users", "removed"),
+        Err(e) => match shown(&session, e, "No such user") {
+            Ok(e) => {
+                let view = UserView {
+                    status: StatusCode::BAD_REQUEST,
+                    admin: user.admin,
+                    tenants: user.tenants,
+                    confirm: confirm.into(),
+                    notice: None,
+                    error: Some(e),
+                };
+                user_view(&app, &session, &name, view).await
+            }
+            Err(r) => r,
+        },
     }
 }
 
@@ -1031,24 +915,23 @@ async fn settings_save(
         fields.get("admin_role_arn"),
         fields.get("ops_role_arn"),
     );
-    let checked = (|| {
-        let s = secs("AdminJitSessionDuration", secs_text)?;
-        if !admin_arn.is_empty() {
-            role("Admin role ARN", admin_arn)?;
-        }
-        if !ops_arn.is_empty() {
-            role("Ops role ARN", ops_arn)?;
-        }
-        Ok(s)
+    let change = (|| {
+        Ok(SettingsChange {
+            admin_session: Some(SessionSecs::parse("AdminJitSessionDuration", secs_text)?),
+            // An emptied role field clears that role.
+            admin_role: Some(RoleArn::parse_optional("Admin role ARN", admin_arn)?),
+            ops_role: Some(RoleArn::parse_optional("Ops role ARN", ops_arn)?),
+        })
     })();
-    let current = match app.db.settings().await {
-        Ok(s) => s,
-        Err(e) => return internal("portal state unreadable", &e),
+    let saved = match change {
+        Ok(change) => admin::change_settings(&app.db, &actor(&session, addr), change).await,
+        Err(e) => Err(e),
     };
-    let wanted = match checked {
-        Ok(s) => s,
-        Err(e) => {
-            return page(
+    match saved {
+        Ok(Outcome::Saved) => done(&session, back, "saved"),
+        Ok(Outcome::Unchanged) => done(&session, back, "unchanged"),
+        Err(e) => match shown(&session, e, "No such page") {
+            Ok(e) => page(
                 &session,
                 StatusCode::BAD_REQUEST,
                 &SettingsPage {
@@ -1059,55 +942,9 @@ async fn settings_save(
                     notice: None,
                     error: Some(e),
                 },
-            );
-        }
-    };
-    // An emptied role field clears that role.
-    let new_secs = Some(wanted).filter(|s| *s != current.admin_session_secs);
-    let changed = |new: &str, old: &Option<String>| -> Option<Option<String>> {
-        let new = Some(new.to_string()).filter(|n| !n.is_empty());
-        (new != *old).then_some(new)
-    };
-    let new_admin = changed(admin_arn, &current.admin_role_arn);
-    let new_ops = changed(ops_arn, &current.ops_role_arn);
-    let mut changes = Vec::new();
-    if let Some(s) = new_secs {
-        changes.push(format!(
-            "admin_session {} -> {s}",
-            current.admin_session_secs
-        ));
-    }
-    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    if let Some(a) = &new_admin {
-        changes.push(format!(
-            "admin_role_arn {} -> {}",
-            show(&current.admin_role_arn),
-            show(a)
-        ));
-    }
-    if let Some(o) = &new_ops {
-        changes.push(format!(
-            "ops_role_arn {} -> {}",
-            show(&current.ops_role_arn),
-            show(o)
-        ));
-    }
-    if changes.is_empty() {
-        return done(&session, back, "unchanged");
-    }
-    let audit = change("settings", &session, client_of(addr)).detail(changes.join(", "));
-    match app
-        .db
-        .write_settings(
-            new_secs,
-            new_admin.as_ref().map(Option::as_deref),
-            new_ops.as_ref().map(Option::as_deref),
-            audit,
-        )
-        .await
-    {
-        Ok(()) => done(&session, back, "saved"),
-        Err(e) => internal("cannot save the settings", &e),
+            ),
+            Err(r) => r,
+        },
     }
 }
 
@@ -1157,6 +994,8 @@ struct AuditPage<'a> {
     event: String,
     since: String,
     limit: String,
+    /// Every event name, and whether the filter names it.
+    events: Vec<(&'static str, bool)>,
     entries: Vec<AuditRow>,
     error: Option<String>,
 }
@@ -1180,45 +1019,48 @@ async fn audit_page(
     );
     let checked = (|| {
         let now = jiff::Timestamp::now().as_second();
-        let since = Some(since)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                cmd::audit::parse_since(s, now).map_err(|_| {
-                    "Since wants an RFC 3339 time (2026-01-31T08:00:00Z) or an age such as \
-                     90s, 30m, 12h or 7d."
-                        .to_string()
-                })
-            })
-            .transpose()?;
+        let given = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
+        let filter = audit::Filter {
+            user: given(user),
+            event: given(event)
+                .map(|e| audit::parse_event("Event", &e))
+                .transpose()?,
+            since: given(since)
+                .map(|s| audit::parse_since("Since", &s, now))
+                .transpose()?,
+        };
         let limit = if limit.is_empty() {
-            AUDIT_DEFAULT_LIMIT
+            audit::DEFAULT_LIMIT
         } else {
             limit
                 .parse::<i64>()
                 .ok()
                 .filter(|n| (1..=AUDIT_MAX_LIMIT).contains(n))
-                .ok_or_else(|| format!("Limit must be a number from 1 to {AUDIT_MAX_LIMIT}."))?
+                .ok_or_else(|| {
+                    domain::Error::Invalid(format!(
+                        "limit must be a number from 1 to {AUDIT_MAX_LIMIT}"
+                    ))
+                })?
         };
-        Ok::<_, String>((since, limit))
+        Ok::<_, domain::Error>((filter, limit))
     })();
     let (status, entries, error) = match checked {
-        Ok((since, limit)) => {
-            let opt = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
-            let found = app
-                .db
-                .audit_find(opt(user).as_deref(), opt(event).as_deref(), since, limit)
-                .await;
-            match found {
-                // Newest first on the page.
-                Ok(list) => (
-                    StatusCode::OK,
-                    list.into_iter().rev().map(AuditRow::of).collect(),
-                    None,
-                ),
-                Err(e) => return internal("portal state unreadable", &e),
-            }
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, Vec::new(), Some(e)),
+        Ok((filter, limit)) => match audit::find(&app.db, &filter, limit).await {
+            // Newest first on the page.
+            Ok(list) => (
+                StatusCode::OK,
+                list.into_iter().rev().map(AuditRow::of).collect(),
+                None,
+            ),
+            Err(e) => match shown(&session, e, "No such page") {
+                Ok(e) => (StatusCode::BAD_REQUEST, Vec::new(), Some(e)),
+                Err(r) => return r,
+            },
+        },
+        Err(e) => match shown(&session, e, "No such page") {
+            Ok(e) => (StatusCode::BAD_REQUEST, Vec::new(), Some(e)),
+            Err(r) => return r,
+        },
     };
     page(
         &session,
@@ -1228,8 +1070,11 @@ async fn audit_page(
             user: user.into(),
             event: event.into(),
             since: since.into(),
+            events: AuditEvent::ALL
+                .map(|e| (e.as_str(), e.as_str() == event))
+                .to_vec(),
             limit: if limit.is_empty() {
-                AUDIT_DEFAULT_LIMIT.to_string()
+                audit::DEFAULT_LIMIT.to_string()
             } else {
                 limit.into()
             },

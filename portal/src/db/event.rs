@@ -1,0 +1,106 @@
+//! The audit trail's vocabulary: every event the portal records, named once. The trail stores
+//! the name; filters (`jit portal audit --event`, the audit page) accept only these names.
+
+/// One kind of audit row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditEvent {
+    /// Credentials vended (API or profile page).
+    Vend,
+    VendFailed,
+    /// An EKS token vended.
+    K8sVend,
+    K8sVendFailed,
+    /// A CLI login authorized on the CLI-login page (a login token minted).
+    Login,
+    WebSignIn,
+    WebSignInFailed,
+    WebSignOut,
+    TokenCreate,
+    TokenRevoke,
+    UserAdd,
+    UserSet,
+    UserRemove,
+    UserPasswd,
+    TenantAdd,
+    TenantSet,
+    TenantRemove,
+    Settings,
+}
+
+impl AuditEvent {
+    pub const ALL: [AuditEvent; 18] = [
+        AuditEvent::Vend,
+        AuditEvent::VendFailed,
+        AuditEvent::K8sVend,
+        AuditEvent::K8sVendFailed,
+        AuditEvent::Login,
+        AuditEvent::WebSignIn,
+        AuditEvent::WebSignInFailed,
+        AuditEvent::WebSignOut,
+        AuditEvent::TokenCreate,
+        AuditEvent::TokenRevoke,
+        AuditEvent::UserAdd,
+        AuditEvent::UserSet,
+        AuditEvent::UserRemove,
+        AuditEvent::UserPasswd,
+        AuditEvent::TenantAdd,
+        AuditEvent::TenantSet,
+        AuditEvent::TenantRemove,
+        AuditEvent::Settings,
+    ];
+
+    /// The name the trail stores and prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::Vend => "vend",
+            AuditEvent::VendFailed => "vend failed",
+            AuditEvent::K8sVend => "k8s vend",
+            AuditEvent::K8sVendFailed => "k8s vend failed",
+            AuditEvent::Login => "login",
+            AuditEvent::WebSignIn => "web sign-in",
+            AuditEvent::WebSignInFailed => "web sign-in failed",
+            AuditEvent::WebSignOut => "web sign-out",
+            AuditEvent::TokenCreate => "token create",
+            AuditEvent::TokenRevoke => "token revoke",
+            AuditEvent::UserAdd => "user add",
+            AuditEvent::UserSet => "user set",
+            AuditEvent::UserRemove => "user remove",
+            AuditEvent::UserPasswd => "user passwd",
+            AuditEvent::TenantAdd => "tenant add",
+            AuditEvent::TenantSet => "tenant set",
+            AuditEvent::TenantRemove => "tenant remove",
+            AuditEvent::Settings => "settings",
+        }
+    }
+
+    /// The event a stored or typed name means, if it is one.
+    pub fn parse(name: &str) -> Option<AuditEvent> {
+        AuditEvent::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    /// Every name, for a message that lists them.
+    pub fn names() -> String {
+        AuditEvent::ALL.map(AuditEvent::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for AuditEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditEvent;
+
+    #[test]
+    fn every_name_parses_back_and_names_are_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for e in AuditEvent::ALL {
+            assert_eq!(AuditEvent::parse(e.as_str()), Some(e));
+            assert!(seen.insert(e.as_str()), "{e} twice");
+        }
+        assert_eq!(AuditEvent::parse("vend "), None);
+    }
+}

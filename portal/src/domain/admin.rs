@@ -1,0 +1,373 @@
+//! Admin changes to tenants, users and the system settings, the same from `jit portal` and from
+//! the admin pages: check the values (already typed by `rules`), diff them against what is
+//! stored, write one audit detail, and commit the change with its audit row in one transaction.
+//! A change that changes nothing writes nothing and is not audited.
+
+use std::fmt::Display;
+
+use super::rules::{ClusterCa, ClusterName, ClusterServer, Name, RoleArn, SessionSecs};
+use super::{Actor, Error, Outcome, Result};
+use crate::db::{AuditEvent, Db, K8sChange, Settings, Tenant, User};
+
+/// `old -> new` for the audit detail, `-` standing for nothing.
+fn arrow(field: &str, old: impl Display, new: impl Display) -> String {
+    format!("{field} {old} -> {new}")
+}
+
+fn or_dash(v: Option<&str>) -> &str {
+    v.unwrap_or("-")
+}
+
+async fn tenant(db: &Db, name: &str) -> Result<Tenant> {
+    db.list_tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| Error::NotFound(format!("no tenant '{}'", crate::log::escape(name))))
+}
+
+async fn user(db: &Db, name: &str) -> Result<User> {
+    db.list_users()
+        .await?
+        .into_iter()
+        .find(|u| u.name == name)
+        .ok_or_else(|| Error::NotFound(format!("no portal user '{}'", crate::log::escape(name))))
+}
+
+// ---- tenants ----
+
+/// A tenant to add.
+pub struct NewTenant {
+    pub name: Name,
+    pub role_arn: RoleArn,
+    pub validity: SessionSecs,
+    pub max_session: SessionSecs,
+}
+
+/// Adds a tenant and returns its id. An existing tenant is changed with [`change_tenant`],
+/// never replaced by an add.
+pub async fn add_tenant(db: &Db, actor: &Actor, new: NewTenant) -> Result<String> {
+    let name = new.name.as_str();
+    if db.list_tenants().await?.iter().any(|t| t.name == name) {
+        return Err(Error::Invalid(format!(
+            "tenant '{name}' already exists: change it with `jit portal tenant set {name}` or on its admin page"
+        )));
+    }
+    let (validity, max) = (new.validity.get(), new.max_session.get());
+    let mut audit = actor.audit(AuditEvent::TenantAdd).detail(format!(
+        "tenant {name} validity={validity} max_session={max}"
+    ));
+    audit.role_arn = Some(new.role_arn.as_str().into());
+    audit.scope = Some(format!("tenant {name}"));
+    Ok(db
+        .upsert_tenant(name, new.role_arn.as_str(), validity, max, audit)
+        .await?)
+}
+
+/// What to do with a tenant's Kubernetes cluster.
+#[derive(Debug, Default)]
+pub enum ClusterChange {
+    #[default]
+    Keep,
+    Clear,
+    /// Set these; what is `None` stays. A tenant without a cluster needs a name and a server.
+    Set {
+        cluster: Option<ClusterName>,
+        server: Option<ClusterServer>,
+        ca: Option<ClusterCa>,
+    },
+}
+
+/// A change to some of a tenant's settings; `None` keeps a setting.
+#[derive(Debug, Default)]
+pub struct TenantChange {
+    pub role_arn: Option<RoleArn>,
+    pub validity: Option<SessionSecs>,
+    pub max_session: Option<SessionSecs>,
+    pub cluster: ClusterChange,
+}
+
+pub async fn change_tenant(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    change: TenantChange,
+) -> Result<Outcome> {
+    let t = tenant(db, name).await?;
+    let mut changes = Vec::new();
+    let role_arn = change
+        .role_arn
+        .filter(|r| r.as_str() != t.role_arn)
+        .inspect(|r| changes.push(arrow("role_arn", &t.role_arn, r.as_str())));
+    let validity = change
+        .validity
+        .map(SessionSecs::get)
+        .filter(|v| *v != t.validity_secs)
+        .inspect(|v| changes.push(arrow("validity", t.validity_secs, v)));
+    let max = change
+        .max_session
+        .map(SessionSecs::get)
+        .filter(|m| *m != t.max_session_secs)
+        .inspect(|m| changes.push(arrow("max_session", t.max_session_secs, m)));
+    let old = t.k8s.as_ref();
+    let k8s = match change.cluster {
+        ClusterChange::Keep => K8sChange::default(),
+        ClusterChange::Clear => K8sChange {
+            clear: old.is_some(),
+            ..K8sChange::default()
+        },
+        ClusterChange::Set {
+            cluster,
+            server,
+            ca,
+        } => {
+            if old.is_none() && (cluster.is_none() || server.is_none()) {
+                return Err(Error::Invalid(format!(
+                    "a cluster name and an API server URL go together: tenant '{name}' has no cluster yet"
+                )));
+            }
+            let cluster = cluster.filter(|c| old.is_none_or(|k| k.name != c.as_str()));
+            let server = server.filter(|s| old.is_none_or(|k| k.server != s.as_str()));
+            let ca = ca.filter(|c| old.is_none_or(|k| k.ca.as_deref() != Some(c.as_str())));
+            let was = |f: fn(&crate::db::K8sCluster) -> Option<String>| old.and_then(f);
+            if let Some(c) = &cluster {
+                let before = was(|k| Some(k.name.clone()));
+                changes.push(arrow("k8s_cluster", or_dash(before.as_deref()), c.as_str()));
+            }
+            if let Some(s) = &server {
+                let before = was(|k| Some(k.server.clone()));
+                changes.push(arrow("k8s_server", or_dash(before.as_deref()), s.as_str()));
+            }
+            if let Some(c) = &ca {
+                let before = was(|k| {
+                    k.ca.as_deref()
+                        .map(|ca| ClusterCa::stored(ca).fingerprint())
+                });
+                changes.push(arrow("k8s_ca", or_dash(before.as_deref()), c.fingerprint()));
+            }
+            K8sChange {
+                cluster: cluster.map(|c| c.as_str().into()),
+                server: server.map(|s| s.as_str().into()),
+                ca: ca.map(|c| c.as_str().into()),
+                clear: false,
+            }
+        }
+    };
+    if k8s.clear {
+        changes.push("k8s cleared".into());
+    }
+    if changes.is_empty() {
+        return Ok(Outcome::Unchanged);
+    }
+    let mut audit = actor
+        .audit(AuditEvent::TenantSet)
+        .detail(format!("tenant {name}: {}", changes.join(", ")));
+    audit.role_arn = role_arn.as_ref().map(|r| r.as_str().into());
+    audit.scope = Some(format!("tenant {name}"));
+    let role = role_arn.as_ref().map(RoleArn::as_str);
+    if !db
+        .set_tenant(name, role, validity, max, &k8s, audit)
+        .await?
+    {
+        return Err(Error::NotFound(format!("no tenant '{name}'")));
+    }
+    Ok(Outcome::Saved)
+}
+
+/// Removes a tenant; its users lose access to it.
+pub async fn remove_tenant(db: &Db, actor: &Actor, name: &str) -> Result<()> {
+    let t = tenant(db, name).await?;
+    let mut audit = actor
+        .audit(AuditEvent::TenantRemove)
+        .detail(format!("tenant {name} (id {})", t.id));
+    audit.scope = Some(format!("tenant {name}"));
+    if !db.remove_tenant(name, audit).await? {
+        return Err(Error::NotFound(format!("no tenant '{name}'")));
+    }
+    Ok(())
+}
+
+// ---- users ----
+
+async fn known_tenants(db: &Db, wanted: &[Name]) -> Result<Vec<String>> {
+    let tenants = db.list_tenants().await?;
+    let mut names: Vec<String> = Vec::new();
+    for w in wanted {
+        if !tenants.iter().any(|t| t.name == w.as_str()) {
+            return Err(Error::Invalid(format!(
+                "there is no tenant '{}': add it first",
+                w.as_str()
+            )));
+        }
+        if !names.iter().any(|n| n == w.as_str()) {
+            names.push(w.as_str().into());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Adds a user. An existing user is changed with [`change_user`], never replaced by an add.
+pub async fn add_user(
+    db: &Db,
+    actor: &Actor,
+    name: &Name,
+    admin: bool,
+    tenants: &[Name],
+) -> Result<()> {
+    let name = name.as_str();
+    if db.list_users().await?.iter().any(|u| u.name == name) {
+        return Err(Error::Invalid(format!(
+            "user '{name}' already exists: change them with `jit portal user set {name}` or on their admin page"
+        )));
+    }
+    let tenants = known_tenants(db, tenants).await?;
+    let audit = actor
+        .audit(AuditEvent::UserAdd)
+        .user(name)
+        .detail(format!("admin={admin} tenants={}", tenants.join(",")));
+    db.upsert_user(name, admin, &tenants, audit).await?;
+    Ok(())
+}
+
+/// A change to a user; `None` keeps a setting. `tenants` replaces the whole list.
+#[derive(Debug, Default)]
+pub struct UserChange {
+    pub admin: Option<bool>,
+    pub tenants: Option<Vec<Name>>,
+}
+
+pub async fn change_user(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    change: UserChange,
+) -> Result<Outcome> {
+    let u = user(db, name).await?;
+    let admin = change.admin.unwrap_or(u.admin);
+    if actor.is(name) && u.admin && !admin {
+        return Err(Error::Invalid(
+            "you cannot drop your own admin flag: ask another admin to do it".into(),
+        ));
+    }
+    let mut old_tenants = u.tenants.clone();
+    old_tenants.sort();
+    let tenants = match &change.tenants {
+        Some(t) => known_tenants(db, t).await?,
+        None => old_tenants.clone(),
+    };
+    let mut changes = Vec::new();
+    if admin != u.admin {
+        changes.push(arrow("admin", u.admin, admin));
+    }
+    if tenants != old_tenants {
+        let show = |t: &[String]| {
+            if t.is_empty() {
+                "-".to_string()
+            } else {
+                t.join(",")
+            }
+        };
+        changes.push(arrow("tenants", show(&old_tenants), show(&tenants)));
+    }
+    if changes.is_empty() {
+        return Ok(Outcome::Unchanged);
+    }
+    let audit = actor
+        .audit(AuditEvent::UserSet)
+        .user(name)
+        .detail(changes.join(", "));
+    db.upsert_user(name, admin, &tenants, audit).await?;
+    Ok(Outcome::Saved)
+}
+
+/// Removes a user and every token of theirs. Nobody removes themselves.
+pub async fn remove_user(db: &Db, actor: &Actor, name: &str) -> Result<()> {
+    if actor.is(name) {
+        return Err(Error::Invalid(
+            "you cannot remove yourself: ask another admin to do it".into(),
+        ));
+    }
+    let u = user(db, name).await?;
+    let audit = actor
+        .audit(AuditEvent::UserRemove)
+        .user(name)
+        .detail(format!("admin={} tenants={}", u.admin, u.tenants.join(",")));
+    if !db.remove_user(name, audit).await? {
+        return Err(Error::NotFound(format!("no portal user '{name}'")));
+    }
+    Ok(())
+}
+
+/// Sets a user's web sign-in password (hashed with argon2id off the async threads).
+pub async fn set_password(db: &Db, actor: &Actor, name: &str, password: String) -> Result<()> {
+    let hash = tokio::task::spawn_blocking(move || crate::password::hash(&password))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))??;
+    let audit = actor.audit(AuditEvent::UserPasswd).user(name);
+    if !db.set_password(name, &hash, audit).await? {
+        return Err(Error::NotFound(format!(
+            "no portal user '{}'",
+            crate::log::escape(name)
+        )));
+    }
+    Ok(())
+}
+
+// ---- system settings ----
+
+/// A change to the system settings; `None` keeps a setting, `Some(None)` clears a role.
+#[derive(Debug, Default)]
+pub struct SettingsChange {
+    pub admin_session: Option<SessionSecs>,
+    pub admin_role: Option<Option<RoleArn>>,
+    pub ops_role: Option<Option<RoleArn>>,
+}
+
+pub async fn change_settings(db: &Db, actor: &Actor, change: SettingsChange) -> Result<Outcome> {
+    let current: Settings = db.settings().await?;
+    let mut changes = Vec::new();
+    let secs = change
+        .admin_session
+        .map(SessionSecs::get)
+        .filter(|s| *s != current.admin_session_secs)
+        .inspect(|s| changes.push(arrow("admin_session", current.admin_session_secs, s)));
+    let role = |field: &str,
+                wanted: Option<Option<RoleArn>>,
+                old: &Option<String>,
+                changes: &mut Vec<String>| {
+        let new = wanted?.map(|r| r.as_str().to_string());
+        (new != *old).then(|| {
+            changes.push(arrow(
+                field,
+                or_dash(old.as_deref()),
+                or_dash(new.as_deref()),
+            ));
+            new
+        })
+    };
+    let admin_role = role(
+        "admin_role_arn",
+        change.admin_role,
+        &current.admin_role_arn,
+        &mut changes,
+    );
+    let ops_role = role(
+        "ops_role_arn",
+        change.ops_role,
+        &current.ops_role_arn,
+        &mut changes,
+    );
+    if changes.is_empty() {
+        return Ok(Outcome::Unchanged);
+    }
+    let audit = actor.audit(AuditEvent::Settings).detail(changes.join(", "));
+    db.write_settings(
+        secs,
+        admin_role.as_ref().map(Option::as_deref),
+        ops_role.as_ref().map(Option::as_deref),
+        audit,
+    )
+    .await?;
+    Ok(Outcome::Saved)
+}

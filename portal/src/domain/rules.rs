@@ -1,0 +1,289 @@
+//! The portal's values, each with one parser and one message: a door passes the words its user
+//! typed the value under (`--validity`, "AWS Access Token Validity") and gets back the value or
+//! the message, the same at every door. Once parsed, a value cannot break its rule.
+
+use base64::Engine as _;
+
+use super::{Error, Result};
+use crate::log::escape;
+
+/// STS's shortest session.
+pub const MIN_SESSION_SECS: i64 = 900;
+/// STS's longest role session (a role's MaxSessionDuration at its highest).
+pub const MAX_SESSION_SECS: i64 = 43200;
+/// A new tenant's AWS Access Token Validity.
+pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
+
+fn invalid(message: String) -> Error {
+    Error::Invalid(message)
+}
+
+/// A user or tenant name. Names end up in STS session names, logs and the audit trail, so
+/// they are kept plain.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Name(String);
+
+impl Name {
+    /// `kind` is what the name names: "user" or "tenant".
+    pub fn parse(kind: &str, raw: &str) -> Result<Name> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !ok {
+            return Err(invalid(format!(
+                "invalid {kind} name '{}': use 1-64 of A-Z a-z 0-9 _ + = , . @ -",
+                escape(raw)
+            )));
+        }
+        Ok(Name(raw.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleArn(String);
+
+impl RoleArn {
+    pub fn parse(label: &str, arn: &str) -> Result<RoleArn> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let ok = arn.len() <= 2048
+            && matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+            if !partition.is_empty()
+                && partition.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| {
+                    !name.is_empty()
+                        && !name.ends_with('/')
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
+                }));
+        if !ok {
+            return Err(invalid(format!(
+                "{label} must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+            )));
+        }
+        Ok(RoleArn(arn.into()))
+    }
+
+    /// An optional role: empty means none (an emptied field, or `--admin-role-arn ''`).
+    pub fn parse_optional(label: &str, arn: &str) -> Result<Option<RoleArn>> {
+        if arn.is_empty() {
+            return Ok(None);
+        }
+        RoleArn::parse(label, arn).map(Some)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A session length STS accepts: whole seconds from 900 to 43200. Out-of-range values are
+/// refused, not clamped, at every door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSecs(i64);
+
+impl SessionSecs {
+    pub fn new(label: &str, secs: i64) -> Result<SessionSecs> {
+        if !(MIN_SESSION_SECS..=MAX_SESSION_SECS).contains(&secs) {
+            return Err(Self::refused(label));
+        }
+        Ok(SessionSecs(secs))
+    }
+
+    /// From a form field's text.
+    pub fn parse(label: &str, text: &str) -> Result<SessionSecs> {
+        let secs = text
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| Self::refused(label))?;
+        SessionSecs::new(label, secs)
+    }
+
+    fn refused(label: &str) -> Error {
+        invalid(format!(
+            "{label} must be a whole number of seconds from {MIN_SESSION_SECS} to {MAX_SESSION_SECS}"
+        ))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A Kubernetes cluster name: it is signed into tokens, so no spaces or control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterName(String);
+
+impl ClusterName {
+    pub fn parse(label: &str, name: &str) -> Result<ClusterName> {
+        if name.is_empty()
+            || name.len() > 255
+            || name.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(invalid(format!(
+                "{label} must be a cluster name without spaces"
+            )));
+        }
+        Ok(ClusterName(name.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A cluster's API server: an http(s) URL with a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterServer(String);
+
+impl ClusterServer {
+    pub fn parse(label: &str, server: &str) -> Result<ClusterServer> {
+        let ok = server.len() <= 2048
+            && url::Url::parse(server).is_ok_and(|u| {
+                (u.scheme() == "https" || u.scheme() == "http") && u.host_str().is_some()
+            });
+        if !ok {
+            return Err(invalid(format!(
+                "{label} must be an https:// URL, not '{}'",
+                escape(server)
+            )));
+        }
+        Ok(ClusterServer(server.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A cluster CA as kubeconfig's `certificate-authority-data` wants it: base64 of a PEM
+/// certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterCa(String);
+
+impl ClusterCa {
+    /// From the PEM itself (a file's bytes).
+    pub fn from_pem(pem: &[u8]) -> Result<ClusterCa> {
+        if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(invalid(
+                "the cluster CA must be a PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        Ok(ClusterCa(
+            base64::engine::general_purpose::STANDARD.encode(pem),
+        ))
+    }
+
+    /// From what a person typed or pasted: the PEM itself, or base64 of it.
+    pub fn parse(label: &str, text: &str) -> Result<ClusterCa> {
+        if text.contains("-----BEGIN") {
+            return ClusterCa::from_pem(text.as_bytes());
+        }
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| invalid(format!("{label} must be base64 of a PEM certificate")))?;
+        ClusterCa::from_pem(&pem)
+    }
+
+    /// Stored form: base64 of the PEM.
+    pub fn stored(stored: &str) -> ClusterCa {
+        ClusterCa(stored.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A short, non-secret fingerprint for the audit trail and the tenant page.
+    pub fn fingerprint(&self) -> String {
+        format!("sha256:{}", &crate::secret::digest(&self.0)[..16])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message<T: std::fmt::Debug>(r: Result<T>) -> String {
+        r.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn role_arns_must_have_the_iam_role_shape() {
+        for good in [
+            "arn:aws:iam::111111111111:role/dev01",
+            "arn:aws-us-gov:iam::123456789012:role/team/path/Name_+=,.@-",
+        ] {
+            assert!(RoleArn::parse("--role-arn", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "arn:",
+            "arn:aws:iam::1111:role/dev01",
+            "arn:aws:iam::111111111111:user/dev01",
+            "arn:aws:iam::111111111111:role/",
+            "arn:aws:sts::111111111111:role/dev01",
+            "arn:aws:iam::111111111111:role/with space",
+        ] {
+            let err = message(RoleArn::parse("Role ARN", bad));
+            assert!(err.starts_with("Role ARN must be an IAM role ARN"), "{err}");
+        }
+        assert_eq!(RoleArn::parse_optional("x", "").expect("empty"), None);
+    }
+
+    #[test]
+    fn sessions_are_refused_outside_what_sts_allows() {
+        assert_eq!(SessionSecs::new("v", 900).expect("min").get(), 900);
+        assert_eq!(
+            SessionSecs::parse("v", " 43200 ").expect("max").get(),
+            43200
+        );
+        for bad in ["899", "43201", "60", "-1", "abc", "", "1e3"] {
+            assert_eq!(
+                message(SessionSecs::parse("--validity", bad)),
+                "--validity must be a whole number of seconds from 900 to 43200",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_plain() {
+        assert!(Name::parse("tenant", "dev-01.a@b").is_ok());
+        assert_eq!(
+            message(Name::parse("tenant", "bad/name")),
+            "invalid tenant name 'bad/name': use 1-64 of A-Z a-z 0-9 _ + = , . @ -"
+        );
+        assert!(Name::parse("user", &"x".repeat(65)).is_err());
+        assert!(message(Name::parse("user", "a\nb")).contains("a\\nb"));
+    }
+
+    #[test]
+    fn cluster_checks() {
+        assert!(ClusterName::parse("c", "prod-1").is_ok());
+        assert!(ClusterName::parse("c", "two words").is_err());
+        assert!(ClusterServer::parse("s", "https://k8s.example:6443").is_ok());
+        assert!(ClusterServer::parse("s", "ftp://k8s.example").is_err());
+        assert!(ClusterServer::parse("s", "k8s.example").is_err());
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let from_pem = ClusterCa::from_pem(pem.as_bytes()).expect("pem");
+        assert_eq!(ClusterCa::parse("ca", pem).expect("pasted"), from_pem);
+        assert_eq!(
+            ClusterCa::parse("ca", from_pem.as_str()).expect("base64"),
+            from_pem
+        );
+        assert!(ClusterCa::from_pem(b"not a cert").is_err());
+        assert!(message(ClusterCa::parse("ca", "%%%")).starts_with("ca must be base64"));
+        assert!(from_pem.fingerprint().starts_with("sha256:"));
+        assert_eq!(from_pem.fingerprint().len(), "sha256:".len() + 16);
+    }
+}
