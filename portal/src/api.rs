@@ -20,7 +20,8 @@ use jit_wire::console::SessionKeys;
 use jit_wire::paths;
 use serde_json::json;
 
-use crate::db::{AuditEntry, Authed, Db, clamp_session};
+use crate::db::{AuditEntry, Authed, Db};
+use crate::domain::rules::clamp_session;
 use crate::log;
 use crate::page;
 use crate::sts::{Signin, Sts};
@@ -359,7 +360,10 @@ pub(crate) async fn vend_admin(
             format!("no {kind} role configured"),
         ));
     };
-    let secs = clamp_session(settings.admin_session_secs, crate::db::MAX_SESSION_SECS);
+    let secs = clamp_session(
+        settings.admin_session_secs,
+        crate::domain::rules::MAX_SESSION_SECS,
+    );
     vend(app, who, client, kind, &role, secs).await
 }
 
@@ -489,7 +493,10 @@ async fn plan_k8s(
         ),
         (Some(_), None) => reply(StatusCode::NOT_FOUND, json!("no admin role configured")),
         (Some(cluster), Some(role)) => {
-            let secs = clamp_session(settings.admin_session_secs, crate::db::MAX_SESSION_SECS);
+            let secs = clamp_session(
+                settings.admin_session_secs,
+                crate::domain::rules::MAX_SESSION_SECS,
+            );
             let scope = format!("plan {plan}");
             k8s_vend(&app, &who, client_of(addr), &scope, &role, secs, &cluster).await
         }

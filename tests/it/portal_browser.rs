@@ -489,7 +489,7 @@ fn admin_pages_in_chromium_change_the_next_vends_duration() {
     let tenant = &seen["tenant"];
     assert_eq!(tenant["url"], "/admin/tenants/dev01", "{seen}");
     assert_eq!(tenant["id"], dev01.as_str());
-    assert_eq!(tenant["validityBefore"], "60");
+    assert_eq!(tenant["validityBefore"], "900");
     assert!(tenant["error"].is_null(), "{seen}");
     assert!(!tenant["notice"].is_null(), "a saved notice: {seen}");
     assert_eq!(tenant["validityAfter"], "1800");

@@ -43,8 +43,8 @@ pub fn admin(sb: &Sandbox, args: &[&str]) -> String {
     sb.run(&full).ok().stdout
 }
 
-/// Tenants dev01 (validity 60 -> clamped to 900) and big (validity 100000, role max 7200);
-/// alice in dev01, root an admin. Returns (alice's token, root's token).
+/// Tenants dev01 (validity 900, STS's least) and big (validity 43200, role max 7200); alice in
+/// dev01, root an admin. Returns (alice's token, root's token).
 #[track_caller]
 pub fn provision(sb: &Sandbox) -> (String, String) {
     admin(
@@ -56,7 +56,7 @@ pub fn provision(sb: &Sandbox) -> (String, String) {
             "--role-arn",
             "arn:aws:iam::111111111111:role/dev01",
             "--validity",
-            "60",
+            "900",
         ],
     );
     admin(
@@ -68,7 +68,7 @@ pub fn provision(sb: &Sandbox) -> (String, String) {
             "--role-arn",
             "arn:aws:iam::222222222222:role/big",
             "--validity",
-            "100000",
+            "43200",
             "--max-session",
             "7200",
         ],
@@ -80,7 +80,7 @@ pub fn provision(sb: &Sandbox) -> (String, String) {
         &[
             "set",
             "--admin-session",
-            "50000",
+            "43200",
             "--admin-role-arn",
             "arn:aws:iam::333333333333:role/admin",
         ],
@@ -271,6 +271,18 @@ fn cli_to_portal_to_moto_to_aws_cli() {
 fn refusals_and_clamped_durations() {
     let sb = Sandbox::new();
     let (alice, root) = provision(&sb);
+    // A database written before out-of-range durations were refused may still hold one: the
+    // vend holds it to what STS allows.
+    let old = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE tenants SET validity_secs = 60 WHERE name = 'dev01'\"); c.commit()",
+            &state(&sb),
+        ])
+        .status()
+        .expect("python3");
+    assert!(old.success());
     let portal = serve(&sb);
     let u = &portal.url;
     assert_eq!(get(&format!("{u}/v3/features/system"), "nope").0, 401);

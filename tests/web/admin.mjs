@@ -58,7 +58,7 @@ run(async (browser) => {
   await shot(page, 'admin-users');
   await clickAndWait(page, '#nav-audit');
   seen.audit = { heading: await text(page, 'h1') };
-  await page.fill('#event', 'tenant set');
+  await page.selectOption('#event', 'tenant set');
   await clickAndWait(page, '#filter');
   seen.audit.url = pathOf(page.url());
   seen.audit.rows = await page.$$eval('table tbody tr', (rows) => rows.map((r) => r.innerText));

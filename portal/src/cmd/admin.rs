@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 
 use crate::cli::{SetArgs, TenantCommand, TokenCommand, UserCommand};
-use crate::db::{self, AuditEntry, Db};
+use crate::db::{AuditEntry, Db};
 use crate::domain::admin::{
     self, ClusterChange, NewTenant, SettingsChange, TenantChange, UserChange,
 };
@@ -215,7 +215,7 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
         TenantCommand::List => {
             let mut out = String::new();
             for t in db.list_tenants().await? {
-                let secs = db::clamp_session(t.validity_secs, t.max_session_secs);
+                let secs = crate::domain::rules::clamp_session(t.validity_secs, t.max_session_secs);
                 let k8s = t
                     .k8s
                     .as_ref()

@@ -283,8 +283,8 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
     db.upsert_tenant(
         "demo",
         "arn:aws:iam::123456789012:role/demo",
-        db::DEFAULT_VALIDITY_SECS,
-        db::MAX_SESSION_SECS,
+        crate::domain::rules::DEFAULT_VALIDITY_SECS,
+        crate::domain::rules::MAX_SESSION_SECS,
         AuditEntry::new("tenant add", actor).detail("tenant demo"),
     )
     .await?;

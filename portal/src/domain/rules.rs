@@ -14,6 +14,13 @@ pub const MAX_SESSION_SECS: i64 = 43200;
 /// A new tenant's AWS Access Token Validity.
 pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
 
+/// The session a vend asks STS for: the wanted validity held to 900 s and to what the role
+/// allows. Values stored before out-of-range input was refused are held here too.
+pub fn clamp_session(wanted: i64, role_max: i64) -> i64 {
+    let ceiling = role_max.clamp(MIN_SESSION_SECS, MAX_SESSION_SECS);
+    wanted.clamp(MIN_SESSION_SECS, ceiling)
+}
+
 fn invalid(message: String) -> Error {
     Error::Invalid(message)
 }
@@ -215,6 +222,19 @@ mod tests {
 
     fn message<T: std::fmt::Debug>(r: Result<T>) -> String {
         r.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn sessions_are_clamped_to_the_role() {
+        assert_eq!(clamp_session(60, 43200), 900);
+        assert_eq!(clamp_session(3600, 43200), 3600);
+        assert_eq!(clamp_session(100_000, 43200), 43200);
+        assert_eq!(
+            clamp_session(7200, 3600),
+            3600,
+            "role MaxSessionDuration wins"
+        );
+        assert_eq!(clamp_session(7200, 10), 900, "never below STS's minimum");
     }
 
     #[test]

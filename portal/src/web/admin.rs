@@ -125,11 +125,11 @@ fn sentence(message: &str) -> String {
 }
 
 /// A refusal the page shows beside the form it came from; anything else is answered here.
-fn shown(session: &Session, e: domain::Error, missing: &str) -> Result<String, Response> {
+fn shown(session: &Session, e: domain::Error, missing: &str) -> Result<String, Box<Response>> {
     match e {
         domain::Error::Invalid(m) => Ok(sentence(&m)),
-        domain::Error::NotFound(_) => Err(not_found(session, missing)),
-        domain::Error::Failed(e) => Err(internal("cannot save the change", &e)),
+        domain::Error::NotFound(_) => Err(Box::new(not_found(session, missing))),
+        domain::Error::Failed(e) => Err(Box::new(internal("cannot save the change", &e))),
     }
 }
 
@@ -327,7 +327,7 @@ async fn tenant_add(
             Ok(e) => {
                 tenants_view(&app, &session, StatusCode::BAD_REQUEST, form, None, Some(e)).await
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -481,7 +481,7 @@ async fn tenant_save(
                 };
                 tenant_view(&session, &t, view)
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -673,7 +673,7 @@ async fn user_add(
         Ok(()) => done(&session, back, "added"),
         Err(e) => match shown(&session, e, "No such user") {
             Ok(e) => users_view(&app, &session, StatusCode::BAD_REQUEST, form, None, Some(e)).await,
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -807,7 +807,7 @@ async fn user_save(
                 };
                 user_view(&app, &session, &name, view).await
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -852,7 +852,7 @@ async fn user_remove(
                 };
                 user_view(&app, &session, &name, view).await
             }
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -943,7 +943,7 @@ async fn settings_save(
                     error: Some(e),
                 },
             ),
-            Err(r) => r,
+            Err(r) => *r,
         },
     }
 }
@@ -1054,12 +1054,12 @@ async fn audit_page(
             ),
             Err(e) => match shown(&session, e, "No such page") {
                 Ok(e) => (StatusCode::BAD_REQUEST, Vec::new(), Some(e)),
-                Err(r) => return r,
+                Err(r) => return *r,
             },
         },
         Err(e) => match shown(&session, e, "No such page") {
             Ok(e) => (StatusCode::BAD_REQUEST, Vec::new(), Some(e)),
-            Err(r) => return r,
+            Err(r) => return *r,
         },
     };
     page(

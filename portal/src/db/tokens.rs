@@ -1,0 +1,233 @@
+//! The `tokens` table: API tokens, stored as SHA-256 digests only. A token minted from another
+//! token or from a browser session goes when its parent does.
+
+use anyhow::{Result, bail};
+
+use super::{AuditEntry, Db, Session};
+use crate::secret;
+
+/// A token minted by the browser login lasts as long as the CLI expects a portal token to, and
+/// never longer than the token that minted it.
+pub const LOGIN_TOKEN_SECS: i64 = 3600;
+
+/// Who a valid token belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Authed {
+    #[sqlx(rename = "id")]
+    pub token_id: String,
+    #[sqlx(rename = "user_name")]
+    pub user: String,
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub id: String,
+    #[sqlx(rename = "user_name")]
+    pub user: String,
+    pub origin: String,
+    pub parent: Option<String>,
+    pub created: i64,
+    pub expires: Option<i64>,
+}
+
+impl Db {
+    /// The user behind a token that exists and has not expired.
+    pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<Authed>> {
+        let digest = secret::digest(token);
+        let sql = "SELECT t.id, t.user_name, u.admin FROM tokens t \
+                   JOIN users u ON u.name = t.user_name \
+                   WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2)";
+        with_pool!(self, p, {
+            Ok(sqlx::query_as(sql)
+                .bind(&digest)
+                .bind(now)
+                .fetch_optional(p)
+                .await?)
+        })
+    }
+
+    /// A token for `user` that expires after `ttl` seconds (never, without one). Returns the
+    /// clear text, which is stored nowhere, and the token's id.
+    pub async fn create_token(
+        &self,
+        user: &str,
+        ttl: Option<i64>,
+        audit: AuditEntry,
+    ) -> Result<(String, String)> {
+        self.create_token_from(user, ttl, "admin", audit).await
+    }
+
+    /// As `create_token`, saying where the token was made: `admin` (the command line) or
+    /// `web` (the user's own profile page).
+    pub async fn create_token_from(
+        &self,
+        user: &str,
+        ttl: Option<i64>,
+        origin: &str,
+        audit: AuditEntry,
+    ) -> Result<(String, String)> {
+        let now = audit.at;
+        let (token, id) = (secret::new_token()?, secret::new_id("tok_")?);
+        let mut audit = audit;
+        audit.token_id = Some(id.clone());
+        audit.user = Some(user.into());
+        write_tx!(self, tx, {
+            let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                bail!("no portal user '{user}'");
+            }
+            sqlx::query(
+                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires) \
+                 VALUES ($1, $2, $3, NULL, $6, $4, $5)",
+            )
+            .bind(&id)
+            .bind(secret::digest(&token))
+            .bind(user)
+            .bind(now)
+            .bind(ttl.map(|t| now + t))
+            .bind(origin)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, &audit);
+        });
+        Ok((token, id))
+    }
+
+    /// A token the signed-in `session` authorized for the CLI: an hour at most, revoked with
+    /// the session. Returns the clear text and the token's id.
+    pub async fn mint_session_token(
+        &self,
+        session: &Session,
+        audit: AuditEntry,
+    ) -> Result<(String, String)> {
+        let now = audit.at;
+        let (token, id) = (secret::new_token()?, secret::new_id("tok_")?);
+        let mut audit = audit;
+        audit.token_id = Some(id.clone());
+        audit.detail = Some(format!("minted {id} from {}", session.id));
+        write_tx!(self, tx, {
+            // The session may have ended since it was checked: then nothing is minted.
+            let inserted = sqlx::query(
+                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires, session) \
+                 SELECT $1, $2, user_name, NULL, 'login', $3, $4, id FROM sessions \
+                 WHERE id = $5 AND expires > $3",
+            )
+            .bind(&id)
+            .bind(secret::digest(&token))
+            .bind(now)
+            .bind(now + LOGIN_TOKEN_SECS)
+            .bind(&session.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                bail!("the session has ended");
+            }
+            insert_audit!(&mut *tx, &audit);
+        });
+        Ok((token, id))
+    }
+
+    pub async fn list_tokens(&self, user: Option<&str>, now: i64) -> Result<Vec<TokenInfo>> {
+        let sql = "SELECT id, user_name, origin, parent, created, expires FROM tokens \
+                   WHERE ($1 IS NULL OR user_name = $1) AND (expires IS NULL OR expires > $2) \
+                   ORDER BY created, id";
+        with_pool!(self, p, {
+            Ok(sqlx::query_as(sql)
+                .bind(user)
+                .bind(now)
+                .fetch_all(p)
+                .await?)
+        })
+    }
+
+    /// Revoke tokens by id, or all of a user's; tokens they minted go with them. Returns how
+    /// many were revoked, the minted ones included.
+    pub async fn revoke_tokens(
+        &self,
+        ids: &[String],
+        user: Option<&str>,
+        audit: AuditEntry,
+    ) -> Result<u64> {
+        const COUNT: &str = "SELECT COUNT(*) FROM tokens";
+        let gone = write_tx!(self, tx, {
+            let before: i64 = sqlx::query_scalar(COUNT).fetch_one(&mut *tx).await?;
+            for id in ids {
+                sqlx::query("DELETE FROM tokens WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(user) = user {
+                sqlx::query("DELETE FROM tokens WHERE user_name = $1")
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let after: i64 = sqlx::query_scalar(COUNT).fetch_one(&mut *tx).await?;
+            let gone = u64::try_from(before - after).unwrap_or(0);
+            let mut audit = audit;
+            audit.detail = Some(format!(
+                "{}; {gone} revoked",
+                audit.detail.as_deref().unwrap_or("token revoke")
+            ));
+            if gone > 0 {
+                insert_audit!(&mut *tx, &audit);
+            }
+            gone
+        });
+        Ok(gone)
+    }
+
+    /// Forget tokens that have expired (the minted ones expire no later than their parents),
+    /// and the expired sessions with theirs.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        with_pool!(self, p, {
+            let sessions = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
+                .bind(now)
+                .execute(p)
+                .await?
+                .rows_affected();
+            let tokens =
+                sqlx::query("DELETE FROM tokens WHERE expires IS NOT NULL AND expires <= $1")
+                    .bind(now)
+                    .execute(p)
+                    .await?
+                    .rows_affected();
+            Ok(sessions + tokens)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{open_temp, run};
+    use super::*;
+
+    #[test]
+    fn expired_tokens_are_purged_and_live_ones_stay() {
+        run(async {
+            let (_dir, db) = open_temp().await;
+            db.upsert_user("bob", false, &[], AuditEntry::new("user add", "test"))
+                .await
+                .expect("user");
+            for ttl in [Some(10), Some(1000), None] {
+                db.create_token("bob", ttl, AuditEntry::new("token create", "test"))
+                    .await
+                    .expect("token");
+            }
+            let now = jiff::Timestamp::now().as_second();
+            assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 1);
+            assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 0);
+            assert_eq!(
+                db.list_tokens(Some("bob"), now).await.expect("list").len(),
+                2
+            );
+            db.close().await;
+        });
+    }
+}
