@@ -18,7 +18,7 @@ use crate::cli::ServeArgs;
 use crate::db::{self, AuditEntry, Db};
 use crate::log;
 use crate::net::{self, Limits};
-use crate::sts::{Caller, Signin, Sts};
+use crate::sts::{Signin, Sts};
 use crate::web::oidc::{Config as OidcConfig, Oidc};
 
 /// How long between sweeps of expired tokens.
@@ -40,19 +40,28 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         ));
     }
     let mut moto = None;
-    let (sts_endpoint, caller) = if args.demo && args.sts_endpoint.is_none() {
+    let source_identity = !args.no_source_identity;
+    let sts = if args.demo && args.sts_endpoint.is_none() {
         let m = start_moto()?;
         let endpoint = m.url.clone();
         moto = Some(m);
         // moto accepts any signature; these keys exist nowhere else.
-        (endpoint, Caller::fixed("AKIAJITDEMO000000000", "demo"))
+        Sts::with_keys(
+            Some(endpoint),
+            args.region.clone(),
+            "AKIAJITDEMO000000000",
+            "demo",
+            source_identity,
+        )
     } else {
-        let endpoint = args
-            .sts_endpoint
-            .clone()
-            .unwrap_or_else(|| "https://sts.amazonaws.com".into());
-        (endpoint, Caller::from_chain(&args.region).await?)
+        Sts::from_chain(
+            args.sts_endpoint.clone(),
+            args.region.clone(),
+            source_identity,
+        )
+        .await?
     };
+    let sts_endpoint = sts.endpoint();
     if args.demo {
         setup_demo(&db, &url, &sts_endpoint, &args.demo_env).await?;
     }
@@ -82,12 +91,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         public_url,
         // The demo's keys work only at its own moto: the pages say so wherever keys go out.
         aws_endpoint: moto.as_ref().map(|m| m.url.clone()),
-        sts: Sts::new(
-            sts_endpoint,
-            args.region.clone(),
-            caller,
-            !args.no_source_identity,
-        )?,
+        sts,
         signin: Signin::new(
             args.signin_url.clone(),
             Duration::from_millis(args.signin_timeout_ms),
