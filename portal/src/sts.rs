@@ -4,7 +4,8 @@
 //! here with `aws-sigv4`), and the best-effort console sign-in URL.
 //!
 //! The SDK's identity cache keeps the portal's credentials: they are fetched once, and again
-//! five minutes before they expire, not once per vend, so the portal keeps no cache of its own.
+//! 2.5 to 5 minutes (jittered) before they expire, not once per vend, so the portal keeps no
+//! cache of its own.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -28,7 +29,8 @@ pub struct StsCreds {
     pub expiration: Option<String>,
 }
 
-/// Credentials are fetched again this long before they expire.
+/// Credentials are fetched again up to this long before they expire (the SDK takes off a
+/// random part of up to half, so replicas do not all refresh at once).
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 /// Bounds on one AssumeRole: connecting, and the whole call with its retries.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

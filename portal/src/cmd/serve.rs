@@ -16,7 +16,6 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use crate::api::{App, log_requests, router};
 use crate::cli::ServeArgs;
 use crate::db::{self, AuditEntry, Db};
-use crate::log;
 use crate::net::{self, Limits};
 use crate::sts::{Signin, Sts};
 use crate::web::oidc::{Config as OidcConfig, Oidc};
@@ -35,9 +34,9 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
     if tls.is_none() && !addr.ip().is_loopback() {
-        log::line(format_args!(
+        tracing::warn!(
             "WARNING: serving plain HTTP on {addr}, which is not a loopback address: portal tokens and AWS credentials cross the network unencrypted. Pass --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy."
-        ));
+        );
     }
     let mut moto = None;
     let source_identity = !args.no_source_identity;
@@ -66,21 +65,21 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         setup_demo(&db, &url, &sts_endpoint, &args.demo_env).await?;
     }
     let (max_connections, fd_limit) = net::connection_cap(args.max_connections);
-    log::line(format_args!(
+    tracing::info!(
         "serving {url} (database {}, STS {sts_endpoint}, at most {max_connections} connections{})",
         db.location,
         fd_limit
             .map(|l| format!(" under a descriptor limit of {l}"))
             .unwrap_or_default()
-    ));
+    );
     let public_url = args.public_url.clone().unwrap_or_else(|| url.clone());
     let oidc = match oidc_config(&args)? {
         Some(config) => {
             let oidc = Oidc::discover(config, &public_url).await?;
-            log::line(format_args!(
+            tracing::info!(
                 "single sign-on through {} (redirect URI {public_url}/login/oidc/callback)",
                 oidc.issuer()
-            ));
+            );
             Some(oidc)
         }
         None => None,
@@ -121,7 +120,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     purger.abort();
     app.db.close().await;
     drop(moto);
-    log::line("stopped");
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -202,7 +201,7 @@ async fn shutdown_signal() {
         // Without signal handling the default actions stop us; serve until then.
         _ => std::future::pending().await,
     }
-    log::line("stopping: finishing requests in flight");
+    tracing::info!("stopping: finishing requests in flight");
 }
 
 async fn purge_expired(app: Arc<App>) {
@@ -215,11 +214,11 @@ async fn purge_expired(app: Arc<App>) {
             .await
         {
             Ok(0) => {}
-            Ok(n) => jit::output::debug(|| format!("purged {n} expired tokens")),
-            Err(e) => log::line(format_args!(
+            Ok(n) => tracing::debug!("purged {n} expired tokens"),
+            Err(e) => tracing::error!(
                 "cannot purge expired tokens: {}",
-                log::escape(&format!("{e:#}"))
-            )),
+                crate::log::escape(&format!("{e:#}"))
+            ),
         }
     }
 }
@@ -342,19 +341,17 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
     );
     let path = jit::config::save(&config)?;
     let forgotten = jit::creds::forget_host(&jit::host::Host::parse(url)?)?;
-    jit::output::debug(|| format!("forgot {forgotten} cached entries of an earlier demo"));
-    log::line(format_args!(
+    tracing::debug!("forgot {forgotten} cached entries of an earlier demo");
+    tracing::info!(
         "demo ready: user 'demo' (token in {}), tenant 'demo', environment '{env_name}' in {}",
         token_file.display(),
         path.display()
-    ));
-    log::line(format_args!(
-        "try: jit exec {env_name} -- aws sts get-caller-identity"
-    ));
-    log::line(format_args!(
+    );
+    tracing::info!("try: jit exec {env_name} -- aws sts get-caller-identity");
+    tracing::info!(
         "web: sign in at {url}/login as 'demo' with the password in {}",
         password_file.display()
-    ));
+    );
     Ok(())
 }
 
