@@ -72,7 +72,8 @@ async fn features() -> Response {
     Json(PortalFeatures { login_state: true }).into_response()
 }
 
-/// One log line per request: method, path, status, user, client, time. Paths are escaped.
+/// One log line per request: method, path, status, user, client, time, in the message and as
+/// fields (for the JSON log). Paths and names are escaped.
 pub async fn log_requests(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().clone();
@@ -88,11 +89,17 @@ pub async fn log_requests(request: Request, next: Next) -> Response {
         .get::<Who>()
         .map(|w| log::escape(&w.0))
         .unwrap_or_default();
-    log::line(format_args!(
-        "{method} {path} {} {who} {client} {}ms",
-        response.status().as_u16(),
-        start.elapsed().as_millis()
-    ));
+    let status = response.status().as_u16();
+    let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(
+        %method,
+        path,
+        status,
+        user = who,
+        client,
+        ms,
+        "{method} {path} {status} {who} {client} {ms}ms"
+    );
     response
 }
 
@@ -385,11 +392,14 @@ async fn vend(
         Ok(c) => c,
         Err(e) => {
             let message = format!("{e:#}");
-            log::line(log::escape(&message));
+            tracing::warn!("{}", crate::log::escape(&message));
             audit.event = "vend failed".into();
             audit.detail = Some(format!("{message}{}", who.via_detail()));
             if let Err(e) = app.db.audit(&audit).await {
-                log::line(format_args!("cannot record a failed vend: {e:#}"));
+                tracing::error!(
+                    "cannot record a failed vend: {}",
+                    crate::log::escape(&format!("{e:#}"))
+                );
             }
             return Err(Refused(StatusCode::BAD_GATEWAY, message));
         }
@@ -407,10 +417,7 @@ async fn vend(
     let console_url = match app.signin.console_url(&keys, &app.sts.region, secs).await {
         Ok(url) => Some(url),
         Err(e) => {
-            log::line(format_args!(
-                "no ConsoleUrl: {}",
-                log::escape(&format!("{e:#}"))
-            ));
+            tracing::warn!("no ConsoleUrl: {}", crate::log::escape(&format!("{e:#}")));
             None
         }
     };
@@ -533,11 +540,14 @@ async fn k8s_vend(
         Ok(made) => made,
         Err(e) => {
             let message = format!("{e:#}");
-            log::line(log::escape(&message));
+            tracing::warn!("{}", crate::log::escape(&message));
             audit.event = "k8s vend failed".into();
             audit.detail = Some(format!("cluster {}: {message}", cluster.name));
             if let Err(e) = app.db.audit(&audit).await {
-                log::line(format_args!("cannot record a failed k8s vend: {e:#}"));
+                tracing::error!(
+                    "cannot record a failed k8s vend: {}",
+                    crate::log::escape(&format!("{e:#}"))
+                );
             }
             return reply(StatusCode::BAD_GATEWAY, json!({ "Message": message }));
         }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::log::LogFormat;
+
 /// Run or administer a self-hosted access portal (same API as the commercial one)
 #[derive(Debug, Parser)]
 #[command(
@@ -93,7 +95,8 @@ pub struct ServeArgs {
     /// Address to listen on (loopback by default; anything else wants --tls-cert/--tls-key)
     #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR")]
     pub listen: String,
-    /// STS endpoint for AssumeRole (signed with the portal's own AWS credentials)
+    /// STS endpoint for AssumeRole, signed with the portal's own AWS credentials (default: the
+    /// region's endpoint)
     #[arg(long, value_name = "URL")]
     pub sts_endpoint: Option<String>,
     /// AWS federation endpoint used to build ConsoleUrl
@@ -177,6 +180,16 @@ pub struct ServeArgs {
     /// Name of the environment `--demo` writes (it never replaces one it did not write)
     #[arg(long, default_value = "demo", value_name = "NAME", requires = "demo")]
     pub demo_env: String,
+    /// The log on stderr: `jit portal: ...` lines, or one JSON object per line (timestamp,
+    /// level, message, and method, path, status, user, client and ms for a request)
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT",
+        env = "JIT_PORTAL_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,7 +29,12 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    output::set_verbose_from_env();
+    let verbose = std::env::var("JIT_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0");
+    let format = match &cli.command {
+        cli::Command::Serve(args) => args.log_format,
+        _ => log::LogFormat::Text,
+    };
+    log::init(format, verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,6 +48,10 @@ fn main() -> ExitCode {
     match runtime.block_on(cmd::run(cli)) {
         Ok(code) => code,
         Err(err) if crate::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if log::is_json() => {
+            tracing::error!("{}", crate::log::escape(&format!("{err:#}")));
+            ExitCode::FAILURE
+        }
         Err(err) => {
             crate::output::error(&err);
             ExitCode::FAILURE

@@ -19,7 +19,6 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::api::ClientAddr;
-use crate::log;
 
 pub struct Limits {
     pub max_connections: usize,
@@ -243,10 +242,10 @@ pub async fn serve(
                 }
                 errors_since_warning += 1;
                 if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                    log::line(format_args!(
+                    tracing::warn!(
                         "accept failed ({errors_since_warning} times since the last warning): {e}; {} connections open, still serving",
                         registry.len()
-                    ));
+                    );
                     last_warning = Some(Instant::now());
                     errors_since_warning = 0;
                 }

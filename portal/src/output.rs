@@ -3,22 +3,6 @@
 //! server's own log is `log`.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static VERBOSE: AtomicBool = AtomicBool::new(false);
-
-/// `JIT_VERBOSE` set and not `0`: debug lines on stderr.
-pub fn set_verbose_from_env() {
-    let on = std::env::var("JIT_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0");
-    VERBOSE.store(on, Ordering::Relaxed);
-}
-
-/// Debug line on stderr, only with `JIT_VERBOSE`. Callers must never pass a secret.
-pub fn debug(msg: impl FnOnce() -> String) {
-    if VERBOSE.load(Ordering::Relaxed) {
-        eprintln!("jit: debug: {}", msg());
-    }
-}
 
 /// A status line for the person at the terminal (`jit: saved ...`).
 pub fn status(msg: impl std::fmt::Display) {

@@ -1,18 +1,27 @@
-//! The portal's calls to AWS: STS AssumeRole, SigV4-signed with the portal's own credentials
-//! (from the standard AWS chain: environment, profile, `credential_process`, SSO, container or
-//! instance role), and the best-effort console sign-in URL.
+//! The portal's calls to AWS: STS AssumeRole through the AWS SDK, signed with the portal's own
+//! credentials (from the standard AWS chain: environment, profile, `credential_process`, SSO,
+//! container or instance role), the EKS token (a presigned URL the SDK does not make, so signed
+//! here with `aws-sigv4`), and the best-effort console sign-in URL.
+//!
+//! The SDK's identity cache keeps the portal's credentials: they are fetched once, and again
+//! 2.5 to 5 minutes (jittered) before they expire, not once per vend, so the portal keeps no
+//! cache of its own.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_sts::config::http::HttpResponse;
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::timeout::TimeoutConfig;
+use aws_sdk_sts::config::{BehaviorVersion, IdentityCache, Region};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use jit_wire::console::{self, SessionKeys};
-use serde::Deserialize;
-use tokio::sync::Mutex;
 
 pub struct StsCreds {
     pub access_key_id: String,
@@ -21,70 +30,184 @@ pub struct StsCreds {
     pub expiration: Option<String>,
 }
 
-/// The portal's identity toward STS. Credentials that expire are fetched again five minutes
-/// before they do; the chain is asked once per refresh, not once per vend.
-pub struct Caller {
-    provider: SharedCredentialsProvider,
-    cached: Mutex<Option<Credentials>>,
+/// Credentials are fetched again up to this long before they expire (the SDK takes off a
+/// random part of up to half, so replicas do not all refresh at once).
+const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+/// Bounds on one AssumeRole: connecting, and the whole call with its retries.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct Sts {
+    /// `--sts-endpoint`; the SDK's regional endpoint when absent.
+    endpoint: Option<String>,
+    pub region: String,
+    /// Sent as SourceIdentity so CloudTrail names the person; a role's trust policy must allow
+    /// `sts:SetSourceIdentity`.
+    source_identity: bool,
+    client: aws_sdk_sts::Client,
 }
 
-const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+/// The SDK's HTTP client on rustls with ring, the provider the rest of the portal uses.
+fn http_client() -> aws_sdk_sts::config::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, tls};
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
 
-impl Caller {
-    /// Fixed keys (the demo's, which moto accepts).
-    pub fn fixed(access_key_id: &str, secret_access_key: &str) -> Caller {
-        let creds = Credentials::new(access_key_id, secret_access_key, None, None, "jit-portal");
-        Caller {
-            provider: SharedCredentialsProvider::new(creds),
-            cached: Mutex::new(None),
-        }
+fn identity_cache() -> aws_sdk_sts::config::SharedIdentityCache {
+    IdentityCache::lazy()
+        .buffer_time(REFRESH_BEFORE)
+        .load_timeout(CALL_TIMEOUT)
+        .build()
+}
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_timeout(CALL_TIMEOUT)
+        .build()
+}
+
+impl Sts {
+    /// Signing with fixed keys (the demo's, which moto accepts); no AWS configuration is read.
+    pub fn with_keys(
+        endpoint: Option<String>,
+        region: String,
+        access_key_id: &str,
+        secret_access_key: &str,
+        source_identity: bool,
+    ) -> Sts {
+        let keys = Credentials::new(access_key_id, secret_access_key, None, None, "jit-portal");
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .credentials_provider(keys)
+            .http_client(http_client())
+            .identity_cache(identity_cache())
+            .region(Region::new(region.clone()))
+            .retry_config(RetryConfig::standard())
+            .timeout_config(timeouts());
+        Sts::build(config, endpoint, region, source_identity)
     }
 
-    /// The standard AWS credential chain, as the AWS CLI and SDKs resolve it.
-    pub async fn from_chain(region: &str) -> Result<Caller> {
-        use aws_smithy_http_client::{Builder, tls};
-        let http = Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .region(aws_config::Region::new(region.to_string()))
+    /// Signing with the standard AWS credential chain, as the AWS CLI and SDKs resolve it.
+    pub async fn from_chain(
+        endpoint: Option<String>,
+        region: String,
+        source_identity: bool,
+    ) -> Result<Sts> {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client())
+            .identity_cache(identity_cache())
+            .region(Region::new(region.clone()))
+            .retry_config(RetryConfig::standard())
+            .timeout_config(timeouts())
             .load()
             .await;
-        let provider = config
+        let provider = shared
             .credentials_provider()
             .context("no AWS credential provider is configured")?;
-        let caller = Caller {
-            provider,
-            cached: Mutex::new(None),
-        };
         // Fail at start, not on the first vend, when there are no credentials at all.
-        caller.credentials().await.context(
-            "the portal needs AWS credentials to call STS (environment, AWS_PROFILE, credential_process, SSO, or a container or instance role)",
-        )?;
-        Ok(caller)
+        provider.provide_credentials().await.map_err(|e| {
+            anyhow!(
+                "the portal needs AWS credentials to call STS (environment, AWS_PROFILE, credential_process, SSO, or a container or instance role): {}",
+                error_chain(&e)
+            )
+        })?;
+        let config = aws_sdk_sts::config::Builder::from(&shared);
+        Ok(Sts::build(config, endpoint, region, source_identity))
     }
 
-    async fn credentials(&self) -> Result<Credentials> {
-        let mut cached = self.cached.lock().await;
-        let fresh = cached.as_ref().is_some_and(|c| {
-            c.expiry()
-                .is_none_or(|e| e > SystemTime::now() + REFRESH_BEFORE)
-        });
-        if !fresh {
-            let creds = self.provider.provide_credentials().await.map_err(|e| {
-                anyhow!(
-                    "cannot get the portal's AWS credentials: {}",
-                    error_chain(&e)
-                )
-            })?;
-            *cached = Some(creds);
+    fn build(
+        mut config: aws_sdk_sts::config::Builder,
+        endpoint: Option<String>,
+        region: String,
+        source_identity: bool,
+    ) -> Sts {
+        if let Some(url) = &endpoint {
+            config = config.endpoint_url(url);
         }
-        cached
-            .clone()
-            .ok_or_else(|| anyhow!("no AWS credentials for the portal"))
+        Sts {
+            endpoint,
+            region,
+            source_identity,
+            client: aws_sdk_sts::Client::from_conf(config.build()),
+        }
+    }
+
+    /// Where AssumeRole goes: `--sts-endpoint`, else the region's endpoint.
+    pub fn endpoint(&self) -> String {
+        match &self.endpoint {
+            Some(url) => url.clone(),
+            None => format!("https://sts.{}.amazonaws.com", self.region),
+        }
+    }
+
+    /// AssumeRole for `user` (the session name, and SourceIdentity unless switched off).
+    pub async fn assume_role(
+        &self,
+        role_arn: &str,
+        user: &str,
+        duration_secs: i64,
+    ) -> Result<StsCreds> {
+        let name = session_name(user);
+        let duration = i32::try_from(duration_secs)
+            .with_context(|| format!("session duration {duration_secs} s is out of range"))?;
+        let sent = self
+            .client
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(&name)
+            .duration_seconds(duration)
+            .set_source_identity(self.source_identity.then(|| name.clone()))
+            .send()
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) => return Err(self.failure(role_arn, e)),
+        };
+        let c = out
+            .credentials()
+            .context("STS sent an AssumeRole response without credentials")?;
+        Ok(StsCreds {
+            access_key_id: c.access_key_id().to_string(),
+            secret_access_key: c.secret_access_key().to_string(),
+            session_token: c.session_token().to_string(),
+            expiration: c
+                .expiration()
+                .fmt(aws_sdk_sts::primitives::DateTimeFormat::DateTime)
+                .ok(),
+        })
+    }
+
+    /// What went wrong, in words for the log, the audit trail and the refused user: STS's own
+    /// message when it answered, else why it could not be asked. No secret is in any of them.
+    fn failure(&self, role_arn: &str, e: SdkError<AssumeRoleError, HttpResponse>) -> anyhow::Error {
+        let endpoint = self.endpoint();
+        match &e {
+            SdkError::ServiceError(s) => {
+                let status = s.raw().status().as_u16();
+                let message = s.err().message().or(s.err().code()).unwrap_or("no message");
+                anyhow!("STS AssumeRole {role_arn} failed with status {status}: {message}")
+            }
+            SdkError::ConstructionFailure(_) => anyhow!(
+                "cannot get the portal's AWS credentials: {}",
+                error_chain(&e)
+            ),
+            SdkError::TimeoutError(_) => anyhow!(
+                "STS at {endpoint} did not answer within {} s",
+                CALL_TIMEOUT.as_secs()
+            ),
+            SdkError::DispatchFailure(_) => {
+                anyhow!("STS unreachable at {endpoint}: {}", error_chain(&e))
+            }
+            _ => anyhow!(
+                "STS sent an unexpected AssumeRole response: {}",
+                error_chain(&e)
+            ),
+        }
     }
 }
 
@@ -99,143 +222,21 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-pub struct Sts {
-    pub endpoint: String,
-    pub region: String,
-    pub caller: Caller,
-    /// Sent as SourceIdentity so CloudTrail names the person; a role's trust policy must allow
-    /// `sts:SetSourceIdentity`.
-    pub source_identity: bool,
-    http: reqwest::Client,
-}
-
-impl Sts {
-    pub fn new(
-        endpoint: String,
-        region: String,
-        caller: Caller,
-        source_identity: bool,
-    ) -> Result<Sts> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .build()
-            .context("cannot set up the HTTP client")?;
-        Ok(Sts {
-            endpoint,
-            region,
-            caller,
-            source_identity,
-            http,
-        })
-    }
-
-    /// AssumeRole for `user` (the session name, and SourceIdentity unless switched off).
-    pub async fn assume_role(
-        &self,
-        role_arn: &str,
-        user: &str,
-        duration_secs: i64,
-    ) -> Result<StsCreds> {
-        let name = session_name(user);
-        let body = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("Action", "AssumeRole")
-                .append_pair("Version", "2011-06-15")
-                .append_pair("RoleArn", role_arn)
-                .append_pair("RoleSessionName", &name)
-                .append_pair("DurationSeconds", &duration_secs.to_string());
-            if self.source_identity {
-                form.append_pair("SourceIdentity", &name);
-            }
-            form.finish()
-        };
-        let creds = self.caller.credentials().await?;
-        let endpoint = &self.endpoint;
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        // Signing borrows values that are not Send: it finishes before the first await.
-        let signed: Vec<(String, String)> = {
-            let identity = creds.into();
-            let params = v4::SigningParams::builder()
-                .identity(&identity)
-                .region(&self.region)
-                .name("sts")
-                .time(SystemTime::now())
-                .settings(SigningSettings::default())
-                .build()
-                .map_err(|e| anyhow!("cannot sign the STS request: {e}"))?
-                .into();
-            let host = url::Url::parse(endpoint)
-                .ok()
-                .and_then(|u| {
-                    u.host_str().map(|h| match u.port() {
-                        Some(p) => format!("{h}:{p}"),
-                        None => h.to_string(),
-                    })
-                })
-                .context("invalid STS endpoint")?;
-            let headers = [("content-type", content_type), ("host", host.as_str())];
-            let signable = SignableRequest::new(
-                "POST",
-                endpoint,
-                headers.into_iter(),
-                SignableBody::Bytes(body.as_bytes()),
-            )
-            .map_err(|e| anyhow!("cannot sign the STS request: {e}"))?;
-            let (instructions, _) = sign(signable, &params)
-                .map_err(|e| anyhow!("cannot sign the STS request: {e}"))?
-                .into_parts();
-            instructions
-                .headers()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let mut req = self
-            .http
-            .post(endpoint)
-            .header("content-type", content_type)
-            .body(body);
-        for (k, v) in signed {
-            req = req.header(k, v);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| anyhow!("STS unreachable at {endpoint}: {}", e.without_url()))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        if status >= 300 {
-            let message = quick_xml::de::from_str::<ErrorResponse>(&text)
-                .map(|e| e.error.message)
-                .unwrap_or_else(|_| "no message".into());
-            bail!("STS AssumeRole {role_arn} failed with status {status}: {message}");
-        }
-        let resp: AssumeRoleResponse = quick_xml::de::from_str(&text)
-            .map_err(|e| anyhow!("STS sent an unexpected AssumeRole response: {e}"))?;
-        let c = resp.result.credentials;
-        Ok(StsCreds {
-            access_key_id: c.access_key_id,
-            secret_access_key: c.secret_access_key,
-            session_token: c.session_token,
-            expiration: c.expiration,
-        })
-    }
-}
-
 /// How long an EKS token's presigned URL is valid: what aws-iam-authenticator and `aws eks
 /// get-token` sign (docs/protocol.md §9). EKS itself accepts such a token for 15 minutes.
 pub const EKS_PRESIGN_SECS: u64 = 60;
 
 impl Sts {
     /// Where an EKS token sends the API server: the regional STS endpoint, as `aws eks
-    /// get-token` signs it, or the configured endpoint when it is not the AWS default (tests
-    /// point it at moto).
+    /// get-token` signs it, also for a configured global endpoint, or the configured endpoint
+    /// otherwise (tests point it at moto).
     pub fn token_endpoint(&self) -> String {
-        let default = self.endpoint.trim_end_matches('/') == "https://sts.amazonaws.com";
-        if default {
+        let endpoint = self.endpoint();
+        let endpoint = endpoint.trim_end_matches('/');
+        if endpoint == "https://sts.amazonaws.com" {
             format!("https://sts.{}.amazonaws.com", self.region)
         } else {
-            self.endpoint.trim_end_matches('/').to_string()
+            endpoint.to_string()
         }
     }
 
@@ -394,45 +395,16 @@ pub fn session_name(user: &str) -> String {
     name
 }
 
-#[derive(Deserialize)]
-struct AssumeRoleResponse {
-    #[serde(rename = "AssumeRoleResult")]
-    result: AssumeRoleResult,
-}
-
-#[derive(Deserialize)]
-struct AssumeRoleResult {
-    #[serde(rename = "Credentials")]
-    credentials: XmlCredentials,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct XmlCredentials {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: String,
-    #[serde(default)]
-    expiration: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorResponse {
-    #[serde(rename = "Error")]
-    error: XmlError,
-}
-
-#[derive(Deserialize)]
-struct XmlError {
-    #[serde(rename = "Message", default)]
-    message: String,
-}
-
 #[cfg(test)]
 mod tests {
-    fn sts(endpoint: &str) -> super::Sts {
-        let caller = super::Caller::fixed("AKIAEXAMPLE000000000", "secret");
-        super::Sts::new(endpoint.into(), "eu-west-1".into(), caller, true).expect("sts")
+    fn sts(endpoint: Option<&str>) -> super::Sts {
+        super::Sts::with_keys(
+            endpoint.map(str::to_string),
+            "eu-west-1".into(),
+            "AKIAEXAMPLE000000000",
+            "secret",
+            true,
+        )
     }
 
     /// The AWS default (global) endpoint becomes the regional one, as `aws eks get-token`
@@ -447,11 +419,12 @@ mod tests {
             expiration: None,
         };
         for (endpoint, host) in [
+            (None, "https://sts.eu-west-1.amazonaws.com/?"),
             (
-                "https://sts.amazonaws.com",
+                Some("https://sts.amazonaws.com"),
                 "https://sts.eu-west-1.amazonaws.com/?",
             ),
-            ("http://127.0.0.1:5000/", "http://127.0.0.1:5000/?"),
+            (Some("http://127.0.0.1:5000/"), "http://127.0.0.1:5000/?"),
         ] {
             let token = sts(endpoint)
                 .eks_token(&creds, "c1", std::time::SystemTime::now())

@@ -1,5 +1,5 @@
 //! `jit portal`: jit CLI -> jit portal -> moto STS -> AWS CLI, the portal's refusals, session
-//! clamping, and its login page clicked in headless Chromium.
+//! clamping, its login page clicked in headless Chromium, and its log in either format.
 
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -152,13 +152,27 @@ pub fn spawn_served(mut cmd: std::process::Command) -> Served {
     let log = Stderr::capture(&mut child);
     let url = poll(Duration::from_secs(20), || {
         let text = log.so_far();
-        let serving = text.lines().find(|l| l.starts_with("jit portal: serving "));
-        serving
-            .and_then(|l| l.split_whitespace().nth(3))
-            .map(str::to_string)
+        text.lines()
+            .filter_map(log_message)
+            .find_map(|m| {
+                Some(
+                    m.strip_prefix("serving ")?
+                        .split_whitespace()
+                        .next()?
+                        .to_string(),
+                )
+            })
             .ok_or_else(|| format!("portal did not start: {text}"))
     });
     Served { child, url, log }
+}
+
+/// The message of a line of the portal's log, `jit portal: ...` text or a JSON object.
+fn log_message(line: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(event) => event["message"].as_str().map(str::to_string),
+        Err(_) => line.strip_prefix("jit portal: ").map(str::to_string),
+    }
 }
 
 /// `jit exec ENV -- aws sts get-caller-identity`, the ARN the AWS CLI saw.
@@ -559,4 +573,97 @@ fn demo_keeps_a_users_own_env_and_forgets_an_earlier_runs_credentials() {
         config.contains("[env.demo]") && config.contains("https://mine.example.com"),
         "{config}"
     );
+}
+
+/// `--log-format json`: every line of the log is one JSON object, a request's line carries its
+/// method, path, status, user, client and time as fields, what a client chose stays escaped,
+/// and no secret is in it.
+#[test]
+fn the_json_log_is_one_object_per_line_with_the_request_fields_and_no_secret() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::new();
+    let (alice, _) = provision(&sb);
+    let st = state(&sb);
+    let portal = spawn_portal(
+        &sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sts-endpoint",
+            &moto().url,
+            "--log-format",
+            "json",
+        ],
+    );
+    let addr = portal.url.trim_start_matches("http://").to_string();
+    for request in [
+        "GET /x\njit portal: GET /admin/GetTenantsForUser 200 root HTTP/1.1\r\n\r\n",
+        "GET /forged%0A%1b%22%5C HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s.write_all(request.as_bytes()).expect("send");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+    }
+    let creds = vend(&sb, &portal.url, &sb.token_file(&alice));
+    let events = poll(Duration::from_secs(5), || {
+        let log = portal.log();
+        let events: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).map_err(|e| format!("not JSON ({e}): {l:?}")))
+            .collect::<Result<_, _>>()?;
+        let vended = events.iter().any(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/subscriptions/"))
+        });
+        vended.then_some(events).ok_or(log)
+    });
+    for event in &events {
+        assert!(event["timestamp"].is_string(), "{event}");
+        assert!(event["level"].is_string(), "{event}");
+        assert!(event["message"].is_string(), "{event}");
+    }
+    let forged = events
+        .iter()
+        .find(|e| e["path"] == "/forged%0A%1b%22%5C")
+        .unwrap_or_else(|| panic!("no line for the forged path: {events:?}"));
+    assert_eq!(forged["method"], "GET", "{forged}");
+    assert_eq!(forged["status"], 404, "{forged}");
+    assert_eq!(forged["client"], "127.0.0.1", "{forged}");
+    assert!(forged["ms"].is_u64(), "{forged}");
+    let vend_line = events
+        .iter()
+        .find(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/subscriptions/"))
+        })
+        .expect("the vend's line");
+    assert_eq!(vend_line["status"], 200, "{vend_line}");
+    assert_eq!(vend_line["user"], "alice", "{vend_line}");
+    assert!(
+        events.iter().all(|e| !e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("200 root")),
+        "a forged line: {events:?}"
+    );
+    let log = portal.log();
+    assert!(!log.contains('\x1b'), "{log:?}");
+    assert_no_secrets(&log, "the portal's log");
+    for secret in [
+        alice.as_str(),
+        PORTAL_SECRET,
+        creds["SecretAccessKey"].as_str().expect("secret"),
+        creds["SessionToken"].as_str().expect("session"),
+    ] {
+        assert!(!log.contains(secret), "a secret in the log: {log}");
+    }
 }

@@ -16,9 +16,8 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use crate::api::{App, log_requests, router};
 use crate::cli::ServeArgs;
 use crate::db::{self, AuditEntry, Db};
-use crate::log;
 use crate::net::{self, Limits};
-use crate::sts::{Caller, Signin, Sts};
+use crate::sts::{Signin, Sts};
 use crate::web::oidc::{Config as OidcConfig, Oidc};
 
 /// How long between sweeps of expired tokens.
@@ -35,43 +34,52 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
     if tls.is_none() && !addr.ip().is_loopback() {
-        log::line(format_args!(
+        tracing::warn!(
             "WARNING: serving plain HTTP on {addr}, which is not a loopback address: portal tokens and AWS credentials cross the network unencrypted. Pass --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy."
-        ));
+        );
     }
     let mut moto = None;
-    let (sts_endpoint, caller) = if args.demo && args.sts_endpoint.is_none() {
+    let source_identity = !args.no_source_identity;
+    let sts = if args.demo && args.sts_endpoint.is_none() {
         let m = start_moto()?;
         let endpoint = m.url.clone();
         moto = Some(m);
         // moto accepts any signature; these keys exist nowhere else.
-        (endpoint, Caller::fixed("AKIAJITDEMO000000000", "demo"))
+        Sts::with_keys(
+            Some(endpoint),
+            args.region.clone(),
+            "AKIAJITDEMO000000000",
+            "demo",
+            source_identity,
+        )
     } else {
-        let endpoint = args
-            .sts_endpoint
-            .clone()
-            .unwrap_or_else(|| "https://sts.amazonaws.com".into());
-        (endpoint, Caller::from_chain(&args.region).await?)
+        Sts::from_chain(
+            args.sts_endpoint.clone(),
+            args.region.clone(),
+            source_identity,
+        )
+        .await?
     };
+    let sts_endpoint = sts.endpoint();
     if args.demo {
         setup_demo(&db, &url, &sts_endpoint, &args.demo_env).await?;
     }
     let (max_connections, fd_limit) = net::connection_cap(args.max_connections);
-    log::line(format_args!(
+    tracing::info!(
         "serving {url} (database {}, STS {sts_endpoint}, at most {max_connections} connections{})",
         db.location,
         fd_limit
             .map(|l| format!(" under a descriptor limit of {l}"))
             .unwrap_or_default()
-    ));
+    );
     let public_url = args.public_url.clone().unwrap_or_else(|| url.clone());
     let oidc = match oidc_config(&args)? {
         Some(config) => {
             let oidc = Oidc::discover(config, &public_url).await?;
-            log::line(format_args!(
+            tracing::info!(
                 "single sign-on through {} (redirect URI {public_url}/login/oidc/callback)",
                 oidc.issuer()
-            ));
+            );
             Some(oidc)
         }
         None => None,
@@ -82,12 +90,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         public_url,
         // The demo's keys work only at its own moto: the pages say so wherever keys go out.
         aws_endpoint: moto.as_ref().map(|m| m.url.clone()),
-        sts: Sts::new(
-            sts_endpoint,
-            args.region.clone(),
-            caller,
-            !args.no_source_identity,
-        )?,
+        sts,
         signin: Signin::new(
             args.signin_url.clone(),
             Duration::from_millis(args.signin_timeout_ms),
@@ -117,7 +120,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     purger.abort();
     app.db.close().await;
     drop(moto);
-    log::line("stopped");
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -198,7 +201,7 @@ async fn shutdown_signal() {
         // Without signal handling the default actions stop us; serve until then.
         _ => std::future::pending().await,
     }
-    log::line("stopping: finishing requests in flight");
+    tracing::info!("stopping: finishing requests in flight");
 }
 
 async fn purge_expired(app: Arc<App>) {
@@ -211,11 +214,11 @@ async fn purge_expired(app: Arc<App>) {
             .await
         {
             Ok(0) => {}
-            Ok(n) => crate::output::debug(|| format!("purged {n} expired tokens")),
-            Err(e) => log::line(format_args!(
+            Ok(n) => tracing::debug!("purged {n} expired tokens"),
+            Err(e) => tracing::error!(
                 "cannot purge expired tokens: {}",
-                log::escape(&format!("{e:#}"))
-            )),
+                crate::log::escape(&format!("{e:#}"))
+            ),
         }
     }
 }
@@ -318,18 +321,16 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
     .await?;
     write_private(&password_file, &hash.1)?;
     let path = jit.add_demo_env(env_name, url, &token_file, sts_endpoint)?;
-    log::line(format_args!(
+    tracing::info!(
         "demo ready: user 'demo' (token in {}), tenant 'demo', environment '{env_name}' in {}",
         token_file.display(),
         path
-    ));
-    log::line(format_args!(
-        "try: jit exec {env_name} -- aws sts get-caller-identity"
-    ));
-    log::line(format_args!(
+    );
+    tracing::info!("try: jit exec {env_name} -- aws sts get-caller-identity");
+    tracing::info!(
         "web: sign in at {url}/login as 'demo' with the password in {}",
         password_file.display()
-    ));
+    );
     Ok(())
 }
 
@@ -374,7 +375,7 @@ impl Jit {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stderr = stderr.trim().strip_prefix("jit: ").unwrap_or(stderr.trim());
         if !out.status.success() {
-            bail!("{}", log::escape(stderr));
+            bail!("{}", crate::log::escape(stderr));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }

@@ -38,10 +38,7 @@ fn private_file(path: &Path) -> Result<()> {
             if meta.permissions().mode() & 0o077 != 0 {
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                     .with_context(|| format!("cannot make {} private", path.display()))?;
-                crate::log::line(format_args!(
-                    "made {} readable by its owner only",
-                    path.display()
-                ));
+                tracing::warn!("made {} readable by its owner only", path.display());
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -410,11 +410,11 @@ async fn login_submit(
     let now = jiff::Timestamp::now().as_second();
     let throttle_key = throttle::key(client.as_deref(), name);
     if let Some(left) = throttle::FAILURES.blocked(&throttle_key, now) {
-        log::line(format_args!(
+        tracing::warn!(
             "sign-in throttled for {} from {}",
-            log::escape(name),
+            crate::log::escape(name),
             client.as_deref().unwrap_or("-")
-        ));
+        );
         return login_form(
             &app,
             &headers,

@@ -34,7 +34,7 @@ use super::internal;
 use super::{SESSION_COOKIE, SESSION_SECS, cookie, current, message, next_of, render, set_cookie};
 use crate::api::{ClientAddr, Shared, client_of, see_other, with_who};
 use crate::db::{AuditEntry, PendingLogin};
-use crate::{log, secret};
+use crate::secret;
 
 /// The cookie that ties a login under way to the browser that started it.
 const BINDING_COOKIE: &str = "jit_oidc";
@@ -168,10 +168,10 @@ impl Oidc {
                 fresh
             }
             Err(e) => {
-                log::line(format_args!(
+                tracing::warn!(
                     "keeping the old OpenID Connect metadata: {}",
-                    log::escape(&format!("{e:#}"))
-                ));
+                    crate::log::escape(&format!("{e:#}"))
+                );
                 now
             }
         }
@@ -499,10 +499,10 @@ async fn callback(
     let (user, next) = match verify(&app, oidc, &headers, &q).await {
         Ok(Ok(signed_in)) => signed_in,
         Ok(Err(failure)) if failure.stray => {
-            crate::log::line(format_args!(
+            tracing::warn!(
                 "oidc callback refused: {}",
                 crate::log::escape(&failure.why)
-            ));
+            );
             return refused(failure.status, &failure.title);
         }
         Ok(Err(failure)) => {
@@ -628,10 +628,10 @@ async fn verify(
     let tokens = match exchanged {
         Ok(t) => t,
         Err(e) => {
-            log::line(format_args!(
+            tracing::warn!(
                 "single sign-on code exchange failed: {}",
-                log::escape(&e)
-            ));
+                crate::log::escape(&e)
+            );
             return Ok(Err(fail(
                 StatusCode::BAD_GATEWAY,
                 "code exchange failed",
@@ -669,10 +669,10 @@ async fn verify(
             )));
         }
         Err(e) => {
-            log::line(format_args!(
+            tracing::warn!(
                 "single sign-on id token refused: {}",
-                log::escape(&chain(&e))
-            ));
+                crate::log::escape(&chain(&e))
+            );
             return Ok(Err(fail(
                 StatusCode::FORBIDDEN,
                 "id token refused",
