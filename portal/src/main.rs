@@ -3,6 +3,7 @@
 //! Entry point: parse, run, turn the outcome into an exit code.
 
 mod api;
+mod aws;
 mod cli;
 mod cmd;
 mod db;
@@ -10,10 +11,10 @@ mod domain;
 mod log;
 mod net;
 mod output;
-mod page;
 mod password;
+mod router;
 mod secret;
-mod sts;
+mod state;
 mod web;
 
 use std::process::ExitCode;

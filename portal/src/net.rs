@@ -18,8 +18,6 @@ use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::api::ClientAddr;
-
 pub struct Limits {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed.
@@ -305,7 +303,9 @@ async fn http<I>(
 {
     let registry_for_requests = registry.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ClientAddr(peer));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         let busy = Busy::new(registry_for_requests.clone(), id);
         let app = app.clone();
         async move {

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 
 use crate::cli::{SetArgs, TenantCommand, TokenCommand, UserCommand};
-use crate::db::{AuditEntry, Db};
+use crate::db::{AuditEntry, AuditEvent, Db};
 use crate::domain::admin::{
     self, ClusterChange, NewTenant, SettingsChange, TenantChange, UserChange,
 };
@@ -15,7 +15,7 @@ use crate::domain::rules::{
 use crate::domain::{self, Actor, Outcome};
 use crate::log;
 
-fn change(what: &str) -> AuditEntry {
+fn change(what: AuditEvent) -> AuditEntry {
     AuditEntry::new(what, &Actor::cli().name)
 }
 
@@ -248,7 +248,7 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
                 None => "permanent".into(),
             };
             let (token, id) = db
-                .create_token(&user, ttl, change("token create").detail(detail))
+                .create_token(&user, ttl, change(AuditEvent::TokenCreate).detail(detail))
                 .await?;
             log::status(format_args!("created token {id} for '{user}'"));
             crate::output::print_line(&token)?;
@@ -269,7 +269,7 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
             print(&out)?;
         }
         TokenCommand::Revoke { ids, user } => {
-            let mut audit = change("token revoke").detail(format!(
+            let mut audit = change(AuditEvent::TokenRevoke).detail(format!(
                 "token revoke {}{}",
                 ids.join(","),
                 user.as_deref()

@@ -9,15 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use axum::http::StatusCode;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use crate::api::{App, log_requests, router};
+use crate::aws::{Signin, Sts};
 use crate::cli::ServeArgs;
-use crate::db::{self, AuditEntry, Db};
+use crate::db::{self, AuditEntry, AuditEvent, Db};
 use crate::net::{self, Limits};
-use crate::sts::{Signin, Sts};
+use crate::router::{self, Timeouts};
+use crate::state::App;
 use crate::web::oidc::{Config as OidcConfig, Oidc};
 
 /// How long between sweeps of expired tokens.
@@ -98,18 +96,13 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         oidc,
     });
     let header = Duration::from_secs(args.header_timeout.max(1));
-    let routes = router(app.clone())
-        .layer(RequestBodyTimeoutLayer::new(header))
-        .layer(RequestBodyLimitLayer::new(16 * 1024))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(args.request_timeout.max(1)),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            crate::web::security_headers,
-        ))
-        .layer(axum::middleware::from_fn(log_requests));
+    let routes = router::app(
+        app.clone(),
+        &Timeouts {
+            body: header,
+            request: Duration::from_secs(args.request_timeout.max(1)),
+        },
+    );
     let purger = tokio::spawn(purge_expired(app.clone()));
     let limits = Limits {
         max_connections,
@@ -280,7 +273,7 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
         None,
         Some("arn:aws:iam::123456789012:role/demo-admin"),
         Some("arn:aws:iam::123456789012:role/demo-ops"),
-        AuditEntry::new("settings", actor).detail("demo roles"),
+        AuditEntry::new(AuditEvent::Settings, actor).detail("demo roles"),
     )
     .await?;
     db.upsert_tenant(
@@ -288,21 +281,29 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
         "arn:aws:iam::123456789012:role/demo",
         crate::domain::rules::DEFAULT_VALIDITY_SECS,
         crate::domain::rules::MAX_SESSION_SECS,
-        AuditEntry::new("tenant add", actor).detail("tenant demo"),
+        AuditEntry::new(AuditEvent::TenantAdd, actor).detail("tenant demo"),
     )
     .await?;
     db.upsert_user(
         "demo",
         true,
         &["demo".to_string()],
-        AuditEntry::new("user add", actor).user("demo"),
+        AuditEntry::new(AuditEvent::UserAdd, actor).user("demo"),
     )
     .await?;
     // One demo token at a time: the previous run's goes.
-    db.revoke_tokens(&[], Some("demo"), AuditEntry::new("token revoke", actor))
-        .await?;
+    db.revoke_tokens(
+        &[],
+        Some("demo"),
+        AuditEntry::new(AuditEvent::TokenRevoke, actor),
+    )
+    .await?;
     let (token, _) = db
-        .create_token("demo", None, AuditEntry::new("token create", actor))
+        .create_token(
+            "demo",
+            None,
+            AuditEntry::new(AuditEvent::TokenCreate, actor),
+        )
         .await?;
     write_private(&token_file, &token)?;
     // A fresh web password each run, kept beside the token: the profile page at the same URL.
@@ -316,7 +317,7 @@ async fn setup_demo(db: &Db, url: &str, sts_endpoint: &str, env_name: &str) -> R
     db.set_password(
         "demo",
         &hash.0,
-        AuditEntry::new("user passwd", actor).user("demo"),
+        AuditEntry::new(AuditEvent::UserPasswd, actor).user("demo"),
     )
     .await?;
     write_private(&password_file, &hash.1)?;

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::Db;
+use super::{AuditEvent, Db};
 
 /// One line of the audit trail. Never holds a secret: tokens appear by id only.
 #[derive(Debug, Clone, Default, serde::Serialize, sqlx::FromRow)]
@@ -31,10 +31,10 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(event: &str, actor: &str) -> AuditEntry {
+    pub fn new(event: AuditEvent, actor: &str) -> AuditEntry {
         AuditEntry {
             at: jiff::Timestamp::now().as_second(),
-            event: event.into(),
+            event: event.as_str().into(),
             actor: actor.into(),
             ..AuditEntry::default()
         }
@@ -102,7 +102,7 @@ mod tests {
     fn the_audit_trail_refuses_changes() {
         run(async {
             let (_dir, db) = open_temp().await;
-            db.audit(&AuditEntry::new("test", "me"))
+            db.audit(&AuditEntry::new(AuditEvent::Settings, "me"))
                 .await
                 .expect("insert");
             let Pool::Sqlite(p) = &db.pool else {
@@ -128,13 +128,13 @@ mod tests {
     fn the_audit_trail_filters_by_event_user_and_time() {
         run(async {
             let (_dir, db) = open_temp().await;
-            let mut old = AuditEntry::new("tenant set", "root");
+            let mut old = AuditEntry::new(AuditEvent::TenantSet, "root");
             old.at -= 7200;
             for e in [
                 old,
-                AuditEntry::new("user add", "root").user("bob"),
-                AuditEntry::new("tenant set", "root"),
-                AuditEntry::new("user add", "root").user("carol"),
+                AuditEntry::new(AuditEvent::UserAdd, "root").user("bob"),
+                AuditEntry::new(AuditEvent::TenantSet, "root"),
+                AuditEntry::new(AuditEvent::UserAdd, "root").user("carol"),
             ] {
                 db.audit(&e).await.expect("insert");
             }

@@ -207,16 +207,22 @@ impl Db {
 mod tests {
     use super::super::tests::{open_temp, run};
     use super::*;
+    use crate::db::AuditEvent;
 
     #[test]
     fn expired_tokens_are_purged_and_live_ones_stay() {
         run(async {
             let (_dir, db) = open_temp().await;
-            db.upsert_user("bob", false, &[], AuditEntry::new("user add", "test"))
-                .await
-                .expect("user");
+            db.upsert_user(
+                "bob",
+                false,
+                &[],
+                AuditEntry::new(AuditEvent::UserAdd, "test"),
+            )
+            .await
+            .expect("user");
             for ttl in [Some(10), Some(1000), None] {
-                db.create_token("bob", ttl, AuditEntry::new("token create", "test"))
+                db.create_token("bob", ttl, AuditEntry::new(AuditEvent::TokenCreate, "test"))
                     .await
                     .expect("token");
             }

@@ -6,17 +6,29 @@
 pub mod admin;
 pub mod audit;
 pub mod rules;
+pub mod vend;
 
 use crate::db::{AuditEntry, AuditEvent};
 
-/// Why a change was not made. A door shows `Invalid` and `NotFound` to the person who asked
-/// (a CLI error line, a page with the form kept); `Failed` is the portal's own trouble.
+/// Why something was not done. A door shows the refusals to the person who asked (a CLI error
+/// line, a page with the form kept, an API status); `Failed` is the portal's own trouble.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The input breaks a rule.
     #[error("{0}")]
     Invalid(String),
+    /// No valid credential came with the request.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The asker may not have this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// AWS refused or failed; its message, which holds no secret.
+    #[error("{0}")]
+    Upstream(String),
+    /// The portal's own trouble (its database), with context saying what failed.
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -59,7 +71,7 @@ impl Actor {
     }
 
     fn audit(&self, event: AuditEvent) -> AuditEntry {
-        let mut audit = AuditEntry::new(event.as_str(), &self.name);
+        let mut audit = AuditEntry::new(event, &self.name);
         audit.client.clone_from(&self.client);
         audit
     }

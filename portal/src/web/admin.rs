@@ -7,14 +7,13 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Extension, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::internal;
-use super::{Chrome, message_for, render, require_admin, require_form};
-use crate::api::{ClientAddr, Shared, client_of, see_other, with_who};
+use super::{Chrome, message_for, render, require_admin, require_form, see_other};
 use crate::db::{AuditEntry, AuditEvent, Session, Tenant, User};
 use crate::domain::admin::{
     self, ClusterChange, NewTenant, SettingsChange, TenantChange, UserChange,
@@ -24,6 +23,7 @@ use crate::domain::rules::{
     SessionSecs,
 };
 use crate::domain::{self, Actor, Outcome, audit};
+use crate::state::{ClientIp, Shared, with_who};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -106,8 +106,8 @@ fn not_found(session: &Session, what: &str) -> Response {
 }
 
 /// The signed-in admin making a change from `client`.
-fn actor(session: &Session, addr: Option<Extension<ClientAddr>>) -> Actor {
-    Actor::web(&session.user, client_of(addr))
+fn actor(session: &Session, client: Option<String>) -> Actor {
+    Actor::web(&session.user, client)
 }
 
 /// A domain message as a sentence on a page: capitalized, with its full stop.
@@ -129,7 +129,7 @@ fn shown(session: &Session, e: domain::Error, missing: &str) -> Result<String, B
     match e {
         domain::Error::Invalid(m) => Ok(sentence(&m)),
         domain::Error::NotFound(_) => Err(Box::new(not_found(session, missing))),
-        domain::Error::Failed(e) => Err(Box::new(internal("cannot save the change", &e))),
+        other => Err(Box::new(super::error_page(session, other))),
     }
 }
 
@@ -299,7 +299,7 @@ async fn tenants_page(
 async fn tenant_add(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let fields = Fields(fields);
@@ -318,7 +318,7 @@ async fn tenant_add(
         })
     })();
     let added = match new {
-        Ok(new) => admin::add_tenant(&app.db, &actor(&session, addr), new).await,
+        Ok(new) => admin::add_tenant(&app.db, &actor(&session, client), new).await,
         Err(e) => Err(e),
     };
     match added {
@@ -435,7 +435,7 @@ fn cluster_of(form: &TenantForm) -> domain::Result<ClusterChange> {
 async fn tenant_save(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Path(name): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -464,7 +464,7 @@ async fn tenant_save(
         })
     })();
     let saved = match change {
-        Ok(change) => admin::change_tenant(&app.db, &actor(&session, addr), &name, change).await,
+        Ok(change) => admin::change_tenant(&app.db, &actor(&session, client), &name, change).await,
         Err(e) => Err(e),
     };
     match saved {
@@ -489,7 +489,7 @@ async fn tenant_save(
 async fn tenant_remove(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Path(name): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -518,7 +518,7 @@ async fn tenant_remove(
         };
         return tenant_view(&session, &t, view);
     }
-    match admin::remove_tenant(&app.db, &actor(&session, addr), &name).await {
+    match admin::remove_tenant(&app.db, &actor(&session, client), &name).await {
         Ok(()) => done(&session, "/admin/tenants", "removed"),
         Err(domain::Error::Failed(e)) => internal("cannot remove the tenant", &e),
         Err(_) => not_found(&session, "No such tenant"),
@@ -653,7 +653,7 @@ async fn users_page(
 async fn user_add(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let fields = Fields(fields);
@@ -665,7 +665,14 @@ async fn user_add(
     let form = UserForm::read(&fields);
     let added = match (Name::parse("user", &form.name), names(&form.tenants)) {
         (Ok(name), Ok(tenants)) => {
-            admin::add_user(&app.db, &actor(&session, addr), &name, form.admin, &tenants).await
+            admin::add_user(
+                &app.db,
+                &actor(&session, client),
+                &name,
+                form.admin,
+                &tenants,
+            )
+            .await
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
@@ -771,7 +778,7 @@ async fn user_page(
 async fn user_save(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Path(name): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -788,7 +795,7 @@ async fn user_save(
                 admin: Some(form.admin),
                 tenants: Some(tenants),
             };
-            admin::change_user(&app.db, &actor(&session, addr), &name, change).await
+            admin::change_user(&app.db, &actor(&session, client), &name, change).await
         }
         Err(e) => Err(e),
     };
@@ -815,7 +822,7 @@ async fn user_save(
 async fn user_remove(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Path(name): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -832,7 +839,7 @@ async fn user_remove(
     };
     let confirm = fields.get("confirm");
     let removed = if confirm == name {
-        admin::remove_user(&app.db, &actor(&session, addr), &name).await
+        admin::remove_user(&app.db, &actor(&session, client), &name).await
     } else {
         Err(domain::Error::Invalid(format!(
             "to remove the user, type their name ({name}) into the confirmation field"
@@ -901,7 +908,7 @@ async fn settings_page(
 async fn settings_save(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let fields = Fields(fields);
@@ -924,7 +931,7 @@ async fn settings_save(
         })
     })();
     let saved = match change {
-        Ok(change) => admin::change_settings(&app.db, &actor(&session, addr), change).await,
+        Ok(change) => admin::change_settings(&app.db, &actor(&session, client), change).await,
         Err(e) => Err(e),
     };
     match saved {

@@ -7,15 +7,15 @@ use std::sync::LazyLock;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Extension, Form, Query, Request, State};
+use axum::extract::{Form, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::api::{ClientAddr, Shared, client_of, html, see_other, with_who};
-use crate::db::{AuditEntry, Session};
-use crate::{log, password, secret};
+use crate::db::{AuditEntry, AuditEvent, Session};
+use crate::state::{ClientIp, Shared, with_who};
+use crate::{domain, log, password, secret};
 
 /// How long a web sign-in lasts.
 const SESSION_SECS: i64 = 12 * 3600;
@@ -24,6 +24,7 @@ const SESSION_COOKIE: &str = "jit_session";
 const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 
 mod admin;
+pub(crate) mod cli_login;
 pub(crate) mod oidc;
 mod profile;
 pub(crate) mod throttle;
@@ -55,6 +56,51 @@ pub fn routes() -> Router<Shared> {
                 )
             }),
         )
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (status, Html(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+pub(crate) fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            r.headers_mut().insert(header::LOCATION, v);
+            r
+        }
+        Err(_) => message(StatusCode::BAD_REQUEST, "Bad request"),
+    }
+}
+
+/// The status a domain refusal or failure answers with on a page.
+pub(crate) fn status_of(e: &domain::Error) -> StatusCode {
+    match e {
+        domain::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        domain::Error::Unauthorized => StatusCode::UNAUTHORIZED,
+        domain::Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        domain::Error::NotFound(_) => StatusCode::NOT_FOUND,
+        domain::Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+        domain::Error::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A domain refusal as a page in the session's frame; a failure is logged in full and shown
+/// by its outermost context only.
+pub(crate) fn error_page(session: &Session, e: domain::Error) -> Response {
+    let status = status_of(&e);
+    let text = match e {
+        domain::Error::Failed(e) => {
+            let what = e.to_string();
+            log::failure(&what, &e);
+            what
+        }
+        other => other.to_string(),
+    };
+    message_for(session, status, &text)
 }
 
 /// Headers every answer carries. Pages may show secrets, so nothing but the stylesheet is
@@ -330,8 +376,8 @@ fn cli_login_of(next: &str) -> Option<(u16, Option<String>)> {
         return None;
     }
     let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
-    let port = crate::api::port_of(&q)?;
-    Some((port, crate::api::state_of(&q).map(str::to_string)))
+    let port = cli_login::port_of(&q)?;
+    Some((port, cli_login::state_of(&q).map(str::to_string)))
 }
 
 fn login_form(
@@ -384,7 +430,7 @@ async fn cancel_cli(headers: HeaderMap, Form(form): Form<HashMap<String, String>
         return message(StatusCode::BAD_REQUEST, "No command-line login to cancel");
     };
     let pairs: Vec<(&str, &str)> = state.as_deref().map(|s| ("state", s)).into_iter().collect();
-    with_who(see_other(&callback(port, &pairs)), "cancelled")
+    with_who(see_other(&cli_login::callback(port, &pairs)), "cancelled")
 }
 
 /// Checked against unknown users too, so a wrong name costs as long as a wrong password.
@@ -394,7 +440,7 @@ static DUMMY_HASH: LazyLock<String> =
 async fn login_submit(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let next = next_of(&form);
@@ -406,7 +452,6 @@ async fn login_submit(
     }
     let name = form.get("username").map(|n| n.trim()).unwrap_or_default();
     let given = form.get("password").cloned().unwrap_or_default();
-    let client = client_of(addr);
     let now = jiff::Timestamp::now().as_second();
     let throttle_key = throttle::key(client.as_deref(), name);
     if let Some(left) = throttle::FAILURES.blocked(&throttle_key, now) {
@@ -442,7 +487,7 @@ async fn login_submit(
         .unwrap_or(false);
     if !(ok && known) {
         throttle::FAILURES.count(&throttle_key, now);
-        let mut audit = AuditEntry::new("web sign-in failed", "web");
+        let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web");
         if known {
             audit.user = Some(name.into());
         }
@@ -462,12 +507,12 @@ async fn login_submit(
     throttle::FAILURES.succeeded(&throttle_key);
     // A fresh session on every sign-in: an id planted before it is worth nothing after.
     if let Ok(Some(old)) = current(&app, &headers).await {
-        let audit = AuditEntry::new("web sign-out", &old.user).user(&old.user);
+        let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
         if let Err(e) = app.db.end_session(&old.id, audit).await {
             return internal("cannot end the previous session", &e);
         }
     }
-    let mut audit = AuditEntry::new("web sign-in", name).user(name);
+    let mut audit = AuditEntry::new(AuditEvent::WebSignIn, name).user(name);
     audit.client = client;
     let (value, _, _) = match app.db.create_session(name, SESSION_SECS, audit).await {
         Ok(s) => s,
@@ -492,134 +537,13 @@ async fn logout(
     if !csrf_ok(&session.csrf, &form) {
         return with_who(csrf_refused(), &session.user);
     }
-    let audit = AuditEntry::new("web sign-out", &session.user).user(&session.user);
+    let audit = AuditEntry::new(AuditEvent::WebSignOut, &session.user).user(&session.user);
     if let Err(e) = app.db.end_session(&session.id, audit).await {
         return internal("cannot end the session", &e);
     }
     let mut r = with_who(see_other("/login"), &session.user);
     set_cookie(&app, &mut r, SESSION_COOKIE, "", 0);
     r
-}
-
-#[derive(Template)]
-#[template(path = "cli_login.html")]
-struct CliLoginPage<'a> {
-    chrome: Chrome<'a>,
-    user: &'a str,
-    port: u16,
-    admin: bool,
-    scope: &'a str,
-    state: Option<&'a str>,
-    error: Option<&'a str>,
-}
-
-/// The CLI login page (docs/protocol.md §2) for a signed-in browser: who is signed in, and
-/// only Authorize or Cancel.
-pub(crate) fn cli_login(
-    session: &Session,
-    port: u16,
-    admin: bool,
-    state: Option<&str>,
-    error: Option<&str>,
-) -> Response {
-    let status = if error.is_some() {
-        StatusCode::FORBIDDEN
-    } else {
-        StatusCode::OK
-    };
-    with_who(
-        render(
-            status,
-            &CliLoginPage {
-                chrome: Chrome::of(session),
-                user: &session.user,
-                port,
-                admin,
-                scope: if admin { "admin" } else { "tenant" },
-                state,
-                error,
-            },
-        ),
-        &session.user,
-    )
-}
-
-/// The CLI's callback on its loopback listener.
-pub(crate) fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
-    let mut url = format!("http://127.0.0.1:{port}/");
-    if !pairs.is_empty() {
-        url.push('?');
-        url.push_str(
-            &url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs)
-                .finish(),
-        );
-    }
-    url
-}
-
-/// Authorize or Cancel on the signed-in CLI login page: Authorize mints a token tied to the
-/// session and hands it to the CLI's callback.
-pub(crate) async fn cli_login_submit(
-    app: &Shared,
-    headers: &HeaderMap,
-    client: Option<String>,
-    form: &HashMap<String, String>,
-) -> Response {
-    let Some(port) = crate::api::port_of(form) else {
-        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
-    };
-    let session = match current(app, headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            // The session ended while the page was open: sign in again, then back to this
-            // same CLI login, which is still waiting.
-            let mut page = url::form_urlencoded::Serializer::new(String::new());
-            page.append_pair("localAppName", "duplo-jit")
-                .append_pair("localPort", &port.to_string())
-                .append_pair(
-                    "isAdmin",
-                    form.get("isAdmin").map_or("false", String::as_str),
-                );
-            if let Some(state) = crate::api::state_of(form) {
-                page.append_pair("state", state);
-            }
-            return sign_in_first(&format!("/app/user/verify-token?{}", page.finish()));
-        }
-        Err(r) => return r,
-    };
-    if !csrf_ok(&session.csrf, form) {
-        return with_who(csrf_refused(), &session.user);
-    }
-    let state = crate::api::state_of(form);
-    let state_pair: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
-    if form.get("action").map(String::as_str) != Some("authorize") {
-        return with_who(see_other(&callback(port, &state_pair)), &session.user);
-    }
-    let admin = form.get("isAdmin").map(String::as_str) == Some("true");
-    if admin && !session.admin {
-        return cli_login(
-            &session,
-            port,
-            admin,
-            state,
-            Some("Your user has no admin access."),
-        );
-    }
-    let mut audit = AuditEntry::new("login", &session.user).user(&session.user);
-    audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
-    audit.client = client;
-    match app.db.mint_session_token(&session, audit).await {
-        Ok((minted, _)) => {
-            let mut pairs = vec![("t", minted.as_str())];
-            pairs.extend(state_pair);
-            with_who(see_other(&callback(port, &pairs)), &session.user)
-        }
-        Err(e) => with_who(
-            internal("The portal could not complete the login", &e),
-            &session.user,
-        ),
-    }
 }
 
 #[cfg(test)]

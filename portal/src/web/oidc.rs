@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use axum::Router;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -31,10 +31,12 @@ use openidconnect::{
 };
 
 use super::internal;
-use super::{SESSION_COOKIE, SESSION_SECS, cookie, current, message, next_of, render, set_cookie};
-use crate::api::{ClientAddr, Shared, client_of, see_other, with_who};
-use crate::db::{AuditEntry, PendingLogin};
+use super::{
+    SESSION_COOKIE, SESSION_SECS, cookie, current, message, next_of, render, see_other, set_cookie,
+};
+use crate::db::{AuditEntry, AuditEvent, PendingLogin};
 use crate::secret;
+use crate::state::{ClientIp, Shared, with_who};
 
 /// The cookie that ties a login under way to the browser that started it.
 const BINDING_COOKIE: &str = "jit_oidc";
@@ -378,13 +380,13 @@ fn not_configured() -> Response {
 async fn start(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(oidc) = app.oidc.as_ref() else {
         return not_configured();
     };
-    let starts = super::throttle::key(client_of(addr).as_deref(), "oidc");
+    let starts = super::throttle::key(client.as_deref(), "oidc");
     let now = jiff::Timestamp::now().as_second();
     if let Some(left) = super::throttle::OIDC_STARTS.blocked(&starts, now) {
         return refused(
@@ -489,44 +491,41 @@ fn fail(status: StatusCode, why: impl Into<String>, title: impl Into<String>) ->
 async fn callback(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(oidc) = app.oidc.as_ref() else {
         return not_configured();
     };
-    let client = client_of(addr);
-    let (user, next) = match verify(&app, oidc, &headers, &q).await {
-        Ok(Ok(signed_in)) => signed_in,
-        Ok(Err(failure)) if failure.stray => {
-            tracing::warn!(
-                "oidc callback refused: {}",
-                crate::log::escape(&failure.why)
-            );
-            return refused(failure.status, &failure.title);
-        }
-        Ok(Err(failure)) => {
-            let mut audit = AuditEntry::new("web sign-in failed", "web").detail(format!(
-                "oidc {}: {}",
-                oidc.issuer(),
-                failure.why
-            ));
-            audit.client = client;
-            if let Err(e) = app.db.audit(&audit).await {
-                return internal("cannot record the sign-in", &e);
+    let (user, next) =
+        match verify(&app, oidc, &headers, &q).await {
+            Ok(Ok(signed_in)) => signed_in,
+            Ok(Err(failure)) if failure.stray => {
+                tracing::warn!(
+                    "oidc callback refused: {}",
+                    crate::log::escape(&failure.why)
+                );
+                return refused(failure.status, &failure.title);
             }
-            return refused(failure.status, &failure.title);
-        }
-        Err(r) => return r,
-    };
+            Ok(Err(failure)) => {
+                let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web")
+                    .detail(format!("oidc {}: {}", oidc.issuer(), failure.why));
+                audit.client = client;
+                if let Err(e) = app.db.audit(&audit).await {
+                    return internal("cannot record the sign-in", &e);
+                }
+                return refused(failure.status, &failure.title);
+            }
+            Err(r) => return r,
+        };
     // A fresh session on every sign-in, as with a password.
     if let Ok(Some(old)) = current(&app, &headers).await {
-        let audit = AuditEntry::new("web sign-out", &old.user).user(&old.user);
+        let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
         if let Err(e) = app.db.end_session(&old.id, audit).await {
             return internal("cannot end the previous session", &e);
         }
     }
-    let mut audit = AuditEntry::new("web sign-in", &user)
+    let mut audit = AuditEntry::new(AuditEvent::WebSignIn, &user)
         .user(&user)
         .detail(format!("oidc {}", oidc.issuer()));
     audit.client = client;

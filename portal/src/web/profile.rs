@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Extension, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,10 +15,10 @@ use jit_wire::shell::Shell;
 use serde_json::json;
 
 use super::{Chrome, message_for, render, require_form, require_session, see_other};
-use crate::api::{
-    Asker, ClientAddr, Refused, Shared, client_of, vend_admin, vend_tenant, with_who,
-};
-use crate::db::{AuditEntry, Session, TokenInfo};
+use crate::db::{AuditEntry, AuditEvent, Session, TokenInfo};
+use crate::domain::vend::{self, AdminRole, Asker};
+use crate::domain::{self};
+use crate::state::{ClientIp, Shared, with_who};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -43,14 +43,14 @@ struct Target {
 
 /// The targets `session` may use: the admin role for admins (when one is set), then every
 /// tenant they may use, by name.
-async fn targets(app: &Shared, session: &Session) -> Result<Vec<Target>, Refused> {
+async fn targets(app: &Shared, session: &Session) -> domain::Result<Vec<Target>> {
     let mut out = Vec::new();
     if session.admin {
         let settings = app
             .db
             .settings()
             .await
-            .map_err(|e| Refused::internal("portal state unreadable", &e))?;
+            .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
         if settings.admin_role_arn.is_some() {
             out.push(Target {
                 value: "admin".into(),
@@ -64,7 +64,7 @@ async fn targets(app: &Shared, session: &Session) -> Result<Vec<Target>, Refused
         .db
         .tenants_for(&session.user, session.admin)
         .await
-        .map_err(|e| Refused::internal("portal state unreadable", &e))?;
+        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
     out.extend(tenants.into_iter().map(|t| Target {
         key: format!("tenant-{}", t.name),
         label: format!("Tenant {}", t.name),
@@ -140,7 +140,12 @@ async fn profile(
     let now = jiff::Timestamp::now().as_second();
     let tokens: Vec<TokenRow> = match app.db.list_tokens(Some(&session.user), now).await {
         Ok(list) => list.into_iter().map(TokenRow::from).collect(),
-        Err(e) => return refused(&session, Refused::internal("portal state unreadable", &e)),
+        Err(e) => {
+            return refused(
+                &session,
+                domain::Error::Failed(e.context("portal state unreadable")),
+            );
+        }
     };
     let aws_config = aws_config(&app.public_url, app.aws_endpoint.as_deref(), &targets);
     let notice = match q.get("done").map(String::as_str) {
@@ -185,8 +190,8 @@ fn aws_config(host: &str, endpoint: Option<&str>, targets: &[Target]) -> String 
 }
 
 /// A refusal as a page in the session's frame.
-fn refused(session: &Session, r: Refused) -> Response {
-    message_for(session, r.0, &r.1)
+fn refused(session: &Session, e: domain::Error) -> Response {
+    super::error_page(session, e)
 }
 
 /// Vend for the form's `target` (`admin` or a tenant's name the user may use).
@@ -195,31 +200,29 @@ async fn vend_for(
     session: &Session,
     client: Option<String>,
     form: &HashMap<String, String>,
-) -> Result<jit_wire::api::AwsResponse, Refused> {
+) -> domain::Result<jit_wire::api::AwsResponse> {
     let target = form.get("target").map(String::as_str).unwrap_or_default();
     let asker = Asker::from(session);
     if target == "admin" {
-        return vend_admin(app, asker, client, "admin").await;
+        return vend::admin(app.vendor(), asker, client, AdminRole::Admin).await;
     }
     let tenants = app
         .db
         .tenants_for(&session.user, session.admin)
         .await
-        .map_err(|e| Refused::internal("portal state unreadable", &e))?;
+        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
     match tenants.into_iter().find(|t| t.name == target) {
-        Some(t) => vend_tenant(app, asker, client, &t).await,
-        None => Err(Refused(
-            StatusCode::FORBIDDEN,
+        Some(t) => vend::tenant(app.vendor(), asker, client, &t).await,
+        None => Err(domain::Error::Forbidden(
             "That tenant is missing or not yours to use".into(),
         )),
     }
 }
 
 /// The console sign-in URL of a vend, or why there is none.
-fn sign_in_url(creds: jit_wire::api::AwsResponse) -> Result<String, Refused> {
+fn sign_in_url(creds: jit_wire::api::AwsResponse) -> domain::Result<String> {
     creds.console_url.filter(|u| !u.is_empty()).ok_or_else(|| {
-        Refused(
-            StatusCode::BAD_GATEWAY,
+        domain::Error::Upstream(
             "The AWS sign-in endpoint gave no console URL (the portal's log says why; keys from a local STS, as in the demo, never get one). Temporary AWS Credentials still work.".into(),
         )
     })
@@ -229,14 +232,14 @@ fn sign_in_url(creds: jit_wire::api::AwsResponse) -> Result<String, Refused> {
 async fn console(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let session = match require_form(&app, &headers, &form, "/profile").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    match vend_for(&app, &session, client_of(addr), &form)
+    match vend_for(&app, &session, client, &form)
         .await
         .and_then(sign_in_url)
     {
@@ -259,7 +262,7 @@ struct ConsoleUrlPage<'a> {
 async fn console_url(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let session = match require_form(&app, &headers, &form, "/profile").await {
@@ -270,7 +273,7 @@ async fn console_url(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let vended = vend_for(&app, &session, client_of(addr), &form).await;
+    let vended = vend_for(&app, &session, client, &form).await;
     let validity = vended
         .as_ref()
         .ok()
@@ -279,7 +282,11 @@ async fn console_url(
     let url = vended.and_then(sign_in_url);
     let response = match (url, wants_json) {
         (Ok(url), true) => Json(json!({ "url": url, "validity": validity })).into_response(),
-        (Err(r), true) => (r.0, Json(json!({ "error": r.1 }))).into_response(),
+        (Err(e), true) => (
+            super::status_of(&e),
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
         (Ok(url), false) => render(
             StatusCode::OK,
             &ConsoleUrlPage {
@@ -313,14 +320,14 @@ struct CredentialsPage<'a> {
 async fn credentials(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let session = match require_form(&app, &headers, &form, "/profile").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let creds = match vend_for(&app, &session, client_of(addr), &form).await {
+    let creds = match vend_for(&app, &session, client, &form).await {
         Ok(c) => c,
         Err(r) => return refused(&session, r),
     };
@@ -410,7 +417,7 @@ struct TokenCreatedPage<'a> {
 async fn create_token(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let session = match require_form(&app, &headers, &form, "/profile").await {
@@ -421,8 +428,8 @@ async fn create_token(
     let Some((_, ttl)) = TOKEN_LIFETIMES.iter().find(|(v, _)| *v == wanted) else {
         return message_for(&session, StatusCode::BAD_REQUEST, "Choose a token lifetime");
     };
-    let mut audit = AuditEntry::new("token create", &session.user).user(&session.user);
-    audit.client = client_of(addr);
+    let mut audit = AuditEntry::new(AuditEvent::TokenCreate, &session.user).user(&session.user);
+    audit.client = client;
     audit = audit.detail(format!(
         "on the profile page, {}, session {}",
         ttl.map(|t| format!("for {t} s"))
@@ -435,7 +442,12 @@ async fn create_token(
         .await
     {
         Ok(made) => made,
-        Err(e) => return refused(&session, Refused::internal("cannot make the token", &e)),
+        Err(e) => {
+            return refused(
+                &session,
+                domain::Error::Failed(e.context("cannot make the token")),
+            );
+        }
     };
     let expires = ttl
         .map(|t| when(jiff::Timestamp::now().as_second() + t))
@@ -459,7 +471,7 @@ async fn create_token(
 async fn revoke_token(
     State(app): State<Shared>,
     headers: HeaderMap,
-    addr: Option<Extension<ClientAddr>>,
+    ClientIp(client): ClientIp,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let session = match require_form(&app, &headers, &form, "/profile").await {
@@ -470,17 +482,25 @@ async fn revoke_token(
     let now = jiff::Timestamp::now().as_second();
     let own = match app.db.list_tokens(Some(&session.user), now).await {
         Ok(list) => list.iter().any(|t| t.id == id),
-        Err(e) => return refused(&session, Refused::internal("portal state unreadable", &e)),
+        Err(e) => {
+            return refused(
+                &session,
+                domain::Error::Failed(e.context("portal state unreadable")),
+            );
+        }
     };
     if !own {
         return message_for(&session, StatusCode::NOT_FOUND, "No such token of yours");
     }
-    let mut audit = AuditEntry::new("token revoke", &session.user).user(&session.user);
-    audit.client = client_of(addr);
+    let mut audit = AuditEntry::new(AuditEvent::TokenRevoke, &session.user).user(&session.user);
+    audit.client = client;
     audit.token_id = Some(id.clone());
     audit = audit.detail(format!("on the profile page, session {}", session.id));
     match app.db.revoke_tokens(&[id], None, audit).await {
         Ok(_) => with_who(see_other("/profile?done=revoked#tokens"), &session.user),
-        Err(e) => refused(&session, Refused::internal("cannot revoke the token", &e)),
+        Err(e) => refused(
+            &session,
+            domain::Error::Failed(e.context("cannot revoke the token")),
+        ),
     }
 }

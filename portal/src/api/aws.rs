@@ -1,0 +1,48 @@
+//! AWS credentials for a tenant or for an admin role (docs/protocol.md §1).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+
+use super::ApiError;
+use crate::db::Authed;
+use crate::domain::vend::{self, AdminRole, Asker};
+use crate::domain::{self};
+use crate::state::{ClientIp, Shared, with_who};
+
+/// `subscriptions/{id}/GetAwsConsoleTokenUrl`.
+pub async fn tenant(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    ClientIp(client): ClientIp,
+    who: Authed,
+) -> Response {
+    let asker = Asker::from(&who);
+    let vended = async {
+        let t = vend::allowed_tenant(&app.db, asker, &id).await?;
+        vend::tenant(app.vendor(), asker, client, &t).await
+    };
+    answer(vended.await, &who)
+}
+
+/// `v3/admin/aws/jitAccess/{kind}`: `admin` or `duplo-ops`.
+pub async fn admin(
+    State(app): State<Shared>,
+    Path(kind): Path<String>,
+    ClientIp(client): ClientIp,
+    who: Authed,
+) -> Response {
+    let vended = match AdminRole::parse(&kind) {
+        Some(role) => vend::admin(app.vendor(), (&who).into(), client, role).await,
+        None => Err(domain::Error::NotFound("not found".into())),
+    };
+    answer(vended, &who)
+}
+
+pub(super) fn answer<T: serde::Serialize>(r: domain::Result<T>, who: &Authed) -> Response {
+    let response = match r {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    };
+    with_who(response, &who.user)
+}

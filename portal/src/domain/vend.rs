@@ -1,0 +1,330 @@
+//! The vend engine: who may have which credentials, for how long, and the audit row that must
+//! be written before any key leaves. The API (`api/`) and the profile page (`web/`) both vend
+//! through here, so a vend is checked and recorded the same way whichever door asked.
+
+use anyhow::Context;
+use jit_wire::api::{AwsResponse, ClusterConfig};
+use jit_wire::console::SessionKeys;
+use jit_wire::paths;
+
+use super::rules::{MAX_SESSION_SECS, clamp_session};
+use super::{Error, Result};
+use crate::aws::{Signin, Sts};
+use crate::db::{AuditEntry, AuditEvent, Authed, Db, K8sCluster, Session, Tenant};
+
+/// What a vend needs: the database for the rules and the trail, STS for the keys, the sign-in
+/// endpoint for the console URL.
+#[derive(Clone, Copy)]
+pub struct Vendor<'a> {
+    pub db: &'a Db,
+    pub sts: &'a Sts,
+    pub signin: &'a Signin,
+}
+
+/// Who asks for credentials: a token's holder or a signed-in browser.
+#[derive(Clone, Copy)]
+pub struct Asker<'a> {
+    pub user: &'a str,
+    pub admin: bool,
+    pub via: Via<'a>,
+}
+
+/// How a request proved who it is, for the audit trail.
+#[derive(Clone, Copy)]
+pub enum Via<'a> {
+    /// An API token, by id.
+    Token(&'a str),
+    /// A web session, by id.
+    Session(&'a str),
+}
+
+impl<'a> From<&'a Authed> for Asker<'a> {
+    fn from(who: &'a Authed) -> Asker<'a> {
+        Asker {
+            user: &who.user,
+            admin: who.admin,
+            via: Via::Token(&who.token_id),
+        }
+    }
+}
+
+impl<'a> From<&'a Session> for Asker<'a> {
+    fn from(s: &'a Session) -> Asker<'a> {
+        Asker {
+            user: &s.user,
+            admin: s.admin,
+            via: Via::Session(&s.id),
+        }
+    }
+}
+
+impl Asker<'_> {
+    fn audit(&self, event: AuditEvent, client: Option<String>) -> AuditEntry {
+        let mut audit = AuditEntry::new(event, self.user).user(self.user);
+        audit.client = client;
+        if let Via::Token(id) = self.via {
+            audit.token_id = Some(id.into());
+        }
+        audit
+    }
+
+    /// What the audit detail adds for a session, so the trail says how the keys were asked for.
+    fn via_detail(&self) -> String {
+        match self.via {
+            Via::Token(_) => String::new(),
+            Via::Session(id) => format!(" via web session {id}"),
+        }
+    }
+}
+
+/// The two system roles an admin may vend: `jit aws --admin` and `--duplo-ops`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRole {
+    Admin,
+    DuploOps,
+}
+
+impl AdminRole {
+    /// The `{kind}` of the API path (docs/protocol.md §1).
+    pub fn parse(kind: &str) -> Option<AdminRole> {
+        match kind {
+            paths::KIND_ADMIN => Some(AdminRole::Admin),
+            paths::KIND_DUPLO_OPS => Some(AdminRole::DuploOps),
+            _ => None,
+        }
+    }
+
+    /// The scope the trail names, which is also the path's `{kind}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminRole::Admin => paths::KIND_ADMIN,
+            AdminRole::DuploOps => paths::KIND_DUPLO_OPS,
+        }
+    }
+}
+
+fn unreadable(e: anyhow::Error) -> Error {
+    Error::Failed(e.context("portal state unreadable"))
+}
+
+/// The tenant with this id when `who` may use it.
+pub async fn allowed_tenant(db: &Db, who: Asker<'_>, id: &str) -> Result<Tenant> {
+    let tenant = db
+        .tenant_by_id(id)
+        .await
+        .map_err(unreadable)?
+        .ok_or_else(|| Error::NotFound("tenant not found".into()))?;
+    if who.admin
+        || db
+            .is_member(who.user, &tenant.name)
+            .await
+            .map_err(unreadable)?
+    {
+        return Ok(tenant);
+    }
+    Err(Error::Forbidden("Forbidden".into()))
+}
+
+/// A tenant's credentials for `who`, who may use the tenant.
+pub async fn tenant(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    t: &Tenant,
+) -> Result<AwsResponse> {
+    let secs = clamp_session(t.validity_secs, t.max_session_secs);
+    let scope = format!("tenant {}", t.name);
+    vend(v, who, client, &scope, &t.role_arn, secs).await
+}
+
+/// An admin's credentials for one of the system roles.
+pub async fn admin(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    role: AdminRole,
+) -> Result<AwsResponse> {
+    if !who.admin {
+        return Err(Error::Forbidden("Forbidden".into()));
+    }
+    let settings = v.db.settings().await.map_err(unreadable)?;
+    let arn = match role {
+        AdminRole::Admin => settings.admin_role_arn,
+        AdminRole::DuploOps => settings.ops_role_arn,
+    };
+    let Some(arn) = arn else {
+        return Err(Error::NotFound(format!(
+            "no {} role configured",
+            role.as_str()
+        )));
+    };
+    let secs = clamp_session(settings.admin_session_secs, MAX_SESSION_SECS);
+    vend(v, who, client, role.as_str(), &arn, secs).await
+}
+
+/// AssumeRole for `who`, recorded in the audit trail before the keys leave. The console URL is
+/// best effort: without it the answer still carries the keys.
+async fn vend(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    scope: &str,
+    role_arn: &str,
+    secs: i64,
+) -> Result<AwsResponse> {
+    let mut audit = who.audit(AuditEvent::Vend, client);
+    audit.scope = Some(scope.into());
+    audit.role_arn = Some(role_arn.into());
+    audit.duration_secs = Some(secs);
+    let creds = match v.sts.assume_role(role_arn, who.user, secs).await {
+        Ok(c) => c,
+        Err(e) => {
+            let message = format!("{e:#}");
+            tracing::warn!("{}", crate::log::escape(&message));
+            audit.event = AuditEvent::VendFailed.as_str().into();
+            audit.detail = Some(format!("{message}{}", who.via_detail()));
+            if let Err(e) = v.db.audit(&audit).await {
+                tracing::error!(
+                    "cannot record a failed vend: {}",
+                    crate::log::escape(&format!("{e:#}"))
+                );
+            }
+            return Err(Error::Upstream(message));
+        }
+    };
+    audit.detail = Some(format!("key {}{}", creds.access_key_id, who.via_detail()));
+    // No record, no keys: the trail must hold every vend.
+    v.db.audit(&audit).await.context("cannot record the vend")?;
+    let keys = SessionKeys {
+        access_key_id: &creds.access_key_id,
+        secret_access_key: &creds.secret_access_key,
+        session_token: &creds.session_token,
+    };
+    let console_url = match v.signin.console_url(&keys, &v.sts.region, secs).await {
+        Ok(url) => Some(url),
+        Err(e) => {
+            tracing::warn!("no ConsoleUrl: {}", crate::log::escape(&format!("{e:#}")));
+            None
+        }
+    };
+    Ok(AwsResponse {
+        console_url,
+        access_key_id: Some(creds.access_key_id),
+        secret_access_key: Some(creds.secret_access_key),
+        session_token: Some(creds.session_token),
+        region: Some(v.sts.region.clone()),
+        validity: Some(secs),
+        expiration: creds.expiration,
+    })
+}
+
+/// How long the CLI may use a k8s token before asking again. EKS accepts a token for 15 minutes
+/// after its X-Amz-Date whatever X-Amz-Expires says, and the role session behind it lasts 15
+/// minutes at least; a minute less leaves room for clock skew and the trip to the API server.
+const K8S_TOKEN_REFRESH_SECS: i64 = 14 * 60;
+
+/// A tenant's cluster and a token for it.
+pub async fn k8s_tenant(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    id: &str,
+) -> Result<ClusterConfig> {
+    let t = allowed_tenant(v.db, who, id).await?;
+    let Some(cluster) = &t.k8s else {
+        return Err(Error::NotFound(format!(
+            "tenant {} has no Kubernetes cluster (an admin sets one with `jit portal tenant set {} --k8s-cluster NAME --k8s-server URL`)",
+            t.name, t.name
+        )));
+    };
+    let secs = clamp_session(t.validity_secs, t.max_session_secs);
+    let scope = format!("tenant {}", t.name);
+    k8s_vend(v, who, client, &scope, &t.role_arn, secs, cluster).await
+}
+
+/// An admin's cluster config for a plan: the cluster of the plan's first tenant (by name) that
+/// has one, with a token from the admin role.
+pub async fn k8s_plan(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    plan: &str,
+) -> Result<ClusterConfig> {
+    if !who.admin {
+        return Err(Error::Forbidden("Forbidden".into()));
+    }
+    let tenants = v.db.list_tenants().await.map_err(unreadable)?;
+    let settings = v.db.settings().await.map_err(unreadable)?;
+    let cluster = tenants
+        .into_iter()
+        .filter(|t| t.plan == plan)
+        .find_map(|t| t.k8s)
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "plan {plan} has no tenant with a Kubernetes cluster"
+            ))
+        })?;
+    let role = settings
+        .admin_role_arn
+        .ok_or_else(|| Error::NotFound("no admin role configured".into()))?;
+    let secs = clamp_session(settings.admin_session_secs, MAX_SESSION_SECS);
+    let scope = format!("plan {plan}");
+    k8s_vend(v, who, client, &scope, &role, secs, &cluster).await
+}
+
+/// AssumeRole for `who` and turn the credentials into an EKS token for `cluster`
+/// (docs/protocol.md §9), recorded in the audit trail as a `k8s vend` before the token leaves.
+async fn k8s_vend(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    scope: &str,
+    role_arn: &str,
+    secs: i64,
+    cluster: &K8sCluster,
+) -> Result<ClusterConfig> {
+    let mut audit = who.audit(AuditEvent::K8sVend, client);
+    audit.scope = Some(scope.into());
+    audit.role_arn = Some(role_arn.into());
+    audit.duration_secs = Some(secs);
+    let now = std::time::SystemTime::now();
+    let made = match v.sts.assume_role(role_arn, who.user, secs).await {
+        Ok(creds) => v
+            .sts
+            .eks_token(&creds, &cluster.name, now)
+            .map(|token| (token, creds.access_key_id)),
+        Err(e) => Err(e),
+    };
+    let (token, key) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let message = format!("{e:#}");
+            tracing::warn!("{}", crate::log::escape(&message));
+            audit.event = AuditEvent::K8sVendFailed.as_str().into();
+            audit.detail = Some(format!("cluster {}: {message}", cluster.name));
+            if let Err(e) = v.db.audit(&audit).await {
+                tracing::error!(
+                    "cannot record a failed k8s vend: {}",
+                    crate::log::escape(&format!("{e:#}"))
+                );
+            }
+            return Err(Error::Upstream(message));
+        }
+    };
+    audit.detail = Some(format!("cluster {} key {key}", cluster.name));
+    v.db.audit(&audit).await.context("cannot record the vend")?;
+    let refresh = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(K8S_TOKEN_REFRESH_SECS))
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    Ok(ClusterConfig {
+        name: cluster.name.clone(),
+        api_server: cluster.server.clone(),
+        token,
+        // DuploCloud's provider enum: 0 is EKS.
+        k8_provider: 0,
+        aws_region: v.sts.region.clone(),
+        k8s_version: String::new(),
+        certificate_authority_data_base64: Some(cluster.ca.clone().unwrap_or_default()),
+        last_token_refresh_time: Some(jit_wire::time::rfc3339(refresh)),
+    })
+}

@@ -1,0 +1,200 @@
+//! The CLI login page (docs/protocol.md §2): a browser that is not signed in signs in first and
+//! comes back; a signed-in one sees who is signed in and the access asked for, with only
+//! Authorize or Cancel. Authorize mints a login token tied to the session and hands it to the
+//! CLI's loopback callback.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use jit_wire::paths;
+
+use super::{
+    Chrome, csrf_ok, csrf_refused, current, internal, message, render, see_other, sign_in_first,
+};
+use crate::db::{AuditEntry, AuditEvent, Session};
+use crate::state::{ClientIp, Shared, with_who};
+
+pub(super) fn port_of(q: &HashMap<String, String>) -> Option<u16> {
+    q.get("localPort")
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|p| *p != 0)
+}
+
+/// The CLI's one-time `state`, when it sent a sane one.
+pub(super) fn state_of(q: &HashMap<String, String>) -> Option<&str> {
+    q.get("state")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+}
+
+/// The CLI login page (docs/protocol.md §2). A browser that is not signed in signs in first
+/// and comes back here; a signed-in one sees Authorize and Cancel.
+pub async fn page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let session = current(&app, &headers).await;
+    if q.get("success").map(String::as_str) == Some("true") {
+        return done(session.as_ref().ok().and_then(Option::as_ref));
+    }
+    let Some(port) = port_of(&q) else {
+        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+    };
+    match session {
+        Ok(Some(session)) => {
+            let admin = q.get("isAdmin").map(String::as_str) == Some("true");
+            cli_login(&session, port, admin, state_of(&q), None)
+        }
+        Ok(None) => {
+            let back = uri
+                .path_and_query()
+                .map_or(paths::LOGIN_PAGE, |p| p.as_str());
+            sign_in_first(back)
+        }
+        Err(r) => r,
+    }
+}
+
+/// Authorize or Cancel: only a signed-in browser's form, with its session's CSRF token, counts.
+pub async fn submit(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    ClientIp(client): ClientIp,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    cli_login_submit(&app, &headers, client, &form).await
+}
+
+#[derive(Template)]
+#[template(path = "cli_login.html")]
+struct CliLoginPage<'a> {
+    chrome: Chrome<'a>,
+    user: &'a str,
+    port: u16,
+    admin: bool,
+    scope: &'a str,
+    state: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+/// The CLI login page (docs/protocol.md §2) for a signed-in browser: who is signed in, and
+/// only Authorize or Cancel.
+fn cli_login(
+    session: &Session,
+    port: u16,
+    admin: bool,
+    state: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    };
+    with_who(
+        render(
+            status,
+            &CliLoginPage {
+                chrome: Chrome::of(session),
+                user: &session.user,
+                port,
+                admin,
+                scope: if admin { "admin" } else { "tenant" },
+                state,
+                error,
+            },
+        ),
+        &session.user,
+    )
+}
+
+/// The CLI's callback on its loopback listener.
+pub(super) fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
+    jit_wire::login::callback_url(port, pairs)
+}
+
+/// Authorize or Cancel on the signed-in CLI login page: Authorize mints a token tied to the
+/// session and hands it to the CLI's callback.
+async fn cli_login_submit(
+    app: &Shared,
+    headers: &HeaderMap,
+    client: Option<String>,
+    form: &HashMap<String, String>,
+) -> Response {
+    let Some(port) = port_of(form) else {
+        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+    };
+    let session = match current(app, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            // The session ended while the page was open: sign in again, then back to this
+            // same CLI login, which is still waiting.
+            let mut page = url::form_urlencoded::Serializer::new(String::new());
+            page.append_pair("localAppName", "duplo-jit")
+                .append_pair("localPort", &port.to_string())
+                .append_pair(
+                    "isAdmin",
+                    form.get("isAdmin").map_or("false", String::as_str),
+                );
+            if let Some(state) = state_of(form) {
+                page.append_pair("state", state);
+            }
+            return sign_in_first(&format!("/app/user/verify-token?{}", page.finish()));
+        }
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session.csrf, form) {
+        return with_who(csrf_refused(), &session.user);
+    }
+    let state = state_of(form);
+    let state_pair: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
+    if form.get("action").map(String::as_str) != Some("authorize") {
+        return with_who(see_other(&callback(port, &state_pair)), &session.user);
+    }
+    let admin = form.get("isAdmin").map(String::as_str) == Some("true");
+    if admin && !session.admin {
+        return cli_login(
+            &session,
+            port,
+            admin,
+            state,
+            Some("Your user has no admin access."),
+        );
+    }
+    let mut audit = AuditEntry::new(AuditEvent::Login, &session.user).user(&session.user);
+    audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
+    audit.client = client;
+    match app.db.mint_session_token(&session, audit).await {
+        Ok((minted, _)) => {
+            let mut pairs = vec![("t", minted.as_str())];
+            pairs.extend(state_pair);
+            with_who(see_other(&callback(port, &pairs)), &session.user)
+        }
+        Err(e) => with_who(
+            internal("The portal could not complete the login", &e),
+            &session.user,
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "done.html")]
+struct Done<'a> {
+    chrome: Chrome<'a>,
+}
+
+/// The last page of docs/protocol.md §2: where the CLI sends the browser once it has its token,
+/// in the frame of the browser's session when it has one.
+fn done(session: Option<&Session>) -> Response {
+    render(
+        StatusCode::OK,
+        &Done {
+            chrome: session.map_or(Chrome::NONE, Chrome::of),
+        },
+    )
+}
