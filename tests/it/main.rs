@@ -1,28 +1,11 @@
-//! The one integration test binary: the real `jit` binary against the portal stand-in, moto,
-//! the real AWS CLI and boto3, and real shells.
+//! The one integration test binary, in three groups (pick the one a new test's main subject
+//! belongs to): `cli` is the `jit` client against the portal stand-in and moto; `portal` is
+//! `jit portal` / jit-portal itself, its API, admin and web pages, SSO and operation; `e2e` is the
+//! whole system as outside tools drive it: the real AWS CLI and boto3, real shells under tmux.
+//! `support` is the harness all three share.
 
 mod support;
 
-mod aws;
-mod awscli;
-mod cache;
-mod credserver;
-mod exec;
-mod hardening;
-mod hooks;
-mod k8s;
-mod load;
-mod login;
-mod login_hardening;
-mod parity;
-mod portal_a11y;
-mod portal_admin;
-mod portal_browser;
-mod portal_k8s;
-mod portal_oidc;
-mod portal_oidc_browser;
-mod portal_ops;
-mod portal_profile;
-mod portal_server;
-mod portal_web;
-mod shells;
+mod cli;
+mod e2e;
+mod portal;

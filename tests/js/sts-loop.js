@@ -1,6 +1,6 @@
-// A real SDK consumer for tests/it/credserver.rs: the AWS SDK for JavaScript v3 with its default
-// credential chain calls STS GetCallerIdentity once a second for SECONDS, printing each ARN, and
-// exits 1 on the first failure. Usage: node sts-loop.js SECONDS
+// A real SDK consumer for tests/it/cli/credserver.rs: the AWS SDK for JavaScript v3 with its
+// default credential chain calls STS GetCallerIdentity once a second for SECONDS, printing each
+// ARN, and exits 1 on the first failure. Usage: node sts-loop.js SECONDS
 "use strict";
 const { STSClient, GetCallerIdentityCommand } = require("@aws-sdk/client-sts");
 

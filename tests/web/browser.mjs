@@ -1,8 +1,8 @@
 // The shared part of the browser flows in tests/web: Debian's chromium driven by playwright-core.
 //
 // A flow script takes its inputs from env vars, drives the portal, and prints ONE JSON object
-// with what it saw; tests/it/portal_browser.rs asserts on it. A missing element or a wrong page
-// makes the script exit 1 with a message on stderr.
+// with what it saw; tests/it/portal/portal_browser.rs asserts on it. A missing element or a
+// wrong page makes the script exit 1 with a message on stderr.
 //
 // Env: JIT_SCREENSHOTS=DIR saves a full-page PNG of each page the flow names; CHROMIUM overrides
 // the browser binary (default /usr/bin/chromium).
@@ -10,8 +10,8 @@
 // A new flow: tests/web/NAME.mjs calls `run(async (browser) => { ...; return seen; })`, reads its
 // inputs with need()/maybe(), makes a context with newContext(), signs in with signIn(), reads
 // elements with text() (which fails when one is missing) and names screenshots with shot(). The
-// test calls `flow(&sb, "NAME", &[("PORTAL_URL", ..), ..])` in tests/it/portal_browser.rs and
-// asserts on the JSON. Run one by hand against any portal:
+// test calls `flow(&sb, "NAME", &[("PORTAL_URL", ..), ..])` in tests/it/portal/portal_browser.rs
+// and asserts on the JSON. Run one by hand against any portal:
 //   PORTAL_URL=http://127.0.0.1:PORT USERNAME=demo PASSWORD=... node tests/web/signin.mjs
 
 import fs from 'node:fs';

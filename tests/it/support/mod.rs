@@ -3,6 +3,7 @@
 
 pub mod moto;
 pub mod stand_in;
+pub mod tmux;
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub use moto::{Moto, moto, start_moto};
 pub use stand_in::StandIn;
+pub(crate) use tmux::Tmux;
 
 pub const JIT: &str = env!("CARGO_BIN_EXE_jit");
 

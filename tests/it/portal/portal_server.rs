@@ -4,8 +4,8 @@
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use crate::portal_browser::flow;
-use crate::portal_web::{ALICE_PASSWORD, passwd};
+use crate::portal::portal_browser::flow;
+use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
 use crate::support::{
     Moto, Sandbox, Stderr, assert_no_secrets, finish, moto, poll, register_secret, start_moto,
     venv_bin,
@@ -512,7 +512,7 @@ fn demo_runs_the_whole_system() {
         "{}",
         portal.log()
     );
-    let mut browser = crate::portal_web::Browser::new(&portal);
+    let mut browser = crate::portal::portal_web::Browser::new(&portal);
     assert_eq!(browser.sign_in("demo", password.trim()).status, 303);
     let profile = browser.get("/profile").body;
     assert!(profile.contains("id=\"console-tenant-demo\""));

@@ -2,9 +2,9 @@
 //! Credentials (used with the real AWS CLI against moto), the workstation lines and the user's
 //! own API tokens. `portal_browser` clicks the same buttons in Chromium.
 
-use crate::portal_ops::serve_on;
-use crate::portal_server::{Served, admin, get, provision, state};
-use crate::portal_web::{ALICE_PASSWORD, Browser, Page, passwd};
+use crate::portal::portal_ops::serve_on;
+use crate::portal::portal_server::{Served, admin, get, provision, state};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, Page, passwd};
 use crate::support::moto::moto;
 use crate::support::stand_in::StandIn;
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};

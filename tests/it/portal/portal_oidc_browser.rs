@@ -3,11 +3,11 @@
 //! (tests/web/oidc-provider.mjs), on its own and inside `jit aws --interactive`; an unknown user
 //! and Cancel at the provider end on clear pages without a session.
 
-use crate::portal_browser::flow;
-use crate::portal_oidc::{
+use crate::portal::portal_browser::flow;
+use crate::portal::portal_oidc::{
     CLIENT_ID, CLIENT_SECRET, Provider, free_port, portal_with_sso, start_provider,
 };
-use crate::portal_server::{Served, admin, provision, spawn_portal, state};
+use crate::portal::portal_server::{Served, admin, provision, spawn_portal, state};
 use crate::support::moto::moto;
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret};
 

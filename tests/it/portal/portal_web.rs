@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::portal_server::{Served, admin, get, provision, serve, state};
+use crate::portal::portal_server::{Served, admin, get, provision, serve, state};
 use crate::support::{Run, Sandbox, finish, register_secret};
 
 pub const ALICE_PASSWORD: &str = "alice-web-password-7";

@@ -8,8 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::shells::Tmux;
-use crate::support::{JIT, Run, Sandbox, StandIn, finish};
+use crate::support::{JIT, Run, Sandbox, StandIn, Tmux, finish};
 
 /// How one shell says the few things these tests need.
 struct Sh {
@@ -166,7 +165,7 @@ fn hook_functions_return_zero_on_success_and_non_zero_on_failure() {
 /// portal always sends a secret).
 fn hostile() -> Vec<String> {
     let all: Vec<String> =
-        serde_json::from_str(include_str!("../hostile.json")).expect("tests/hostile.json");
+        serde_json::from_str(include_str!("../../hostile.json")).expect("tests/hostile.json");
     all.into_iter().filter(|v| !v.is_empty()).collect()
 }
 

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::portal_server::{Served, admin, spawn_portal, state};
+use crate::portal::portal_server::{Served, admin, spawn_portal, state};
 use crate::support::{Sandbox, Stderr, assert_no_secrets, register_secret};
 
 pub const CLIENT_ID: &str = "jit-portal-test";
@@ -692,7 +692,7 @@ fn oidc_settings_are_checked_at_start_up() {
     cmd.env("JIT_PORTAL_OIDC_CLIENT_SECRET", CLIENT_SECRET)
         .env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
         .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
-    let served = crate::portal_server::spawn_served(cmd);
+    let served = crate::portal::portal_server::spawn_served(cmd);
     let mut b = Browser::new();
     let page = b.get(&url::Url::parse(&format!("{}/login", served.url)).expect("url"));
     assert!(
@@ -726,7 +726,7 @@ fn oidc_settings_are_checked_at_start_up() {
 /// come back to the other, and is still used only once.
 #[test]
 fn oidc_login_started_on_one_replica_finishes_on_another() {
-    use crate::portal_ops::{Pg, admin_on};
+    use crate::portal::portal_ops::{Pg, admin_on};
     let sb = Sandbox::new();
     let pg = Pg::start();
     let db = pg.database("oidc");
@@ -756,7 +756,7 @@ fn oidc_login_started_on_one_replica_finishes_on_another() {
         cmd.env("JIT_PORTAL_OIDC_CLIENT_SECRET", CLIENT_SECRET)
             .env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
             .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
-        crate::portal_server::spawn_served(cmd)
+        crate::portal::portal_server::spawn_served(cmd)
     };
     let a = replica(port_a);
     let b = replica(port_b);
@@ -857,7 +857,7 @@ fn oidc_provider_behind_a_private_ca_needs_oidc_ca_file() {
         "{err}"
     );
 
-    let portal = crate::portal_server::spawn_served(serve(&["--oidc-ca-file", &c]));
+    let portal = crate::portal::portal_server::spawn_served(serve(&["--oidc-ca-file", &c]));
     let pem = std::fs::read(&cert).expect("cert");
     let mut b = Browser::trusting(Some(&pem));
     let page = b.sign_in(&portal.url, "/profile", "alice");

@@ -641,8 +641,8 @@ fn jit_portal_login_requires_the_state_it_sent() {
 
     // The real page, clicked in Chromium after signing in, passes the state back.
     let password = "root-web-password-9";
-    crate::portal_web::passwd(&sb, "root", &format!("{password}\n")).ok();
-    let seen = crate::portal_browser::flow(
+    crate::portal::portal_web::passwd(&sb, "root", &format!("{password}\n")).ok();
+    let seen = crate::portal::portal_browser::flow(
         &sb,
         "cli-login",
         &[

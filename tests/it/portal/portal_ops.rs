@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::portal_server::{
+use crate::portal::portal_server::{
     Served, admin, get, provision, serve, spawn_served, state, strict_moto_with_portal_user, vend,
 };
-use crate::portal_web::{ALICE_PASSWORD, Browser, passwd_on};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd_on};
 use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret};
 
 const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";

@@ -2,8 +2,8 @@
 //! portal and moto, every change is audited with the admin as actor, and non-admins, forged
 //! forms and bad values change nothing.
 
-use crate::portal_server::{Served, admin, get, provision, serve, vend};
-use crate::portal_web::{Browser, Page, passwd, unescape};
+use crate::portal::portal_server::{Served, admin, get, provision, serve, vend};
+use crate::portal::portal_web::{Browser, Page, passwd, unescape};
 use crate::support::{Sandbox, assert_no_secrets, register_secret};
 
 const ROOT_PASSWORD: &str = "root-admin-password-9";
@@ -815,7 +815,7 @@ fn passwd_on(sb: &Sandbox, db: &str, name: &str, password: &str) {
 /// The same pages on PostgreSQL: the event filter and the password query run there too.
 #[test]
 fn the_admin_pages_work_on_postgresql() {
-    use crate::portal_ops::{Pg, admin_on, provision_on, serve_on};
+    use crate::portal::portal_ops::{Pg, admin_on, provision_on, serve_on};
     let pg = Pg::start();
     let sb = Sandbox::new();
     let db = pg.database("admin_pages");

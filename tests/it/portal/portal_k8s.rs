@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 
-use crate::portal_server::{
+use crate::portal::portal_server::{
     Served, admin, provision, serve, serve_as, strict_moto_with_portal_user,
 };
 use crate::support::{Moto, Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
@@ -199,7 +199,7 @@ fn portal_k8s_refusals_and_admin_changes() {
             .contains("no Kubernetes cluster"),
         "{body}"
     );
-    let st = crate::portal_server::state(&sb);
+    let st = crate::portal::portal_server::state(&sb);
     sb.run(&[
         "portal",
         "--state",
@@ -283,7 +283,7 @@ fn portal_k8s_refusals_and_admin_changes() {
 /// portal reads them back (the admin commands and the server share nothing but the database).
 #[test]
 fn tenant_cluster_on_postgresql() {
-    use crate::portal_ops::{Pg, admin_on, provision_on, serve_on};
+    use crate::portal::portal_ops::{Pg, admin_on, provision_on, serve_on};
     let pg = Pg::start();
     let sb = Sandbox::new();
     let db = pg.database("k8s");

@@ -399,7 +399,7 @@ fn config_sync_writes_tenants_idempotently_and_keeps_the_users_entries() {
 #[test]
 fn config_sync_against_the_demo_portal_is_idempotent() {
     let sb = Sandbox::new();
-    let portal = crate::portal_server::spawn_portal(
+    let portal = crate::portal::portal_server::spawn_portal(
         &sb,
         &[
             "portal",

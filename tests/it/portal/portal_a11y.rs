@@ -1,7 +1,7 @@
 //! The portal's pages pass axe-core's WCAG 2.1 A and AA rules in headless Chromium, at a desktop
 //! and a phone size, fit a phone's width, and take keyboard focus (tests/web/a11y.mjs).
 
-use crate::portal_profile::{ROOT_PASSWORD, portal_with_console};
+use crate::portal::portal_profile::{ROOT_PASSWORD, portal_with_console};
 use crate::support::{Sandbox, finish};
 
 /// Every page an admin can open, and the credentials page behind a button.

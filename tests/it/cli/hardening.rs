@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cache::entry_path;
+use crate::cli::cache::entry_path;
 use crate::support::{Run, Sandbox, StandIn, assert_no_secrets, finish, poll, register_secret};
 
 const NOBODY: u32 = 65534;

@@ -2,9 +2,9 @@
 //! tests/web against a real `jit portal serve` with moto as STS. The scripts report what they
 //! saw as JSON; the assertions live here.
 
-use crate::portal_profile::{ROOT_PASSWORD, portal_with_console};
-use crate::portal_server::{admin, get, provision, serve};
-use crate::portal_web::{ALICE_PASSWORD, Browser, passwd};
+use crate::portal::portal_profile::{ROOT_PASSWORD, portal_with_console};
+use crate::portal::portal_server::{admin, get, provision, serve};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd};
 use crate::support::moto::moto;
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
 
@@ -520,7 +520,7 @@ fn admin_pages_in_chromium_change_the_next_vends_duration() {
     assert_eq!(validity(&tenant_creds, &alice), 1800, "the new validity");
     assert_eq!(validity(&admin_creds, &root), 3600, "the new admin session");
     let tf = sb.token_file(&alice);
-    let creds = crate::portal_server::vend(&sb, u, &tf);
+    let creds = crate::portal::portal_server::vend(&sb, u, &tf);
     let expires: jiff::Timestamp = creds["Expiration"]
         .as_str()
         .expect("expiration")

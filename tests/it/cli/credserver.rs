@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::shells::Tmux;
 use crate::support::{
-    Sandbox, StandIn, assert_loopback_only, assert_no_secrets, finish, poll, random_hex,
+    Sandbox, StandIn, Tmux, assert_loopback_only, assert_no_secrets, finish, poll, random_hex,
     register_secret, stand_in::REGION, start_moto, venv_bin,
 };
 

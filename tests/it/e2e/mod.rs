@@ -1,0 +1,6 @@
+//! The whole system as outside tools drive it: the real AWS CLI and boto3 calling `jit`, and
+//! the shell hooks, prompt and completions typed into real bash, zsh and fish under tmux.
+
+mod awscli;
+mod hooks;
+mod shells;

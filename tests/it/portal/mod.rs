@@ -1,0 +1,14 @@
+//! `jit portal` / jit-portal itself: its API and refusals, the admin, profile and sign-in pages
+//! over HTTP and in Chromium, single sign-on, Kubernetes tokens, accessibility, and running it.
+
+mod portal_a11y;
+mod portal_admin;
+// The `cli` group's login tests sign in to a real portal with these.
+pub(crate) mod portal_browser;
+mod portal_k8s;
+mod portal_oidc;
+mod portal_oidc_browser;
+mod portal_ops;
+mod portal_profile;
+pub(crate) mod portal_server;
+pub(crate) mod portal_web;
