@@ -178,15 +178,20 @@ impl ClusterServer {
 pub struct ClusterCa(String);
 
 impl ClusterCa {
-    /// From the PEM itself (a file's bytes).
+    /// From the PEM itself (a file's bytes, or what was pasted). Line ends and surrounding
+    /// blank space are made canonical first (a browser sends a pasted PEM with CRLF and a form
+    /// field loses its last newline), so one certificate is stored, and fingerprinted, alike
+    /// whichever door it came through.
     pub fn from_pem(pem: &[u8]) -> Result<ClusterCa> {
-        if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") {
+        let text = String::from_utf8_lossy(pem).replace("\r\n", "\n");
+        let text = text.trim();
+        if !text.contains("-----BEGIN CERTIFICATE-----") {
             return Err(invalid(
                 "the cluster CA must be a PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
             ));
         }
         Ok(ClusterCa(
-            base64::engine::general_purpose::STANDARD.encode(pem),
+            base64::engine::general_purpose::STANDARD.encode(format!("{text}\n")),
         ))
     }
 
@@ -302,6 +307,12 @@ mod tests {
             from_pem
         );
         assert!(ClusterCa::from_pem(b"not a cert").is_err());
+        let pasted = format!("  {}\r\n", pem.trim_end().replace('\n', "\r\n"));
+        assert_eq!(
+            ClusterCa::parse("ca", &pasted).expect("pasted with CRLF"),
+            from_pem,
+            "one certificate, one stored form"
+        );
         assert!(message(ClusterCa::parse("ca", "%%%")).starts_with("ca must be base64"));
         assert!(from_pem.fingerprint().starts_with("sha256:"));
         assert_eq!(from_pem.fingerprint().len(), "sha256:".len() + 16);

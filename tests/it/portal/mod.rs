@@ -1,8 +1,10 @@
 //! `jit portal` / jit-portal itself: its API and refusals, the admin, profile and sign-in pages
 //! over HTTP and in Chromium, single sign-on, Kubernetes tokens, accessibility, and running it.
 
+mod admin_doors;
 mod portal_a11y;
-mod portal_admin;
+// `admin_doors` drives the admin pages with these.
+pub(crate) mod portal_admin;
 // The `cli` group's login tests sign in to a real portal with these.
 pub(crate) mod portal_browser;
 mod portal_k8s;

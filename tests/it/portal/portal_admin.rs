@@ -6,12 +6,12 @@ use crate::portal::portal_server::{Served, admin, get, provision, serve, vend};
 use crate::portal::portal_web::{Browser, Page, passwd, unescape};
 use crate::support::{Sandbox, assert_no_secrets, register_secret};
 
-const ROOT_PASSWORD: &str = "root-admin-password-9";
+pub(crate) const ROOT_PASSWORD: &str = "root-admin-password-9";
 const ALICE_PASSWORD: &str = "alice-admin-test-pw-3";
 
 /// A browser signed in as `user`.
 #[track_caller]
-fn signed_in(portal: &Served, user: &str, password: &str) -> Browser {
+pub(crate) fn signed_in(portal: &Served, user: &str, password: &str) -> Browser {
     let mut b = Browser::new(portal);
     let page = b.sign_in(user, password);
     assert_eq!(page.status, 303, "{}", page.body);
@@ -21,7 +21,7 @@ fn signed_in(portal: &Served, user: &str, password: &str) -> Browser {
 /// Open `path` (as a browser would before submitting its form) and post `form` with the
 /// page's CSRF token.
 #[track_caller]
-fn submit(b: &mut Browser, path: &str, action: &str, form: &[(&str, &str)]) -> Page {
+pub(crate) fn submit(b: &mut Browser, path: &str, action: &str, form: &[(&str, &str)]) -> Page {
     let page = b.get(path);
     assert_eq!(page.status, 200, "{path}: {}", page.body);
     let csrf = page.hidden("csrf");
@@ -32,7 +32,7 @@ fn submit(b: &mut Browser, path: &str, action: &str, form: &[(&str, &str)]) -> P
 
 /// A 303 back to `to`, whose page then shows a confirmation.
 #[track_caller]
-fn redirected(b: &mut Browser, page: &Page, to: &str) {
+pub(crate) fn redirected(b: &mut Browser, page: &Page, to: &str) {
     assert_eq!(page.status, 303, "{}", page.body);
     let location = page.header("location");
     assert_eq!(location, to);
@@ -43,7 +43,7 @@ fn redirected(b: &mut Browser, page: &Page, to: &str) {
 
 /// A 400 with an alert that says `needle`.
 #[track_caller]
-fn refused(page: &Page, needle: &str) {
+pub(crate) fn refused(page: &Page, needle: &str) {
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.body.contains("role=\"alert\""), "{}", page.body);
     assert!(unescape(&page.body).contains(needle), "{}", page.body);
@@ -70,7 +70,7 @@ fn lasts_about(creds: &serde_json::Value, secs: i64) {
 }
 
 /// The audit trail as JSON lines, one value each.
-fn audit_json(sb: &Sandbox) -> Vec<serde_json::Value> {
+pub(crate) fn audit_json(sb: &Sandbox) -> Vec<serde_json::Value> {
     admin(sb, &["audit", "--json"])
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
@@ -78,7 +78,7 @@ fn audit_json(sb: &Sandbox) -> Vec<serde_json::Value> {
 }
 
 /// What admin changes can touch: tenants, users, and the changes the trail holds.
-fn snapshot(sb: &Sandbox) -> String {
+pub(crate) fn snapshot(sb: &Sandbox) -> String {
     let changes: Vec<String> = audit_json(sb)
         .into_iter()
         .filter(|e| {

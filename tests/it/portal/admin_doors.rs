@@ -1,0 +1,340 @@
+//! One rule, two doors: each admin rule driven through `jit portal` and through the admin pages
+//! with the same input, on twin portals, must give the same outcome, the same message and the
+//! same audit row (all but who made it and from where).
+
+use crate::portal::portal_admin::{
+    ROOT_PASSWORD, audit_json, redirected, refused, signed_in, snapshot, submit,
+};
+use crate::portal::portal_server::{Served, admin, provision, serve, state};
+use crate::portal::portal_web::{Browser, passwd};
+use crate::support::Sandbox;
+
+const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBdoors\n-----END CERTIFICATE-----\n";
+
+/// Two portals provisioned alike: one changed through the CLI, one through the pages.
+struct Twins {
+    cli: Sandbox,
+    web: Sandbox,
+    _portal: Served,
+    browser: Browser,
+}
+
+fn twins() -> Twins {
+    let (cli, web) = (Sandbox::new(), Sandbox::new());
+    provision(&cli);
+    provision(&web);
+    passwd(&web, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    let portal = serve(&web);
+    let browser = signed_in(&portal, "root", ROOT_PASSWORD);
+    Twins {
+        cli,
+        web,
+        _portal: portal,
+        browser,
+    }
+}
+
+/// `jit portal ARGS` on the CLI twin, expected to fail; its one-line message.
+#[track_caller]
+fn cli_refused(sb: &Sandbox, args: &[&str], needle: &str) -> String {
+    let st = state(sb);
+    let mut full = vec!["portal", "--state", st.as_str()];
+    full.extend_from_slice(args);
+    let run = sb.run(&full).fails(1, needle);
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+    run.stderr.trim().to_string()
+}
+
+/// The newest audit row, without what differs between the doors by design: who made the
+/// change and from where, and when.
+#[track_caller]
+fn last_change(sb: &Sandbox) -> serde_json::Value {
+    let mut row = audit_json(sb).pop().expect("an audit row");
+    if let Some(o) = row.as_object_mut() {
+        for key in ["seq", "at", "time", "actor", "client"] {
+            o.remove(key);
+        }
+    }
+    row
+}
+
+#[test]
+fn out_of_range_durations_are_refused_at_both_doors_with_one_message() {
+    let mut t = twins();
+    let (before_cli, before_web) = (snapshot(&t.cli), snapshot(&t.web));
+    let rule = "must be a whole number of seconds from 900 to 43200";
+    let arn = "arn:aws:iam::555555555555:role/qa";
+    let cli = cli_refused(
+        &t.cli,
+        &["tenant", "add", "qa", "--role-arn", arn, "--validity", "60"],
+        rule,
+    );
+    assert_eq!(cli, format!("jit: --validity {rule}"));
+    let page = submit(
+        &mut t.browser,
+        "/admin/tenants",
+        "/admin/tenants",
+        &[
+            ("name", "qa"),
+            ("role_arn", arn),
+            ("validity_secs", "60"),
+            ("max_session_secs", "43200"),
+        ],
+    );
+    refused(&page, &format!("AWS Access Token Validity {rule}."));
+
+    cli_refused(&t.cli, &["set", "--admin-session", "50000"], rule);
+    let page = submit(
+        &mut t.browser,
+        "/admin/settings",
+        "/admin/settings",
+        &[
+            ("admin_session_secs", "50000"),
+            ("admin_role_arn", "arn:aws:iam::333333333333:role/admin"),
+            ("ops_role_arn", ""),
+        ],
+    );
+    refused(&page, &format!("AdminJitSessionDuration {rule}."));
+    cli_refused(
+        &t.cli,
+        &["tenant", "set", "dev01", "--max-session", "899"],
+        rule,
+    );
+    assert_eq!(snapshot(&t.cli), before_cli, "the CLI changed nothing");
+    assert_eq!(snapshot(&t.web), before_web, "the pages changed nothing");
+}
+
+#[test]
+fn an_existing_tenant_or_user_is_not_replaced_by_an_add_at_either_door() {
+    let mut t = twins();
+    let (before_cli, before_web) = (snapshot(&t.cli), snapshot(&t.web));
+    let arn = "arn:aws:iam::555555555555:role/other";
+    let cli = cli_refused(
+        &t.cli,
+        &["tenant", "add", "dev01", "--role-arn", arn],
+        "already exists",
+    );
+    assert!(
+        cli.starts_with("jit: tenant 'dev01' already exists: "),
+        "{cli}"
+    );
+    let page = submit(
+        &mut t.browser,
+        "/admin/tenants",
+        "/admin/tenants",
+        &[
+            ("name", "dev01"),
+            ("role_arn", arn),
+            ("validity_secs", "3600"),
+            ("max_session_secs", "43200"),
+        ],
+    );
+    refused(&page, "Tenant 'dev01' already exists: ");
+    let cli = cli_refused(
+        &t.cli,
+        &["user", "add", "alice", "--admin"],
+        "already exists",
+    );
+    assert!(
+        cli.starts_with("jit: user 'alice' already exists: "),
+        "{cli}"
+    );
+    let page = submit(
+        &mut t.browser,
+        "/admin/users",
+        "/admin/users",
+        &[("name", "alice"), ("admin", "on")],
+    );
+    refused(&page, "User 'alice' already exists: ");
+    assert_eq!(snapshot(&t.cli), before_cli);
+    assert_eq!(snapshot(&t.web), before_web);
+}
+
+#[test]
+fn a_tenant_change_writes_the_same_audit_row_from_both_doors() {
+    let mut t = twins();
+    let pem = t.cli.dir.path().join("ca.pem");
+    std::fs::write(&pem, PEM).expect("pem");
+    let pem = pem.display().to_string();
+    admin(
+        &t.cli,
+        &[
+            "tenant",
+            "set",
+            "dev01",
+            "--validity",
+            "1800",
+            "--k8s-cluster",
+            "eks-1",
+            "--k8s-server",
+            "https://k8s.example:6443",
+            "--k8s-ca-file",
+            &pem,
+        ],
+    );
+    let page = submit(
+        &mut t.browser,
+        "/admin/tenants/dev01",
+        "/admin/tenants/dev01",
+        &[
+            ("role_arn", "arn:aws:iam::111111111111:role/dev01"),
+            ("validity_secs", "1800"),
+            ("max_session_secs", "43200"),
+            ("k8s_cluster", "eks-1"),
+            ("k8s_server", "https://k8s.example:6443"),
+            ("k8s_ca", PEM),
+        ],
+    );
+    redirected(&mut t.browser, &page, "/admin/tenants/dev01?saved=1");
+    let row = last_change(&t.cli);
+    assert_eq!(row, last_change(&t.web));
+    assert_eq!(row["event"], "tenant set");
+    let detail = row["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with(
+            "tenant dev01: validity 900 -> 1800, k8s_cluster - -> eks-1, \
+             k8s_server - -> https://k8s.example:6443, k8s_ca - -> sha256:"
+        ),
+        "{detail}"
+    );
+    assert!(!detail.contains("BEGIN"), "the CA by fingerprint only");
+    assert!(
+        t.browser
+            .get("/admin/tenants/dev01")
+            .body
+            .contains(&detail[detail.len() - "sha256:".len() - 16..]),
+        "the page shows the fingerprint the trail names"
+    );
+}
+
+#[test]
+fn a_user_change_writes_the_same_audit_row_from_both_doors() {
+    let mut t = twins();
+    admin(
+        &t.cli,
+        &["user", "set", "alice", "--admin", "true", "--tenant", "big"],
+    );
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice",
+        &[("admin", "on"), ("tenant", "big")],
+    );
+    redirected(&mut t.browser, &page, "/admin/users/alice?saved=1");
+    let row = last_change(&t.cli);
+    assert_eq!(row, last_change(&t.web));
+    assert_eq!(row["event"], "user set");
+    assert_eq!(row["detail"], "admin false -> true, tenants dev01 -> big");
+    assert_eq!(
+        admin(&t.cli, &["user", "list"]),
+        admin(&t.web, &["user", "list"])
+    );
+}
+
+#[test]
+fn settings_and_removals_write_the_same_audit_rows_from_both_doors() {
+    let mut t = twins();
+    let ops = "arn:aws:iam::444444444444:role/ops";
+    admin(
+        &t.cli,
+        &["set", "--admin-session", "3600", "--ops-role-arn", ops],
+    );
+    let page = submit(
+        &mut t.browser,
+        "/admin/settings",
+        "/admin/settings",
+        &[
+            ("admin_session_secs", "3600"),
+            ("admin_role_arn", "arn:aws:iam::333333333333:role/admin"),
+            ("ops_role_arn", ops),
+        ],
+    );
+    redirected(&mut t.browser, &page, "/admin/settings?saved=1");
+    assert_eq!(last_change(&t.cli), last_change(&t.web));
+    assert_eq!(
+        last_change(&t.cli)["detail"],
+        format!("admin_session 43200 -> 3600, ops_role_arn - -> {ops}")
+    );
+    // An emptied role clears it, at both doors.
+    admin(&t.cli, &["set", "--ops-role-arn", ""]);
+    let page = submit(
+        &mut t.browser,
+        "/admin/settings",
+        "/admin/settings",
+        &[
+            ("admin_session_secs", "3600"),
+            ("admin_role_arn", "arn:aws:iam::333333333333:role/admin"),
+            ("ops_role_arn", ""),
+        ],
+    );
+    redirected(&mut t.browser, &page, "/admin/settings?saved=1");
+    assert_eq!(last_change(&t.cli), last_change(&t.web));
+    assert_eq!(
+        last_change(&t.cli)["detail"],
+        format!("ops_role_arn {ops} -> -")
+    );
+
+    admin(&t.cli, &["tenant", "remove", "big"]);
+    let page = submit(
+        &mut t.browser,
+        "/admin/tenants/big",
+        "/admin/tenants/big/remove",
+        &[("confirm", "big")],
+    );
+    redirected(&mut t.browser, &page, "/admin/tenants?removed=1");
+    let (cli, web) = (last_change(&t.cli), last_change(&t.web));
+    assert_eq!(cli["event"], "tenant remove");
+    // The tenant's id is random per portal; everything else is the same.
+    let without_id = |v: &serde_json::Value| {
+        let d = v["detail"].as_str().unwrap_or_default();
+        d.split(" (id ").next().unwrap_or_default().to_string()
+    };
+    assert_eq!(without_id(&cli), "tenant big");
+    assert_eq!(without_id(&cli), without_id(&web));
+    assert_eq!(cli["scope"], web["scope"]);
+
+    admin(&t.cli, &["user", "remove", "alice"]);
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/remove",
+        &[("confirm", "alice")],
+    );
+    redirected(&mut t.browser, &page, "/admin/users?removed=1");
+    assert_eq!(last_change(&t.cli), last_change(&t.web));
+    assert_eq!(last_change(&t.cli)["detail"], "admin=false tenants=dev01");
+}
+
+#[test]
+fn a_change_that_changes_nothing_writes_nothing_at_either_door() {
+    let mut t = twins();
+    let (before_cli, before_web) = (snapshot(&t.cli), snapshot(&t.web));
+    let st = state(&t.cli);
+    let run = t
+        .cli
+        .run(&[
+            "portal",
+            "--state",
+            &st,
+            "tenant",
+            "set",
+            "dev01",
+            "--validity",
+            "900",
+        ])
+        .ok();
+    assert!(run.stderr.contains("nothing changed"), "{}", run.stderr);
+    let page = submit(
+        &mut t.browser,
+        "/admin/tenants/dev01",
+        "/admin/tenants/dev01",
+        &[
+            ("role_arn", "arn:aws:iam::111111111111:role/dev01"),
+            ("validity_secs", "900"),
+            ("max_session_secs", "43200"),
+        ],
+    );
+    redirected(&mut t.browser, &page, "/admin/tenants/dev01?unchanged=1");
+    assert_eq!(snapshot(&t.cli), before_cli);
+    assert_eq!(snapshot(&t.web), before_web);
+}
