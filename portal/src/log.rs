@@ -128,11 +128,6 @@ pub fn failure(what: &str, e: &anyhow::Error) {
     tracing::error!("{what}: {}", escape(&format!("{e:#}")));
 }
 
-/// A status line for the person at the terminal (`jit: saved ...`), not the server's log.
-pub fn status(msg: impl std::fmt::Display) {
-    crate::output::status(msg);
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

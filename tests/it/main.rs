@@ -9,3 +9,6 @@ mod support;
 mod cli;
 mod e2e;
 mod portal;
+
+// The crates' layering, read from their source.
+mod layers;

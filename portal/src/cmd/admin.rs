@@ -13,7 +13,7 @@ use crate::domain::rules::{
     SessionSecs,
 };
 use crate::domain::{self, Actor, Outcome};
-use crate::log;
+use crate::output;
 
 fn change(what: AuditEvent) -> AuditEntry {
     AuditEntry::new(what, &Actor::cli().name)
@@ -55,7 +55,7 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
         } => {
             let name = Name::parse("user", &name)?;
             admin::add_user(db, &actor, &name, admin, &tenant_names(&tenants)?).await?;
-            log::status(format_args!(
+            output::status(format_args!(
                 "saved portal user '{}' in {}",
                 name.as_str(),
                 db.location
@@ -96,14 +96,14 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
         }
         UserCommand::Remove { name } => {
             admin::remove_user(db, &actor, &name).await?;
-            log::status(format_args!(
+            output::status(format_args!(
                 "removed portal user '{name}' and their tokens"
             ));
         }
         UserCommand::Passwd { name } => {
             let password = read_password()?;
             admin::set_password(db, &actor, &name, password).await?;
-            log::status(format_args!("set the password of portal user '{name}'"));
+            output::status(format_args!("set the password of portal user '{name}'"));
         }
     }
     Ok(())
@@ -119,8 +119,8 @@ fn tenant_names(names: &[String]) -> Result<Vec<Name>> {
 /// The status line after a change.
 fn report(outcome: Outcome, what: &str, name: &str) {
     match outcome {
-        Outcome::Saved => log::status(format_args!("changed {what} '{name}'")),
-        Outcome::Unchanged => log::status(format_args!(
+        Outcome::Saved => output::status(format_args!("changed {what} '{name}'")),
+        Outcome::Unchanged => output::status(format_args!(
             "{what} '{name}' already is so; nothing changed"
         )),
     }
@@ -153,7 +153,7 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
                 )?,
             };
             let id = admin::add_tenant(db, &actor, new).await?;
-            log::status(format_args!("saved tenant '{name}' (id {id})"));
+            output::status(format_args!("saved tenant '{name}' (id {id})"));
         }
         TenantCommand::Set {
             name,
@@ -230,7 +230,7 @@ pub async fn tenant(db: &Db, command: TenantCommand) -> Result<()> {
         }
         TenantCommand::Remove { name } => {
             admin::remove_tenant(db, &actor, &name).await?;
-            log::status(format_args!("removed tenant '{name}'"));
+            output::status(format_args!("removed tenant '{name}'"));
         }
     }
     Ok(())
@@ -250,7 +250,7 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
             let (token, id) = db
                 .create_token(&user, ttl, change(AuditEvent::TokenCreate).detail(detail))
                 .await?;
-            log::status(format_args!("created token {id} for '{user}'"));
+            output::status(format_args!("created token {id} for '{user}'"));
             crate::output::print_line(&token)?;
         }
         TokenCommand::List { user } => {
@@ -282,7 +282,7 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
             if gone == 0 {
                 bail!("no such token");
             }
-            log::status(format_args!("revoked {gone} token(s)"));
+            output::status(format_args!("revoked {gone} token(s)"));
         }
     }
     Ok(())
@@ -298,8 +298,8 @@ pub async fn set(db: &Db, args: SetArgs) -> Result<()> {
         ops_role: role("--ops-role-arn", args.ops_role_arn)?,
     };
     match admin::change_settings(db, &Actor::cli(), change).await? {
-        Outcome::Saved => log::status("changed the system settings"),
-        Outcome::Unchanged => log::status("the system settings already are so; nothing changed"),
+        Outcome::Saved => output::status("changed the system settings"),
+        Outcome::Unchanged => output::status("the system settings already are so; nothing changed"),
     }
     Ok(())
 }
