@@ -23,32 +23,18 @@ pub struct Client {
 }
 
 /// What went wrong talking to the portal, so callers can tell a dead token from the rest.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct HttpError {
     pub status: u16,
     pub message: String,
 }
 
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for HttpError {}
-
 /// The portal could not be reached (refused, DNS, timeout) or the connection broke mid-answer:
 /// the portal said nothing about the token, so cached credentials may stand in.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct Unreachable(pub String);
-
-impl std::fmt::Display for Unreachable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Unreachable {}
 
 /// Connection refused, DNS, timeout, a broken answer or a 5xx: the portal is down rather than
 /// saying no.

@@ -240,16 +240,9 @@ fn running_login(cache: &Cache, host: &Host, waiting: Waiting) -> Option<Holder>
 }
 
 /// Waiting on a lock took longer than its holder could rightly keep it.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 struct GaveUp(String);
-
-impl std::fmt::Display for GaveUp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for GaveUp {}
 
 fn wait_for_login(cache: &Cache, host: &Host) -> Result<cache::Lock> {
     let lock = wait_lock(cache, &lock_key(host), host, Waiting::Login)?;

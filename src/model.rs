@@ -9,32 +9,18 @@ use serde::{Deserialize, Serialize};
 use crate::host::Host;
 
 /// A usage mistake that clap cannot see (it depends on config files); exits 2 like clap's.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
 
 /// A failure that ends the run with its own exit code, such as 127 for a command that cannot be
 /// found and 126 for one that cannot be run, as shells report them.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct ExitError {
     pub code: u8,
     pub message: String,
 }
-
-impl std::fmt::Display for ExitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ExitError {}
 
 impl ExitError {
     /// The exit code `main` returns for `err`: its own, 2 for usage, else 1.

@@ -95,69 +95,65 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::super::Pool;
-    use super::super::tests::{open_temp, run};
+    use super::super::tests::open_temp;
     use super::*;
 
-    #[test]
-    fn the_audit_trail_refuses_changes() {
-        run(async {
-            let (_dir, db) = open_temp().await;
-            db.audit(&AuditEntry::new(AuditEvent::Settings, "me"))
+    #[tokio::test]
+    async fn the_audit_trail_refuses_changes() {
+        let (_dir, db) = open_temp().await;
+        db.audit(&AuditEntry::new(AuditEvent::Settings, "me"))
+            .await
+            .expect("insert");
+        let Pool::Sqlite(p) = &db.pool else {
+            panic!("sqlite")
+        };
+        let err = sqlx::query("DELETE FROM audit").execute(p).await;
+        assert!(
+            err.is_err_and(|e| e.to_string().contains("append-only")),
+            "rows stay"
+        );
+        assert_eq!(
+            db.audit_find(None, None, None, 10)
                 .await
-                .expect("insert");
-            let Pool::Sqlite(p) = &db.pool else {
-                panic!("sqlite")
-            };
-            let err = sqlx::query("DELETE FROM audit").execute(p).await;
-            assert!(
-                err.is_err_and(|e| e.to_string().contains("append-only")),
-                "rows stay"
-            );
-            assert_eq!(
-                db.audit_find(None, None, None, 10)
-                    .await
-                    .expect("log")
-                    .len(),
-                1
-            );
-            db.close().await;
-        });
+                .expect("log")
+                .len(),
+            1
+        );
+        db.close().await;
     }
 
-    #[test]
-    fn the_audit_trail_filters_by_event_user_and_time() {
-        run(async {
-            let (_dir, db) = open_temp().await;
-            let mut old = AuditEntry::new(AuditEvent::TenantSet, "root");
-            old.at -= 7200;
-            for e in [
-                old,
-                AuditEntry::new(AuditEvent::UserAdd, "root").user("bob"),
-                AuditEntry::new(AuditEvent::TenantSet, "root"),
-                AuditEntry::new(AuditEvent::UserAdd, "root").user("carol"),
-            ] {
-                db.audit(&e).await.expect("insert");
-            }
-            let now = jiff::Timestamp::now().as_second();
-            let events = |v: Vec<AuditEntry>| {
-                v.into_iter()
-                    .map(|e| format!("{} {}", e.event, e.user.unwrap_or_default()))
-                    .collect::<Vec<_>>()
-            };
-            let adds = db.audit_find(None, Some("user add"), None, 10).await;
-            assert_eq!(
-                events(adds.expect("find")),
-                ["user add bob", "user add carol"]
-            );
-            let bob = db.audit_find(Some("bob"), Some("user add"), None, 10).await;
-            assert_eq!(events(bob.expect("find")), ["user add bob"]);
-            let recent = db
-                .audit_find(None, Some("tenant set"), Some(now - 60), 10)
-                .await;
-            assert_eq!(recent.expect("find").len(), 1, "the old one is left out");
-            let newest = db.audit_find(None, None, None, 2).await.expect("find");
-            assert_eq!(events(newest), ["tenant set ", "user add carol"]);
-            db.close().await;
-        });
+    #[tokio::test]
+    async fn the_audit_trail_filters_by_event_user_and_time() {
+        let (_dir, db) = open_temp().await;
+        let mut old = AuditEntry::new(AuditEvent::TenantSet, "root");
+        old.at -= 7200;
+        for e in [
+            old,
+            AuditEntry::new(AuditEvent::UserAdd, "root").user("bob"),
+            AuditEntry::new(AuditEvent::TenantSet, "root"),
+            AuditEntry::new(AuditEvent::UserAdd, "root").user("carol"),
+        ] {
+            db.audit(&e).await.expect("insert");
+        }
+        let now = jiff::Timestamp::now().as_second();
+        let events = |v: Vec<AuditEntry>| {
+            v.into_iter()
+                .map(|e| format!("{} {}", e.event, e.user.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        };
+        let adds = db.audit_find(None, Some("user add"), None, 10).await;
+        assert_eq!(
+            events(adds.expect("find")),
+            ["user add bob", "user add carol"]
+        );
+        let bob = db.audit_find(Some("bob"), Some("user add"), None, 10).await;
+        assert_eq!(events(bob.expect("find")), ["user add bob"]);
+        let recent = db
+            .audit_find(None, Some("tenant set"), Some(now - 60), 10)
+            .await;
+        assert_eq!(recent.expect("find").len(), 1, "the old one is left out");
+        let newest = db.audit_find(None, None, None, 2).await.expect("find");
+        assert_eq!(events(newest), ["tenant set ", "user add carol"]);
+        db.close().await;
     }
 }

@@ -268,14 +268,6 @@ mod tests {
 
     use super::*;
 
-    pub(super) fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(f)
-    }
-
     /// A fresh SQLite database in a directory that lives as long as the returned guard.
     pub(super) async fn open_temp() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -380,42 +372,40 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_database_migrated_by_the_old_list_opens() {
+    #[tokio::test]
+    async fn a_database_migrated_by_the_old_list_opens() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("p.db");
-        run(async {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let pool = SqlitePool::connect_with(options).await.expect("connect");
-            Migrator::new(OldEmbedded(old_list!("sqlite")))
-                .await
-                .expect("old source")
-                .run(&pool)
-                .await
-                .expect("old migrate");
-            sqlx::query("INSERT INTO users (name, admin, created) VALUES ('bob', TRUE, 1)")
-                .execute(&pool)
-                .await
-                .expect("user");
-            pool.close().await;
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.expect("connect");
+        Migrator::new(OldEmbedded(old_list!("sqlite")))
+            .await
+            .expect("old source")
+            .run(&pool)
+            .await
+            .expect("old migrate");
+        sqlx::query("INSERT INTO users (name, admin, created) VALUES ('bob', TRUE, 1)")
+            .execute(&pool)
+            .await
+            .expect("user");
+        pool.close().await;
 
-            let db = Db::open(path.to_str().expect("utf8"))
-                .await
-                .expect("reopen");
-            let users = db.list_users().await.expect("users");
-            assert_eq!(users.len(), 1);
-            assert!(users[0].admin);
-            let Pool::Sqlite(p) = &db.pool else {
-                panic!("sqlite")
-            };
-            let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-                .fetch_one(p)
-                .await
-                .expect("count");
-            assert_eq!(applied, 6, "nothing applied twice");
-            db.close().await;
-        });
+        let db = Db::open(path.to_str().expect("utf8"))
+            .await
+            .expect("reopen");
+        let users = db.list_users().await.expect("users");
+        assert_eq!(users.len(), 1);
+        assert!(users[0].admin);
+        let Pool::Sqlite(p) = &db.pool else {
+            panic!("sqlite")
+        };
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(p)
+            .await
+            .expect("count");
+        assert_eq!(applied, 6, "nothing applied twice");
+        db.close().await;
     }
 }

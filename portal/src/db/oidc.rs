@@ -76,33 +76,31 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{open_temp, run};
+    use super::super::tests::open_temp;
     use super::*;
 
-    #[test]
-    fn a_login_is_taken_once_and_not_after_it_expires() {
-        run(async {
-            let (_dir, db) = open_temp().await;
-            let login = PendingLogin {
-                binding: "b".into(),
-                verifier: "v".into(),
-                nonce: "n".into(),
-                next: "/profile".into(),
-                expires: 110,
-            };
-            assert!(db.start_oidc_login("s1", &login, 100).await.expect("start"));
-            assert!(db.start_oidc_login("s2", &login, 100).await.expect("start"));
-            let got = db.take_oidc_login("s1", 105).await.expect("take");
-            assert_eq!(got.expect("pending").verifier, "v");
-            assert!(db.take_oidc_login("s1", 105).await.expect("take").is_none());
-            assert!(db.take_oidc_login("s2", 110).await.expect("take").is_none());
-            assert!(
-                db.take_oidc_login("nope", 100)
-                    .await
-                    .expect("take")
-                    .is_none()
-            );
-            db.close().await;
-        });
+    #[tokio::test]
+    async fn a_login_is_taken_once_and_not_after_it_expires() {
+        let (_dir, db) = open_temp().await;
+        let login = PendingLogin {
+            binding: "b".into(),
+            verifier: "v".into(),
+            nonce: "n".into(),
+            next: "/profile".into(),
+            expires: 110,
+        };
+        assert!(db.start_oidc_login("s1", &login, 100).await.expect("start"));
+        assert!(db.start_oidc_login("s2", &login, 100).await.expect("start"));
+        let got = db.take_oidc_login("s1", 105).await.expect("take");
+        assert_eq!(got.expect("pending").verifier, "v");
+        assert!(db.take_oidc_login("s1", 105).await.expect("take").is_none());
+        assert!(db.take_oidc_login("s2", 110).await.expect("take").is_none());
+        assert!(
+            db.take_oidc_login("nope", 100)
+                .await
+                .expect("take")
+                .is_none()
+        );
+        db.close().await;
     }
 }

@@ -205,35 +205,33 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{open_temp, run};
+    use super::super::tests::open_temp;
     use super::*;
     use crate::db::AuditEvent;
 
-    #[test]
-    fn expired_tokens_are_purged_and_live_ones_stay() {
-        run(async {
-            let (_dir, db) = open_temp().await;
-            db.upsert_user(
-                "bob",
-                false,
-                &[],
-                AuditEntry::new(AuditEvent::UserAdd, "test"),
-            )
-            .await
-            .expect("user");
-            for ttl in [Some(10), Some(1000), None] {
-                db.create_token("bob", ttl, AuditEntry::new(AuditEvent::TokenCreate, "test"))
-                    .await
-                    .expect("token");
-            }
-            let now = jiff::Timestamp::now().as_second();
-            assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 1);
-            assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 0);
-            assert_eq!(
-                db.list_tokens(Some("bob"), now).await.expect("list").len(),
-                2
-            );
-            db.close().await;
-        });
+    #[tokio::test]
+    async fn expired_tokens_are_purged_and_live_ones_stay() {
+        let (_dir, db) = open_temp().await;
+        db.upsert_user(
+            "bob",
+            false,
+            &[],
+            AuditEntry::new(AuditEvent::UserAdd, "test"),
+        )
+        .await
+        .expect("user");
+        for ttl in [Some(10), Some(1000), None] {
+            db.create_token("bob", ttl, AuditEntry::new(AuditEvent::TokenCreate, "test"))
+                .await
+                .expect("token");
+        }
+        let now = jiff::Timestamp::now().as_second();
+        assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 1);
+        assert_eq!(db.purge_expired(now + 11).await.expect("purge"), 0);
+        assert_eq!(
+            db.list_tokens(Some("bob"), now).await.expect("list").len(),
+            2
+        );
+        db.close().await;
     }
 }
