@@ -8,7 +8,7 @@ use crate::host::Host;
 use jit_wire::api::{AwsResponse, ClusterConfig, SystemFeatures};
 use jit_wire::paths;
 
-use crate::model::{AwsCreds, ClusterScope, Scope, Token};
+use crate::model::{AwsCreds, ClusterScope, Scope, TenantRef, Token};
 use crate::{limit, output, redact};
 pub use jit_wire::api::Tenant;
 
@@ -191,13 +191,12 @@ impl Client {
         Ok(self.get_json(paths::TENANTS)?.0)
     }
 
-    /// Tenant ids are 32+ characters; anything shorter is a name to look up.
+    /// The id of the tenant `--tenant` names (a name, or an id: `TenantRef`).
     pub fn resolve_tenant(&self, name_or_id: &str) -> Result<String> {
         let tenants = self.tenants()?;
-        let found = if name_or_id.len() < 32 {
-            tenants.into_iter().find(|t| t.account_name == name_or_id)
-        } else {
-            tenants.into_iter().find(|t| t.tenant_id == name_or_id)
+        let found = match TenantRef::of(name_or_id) {
+            TenantRef::Name(name) => tenants.into_iter().find(|t| t.account_name == name),
+            TenantRef::Id(id) => tenants.into_iter().find(|t| t.tenant_id == id),
         };
         found
             .map(|t| t.tenant_id)

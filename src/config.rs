@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Scope;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -26,9 +28,9 @@ pub struct EnvConfig {
     pub duplo_ops: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
-    /// "interactive" (browser login) or "token" (from token_file / token_env / JIT_TOKEN).
+    /// How the environment logs in; absent means a browser login unless a token source is named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<String>,
+    pub auth: Option<AuthMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,11 +48,42 @@ pub struct EnvConfig {
     pub server: bool,
 }
 
+/// `auth = "interactive"` (a browser login) or `"token"` (from `token_file`, `token_env`,
+/// `JIT_TOKEN` or `DUPLO_TOKEN`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Interactive,
+    Token,
+}
+
 impl EnvConfig {
     /// Browser login unless the environment names a token source.
     pub fn interactive(&self) -> bool {
-        self.auth.as_deref() == Some("interactive")
+        self.auth == Some(AuthMode::Interactive)
             || (self.auth.is_none() && self.token_file.is_none() && self.token_env.is_none())
+    }
+
+    /// What the environment fetches. The file spells it as three keys (`admin`, `duplo_ops`,
+    /// `tenant`), as duplo-jit's flags do; `validate` wants exactly one, and should a file set
+    /// more, duplo-jit's precedence picks: admin, then duplo-ops, then the tenant.
+    pub fn scope(&self) -> Option<Scope> {
+        match (self.admin, self.duplo_ops, &self.tenant) {
+            (true, _, _) => Some(Scope::Admin),
+            (_, true, _) => Some(Scope::DuploOps),
+            (_, _, Some(t)) => Some(Scope::Tenant(t.trim().to_string())),
+            (false, false, None) => None,
+        }
+    }
+
+    /// The three keys for `scope`.
+    pub fn set_scope(&mut self, scope: &Scope) {
+        self.admin = *scope == Scope::Admin;
+        self.duplo_ops = *scope == Scope::DuploOps;
+        self.tenant = match scope {
+            Scope::Tenant(t) => Some(t.clone()),
+            _ => None,
+        };
     }
 
     pub fn validate(&self, name: &str) -> Result<()> {
@@ -61,15 +94,6 @@ impl EnvConfig {
         if scopes != 1 {
             bail!(
                 "environment '{name}': set exactly one of admin = true, duplo_ops = true or tenant = \"NAME\""
-            );
-        }
-        if let Some(auth) = self
-            .auth
-            .as_deref()
-            .filter(|a| *a != "interactive" && *a != "token")
-        {
-            bail!(
-                "environment '{name}': auth must be \"interactive\" or \"token\", not \"{auth}\""
             );
         }
         crate::host::Host::parse(&self.host).with_context(|| format!("environment '{name}'"))?;
@@ -252,13 +276,11 @@ pub fn names() -> Vec<(String, String)> {
         .unwrap_or_default()
         .into_iter()
         .map(|(name, env)| {
-            let scope = env.tenant.clone().unwrap_or_else(|| {
-                if env.admin {
-                    "admin".into()
-                } else {
-                    "duplo-ops".into()
-                }
-            });
+            let scope = match env.scope() {
+                Some(Scope::Tenant(t)) => t,
+                Some(other) => other.describe(),
+                None => String::new(),
+            };
             let help = format!("{scope} @ {}", env.host);
             (name, help)
         })

@@ -81,6 +81,24 @@ impl ClusterScope {
     }
 }
 
+/// How `--tenant` names a tenant, as duplo-jit reads it: an id is 32 characters or more (the
+/// portal's ids are 32 hex digits); anything shorter is a name, matched exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantRef<'a> {
+    Name(&'a str),
+    Id(&'a str),
+}
+
+impl<'a> TenantRef<'a> {
+    pub fn of(name_or_id: &'a str) -> TenantRef<'a> {
+        if name_or_id.len() < 32 {
+            TenantRef::Name(name_or_id)
+        } else {
+            TenantRef::Id(name_or_id)
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Auth {
     Token(Token),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 
 use crate::cli::{ConfigArgs, ConfigCommand};
-use crate::config::{self, EnvConfig};
+use crate::config::{self, AuthMode, EnvConfig};
 
 pub fn run(args: ConfigArgs) -> Result<ExitCode> {
     match args.command {
@@ -16,14 +16,11 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 admin: add.scope.admin,
                 duplo_ops: add.scope.duplo_ops,
                 tenant: add.scope.tenant,
-                auth: Some(
-                    if add.token_file.is_some() || add.token_env.is_some() {
-                        "token"
-                    } else {
-                        "interactive"
-                    }
-                    .into(),
-                ),
+                auth: Some(if add.token_file.is_some() || add.token_env.is_some() {
+                    AuthMode::Token
+                } else {
+                    AuthMode::Interactive
+                }),
                 token_file: add.token_file,
                 token_env: add.token_env,
                 region: add.region,
@@ -50,11 +47,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
             let cfg = config::load()?;
             let mut out = String::new();
             for (name, env) in &cfg.envs {
-                let scope = match (&env.tenant, env.admin) {
-                    (Some(t), _) => format!("tenant {t}"),
-                    (None, true) => "admin".into(),
-                    (None, false) => "duplo-ops".into(),
-                };
+                let scope = env.scope().map(|s| s.describe()).unwrap_or_default();
                 out.push_str(&format!("{name}\t{scope}\t{}\n", env.host));
             }
             crate::output::print_raw(&out)?;

@@ -42,11 +42,9 @@ pub fn run(args: KubeconfigArgs) -> Result<ExitCode> {
         ))
         .into());
     };
-    let which = match (&args.plan, &env.tenant) {
+    let which = match (&args.plan, env.scope()) {
         (Some(plan), _) => ClusterScope::Plan(plan.clone()),
-        (None, Some(tenant)) if !env.admin && !env.duplo_ops => {
-            ClusterScope::Tenant(tenant.clone())
-        }
+        (None, Some(Scope::Tenant(tenant))) => ClusterScope::Tenant(tenant),
         _ => {
             return Err(UsageError(format!(
                 "environment '{}' is an admin one: name the cluster's plan with --plan ID",

@@ -7,7 +7,6 @@ use anyhow::Result;
 use crate::cli::LsArgs;
 use crate::creds;
 use crate::host::Host;
-use crate::model::Scope;
 
 /// The config's environment names that fetch `host` + `scope` (an entry can serve several).
 fn env_names(config: &crate::config::Config, host: &str, scope: &str) -> Vec<String> {
@@ -15,11 +14,8 @@ fn env_names(config: &crate::config::Config, host: &str, scope: &str) -> Vec<Str
         .envs
         .iter()
         .filter(|(_, env)| {
-            let env_scope = match (&env.tenant, env.admin, env.duplo_ops) {
-                (_, true, _) => Scope::Admin,
-                (_, _, true) => Scope::DuploOps,
-                (Some(t), _, _) => Scope::Tenant(t.trim().to_string()),
-                (None, false, false) => return false,
+            let Some(env_scope) = env.scope() else {
+                return false;
             };
             Host::parse(&env.host).is_ok_and(|h| h.as_str() == host)
                 && env_scope.describe() == scope

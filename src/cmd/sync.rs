@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::ConfigSyncArgs;
-use crate::config::{self, EnvConfig};
+use crate::config::{self, AuthMode, EnvConfig};
 use crate::model::{Scope, UsageError};
 
 /// What a sync does to one name.
@@ -68,10 +68,10 @@ fn plan(
 /// The `jit aws` argv (after `jit`) that fetches as `env` does.
 fn aws_args(env: &EnvConfig) -> Vec<String> {
     let mut args = vec!["aws".to_string()];
-    match (&env.tenant, env.admin) {
-        (_, true) => args.push("--admin".into()),
-        (Some(t), false) => args.extend(["--tenant".into(), t.clone()]),
-        (None, false) => args.push("--duplo-ops".into()),
+    match env.scope() {
+        Some(Scope::Admin) => args.push("--admin".into()),
+        Some(Scope::DuploOps) | None => args.push("--duplo-ops".into()),
+        Some(Scope::Tenant(t)) => args.extend(["--tenant".into(), t]),
     }
     args.extend(["--host".into(), env.host.clone()]);
     if let Some(api) = &env.api_host {
@@ -203,14 +203,11 @@ pub fn run(args: ConfigSyncArgs) -> Result<ExitCode> {
     let base = EnvConfig {
         host: host.clone(),
         api_host: args.conn.api_host.clone(),
-        auth: Some(
-            if args.conn.interactive {
-                "interactive"
-            } else {
-                "token"
-            }
-            .into(),
-        ),
+        auth: Some(if args.conn.interactive {
+            AuthMode::Interactive
+        } else {
+            AuthMode::Token
+        }),
         token_file: args.conn.token_file.clone(),
         synced_from: Some(host.clone()),
         ..Default::default()
@@ -319,7 +316,7 @@ mod tests {
         EnvConfig {
             host: "https://p".into(),
             tenant: Some(tenant.into()),
-            auth: Some("interactive".into()),
+            auth: Some(AuthMode::Interactive),
             synced_from: from.map(str::to_string),
             ..Default::default()
         }
