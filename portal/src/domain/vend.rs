@@ -59,12 +59,23 @@ impl<'a> From<&'a Session> for Asker<'a> {
 }
 
 impl Asker<'_> {
-    fn audit(&self, event: AuditEvent, client: Option<String>) -> AuditEntry {
+    /// The audit row of a vend of `role_arn` for `secs` in `scope`.
+    fn audit(
+        &self,
+        event: AuditEvent,
+        client: Option<String>,
+        scope: &str,
+        role_arn: &str,
+        secs: i64,
+    ) -> AuditEntry {
         let mut audit = AuditEntry::new(event, self.user).user(self.user);
         audit.client = client;
         if let Via::Token(id) = self.via {
             audit.token_id = Some(id.into());
         }
+        audit.scope = Some(scope.into());
+        audit.role_arn = Some(role_arn.into());
+        audit.duration_secs = Some(secs);
         audit
     }
 
@@ -172,24 +183,13 @@ async fn vend(
     role_arn: &str,
     secs: i64,
 ) -> Result<AwsResponse> {
-    let mut audit = who.audit(AuditEvent::Vend, client);
-    audit.scope = Some(scope.into());
-    audit.role_arn = Some(role_arn.into());
-    audit.duration_secs = Some(secs);
+    let mut audit = who.audit(AuditEvent::Vend, client, scope, role_arn, secs);
     let creds = match v.sts.assume_role(role_arn, who.user, secs).await {
         Ok(c) => c,
         Err(e) => {
             let message = format!("{e:#}");
-            tracing::warn!("{}", crate::log::escape(&message));
-            audit.event = AuditEvent::VendFailed.as_str().into();
-            audit.detail = Some(format!("{message}{}", who.via_detail()));
-            if let Err(e) = v.db.audit(&audit).await {
-                tracing::error!(
-                    "cannot record a failed vend: {}",
-                    crate::log::escape(&format!("{e:#}"))
-                );
-            }
-            return Err(Error::Upstream(message));
+            let detail = format!("{message}{}", who.via_detail());
+            return Err(aws_refused(v.db, audit, AuditEvent::VendFailed, detail, message).await);
         }
     };
     audit.detail = Some(format!("key {}{}", creds.access_key_id, who.via_detail()));
@@ -216,6 +216,27 @@ async fn vend(
         validity: Some(secs),
         expiration: creds.expiration,
     })
+}
+
+/// AWS said no (or could not be reached): the attempt goes in the trail as `failed`, best effort
+/// (the asker gets the refusal either way), and the refusal carries AWS's message.
+async fn aws_refused(
+    db: &Db,
+    mut audit: AuditEntry,
+    failed: AuditEvent,
+    detail: String,
+    message: String,
+) -> Error {
+    tracing::warn!("{}", crate::log::escape(&message));
+    audit.event = failed.as_str().into();
+    audit.detail = Some(detail);
+    if let Err(e) = db.audit(&audit).await {
+        tracing::error!(
+            "cannot record a failed vend: {}",
+            crate::log::escape(&format!("{e:#}"))
+        );
+    }
+    Error::Upstream(message)
 }
 
 /// How long the CLI may use a k8s token before asking again. EKS accepts a token for 15 minutes
@@ -283,10 +304,7 @@ async fn k8s_vend(
     secs: i64,
     cluster: &K8sCluster,
 ) -> Result<ClusterConfig> {
-    let mut audit = who.audit(AuditEvent::K8sVend, client);
-    audit.scope = Some(scope.into());
-    audit.role_arn = Some(role_arn.into());
-    audit.duration_secs = Some(secs);
+    let mut audit = who.audit(AuditEvent::K8sVend, client, scope, role_arn, secs);
     let now = std::time::SystemTime::now();
     let made = match v.sts.assume_role(role_arn, who.user, secs).await {
         Ok(creds) => v
@@ -299,16 +317,8 @@ async fn k8s_vend(
         Ok(made) => made,
         Err(e) => {
             let message = format!("{e:#}");
-            tracing::warn!("{}", crate::log::escape(&message));
-            audit.event = AuditEvent::K8sVendFailed.as_str().into();
-            audit.detail = Some(format!("cluster {}: {message}", cluster.name));
-            if let Err(e) = v.db.audit(&audit).await {
-                tracing::error!(
-                    "cannot record a failed k8s vend: {}",
-                    crate::log::escape(&format!("{e:#}"))
-                );
-            }
-            return Err(Error::Upstream(message));
+            let detail = format!("cluster {}: {message}", cluster.name);
+            return Err(aws_refused(v.db, audit, AuditEvent::K8sVendFailed, detail, message).await);
         }
     };
     audit.detail = Some(format!("cluster {} key {key}", cluster.name));
