@@ -11,20 +11,19 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use jit_wire::paths;
 
-use super::{
-    Chrome, csrf_ok, csrf_refused, current, internal, message, render, see_other, sign_in_first,
-};
+use super::extract::{csrf_ok, csrf_refused, current, sign_in_first};
+use super::{Chrome, PageError, PageResult, internal, message, render, see_other};
 use crate::db::{AuditEntry, AuditEvent, Session};
 use crate::state::{ClientIp, Shared, with_who};
 
-pub(super) fn port_of(q: &HashMap<String, String>) -> Option<u16> {
+pub fn port_of(q: &HashMap<String, String>) -> Option<u16> {
     q.get("localPort")
         .and_then(|p| p.parse::<u16>().ok())
         .filter(|p| *p != 0)
 }
 
 /// The CLI's one-time `state`, when it sent a sane one.
-pub(super) fn state_of(q: &HashMap<String, String>) -> Option<&str> {
+pub fn state_of(q: &HashMap<String, String>) -> Option<&str> {
     q.get("state")
         .map(String::as_str)
         .filter(|s| !s.is_empty() && s.len() <= 512)
@@ -37,26 +36,25 @@ pub async fn page(
     headers: HeaderMap,
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> PageResult {
     let session = current(&app, &headers).await;
     if q.get("success").map(String::as_str) == Some("true") {
-        return done(session.as_ref().ok().and_then(Option::as_ref));
+        return Ok(done(session.as_ref().ok().and_then(Option::as_ref)));
     }
     let Some(port) = port_of(&q) else {
-        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+        return Err(message(StatusCode::BAD_REQUEST, "Missing or invalid localPort").into());
     };
-    match session {
-        Ok(Some(session)) => {
+    match session? {
+        Some(session) => {
             let admin = q.get("isAdmin").map(String::as_str) == Some("true");
-            cli_login(&session, port, admin, state_of(&q), None)
+            Ok(cli_login(&session, port, admin, state_of(&q), None))
         }
-        Ok(None) => {
+        None => {
             let back = uri
                 .path_and_query()
                 .map_or(paths::LOGIN_PAGE, |p| p.as_str());
-            sign_in_first(back)
+            Err(sign_in_first(back))
         }
-        Err(r) => r,
     }
 }
 
@@ -66,7 +64,7 @@ pub async fn submit(
     headers: HeaderMap,
     ClientIp(client): ClientIp,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
+) -> PageResult {
     cli_login_submit(&app, &headers, client, &form).await
 }
 
@@ -114,7 +112,7 @@ fn cli_login(
 }
 
 /// The CLI's callback on its loopback listener.
-pub(super) fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
+pub fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
     jit_wire::login::callback_url(port, pairs)
 }
 
@@ -125,13 +123,13 @@ async fn cli_login_submit(
     headers: &HeaderMap,
     client: Option<String>,
     form: &HashMap<String, String>,
-) -> Response {
+) -> PageResult {
     let Some(port) = port_of(form) else {
-        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+        return Err(message(StatusCode::BAD_REQUEST, "Missing or invalid localPort").into());
     };
-    let session = match current(app, headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
+    let session = match current(app, headers).await? {
+        Some(s) => s,
+        None => {
             // The session ended while the page was open: sign in again, then back to this
             // same CLI login, which is still waiting.
             let mut page = url::form_urlencoded::Serializer::new(String::new());
@@ -144,27 +142,33 @@ async fn cli_login_submit(
             if let Some(state) = state_of(form) {
                 page.append_pair("state", state);
             }
-            return sign_in_first(&format!("/app/user/verify-token?{}", page.finish()));
+            return Err(sign_in_first(&format!(
+                "/app/user/verify-token?{}",
+                page.finish()
+            )));
         }
-        Err(r) => return r,
     };
-    if !csrf_ok(&session.csrf, form) {
-        return with_who(csrf_refused(), &session.user);
+    let given = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if !csrf_ok(&session.csrf, given) {
+        return Err(with_who(csrf_refused(), &session.user).into());
     }
     let state = state_of(form);
     let state_pair: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
     if form.get("action").map(String::as_str) != Some("authorize") {
-        return with_who(see_other(&callback(port, &state_pair)), &session.user);
+        return Ok(with_who(
+            see_other(&callback(port, &state_pair)),
+            &session.user,
+        ));
     }
     let admin = form.get("isAdmin").map(String::as_str) == Some("true");
     if admin && !session.admin {
-        return cli_login(
+        return Ok(cli_login(
             &session,
             port,
             admin,
             state,
             Some("Your user has no admin access."),
-        );
+        ));
     }
     let mut audit = AuditEntry::new(AuditEvent::Login, &session.user).user(&session.user);
     audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
@@ -173,12 +177,12 @@ async fn cli_login_submit(
         Ok((minted, _)) => {
             let mut pairs = vec![("t", minted.as_str())];
             pairs.extend(state_pair);
-            with_who(see_other(&callback(port, &pairs)), &session.user)
+            Ok(with_who(see_other(&callback(port, &pairs)), &session.user))
         }
-        Err(e) => with_who(
+        Err(e) => Err(PageError::from(with_who(
             internal("The portal could not complete the login", &e),
             &session.user,
-        ),
+        ))),
     }
 }
 
