@@ -69,7 +69,7 @@ pub async fn submit(
 }
 
 #[derive(Template)]
-#[template(path = "cli_login.html")]
+#[template(path = "cli_login/authorize.html")]
 struct CliLoginPage<'a> {
     chrome: Chrome<'a>,
     user: &'a str,
@@ -187,7 +187,7 @@ async fn cli_login_submit(
 }
 
 #[derive(Template)]
-#[template(path = "done.html")]
+#[template(path = "cli_login/done.html")]
 struct Done<'a> {
     chrome: Chrome<'a>,
 }

@@ -165,7 +165,7 @@ impl From<TokenInfo> for TokenRow {
 }
 
 #[derive(Template)]
-#[template(path = "profile.html")]
+#[template(path = "profile/page.html")]
 struct ProfilePage<'a> {
     chrome: Chrome<'a>,
     user: &'a str,
@@ -289,7 +289,7 @@ pub async fn console(
 }
 
 #[derive(Template)]
-#[template(path = "console_url.html")]
+#[template(path = "profile/console_url.html")]
 struct ConsoleUrlPage<'a> {
     chrome: Chrome<'a>,
     label: &'a str,
@@ -338,7 +338,7 @@ pub async fn console_url(
 }
 
 #[derive(Template)]
-#[template(path = "credentials.html")]
+#[template(path = "profile/credentials.html")]
 struct CredentialsPage<'a> {
     chrome: Chrome<'a>,
     label: &'a str,
@@ -434,7 +434,7 @@ const TOKEN_LIFETIMES: &[(&str, Option<i64>)] = &[
 ];
 
 #[derive(Template)]
-#[template(path = "token_created.html")]
+#[template(path = "profile/token_created.html")]
 struct TokenCreatedPage<'a> {
     chrome: Chrome<'a>,
     token: &'a str,

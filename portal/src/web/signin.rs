@@ -26,7 +26,7 @@ use crate::{password, secret};
 const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 
 #[derive(Template)]
-#[template(path = "login.html")]
+#[template(path = "signin/login.html")]
 struct LoginPage<'a> {
     chrome: Chrome<'a>,
     csrf: &'a str,

@@ -110,7 +110,7 @@ fn refused(status: StatusCode, title: &str) -> Response {
 }
 
 #[derive(askama::Template)]
-#[template(path = "oidc_refused.html")]
+#[template(path = "sso/refused.html")]
 struct RefusedPage<'a> {
     chrome: Chrome<'a>,
     title: &'a str,

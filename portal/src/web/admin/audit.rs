@@ -53,7 +53,7 @@ impl AuditRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_audit.html")]
+#[template(path = "admin/audit.html")]
 struct AuditPage<'a> {
     chrome: Chrome<'a>,
     user: String,

@@ -15,7 +15,7 @@ use crate::web::extract::{Admin, AdminForm, PageForm, first, first_trimmed};
 use crate::web::{Chrome, PageResult, unreadable};
 
 #[derive(Template)]
-#[template(path = "admin_settings.html")]
+#[template(path = "admin/settings.html")]
 struct SettingsPage<'a> {
     chrome: Chrome<'a>,
     admin_session_secs: String,

@@ -81,7 +81,7 @@ struct TenantRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_tenants.html")]
+#[template(path = "admin/tenants.html")]
 struct TenantsPage<'a> {
     chrome: Chrome<'a>,
     tenants: Vec<TenantRow>,
@@ -167,7 +167,7 @@ pub async fn add(
 }
 
 #[derive(Template)]
-#[template(path = "admin_tenant.html")]
+#[template(path = "admin/tenant.html")]
 struct TenantPage<'a> {
     chrome: Chrome<'a>,
     name: String,

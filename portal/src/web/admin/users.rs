@@ -42,7 +42,7 @@ struct UserRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_users.html")]
+#[template(path = "admin/users.html")]
 struct UsersPage<'a> {
     chrome: Chrome<'a>,
     users: Vec<UserRow>,
@@ -185,7 +185,7 @@ pub async fn add(
 }
 
 #[derive(Template)]
-#[template(path = "admin_user.html")]
+#[template(path = "admin/user.html")]
 struct UserPage<'a> {
     chrome: Chrome<'a>,
     name: String,
