@@ -3,30 +3,75 @@
 //! Authorize or Cancel. Authorize mints a login token tied to the session and hands it to the
 //! CLI's loopback callback.
 
-use std::collections::HashMap;
-
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use axum_extra::extract::{Form, Query};
 use jit_wire::paths;
+use serde::Deserialize;
 
-use super::extract::{csrf_ok, csrf_refused, current, sign_in_first};
+use super::extract::{csrf_ok, csrf_refused, current, last, maybe_last, sign_in_first};
 use super::{Chrome, PageError, PageResult, internal, message, render, see_other};
 use crate::db::{AuditEntry, AuditEvent, Session};
 use crate::state::{ClientIp, Shared, with_who};
 
-pub fn port_of(q: &HashMap<String, String>) -> Option<u16> {
-    q.get("localPort")
-        .and_then(|p| p.parse::<u16>().ok())
-        .filter(|p| *p != 0)
+/// What the CLI's login URL carries (docs/protocol.md §2), and the page's form with it.
+#[derive(Default, Deserialize)]
+pub struct CliLogin {
+    #[serde(rename = "localPort", default, deserialize_with = "maybe_last")]
+    local_port: Option<String>,
+    #[serde(rename = "isAdmin", default, deserialize_with = "maybe_last")]
+    is_admin: Option<String>,
+    #[serde(default, deserialize_with = "maybe_last")]
+    state: Option<String>,
+    /// Where the CLI sends the browser once it has its token.
+    #[serde(default, deserialize_with = "maybe_last")]
+    success: Option<String>,
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+    /// `authorize`, or anything else for Cancel.
+    #[serde(default, deserialize_with = "maybe_last")]
+    action: Option<String>,
 }
 
-/// The CLI's one-time `state`, when it sent a sane one.
-pub fn state_of(q: &HashMap<String, String>) -> Option<&str> {
-    q.get("state")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty() && s.len() <= 512)
+impl CliLogin {
+    /// The login a URL's query names (the last value of a repeated key wins, as for a page).
+    pub fn of_pairs<K: AsRef<str>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> CliLogin {
+        let mut login = CliLogin::default();
+        for (k, v) in pairs {
+            let slot = match k.as_ref() {
+                "localPort" => &mut login.local_port,
+                "isAdmin" => &mut login.is_admin,
+                "state" => &mut login.state,
+                _ => continue,
+            };
+            *slot = Some(v.into());
+        }
+        login
+    }
+
+    /// The CLI's loopback port.
+    pub fn port(&self) -> Option<u16> {
+        self.local_port
+            .as_deref()
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0)
+    }
+
+    /// The CLI's one-time `state`, when it sent a sane one.
+    pub fn state(&self) -> Option<&str> {
+        self.state
+            .as_deref()
+            .filter(|s| !s.is_empty() && s.len() <= 512)
+    }
+
+    /// Whether admin access is asked for.
+    fn admin(&self) -> bool {
+        self.is_admin.as_deref() == Some("true")
+    }
 }
 
 /// The CLI login page (docs/protocol.md §2). A browser that is not signed in signs in first
@@ -35,20 +80,17 @@ pub async fn page(
     State(app): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<CliLogin>,
 ) -> PageResult {
     let session = current(&app, &headers).await;
-    if q.get("success").map(String::as_str) == Some("true") {
+    if q.success.as_deref() == Some("true") {
         return Ok(done(session.as_ref().ok().and_then(Option::as_ref)));
     }
-    let Some(port) = port_of(&q) else {
+    let Some(port) = q.port() else {
         return Err(message(StatusCode::BAD_REQUEST, "Missing or invalid localPort").into());
     };
     match session? {
-        Some(session) => {
-            let admin = q.get("isAdmin").map(String::as_str) == Some("true");
-            Ok(cli_login(&session, port, admin, state_of(&q), None))
-        }
+        Some(session) => Ok(cli_login(&session, port, q.admin(), q.state(), None)),
         None => {
             let back = uri
                 .path_and_query()
@@ -63,7 +105,7 @@ pub async fn submit(
     State(app): State<Shared>,
     headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<CliLogin>,
 ) -> PageResult {
     cli_login_submit(&app, &headers, client, &form).await
 }
@@ -122,9 +164,9 @@ async fn cli_login_submit(
     app: &Shared,
     headers: &HeaderMap,
     client: Option<String>,
-    form: &HashMap<String, String>,
+    form: &CliLogin,
 ) -> PageResult {
-    let Some(port) = port_of(form) else {
+    let Some(port) = form.port() else {
         return Err(message(StatusCode::BAD_REQUEST, "Missing or invalid localPort").into());
     };
     let session = match current(app, headers).await? {
@@ -135,11 +177,8 @@ async fn cli_login_submit(
             let mut page = url::form_urlencoded::Serializer::new(String::new());
             page.append_pair("localAppName", "duplo-jit")
                 .append_pair("localPort", &port.to_string())
-                .append_pair(
-                    "isAdmin",
-                    form.get("isAdmin").map_or("false", String::as_str),
-                );
-            if let Some(state) = state_of(form) {
+                .append_pair("isAdmin", form.is_admin.as_deref().unwrap_or("false"));
+            if let Some(state) = form.state() {
                 page.append_pair("state", state);
             }
             return Err(sign_in_first(&format!(
@@ -148,19 +187,18 @@ async fn cli_login_submit(
             )));
         }
     };
-    let given = form.get("csrf").map(String::as_str).unwrap_or_default();
-    if !csrf_ok(&session.csrf, given) {
+    if !csrf_ok(&session.csrf, &form.csrf) {
         return Err(with_who(csrf_refused(), &session.user).into());
     }
-    let state = state_of(form);
+    let state = form.state();
     let state_pair: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
-    if form.get("action").map(String::as_str) != Some("authorize") {
+    if form.action.as_deref() != Some("authorize") {
         return Ok(with_who(
             see_other(&callback(port, &state_pair)),
             &session.user,
         ));
     }
-    let admin = form.get("isAdmin").map(String::as_str) == Some("true");
+    let admin = form.admin();
     if admin && !session.admin {
         return Ok(cli_login(
             &session,

@@ -2,7 +2,6 @@
 //! password check behind the throttle, a fresh session on success, sign-out, and Cancel for a
 //! command-line login that sent the browser here.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use askama::Template;
@@ -67,9 +66,8 @@ fn cli_login_of(next: &str) -> Option<(u16, Option<String>)> {
     if url.path() != "/app/user/verify-token" {
         return None;
     }
-    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
-    let port = cli_login::port_of(&q)?;
-    Some((port, cli_login::state_of(&q).map(str::to_string)))
+    let login = cli_login::CliLogin::of_pairs(url.query_pairs());
+    Some((login.port()?, login.state().map(str::to_string)))
 }
 
 fn login_form(
