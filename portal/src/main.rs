@@ -14,6 +14,7 @@ mod output;
 mod password;
 mod router;
 mod secret;
+mod sso;
 mod state;
 mod web;
 

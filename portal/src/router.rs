@@ -8,12 +8,14 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use jit_wire::paths;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::state::{Shared, Who};
+use crate::web::admin::{self, audit, settings, tenants, users};
+use crate::web::{profile, signin};
 use crate::{api, web};
 
 /// How long a request's body, and the whole request, may take.
@@ -40,8 +42,38 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
             paths::LOGIN_PAGE,
             get(web::cli_login::page).post(web::cli_login::submit),
         )
-        // The web pages.
-        .merge(web::routes())
+        // Signing in and out.
+        .route("/login", get(signin::page).post(signin::submit))
+        .route("/login/cancel-cli", post(signin::cancel_cli))
+        .route("/logout", post(signin::logout))
+        // Single sign-on through the OpenID Connect provider.
+        .route("/login/oidc", get(web::sso::start))
+        .route("/login/oidc/callback", get(web::sso::callback))
+        // The Profile page and what its forms vend.
+        .route("/", get(profile::home))
+        .route("/profile", get(profile::page))
+        .route("/profile/console", post(profile::console))
+        .route("/profile/console-url", post(profile::console_url))
+        .route("/profile/credentials", post(profile::credentials))
+        .route("/profile/tokens", post(profile::create_token))
+        .route("/profile/tokens/revoke", post(profile::revoke_token))
+        // The admin pages.
+        .route("/admin", get(admin::index))
+        .route("/admin/tenants", get(tenants::list).post(tenants::add))
+        .route(
+            "/admin/tenants/{name}",
+            get(tenants::show).post(tenants::save),
+        )
+        .route("/admin/tenants/{name}/remove", post(tenants::remove))
+        .route("/admin/users", get(users::list).post(users::add))
+        .route("/admin/users/{name}", get(users::show).post(users::save))
+        .route("/admin/users/{name}/remove", post(users::remove))
+        .route("/admin/settings", get(settings::show).post(settings::save))
+        .route("/admin/audit", get(audit::show))
+        // The pages' stylesheet and script; no icon.
+        .route("/static/portal.css", get(web::stylesheet))
+        .route("/static/portal.js", get(web::script))
+        .route("/favicon.ico", get(web::no_favicon))
         .fallback(api::not_found)
         .with_state(state.clone())
         .layer(RequestBodyTimeoutLayer::new(timeouts.body))

@@ -24,7 +24,7 @@ pub struct App {
     pub sts: Sts,
     pub signin: Signin,
     /// Single sign-on through an OpenID Connect provider, when configured.
-    pub oidc: Option<crate::web::oidc::Oidc>,
+    pub oidc: Option<crate::sso::Oidc>,
 }
 
 impl App {

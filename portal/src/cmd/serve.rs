@@ -15,8 +15,8 @@ use crate::cli::ServeArgs;
 use crate::db::{self, AuditEntry, AuditEvent, Db};
 use crate::net::{self, Limits};
 use crate::router::{self, Timeouts};
+use crate::sso::{Config as OidcConfig, Oidc};
 use crate::state::App;
-use crate::web::oidc::{Config as OidcConfig, Oidc};
 
 /// How long between sweeps of expired tokens.
 const PURGE_EVERY: Duration = Duration::from_secs(60);

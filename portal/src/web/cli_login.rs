@@ -3,31 +3,75 @@
 //! Authorize or Cancel. Authorize mints a login token tied to the session and hands it to the
 //! CLI's loopback callback.
 
-use std::collections::HashMap;
-
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use axum_extra::extract::{Form, Query};
 use jit_wire::paths;
+use serde::Deserialize;
 
-use super::{
-    Chrome, csrf_ok, csrf_refused, current, internal, message, render, see_other, sign_in_first,
-};
+use super::extract::{csrf_ok, csrf_refused, current, last, maybe_last, sign_in_first};
+use super::{Chrome, PageError, PageResult, internal, message, render, see_other};
 use crate::db::{AuditEntry, AuditEvent, Session};
 use crate::state::{ClientIp, Shared, with_who};
 
-pub(super) fn port_of(q: &HashMap<String, String>) -> Option<u16> {
-    q.get("localPort")
-        .and_then(|p| p.parse::<u16>().ok())
-        .filter(|p| *p != 0)
+/// What the CLI's login URL carries (docs/protocol.md §2), and the page's form with it.
+#[derive(Default, Deserialize)]
+pub struct CliLogin {
+    #[serde(rename = "localPort", default, deserialize_with = "maybe_last")]
+    local_port: Option<String>,
+    #[serde(rename = "isAdmin", default, deserialize_with = "maybe_last")]
+    is_admin: Option<String>,
+    #[serde(default, deserialize_with = "maybe_last")]
+    state: Option<String>,
+    /// Where the CLI sends the browser once it has its token.
+    #[serde(default, deserialize_with = "maybe_last")]
+    success: Option<String>,
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+    /// `authorize`, or anything else for Cancel.
+    #[serde(default, deserialize_with = "maybe_last")]
+    action: Option<String>,
 }
 
-/// The CLI's one-time `state`, when it sent a sane one.
-pub(super) fn state_of(q: &HashMap<String, String>) -> Option<&str> {
-    q.get("state")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty() && s.len() <= 512)
+impl CliLogin {
+    /// The login a URL's query names (the last value of a repeated key wins, as for a page).
+    pub fn of_pairs<K: AsRef<str>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> CliLogin {
+        let mut login = CliLogin::default();
+        for (k, v) in pairs {
+            let slot = match k.as_ref() {
+                "localPort" => &mut login.local_port,
+                "isAdmin" => &mut login.is_admin,
+                "state" => &mut login.state,
+                _ => continue,
+            };
+            *slot = Some(v.into());
+        }
+        login
+    }
+
+    /// The CLI's loopback port.
+    pub fn port(&self) -> Option<u16> {
+        self.local_port
+            .as_deref()
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0)
+    }
+
+    /// The CLI's one-time `state`, when it sent a sane one.
+    pub fn state(&self) -> Option<&str> {
+        self.state
+            .as_deref()
+            .filter(|s| !s.is_empty() && s.len() <= 512)
+    }
+
+    /// Whether admin access is asked for.
+    fn admin(&self) -> bool {
+        self.is_admin.as_deref() == Some("true")
+    }
 }
 
 /// The CLI login page (docs/protocol.md §2). A browser that is not signed in signs in first
@@ -36,27 +80,23 @@ pub async fn page(
     State(app): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+    Query(q): Query<CliLogin>,
+) -> PageResult {
     let session = current(&app, &headers).await;
-    if q.get("success").map(String::as_str) == Some("true") {
-        return done(session.as_ref().ok().and_then(Option::as_ref));
+    if q.success.as_deref() == Some("true") {
+        return Ok(done(session.as_ref().ok().and_then(Option::as_ref)));
     }
-    let Some(port) = port_of(&q) else {
-        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+    let Some(port) = q.port() else {
+        return Err(message(StatusCode::BAD_REQUEST, "Missing or invalid localPort").into());
     };
-    match session {
-        Ok(Some(session)) => {
-            let admin = q.get("isAdmin").map(String::as_str) == Some("true");
-            cli_login(&session, port, admin, state_of(&q), None)
-        }
-        Ok(None) => {
+    match session? {
+        Some(session) => Ok(cli_login(&session, port, q.admin(), q.state(), None)),
+        None => {
             let back = uri
                 .path_and_query()
                 .map_or(paths::LOGIN_PAGE, |p| p.as_str());
-            sign_in_first(back)
+            Err(sign_in_first(back))
         }
-        Err(r) => r,
     }
 }
 
@@ -65,13 +105,13 @@ pub async fn submit(
     State(app): State<Shared>,
     headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+    Form(form): Form<CliLogin>,
+) -> PageResult {
     cli_login_submit(&app, &headers, client, &form).await
 }
 
 #[derive(Template)]
-#[template(path = "cli_login.html")]
+#[template(path = "cli_login/authorize.html")]
 struct CliLoginPage<'a> {
     chrome: Chrome<'a>,
     user: &'a str,
@@ -114,7 +154,7 @@ fn cli_login(
 }
 
 /// The CLI's callback on its loopback listener.
-pub(super) fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
+pub fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
     jit_wire::login::callback_url(port, pairs)
 }
 
@@ -124,47 +164,49 @@ async fn cli_login_submit(
     app: &Shared,
     headers: &HeaderMap,
     client: Option<String>,
-    form: &HashMap<String, String>,
-) -> Response {
-    let Some(port) = port_of(form) else {
-        return message(StatusCode::BAD_REQUEST, "Missing or invalid localPort");
+    form: &CliLogin,
+) -> PageResult {
+    let Some(port) = form.port() else {
+        return Err(message(StatusCode::BAD_REQUEST, "Missing or invalid localPort").into());
     };
-    let session = match current(app, headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
+    let session = match current(app, headers).await? {
+        Some(s) => s,
+        None => {
             // The session ended while the page was open: sign in again, then back to this
             // same CLI login, which is still waiting.
             let mut page = url::form_urlencoded::Serializer::new(String::new());
             page.append_pair("localAppName", "duplo-jit")
                 .append_pair("localPort", &port.to_string())
-                .append_pair(
-                    "isAdmin",
-                    form.get("isAdmin").map_or("false", String::as_str),
-                );
-            if let Some(state) = state_of(form) {
+                .append_pair("isAdmin", form.is_admin.as_deref().unwrap_or("false"));
+            if let Some(state) = form.state() {
                 page.append_pair("state", state);
             }
-            return sign_in_first(&format!("/app/user/verify-token?{}", page.finish()));
+            return Err(sign_in_first(&format!(
+                "/app/user/verify-token?{}",
+                page.finish()
+            )));
         }
-        Err(r) => return r,
     };
-    if !csrf_ok(&session.csrf, form) {
-        return with_who(csrf_refused(), &session.user);
+    if !csrf_ok(&session.csrf, &form.csrf) {
+        return Err(with_who(csrf_refused(), &session.user).into());
     }
-    let state = state_of(form);
+    let state = form.state();
     let state_pair: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
-    if form.get("action").map(String::as_str) != Some("authorize") {
-        return with_who(see_other(&callback(port, &state_pair)), &session.user);
+    if form.action.as_deref() != Some("authorize") {
+        return Ok(with_who(
+            see_other(&callback(port, &state_pair)),
+            &session.user,
+        ));
     }
-    let admin = form.get("isAdmin").map(String::as_str) == Some("true");
+    let admin = form.admin();
     if admin && !session.admin {
-        return cli_login(
+        return Ok(cli_login(
             &session,
             port,
             admin,
             state,
             Some("Your user has no admin access."),
-        );
+        ));
     }
     let mut audit = AuditEntry::new(AuditEvent::Login, &session.user).user(&session.user);
     audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
@@ -173,17 +215,17 @@ async fn cli_login_submit(
         Ok((minted, _)) => {
             let mut pairs = vec![("t", minted.as_str())];
             pairs.extend(state_pair);
-            with_who(see_other(&callback(port, &pairs)), &session.user)
+            Ok(with_who(see_other(&callback(port, &pairs)), &session.user))
         }
-        Err(e) => with_who(
+        Err(e) => Err(PageError::from(with_who(
             internal("The portal could not complete the login", &e),
             &session.user,
-        ),
+        ))),
     }
 }
 
 #[derive(Template)]
-#[template(path = "done.html")]
+#[template(path = "cli_login/done.html")]
 struct Done<'a> {
     chrome: Chrome<'a>,
 }

@@ -3,31 +3,90 @@
 //! POST carrying the session's CSRF token, audited like any other vend, and shown on a page
 //! that is never stored (`no-store`, from `security_headers`).
 
-use std::collections::HashMap;
-
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum_extra::extract::Query;
 use jit_wire::shell::Shell;
+use serde::Deserialize;
 use serde_json::json;
 
-use super::{Chrome, message_for, render, require_form, require_session, see_other};
+use super::extract::{PageForm, SignedForm, SignedIn, last};
+use super::{Chrome, Framed, PageResult, message_for, render, see_other};
 use crate::db::{AuditEntry, AuditEvent, Session, TokenInfo};
 use crate::domain::vend::{self, AdminRole, Asker};
 use crate::domain::{self};
 use crate::state::{ClientIp, Shared, with_who};
 
-pub fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/profile", get(profile))
-        .route("/profile/console", post(console))
-        .route("/profile/console-url", post(console_url))
-        .route("/profile/credentials", post(credentials))
-        .route("/profile/tokens", post(create_token))
-        .route("/profile/tokens/revoke", post(revoke_token))
+/// The portal's front door is the profile page.
+pub async fn home() -> Response {
+    see_other("/profile")
+}
+
+/// The forms that vend for one target: `admin`, or a tenant's name.
+#[derive(Deserialize)]
+pub struct TargetForm {
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+    #[serde(default, deserialize_with = "last")]
+    target: String,
+}
+
+impl PageForm for TargetForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn page(_: &str) -> String {
+        "/profile".into()
+    }
+}
+
+/// A new token's lifetime.
+#[derive(Deserialize)]
+pub struct NewTokenForm {
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+    #[serde(default, deserialize_with = "last")]
+    lifetime: String,
+}
+
+impl PageForm for NewTokenForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn page(_: &str) -> String {
+        "/profile".into()
+    }
+}
+
+/// The token to revoke.
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+    #[serde(default, deserialize_with = "last")]
+    id: String,
+}
+
+impl PageForm for RevokeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn page(_: &str) -> String {
+        "/profile".into()
+    }
+}
+
+/// The confirmation a change redirected here with.
+#[derive(Deserialize)]
+pub struct ProfileQuery {
+    #[serde(default, deserialize_with = "last")]
+    done: String,
 }
 
 /// Something the user may get AWS access to: the admin role, or one tenant.
@@ -106,7 +165,7 @@ impl From<TokenInfo> for TokenRow {
 }
 
 #[derive(Template)]
-#[template(path = "profile.html")]
+#[template(path = "profile/page.html")]
 struct ProfilePage<'a> {
     chrome: Chrome<'a>,
     user: &'a str,
@@ -124,35 +183,29 @@ struct ProfilePage<'a> {
     aws_endpoint: Option<&'a str>,
 }
 
-async fn profile(
+/// The Profile page.
+pub async fn page(
     State(app): State<Shared>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
-) -> Response {
-    let session = match require_session(&app, &headers, "/profile").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let targets = match targets(&app, &session).await {
-        Ok(t) => t,
-        Err(r) => return refused(&session, r),
-    };
+    SignedIn(session): SignedIn,
+    Query(q): Query<ProfileQuery>,
+) -> PageResult {
+    let targets = targets(&app, &session).await.framed(&session)?;
     let now = jiff::Timestamp::now().as_second();
-    let tokens: Vec<TokenRow> = match app.db.list_tokens(Some(&session.user), now).await {
-        Ok(list) => list.into_iter().map(TokenRow::from).collect(),
-        Err(e) => {
-            return refused(
-                &session,
-                domain::Error::Failed(e.context("portal state unreadable")),
-            );
-        }
-    };
+    let tokens: Vec<TokenRow> = app
+        .db
+        .list_tokens(Some(&session.user), now)
+        .await
+        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))
+        .framed(&session)?
+        .into_iter()
+        .map(TokenRow::from)
+        .collect();
     let aws_config = aws_config(&app.public_url, app.aws_endpoint.as_deref(), &targets);
-    let notice = match q.get("done").map(String::as_str) {
-        Some("revoked") => Some("The token is revoked."),
+    let notice = match q.done.as_str() {
+        "revoked" => Some("The token is revoked."),
         _ => None,
     };
-    with_who(
+    Ok(with_who(
         render(
             StatusCode::OK,
             &ProfilePage {
@@ -169,7 +222,7 @@ async fn profile(
             },
         ),
         &session.user,
-    )
+    ))
 }
 
 /// `[profile NAME]` sections whose `credential_process` runs `jit aws`, as duplo-jit's
@@ -189,19 +242,13 @@ fn aws_config(host: &str, endpoint: Option<&str>, targets: &[Target]) -> String 
     out.trim_end().to_string()
 }
 
-/// A refusal as a page in the session's frame.
-fn refused(session: &Session, e: domain::Error) -> Response {
-    super::error_page(session, e)
-}
-
 /// Vend for the form's `target` (`admin` or a tenant's name the user may use).
 async fn vend_for(
     app: &Shared,
     session: &Session,
     client: Option<String>,
-    form: &HashMap<String, String>,
+    target: &str,
 ) -> domain::Result<jit_wire::api::AwsResponse> {
-    let target = form.get("target").map(String::as_str).unwrap_or_default();
     let asker = Asker::from(session);
     if target == "admin" {
         return vend::admin(app.vendor(), asker, client, AdminRole::Admin).await;
@@ -229,27 +276,20 @@ fn sign_in_url(creds: jit_wire::api::AwsResponse) -> domain::Result<String> {
 }
 
 /// JIT AWS Console: straight to the AWS console, signed in.
-async fn console(
+pub async fn console(
     State(app): State<Shared>,
-    headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let session = match require_form(&app, &headers, &form, "/profile").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match vend_for(&app, &session, client, &form)
+    SignedForm(session, form): SignedForm<TargetForm>,
+) -> PageResult {
+    let url = vend_for(&app, &session, client, &form.target)
         .await
         .and_then(sign_in_url)
-    {
-        Ok(url) => with_who(see_other(&url), &session.user),
-        Err(r) => refused(&session, r),
-    }
+        .framed(&session)?;
+    Ok(with_who(see_other(&url), &session.user))
 }
 
 #[derive(Template)]
-#[template(path = "console_url.html")]
+#[template(path = "profile/console_url.html")]
 struct ConsoleUrlPage<'a> {
     chrome: Chrome<'a>,
     label: &'a str,
@@ -259,21 +299,17 @@ struct ConsoleUrlPage<'a> {
 
 /// Copy AWS Console URL: JSON `{"url", "validity"}` for the page's script, or a page with the
 /// URL to copy by hand when scripts are off.
-async fn console_url(
+pub async fn console_url(
     State(app): State<Shared>,
     headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let session = match require_form(&app, &headers, &form, "/profile").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    SignedForm(session, form): SignedForm<TargetForm>,
+) -> PageResult {
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let vended = vend_for(&app, &session, client, &form).await;
+    let vended = vend_for(&app, &session, client, &form.target).await;
     let validity = vended
         .as_ref()
         .ok()
@@ -291,18 +327,18 @@ async fn console_url(
             StatusCode::OK,
             &ConsoleUrlPage {
                 chrome: Chrome::of(&session),
-                label: form.get("target").map(String::as_str).unwrap_or_default(),
+                label: &form.target,
                 url: &url,
                 minutes: validity / 60,
             },
         ),
-        (Err(r), false) => return refused(&session, r),
+        (Err(e), false) => return Err(e).framed(&session),
     };
-    with_who(response, &session.user)
+    Ok(with_who(response, &session.user))
 }
 
 #[derive(Template)]
-#[template(path = "credentials.html")]
+#[template(path = "profile/credentials.html")]
 struct CredentialsPage<'a> {
     chrome: Chrome<'a>,
     label: &'a str,
@@ -317,20 +353,14 @@ struct CredentialsPage<'a> {
 }
 
 /// Temporary AWS Credentials: vended now, shown once on a page nothing stores.
-async fn credentials(
+pub async fn credentials(
     State(app): State<Shared>,
-    headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let session = match require_form(&app, &headers, &form, "/profile").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let creds = match vend_for(&app, &session, client, &form).await {
-        Ok(c) => c,
-        Err(r) => return refused(&session, r),
-    };
+    SignedForm(session, form): SignedForm<TargetForm>,
+) -> PageResult {
+    let creds = vend_for(&app, &session, client, &form.target)
+        .await
+        .framed(&session)?;
     let key = creds.access_key_id.unwrap_or_default();
     let secret = creds.secret_access_key.unwrap_or_default();
     let token = creds.session_token.unwrap_or_default();
@@ -361,7 +391,7 @@ async fn credentials(
             .map(|(name, value)| shell.set_env(name, value))
             .collect()
     };
-    let label = form.get("target").cloned().unwrap_or_default();
+    let label = form.target;
     // A profile named after what they are for, so no `[default]` is overwritten.
     let mut credentials_file = format!(
         "[{label}]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\naws_session_token = {token}\n"
@@ -369,7 +399,7 @@ async fn credentials(
     if let Some(url) = &app.aws_endpoint {
         credentials_file.push_str(&format!("endpoint_url = {url}\n"));
     }
-    with_who(
+    Ok(with_who(
         render(
             StatusCode::OK,
             &CredentialsPage {
@@ -390,7 +420,7 @@ async fn credentials(
             },
         ),
         &session.user,
-    )
+    ))
 }
 
 /// The lifetimes a user may give a token they make: `never` or seconds.
@@ -404,7 +434,7 @@ const TOKEN_LIFETIMES: &[(&str, Option<i64>)] = &[
 ];
 
 #[derive(Template)]
-#[template(path = "token_created.html")]
+#[template(path = "profile/token_created.html")]
 struct TokenCreatedPage<'a> {
     chrome: Chrome<'a>,
     token: &'a str,
@@ -414,19 +444,15 @@ struct TokenCreatedPage<'a> {
 }
 
 /// A new API token of the user's own, shown once.
-async fn create_token(
+pub async fn create_token(
     State(app): State<Shared>,
-    headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let session = match require_form(&app, &headers, &form, "/profile").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let wanted = form.get("lifetime").map(String::as_str).unwrap_or_default();
-    let Some((_, ttl)) = TOKEN_LIFETIMES.iter().find(|(v, _)| *v == wanted) else {
-        return message_for(&session, StatusCode::BAD_REQUEST, "Choose a token lifetime");
+    SignedForm(session, form): SignedForm<NewTokenForm>,
+) -> PageResult {
+    let Some((_, ttl)) = TOKEN_LIFETIMES.iter().find(|(v, _)| *v == form.lifetime) else {
+        return Err(
+            message_for(&session, StatusCode::BAD_REQUEST, "Choose a token lifetime").into(),
+        );
     };
     let mut audit = AuditEntry::new(AuditEvent::TokenCreate, &session.user).user(&session.user);
     audit.client = client;
@@ -436,23 +462,16 @@ async fn create_token(
             .unwrap_or_else(|| "permanent".into()),
         session.id
     ));
-    let (token, id) = match app
+    let (token, id) = app
         .db
         .create_token_from(&session.user, *ttl, "web", audit)
         .await
-    {
-        Ok(made) => made,
-        Err(e) => {
-            return refused(
-                &session,
-                domain::Error::Failed(e.context("cannot make the token")),
-            );
-        }
-    };
+        .map_err(|e| domain::Error::Failed(e.context("cannot make the token")))
+        .framed(&session)?;
     let expires = ttl
         .map(|t| when(jiff::Timestamp::now().as_second() + t))
         .unwrap_or_else(|| "never".into());
-    with_who(
+    Ok(with_who(
         render(
             StatusCode::OK,
             &TokenCreatedPage {
@@ -464,43 +483,39 @@ async fn create_token(
             },
         ),
         &session.user,
-    )
+    ))
 }
 
 /// Revoke one of the user's own tokens (and what it minted).
-async fn revoke_token(
+pub async fn revoke_token(
     State(app): State<Shared>,
-    headers: HeaderMap,
     ClientIp(client): ClientIp,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let session = match require_form(&app, &headers, &form, "/profile").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let id = form.get("id").cloned().unwrap_or_default();
+    SignedForm(session, form): SignedForm<RevokeForm>,
+) -> PageResult {
+    let id = form.id;
     let now = jiff::Timestamp::now().as_second();
-    let own = match app.db.list_tokens(Some(&session.user), now).await {
-        Ok(list) => list.iter().any(|t| t.id == id),
-        Err(e) => {
-            return refused(
-                &session,
-                domain::Error::Failed(e.context("portal state unreadable")),
-            );
-        }
-    };
+    let own = app
+        .db
+        .list_tokens(Some(&session.user), now)
+        .await
+        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))
+        .framed(&session)?
+        .iter()
+        .any(|t| t.id == id);
     if !own {
-        return message_for(&session, StatusCode::NOT_FOUND, "No such token of yours");
+        return Err(message_for(&session, StatusCode::NOT_FOUND, "No such token of yours").into());
     }
     let mut audit = AuditEntry::new(AuditEvent::TokenRevoke, &session.user).user(&session.user);
     audit.client = client;
     audit.token_id = Some(id.clone());
     audit = audit.detail(format!("on the profile page, session {}", session.id));
-    match app.db.revoke_tokens(&[id], None, audit).await {
-        Ok(_) => with_who(see_other("/profile?done=revoked#tokens"), &session.user),
-        Err(e) => refused(
-            &session,
-            domain::Error::Failed(e.context("cannot revoke the token")),
-        ),
-    }
+    app.db
+        .revoke_tokens(&[id], None, audit)
+        .await
+        .map_err(|e| domain::Error::Failed(e.context("cannot revoke the token")))
+        .framed(&session)?;
+    Ok(with_who(
+        see_other("/profile?done=revoked#tokens"),
+        &session.user,
+    ))
 }

@@ -1,8 +1,9 @@
-//! Single sign-on through an OpenID Connect provider: the authorization code flow with PKCE
-//! (S256), `state` and `nonce`. The `openidconnect` crate does discovery, the code exchange and
-//! the id token checks (signature against the provider's JWKS, issuer, audience, expiry, nonce);
-//! this module keeps logins under way in the database, binds each to the browser that started
-//! it, and maps one claim to an existing portal user.
+//! Single sign-on, the provider side: an OpenID Connect client for the authorization code flow
+//! with PKCE (S256), `state` and `nonce`. The `openidconnect` crate does discovery, the code
+//! exchange and the id token checks (signature against the provider's JWKS, issuer, audience,
+//! expiry, nonce); this module keeps the discovered metadata fresh, reads the provider through a
+//! bounded HTTP client, and maps one claim to a portal user name. The pages, the logins under
+//! way and their browser binding are `web::sso`'s.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,11 +12,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
@@ -30,25 +26,12 @@ use openidconnect::{
     TokenResponse,
 };
 
-use super::internal;
-use super::{
-    SESSION_COOKIE, SESSION_SECS, cookie, current, message, next_of, render, see_other, set_cookie,
-};
-use crate::db::{AuditEntry, AuditEvent, PendingLogin};
-use crate::secret;
-use crate::state::{ClientIp, Shared, with_who};
-
-/// The cookie that ties a login under way to the browser that started it.
-const BINDING_COOKIE: &str = "jit_oidc";
-/// How long a login may take at the provider.
-const PENDING_SECS: i64 = 600;
 /// Discovery and keys are fetched again after this, so rotated keys are picked up.
 const REFRESH_AFTER: Duration = Duration::from_secs(3600);
 /// A failed signature check fetches the keys again, but not more often than this.
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 /// Most bytes read from the provider in one answer.
 const MAX_BODY: usize = 1024 * 1024;
-
 /// What `jit-portal serve` was told about the provider.
 pub struct Config {
     pub issuer: String,
@@ -107,7 +90,7 @@ pub struct Oidc {
     client_id: ClientId,
     client_secret: ClientSecret,
     redirect: RedirectUrl,
-    user_claim: String,
+    pub user_claim: String,
     pub name: String,
     http: Http,
     discovered: RwLock<Arc<Discovered>>,
@@ -218,6 +201,100 @@ impl Oidc {
 enum Refusal {
     NoIdToken,
     NoClaim,
+}
+
+/// Why a returning browser's code signs nobody in.
+pub enum SignInError {
+    /// The provider would not trade the code for tokens (logged here).
+    Exchange,
+    NoIdToken,
+    /// The id token does not say the configured claim (or an unverified email).
+    NoClaim,
+    /// The id token failed a check (logged here).
+    Refused,
+}
+
+/// What the browser is sent to the provider with, and what its return is checked against.
+pub struct Authorization {
+    pub url: String,
+    /// The PKCE verifier, kept with the login under way.
+    pub verifier: String,
+}
+
+impl Oidc {
+    /// The provider's sign-in URL for a login with this `state` and `nonce`, with a fresh PKCE
+    /// challenge.
+    pub async fn authorize(&self, state: &str, nonce: &str) -> Authorization {
+        let discovered = self.metadata(REFRESH_AFTER).await;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (state_value, nonce_value) = (state.to_string(), nonce.to_string());
+        let (url, _, _) = self
+            .client(&discovered)
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state_value.clone()),
+                move || Nonce::new(nonce_value.clone()),
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        Authorization {
+            url: url.to_string(),
+            verifier: verifier.secret().clone(),
+        }
+    }
+
+    /// The user name the provider vouches for: trade `code` (with the login's PKCE `verifier`)
+    /// for tokens, check the id token against `nonce`, and read the configured claim.
+    pub async fn sign_in(
+        &self,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+    ) -> Result<String, SignInError> {
+        let discovered = self.metadata(REFRESH_AFTER).await;
+        let exchanged = match self
+            .client(&discovered)
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+        {
+            Ok(request) => request
+                .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
+                .request_async(&self.http)
+                .await
+                .map_err(|e| chain(&e)),
+            Err(e) => Err(e.to_string()),
+        };
+        let tokens = exchanged.map_err(|e| {
+            tracing::warn!(
+                "single sign-on code exchange failed: {}",
+                crate::log::escape(&e)
+            );
+            SignInError::Exchange
+        })?;
+        let nonce = Nonce::new(nonce.to_string());
+        let mut verified = self.user_of(&self.client(&discovered), &tokens, &nonce);
+        if matches!(
+            verified,
+            Err(ClaimsVerificationError::SignatureVerification(_))
+        ) {
+            // The provider may have rotated its keys since we fetched them.
+            let fresh = self.metadata(REFETCH_AT_MOST_EVERY).await;
+            verified = self.user_of(&self.client(&fresh), &tokens, &nonce);
+        }
+        match verified {
+            Ok(Ok(user)) => Ok(user),
+            Ok(Err(Refusal::NoIdToken)) => Err(SignInError::NoIdToken),
+            Ok(Err(Refusal::NoClaim)) => Err(SignInError::NoClaim),
+            Err(e) => {
+                tracing::warn!(
+                    "single sign-on id token refused: {}",
+                    crate::log::escape(&chain(&e))
+                );
+                Err(SignInError::Refused)
+            }
+        }
+    }
 }
 
 /// The value of the claim `name`. An `email` the provider says is not verified counts as none.
@@ -352,346 +429,6 @@ impl<'c> AsyncHttpClient<'c> for Http {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.send(request))
     }
-}
-
-pub fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/login/oidc", get(start))
-        .route("/login/oidc/callback", get(callback))
-}
-
-/// The sign-in page's link to the provider, when one is configured.
-pub(super) fn sign_in_link(app: &Shared, next: &str) -> Option<(String, String)> {
-    let oidc = app.oidc.as_ref()?;
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("next", next)
-        .finish();
-    Some((oidc.name.clone(), format!("/login/oidc?{query}")))
-}
-
-fn not_configured() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "Single sign-on is not set up on this portal",
-    )
-}
-
-/// Send the browser to the provider, with a fresh `state`, nonce and PKCE challenge.
-async fn start(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    ClientIp(client): ClientIp,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(oidc) = app.oidc.as_ref() else {
-        return not_configured();
-    };
-    let starts = super::throttle::key(client.as_deref(), "oidc");
-    let now = jiff::Timestamp::now().as_second();
-    if let Some(left) = super::throttle::OIDC_STARTS.blocked(&starts, now) {
-        return refused(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many sign-ins started from your address: try again in {} minutes",
-                (left + 59) / 60
-            ),
-        );
-    }
-    super::throttle::OIDC_STARTS.count(&starts, now);
-    let next = next_of(&q);
-    let (state, nonce, binding) = match (
-        secret::new_token(),
-        secret::new_token(),
-        secret::new_token(),
-    ) {
-        (Ok(s), Ok(n), Ok(b)) => (s, n, b),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return internal("no randomness", &e),
-    };
-    // Logins started in several tabs share the browser's binding, so each may finish.
-    let binding = match cookie(&headers, BINDING_COOKIE) {
-        Some(b) if b.len() == binding.len() && b.starts_with("jit_") => b.to_string(),
-        _ => binding,
-    };
-    let discovered = oidc.metadata(REFRESH_AFTER).await;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (state_value, nonce_value) = (state.clone(), nonce.clone());
-    let (url, _, _) = oidc
-        .client(&discovered)
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            move || CsrfToken::new(state_value.clone()),
-            move || Nonce::new(nonce_value.clone()),
-        )
-        .add_scope(Scope::new("email".into()))
-        .add_scope(Scope::new("profile".into()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let now = jiff::Timestamp::now().as_second();
-    let pending = PendingLogin {
-        binding: secret::digest(&binding),
-        verifier: verifier.secret().clone(),
-        nonce,
-        next,
-        expires: now + PENDING_SECS,
-    };
-    match app.db.start_oidc_login(&state, &pending, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many sign-ins are under way: try again in a few minutes",
-            );
-        }
-        Err(e) => return internal("cannot start the single sign-on", &e),
-    }
-    let mut r = see_other(url.as_str());
-    set_cookie(&app, &mut r, BINDING_COOKIE, &binding, PENDING_SECS);
-    r
-}
-
-/// A page that explains a refused sign-in and offers to start again. The binding cookie stays:
-/// other logins of this browser may still be under way, and it is worthless on its own.
-fn refused(status: StatusCode, title: &str) -> Response {
-    render(
-        status,
-        &RefusedPage {
-            chrome: super::Chrome::NONE,
-            title,
-        },
-    )
-}
-
-#[derive(askama::Template)]
-#[template(path = "oidc_refused.html")]
-struct RefusedPage<'a> {
-    chrome: super::Chrome<'a>,
-    title: &'a str,
-}
-
-/// Why a callback signs nobody in: what the audit trail and the page say.
-struct Failure {
-    status: StatusCode,
-    why: String,
-    title: String,
-    /// No login of ours was under way: a log line only, so nobody can fill the audit trail
-    /// with requests that cost them nothing.
-    stray: bool,
-}
-
-fn fail(status: StatusCode, why: impl Into<String>, title: impl Into<String>) -> Failure {
-    Failure {
-        status,
-        why: why.into(),
-        title: title.into(),
-        stray: false,
-    }
-}
-
-/// The provider sends the browser back here with a one-time code (or an error) and our `state`.
-async fn callback(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    ClientIp(client): ClientIp,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(oidc) = app.oidc.as_ref() else {
-        return not_configured();
-    };
-    let (user, next) =
-        match verify(&app, oidc, &headers, &q).await {
-            Ok(Ok(signed_in)) => signed_in,
-            Ok(Err(failure)) if failure.stray => {
-                tracing::warn!(
-                    "oidc callback refused: {}",
-                    crate::log::escape(&failure.why)
-                );
-                return refused(failure.status, &failure.title);
-            }
-            Ok(Err(failure)) => {
-                let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web")
-                    .detail(format!("oidc {}: {}", oidc.issuer(), failure.why));
-                audit.client = client;
-                if let Err(e) = app.db.audit(&audit).await {
-                    return internal("cannot record the sign-in", &e);
-                }
-                return refused(failure.status, &failure.title);
-            }
-            Err(r) => return r,
-        };
-    // A fresh session on every sign-in, as with a password.
-    if let Ok(Some(old)) = current(&app, &headers).await {
-        let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
-        if let Err(e) = app.db.end_session(&old.id, audit).await {
-            return internal("cannot end the previous session", &e);
-        }
-    }
-    let mut audit = AuditEntry::new(AuditEvent::WebSignIn, &user)
-        .user(&user)
-        .detail(format!("oidc {}", oidc.issuer()));
-    audit.client = client;
-    let (value, _, _) = match app.db.create_session(&user, SESSION_SECS, audit).await {
-        Ok(s) => s,
-        Err(e) => return internal("cannot start a session", &e),
-    };
-    let mut r = with_who(see_other(&next), &user);
-    set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
-    r
-}
-
-/// The portal user a callback signs in, and where to send them; a failure to show; or the
-/// answer to an internal error.
-async fn verify(
-    app: &Shared,
-    oidc: &Oidc,
-    headers: &HeaderMap,
-    q: &HashMap<String, String>,
-) -> Result<Result<(String, String), Failure>, Response> {
-    let now = jiff::Timestamp::now().as_second();
-    // The login is used up whatever happens next.
-    let pending = match q.get("state").filter(|s| !s.is_empty()) {
-        Some(state) => app
-            .db
-            .take_oidc_login(state, now)
-            .await
-            .map_err(|e| internal("portal state unreadable", &e))?,
-        None => None,
-    };
-    if let Some(error) = q.get("error") {
-        // The provider's own words are not shown: only whether the user said no.
-        let code: String = error
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(40)
-            .collect();
-        let title = if code == "access_denied" {
-            format!("The sign-in with {} was cancelled or refused", oidc.name)
-        } else {
-            format!(
-                "{} could not sign you in: try again, or ask an admin",
-                oidc.name
-            )
-        };
-        let mut failure = fail(
-            StatusCode::FORBIDDEN,
-            format!("provider said {code}"),
-            title,
-        );
-        failure.stray = pending.is_none();
-        return Ok(Err(failure));
-    }
-    let Some(pending) = pending else {
-        let mut failure = fail(
-            StatusCode::BAD_REQUEST,
-            "unknown or used state",
-            "This sign-in has expired or was already used: start again",
-        );
-        failure.stray = true;
-        return Ok(Err(failure));
-    };
-    let bound = cookie(headers, BINDING_COOKIE)
-        .is_some_and(|b| secret::digest(&secret::digest(b)) == secret::digest(&pending.binding));
-    if !bound {
-        return Ok(Err(fail(
-            StatusCode::BAD_REQUEST,
-            "another browser's state",
-            "This sign-in was not started in this browser: start again",
-        )));
-    }
-    // RFC 9207: a provider that names itself must be ours.
-    if q.get("iss").is_some_and(|iss| iss != oidc.issuer()) {
-        return Ok(Err(fail(
-            StatusCode::BAD_REQUEST,
-            "answer from another issuer",
-            "This answer came from another provider: start again",
-        )));
-    }
-    let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
-        return Ok(Err(fail(
-            StatusCode::BAD_REQUEST,
-            "no code",
-            "The provider sent no sign-in code: start again",
-        )));
-    };
-    let discovered = oidc.metadata(REFRESH_AFTER).await;
-    let exchanged = match oidc
-        .client(&discovered)
-        .exchange_code(AuthorizationCode::new(code.clone()))
-    {
-        Ok(request) => request
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
-            .request_async(&oidc.http)
-            .await
-            .map_err(|e| chain(&e)),
-        Err(e) => Err(e.to_string()),
-    };
-    let tokens = match exchanged {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(
-                "single sign-on code exchange failed: {}",
-                crate::log::escape(&e)
-            );
-            return Ok(Err(fail(
-                StatusCode::BAD_GATEWAY,
-                "code exchange failed",
-                "The portal could not complete the sign-in with the provider: start again",
-            )));
-        }
-    };
-    let nonce = Nonce::new(pending.nonce.clone());
-    let mut verified = oidc.user_of(&oidc.client(&discovered), &tokens, &nonce);
-    if matches!(
-        verified,
-        Err(ClaimsVerificationError::SignatureVerification(_))
-    ) {
-        // The provider may have rotated its keys since we fetched them.
-        let fresh = oidc.metadata(REFETCH_AT_MOST_EVERY).await;
-        verified = oidc.user_of(&oidc.client(&fresh), &tokens, &nonce);
-    }
-    let user = match verified {
-        Ok(Ok(user)) => user,
-        Ok(Err(Refusal::NoIdToken)) => {
-            return Ok(Err(fail(
-                StatusCode::FORBIDDEN,
-                "no id token",
-                "The provider sent no identity: ask an admin",
-            )));
-        }
-        Ok(Err(Refusal::NoClaim)) => {
-            return Ok(Err(fail(
-                StatusCode::FORBIDDEN,
-                format!("no verified {} claim", oidc.user_claim),
-                format!(
-                    "The provider did not say your {}: ask an admin",
-                    oidc.user_claim
-                ),
-            )));
-        }
-        Err(e) => {
-            tracing::warn!(
-                "single sign-on id token refused: {}",
-                crate::log::escape(&chain(&e))
-            );
-            return Ok(Err(fail(
-                StatusCode::FORBIDDEN,
-                "id token refused",
-                "The provider's answer did not pass the portal's checks: start again",
-            )));
-        }
-    };
-    let known = app
-        .db
-        .user_exists(&user)
-        .await
-        .map_err(|e| internal("portal state unreadable", &e))?;
-    if !known {
-        return Ok(Err(fail(
-            StatusCode::FORBIDDEN,
-            format!("no portal user {user}"),
-            format!("no portal user for {user}: ask an admin"),
-        )));
-    }
-    Ok(Ok((user, pending.next)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,332 @@
+//! The users pages: the list with its Add form, and each user's page with their admin flag,
+//! their tenants and their removal.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum_extra::extract::Query;
+use serde::Deserialize;
+
+use super::{NoticeQuery, RemoveForm, actor, done, not_found, page, segment, shown};
+use crate::db::{Session, Tenant, User};
+use crate::domain::admin::{self, UserChange};
+use crate::domain::rules::Name;
+use crate::domain::{self, Outcome};
+use crate::state::{ClientIp, Shared};
+use crate::web::extract::{
+    Admin, AdminForm, PageForm, all_trimmed, distinct, first, first_trimmed, ticked,
+};
+use crate::web::{Chrome, PageError, PageResult, unreadable};
+
+/// One tenant checkbox.
+struct Choice {
+    name: String,
+    checked: bool,
+}
+
+fn choices(tenants: &[Tenant], chosen: &[String]) -> Vec<Choice> {
+    tenants
+        .iter()
+        .map(|t| Choice {
+            name: t.name.clone(),
+            checked: chosen.contains(&t.name),
+        })
+        .collect()
+}
+
+struct UserRow {
+    name: String,
+    admin: bool,
+    tenants: String,
+    password: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage<'a> {
+    chrome: Chrome<'a>,
+    users: Vec<UserRow>,
+    name: String,
+    admin: bool,
+    tenants: Vec<Choice>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+/// A user's form: the Add form posts `tenants`, a user's page `tenant`, one per ticked box.
+#[derive(Default, Deserialize)]
+pub struct UserForm {
+    #[serde(default, deserialize_with = "first")]
+    csrf: String,
+    #[serde(default, deserialize_with = "first_trimmed")]
+    name: String,
+    #[serde(default, deserialize_with = "ticked")]
+    admin: bool,
+    #[serde(default, deserialize_with = "all_trimmed")]
+    tenant: Vec<String>,
+    #[serde(default, deserialize_with = "all_trimmed")]
+    tenants: Vec<String>,
+}
+
+impl PageForm for UserForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl UserForm {
+    /// The ticked tenants, without repeats.
+    fn chosen(&self) -> Vec<String> {
+        distinct(self.tenant.iter().chain(&self.tenants).map(String::as_str))
+    }
+}
+
+/// The users and tenants every user page needs.
+async fn people(app: &Shared) -> Result<(Vec<User>, Vec<Tenant>), PageError> {
+    let users = app.db.list_users().await;
+    let tenants = app.db.list_tenants().await;
+    match (users, tenants) {
+        (Ok(u), Ok(t)) => Ok((u, t)),
+        (Err(e), _) | (_, Err(e)) => Err(unreadable(e)),
+    }
+}
+
+/// What the Add form shows.
+struct AddView {
+    name: String,
+    admin: bool,
+    tenants: Vec<String>,
+}
+
+async fn users_view(
+    app: &Shared,
+    session: &Session,
+    status: StatusCode,
+    form: AddView,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> PageResult {
+    let (users, tenants) = people(app).await?;
+    let with_password = app.db.users_with_password().await.map_err(unreadable)?;
+    let users = users
+        .into_iter()
+        .map(|u| UserRow {
+            password: with_password.contains(&u.name),
+            tenants: if u.tenants.is_empty() {
+                "-".into()
+            } else {
+                u.tenants.join(", ")
+            },
+            name: u.name,
+            admin: u.admin,
+        })
+        .collect();
+    Ok(page(
+        session,
+        status,
+        &UsersPage {
+            chrome: Chrome::of(session),
+            users,
+            tenants: choices(&tenants, &form.tenants),
+            name: form.name,
+            admin: form.admin,
+            notice,
+            error,
+        },
+    ))
+}
+
+/// The users and the Add form.
+pub async fn list(
+    State(app): State<Shared>,
+    Admin(session): Admin,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
+    let blank = AddView {
+        name: String::new(),
+        admin: false,
+        tenants: Vec::new(),
+    };
+    users_view(&app, &session, StatusCode::OK, blank, q.notice(), None).await
+}
+
+/// Ticked tenants as names.
+fn names(tenants: &[String]) -> domain::Result<Vec<Name>> {
+    tenants.iter().map(|t| Name::parse("tenant", t)).collect()
+}
+
+/// Add a user.
+pub async fn add(
+    State(app): State<Shared>,
+    ClientIp(client): ClientIp,
+    AdminForm(session, form): AdminForm<UserForm>,
+) -> PageResult {
+    let chosen = form.chosen();
+    let added = match (Name::parse("user", &form.name), names(&chosen)) {
+        (Ok(name), Ok(tenants)) => {
+            let actor = actor(&session, client);
+            admin::add_user(&app.db, &actor, &name, form.admin, &tenants).await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match added {
+        Ok(()) => Ok(done(&session, "/admin/users", "added")),
+        Err(e) => {
+            let error = shown(&session, e, "No such user")?;
+            let view = AddView {
+                name: form.name,
+                admin: form.admin,
+                tenants: chosen,
+            };
+            let status = StatusCode::BAD_REQUEST;
+            users_view(&app, &session, status, view, None, Some(error)).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage<'a> {
+    chrome: Chrome<'a>,
+    name: String,
+    path: String,
+    admin: bool,
+    tenants: Vec<Choice>,
+    password: bool,
+    me: bool,
+    confirm: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+struct UserView {
+    status: StatusCode,
+    admin: bool,
+    tenants: Vec<String>,
+    confirm: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> PageResult {
+    let tenants = app.db.list_tenants().await.map_err(unreadable)?;
+    let password = app
+        .db
+        .users_with_password()
+        .await
+        .map_err(unreadable)?
+        .contains(name);
+    Ok(page(
+        session,
+        v.status,
+        &UserPage {
+            chrome: Chrome::of(session),
+            name: name.into(),
+            path: format!("/admin/users/{}", segment(name)),
+            admin: v.admin,
+            tenants: choices(&tenants, &v.tenants),
+            password,
+            me: name == session.user,
+            confirm: v.confirm,
+            notice: v.notice,
+            error: v.error,
+        },
+    ))
+}
+
+/// The user named `name`, or the page that says there is none.
+async fn find_user(app: &Shared, session: &Session, name: &str) -> Result<User, PageError> {
+    let users = app.db.list_users().await.map_err(unreadable)?;
+    users
+        .into_iter()
+        .find(|u| u.name == name)
+        .ok_or_else(|| not_found(session, "No such user"))
+}
+
+/// One user's page.
+pub async fn show(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+    Admin(session): Admin,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
+    let user = find_user(&app, &session, &name).await?;
+    let view = UserView {
+        status: StatusCode::OK,
+        admin: user.admin,
+        tenants: user.tenants,
+        confirm: String::new(),
+        notice: q.notice(),
+        error: None,
+    };
+    user_view(&app, &session, &name, view).await
+}
+
+/// Save a user's admin flag and tenants.
+pub async fn save(
+    State(app): State<Shared>,
+    ClientIp(client): ClientIp,
+    Path(name): Path<String>,
+    AdminForm(session, form): AdminForm<UserForm>,
+) -> PageResult {
+    let back = format!("/admin/users/{}", segment(&name));
+    let chosen = form.chosen();
+    let saved = match names(&chosen) {
+        Ok(tenants) => {
+            let change = UserChange {
+                admin: Some(form.admin),
+                tenants: Some(tenants),
+            };
+            admin::change_user(&app.db, &actor(&session, client), &name, change).await
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(Outcome::Saved) => Ok(done(&session, &back, "saved")),
+        Ok(Outcome::Unchanged) => Ok(done(&session, &back, "unchanged")),
+        Err(e) => {
+            let error = shown(&session, e, "No such user")?;
+            let view = UserView {
+                status: StatusCode::BAD_REQUEST,
+                admin: form.admin,
+                tenants: chosen,
+                confirm: String::new(),
+                notice: None,
+                error: Some(error),
+            };
+            user_view(&app, &session, &name, view).await
+        }
+    }
+}
+
+/// Remove a user, once their name is typed again.
+pub async fn remove(
+    State(app): State<Shared>,
+    ClientIp(client): ClientIp,
+    Path(name): Path<String>,
+    AdminForm(session, form): AdminForm<RemoveForm>,
+) -> PageResult {
+    let user = find_user(&app, &session, &name).await?;
+    let removed = if form.confirm == name {
+        admin::remove_user(&app.db, &actor(&session, client), &name).await
+    } else {
+        Err(domain::Error::Invalid(format!(
+            "to remove the user, type their name ({name}) into the confirmation field"
+        )))
+    };
+    match removed {
+        Ok(()) => Ok(done(&session, "/admin/users", "removed")),
+        Err(e) => {
+            let error = shown(&session, e, "No such user")?;
+            let view = UserView {
+                status: StatusCode::BAD_REQUEST,
+                admin: user.admin,
+                tenants: user.tenants,
+                confirm: form.confirm,
+                notice: None,
+                error: Some(error),
+            };
+            user_view(&app, &session, &name, view).await
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The sign-in page: its form (with a cookie-held CSRF token, as there is no session yet), the
+//! password check behind the throttle, a fresh session on success, sign-out, and Cancel for a
+//! command-line login that sent the browser here.
+
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum_extra::extract::{Form, Query};
+use serde::Deserialize;
+
+use super::extract::{
+    MaybeSignedIn, SESSION_COOKIE, SESSION_SECS, csrf_ok, csrf_refused, current, last,
+};
+use super::{
+    Chrome, PageError, PageResult, cli_login, cookie, message, next_or_profile, render, see_other,
+    set_cookie, sso, throttle,
+};
+use crate::db::{AuditEntry, AuditEvent};
+use crate::state::{ClientIp, Shared, with_who};
+use crate::{password, secret};
+
+/// The CSRF token of the sign-in form, before there is a session to hold one.
+const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
+
+#[derive(Template)]
+#[template(path = "signin/login.html")]
+struct LoginPage<'a> {
+    chrome: Chrome<'a>,
+    csrf: &'a str,
+    next: &'a str,
+    /// What was typed, kept after a failed sign-in.
+    username: &'a str,
+    error: Option<&'a str>,
+    /// Single sign-on: the provider's name and the link that starts it.
+    sso: Option<(String, String)>,
+    /// The local port of a command-line login waiting for this sign-in, when `next` is its page.
+    cli_port: Option<u16>,
+}
+
+/// Where to go after signing in, from the page's query.
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default, deserialize_with = "last")]
+    pub next: String,
+}
+
+/// The sign-in page; a browser already signed in goes straight on.
+pub async fn page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+    MaybeSignedIn(session): MaybeSignedIn,
+) -> PageResult {
+    let next = next_or_profile(Some(&q.next));
+    if let Some(s) = session {
+        return Ok(with_who(see_other(&next), &s.user));
+    }
+    login_form(&app, &headers, StatusCode::OK, &next, "", None)
+}
+
+/// The CLI login behind a `next` that is its page (docs/protocol.md §2): its port and `state`.
+fn cli_login_of(next: &str) -> Option<(u16, Option<String>)> {
+    let url = url::Url::parse(&format!("http://portal{next}")).ok()?;
+    if url.path() != "/app/user/verify-token" {
+        return None;
+    }
+    let login = cli_login::CliLogin::of_pairs(url.query_pairs());
+    Some((login.port()?, login.state().map(str::to_string)))
+}
+
+fn login_form(
+    app: &Shared,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+) -> PageResult {
+    // The browser's sign-in token, when it has one, so a sign-in page open in another tab
+    // still works (a command-line login opens one more).
+    let kept = cookie(headers, LOGIN_CSRF_COOKIE)
+        .filter(|t| {
+            t.len() == 68
+                && t.starts_with("jit_")
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .map(str::to_string);
+    let csrf = kept
+        .map_or_else(secret::new_token, Ok)
+        .map_err(|e| PageError::Internal("no randomness", e))?;
+    let mut r = render(
+        status,
+        &LoginPage {
+            chrome: Chrome::NONE,
+            csrf: &csrf,
+            next,
+            username,
+            error,
+            sso: sso::sign_in_link(app, next),
+            cli_port: cli_login_of(next).map(|(port, _)| port),
+        },
+    );
+    set_cookie(app, &mut r, LOGIN_CSRF_COOKIE, &csrf, 3600);
+    Ok(r)
+}
+
+/// The sign-in form's token checked against the browser's sign-in cookie.
+fn login_csrf_ok(headers: &HeaderMap, given: &str) -> bool {
+    csrf_ok(
+        cookie(headers, LOGIN_CSRF_COOKIE).unwrap_or_default(),
+        given,
+    )
+}
+
+/// The Cancel button of the sign-in page.
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+    #[serde(default, deserialize_with = "last")]
+    next: String,
+}
+
+/// Cancel, on the sign-in page a command-line login sent the browser to: the CLI hears at once
+/// that the user said no, instead of waiting out its timeout.
+pub async fn cancel_cli(headers: HeaderMap, Form(form): Form<CancelForm>) -> PageResult {
+    if !login_csrf_ok(&headers, &form.csrf) {
+        return Err(csrf_refused().into());
+    }
+    let Some((port, state)) = cli_login_of(&next_or_profile(Some(&form.next))) else {
+        return Err(message(StatusCode::BAD_REQUEST, "No command-line login to cancel").into());
+    };
+    let pairs: Vec<(&str, &str)> = state.as_deref().map(|s| ("state", s)).into_iter().collect();
+    Ok(with_who(
+        see_other(&cli_login::callback(port, &pairs)),
+        "cancelled",
+    ))
+}
+
+/// Checked against unknown users too, so a wrong name costs as long as a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| password::hash("not a real password").unwrap_or_default());
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+    #[serde(default, deserialize_with = "last")]
+    next: String,
+    #[serde(default, deserialize_with = "last")]
+    username: String,
+    #[serde(default, deserialize_with = "last")]
+    password: String,
+}
+
+/// Check the password (throttled, and as slow for unknown users) and start a fresh session.
+pub async fn submit(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    ClientIp(client): ClientIp,
+    Form(form): Form<SignInForm>,
+) -> PageResult {
+    let next = next_or_profile(Some(&form.next));
+    if !login_csrf_ok(&headers, &form.csrf) {
+        return Err(csrf_refused().into());
+    }
+    let name = form.username.trim();
+    let given = form.password;
+    let now = jiff::Timestamp::now().as_second();
+    let throttle_key = throttle::key(client.as_deref(), name);
+    if let Some(left) = throttle::FAILURES.blocked(&throttle_key, now) {
+        tracing::warn!(
+            "sign-in throttled for {} from {}",
+            crate::log::escape(name),
+            client.as_deref().unwrap_or("-")
+        );
+        return login_form(
+            &app,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            name,
+            Some(&format!(
+                "Too many wrong passwords: try again in {} minutes.",
+                (left + 59) / 60
+            )),
+        );
+    }
+    let stored = app
+        .db
+        .password_hash(name)
+        .await
+        .map_err(super::unreadable)?;
+    let known = stored.is_some();
+    let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+    // A flood of sign-ins waits here rather than hashing all at once.
+    let Ok(_permit) = throttle::CHECKS.acquire().await else {
+        return Err(PageError::Internal(
+            "cannot check the password",
+            anyhow::anyhow!("closed"),
+        ));
+    };
+    let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+        .await
+        .unwrap_or(false);
+    if !(ok && known) {
+        throttle::FAILURES.count(&throttle_key, now);
+        let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web");
+        if known {
+            audit.user = Some(name.into());
+        }
+        audit.client = client;
+        app.db
+            .audit(&audit)
+            .await
+            .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
+        return login_form(
+            &app,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            name,
+            Some("That user name and password do not match."),
+        );
+    }
+    throttle::FAILURES.succeeded(&throttle_key);
+    // A fresh session on every sign-in: an id planted before it is worth nothing after.
+    if let Ok(Some(old)) = current(&app, &headers).await {
+        let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
+        app.db
+            .end_session(&old.id, audit)
+            .await
+            .map_err(|e| PageError::Internal("cannot end the previous session", e))?;
+    }
+    let mut audit = AuditEntry::new(AuditEvent::WebSignIn, name).user(name);
+    audit.client = client;
+    let (value, _, _) = app
+        .db
+        .create_session(name, SESSION_SECS, audit)
+        .await
+        .map_err(|e| PageError::Internal("cannot start a session", e))?;
+    let mut r = with_who(see_other(&next), name);
+    set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
+    set_cookie(&app, &mut r, LOGIN_CSRF_COOKIE, "", 0);
+    Ok(r)
+}
+
+/// A form whose only field is its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default, deserialize_with = "last")]
+    csrf: String,
+}
+
+/// Sign out: the session ends in the database, and its cookie goes.
+pub async fn logout(
+    State(app): State<Shared>,
+    MaybeSignedIn(session): MaybeSignedIn,
+    Form(form): Form<CsrfOnly>,
+) -> PageResult {
+    let Some(session) = session else {
+        return Ok(see_other("/login"));
+    };
+    if !csrf_ok(&session.csrf, &form.csrf) {
+        return Err(with_who(csrf_refused(), &session.user).into());
+    }
+    let audit = AuditEntry::new(AuditEvent::WebSignOut, &session.user).user(&session.user);
+    app.db
+        .end_session(&session.id, audit)
+        .await
+        .map_err(|e| PageError::Internal("cannot end the session", e))?;
+    let mut r = with_who(see_other("/login"), &session.user);
+    set_cookie(&app, &mut r, SESSION_COOKIE, "", 0);
+    Ok(r)
+}
