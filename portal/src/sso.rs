@@ -356,16 +356,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// anywhere), time limits, and answers cut off at `MAX_BODY`.
 struct Http(reqwest::Client);
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 struct HttpError(String);
-
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HttpError {}
 
 impl Http {
     fn new(ca_pem: Option<&[u8]>) -> Result<Http> {
@@ -475,8 +468,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn provider_answers_are_cut_off() {
+    #[tokio::test]
+    async fn provider_answers_are_cut_off() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         std::thread::spawn(move || {
@@ -493,16 +486,12 @@ mod tests {
                 let _ = s.write_all(&body);
             }
         });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
         let http = Http::new(None).expect("client");
         let request = openidconnect::http::Request::builder()
             .uri(format!("http://{addr}/"))
             .body(Vec::new())
             .expect("request");
-        let err = rt.block_on(http.send(request)).expect_err("too large");
+        let err = http.send(request).await.expect_err("too large");
         assert!(err.0.contains("larger than"), "{err}");
     }
 }
