@@ -144,16 +144,31 @@ fn is_postgres(target: &str) -> bool {
     target.starts_with("postgres://") || target.starts_with("postgresql://")
 }
 
-/// A PostgreSQL URL with its password blanked, for logs and messages.
+/// A PostgreSQL URL with its password blanked, for logs and messages. A password can ride in
+/// the userinfo or in the query (`password=`, `sslpassword=`, any spelling or encoding of the
+/// name); a fragment is never sent to the server but may hold anything, so it goes too.
 pub fn redact_url(target: &str) -> String {
-    match url::Url::parse(target) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("****"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "(unparsable database URL)".into(),
+    const BLANK: &str = "****";
+    let Ok(mut u) = url::Url::parse(target) else {
+        return "(unparsable database URL)".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some(BLANK));
     }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| match k.to_ascii_lowercase().contains("password") {
+                true => (k.into_owned(), BLANK.to_string()),
+                false => (k.into_owned(), v.into_owned()),
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    if u.fragment().is_some() {
+        u.set_fragment(Some(BLANK));
+    }
+    u.to_string()
 }
 
 impl Db {
@@ -281,6 +296,34 @@ mod tests {
         let shown = redact_url("postgres://portal:hunter2@db.example:5432/jit");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("db.example"), "{shown}");
+    }
+
+    /// libpq and sqlx read a password from the query as well as from the userinfo; every form
+    /// is blanked, and what is not secret stays readable.
+    #[test]
+    fn passwords_in_every_form_of_a_url_are_blanked() {
+        for url in [
+            "postgres://portal:hunter2@db.example:5432/jit",
+            "postgres://:hunter2@db.example/jit",
+            "postgres://portal@db.example/jit?password=hunter2",
+            "postgresql://portal@db.example/jit?sslmode=require&password=hunter2&application_name=x",
+            "postgres://portal@db.example/jit?sslpassword=hunter2",
+            "postgres://portal@db.example/jit?pass%77ord=hunter2",
+            "postgres://portal@db.example/jit?PASSWORD=hunt%65r2",
+            "postgres://portal@db.example/jit?password=a&password=hunter2",
+            "postgres://portal:x@db.example/jit?sslpassword=hunter2&password=hunter2#password=hunter2",
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains("hunter2"), "{url} -> {shown}");
+            assert!(!shown.contains("hunt%65r2"), "{url} -> {shown}");
+            assert!(shown.contains("db.example"), "{url} -> {shown}");
+            assert!(shown.contains("/jit"), "{url} -> {shown}");
+        }
+        let shown = redact_url(
+            "postgres://portal@db.example/jit?sslmode=require&password=hunter2&application_name=x",
+        );
+        assert!(shown.contains("sslmode=require"), "{shown}");
+        assert!(shown.contains("application_name=x"), "{shown}");
     }
 
     /// The migrations as the portal listed them by hand before `sqlx::migrate!`: databases in

@@ -234,7 +234,11 @@ fn plan_wins_over_tenant_with_a_warning() {
         .ok();
     run.warns("--plan and --tenant given; using --plan (as duplo-jit does)");
     assert_eq!(run.stderr.matches("warning").count(), 1, "{}", run.stderr);
-    assert!(run.stdout.contains("\"kind\":\"ExecCredential\""), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("\"kind\":\"ExecCredential\""),
+        "{}",
+        run.stdout
+    );
     assert_eq!(stand_in.count("v3/admin/plans/default/k8sConfig"), 1);
     assert_eq!(stand_in.count("GetTenantsForUser"), 0);
 }
