@@ -28,32 +28,6 @@ pub struct Db {
     pub location: String,
 }
 
-/// The database holds password hashes, token digests and the audit trail: only its owner may
-/// read it. A new file is made 0600 (SQLite gives its -wal and -shm files the same mode); an
-/// existing one that others may read is made so, with a log line.
-fn private_file(path: &Path) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    match std::fs::metadata(path) {
-        Ok(meta) => {
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .with_context(|| format!("cannot make {} private", path.display()))?;
-                tracing::warn!("made {} readable by its owner only", path.display());
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    Ok(())
-}
-
 /// Run `$body` with `$p` bound to whichever pool this is; the SQL is the same for both.
 macro_rules! with_pool {
     ($db:expr, $p:ident, $body:block) => {
@@ -108,6 +82,7 @@ macro_rules! insert_audit {
 
 mod audit;
 mod event;
+mod files;
 mod oidc;
 mod sessions;
 mod settings;
@@ -203,11 +178,12 @@ impl Db {
                 path.display()
             );
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        private_file(path)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        files::private_dir(dir)?;
+        files::private_file(path)?;
         let location = path.display().to_string();
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -224,16 +200,7 @@ impl Db {
             .map_err(|e| anyhow!("cannot open {location}: {e}"))?;
         // SQLite has no advisory lock: processes that find a new file migrate one at a time.
         // The lock file's name only ever adds to the database's, so it can never be the database.
-        let lock_path = PathBuf::from(format!("{location}.migrate-lock"));
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("cannot open {}", lock_path.display()))?;
-        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
-            .await?
-            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        let lock = files::migrate_lock(Path::new(&format!("{location}.migrate-lock"))).await?;
         SQLITE_MIGRATIONS
             .run(&pool)
             .await
