@@ -9,14 +9,14 @@
 //! (temp files are created with O_EXCL, which never follows one either).
 
 use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::{limit, output, redact};
+use crate::{limit, output, redact, trust};
 
 /// botocore refreshes from 15 minutes before expiry, so anything served must outlive that.
 pub const DEFAULT_REFRESH_WINDOW_SECS: i64 = 15 * 60;
@@ -60,7 +60,7 @@ impl Cache {
 
     pub fn open() -> Result<Cache> {
         let dir = Self::dir()?;
-        create_private_dir(&dir)
+        trust::private_dir(&dir)
             .with_context(|| format!("cannot create cache dir {}", dir.display()))?;
         trust::dir(&dir, true).with_context(|| format!("cache dir {}", dir.display()))?;
         Ok(Cache { dir })
@@ -214,118 +214,6 @@ fn encode(part: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    fs::create_dir_all(dir)
-}
-
-/// What another user could have planted is refused; unix only, elsewhere the OS's ACLs decide.
-#[cfg(unix)]
-mod trust {
-    use std::fs::{self, File, Metadata, OpenOptions, Permissions};
-    use std::io;
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-    use std::path::Path;
-
-    use rustix::fs::OFlags;
-
-    fn flags(f: OFlags) -> i32 {
-        i32::try_from(f.bits()).unwrap_or(0)
-    }
-
-    /// Private files, never opened through a symlink, and a FIFO never blocks the open.
-    pub fn options() -> OpenOptions {
-        let mut options = OpenOptions::new();
-        options
-            .mode(0o600)
-            .custom_flags(flags(OFlags::NOFOLLOW | OFlags::NONBLOCK));
-        options
-    }
-
-    fn refuse(why: String) -> io::Error {
-        io::Error::new(io::ErrorKind::PermissionDenied, why)
-    }
-
-    fn owned(meta: &Metadata) -> io::Result<()> {
-        let me = rustix::process::geteuid().as_raw();
-        match meta.uid() == me {
-            true => Ok(()),
-            false => Err(refuse(format!(
-                "not owned by you (owner uid {}, you are uid {me})",
-                meta.uid()
-            ))),
-        }
-    }
-
-    /// A file of the cache: ours, a regular file, not reached through a symlink.
-    pub fn open(path: &Path, options: &OpenOptions) -> io::Result<File> {
-        let file = options.open(path).map_err(|e| {
-            match e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                true => refuse("it is a symbolic link, not followed".into()),
-                false => e,
-            }
-        })?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(refuse("not a regular file".into()));
-        }
-        owned(&meta)?;
-        Ok(file)
-    }
-
-    /// The cache dir must be ours; with `fix` it is made private through a handle opened
-    /// without following links. A symlink to a directory is followed only when the directory
-    /// is ours and private already: a planted link never gets its target chmodded.
-    pub fn dir(dir: &Path, fix: bool) -> io::Result<()> {
-        if fs::symlink_metadata(dir)?.is_symlink() {
-            let meta = fs::metadata(dir)?;
-            owned(&meta)?;
-            if meta.mode() & 0o077 != 0 {
-                return Err(refuse(
-                    "it is a symbolic link to a directory others can open; not changing it".into(),
-                ));
-            }
-            return Ok(());
-        }
-        let handle = OpenOptions::new()
-            .read(true)
-            .custom_flags(flags(OFlags::NOFOLLOW | OFlags::DIRECTORY))
-            .open(dir)?;
-        let meta = handle.metadata()?;
-        owned(&meta)?;
-        if fix && meta.mode() & 0o077 != 0 {
-            handle.set_permissions(Permissions::from_mode(0o700))?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(not(unix))]
-mod trust {
-    use std::fs::{File, OpenOptions};
-    use std::path::Path;
-
-    pub fn options() -> OpenOptions {
-        OpenOptions::new()
-    }
-
-    pub fn open(path: &Path, options: &OpenOptions) -> std::io::Result<File> {
-        options.open(path)
-    }
-
-    pub fn dir(_: &Path, _: bool) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Crash-safety tests SIGKILL a writer at each step: with `JIT_TEST_FAULT=<step>` the process

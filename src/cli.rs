@@ -178,8 +178,8 @@ pub struct DuploArgs {
         interactiveMode: IfAvailable"
 )]
 pub struct K8sArgs {
-    /// The cluster of this plan (an admin login)
-    #[arg(long, value_name = "ID", conflicts_with = "tenant")]
+    /// The cluster of this plan (an admin login; wins over --tenant, as in duplo-jit)
+    #[arg(long, value_name = "ID")]
     pub plan: Option<String>,
     /// The cluster of this tenant: a name, or an id (32 characters or more)
     #[arg(long, value_name = "NAME|ID")]

@@ -131,18 +131,45 @@ pub fn load() -> Result<Config> {
 }
 
 fn load_from(path: &Path) -> Result<Config> {
-    match crate::limit::read_to_string(path) {
-        Ok(text) => toml::from_str(&text)
-            .map_err(|e| anyhow!("invalid config file {}: {}", path.display(), e.message())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
-    }
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
+        }
+    };
+    // The config says where our token goes: another user's file or dir is not obeyed.
+    check_dir(path)?;
+    file.metadata()
+        .and_then(|meta| crate::trust::owned_or_root(&meta))
+        .with_context(|| format!("config file {}", path.display()))?;
+    let text = crate::limit::read(&file)
+        .and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8")
+            })
+        })
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text)
+        .map_err(|e| anyhow!("invalid config file {}: {}", path.display(), e.message()))
+}
+
+/// The dir of the config file must be ours (or root's), else whoever owns it could swap the file.
+fn check_dir(path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::metadata(dir)
+        .and_then(|meta| crate::trust::owned_or_root(&meta))
+        .with_context(|| format!("config dir {}", dir.display()))
 }
 
 pub fn save(config: &Config) -> Result<PathBuf> {
     let path = path()?;
     let dir = path.parent().context("config path has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::trust::private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    check_dir(&path)?;
     crate::atomic::write(&path, toml::to_string_pretty(config)?.as_bytes())?;
     Ok(path)
 }

@@ -28,6 +28,7 @@ pub mod output;
 pub mod redact;
 pub mod shell;
 pub mod supervise;
+pub mod trust;
 
 /// The variable that asks jit for completions. Not clap's default `COMPLETE`: an unrelated
 /// setting of that name must never turn a `credential_process` call into a completion script.

@@ -16,7 +16,12 @@ pub fn run(args: K8sArgs) -> Result<ExitCode> {
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
-    // The login is an admin one for a plan's cluster and a user's for a tenant's, as duplo-jit.
+    // The login is an admin one for a plan's cluster and a user's for a tenant's, as duplo-jit;
+    // given both, it takes the plan.
+    super::select::warn_precedence(&[
+        (args.plan.is_some(), "--plan"),
+        (args.tenant.is_some(), "--tenant"),
+    ]);
     let (which, login) = match (nonempty(&args.plan), nonempty(&args.tenant)) {
         (Some(plan), _) => (ClusterScope::Plan(plan), Scope::Admin),
         (None, Some(tenant)) => (ClusterScope::Tenant(tenant.clone()), Scope::Tenant(tenant)),

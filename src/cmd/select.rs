@@ -9,16 +9,13 @@ use crate::config::{EnvConfig, Found};
 use crate::host::Host;
 use crate::model::{Auth, Scope, Target, Token};
 
-/// duplo-jit's precedence when several are given: `--admin` > `--duplo-ops` > `--tenant`.
-fn scope(args: &ScopeArgs) -> Result<Scope> {
-    let given: Vec<&str> = [
-        (args.admin, "--admin"),
-        (args.duplo_ops, "--duplo-ops"),
-        (args.tenant.is_some(), "--tenant"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect();
+/// Where flags that exclude each other are all given, duplo-jit takes the first of them in its
+/// order of precedence; so does jit, and says so once on stderr. `flags` is in that order.
+pub fn warn_precedence(flags: &[(bool, &str)]) {
+    let given: Vec<&str> = flags
+        .iter()
+        .filter_map(|&(on, name)| on.then_some(name))
+        .collect();
     if given.len() > 1 {
         crate::output::warn(format_args!(
             "{} given; using {} (as duplo-jit does)",
@@ -26,6 +23,15 @@ fn scope(args: &ScopeArgs) -> Result<Scope> {
             given[0]
         ));
     }
+}
+
+/// duplo-jit's precedence when several are given: `--admin` > `--duplo-ops` > `--tenant`.
+fn scope(args: &ScopeArgs) -> Result<Scope> {
+    warn_precedence(&[
+        (args.admin, "--admin"),
+        (args.duplo_ops, "--duplo-ops"),
+        (args.tenant.is_some(), "--tenant"),
+    ]);
     match (args.admin, args.duplo_ops, &args.tenant) {
         (true, _, _) => Ok(Scope::Admin),
         (_, true, _) => Ok(Scope::DuploOps),

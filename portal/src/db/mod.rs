@@ -28,32 +28,6 @@ pub struct Db {
     pub location: String,
 }
 
-/// The database holds password hashes, token digests and the audit trail: only its owner may
-/// read it. A new file is made 0600 (SQLite gives its -wal and -shm files the same mode); an
-/// existing one that others may read is made so, with a log line.
-fn private_file(path: &Path) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    match std::fs::metadata(path) {
-        Ok(meta) => {
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .with_context(|| format!("cannot make {} private", path.display()))?;
-                tracing::warn!("made {} readable by its owner only", path.display());
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    Ok(())
-}
-
 /// Run `$body` with `$p` bound to whichever pool this is; the SQL is the same for both.
 macro_rules! with_pool {
     ($db:expr, $p:ident, $body:block) => {
@@ -108,6 +82,7 @@ macro_rules! insert_audit {
 
 mod audit;
 mod event;
+mod files;
 mod oidc;
 mod sessions;
 mod settings;
@@ -144,16 +119,31 @@ fn is_postgres(target: &str) -> bool {
     target.starts_with("postgres://") || target.starts_with("postgresql://")
 }
 
-/// A PostgreSQL URL with its password blanked, for logs and messages.
+/// A PostgreSQL URL with its password blanked, for logs and messages. A password can ride in
+/// the userinfo or in the query (`password=`, `sslpassword=`, any spelling or encoding of the
+/// name); a fragment is never sent to the server but may hold anything, so it goes too.
 pub fn redact_url(target: &str) -> String {
-    match url::Url::parse(target) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("****"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "(unparsable database URL)".into(),
+    const BLANK: &str = "****";
+    let Ok(mut u) = url::Url::parse(target) else {
+        return "(unparsable database URL)".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some(BLANK));
     }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| match k.to_ascii_lowercase().contains("password") {
+                true => (k.into_owned(), BLANK.to_string()),
+                false => (k.into_owned(), v.into_owned()),
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    if u.fragment().is_some() {
+        u.set_fragment(Some(BLANK));
+    }
+    u.to_string()
 }
 
 impl Db {
@@ -188,11 +178,12 @@ impl Db {
                 path.display()
             );
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        private_file(path)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        files::private_dir(dir)?;
+        files::private_file(path)?;
         let location = path.display().to_string();
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -209,16 +200,7 @@ impl Db {
             .map_err(|e| anyhow!("cannot open {location}: {e}"))?;
         // SQLite has no advisory lock: processes that find a new file migrate one at a time.
         // The lock file's name only ever adds to the database's, so it can never be the database.
-        let lock_path = PathBuf::from(format!("{location}.migrate-lock"));
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("cannot open {}", lock_path.display()))?;
-        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
-            .await?
-            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        let lock = files::migrate_lock(Path::new(&format!("{location}.migrate-lock"))).await?;
         SQLITE_MIGRATIONS
             .run(&pool)
             .await
@@ -281,6 +263,34 @@ mod tests {
         let shown = redact_url("postgres://portal:hunter2@db.example:5432/jit");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("db.example"), "{shown}");
+    }
+
+    /// libpq and sqlx read a password from the query as well as from the userinfo; every form
+    /// is blanked, and what is not secret stays readable.
+    #[test]
+    fn passwords_in_every_form_of_a_url_are_blanked() {
+        for url in [
+            "postgres://portal:hunter2@db.example:5432/jit",
+            "postgres://:hunter2@db.example/jit",
+            "postgres://portal@db.example/jit?password=hunter2",
+            "postgresql://portal@db.example/jit?sslmode=require&password=hunter2&application_name=x",
+            "postgres://portal@db.example/jit?sslpassword=hunter2",
+            "postgres://portal@db.example/jit?pass%77ord=hunter2",
+            "postgres://portal@db.example/jit?PASSWORD=hunt%65r2",
+            "postgres://portal@db.example/jit?password=a&password=hunter2",
+            "postgres://portal:x@db.example/jit?sslpassword=hunter2&password=hunter2#password=hunter2",
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains("hunter2"), "{url} -> {shown}");
+            assert!(!shown.contains("hunt%65r2"), "{url} -> {shown}");
+            assert!(shown.contains("db.example"), "{url} -> {shown}");
+            assert!(shown.contains("/jit"), "{url} -> {shown}");
+        }
+        let shown = redact_url(
+            "postgres://portal@db.example/jit?sslmode=require&password=hunter2&application_name=x",
+        );
+        assert!(shown.contains("sslmode=require"), "{shown}");
+        assert!(shown.contains("application_name=x"), "{shown}");
     }
 
     /// The migrations as the portal listed them by hand before `sqlx::migrate!`: databases in

@@ -32,12 +32,16 @@ pub struct TokenInfo {
 }
 
 impl Db {
-    /// The user behind a token that exists and has not expired.
+    /// The user behind a token that exists and has not expired. A token minted for a web
+    /// session also needs that session alive: the purge sweep that deletes an expired session
+    /// (and so its tokens) runs only now and then.
     pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<Authed>> {
         let digest = secret::digest(token);
         let sql = "SELECT t.id, t.user_name, u.admin FROM tokens t \
                    JOIN users u ON u.name = t.user_name \
-                   WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2)";
+                   LEFT JOIN sessions s ON s.id = t.session \
+                   WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2) \
+                   AND (t.session IS NULL OR s.expires > $2)";
         with_pool!(self, p, {
             Ok(sqlx::query_as(sql)
                 .bind(&digest)
@@ -231,6 +235,45 @@ mod tests {
         assert_eq!(
             db.list_tokens(Some("bob"), now).await.expect("list").len(),
             2
+        );
+        db.close().await;
+    }
+
+    /// A CLI token lives no longer than the web session that minted it, even before the purge
+    /// sweep removes the session.
+    #[tokio::test]
+    async fn a_session_token_dies_with_its_expired_session() {
+        let (_dir, db) = open_temp().await;
+        db.upsert_user(
+            "bob",
+            false,
+            &[],
+            AuditEntry::new(AuditEvent::UserAdd, "test"),
+        )
+        .await
+        .expect("user");
+        let (cookie, _, _) = db
+            .create_session("bob", 600, AuditEntry::new(AuditEvent::WebSignIn, "test"))
+            .await
+            .expect("session");
+        let now = jiff::Timestamp::now().as_second();
+        let session = db.session(&cookie, now).await.expect("read").expect("live");
+        let (token, _) = db
+            .mint_session_token(&session, AuditEntry::new(AuditEvent::Login, "test"))
+            .await
+            .expect("mint");
+        assert!(db.authenticate(&token, now).await.expect("auth").is_some());
+        with_pool!(db, p, {
+            sqlx::query("UPDATE sessions SET expires = $1 WHERE id = $2")
+                .bind(now - 1)
+                .bind(&session.id)
+                .execute(p)
+                .await
+                .expect("expire");
+        });
+        assert!(
+            db.authenticate(&token, now).await.expect("auth").is_none(),
+            "the token outlived its session"
         );
         db.close().await;
     }

@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli::cache::entry_path;
-use crate::support::{Run, Sandbox, StandIn, assert_no_secrets, finish, poll, register_secret};
+use crate::support::{
+    JIT, Run, Sandbox, StandIn, assert_no_secrets, finish, poll, register_secret,
+};
 
 const NOBODY: u32 = 65534;
 
@@ -265,6 +267,40 @@ fn cache_dir_owned_by_another_user_is_refused() {
     let run = sb.run(&args).ok();
     assert_eq!(run.warns("not owned by you").key(), portal.last_key());
     assert_eq!(portal.cred_calls(), 3);
+}
+
+/// The config names the portal jit sends its token to: its dir is made private whatever the
+/// umask, and a config another user owns (root with `HOME` still pointing at a user's home,
+/// or a file planted in a shared dir) is refused rather than obeyed.
+#[test]
+fn config_dir_is_private_and_another_users_config_is_refused() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    let mut cmd = sb.command("sh");
+    cmd.args(["-c", "umask 000; exec \"$0\" \"$@\"", JIT])
+        .args(["config", "add", "dev", "--tenant", "dev01", "--host"])
+        .arg(&stand_in.url);
+    finish(cmd.output().expect("sh")).ok();
+    let file = sb.config_file();
+    let dir = file.parent().expect("dir").to_path_buf();
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    assert_eq!(mode(&file), 0o600, "{}", file.display());
+    if !rustix::process::geteuid().is_root() {
+        println!("skipped the ownership half: chown needs root");
+        return;
+    }
+    let refused = "not owned by you (owner uid 65534, you are uid 0)";
+    chown(&file, NOBODY);
+    sb.run(&["config", "list"]).fails(1, refused);
+    sb.run(&["env", "dev"]).fails(1, refused);
+    chown(&file, 0);
+    sb.run(&["config", "list"]).ok();
+    chown(&dir, NOBODY);
+    sb.run(&["config", "list"]).fails(1, refused);
+    sb.jit_cmd(["config", "add", "ops", "--duplo-ops"])
+        .host(&stand_in.url)
+        .fails(1, refused);
 }
 
 #[test]

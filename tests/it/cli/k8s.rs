@@ -220,6 +220,29 @@ fn plan_clusters_print_duplo_jits_exec_credential() {
         .fails(2, "must specify --plan ID or --tenant NAME|ID");
 }
 
+/// duplo-jit takes the plan when both are given; so does jit, with the warning `jit aws` gives
+/// when `--admin` wins over `--tenant`.
+#[test]
+fn plan_wins_over_tenant_with_a_warning() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    let admin = sb.token_file(&stand_in.admin_token);
+    let run = sb
+        .jit_cmd(["k8s", "--plan", "default", "--tenant", "dev01"])
+        .host(&stand_in.url)
+        .token_file(&admin)
+        .ok();
+    run.warns("--plan and --tenant given; using --plan (as duplo-jit does)");
+    assert_eq!(run.stderr.matches("warning").count(), 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\"kind\":\"ExecCredential\""),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(stand_in.count("v3/admin/plans/default/k8sConfig"), 1);
+    assert_eq!(stand_in.count("GetTenantsForUser"), 0);
+}
+
 /// `jit kubeconfig ENV` merges a context that kubectl then uses, keeps the user's own entries,
 /// and changes nothing when run again.
 #[test]

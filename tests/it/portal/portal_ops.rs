@@ -12,7 +12,7 @@ use crate::portal::portal_server::{
     Served, admin, get, provision, serve, spawn_served, state, strict_moto_with_portal_user, vend,
 };
 use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd_on};
-use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, register_secret};
+use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, random_hex, register_secret};
 
 const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
 
@@ -893,6 +893,45 @@ fn two_replicas_on_one_postgresql_see_every_change_at_once() {
             .count(),
         1
     );
+}
+
+/// libpq's URLs carry a password in the userinfo or in the query (`password=`, and
+/// `sslpassword=` for the client key): none of them may reach a terminal or the log, in the
+/// start-up line, the admin commands' "saved ... in" lines or a connection error.
+#[test]
+fn a_postgresql_password_in_any_part_of_the_url_is_never_shown() {
+    let pg = Pg::start();
+    let sb = Sandbox::new();
+    let secret = random_hex(24);
+    register_secret(&secret);
+    let base = pg.database("pw_forms");
+    let userinfo = base.replacen("postgres@", &format!("postgres:{secret}@"), 1);
+    let forms = [
+        format!("{base}?password={secret}"),
+        format!("{base}?sslmode=disable&sslpassword={secret}&password={secret}"),
+        format!("{userinfo}?password={secret}"),
+    ];
+    for (i, db) in forms.iter().enumerate() {
+        let run = sb
+            .run(&["portal", "--db", db, "user", "add", &format!("u{i}")])
+            .ok();
+        assert!(run.stderr.contains("****"), "{}", run.stderr);
+        assert_no_secrets(&run.stdout, "jit portal user add's stdout");
+        let portal = serve_on(&sb, db, &[]);
+        assert!(
+            portal.log().contains("database postgres://"),
+            "{}",
+            portal.log()
+        );
+        assert_no_secrets(&portal.log(), "the portal's log");
+    }
+    let unreachable = format!("postgres://postgres@127.0.0.1:1/x?password={secret}");
+    let run = sb.run(&["portal", "--db", &unreachable, "user", "list"]);
+    let run = run.fails(
+        1,
+        "cannot connect to postgres://postgres@127.0.0.1:1/x?password=****",
+    );
+    assert_no_secrets(&run.stdout, "jit portal user list's stdout");
 }
 
 /// Logins (each one writes a token and an audit row) as fast as they go, then SIGKILL: every
