@@ -230,6 +230,16 @@ pub enum UserCommand {
   jit portal user passwd alice                  # type it, then Enter
   printf '%s\\n' \"$PW\" | jit portal user passwd alice")]
     Passwd { name: String },
+    /// List a user's live web sessions (ids and times, never a cookie), or end them all
+    #[command(after_long_help = "Examples:
+  jit portal user sessions alice
+  jit portal user sessions alice --revoke   # sign alice out everywhere")]
+    Sessions {
+        name: String,
+        /// End every web session of the user and the CLI tokens those sessions minted
+        #[arg(long)]
+        revoke: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,7 +308,7 @@ pub enum TokenCommand {
         user: Option<String>,
     },
     /// Revoke tokens by id, or every token of a user; tokens a browser login minted from
-    /// them go too
+    /// them go too. A user's web sessions stay: `user sessions NAME --revoke` ends them
     Revoke {
         #[arg(value_name = "ID", required_unless_present = "user")]
         ids: Vec<String>,

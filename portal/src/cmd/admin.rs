@@ -102,11 +102,43 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
         }
         UserCommand::Passwd { name } => {
             let password = read_password()?;
-            admin::set_password(db, &actor, &name, password).await?;
-            output::status(format_args!("set the password of portal user '{name}'"));
+            let ended = admin::set_password(db, &actor, &name, password).await?;
+            output::status(format_args!(
+                "set the password of portal user '{name}'; {}",
+                sessions_ended(ended)
+            ));
+        }
+        UserCommand::Sessions { name, revoke: false } => {
+            let now = jiff::Timestamp::now().as_second();
+            let mut out = String::new();
+            for s in admin::live_sessions(db, &name, now).await? {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\n",
+                    s.id,
+                    when(Some(s.created)),
+                    when(Some(s.expires))
+                ));
+            }
+            print(&out)?;
+        }
+        UserCommand::Sessions { name, revoke: true } => {
+            let ended = admin::end_sessions(db, &actor, &name).await?;
+            output::status(format_args!(
+                "signed out portal user '{name}' everywhere; {}",
+                sessions_ended(ended)
+            ));
         }
     }
     Ok(())
+}
+
+/// How many web sessions a change ended, for its status line.
+fn sessions_ended(n: u64) -> String {
+    match n {
+        0 => "no web session was live".into(),
+        1 => "1 web session ended".into(),
+        n => format!("{n} web sessions ended"),
+    }
 }
 
 fn tenant_names(names: &[String]) -> Result<Vec<Name>> {
@@ -283,6 +315,15 @@ pub async fn token(db: &Db, command: TokenCommand) -> Result<()> {
                 bail!("no such token");
             }
             output::status(format_args!("revoked {gone} token(s)"));
+            // Tokens are not sessions: a signed-in browser still mints new ones.
+            if let Some(user) = user {
+                let live = db.list_sessions(&user, now).await?.len();
+                if live > 0 {
+                    output::status(format_args!(
+                        "{live} web session(s) of '{user}' remain: end them with `jit portal user sessions {user} --revoke`"
+                    ));
+                }
+            }
         }
     }
     Ok(())

@@ -93,7 +93,7 @@ mod users;
 pub use audit::AuditEntry;
 pub use event::AuditEvent;
 pub use oidc::PendingLogin;
-pub use sessions::Session;
+pub use sessions::{Session, SessionInfo};
 pub use tenants::{K8sChange, K8sCluster, Tenant};
 pub use tokens::{Authed, TokenInfo};
 pub use users::User;

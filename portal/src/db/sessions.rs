@@ -16,6 +16,24 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// A live session as an admin sees it: its id and times, never the cookie's secret.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created: i64,
+    pub expires: i64,
+}
+
+/// How many of a user's sessions are still live (`$1` the user, `$2` now).
+pub(super) const COUNT_LIVE: &str =
+    "SELECT COUNT(*) FROM sessions WHERE user_name = $1 AND expires > $2";
+/// The CLI tokens a user's sessions minted. The foreign key cascades too; saying it here keeps
+/// the revocation from hanging on a pragma.
+pub(super) const END_USER_TOKENS: &str =
+    "DELETE FROM tokens WHERE session IN (SELECT id FROM sessions WHERE user_name = $1)";
+/// Every session of a user.
+pub(super) const END_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_name = $1";
+
 impl Db {
     /// A new session for `user`: returns (cookie secret, session id, CSRF token). The secret is
     /// stored as a digest only.
@@ -73,5 +91,53 @@ impl Db {
     pub async fn end_session(&self, id: &str, audit: AuditEntry) -> Result<bool> {
         self.delete_audited("DELETE FROM sessions WHERE id = $1", id, audit)
             .await
+    }
+
+    /// The user's live sessions, oldest first.
+    pub async fn list_sessions(&self, user: &str, now: i64) -> Result<Vec<SessionInfo>> {
+        let sql = "SELECT id, created, expires FROM sessions \
+                   WHERE user_name = $1 AND expires > $2 ORDER BY created, id";
+        with_pool!(self, p, {
+            Ok(sqlx::query_as(sql)
+                .bind(user)
+                .bind(now)
+                .fetch_all(p)
+                .await?)
+        })
+    }
+
+    /// End every session of `user` and the CLI tokens they minted ("sign out everywhere").
+    /// The audit row, written in the same transaction whatever the count, gets `detail` and
+    /// the number of live sessions that ended. Returns that number.
+    pub async fn end_user_sessions(
+        &self,
+        user: &str,
+        detail: &str,
+        audit: AuditEntry,
+    ) -> Result<u64> {
+        let now = audit.at;
+        let mut audit = audit;
+        let n = write_tx!(self, tx, {
+            let live: i64 = sqlx::query_scalar(COUNT_LIVE)
+                .bind(user)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            for sql in [END_USER_TOKENS, END_USER_SESSIONS] {
+                sqlx::query(sql).bind(user).execute(&mut *tx).await?;
+            }
+            audit.detail = Some(format!("{detail}; {}", sessions_ended(live)));
+            insert_audit!(&mut *tx, &audit);
+            live
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// The audit detail's count of ended sessions.
+pub(super) fn sessions_ended(n: i64) -> String {
+    match n {
+        1 => "1 web session ended".into(),
+        n => format!("{n} web sessions ended"),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use anyhow::{Result, bail};
 
-use super::{AuditEntry, Db};
+use super::{AuditEntry, Db, sessions};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -60,9 +60,18 @@ impl Db {
         Ok(())
     }
 
-    /// Store a user's password hash (an argon2id PHC string). False when there is no such user.
-    pub async fn set_password(&self, name: &str, hash: &str, audit: AuditEntry) -> Result<bool> {
-        let n = write_tx!(self, tx, {
+    /// Store a user's password hash (an argon2id PHC string) and end their web sessions, in one
+    /// transaction with its audit row. The number of live sessions ended; None when there is no
+    /// such user.
+    pub async fn set_password(
+        &self,
+        name: &str,
+        hash: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>> {
+        let now = audit.at;
+        let mut audit = audit;
+        let ended = write_tx!(self, tx, {
             let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
                 .bind(hash)
                 .bind(name)
@@ -70,11 +79,27 @@ impl Db {
                 .await?
                 .rows_affected();
             if n > 0 {
+                // Whoever signed in with the old password (or took a session cookie) is out.
+                let live: i64 = sqlx::query_scalar(sessions::COUNT_LIVE)
+                    .bind(name)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                for sql in [sessions::END_USER_TOKENS, sessions::END_USER_SESSIONS] {
+                    sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+                }
+                let ended = sessions::sessions_ended(live);
+                audit.detail = Some(match audit.detail.take() {
+                    Some(d) => format!("{d}; {ended}"),
+                    None => ended,
+                });
                 insert_audit!(&mut *tx, &audit);
+                Some(u64::try_from(live).unwrap_or(0))
+            } else {
+                None
             }
-            n
         });
-        Ok(n > 0)
+        Ok(ended)
     }
 
     /// A user's stored password hash, when they have one.

@@ -7,7 +7,7 @@ use std::fmt::Display;
 
 use super::rules::{ClusterCa, ClusterName, ClusterServer, Name, RoleArn, SessionSecs};
 use super::{Actor, Error, Outcome, Result};
-use crate::db::{AuditEvent, Db, K8sChange, Settings, Tenant, User};
+use crate::db::{AuditEvent, Db, K8sChange, SessionInfo, Settings, Tenant, User};
 
 /// `old -> new` for the audit detail, `-` standing for nothing.
 fn arrow(field: &str, old: impl Display, new: impl Display) -> String {
@@ -299,19 +299,37 @@ pub async fn remove_user(db: &Db, actor: &Actor, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Sets a user's web sign-in password (hashed with argon2id off the async threads).
-pub async fn set_password(db: &Db, actor: &Actor, name: &str, password: String) -> Result<()> {
+/// Sets a user's web sign-in password (hashed with argon2id off the async threads) and ends
+/// every web session of theirs, with the CLI tokens those sessions minted: a session taken
+/// before the change must not outlive it. Returns how many live sessions ended.
+pub async fn set_password(db: &Db, actor: &Actor, name: &str, password: String) -> Result<u64> {
     let hash = tokio::task::spawn_blocking(move || crate::password::hash(&password))
         .await
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))??;
     let audit = actor.audit(AuditEvent::UserPasswd).user(name);
-    if !db.set_password(name, &hash, audit).await? {
-        return Err(Error::NotFound(format!(
+    db.set_password(name, &hash, audit).await?.ok_or_else(|| {
+        Error::NotFound(format!(
             "no portal user '{}'",
             crate::log::escape(name)
-        )));
-    }
-    Ok(())
+        ))
+    })
+}
+
+/// A user's live web sessions, oldest first.
+pub async fn live_sessions(db: &Db, name: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    user(db, name).await?;
+    Ok(db.list_sessions(name, now).await?)
+}
+
+/// Signs a user out everywhere: every web session ends, with the CLI tokens those sessions
+/// minted. Audited even when none was live, so the trail shows the order was given. Returns
+/// how many live sessions ended.
+pub async fn end_sessions(db: &Db, actor: &Actor, name: &str) -> Result<u64> {
+    user(db, name).await?;
+    let audit = actor.audit(AuditEvent::WebSignOut).user(name);
+    Ok(db
+        .end_user_sessions(name, &format!("every session of {name}"), audit)
+        .await?)
 }
 
 // ---- system settings ----

@@ -1,5 +1,5 @@
 //! The users pages: the list with its Add form, and each user's page with their admin flag,
-//! their tenants and their removal.
+//! their tenants, their live web sessions ("Sign out everywhere") and their removal.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -193,6 +193,7 @@ struct UserPage<'a> {
     admin: bool,
     tenants: Vec<Choice>,
     password: bool,
+    sessions: usize,
     me: bool,
     confirm: String,
     notice: Option<&'static str>,
@@ -216,6 +217,13 @@ async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> 
         .await
         .map_err(unreadable)?
         .contains(name);
+    let now = jiff::Timestamp::now().as_second();
+    let sessions = app
+        .db
+        .list_sessions(name, now)
+        .await
+        .map_err(unreadable)?
+        .len();
     Ok(page(
         session,
         v.status,
@@ -226,6 +234,7 @@ async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> 
             admin: v.admin,
             tenants: choices(&tenants, &v.tenants),
             password,
+            sessions,
             me: name == session.user,
             confirm: v.confirm,
             notice: v.notice,
@@ -323,6 +332,49 @@ pub async fn remove(
                 admin: user.admin,
                 tenants: user.tenants,
                 confirm: form.confirm,
+                notice: None,
+                error: Some(error),
+            };
+            user_view(&app, &session, &name, view).await
+        }
+    }
+}
+
+/// The form of the "Sign out everywhere" button: its CSRF token only.
+#[derive(Deserialize)]
+pub struct SessionsForm {
+    #[serde(default, deserialize_with = "first")]
+    csrf: String,
+}
+
+impl PageForm for SessionsForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// End every web session of the user ("Sign out everywhere"), as `jit portal user sessions
+/// NAME --revoke` does.
+pub async fn end_sessions(
+    State(app): State<Shared>,
+    ClientIp(client): ClientIp,
+    Path(name): Path<String>,
+    AdminForm(session, _form): AdminForm<SessionsForm>,
+) -> PageResult {
+    let user = find_user(&app, &session, &name).await?;
+    match admin::end_sessions(&app.db, &actor(&session, client), &name).await {
+        Ok(_) => Ok(done(
+            &session,
+            &format!("/admin/users/{}", segment(&name)),
+            "saved",
+        )),
+        Err(e) => {
+            let error = shown(&session, e, "No such user")?;
+            let view = UserView {
+                status: StatusCode::BAD_REQUEST,
+                admin: user.admin,
+                tenants: user.tenants,
+                confirm: String::new(),
                 notice: None,
                 error: Some(error),
             };
