@@ -108,7 +108,10 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
                 sessions_ended(ended)
             ));
         }
-        UserCommand::Sessions { name, revoke: false } => {
+        UserCommand::Sessions {
+            name,
+            revoke: false,
+        } => {
             let now = jiff::Timestamp::now().as_second();
             let mut out = String::new();
             for s in admin::live_sessions(db, &name, now).await? {

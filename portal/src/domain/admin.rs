@@ -307,12 +307,9 @@ pub async fn set_password(db: &Db, actor: &Actor, name: &str, password: String) 
         .await
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))??;
     let audit = actor.audit(AuditEvent::UserPasswd).user(name);
-    db.set_password(name, &hash, audit).await?.ok_or_else(|| {
-        Error::NotFound(format!(
-            "no portal user '{}'",
-            crate::log::escape(name)
-        ))
-    })
+    db.set_password(name, &hash, audit)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no portal user '{}'", crate::log::escape(name))))
 }
 
 /// A user's live web sessions, oldest first.

@@ -5,8 +5,8 @@
 use crate::portal::portal_admin::{
     ROOT_PASSWORD, audit_json, redirected, refused, signed_in, snapshot, submit,
 };
-use crate::portal::portal_server::{Served, admin, provision, serve, state};
-use crate::portal::portal_web::{Browser, passwd};
+use crate::portal::portal_server::{Served, admin, get, provision, serve, state};
+use crate::portal::portal_web::{Browser, cli_token, passwd, signed_out};
 use crate::support::Sandbox;
 
 const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBdoors\n-----END CERTIFICATE-----\n";
@@ -337,4 +337,57 @@ fn a_change_that_changes_nothing_writes_nothing_at_either_door() {
     redirected(&mut t.browser, &page, "/admin/tenants/dev01?unchanged=1");
     assert_eq!(snapshot(&t.cli), before_cli);
     assert_eq!(snapshot(&t.web), before_web);
+}
+
+#[test]
+fn sign_out_everywhere_ends_sessions_and_their_cli_tokens_at_both_doors_alike() {
+    const ALICE: &str = "alice-doors-password-5";
+    let mut t = twins();
+    let cli_portal = serve(&t.cli);
+    // One stolen session per twin, each with a CLI token it minted.
+    let mut stolen = Vec::new();
+    for (sb, portal) in [(&t.cli, &cli_portal), (&t.web, &t._portal)] {
+        passwd(sb, "alice", &format!("{ALICE}\n")).ok();
+        let mut b = signed_in(portal, "alice", ALICE);
+        let token = cli_token(&mut b);
+        let system = format!("{}/v3/features/system", portal.url);
+        assert_eq!(get(&system, &token).0, 200);
+        stolen.push((b, token, system));
+    }
+
+    let page = t.browser.get("/admin/users/alice");
+    assert!(page.body.contains("1 live web session."), "{}", page.body);
+    let st = state(&t.cli);
+    t.cli
+        .run(&[
+            "portal", "--state", &st, "user", "sessions", "alice", "--revoke",
+        ])
+        .ok();
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/sessions",
+        &[],
+    );
+    redirected(&mut t.browser, &page, "/admin/users/alice?saved=1");
+    let page = t.browser.get("/admin/users/alice");
+    assert!(page.body.contains("0 live web sessions."), "{}", page.body);
+
+    for (mut b, token, system) in stolen {
+        signed_out(&mut b);
+        assert_eq!(get(&system, &token).0, 401, "the session's CLI token ended");
+    }
+    let (cli, web) = (last_change(&t.cli), last_change(&t.web));
+    assert_eq!(cli, web, "one audit row for one rule");
+    assert_eq!(cli["event"], "web sign-out");
+    assert_eq!(cli["user"], "alice");
+    assert_eq!(cli["detail"], "every session of alice; 1 web session ended");
+
+    // A forged form ends nothing.
+    let mut again = signed_in(&t._portal, "alice", ALICE);
+    let forged = t
+        .browser
+        .post("/admin/users/alice/sessions", &[("csrf", "jit_forged")]);
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(again.get("/profile").status, 200);
 }

@@ -542,3 +542,146 @@ fn wrong_passwords_are_throttled_per_address_and_user() {
     assert_eq!(failed, 5, "the throttled try is not even checked: {audit}");
     assert!(portal.log().contains("sign-in throttled for alice"));
 }
+
+/// A CLI token the signed-in browser authorizes on the CLI-login page (the token a `jit login`
+/// listener would receive); the listener itself is not needed to mint it.
+#[track_caller]
+pub fn cli_token(b: &mut Browser) -> String {
+    let page = b.get(
+        "/app/user/verify-token?localAppName=duplo-jit&localPort=4242&redirect=true&state=st-1",
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    let (csrf, state) = (page.hidden("csrf"), page.hidden("state"));
+    let ok = b.post(
+        "/app/user/verify-token",
+        &[
+            ("csrf", &csrf),
+            ("localPort", "4242"),
+            ("isAdmin", "false"),
+            ("state", &state),
+            ("action", "authorize"),
+        ],
+    );
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let location = url::Url::parse(&ok.header("location")).expect("callback url");
+    let token = location
+        .query_pairs()
+        .find(|(k, _)| k == "t")
+        .map(|(_, v)| v.into_owned())
+        .expect("token");
+    register_secret(&token);
+    token
+}
+
+/// The browser is signed out: its next profile request is sent to sign in.
+#[track_caller]
+pub fn signed_out(b: &mut Browser) {
+    let page = b.get("/profile");
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(
+        page.header("location").starts_with("/login"),
+        "{}",
+        page.header("location")
+    );
+}
+
+#[test]
+fn a_password_change_ends_every_web_session_and_the_cli_tokens_they_minted() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let system = format!("{}/v3/features/system", portal.url);
+    let mut thief = Browser::new(&portal);
+    assert_eq!(thief.sign_in("alice", ALICE_PASSWORD).status, 303);
+    assert_eq!(thief.get("/profile").status, 200);
+    let token = cli_token(&mut thief);
+    assert_eq!(get(&system, &token).0, 200);
+
+    let new_password = "alice-new-password-8";
+    let run = passwd(&sb, "alice", &format!("{new_password}\n")).ok();
+    assert!(run.stderr.contains("1 web session ended"), "{}", run.stderr);
+
+    signed_out(&mut thief);
+    assert_eq!(
+        get(&system, &token).0,
+        401,
+        "the session's CLI token died with it"
+    );
+    let audit = admin(&sb, &["audit", "--user", "alice", "--event", "user passwd"]);
+    assert!(
+        audit.lines().any(|l| l.contains("1 web session ended")),
+        "{audit}"
+    );
+
+    let mut owner = Browser::new(&portal);
+    assert_eq!(owner.sign_in("alice", ALICE_PASSWORD).status, 401);
+    assert_eq!(owner.sign_in("alice", new_password).status, 303);
+    assert_eq!(owner.get("/profile").status, 200);
+}
+
+#[test]
+fn user_sessions_lists_live_sessions_and_revoke_ends_them_where_token_revoke_does_not() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let system = format!("{}/v3/features/system", portal.url);
+    let (mut one, mut two) = (Browser::new(&portal), Browser::new(&portal));
+    assert_eq!(one.sign_in("alice", ALICE_PASSWORD).status, 303);
+    assert_eq!(two.sign_in("alice", ALICE_PASSWORD).status, 303);
+
+    let list = admin(&sb, &["user", "sessions", "alice"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.lines().all(|l| l.starts_with("ses_")), "{list}");
+    for b in [&one, &two] {
+        let cookie = b.cookie("jit_session").expect("session cookie");
+        assert!(!list.contains(&cookie), "no cookie value listed");
+    }
+
+    // Revoking the user's tokens leaves the sessions, and says so.
+    let token = cli_token(&mut one);
+    let st = state(&sb);
+    let run = sb
+        .run(&[
+            "portal", "--state", &st, "token", "revoke", "--user", "alice",
+        ])
+        .ok();
+    assert!(
+        run.stderr
+            .contains("remain: end them with `jit portal user sessions alice --revoke`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(get(&system, &token).0, 401);
+    assert_eq!(
+        one.get("/profile").status,
+        200,
+        "token revoke keeps sessions"
+    );
+
+    let token = cli_token(&mut two);
+    assert_eq!(get(&system, &token).0, 200);
+    let run = sb
+        .run(&[
+            "portal", "--state", &st, "user", "sessions", "alice", "--revoke",
+        ])
+        .ok();
+    assert!(
+        run.stderr.contains("2 web sessions ended"),
+        "{}",
+        run.stderr
+    );
+    signed_out(&mut one);
+    signed_out(&mut two);
+    assert_eq!(get(&system, &token).0, 401);
+    assert_eq!(admin(&sb, &["user", "sessions", "alice"]), "");
+    let audit = admin(
+        &sb,
+        &["audit", "--user", "alice", "--event", "web sign-out"],
+    );
+    assert!(
+        audit.contains("every session of alice; 2 web sessions ended"),
+        "{audit}"
+    );
+}
