@@ -171,7 +171,9 @@ pub async fn submit(
     let given = form.password;
     let now = jiff::Timestamp::now().as_second();
     let throttle_key = throttle::key(client.as_deref(), name);
-    if let Some(left) = throttle::FAILURES.blocked(&throttle_key, now) {
+    // The attempt counts as a failure from here until it succeeds, so that guesses sent at
+    // once cannot all pass this before the first of them is counted.
+    if let Err(left) = throttle::FAILURES.reserve(&throttle_key, now) {
         tracing::warn!(
             "sign-in throttled for {} from {}",
             crate::log::escape(name),
@@ -207,7 +209,6 @@ pub async fn submit(
         .await
         .unwrap_or(false);
     if !(ok && known) {
-        throttle::FAILURES.count(&throttle_key, now);
         let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web");
         if known {
             audit.user = Some(name.into());

@@ -1,6 +1,7 @@
 //! Online password guessing and password-check floods. Each (client address, user name) gets
 //! `MAX_FAILURES` wrong passwords per `WINDOW_SECS`; past that its sign-ins are refused, without
-//! a check, until the window ends. And only a few argon2 checks (19 MiB each) run at once, so a
+//! a check, until the window ends. A sign-in takes its slot (`reserve`) before its check, so
+//! guesses sent at once are never more than the limit. And only a few argon2 checks (19 MiB each) run at once, so a
 //! flood of sign-ins queues instead of eating the machine's memory. Both live in this process:
 //! each replica counts for itself.
 
@@ -49,9 +50,26 @@ impl Throttle {
 
     /// One more failure (or event) for `key`.
     pub fn count(&self, key: &str, now: i64) {
+        Self::add(&mut self.lock(), self.window, key, now);
+    }
+
+    /// Take one of `key`'s slots for an attempt about to be checked, counting it as failed until
+    /// it is settled (`succeeded` clears the count); or the seconds until `key` may try again.
+    /// Check and count under one lock: concurrent attempts cannot all see a free slot.
+    pub fn reserve(&self, key: &str, now: i64) -> Result<(), i64> {
         let mut map = self.lock();
+        if let Some((count, since)) = map.get(key) {
+            let left = since + self.window - now;
+            if *count >= self.max && left > 0 {
+                return Err(left);
+            }
+        }
+        Self::add(&mut map, self.window, key, now);
+        Ok(())
+    }
+
+    fn add(map: &mut HashMap<String, (u32, i64)>, window: i64, key: &str, now: i64) {
         if map.len() >= MAX_KEYS {
-            let window = self.window;
             map.retain(|_, (_, since)| *since + window > now);
             if map.len() >= MAX_KEYS {
                 let mut ages: Vec<i64> = map.values().map(|(_, s)| *s).collect();
@@ -61,7 +79,7 @@ impl Throttle {
             }
         }
         let entry = map.entry(key.to_string()).or_insert((0, now));
-        if entry.1 + self.window <= now {
+        if entry.1 + window <= now {
             *entry = (0, now);
         }
         entry.0 += 1;
@@ -116,6 +134,24 @@ mod tests {
         assert_eq!(t.blocked(&k, 1000 + WINDOW_SECS), None, "a new window");
         t.succeeded(&k);
         assert!(t.lock().is_empty());
+    }
+
+    #[test]
+    fn reserving_counts_before_the_check_and_success_clears() {
+        let t = Throttle::new(2, 10);
+        assert_eq!(t.reserve("a", 0), Ok(()));
+        assert_eq!(t.reserve("a", 0), Ok(()));
+        assert_eq!(
+            t.reserve("a", 1),
+            Err(9),
+            "two unsettled attempts fill the window"
+        );
+        assert_eq!(t.reserve("b", 1), Ok(()), "another key has its own slots");
+        t.succeeded("a");
+        assert_eq!(t.reserve("a", 1), Ok(()));
+        assert_eq!(t.reserve("a", 20), Ok(()), "a new window");
+        assert_eq!(t.reserve("a", 20), Ok(()));
+        assert_eq!(t.reserve("a", 20), Err(10));
     }
 
     #[test]

@@ -542,3 +542,37 @@ fn wrong_passwords_are_throttled_per_address_and_user() {
     assert_eq!(failed, 5, "the throttled try is not even checked: {audit}");
     assert!(portal.log().contains("sign-in throttled for alice"));
 }
+
+#[test]
+fn concurrent_wrong_passwords_are_checked_at_most_the_limit() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    // Each guess its own browser (its own connection); the portal's cap on argon2 checks
+    // running at once makes them queue together past the throttle's check.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let guesses: Vec<_> = (0..40)
+            .map(|i| {
+                let portal = &portal;
+                s.spawn(move || {
+                    Browser::new(portal)
+                        .sign_in("alice", &format!("guess-guess-{i}"))
+                        .status
+                })
+            })
+            .collect();
+        guesses
+            .into_iter()
+            .map(|g| g.join().expect("guess thread"))
+            .collect()
+    });
+    let checked = statuses.iter().filter(|&&s| s != 429).count();
+    assert!(
+        statuses.iter().all(|&s| s == 401 || s == 429),
+        "{statuses:?}"
+    );
+    assert!(checked <= 5, "{checked} guesses checked: {statuses:?}");
+    let right = Browser::new(&portal).sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(right.status, 429, "{}", right.body);
+}
