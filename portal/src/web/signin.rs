@@ -209,15 +209,23 @@ pub async fn submit(
         .await
         .unwrap_or(false);
     if !(ok && known) {
-        let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web");
         if known {
-            audit.user = Some(name.into());
+            let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web").user(name);
+            audit.client = client;
+            app.db
+                .audit(&audit)
+                .await
+                .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
+        } else {
+            // Made-up names are an attacker's to choose without end: each one a row in the
+            // append-only audit table filled it and held up real sign-ins behind its writes. The
+            // throttle has counted this one; the log says it.
+            tracing::warn!(
+                "sign-in failed for unknown user {} from {}",
+                crate::log::escape(name),
+                client.as_deref().unwrap_or("-")
+            );
         }
-        audit.client = client;
-        app.db
-            .audit(&audit)
-            .await
-            .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
         return login_form(
             &app,
             &headers,
