@@ -199,12 +199,9 @@ pub async fn submit(
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
     // A flood of sign-ins waits here rather than hashing all at once.
-    let Ok(_permit) = throttle::CHECKS.acquire().await else {
-        return Err(PageError::Internal(
-            "cannot check the password",
-            anyhow::anyhow!("closed"),
-        ));
-    };
+    let _permit = throttle::check_permit(client.as_deref())
+        .await
+        .map_err(|e| PageError::Internal("cannot check the password", e))?;
     let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
         .await
         .unwrap_or(false);
