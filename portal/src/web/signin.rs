@@ -171,7 +171,9 @@ pub async fn submit(
     let given = form.password;
     let now = jiff::Timestamp::now().as_second();
     let throttle_key = throttle::key(client.as_deref(), name);
-    if let Some(left) = throttle::FAILURES.blocked(&throttle_key, now) {
+    // The attempt counts as a failure from here until it succeeds, so that guesses sent at
+    // once cannot all pass this before the first of them is counted.
+    if let Err(left) = throttle::FAILURES.reserve(&throttle_key, now) {
         tracing::warn!(
             "sign-in throttled for {} from {}",
             crate::log::escape(name),
@@ -197,26 +199,30 @@ pub async fn submit(
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
     // A flood of sign-ins waits here rather than hashing all at once.
-    let Ok(_permit) = throttle::CHECKS.acquire().await else {
-        return Err(PageError::Internal(
-            "cannot check the password",
-            anyhow::anyhow!("closed"),
-        ));
-    };
+    let _permit = throttle::check_permit(client.as_deref())
+        .await
+        .map_err(|e| PageError::Internal("cannot check the password", e))?;
     let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
         .await
         .unwrap_or(false);
     if !(ok && known) {
-        throttle::FAILURES.count(&throttle_key, now);
-        let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web");
         if known {
-            audit.user = Some(name.into());
+            let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web").user(name);
+            audit.client = client;
+            app.db
+                .audit(&audit)
+                .await
+                .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
+        } else {
+            // Made-up names are an attacker's to choose without end: each one a row in the
+            // append-only audit table filled it and held up real sign-ins behind its writes. The
+            // throttle has counted this one; the log says it.
+            tracing::warn!(
+                "sign-in failed for unknown user {} from {}",
+                crate::log::escape(name),
+                client.as_deref().unwrap_or("-")
+            );
         }
-        audit.client = client;
-        app.db
-            .audit(&audit)
-            .await
-            .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
         return login_form(
             &app,
             &headers,

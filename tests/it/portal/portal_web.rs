@@ -146,8 +146,12 @@ impl Page {
 
 impl Browser {
     pub fn new(portal: &Served) -> Browser {
+        Browser::connecting(portal, reqwest::blocking::Client::builder())
+    }
+
+    fn connecting(portal: &Served, builder: reqwest::blocking::ClientBuilder) -> Browser {
         Browser {
-            http: reqwest::blocking::Client::builder()
+            http: builder
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
@@ -684,4 +688,94 @@ fn user_sessions_lists_live_sessions_and_revoke_ends_them_where_token_revoke_doe
         audit.contains("every session of alice; 2 web sessions ended"),
         "{audit}"
     );
+}
+
+#[test]
+fn concurrent_wrong_passwords_are_checked_at_most_the_limit() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    // Each guess its own browser (its own connection); the portal's cap on argon2 checks
+    // running at once makes them queue together past the throttle's check.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let guesses: Vec<_> = (0..40)
+            .map(|i| {
+                let portal = &portal;
+                s.spawn(move || {
+                    Browser::new(portal)
+                        .sign_in("alice", &format!("guess-guess-{i}"))
+                        .status
+                })
+            })
+            .collect();
+        guesses
+            .into_iter()
+            .map(|g| g.join().expect("guess thread"))
+            .collect()
+    });
+    let checked = statuses.iter().filter(|&&s| s != 429).count();
+    assert!(
+        statuses.iter().all(|&s| s == 401 || s == 429),
+        "{statuses:?}"
+    );
+    assert!(checked <= 5, "{checked} guesses checked: {statuses:?}");
+    let right = Browser::new(&portal).sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(right.status, 429, "{}", right.body);
+}
+
+/// The `web sign-in failed` rows of the audit trail.
+fn failed_sign_ins(sb: &Sandbox) -> Vec<serde_json::Value> {
+    admin(sb, &["audit", "--json", "--event", "web sign-in failed"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .filter(|e| e["event"] == "web sign-in failed")
+        .collect()
+}
+
+#[test]
+fn failed_sign_ins_for_made_up_names_add_no_audit_rows() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    // 50 made-up names from one address, a few at a time.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let floods: Vec<_> = (0..5)
+            .map(|t| {
+                let portal = &portal;
+                s.spawn(move || {
+                    let mut b = Browser::new(portal);
+                    (0..10)
+                        .map(|i| b.sign_in(&format!("nobody-{t}-{i}"), "guess").status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        floods
+            .into_iter()
+            .flat_map(|f| f.join().expect("flood thread"))
+            .collect()
+    });
+    assert!(statuses.iter().all(|&s| s == 401), "{statuses:?}");
+    let failed = failed_sign_ins(&sb);
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(
+        portal
+            .log()
+            .contains("sign-in failed for unknown user nobody-"),
+        "{}",
+        portal.log()
+    );
+    // A name that exists still leaves its row.
+    assert_eq!(Browser::new(&portal).sign_in("alice", "guess").status, 401);
+    let failed = failed_sign_ins(&sb);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["user"], "alice", "{failed:?}");
+    // A made-up name is still counted by the throttle.
+    let mut b = Browser::new(&portal);
+    for _ in 0..5 {
+        assert_eq!(b.sign_in("nobody", "guess").status, 401);
+    }
+    assert_eq!(b.sign_in("nobody", "guess").status, 429);
 }
