@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 
 use crate::aws::{Signin, Sts};
 use crate::db::Db;
+use crate::domain;
 use crate::domain::vend::Vendor;
 
 pub struct App {
@@ -67,4 +69,16 @@ pub struct Who(pub String);
 pub fn with_who(mut response: Response, who: &str) -> Response {
     response.extensions_mut().insert(Who(who.to_string()));
     response
+}
+
+/// The status a domain refusal or failure answers with, the same from the API and the pages.
+pub fn status_of(e: &domain::Error) -> StatusCode {
+    match e {
+        domain::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        domain::Error::Unauthorized => StatusCode::UNAUTHORIZED,
+        domain::Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        domain::Error::NotFound(_) => StatusCode::NOT_FOUND,
+        domain::Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+        domain::Error::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }

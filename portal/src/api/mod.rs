@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::db::Authed;
 use crate::domain;
-use crate::state::Shared;
+use crate::state::{Shared, status_of};
 
 /// A refusal or failure as the API answers it: the status and a JSON string (or, for a refusal
 /// from STS, `{"Message": ...}`, as the commercial portal sends).
@@ -36,17 +36,21 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, body) = match self.0 {
-            domain::Error::Invalid(m) => (StatusCode::BAD_REQUEST, json!(m)),
-            domain::Error::Unauthorized => (StatusCode::UNAUTHORIZED, json!("Unauthorized")),
-            domain::Error::Forbidden(m) => (StatusCode::FORBIDDEN, json!(m)),
-            domain::Error::NotFound(m) => (StatusCode::NOT_FOUND, json!(m)),
-            domain::Error::Upstream(m) => (StatusCode::BAD_GATEWAY, json!({ "Message": m })),
+        let status = status_of(&self.0);
+        let body = match self.0 {
+            domain::Error::Unauthorized => json!("Unauthorized"),
+            // A refusal from AWS travels as `{"Message": ...}`, as the commercial portal sends it.
+            domain::Error::Upstream(m) => json!({ "Message": m }),
             domain::Error::Failed(e) => {
                 // Logged in full; answered with its outermost context only.
                 let what = e.to_string();
                 crate::log::failure(&what, &e);
-                (StatusCode::INTERNAL_SERVER_ERROR, json!(what))
+                json!(what)
+            }
+            domain::Error::Invalid(m)
+            | domain::Error::Forbidden(m)
+            | domain::Error::NotFound(m) => {
+                json!(m)
             }
         };
         (status, Json(body)).into_response()

@@ -94,13 +94,10 @@ pub use audit::AuditEntry;
 pub use event::AuditEvent;
 pub use oidc::PendingLogin;
 pub use sessions::{Session, SessionInfo};
+pub use settings::Settings;
 pub use tenants::{K8sChange, K8sCluster, Tenant};
 pub use tokens::{Authed, TokenInfo};
 pub use users::User;
-// The rest of `db`'s vocabulary: no caller names these today, but they belong to the API as
-// much as the ones above.
-#[allow(unused_imports)]
-pub use {settings::Settings, tokens::LOGIN_TOKEN_SECS};
 
 /// The migrations, per backend, compiled into the binary. A database records each applied
 /// one's version and checksum (SHA-384 of its SQL): a file once released never changes.

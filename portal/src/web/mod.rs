@@ -39,22 +39,10 @@ pub fn see_other(location: &str) -> Response {
     }
 }
 
-/// The status a domain refusal or failure answers with on a page.
-pub fn status_of(e: &domain::Error) -> StatusCode {
-    match e {
-        domain::Error::Invalid(_) => StatusCode::BAD_REQUEST,
-        domain::Error::Unauthorized => StatusCode::UNAUTHORIZED,
-        domain::Error::Forbidden(_) => StatusCode::FORBIDDEN,
-        domain::Error::NotFound(_) => StatusCode::NOT_FOUND,
-        domain::Error::Upstream(_) => StatusCode::BAD_GATEWAY,
-        domain::Error::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 /// A domain refusal as a page in the session's frame; a failure is logged in full and shown
 /// by its outermost context only.
 pub fn error_page(session: &Session, e: domain::Error) -> Response {
-    let status = status_of(&e);
+    let status = crate::state::status_of(&e);
     let text = match e {
         domain::Error::Failed(e) => {
             let what = e.to_string();

@@ -319,7 +319,7 @@ pub async fn console_url(
     let response = match (url, wants_json) {
         (Ok(url), true) => Json(json!({ "url": url, "validity": validity })).into_response(),
         (Err(e), true) => (
-            super::status_of(&e),
+            crate::state::status_of(&e),
             Json(json!({ "error": e.to_string() })),
         )
             .into_response(),
