@@ -17,6 +17,8 @@ use crate::domain::vend::Vendor;
 
 pub struct App {
     pub db: Db,
+    /// What the portal seals the values it leaves with browsers with (`secret::seal`).
+    pub cookie_key: [u8; 32],
     /// Served over TLS, here or at a proxy: session cookies get `Secure`.
     pub tls: bool,
     /// Where users reach the portal, without a trailing slash.

@@ -82,8 +82,12 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         }
         None => None,
     };
+    let cookie_key = db
+        .server_key("cookies", jiff::Timestamp::now().as_second())
+        .await?;
     let app = Arc::new(App {
         db,
+        cookie_key,
         tls: args.tls_cert.is_some() || public_url.starts_with("https:"),
         public_url,
         // The demo's keys work only at its own moto: the pages say so wherever keys go out.

@@ -83,6 +83,7 @@ macro_rules! insert_audit {
 mod audit;
 mod event;
 mod files;
+mod keys;
 mod oidc;
 mod sessions;
 mod settings;
@@ -374,7 +375,8 @@ mod tests {
             (old_list!("sqlite"), &SQLITE_MIGRATIONS),
             (old_list!("postgres"), &POSTGRES_MIGRATIONS),
         ] {
-            let new: Vec<Migration> = new.iter().cloned().collect();
+            // Later migrations come after these; these never change.
+            let new: Vec<Migration> = new.iter().take(old.len()).cloned().collect();
             assert_eq!(versions_and_checksums(&old), versions_and_checksums(&new));
         }
     }
@@ -412,7 +414,11 @@ mod tests {
             .fetch_one(p)
             .await
             .expect("count");
-        assert_eq!(applied, 6, "nothing applied twice");
+        assert_eq!(
+            applied,
+            SQLITE_MIGRATIONS.iter().count() as i64,
+            "nothing applied twice"
+        );
         db.close().await;
     }
 }
