@@ -76,6 +76,19 @@ fn user_claim(text: &str) -> Result<String, String> {
 }
 
 /// An http(s) URL with a host and no path, kept without a trailing slash.
+/// A trusted proxy: a CIDR (`10.0.0.0/8`, `fd00::/8`) or one address.
+fn trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<std::net::IpAddr>() {
+        return Ok(ipnet::IpNet::from(addr));
+    }
+    text.parse::<ipnet::IpNet>()
+        .map(|net| net.trunc())
+        .map_err(|_| {
+            format!("'{text}' is not an address or CIDR (10.0.0.0/8, fd00::/8, 192.0.2.7)")
+        })
+}
+
 fn public_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -127,6 +140,18 @@ pub struct ServeArgs {
     /// redirect, and an https URL makes session cookies Secure
     #[arg(long, value_name = "URL", value_parser = public_url)]
     pub public_url: Option<String>,
+    /// A proxy in front of the portal (an address or CIDR; repeat, or comma-separate in the
+    /// variable): from these peers the client's address is taken from X-Forwarded-For (the
+    /// nearest hop that is not itself a trusted proxy), for the audit trail, the log and the
+    /// sign-in limits. From any other peer the header is ignored
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        value_parser = trusted_proxy,
+        value_delimiter = ',',
+        env = "JIT_PORTAL_TRUSTED_PROXIES"
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Single sign-on: the OpenID Connect provider's issuer URL (its discovery document is
     /// fetched at start-up). The redirect URI to register there is
     /// {public URL}/login/oidc/callback

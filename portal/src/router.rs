@@ -13,7 +13,7 @@ use jit_wire::paths;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use crate::state::{Shared, Who};
+use crate::state::{ClientAddr, ClientIp, Shared, Who};
 use crate::web::admin::{self, audit, settings, tenants, users};
 use crate::web::{profile, signin};
 use crate::{api, web};
@@ -84,10 +84,33 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
             timeouts.request,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             web::security_headers,
         ))
         .layer(axum::middleware::from_fn(log_requests))
+        .layer(axum::middleware::from_fn_with_state(state, client_address))
+}
+
+/// Resolve the client's address once, for every layer and handler after this one.
+async fn client_address(
+    axum::extract::State(app): axum::extract::State<Shared>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
+    if let Some(peer) = peer {
+        let forwarded = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let client = ClientAddr::resolve(peer, forwarded, &app.trusted_proxies);
+        request.extensions_mut().insert(client);
+    }
+    next.run(request).await
 }
 
 /// One log line per request: method, path, status, user, client, time, in the message and as
@@ -96,11 +119,7 @@ async fn log_requests(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().clone();
     let path = crate::log::escape(request.uri().path());
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
-        .unwrap_or_default();
+    let client = ClientIp::of(request.extensions()).0.unwrap_or_default();
     let response = next.run(request).await;
     let who = response
         .extensions()

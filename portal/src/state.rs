@@ -2,7 +2,7 @@
 //! the connection, as axum's `ConnectInfo`), and the name the request log line gives the asker.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -29,6 +29,8 @@ pub struct App {
     pub signin: Signin,
     /// Single sign-on through an OpenID Connect provider, when configured.
     pub oidc: Option<crate::sso::Oidc>,
+    /// Proxies whose X-Forwarded-For names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl App {
@@ -44,22 +46,73 @@ impl App {
 
 pub type Shared = Arc<App>;
 
-/// The client's IP address, for the audit trail and the throttles: the connection's peer as
-/// the listener recorded it (`ConnectInfo`), absent when a request came another way (a test
-/// driving the router in process).
+/// The client's address as the portal sees it: the connection's peer, or, when that peer is a
+/// trusted proxy, the nearest hop of `X-Forwarded-For` that is not one (a header is only as
+/// good as whoever appended to it last: every hop left of an untrusted one could be made up).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+impl ClientAddr {
+    /// The client behind `peer`, given the `X-Forwarded-For` values of the request.
+    pub fn resolve<'a>(
+        peer: IpAddr,
+        forwarded: impl DoubleEndedIterator<Item = &'a str>,
+        trusted: &[ipnet::IpNet],
+    ) -> ClientAddr {
+        let is_trusted = |a: &IpAddr| trusted.iter().any(|net| net.contains(a));
+        let mut client = peer.to_canonical();
+        if !is_trusted(&client) {
+            return ClientAddr(client);
+        }
+        let hops = forwarded.flat_map(|v| v.split(',')).rev();
+        for hop in hops {
+            let Some(addr) = hop_addr(hop.trim()) else {
+                break;
+            };
+            client = addr.to_canonical();
+            if !is_trusted(&client) {
+                break;
+            }
+        }
+        ClientAddr(client)
+    }
+}
+
+/// One hop of `X-Forwarded-For`: an address, maybe with a port (`192.0.2.7:4711`,
+/// `[2001:db8::7]:4711`).
+fn hop_addr(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// The client's IP address, for the audit trail and the throttles: what `ClientAddr` resolved
+/// (the router's outermost layer), else the connection's peer (`ConnectInfo`); absent when a
+/// request came another way (a test driving the router in process).
 #[derive(Debug, Clone, Default)]
 pub struct ClientIp(pub Option<String>);
+
+impl ClientIp {
+    pub fn of(extensions: &axum::http::Extensions) -> ClientIp {
+        ClientIp(
+            extensions
+                .get::<ClientAddr>()
+                .map(|ClientAddr(a)| *a)
+                .or_else(|| {
+                    extensions
+                        .get::<ConnectInfo<SocketAddr>>()
+                        .map(|ConnectInfo(a)| a.ip().to_canonical())
+                })
+                .map(|a| a.to_string()),
+        )
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(a)| a.ip().to_string()),
-        ))
+        Ok(ClientIp::of(&parts.extensions))
     }
 }
 
@@ -82,5 +135,66 @@ pub fn status_of(e: &domain::Error) -> StatusCode {
         domain::Error::NotFound(_) => StatusCode::NOT_FOUND,
         domain::Error::Upstream(_) => StatusCode::BAD_GATEWAY,
         domain::Error::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientAddr;
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|n| n.parse().expect("cidr")).collect()
+    }
+
+    fn resolve(peer: &str, xff: &[&str], trusted: &[&str]) -> String {
+        let peer = peer.parse().expect("peer");
+        ClientAddr::resolve(peer, xff.iter().copied(), &nets(trusted))
+            .0
+            .to_string()
+    }
+
+    #[test]
+    fn a_forwarded_address_counts_only_from_a_trusted_proxy() {
+        let proxy = ["10.0.0.0/8"];
+        assert_eq!(
+            resolve("10.0.0.5", &["198.51.100.9"], &proxy),
+            "198.51.100.9"
+        );
+        assert_eq!(
+            resolve("203.0.113.1", &["198.51.100.9"], &proxy),
+            "203.0.113.1",
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(resolve("10.0.0.5", &["198.51.100.9"], &[]), "10.0.0.5");
+        assert_eq!(resolve("10.0.0.5", &[], &proxy), "10.0.0.5");
+    }
+
+    #[test]
+    fn the_nearest_untrusted_hop_wins_over_what_a_client_made_up() {
+        let proxies = ["10.0.0.0/8", "192.0.2.1/32"];
+        // The client sent "1.2.3.4" itself; the proxies appended the real hops.
+        assert_eq!(
+            resolve("10.0.0.5", &["1.2.3.4, 198.51.100.9, 192.0.2.1"], &proxies),
+            "198.51.100.9"
+        );
+        assert_eq!(
+            resolve("10.0.0.5", &["1.2.3.4", "198.51.100.9:4711"], &proxies),
+            "198.51.100.9",
+            "several header lines read as one list; a port is dropped"
+        );
+        assert_eq!(
+            resolve("10.0.0.5", &["[2001:db8::7]:443"], &proxies),
+            "2001:db8::7"
+        );
+        assert_eq!(
+            resolve("10.0.0.5", &["junk, 10.0.0.6"], &proxies),
+            "10.0.0.6",
+            "a hop that is no address stops the walk at the last known one"
+        );
+        assert_eq!(
+            resolve("::ffff:10.0.0.5", &["::ffff:198.51.100.9"], &proxies),
+            "198.51.100.9",
+            "IPv4 in IPv6 is read as IPv4"
+        );
     }
 }

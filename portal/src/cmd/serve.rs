@@ -82,6 +82,13 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         }
         None => None,
     };
+    if !args.trusted_proxies.is_empty() {
+        let list: Vec<String> = args.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        tracing::info!(
+            "client addresses from X-Forwarded-For of {}",
+            list.join(", ")
+        );
+    }
     let cookie_key = db
         .server_key("cookies", jiff::Timestamp::now().as_second())
         .await?;
@@ -98,6 +105,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
             Duration::from_millis(args.signin_timeout_ms),
         )?,
         oidc,
+        trusted_proxies: args.trusted_proxies.clone(),
     });
     let header = Duration::from_secs(args.header_timeout.max(1));
     let routes = router::app(

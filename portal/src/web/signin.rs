@@ -23,6 +23,27 @@ use crate::{password, secret};
 
 /// The CSRF token of the sign-in form, before there is a session to hold one.
 const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
+/// A browser that has signed in with a password before: the user and a random id, sealed, so
+/// the sign-in limits know it (`throttle::Attempt`). It proves nothing else.
+const DEVICE_COOKIE: &str = "jit_device";
+/// How long a browser stays known: the longest browsers keep a cookie.
+const DEVICE_SECS: i64 = 400 * 86400;
+const DEVICE_PURPOSE: &str = "known browser";
+
+/// What the known-browser cookie holds.
+#[derive(serde::Serialize, Deserialize)]
+struct Device {
+    user: String,
+    id: String,
+}
+
+/// The id of this browser's known-browser cookie, when it names `user`.
+fn known_device(app: &Shared, headers: &HeaderMap, user: &str) -> Option<String> {
+    let sealed = cookie(headers, DEVICE_COOKIE)?;
+    let opened = secret::open(&app.cookie_key, DEVICE_PURPOSE, sealed)?;
+    let device: Device = serde_json::from_slice(&opened).ok()?;
+    (device.user == user).then_some(device.id)
+}
 
 #[derive(Template)]
 #[template(path = "signin/login.html")]
@@ -170,25 +191,41 @@ pub async fn submit(
     let name = form.username.trim();
     let given = form.password;
     let now = jiff::Timestamp::now().as_second();
-    let throttle_key = throttle::key(client.as_deref(), name);
+    let device = known_device(&app, &headers, name);
+    let attempt = throttle::Attempt::new(client.as_deref(), name, device.as_deref());
     // The attempt counts as a failure from here until it succeeds, so that guesses sent at
     // once cannot all pass this before the first of them is counted.
-    if let Err(left) = throttle::FAILURES.reserve(&throttle_key, now) {
+    if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, now) {
         tracing::warn!(
-            "sign-in throttled for {} from {}",
+            "sign-in throttled for {} from {} ({})",
             crate::log::escape(name),
-            client.as_deref().unwrap_or("-")
+            client.as_deref().unwrap_or("-"),
+            match full {
+                throttle::Full::Mine => "its own limit",
+                throttle::Full::User => "the user's limit for unknown browsers",
+                throttle::Full::Address => "the address's limit",
+            }
         );
+        let minutes = (left + 59) / 60;
+        let why = match full {
+            throttle::Full::Mine => {
+                format!("Too many wrong passwords: try again in {minutes} minutes.")
+            }
+            throttle::Full::User => format!(
+                "Too many wrong passwords for this user from elsewhere: sign in from a browser \
+                 you have signed in with before, or try again in {minutes} minutes."
+            ),
+            throttle::Full::Address => format!(
+                "Too many wrong passwords from your address: try again in {minutes} minutes."
+            ),
+        };
         return login_form(
             &app,
             &headers,
             StatusCode::TOO_MANY_REQUESTS,
             &next,
             name,
-            Some(&format!(
-                "Too many wrong passwords: try again in {} minutes.",
-                (left + 59) / 60
-            )),
+            Some(&why),
         );
     }
     let stored = app
@@ -232,7 +269,7 @@ pub async fn submit(
             Some("That user name and password do not match."),
         );
     }
-    throttle::FAILURES.succeeded(&throttle_key);
+    attempt.succeeded(&throttle::FAILURES);
     // A fresh session on every sign-in: an id planted before it is worth nothing after.
     if let Ok(Some(old)) = current(&app, &headers).await {
         let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
@@ -251,6 +288,18 @@ pub async fn submit(
     let mut r = with_who(see_other(&next), name);
     set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
     set_cookie(&app, &mut r, LOGIN_CSRF_COOKIE, "", 0);
+    if device.is_none() {
+        // From now on this browser is known for this user (the last user to sign in here).
+        let device = Device {
+            user: name.to_string(),
+            id: secret::new_id("dev_").map_err(|e| PageError::Internal("no randomness", e))?,
+        };
+        let sealed = serde_json::to_vec(&device)
+            .map_err(anyhow::Error::new)
+            .and_then(|json| secret::seal(&app.cookie_key, DEVICE_PURPOSE, &json))
+            .map_err(|e| PageError::Internal("cannot seal the known-browser cookie", e))?;
+        set_cookie(&app, &mut r, DEVICE_COOKIE, &sealed, DEVICE_SECS);
+    }
     Ok(r)
 }
 

@@ -1,10 +1,20 @@
-//! Online password guessing and password-check floods. Each (client address, user name) gets
-//! `MAX_FAILURES` wrong passwords per `WINDOW_SECS`; past that its sign-ins are refused, without
-//! a check, until the window ends. A sign-in takes its slot (`reserve`) before its check, so
-//! guesses sent at once are never more than the limit. And only a few argon2 checks (19 MiB
-//! each) run at once, so a flood of sign-ins queues instead of eating the machine's memory; each
-//! address queues first on its own, so one address's flood leaves checks free for the others.
-//! All of it lives in this process: each replica counts for itself.
+//! Online password guessing and password-check floods. A sign-in takes a slot in each of its
+//! limits (`Throttle::reserve_all`) before its check, counted as a failure until it succeeds, so
+//! guesses sent at once are never more than a limit. The limits, each per `WINDOW_SECS`, are
+//! chosen so that no stranger can lock a user out (the device-cookie design of OWASP's
+//! authentication guidance):
+//! - a browser that has signed in as the user before (a sealed "known browser" cookie naming
+//!   the user) has `MAX_FAILURES` wrong passwords of its own, and no other limit: nothing
+//!   anyone else does counts against it;
+//! - any other browser has `MAX_FAILURES` per (address, user), and shares two wider limits: all
+//!   such attempts for one user (`MAX_USER_FAILURES`, which stops guessing from many addresses)
+//!   and all attempts from one address (`MAX_ADDRESS_FAILURES`, which stops one address trying
+//!   many users or made-up names).
+//!
+//! The address is the client's, through trusted proxies (`state::ClientAddr`). And only a few
+//! argon2 checks (19 MiB each) run at once, so a flood of sign-ins queues instead of eating the
+//! machine's memory; each address queues first on its own, so one address's flood leaves checks
+//! free for the others. All of it lives in this process: each replica counts for itself.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -12,6 +22,10 @@ use std::sync::{Arc, LazyLock, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 pub const MAX_FAILURES: u32 = 5;
+/// Wrong passwords for one user from browsers that have not signed in as that user before.
+pub const MAX_USER_FAILURES: u32 = 20;
+/// Wrong passwords from one address, whatever the user name, from unknown browsers.
+pub const MAX_ADDRESS_FAILURES: u32 = 30;
 pub const WINDOW_SECS: i64 = 900;
 /// Past this many keys the expired ones go; past it still, the oldest half.
 const MAX_KEYS: usize = 100_000;
@@ -56,19 +70,40 @@ impl Throttle {
         Self::add(&mut self.lock(), self.window, key, now);
     }
 
-    /// Take one of `key`'s slots for an attempt about to be checked, counting it as failed until
-    /// it is settled (`succeeded` clears the count); or the seconds until `key` may try again.
-    /// Check and count under one lock: concurrent attempts cannot all see a free slot.
-    pub fn reserve(&self, key: &str, now: i64) -> Result<(), i64> {
+    /// Take one of `key`'s slots (at most `max` in the window), as `reserve_all` does.
+    #[cfg(test)]
+    fn reserve(&self, key: &str, now: i64) -> Result<(), i64> {
+        self.reserve_all(&[(key.to_string(), self.max)], now)
+            .map_err(|(_, left)| left)
+    }
+
+    /// Take a slot in each of `limits` (key, most failures), all or none, under one lock; or
+    /// the index of the first limit that is full and the seconds until it is not.
+    pub fn reserve_all(&self, limits: &[(String, u32)], now: i64) -> Result<(), (usize, i64)> {
         let mut map = self.lock();
-        if let Some((count, since)) = map.get(key) {
-            let left = since + self.window - now;
-            if *count >= self.max && left > 0 {
-                return Err(left);
+        for (i, (key, max)) in limits.iter().enumerate() {
+            if let Some((count, since)) = map.get(key) {
+                let left = since + self.window - now;
+                if count >= max && left > 0 {
+                    return Err((i, left));
+                }
             }
         }
-        Self::add(&mut map, self.window, key, now);
+        for (key, _) in limits {
+            Self::add(&mut map, self.window, key, now);
+        }
         Ok(())
+    }
+
+    /// An attempt reserved under `key` was no failure after all.
+    pub fn release(&self, key: &str) {
+        let mut map = self.lock();
+        if let Some(entry) = map.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+            if entry.0 == 0 {
+                map.remove(key);
+            }
+        }
     }
 
     fn add(map: &mut HashMap<String, (u32, i64)>, window: i64, key: &str, now: i64) {
@@ -163,6 +198,64 @@ pub fn key(client: Option<&str>, user: &str) -> String {
     format!("{}\n{user}", client.unwrap_or("-"))
 }
 
+/// Which limit refused a sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// This browser's own (a known browser), or this address's for this user.
+    Mine,
+    /// Every unknown browser's, for this user.
+    User,
+    /// Every unknown browser's at this address.
+    Address,
+}
+
+/// A sign-in about to be checked, and the limits it counts against.
+pub struct Attempt {
+    limits: Vec<(String, u32)>,
+    kinds: Vec<Full>,
+}
+
+impl Attempt {
+    /// A sign-in as `user` from `client`; `device` is the id of this browser's known-browser
+    /// cookie when that cookie names `user`.
+    pub fn new(client: Option<&str>, user: &str, device: Option<&str>) -> Attempt {
+        match device {
+            Some(id) => Attempt {
+                limits: vec![(format!("device\n{id}\n{user}"), MAX_FAILURES)],
+                kinds: vec![Full::Mine],
+            },
+            None => Attempt {
+                limits: vec![
+                    (
+                        format!("address\n{}", client.unwrap_or("-")),
+                        MAX_ADDRESS_FAILURES,
+                    ),
+                    (format!("user\n{user}"), MAX_USER_FAILURES),
+                    (key(client, user), MAX_FAILURES),
+                ],
+                kinds: vec![Full::Address, Full::User, Full::Mine],
+            },
+        }
+    }
+
+    /// Take this attempt's slots in `t`; or which limit is full and for how many seconds.
+    pub fn reserve(&self, t: &Throttle, now: i64) -> Result<(), (Full, i64)> {
+        t.reserve_all(&self.limits, now)
+            .map_err(|(i, left)| (self.kinds[i], left))
+    }
+
+    /// The password was right: this browser's (or address's) own count starts again, and the
+    /// shared ones lose the slot this attempt took, keeping everyone else's failures.
+    pub fn succeeded(&self, t: &Throttle) {
+        for ((key, _), kind) in self.limits.iter().zip(&self.kinds) {
+            match kind {
+                Full::Mine => t.succeeded(key),
+                Full::User | Full::Address => t.release(key),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +320,79 @@ mod tests {
         drop(held);
         let map = PER_CLIENT.lock().unwrap_or_else(|e| e.into_inner());
         assert!(!map.contains_key("192.0.2.7") && !map.contains_key("192.0.2.8"));
+    }
+
+    #[test]
+    fn strangers_cannot_use_up_a_known_browsers_attempts() {
+        let t = Throttle::default();
+        let now = 1000;
+        // Guessing from many addresses fills the user's shared limit ...
+        for i in 0..MAX_USER_FAILURES {
+            let ip = format!("198.51.100.{i}");
+            assert_eq!(
+                Attempt::new(Some(&ip), "alice", None).reserve(&t, now),
+                Ok(())
+            );
+        }
+        let stranger = Attempt::new(Some("203.0.113.9"), "alice", None);
+        assert_eq!(
+            stranger.reserve(&t, now).map_err(|(full, _)| full),
+            Err(Full::User)
+        );
+        // ... and leaves alice's own browser, even at a guesser's address, its own attempts.
+        let known = Attempt::new(Some("198.51.100.0"), "alice", Some("d1"));
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(known.reserve(&t, now), Ok(()));
+        }
+        assert_eq!(
+            known.reserve(&t, now).map_err(|(full, _)| full),
+            Err(Full::Mine),
+            "a known browser still has a limit of its own"
+        );
+        assert_eq!(
+            Attempt::new(Some("198.51.100.0"), "alice", Some("d2")).reserve(&t, now),
+            Ok(()),
+            "another known browser is not held up by the first"
+        );
+        assert_eq!(
+            Attempt::new(Some("203.0.113.9"), "bob", None).reserve(&t, now),
+            Ok(()),
+            "another user is not held up"
+        );
+    }
+
+    #[test]
+    fn one_address_trying_many_names_is_stopped_and_success_settles_its_slot() {
+        let t = Throttle::default();
+        for i in 0..MAX_ADDRESS_FAILURES - 1 {
+            let name = format!("made-up-{i}");
+            assert_eq!(
+                Attempt::new(Some("192.0.2.1"), &name, None).reserve(&t, 0),
+                Ok(())
+            );
+        }
+        let real = Attempt::new(Some("192.0.2.1"), "alice", None);
+        assert_eq!(real.reserve(&t, 0), Ok(()), "the last free slot");
+        real.succeeded(&t);
+        assert_eq!(
+            real.reserve(&t, 1),
+            Ok(()),
+            "a right password gave its slot back"
+        );
+        assert_eq!(
+            Attempt::new(Some("192.0.2.1"), "carol", None)
+                .reserve(&t, 2)
+                .map_err(|(full, _)| full),
+            Err(Full::Address)
+        );
+        assert_eq!(
+            Attempt::new(Some("192.0.2.2"), "carol", None).reserve(&t, 2),
+            Ok(()),
+            "another address is not held up"
+        );
+        // None of a refused attempt's slots were taken: carol's own count is still empty.
+        assert_eq!(t.blocked(&key(Some("192.0.2.1"), "carol"), 2), None);
+        assert!(!t.lock().contains_key(&key(Some("192.0.2.1"), "carol")));
     }
 
     #[test]

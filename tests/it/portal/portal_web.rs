@@ -112,6 +112,8 @@ pub struct Browser {
     http: reqwest::blocking::Client,
     base: String,
     cookies: Vec<(String, String)>,
+    /// The client address a proxy in front of the portal would name (`X-Forwarded-For`).
+    forwarded_for: Option<String>,
 }
 
 pub struct Page {
@@ -157,6 +159,23 @@ impl Browser {
                 .expect("client"),
             base: portal.url.clone(),
             cookies: Vec::new(),
+            forwarded_for: None,
+        }
+    }
+
+    /// From now on, reach the portal as a proxy would for a client at `addr`.
+    pub fn behind_proxy_as(&mut self, addr: &str) {
+        self.forwarded_for = Some(addr.to_string());
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header());
+        match &self.forwarded_for {
+            Some(addr) => r.header("x-forwarded-for", addr),
+            None => r,
         }
     }
 
@@ -194,9 +213,7 @@ impl Browser {
 
     pub fn get(&mut self, path: &str) -> Page {
         let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
+            .request(reqwest::Method::GET, path)
             .send()
             .expect("GET");
         self.take(resp)
@@ -209,9 +226,7 @@ impl Browser {
     /// A form POST that asks for `accept` (what a page's script sends).
     pub fn post_accepting(&mut self, path: &str, form: &[(&str, &str)], accept: &str) -> Page {
         let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
+            .request(reqwest::Method::POST, path)
             .header("accept", accept)
             .form(form)
             .send()
@@ -547,6 +562,148 @@ fn wrong_passwords_are_throttled_per_address_and_user() {
     assert!(portal.log().contains("sign-in throttled for alice"));
 }
 
+/// `jit portal serve` behind a proxy on this machine: `--trusted-proxy 127.0.0.1`.
+#[track_caller]
+fn serve_behind_proxy(sb: &Sandbox) -> Served {
+    let st = state(sb);
+    let sts = crate::support::moto::moto();
+    crate::portal::portal_server::spawn_portal(
+        sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sts-endpoint",
+            &sts.url,
+            "--trusted-proxy",
+            "127.0.0.1",
+        ],
+    )
+}
+
+/// The client addresses of `event` rows in the audit trail, oldest first.
+fn audited_clients(sb: &Sandbox, event: &str) -> Vec<String> {
+    admin(sb, &["audit", "--json", "--event", event])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .map(|r| r["client"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Behind a proxy the README recommends, the client is the address the proxy names, and only
+/// a configured proxy is believed: anyone else's X-Forwarded-For is ignored.
+#[test]
+fn the_client_address_comes_from_trusted_proxies_only() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve_behind_proxy(&sb);
+    let mut b = Browser::new(&portal);
+    b.behind_proxy_as("192.0.2.66, 198.51.100.7");
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+    assert_eq!(audited_clients(&sb, "web sign-in"), ["198.51.100.7"]);
+    assert!(
+        portal.log().contains(" alice 198.51.100.7 "),
+        "the request log names the client: {}",
+        portal.log()
+    );
+    drop(portal);
+
+    let plain = serve(&sb);
+    let mut b = Browser::new(&plain);
+    b.behind_proxy_as("198.51.100.8");
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+    assert_eq!(
+        audited_clients(&sb, "web sign-in"),
+        ["198.51.100.7", "127.0.0.1"],
+        "without --trusted-proxy the header is not believed"
+    );
+}
+
+/// Nobody can lock a user out: behind the proxy one address's guesses hold up only that
+/// address; guesses from many addresses stop strangers' browsers, never a browser that has
+/// signed in as the user before; and one address trying many names is stopped by itself.
+#[test]
+fn strangers_cannot_lock_a_user_out() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve_behind_proxy(&sb);
+
+    // Alice signs in once from her own browser, which the portal then knows.
+    let mut alice = Browser::new(&portal);
+    alice.behind_proxy_as("198.51.100.7");
+    assert_eq!(alice.sign_in("alice", ALICE_PASSWORD).status, 303);
+    let csrf = csrf_of(&mut alice);
+    assert_eq!(alice.post("/logout", &[("csrf", &csrf)]).status, 303);
+
+    // One attacker behind the same proxy: five guesses lock only the attacker's address.
+    let mut attacker = Browser::new(&portal);
+    attacker.behind_proxy_as("203.0.113.5");
+    for _ in 0..5 {
+        assert_eq!(attacker.sign_in("alice", "guess-guess-guess").status, 401);
+    }
+    assert_eq!(attacker.sign_in("alice", ALICE_PASSWORD).status, 429);
+    let mut fresh = Browser::new(&portal);
+    fresh.behind_proxy_as("198.51.100.20");
+    assert_eq!(
+        fresh.sign_in("alice", ALICE_PASSWORD).status,
+        303,
+        "alice from another address, in a browser the portal does not know yet"
+    );
+
+    // Guesses from many addresses fill the user's shared limit: strangers' browsers wait ...
+    for i in 0..20 {
+        let mut guesser = Browser::new(&portal);
+        guesser.behind_proxy_as(&format!("203.0.113.{}", 100 + i));
+        let status = guesser.sign_in("alice", "guess-guess-guess").status;
+        assert!(status == 401 || status == 429, "{status}");
+    }
+    let mut stranger = Browser::new(&portal);
+    stranger.behind_proxy_as("203.0.113.250");
+    let refused = stranger.sign_in("alice", ALICE_PASSWORD);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("sign in from a browser you have signed in with before"),
+        "{}",
+        refused.body
+    );
+    // ... and alice's own browser signs in, at the attacker's address even.
+    alice.behind_proxy_as("203.0.113.5");
+    assert_eq!(alice.sign_in("alice", ALICE_PASSWORD).status, 303);
+
+    // One address trying many names stops itself after 30, and nobody else.
+    let mut sprayer = Browser::new(&portal);
+    sprayer.behind_proxy_as("192.0.2.99");
+    let mut refused_at = None;
+    for i in 0..40 {
+        if sprayer.sign_in(&format!("made-up-{i}"), "guess").status == 429 {
+            refused_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(refused_at, Some(30));
+    let mut bob = Browser::new(&portal);
+    bob.behind_proxy_as("192.0.2.100");
+    assert_eq!(
+        bob.sign_in("root", "not-set").status,
+        401,
+        "another address is checked"
+    );
+}
+
+/// The sign-out form's CSRF token on the profile page.
+fn csrf_of(b: &mut Browser) -> String {
+    let page = b.get("/profile");
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.hidden("csrf")
+}
+
 /// A CLI token the signed-in browser authorizes on the CLI-login page (the token a `jit login`
 /// listener would receive); the listener itself is not needed to mint it.
 #[track_caller]
@@ -738,14 +895,17 @@ fn failed_sign_ins_for_made_up_names_add_no_audit_rows() {
     let sb = Sandbox::new();
     provision(&sb);
     passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
-    let portal = serve(&sb);
-    // 50 made-up names from one address, a few at a time.
+    // Behind a proxy, so each flood has its own address: one address alone is stopped after
+    // 30 (`strangers_cannot_lock_a_user_out`).
+    let portal = serve_behind_proxy(&sb);
+    // 50 made-up names from five addresses, a few at a time.
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let floods: Vec<_> = (0..5)
             .map(|t| {
                 let portal = &portal;
                 s.spawn(move || {
                     let mut b = Browser::new(portal);
+                    b.behind_proxy_as(&format!("198.51.100.{t}"));
                     (0..10)
                         .map(|i| b.sign_in(&format!("nobody-{t}-{i}"), "guess").status)
                         .collect::<Vec<u16>>()
@@ -768,12 +928,15 @@ fn failed_sign_ins_for_made_up_names_add_no_audit_rows() {
         portal.log()
     );
     // A name that exists still leaves its row.
-    assert_eq!(Browser::new(&portal).sign_in("alice", "guess").status, 401);
+    let mut b = Browser::new(&portal);
+    b.behind_proxy_as("198.51.100.10");
+    assert_eq!(b.sign_in("alice", "guess").status, 401);
     let failed = failed_sign_ins(&sb);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["user"], "alice", "{failed:?}");
     // A made-up name is still counted by the throttle.
     let mut b = Browser::new(&portal);
+    b.behind_proxy_as("198.51.100.11");
     for _ in 0..5 {
         assert_eq!(b.sign_in("nobody", "guess").status, 401);
     }
