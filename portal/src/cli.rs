@@ -20,6 +20,7 @@ pub use crate::log::LogFormat;
   jit portal token create alice                 # prints a permanent API token
   jit portal token list; jit portal token revoke tok_0123456789abcdef
   jit portal audit --user alice --since 1d --json
+  jit portal backup /var/backups/jit/portal-$(date +%F).db   # while it serves
   AWS_PROFILE=portal jit portal serve --listen 127.0.0.1:8480
   JIT_PORTAL_DB=postgres://portal@db.internal/jit jit portal serve   # replicas share one database
   jit portal serve --public-url https://jit.example.com --oidc-issuer https://id.example.com \
@@ -62,6 +63,12 @@ pub enum Command {
     Set(SetArgs),
     /// Show the audit trail: logins, credential vends and admin changes
     Audit(AuditArgs),
+    /// Copy the SQLite database to FILE while the portal serves: a consistent, checked,
+    /// private (0600) copy that `--db FILE` opens as it is (PostgreSQL: use pg_dump)
+    Backup {
+        /// The new file (an existing one is never replaced)
+        file: PathBuf,
+    },
 }
 
 /// A claim that can name a user: not a display name, which users usually edit themselves.

@@ -81,6 +81,7 @@ macro_rules! insert_audit {
 }
 
 mod audit;
+mod backup;
 mod event;
 mod files;
 mod keys;

@@ -1033,3 +1033,96 @@ fn sigkill_of_portal_and_postgresql_during_writes_loses_nothing_committed() {
     pg.run_server();
     all_still_valid(&sb, &db, &answered);
 }
+
+/// `jit portal backup` while the portal serves and users are being added: the copy is private,
+/// opens as a database of its own, and holds every change committed before the backup began.
+#[test]
+fn a_backup_taken_under_load_opens_with_every_committed_row() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("live.db").display().to_string();
+    provision_on(&sb, &db);
+    let portal = serve_on(&sb, &db, &[]);
+    let committed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (committed, stop, db) = (committed.clone(), stop.clone(), db.clone());
+        let jit = sb.jit(&["portal"]).get_program().to_owned();
+        let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = sb
+            .jit(&["portal"])
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .collect();
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let name = format!("load{i}");
+                let mut cmd = Command::new(&jit);
+                for (k, v) in &envs {
+                    match v {
+                        Some(v) => cmd.env(k, v),
+                        None => cmd.env_remove(k),
+                    };
+                }
+                let out = cmd
+                    .args(["portal", "--db", &db, "user", "add", &name])
+                    .output()
+                    .expect("jit portal user add");
+                assert!(out.status.success(), "{out:?}");
+                committed.lock().expect("lock").push(name);
+                i += 1;
+            }
+        })
+    };
+    poll(Duration::from_secs(30), || {
+        let n = committed.lock().expect("lock").len();
+        if n >= 3 {
+            Ok(())
+        } else {
+            Err(format!("{n} users added"))
+        }
+    });
+    let before = committed.lock().expect("lock").clone();
+    let copy = sb.dir.path().join("backups").join("portal-copy.db");
+    let copy_text = copy.display().to_string();
+    let run = sb.run(&["portal", "--db", &db, "backup", &copy_text]).ok();
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("writer");
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("integrity ok") && run.stderr.contains("portal-copy.db"),
+        "{}",
+        run.stderr
+    );
+    let mode = std::fs::metadata(&copy).expect("copy").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let leftovers: Vec<_> = std::fs::read_dir(copy.parent().expect("dir"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(leftovers, [std::ffi::OsString::from("portal-copy.db")]);
+
+    let users = admin_on(&sb, &copy_text, &["user", "list"]);
+    for name in &before {
+        assert!(
+            users.contains(name.as_str()),
+            "{name} missing from the copy: {users}"
+        );
+    }
+    assert!(users.contains("alice"), "{users}");
+    let audit = admin_on(&sb, &copy_text, &["audit", "--json", "--limit", "100000"]);
+    assert!(
+        audit.lines().count() > before.len(),
+        "the copy's audit trail: {audit}"
+    );
+
+    // An existing file is never replaced.
+    let size = std::fs::metadata(&copy).expect("copy").len();
+    let again = sb.run(&["portal", "--db", &db, "backup", &copy_text]);
+    again.fails(1, "exists: give a new file name");
+    assert_eq!(std::fs::metadata(&copy).expect("copy").len(), size);
+    drop(portal);
+}
