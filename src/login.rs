@@ -377,10 +377,9 @@ impl Callback {
             content_type,
             body: body.to_string(),
             headers: vec![
-                (
-                    "Access-Control-Allow-Origin",
-                    self.host.as_str().to_string(),
-                ),
+                // The origin a browser sends for the host's page (the host itself for any
+                // host without a path, as duplo-jit answers), so that page can read the answer.
+                ("Access-Control-Allow-Origin", self.host.origin()),
                 (
                     "Access-Control-Allow-Headers",
                     "X-Requested-With, Accept, Content-Type".to_string(),
@@ -531,6 +530,37 @@ mod tests {
         assert!(parse_token("", false).is_none());
         assert!(parse_token("", true).is_none());
         assert!(parse_token("abc", true).is_none());
+    }
+
+    #[test]
+    fn answers_let_the_hosts_page_read_them() {
+        let callback = |host: &str| Callback {
+            host: Host::parse(host).expect("host"),
+            port: 4242,
+            admin: false,
+            state: None,
+            warned: AtomicBool::new(false),
+        };
+        let allowed = |host: &str| {
+            let reply = callback(host).json(200, "done");
+            reply
+                .headers
+                .into_iter()
+                .find(|(k, _)| *k == "Access-Control-Allow-Origin")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(
+            allowed("https://p.example.com/").as_deref(),
+            Some("https://p.example.com")
+        );
+        assert_eq!(
+            allowed("https://P.example.com:443/portal").as_deref(),
+            Some("https://p.example.com")
+        );
+        assert_eq!(
+            allowed("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-// The portal's only script: copy buttons. Everything works without it (the buttons stay hidden
-// and "Copy AWS Console URL" shows the URL on a page instead).
+// The portal's only script: copy buttons, and the CLI login's hand-over. Everything works
+// without it (the buttons stay hidden, "Copy AWS Console URL" shows the URL on a page instead,
+// and the CLI login page offers a link).
 "use strict";
 
 function say(id, text) {
@@ -54,4 +55,38 @@ for (const form of document.querySelectorAll("form[data-copy-url]")) {
       say(status, `Not copied: ${e.message}`);
     }
   });
+}
+
+// The CLI login's hand-over (docs/protocol.md §2): POST the token to the CLI's loopback
+// callback, so it is in no URL the browser keeps, then on to the done page. The page's CSP
+// allows this one page to connect to loopback.
+const handoff = document.getElementById("handoff");
+if (handoff) {
+  const { callback, done, token } = handoff.dataset;
+  handoff.remove();
+  const failed = (why) => {
+    const port = new URL(callback).port;
+    const status = document.getElementById("handoff-status");
+    if (status) status.hidden = true;
+    const alert = document.getElementById("handoff-failed");
+    if (!alert) return;
+    alert.textContent =
+      `The command line did not get the credentials (${why}). Is jit still waiting on local ` +
+      `port ${port}? If it stopped or timed out, run the command again to log in.`;
+    alert.hidden = false;
+  };
+  fetch(callback, {
+    method: "POST",
+    body: token,
+    credentials: "omit",
+    cache: "no-store",
+    redirect: "error",
+    referrerPolicy: "no-referrer",
+  }).then(
+    (response) => {
+      if (response.ok) location.replace(done);
+      else failed(`it answered status ${response.status}`);
+    },
+    () => failed("nothing answered on this computer"),
+  );
 }

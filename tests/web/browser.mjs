@@ -139,8 +139,36 @@ export function pathOf(url) {
   return u.pathname + u.search;
 }
 
+const LAUNCH = {
+  executablePath: maybe('CHROMIUM', '/usr/bin/chromium'),
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  timeout: TIMEOUT,
+};
+
 // Run a flow: launch chromium, call `body(browser)`, print its result as one JSON line.
 export async function run(body) {
+  await runWith(() => chromium.launch(LAUNCH), body);
+}
+
+// Run a flow in a persistent profile (a real user data directory, `userDataDir`, with its
+// History and other files on disk): call `body(context)`, print its result as one JSON line.
+// The body may close the context itself to make Chromium write its files out.
+export async function runPersistent(userDataDir, { javaScriptEnabled = true } = {}, body) {
+  await runWith(async () => {
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      ...LAUNCH,
+      acceptDownloads: false,
+      viewport: DESKTOP,
+      javaScriptEnabled,
+    });
+    context.setDefaultTimeout(TIMEOUT);
+    context.setDefaultNavigationTimeout(TIMEOUT);
+    return context;
+  }, body);
+}
+
+async function runWith(launch, body) {
   const guard = setTimeout(() => {
     console.error(`flow: gave up after ${FLOW_TIMEOUT / 1000} s`);
     process.exit(1);
@@ -148,12 +176,7 @@ export async function run(body) {
   let browser;
   let code = 0;
   try {
-    browser = await chromium.launch({
-      executablePath: maybe('CHROMIUM', '/usr/bin/chromium'),
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-      timeout: TIMEOUT,
-    });
+    browser = await launch();
     const seen = await body(browser);
     process.stdout.write(`${JSON.stringify(seen)}\n`);
   } catch (e) {

@@ -1,5 +1,6 @@
 // The CLI login (docs/protocol.md §2) as a user does it: open the URL `jit aws --interactive`
-// printed, sign in, come back to the CLI page, click Authorize or Cancel.
+// printed, sign in, come back to the CLI page, click Authorize or Cancel. When the CLI is gone,
+// reports the page's message as handoffFailed.
 //
 // Env: LOGIN_URL, USERNAME, PASSWORD, ACTION (authorize, cancel, or cancel-unsigned: Cancel on
 // the sign-in page, without signing in; default authorize).
@@ -36,15 +37,26 @@ run(async (browser) => {
 
   await clickAndWait(page, `#${action}`);
   // A refusal (say, admin access for a user who is no admin) stays on the portal's page.
-  seen.error = await textIfAny(page, '.error');
+  seen.error = await textIfAny(page, '.error:not(#handoff-failed)');
   if (seen.error !== null) {
     seen.final = page.url();
     await shot(page, 'cli-login-refused');
     return seen;
   }
-  // Authorize: the CLI's listener sends the browser on to the portal's done page.
+  // Authorize: the page hands the token to the CLI's listener and goes on to the portal's done
+  // page, or says the hand-over failed (the CLI is no longer listening) and stays.
   if (action === 'authorize' && !page.url().includes('success=true')) {
-    await page.waitForURL(/success=true/);
+    const failed = page.locator('#handoff-failed');
+    await Promise.race([
+      page.waitForURL(/success=true/),
+      failed.waitFor({ state: 'visible' }),
+    ]);
+    if (await failed.isVisible()) {
+      seen.handoffFailed = (await failed.innerText()).trim();
+      seen.final = page.url();
+      await shot(page, 'cli-login-handoff-failed');
+      return seen;
+    }
   }
   seen.final = page.url();
   seen.done = await textIfAny(page, '#done');

@@ -1,18 +1,21 @@
 //! The CLI login page (docs/protocol.md §2): a browser that is not signed in signs in first and
 //! comes back; a signed-in one sees who is signed in and the access asked for, with only
-//! Authorize or Cancel. Authorize mints a login token tied to the session and hands it to the
-//! CLI's loopback callback.
+//! Authorize or Cancel. Authorize mints a login token tied to the session and answers a page
+//! whose script POSTs it to the CLI's loopback callback (a link with it only without scripts);
+//! Cancel sends the browser to the callback without a token.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum_extra::extract::{Form, Query};
-use jit_wire::paths;
+use jit_wire::{login, paths};
 use serde::Deserialize;
 
 use super::extract::{csrf_ok, csrf_refused, current, last, maybe_last, sign_in_first};
-use super::{Chrome, PageError, PageResult, internal, message, render, see_other};
+use super::{
+    Chrome, ConnectsToLoopback, PageError, PageResult, internal, message, render, see_other,
+};
 use crate::db::{AuditEntry, AuditEvent, Session};
 use crate::state::{ClientIp, Shared, with_who};
 
@@ -159,7 +162,7 @@ pub fn callback(port: u16, pairs: &[(&str, &str)]) -> String {
 }
 
 /// Authorize or Cancel on the signed-in CLI login page: Authorize mints a token tied to the
-/// session and hands it to the CLI's callback.
+/// session and answers the page that hands it to the CLI's callback (`handoff`).
 async fn cli_login_submit(
     app: &Shared,
     headers: &HeaderMap,
@@ -212,16 +215,61 @@ async fn cli_login_submit(
     audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
     audit.client = client;
     match app.db.mint_session_token(&session, audit).await {
-        Ok((minted, _)) => {
-            let mut pairs = vec![("t", minted.as_str())];
-            pairs.extend(state_pair);
-            Ok(with_who(see_other(&callback(port, &pairs)), &session.user))
-        }
+        Ok((minted, _)) => Ok(with_who(
+            handoff(&session, port, admin, state, &minted),
+            &session.user,
+        )),
         Err(e) => Err(PageError::from(with_who(
             internal("The portal could not complete the login", &e),
             &session.user,
         ))),
     }
+}
+
+#[derive(Template)]
+#[template(path = "cli_login/handoff.html")]
+struct Handoff<'a> {
+    chrome: Chrome<'a>,
+    port: u16,
+    /// The listener's POST callback: `state` only, never the token.
+    callback: &'a str,
+    token: &'a str,
+    /// The GET callback with the token, for browsers without scripts only.
+    fallback: &'a str,
+    /// Where the listener's GET answer would send the browser.
+    done: &'a str,
+}
+
+/// Authorize's answer (docs/protocol.md §2): a page (never stored, its URL the form's, without
+/// the token) whose script POSTs the token to the CLI's loopback callback, so the token is in
+/// no URL the browser keeps, then goes on to the done page. Only a browser without scripts is
+/// offered the GET callback with `?t=`, in a link.
+fn handoff(
+    session: &Session,
+    port: u16,
+    admin: bool,
+    state: Option<&str>,
+    token: &str,
+) -> Response {
+    let state_pair: Vec<(&str, &str)> = state
+        .map(|s| (login::param::STATE, s))
+        .into_iter()
+        .collect();
+    let mut with_token = vec![(login::param::TOKEN, token)];
+    with_token.extend(state_pair.iter().copied());
+    let mut page = render(
+        StatusCode::OK,
+        &Handoff {
+            chrome: Chrome::of(session),
+            port,
+            callback: &callback(port, &state_pair),
+            token,
+            fallback: &callback(port, &with_token),
+            done: &login::page_url("", port, admin, &[(login::param::SUCCESS, "true")]),
+        },
+    );
+    page.extensions_mut().insert(ConnectsToLoopback);
+    page
 }
 
 #[derive(Template)]

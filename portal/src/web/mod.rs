@@ -99,25 +99,35 @@ impl<T> Framed<T> for domain::Result<T> {
     }
 }
 
+/// Every page's policy: scripts, styles and connections from the portal only.
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+/// The same, plus connections to a loopback listener, for the one page whose script hands a
+/// token to the CLI (docs/protocol.md §2).
+const CSP_LOOPBACK: &str = "default-src 'self'; connect-src 'self' http://127.0.0.1:* http://localhost:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Marks an answer (in its extensions) whose page's script POSTs to the CLI's loopback
+/// listener: `security_headers` gives it `CSP_LOOPBACK`.
+#[derive(Clone, Copy)]
+pub struct ConnectsToLoopback;
+
 /// Headers every answer carries. Pages may show secrets, so nothing but the stylesheet is
 /// cached.
 pub async fn security_headers(State(app): State<Shared>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let cacheable = path.starts_with("/static/") || path == "/favicon.ico";
     let mut response = next.run(request).await;
-    let h = response.headers_mut();
     if app.tls {
         // Reached over HTTPS (here or at a proxy): browsers keep to it for a year.
-        h.insert(
+        response.headers_mut().insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
         );
     }
+    let loopback = response.extensions().get::<ConnectsToLoopback>().is_some();
+    let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-        ),
+        HeaderValue::from_static(if loopback { CSP_LOOPBACK } else { CSP }),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

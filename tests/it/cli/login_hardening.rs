@@ -601,7 +601,8 @@ fn self_hosted(sb: &Sandbox) -> (Reaped, String, String, String) {
 
 /// With `jit portal` as the portal, the callback must echo the one-time state jit put in the
 /// login URL: the attacker's valid token without it, with a wrong one, or through a top-level
-/// navigation that sends no Referer, is ignored; the real page round-trips it.
+/// navigation that sends no Referer, or a POST with the portal's Origin, is ignored; the real
+/// page round-trips it (its script POSTs to `/?state=...`).
 #[test]
 fn jit_portal_login_requires_the_state_it_sent() {
     let sb = Sandbox::new();
@@ -631,6 +632,22 @@ fn jit_portal_login_requires_the_state_it_sent() {
         let resp = c.get(format!("{base}/?{query}")).send().expect("get");
         assert_eq!(resp.status(), 403, "{query}");
         assert_waiting(&mut child, &format!("GET /?{query}"));
+    }
+    // A POST carries the state in its URL's query, the token as its body (what the portal's
+    // page sends): even with the portal's Origin, no or a wrong state is ignored.
+    let origin = url::Url::parse(url.as_str())
+        .expect("portal url")
+        .origin()
+        .ascii_serialization();
+    for query in ["", "?state=wrong", "?state="] {
+        let resp = c
+            .post(format!("{base}/{query}"))
+            .header("Origin", &origin)
+            .body(evil.clone())
+            .send()
+            .expect("post");
+        assert_eq!(resp.status(), 403, "POST /{query}");
+        assert_waiting(&mut child, &format!("POST /{query}"));
     }
     let evil_port = serve_page(attack_page(port_of(&login), &evil, true));
     let attack = format!("http://evil.example:{evil_port}/");

@@ -563,3 +563,165 @@ fn the_profile_without_javascript_shows_the_console_url_to_copy() {
         "{url}"
     );
 }
+
+/// The portal token `jit` cached for its one host (what the browser handed it).
+#[track_caller]
+fn cached_token(sb: &Sandbox) -> String {
+    let entry = std::fs::read_dir(sb.cache_dir())
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(",duplo-creds.json"))
+        .expect("token cache entry");
+    let entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(entry).expect("read")).expect("json");
+    entry["DuploToken"]
+        .as_str()
+        .expect("DuploToken")
+        .to_string()
+}
+
+/// The bytes of a Chromium profile's History database, its journal and write-ahead log.
+#[track_caller]
+fn history(profile: &std::path::Path) -> Vec<u8> {
+    let dir = profile.join("Default");
+    let mut bytes = std::fs::read(dir.join("History")).expect("the profile's History file");
+    for extra in ["History-journal", "History-wal"] {
+        if let Ok(more) = std::fs::read(dir.join(extra)) {
+            bytes.extend(more);
+        }
+    }
+    bytes
+}
+
+/// Every file under `dir`, however deep.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A real `jit aws --interactive` login in a persistent Chromium profile. Authorize hands the
+/// token to jit with a POST from the page's script (docs/protocol.md §2), so neither the
+/// profile's History nor any URL the browser went to or asked for holds it; with scripts off the
+/// page's no-script link still finishes the login; with jit gone the page says so. (Nothing
+/// else in the profile holds the token either.)
+#[test]
+fn the_cli_login_token_stays_out_of_chromium_history_and_urls() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let login = sb.aws().tenant("dev01").host(&portal.url);
+    let run_in = |profile: &std::path::Path, url: &url::Url, javascript: &str| {
+        flow(
+            &sb,
+            "cli-login-history",
+            &[
+                ("LOGIN_URL", url.as_str()),
+                ("USERNAME", "alice"),
+                ("PASSWORD", ALICE_PASSWORD),
+                ("PROFILE_DIR", profile.to_str().expect("utf-8 path")),
+                ("JAVASCRIPT", javascript),
+            ],
+        )
+    };
+    let urls = |seen: &serde_json::Value| -> Vec<String> {
+        ["navigations", "requests"]
+            .iter()
+            .flat_map(|k| seen[k].as_array().expect("list").clone())
+            .map(|u| u.as_str().expect("url").to_string())
+            .collect()
+    };
+
+    let profile = sb.dir.path().join("chromium-profile");
+    let (child, url) = login.clone().start_login();
+    let seen = run_in(&profile, &url, "on");
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    let token = cached_token(&sb);
+    register_secret(&token);
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    assert_eq!(seen["fallback"], false, "{seen}");
+    let kept = history(&profile);
+    assert!(
+        holds(&kept, b"/app/user/verify-token"),
+        "the History file holds the portal's pages"
+    );
+    assert!(
+        !holds(&kept, token.as_bytes()),
+        "the token is in Chromium's History file"
+    );
+    for file in files_under(&profile) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !holds(&bytes, token.as_bytes()),
+            "the token is in the profile's {}",
+            file.display()
+        );
+    }
+    let seen_urls = urls(&seen);
+    for u in &seen_urls {
+        assert!(
+            !u.contains(&token),
+            "the token in a URL: {}",
+            u.replace(&token, "<token>")
+        );
+    }
+    let callback = format!("POST http://127.0.0.1:{}/?state=", url_port(&url));
+    assert!(
+        seen_urls.iter().any(|u| u.starts_with(&callback)),
+        "the page POSTs to jit's listener: {seen_urls:?}"
+    );
+
+    // Scripts off: the no-script link hands the token over in a GET, as before.
+    let profile = sb.dir.path().join("chromium-profile-nojs");
+    let (child, url) = login.clone().no_cache().start_login();
+    let seen = run_in(&profile, &url, "off");
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    register_secret(&cached_token(&sb));
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    assert_eq!(seen["fallback"], true, "{seen}");
+
+    // jit no longer listening: the page says the hand-over failed, and stays put.
+    let (mut child, url) = login.no_cache().start_login();
+    let _ = child.kill();
+    let _ = child.wait();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    let failed = seen["handoffFailed"].as_str().unwrap_or_default();
+    assert!(failed.contains("did not get the credentials"), "{seen}");
+    let final_url = seen["final"].as_str().expect("final url");
+    assert!(final_url.ends_with("/app/user/verify-token"), "{final_url}");
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// The `localPort` of a CLI login URL.
+fn url_port(url: &url::Url) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == "localPort")
+        .map(|(_, v)| v.into_owned())
+        .expect("localPort")
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::portal::portal_server::{
     Served, admin, get, provision, serve, spawn_served, state, strict_moto_with_portal_user, vend,
 };
-use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd_on};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd_on, unescape};
 use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, random_hex, register_secret};
 
 const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
@@ -52,8 +52,8 @@ fn alice_session(portal: &Served) -> (String, String) {
 }
 
 /// Authorize on the CLI login page, posted as the signed-in browser would (`session` from
-/// `alice_session`); returns the status and `Location`.
-fn login(url: &str, session: &(String, String), extra: &[(&str, &str)]) -> (u16, String) {
+/// `alice_session`); returns the status, `Location` and the page.
+fn login(url: &str, session: &(String, String), extra: &[(&str, &str)]) -> (u16, String, String) {
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -77,17 +77,27 @@ fn login(url: &str, session: &(String, String), extra: &[(&str, &str)]) -> (u16,
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    (resp.status().as_u16(), location)
+    (
+        resp.status().as_u16(),
+        location,
+        resp.text().unwrap_or_default(),
+    )
 }
 
-/// The token a login handed to the CLI's callback.
-fn minted(location: &str) -> String {
-    let url = url::Url::parse(location).expect("callback url");
-    let token = url
-        .query_pairs()
-        .find(|(k, _)| k == "t")
-        .map(|(_, v)| v.into_owned())
-        .expect("token in callback");
+/// A `data-NAME` attribute of Authorize's hand-over page (docs/protocol.md §2).
+fn handoff(page: &str, name: &str) -> String {
+    let marker = format!("data-{name}=\"");
+    let value = page
+        .split(&marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no data-{name} in the hand-over page: {page}"));
+    unescape(value)
+}
+
+/// The token a login's hand-over page gives the CLI's callback.
+fn minted(page: &str) -> String {
+    let token = handoff(page, "token");
     register_secret(&token);
     token
 }
@@ -112,7 +122,7 @@ fn a_login_token_needs_a_signed_in_browser_and_revoking_it_takes_effect_at_once(
     let portal = serve(&sb);
     let u = &portal.url;
     // An API token pasted into the form (the page's old way) mints nothing any more.
-    let (code, location) = login(u, &(String::new(), String::new()), &[("token", &alice)]);
+    let (code, location, _) = login(u, &(String::new(), String::new()), &[("token", &alice)]);
     assert_eq!(code, 303);
     assert!(
         location.starts_with("/login?next=%2Fapp%2Fuser%2Fverify-token"),
@@ -120,17 +130,14 @@ fn a_login_token_needs_a_signed_in_browser_and_revoking_it_takes_effect_at_once(
     );
 
     let session = alice_session(&portal);
-    let (code, location) = login(u, &session, &[("state", "one-time-42")]);
-    assert_eq!(code, 303, "{location}");
-    assert!(
-        location.starts_with("http://127.0.0.1:45678/?t="),
-        "{location}"
-    );
-    assert!(
-        location.ends_with("&state=one-time-42"),
+    let (code, _, page) = login(u, &session, &[("state", "one-time-42")]);
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(
+        handoff(&page, "callback"),
+        "http://127.0.0.1:45678/?state=one-time-42",
         "the CLI's state comes back"
     );
-    let from_login = minted(&location);
+    let from_login = minted(&page);
     assert_eq!(status(u, &from_login), 200);
 
     // Revoking a login token takes effect at once; the user's own token is another.
@@ -852,8 +859,8 @@ fn two_replicas_on_one_postgresql_see_every_change_at_once() {
     assert_eq!((status(&a.url, &alice), status(&b.url, &alice)), (200, 200));
     // A login on replica A mints a token replica B honours, until it is revoked.
     passwd_on(&sb, &db, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
-    let (_, location) = login(&a.url, &alice_session(&a), &[]);
-    let minted_on_a = minted(&location);
+    let (_, _, page) = login(&a.url, &alice_session(&a), &[]);
+    let minted_on_a = minted(&page);
     assert_eq!(status(&b.url, &minted_on_a), 200);
     let list = admin_on(&sb, &db, &["token", "list"]);
     let login_id = token_ids(&list, "\tlogin\t")
@@ -960,10 +967,10 @@ fn logins_until_killed(sb: &Sandbox, db: &str, crash: impl FnOnce()) -> Vec<Stri
                 ])
                 .send();
             match sent {
-                Ok(r) if r.status().as_u16() == 303 => {
-                    let loc = r.headers()["location"].to_str().expect("loc").to_string();
-                    answered.push(minted(&loc));
-                }
+                Ok(r) if r.status().as_u16() == 200 => match r.text() {
+                    Ok(page) => answered.push(minted(&page)),
+                    Err(_) => break,
+                },
                 _ => break,
             }
         }

@@ -132,6 +132,19 @@ impl Page {
             .join("\n")
     }
 
+    /// The value of the first `data-NAME` attribute.
+    #[track_caller]
+    pub fn data(&self, name: &str) -> String {
+        let marker = format!("data-{name}=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no data-{name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').expect("closing quote");
+        unescape(&self.body[start..start + end])
+    }
+
     /// The value of the hidden input `name`.
     #[track_caller]
     pub fn hidden(&self, name: &str) -> String {
@@ -467,17 +480,69 @@ fn a_signed_in_browser_authorizes_the_cli_with_one_click_and_sign_out_revokes_th
             ("action", "authorize"),
         ],
     );
-    assert_eq!(ok.status, 303, "{}", ok.body);
-    let location = url::Url::parse(&ok.header("location")).expect("callback url");
-    assert_eq!(location.host_str(), Some("127.0.0.1"));
-    assert_eq!(location.port().map(|p| p.to_string()), Some(port.clone()));
-    let pairs: std::collections::HashMap<String, String> =
-        location.query_pairs().into_owned().collect();
-    assert_eq!(pairs.get("state"), Some(&state));
-    let minted = pairs.get("t").expect("token").clone();
+    // Authorize answers a page, never stored, whose script POSTs the token to the CLI's
+    // listener (docs/protocol.md §2): the token is in no URL but the no-script link's.
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.header("location"), "");
+    assert_eq!(ok.header("cache-control"), "no-store");
+    let csp = ok.header("content-security-policy");
+    assert!(
+        csp.contains("connect-src 'self' http://127.0.0.1:* http://localhost:* http://[::1]:*;")
+            && csp.contains("default-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !b.get("/profile")
+            .header("content-security-policy")
+            .contains("connect-src"),
+        "only the hand-over page may connect to loopback"
+    );
+    let minted = ok.data("token");
     register_secret(&minted);
-    // The browser follows the redirect to the CLI's listener.
-    reqwest::blocking::get(location.as_str()).expect("callback");
+    let callback = ok.data("callback");
+    let callback_url = url::Url::parse(&callback).expect("callback url");
+    assert_eq!(callback_url.host_str(), Some("127.0.0.1"));
+    assert_eq!(
+        callback_url.port().map(|p| p.to_string()),
+        Some(port.clone())
+    );
+    let pairs: Vec<(String, String)> = callback_url.query_pairs().into_owned().collect();
+    assert_eq!(pairs, [("state".to_string(), state.clone())], "no token");
+    assert_eq!(
+        ok.data("done"),
+        format!("/app/user/verify-token?localAppName=duplo-jit&localPort={port}&success=true")
+    );
+    let fallback = url::Url::parse(&unescape(
+        ok.body
+            .split("id=\"handoff-link\" href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the no-script link"),
+    ))
+    .expect("fallback url");
+    let pairs: Vec<(String, String)> = fallback.query_pairs().into_owned().collect();
+    assert_eq!(
+        pairs,
+        [
+            ("t".to_string(), minted.clone()),
+            ("state".to_string(), state.clone())
+        ]
+    );
+    let noscript = ok.body.split("<noscript>").nth(1).unwrap_or_default();
+    assert!(
+        noscript.contains("id=\"handoff-link\""),
+        "the link is for no-script only"
+    );
+    // The page's script POSTs the token, with the portal's Origin, to the CLI's listener.
+    let answer = reqwest::blocking::Client::new()
+        .post(&callback)
+        .header("Origin", &portal.url)
+        .header("Content-Type", "text/plain;charset=UTF-8")
+        .body(minted.clone())
+        .send()
+        .expect("callback");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().expect("body"), "\"done\"\n");
     let run = finish(child.wait_with_output().expect("jit")).ok();
     let creds = run.json();
     register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
@@ -723,13 +788,8 @@ pub fn cli_token(b: &mut Browser) -> String {
             ("action", "authorize"),
         ],
     );
-    assert_eq!(ok.status, 303, "{}", ok.body);
-    let location = url::Url::parse(&ok.header("location")).expect("callback url");
-    let token = location
-        .query_pairs()
-        .find(|(k, _)| k == "t")
-        .map(|(_, v)| v.into_owned())
-        .expect("token");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let token = ok.data("token");
     register_secret(&token);
     token
 }
