@@ -5,11 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Debian package a command comes in, where the names differ.
+pkg_of() {
+  case "$1" in
+    chromedriver) echo chromium-driver ;;
+    systemd-analyze) echo systemd ;;
+    *) echo "$1" ;;
+  esac
+}
+
 uid=$(id -u)
 if [[ "${uid}" = 0 ]] && command -v apt-get >/dev/null; then
   missing=()
-  for tool in zsh fish tmux expect shellcheck strace openssl chromium chromedriver; do
-    command -v "${tool}" >/dev/null || missing+=("${tool/chromedriver/chromium-driver}")
+  for tool in zsh fish tmux expect shellcheck strace openssl chromium chromedriver systemd-analyze; do
+    command -v "${tool}" >/dev/null || missing+=("$(pkg_of "${tool}")")
   done
   # bash-completion is a library, not a command: it is what a default ~/.bashrc loads.
   [[ -f /usr/share/bash-completion/bash_completion ]] || missing+=(bash-completion)

@@ -1133,3 +1133,77 @@ fn a_backup_taken_under_load_opens_with_every_committed_row() {
     assert_eq!(std::fs::metadata(&copy).expect("copy").len(), size);
     drop(portal);
 }
+
+/// `contrib/jit-portal.service`: systemd accepts it, rates its sandbox "OK" or better, and its
+/// command line and environment start a portal (on a free port and a scratch database here).
+#[test]
+fn the_systemd_unit_verifies_is_sandboxed_and_its_command_line_serves() {
+    let unit = include_str!("../../../contrib/jit-portal.service");
+    let bin = std::path::Path::new(crate::support::JIT).with_file_name("jit-portal");
+    assert!(
+        bin.exists(),
+        "{} missing: build the workspace",
+        bin.display()
+    );
+    let sb = Sandbox::new();
+    // The unit as shipped, with the binary where this build has it.
+    let path = sb.dir.path().join("jit-portal.service");
+    let local = unit.replace("/usr/local/bin/jit-portal", &bin.display().to_string());
+    std::fs::write(&path, &local).expect("unit");
+    let verify = finish(
+        Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&path)
+            .output()
+            .expect("systemd-analyze (apt install systemd)"),
+    );
+    assert_eq!(verify.code, Some(0), "{}{}", verify.stdout, verify.stderr);
+    assert_eq!(verify.stderr.trim(), "", "warnings from verify");
+    // An exposure above 2.0 of systemd's 10 fails the threshold.
+    let security = finish(
+        Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--threshold=20"])
+            .arg(&path)
+            .output()
+            .expect("systemd-analyze"),
+    );
+    assert_eq!(
+        security.code,
+        Some(0),
+        "{}{}",
+        security.stdout,
+        security.stderr
+    );
+
+    // Its ExecStart= and Environment= lines, run as they are but for the port and database.
+    let exec = local
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let mut words: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
+    let listen = words
+        .iter()
+        .position(|w| w == "--listen")
+        .expect("--listen");
+    words[listen + 1] = "127.0.0.1:0".into();
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..])
+        .args(["--sts-endpoint", &moto().url])
+        .env("AWS_ACCESS_KEY_ID", PORTAL_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
+    for env in local.lines().filter_map(|l| l.strip_prefix("Environment=")) {
+        let (k, v) = env.split_once('=').expect("K=V");
+        cmd.env(k, v);
+    }
+    cmd.env(
+        "JIT_PORTAL_DB",
+        sb.dir.path().join("state").join("portal.db"),
+    );
+    let portal = spawn_served(cmd);
+    let line = portal.log().lines().next().unwrap_or_default().to_string();
+    let first: serde_json::Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("the unit's log is JSON ({e}): {line}"));
+    assert!(first["message"].is_string(), "{line}");
+    let health = reqwest::blocking::get(format!("{}/healthz", portal.url)).expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+}
