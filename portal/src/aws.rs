@@ -45,7 +45,16 @@ pub struct Sts {
     /// `sts:SetSourceIdentity`.
     source_identity: bool,
     client: aws_sdk_sts::Client,
+    /// Where the client's credentials come from, asked directly by readiness checks.
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    /// The last readiness check of the credentials, shared by probes for `READY_FOR`.
+    ready: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
+
+/// How long one check of the portal's own credentials answers readiness probes: a probe
+/// (anyone may send one) never runs a `credential_process` or asks the instance metadata more
+/// often than this.
+const READY_FOR: Duration = Duration::from_secs(10);
 
 /// The SDK's HTTP client on rustls with ring, the provider the rest of the portal uses.
 fn http_client() -> aws_sdk_sts::config::SharedHttpClient {
@@ -80,16 +89,18 @@ impl Sts {
         secret_access_key: &str,
         source_identity: bool,
     ) -> Sts {
-        let keys = Credentials::new(access_key_id, secret_access_key, None, None, "jit-portal");
+        let keys = aws_credential_types::provider::SharedCredentialsProvider::new(
+            Credentials::new(access_key_id, secret_access_key, None, None, "jit-portal"),
+        );
         let config = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .credentials_provider(keys)
+            .credentials_provider(keys.clone())
             .http_client(http_client())
             .identity_cache(identity_cache())
             .region(Region::new(region.clone()))
             .retry_config(RetryConfig::standard())
             .timeout_config(timeouts());
-        Sts::build(config, endpoint, region, source_identity)
+        Sts::build(config, keys, endpoint, region, source_identity)
     }
 
     /// Signing with the standard AWS credential chain, as the AWS CLI and SDKs resolve it.
@@ -117,11 +128,18 @@ impl Sts {
             )
         })?;
         let config = aws_sdk_sts::config::Builder::from(&shared);
-        Ok(Sts::build(config, endpoint, region, source_identity))
+        Ok(Sts::build(
+            config,
+            provider,
+            endpoint,
+            region,
+            source_identity,
+        ))
     }
 
     fn build(
         mut config: aws_sdk_sts::config::Builder,
+        credentials: aws_credential_types::provider::SharedCredentialsProvider,
         endpoint: Option<String>,
         region: String,
         source_identity: bool,
@@ -134,7 +152,28 @@ impl Sts {
             region,
             source_identity,
             client: aws_sdk_sts::Client::from_conf(config.build()),
+            credentials,
+            ready: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether the portal's own AWS credentials can be had now (for `/readyz`), or why not.
+    /// Checked at most every `READY_FOR`; probes meanwhile share the answer.
+    pub async fn credentials_ready(&self) -> Result<(), String> {
+        let mut last = self.ready.lock().await;
+        if let Some((at, answer)) = last.as_ref()
+            && at.elapsed() < READY_FOR
+        {
+            return answer.clone();
+        }
+        let answer = self
+            .credentials
+            .provide_credentials()
+            .await
+            .map(|_| ())
+            .map_err(|e| error_chain(&e));
+        *last = Some((std::time::Instant::now(), answer.clone()));
+        answer
     }
 
     /// Where AssumeRole goes: `--sts-endpoint`, else the region's endpoint.

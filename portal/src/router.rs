@@ -37,6 +37,7 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route(paths::K8S_PLAN, get(api::k8s::plan))
         .route(paths::PORTAL_FEATURES, get(api::system::features))
         .route("/healthz", get(api::system::health))
+        .route("/readyz", get(api::system::ready))
         // The CLI login page (docs/protocol.md §2).
         .route(
             paths::LOGIN_PAGE,

@@ -1,8 +1,9 @@
 //! The token check, the tenant list and the portal's own promises (docs/protocol.md §1, §2),
-//! and the liveness probe.
+//! and the probes: liveness (`/healthz`) and readiness (`/readyz`).
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jit_wire::api::{PortalFeatures, SystemFeatures, Tenant};
 use serde_json::json;
@@ -17,13 +18,40 @@ pub async fn features() -> Json<PortalFeatures> {
     Json(PortalFeatures { login_state: true })
 }
 
-/// Alive, and the database answers.
-pub async fn health(State(app): State<Shared>) -> ApiResult<Json<&'static str>> {
-    app.db
-        .settings()
-        .await
-        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
-    Ok(Json("ok"))
+/// Alive: the process answers. Nothing it depends on is asked, so an outage of the database
+/// or of AWS does not get the portal restarted.
+pub async fn health() -> Json<&'static str> {
+    Json("ok")
+}
+
+/// Ready to serve: the database answers and the portal's own AWS credentials can be had; else
+/// 503, saying which is not (the why goes to the log, not to whoever asked).
+pub async fn ready(State(app): State<Shared>) -> Response {
+    let database = app.db.settings().await.map(|_| ());
+    let aws = app.sts.credentials_ready().await;
+    if let Err(e) = &database {
+        crate::log::failure("readiness: database unavailable", e);
+    }
+    if let Err(why) = &aws {
+        tracing::warn!(
+            "readiness: AWS credentials unavailable: {}",
+            crate::log::escape(why)
+        );
+    }
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let status = if database.is_ok() && aws.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "database": word(database.is_ok()),
+            "aws_credentials": word(aws.is_ok()),
+        })),
+    )
+        .into_response()
 }
 
 /// `v3/features/system`: any valid token gets it.

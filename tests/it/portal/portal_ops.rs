@@ -1207,3 +1207,109 @@ fn the_systemd_unit_verifies_is_sandboxed_and_its_command_line_serves() {
     let health = reqwest::blocking::get(format!("{}/healthz", portal.url)).expect("healthz");
     assert_eq!(health.status().as_u16(), 200);
 }
+
+/// `GET` `path` on `url`: the status and the JSON body.
+fn probe(url: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+        .get(format!("{url}{path}"))
+        .send()
+        .expect("probe");
+    let status = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// `/readyz` answers 503 while PostgreSQL is down and 200 once it is back; `/healthz`, the
+/// liveness probe, answers 200 throughout, so an orchestrator waits rather than restarts.
+#[test]
+fn readyz_follows_the_database_and_healthz_stays_alive() {
+    let mut pg = Pg::start();
+    let sb = Sandbox::new();
+    let db = pg.database("ready");
+    let portal = serve_on(&sb, &db, &[]);
+    assert_eq!(
+        probe(&portal.url, "/readyz"),
+        (
+            200,
+            serde_json::json!({"database": "ok", "aws_credentials": "ok"})
+        )
+    );
+    pg.crash();
+    let down = poll(Duration::from_secs(30), || {
+        let (status, body) = probe(&portal.url, "/readyz");
+        match status {
+            503 => Ok(body),
+            other => Err(format!("{other} {body}")),
+        }
+    });
+    assert_eq!(
+        down,
+        serde_json::json!({"database": "unavailable", "aws_credentials": "ok"})
+    );
+    assert_eq!(probe(&portal.url, "/healthz").0, 200);
+    assert!(
+        portal.log().contains("readiness: database unavailable"),
+        "{}",
+        portal.log()
+    );
+    pg.run_server();
+    poll(Duration::from_secs(30), || {
+        match probe(&portal.url, "/readyz").0 {
+            200 => Ok(()),
+            other => Err(format!("{other}")),
+        }
+    });
+}
+
+/// `/readyz` answers 503 while the portal's own AWS credentials cannot be had (here its
+/// `credential_process` starts failing), and says nothing of why to the prober.
+#[test]
+fn readyz_follows_the_portals_own_aws_credentials() {
+    let sb = Sandbox::new();
+    let broken = sb.dir.path().join("broken");
+    let helper = sb.dir.path().join("portal-creds.sh");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nif [ -e '{}' ]; then echo 'the vault is sealed' >&2; exit 1; fi\nprintf '{{\"Version\":1,\"AccessKeyId\":\"{PORTAL_KEY}\",\"SecretAccessKey\":\"portal-secret\"}}'\n",
+            broken.display()
+        ),
+    )
+    .expect("helper");
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    let config = sb.dir.path().join("portal-aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile portal]\nregion = us-east-1\ncredential_process = {}\n",
+            helper.display()
+        ),
+    )
+    .expect("aws config");
+    let st = state(&sb);
+    let mut cmd = sb.jit(&["portal", "--db", &st, "serve", "--listen", "127.0.0.1:0"]);
+    cmd.args(["--sts-endpoint", &moto().url])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "portal")
+        .env("AWS_CONFIG_FILE", &config);
+    let portal = spawn_served(cmd);
+    std::fs::write(&broken, "").expect("flag");
+    let (status, body) = probe(&portal.url, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"database": "ok", "aws_credentials": "unavailable"})
+    );
+    assert!(!body.to_string().contains("sealed"), "{body}");
+    assert_eq!(probe(&portal.url, "/healthz").0, 200);
+    assert!(
+        portal.log().contains("AWS credentials unavailable"),
+        "{}",
+        portal.log()
+    );
+}
