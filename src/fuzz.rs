@@ -122,6 +122,7 @@ proptest! {
         let _ = redact::body(&text);
         let _ = serde_json::from_str::<crate::creds::Entry>(&text);
         let _ = serde_json::from_str::<crate::login::TokenEntry>(&text);
+        let _ = serde_json::from_str::<crate::login::CachedToken>(&text);
         if let Ok(cfg) = toml::from_str::<crate::config::Config>(&text) {
             for (name, env) in &cfg.envs {
                 let _ = env.validate(name);

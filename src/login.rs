@@ -40,6 +40,20 @@ pub struct TokenEntry {
     pub need_otp: bool,
 }
 
+/// The token cache file: duplo-jit's fields, plus whether the login was for admin access.
+/// `jit portal` scopes a login token to what its user approved (docs/protocol.md §2), so a
+/// token from a tenant login is no good for `--admin`, `--duplo-ops` or `--plan`; an admin
+/// login's token serves every scope. duplo-jit keeps one token per host whatever it was asked
+/// for; jit does too, and replaces a tenant login's token by an admin login's when it needs one.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CachedToken {
+    #[serde(flatten)]
+    entry: TokenEntry,
+    /// Missing (an entry an older jit wrote) counts as a tenant login.
+    #[serde(rename = "Admin", default)]
+    admin: bool,
+}
+
 fn token_key(host: &Host) -> String {
     cache::key(&[host.key(), "duplo-creds"])
 }
@@ -66,10 +80,14 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
         Auth::Interactive { port, browser } => {
             let key = token_key(&target.host);
             let cached = |cache: &Cache| -> Result<Option<(Client, TokenEntry)>> {
-                let Some(entry) = cache.read::<TokenEntry>(&key) else {
+                let Some(CachedToken {
+                    entry,
+                    admin: admin_login,
+                }) = cache.read::<CachedToken>(&key)
+                else {
                     return Ok(None);
                 };
-                if admin && entry.need_otp {
+                if admin && (entry.need_otp || !admin_login) {
                     return Ok(None);
                 }
                 let Ok(token) = Token::new(&entry.duplo_token) else {
@@ -111,12 +129,13 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
                 duplo_token: token.expose().into(),
                 need_otp: otp.is_some(),
             };
+            let cached = CachedToken { entry, admin };
             if let Some(cache) = cache
-                && let Err(e) = cache.write(&key, &entry)
+                && let Err(e) = cache.write(&key, &cached)
             {
                 output::warn(format_args!("{e:#}; portal token not cached"));
             }
-            Ok((client, entry))
+            Ok((client, cached.entry))
         }
     }
 }

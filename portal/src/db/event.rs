@@ -7,9 +7,14 @@ pub enum AuditEvent {
     /// Credentials vended (API or profile page).
     Vend,
     VendFailed,
+    /// Credentials the portal itself refused to vend, with the reason (a login token approved
+    /// for tenant access asked for an admin role).
+    VendRefused,
     /// An EKS token vended.
     K8sVend,
     K8sVendFailed,
+    /// An EKS token the portal itself refused to vend, with the reason.
+    K8sVendRefused,
     /// A CLI login authorized on the CLI-login page (a login token minted).
     Login,
     WebSignIn,
@@ -28,11 +33,13 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 18] = [
+    pub const ALL: [AuditEvent; 20] = [
         AuditEvent::Vend,
         AuditEvent::VendFailed,
+        AuditEvent::VendRefused,
         AuditEvent::K8sVend,
         AuditEvent::K8sVendFailed,
+        AuditEvent::K8sVendRefused,
         AuditEvent::Login,
         AuditEvent::WebSignIn,
         AuditEvent::WebSignInFailed,
@@ -54,8 +61,10 @@ impl AuditEvent {
         match self {
             AuditEvent::Vend => "vend",
             AuditEvent::VendFailed => "vend failed",
+            AuditEvent::VendRefused => "vend refused",
             AuditEvent::K8sVend => "k8s vend",
             AuditEvent::K8sVendFailed => "k8s vend failed",
+            AuditEvent::K8sVendRefused => "k8s vend refused",
             AuditEvent::Login => "login",
             AuditEvent::WebSignIn => "web sign-in",
             AuditEvent::WebSignInFailed => "web sign-in failed",

@@ -98,7 +98,7 @@ pub use oidc::PendingLogin;
 pub use sessions::{Session, SessionInfo};
 pub use settings::Settings;
 pub use tenants::{K8sChange, K8sCluster, Tenant};
-pub use tokens::{Authed, TokenInfo};
+pub use tokens::{Authed, TokenInfo, TokenScope};
 pub use users::User;
 
 /// The migrations, per backend, compiled into the binary. A database records each applied

@@ -10,7 +10,51 @@ use crate::secret;
 /// never longer than the token that minted it.
 pub const LOGIN_TOKEN_SECS: i64 = 3600;
 
-/// Who a valid token belongs to.
+/// What a token was made for. A login token carries the access its user approved on the
+/// CLI-login page (docs/protocol.md §2, §11); a token an admin or the profile page made carries
+/// all its user's rights. Stored in `tokens.scope`: NULL, `tenant` or `admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScope {
+    /// An API token (`jit portal token create`, the profile page): whatever its user may do.
+    Full,
+    /// A CLI login approved for tenant access.
+    Tenant,
+    /// A CLI login approved for admin access.
+    Admin,
+}
+
+impl TokenScope {
+    /// The scope a CLI login asked for and its user approved.
+    pub fn of_login(admin: bool) -> TokenScope {
+        if admin {
+            TokenScope::Admin
+        } else {
+            TokenScope::Tenant
+        }
+    }
+
+    /// The `tokens.scope` value.
+    fn stored(self) -> Option<&'static str> {
+        match self {
+            TokenScope::Full => None,
+            TokenScope::Tenant => Some("tenant"),
+            TokenScope::Admin => Some("admin"),
+        }
+    }
+}
+
+/// A stored value read back; one the portal never writes counts as the lesser login scope.
+impl From<Option<String>> for TokenScope {
+    fn from(stored: Option<String>) -> TokenScope {
+        match stored.as_deref() {
+            None => TokenScope::Full,
+            Some("admin") => TokenScope::Admin,
+            Some(_) => TokenScope::Tenant,
+        }
+    }
+}
+
+/// Who a valid token belongs to, and what it was made for.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Authed {
     #[sqlx(rename = "id")]
@@ -18,6 +62,8 @@ pub struct Authed {
     #[sqlx(rename = "user_name")]
     pub user: String,
     pub admin: bool,
+    #[sqlx(try_from = "Option<String>")]
+    pub scope: TokenScope,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -37,7 +83,7 @@ impl Db {
     /// (and so its tokens) runs only now and then.
     pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<Authed>> {
         let digest = secret::digest(token);
-        let sql = "SELECT t.id, t.user_name, u.admin FROM tokens t \
+        let sql = "SELECT t.id, t.user_name, u.admin, t.scope FROM tokens t \
                    JOIN users u ON u.name = t.user_name \
                    LEFT JOIN sessions s ON s.id = t.session \
                    WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2) \
@@ -101,11 +147,12 @@ impl Db {
         Ok((token, id))
     }
 
-    /// A token the signed-in `session` authorized for the CLI: an hour at most, revoked with
-    /// the session. Returns the clear text and the token's id.
+    /// A token the signed-in `session` authorized for the CLI, for the `scope` its user approved:
+    /// an hour at most, revoked with the session. Returns the clear text and the token's id.
     pub async fn mint_session_token(
         &self,
         session: &Session,
+        scope: TokenScope,
         audit: AuditEntry,
     ) -> Result<(String, String)> {
         let now = audit.at;
@@ -116,8 +163,8 @@ impl Db {
         write_tx!(self, tx, {
             // The session may have ended since it was checked: then nothing is minted.
             let inserted = sqlx::query(
-                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires, session) \
-                 SELECT $1, $2, user_name, NULL, 'login', $3, $4, id FROM sessions \
+                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires, session, scope) \
+                 SELECT $1, $2, user_name, NULL, 'login', $3, $4, id, $6 FROM sessions \
                  WHERE id = $5 AND expires > $3",
             )
             .bind(&id)
@@ -125,6 +172,7 @@ impl Db {
             .bind(now)
             .bind(now + LOGIN_TOKEN_SECS)
             .bind(&session.id)
+            .bind(scope.stored())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -259,7 +307,11 @@ mod tests {
         let now = jiff::Timestamp::now().as_second();
         let session = db.session(&cookie, now).await.expect("read").expect("live");
         let (token, _) = db
-            .mint_session_token(&session, AuditEntry::new(AuditEvent::Login, "test"))
+            .mint_session_token(
+                &session,
+                TokenScope::Tenant,
+                AuditEntry::new(AuditEvent::Login, "test"),
+            )
             .await
             .expect("mint");
         assert!(db.authenticate(&token, now).await.expect("auth").is_some());
@@ -275,6 +327,55 @@ mod tests {
             db.authenticate(&token, now).await.expect("auth").is_none(),
             "the token outlived its session"
         );
+        db.close().await;
+    }
+
+    /// A login token carries the access its user approved; an API token carries none, so all
+    /// its user's rights.
+    #[tokio::test]
+    async fn a_login_token_keeps_the_scope_approved_and_an_api_token_has_none() {
+        let (_dir, db) = open_temp().await;
+        db.upsert_user(
+            "root",
+            true,
+            &[],
+            AuditEntry::new(AuditEvent::UserAdd, "test"),
+        )
+        .await
+        .expect("user");
+        let (cookie, _, _) = db
+            .create_session("root", 600, AuditEntry::new(AuditEvent::WebSignIn, "test"))
+            .await
+            .expect("session");
+        let now = jiff::Timestamp::now().as_second();
+        let session = db.session(&cookie, now).await.expect("read").expect("live");
+        for scope in [TokenScope::Tenant, TokenScope::Admin] {
+            let (token, _) = db
+                .mint_session_token(&session, scope, AuditEntry::new(AuditEvent::Login, "test"))
+                .await
+                .expect("mint");
+            let who = db
+                .authenticate(&token, now)
+                .await
+                .expect("auth")
+                .expect("valid");
+            assert_eq!((who.scope, who.admin), (scope, true));
+        }
+        let (token, _) = db
+            .create_token(
+                "root",
+                None,
+                AuditEntry::new(AuditEvent::TokenCreate, "test"),
+            )
+            .await
+            .expect("token");
+        let who = db
+            .authenticate(&token, now)
+            .await
+            .expect("auth")
+            .expect("valid");
+        assert_eq!(who.scope, TokenScope::Full);
+        assert_eq!(TokenScope::from(Some("other".into())), TokenScope::Tenant);
         db.close().await;
     }
 }

@@ -10,7 +10,7 @@ use jit_wire::paths;
 use super::rules::{MAX_SESSION_SECS, clamp_session};
 use super::{Error, Result};
 use crate::aws::{Signin, Sts};
-use crate::db::{AuditEntry, AuditEvent, Authed, Db, K8sCluster, Session, Tenant};
+use crate::db::{AuditEntry, AuditEvent, Authed, Db, K8sCluster, Session, Tenant, TokenScope};
 
 /// What a vend needs: the database for the rules and the trail, STS for the keys, the sign-in
 /// endpoint for the console URL.
@@ -26,6 +26,8 @@ pub struct Vendor<'a> {
 pub struct Asker<'a> {
     pub user: &'a str,
     pub admin: bool,
+    /// What the token was made for; a browser session has its user's full rights.
+    pub scope: TokenScope,
     pub via: Via<'a>,
 }
 
@@ -43,6 +45,7 @@ impl<'a> From<&'a Authed> for Asker<'a> {
         Asker {
             user: &who.user,
             admin: who.admin,
+            scope: who.scope,
             via: Via::Token(&who.token_id),
         }
     }
@@ -53,6 +56,7 @@ impl<'a> From<&'a Session> for Asker<'a> {
         Asker {
             user: &s.user,
             admin: s.admin,
+            scope: TokenScope::Full,
             via: Via::Session(&s.id),
         }
     }
@@ -114,6 +118,67 @@ impl AdminRole {
     }
 }
 
+/// Why an asker may not have what needs admin rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AdminRefusal {
+    /// The user is no admin.
+    NotAdmin,
+    /// An admin's CLI login that the admin approved for tenant access only.
+    TenantLogin,
+}
+
+/// The one rule for everything that needs admin rights (the admin and duplo-ops roles, a plan's
+/// cluster): the user is an admin, and a login token was approved for admin access. A login
+/// approved for tenant access gets what a tenant login gets and no more; admin approval, an API
+/// token and a browser session carry all the user's rights.
+fn admin_refusal(who: &Asker<'_>) -> Option<AdminRefusal> {
+    if !who.admin {
+        Some(AdminRefusal::NotAdmin)
+    } else if who.scope == TokenScope::Tenant {
+        Some(AdminRefusal::TenantLogin)
+    } else {
+        None
+    }
+}
+
+/// [`admin_refusal`] applied before anything that needs admin rights. Refusing an admin's
+/// tenant-access login goes in the trail as `refused`, with the reason, for `scope` (best
+/// effort: the asker is refused either way).
+async fn need_admin(
+    db: &Db,
+    who: Asker<'_>,
+    client: Option<String>,
+    refused: AuditEvent,
+    scope: &str,
+) -> Result<()> {
+    match admin_refusal(&who) {
+        None => Ok(()),
+        Some(AdminRefusal::NotAdmin) => Err(Error::Forbidden("Forbidden".into())),
+        Some(AdminRefusal::TenantLogin) => {
+            let mut audit = AuditEntry::new(refused, who.user).user(who.user);
+            audit.client = client;
+            audit.scope = Some(scope.into());
+            if let Via::Token(id) = who.via {
+                audit.token_id = Some(id.into());
+            }
+            audit.detail = Some(format!(
+                "a CLI login approved for tenant access, not admin{}",
+                who.via_detail()
+            ));
+            if let Err(e) = db.audit(&audit).await {
+                tracing::error!(
+                    "cannot record a refused vend: {}",
+                    crate::log::escape(&format!("{e:#}"))
+                );
+            }
+            Err(Error::Forbidden(
+                "Forbidden: this login was approved for tenant access only; log in with admin access"
+                    .into(),
+            ))
+        }
+    }
+}
+
 fn unreadable(e: anyhow::Error) -> Error {
     Error::Failed(e.context("portal state unreadable"))
 }
@@ -155,9 +220,14 @@ pub async fn admin(
     client: Option<String>,
     role: AdminRole,
 ) -> Result<AwsResponse> {
-    if !who.admin {
-        return Err(Error::Forbidden("Forbidden".into()));
-    }
+    need_admin(
+        v.db,
+        who,
+        client.clone(),
+        AuditEvent::VendRefused,
+        role.as_str(),
+    )
+    .await?;
     let settings = v.db.settings().await.map_err(unreadable)?;
     let arn = match role {
         AdminRole::Admin => settings.admin_role_arn,
@@ -271,9 +341,15 @@ pub async fn k8s_plan(
     client: Option<String>,
     plan: &str,
 ) -> Result<ClusterConfig> {
-    if !who.admin {
-        return Err(Error::Forbidden("Forbidden".into()));
-    }
+    let scope = format!("plan {plan}");
+    need_admin(
+        v.db,
+        who,
+        client.clone(),
+        AuditEvent::K8sVendRefused,
+        &scope,
+    )
+    .await?;
     let tenants = v.db.list_tenants().await.map_err(unreadable)?;
     let settings = v.db.settings().await.map_err(unreadable)?;
     let cluster = tenants
@@ -289,7 +365,6 @@ pub async fn k8s_plan(
         .admin_role_arn
         .ok_or_else(|| Error::NotFound("no admin role configured".into()))?;
     let secs = clamp_session(settings.admin_session_secs, MAX_SESSION_SECS);
-    let scope = format!("plan {plan}");
     k8s_vend(v, who, client, &scope, &role, secs, &cluster).await
 }
 
@@ -337,4 +412,137 @@ async fn k8s_vend(
         certificate_authority_data_base64: Some(cluster.ca.clone().unwrap_or_default()),
         last_token_refresh_time: Some(jit_wire::time::rfc3339(refresh)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn asker(admin: bool, scope: TokenScope) -> Asker<'static> {
+        Asker {
+            user: "root",
+            admin,
+            scope,
+            via: Via::Token("tok_test"),
+        }
+    }
+
+    #[test]
+    fn admin_rights_need_an_admin_and_for_a_login_admin_approval() {
+        use AdminRefusal::{NotAdmin, TenantLogin};
+        use TokenScope::{Admin, Full, Tenant};
+        for (admin, scope, refusal) in [
+            (true, Full, None),
+            (true, Admin, None),
+            (true, Tenant, Some(TenantLogin)),
+            (false, Full, Some(NotAdmin)),
+            (false, Admin, Some(NotAdmin)),
+            (false, Tenant, Some(NotAdmin)),
+        ] {
+            assert_eq!(
+                admin_refusal(&asker(admin, scope)),
+                refusal,
+                "admin {admin}, {scope:?}"
+            );
+        }
+        let session = Session {
+            id: "ses_test".into(),
+            user: "root".into(),
+            csrf: String::new(),
+            admin: true,
+        };
+        assert_eq!(
+            admin_refusal(&Asker::from(&session)),
+            None,
+            "a browser session has its user's rights"
+        );
+    }
+
+    /// Both admin doors go through the rule: a tenant-access login is refused, and the refusal
+    /// is in the trail with its reason, before STS or the settings are asked; admin approval
+    /// gets past the rule (to "no role configured", in this empty portal).
+    #[tokio::test]
+    async fn a_tenant_login_is_refused_admin_roles_and_plans_and_the_trail_says_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.db");
+        let db = Db::open(path.to_str().expect("utf8")).await.expect("open");
+        // Nothing listens here: a call to STS or the sign-in endpoint would fail, not hang.
+        let sts = Sts::with_keys(
+            Some("http://127.0.0.1:9".into()),
+            "eu-west-1".into(),
+            "AKIAEXAMPLE000000000",
+            "secret",
+            false,
+        );
+        let signin =
+            Signin::new("http://127.0.0.1:9".into(), Duration::from_secs(1)).expect("signin");
+        let v = Vendor {
+            db: &db,
+            sts: &sts,
+            signin: &signin,
+        };
+        let tenant = asker(true, TokenScope::Tenant);
+        let refused = admin(v, tenant, Some("10.0.0.1".into()), AdminRole::Admin).await;
+        assert!(
+            matches!(&refused, Err(Error::Forbidden(m)) if m.contains("tenant access only")),
+            "{:?}",
+            refused.err()
+        );
+        let refused = k8s_plan(v, tenant, None, "prod").await;
+        assert!(
+            matches!(refused, Err(Error::Forbidden(_))),
+            "{:?}",
+            refused.err()
+        );
+
+        let rows = db
+            .audit_find(Some("root"), None, None, 10)
+            .await
+            .expect("trail");
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| (r.event.as_str(), r.scope.as_deref(), r.token_id.as_deref()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("vend refused", Some("admin"), Some("tok_test")),
+                ("k8s vend refused", Some("plan prod"), Some("tok_test")),
+            ]
+        );
+        let detail = db
+            .audit_find(None, Some("vend refused"), None, 1)
+            .await
+            .expect("trail");
+        assert!(
+            detail[0]
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("approved for tenant access")),
+            "{:?}",
+            detail[0].detail
+        );
+
+        for scope in [TokenScope::Admin, TokenScope::Full] {
+            let past = admin(v, asker(true, scope), None, AdminRole::DuploOps).await;
+            assert!(
+                matches!(&past, Err(Error::NotFound(m)) if m.contains("no duplo-ops role")),
+                "{scope:?}: {:?}",
+                past.err()
+            );
+        }
+        let not_admin = admin(v, asker(false, TokenScope::Full), None, AdminRole::Admin).await;
+        assert!(matches!(not_admin, Err(Error::Forbidden(_))));
+        assert_eq!(
+            db.audit_find(None, None, None, 10)
+                .await
+                .expect("trail")
+                .len(),
+            2,
+            "only the tenant login's refusals are recorded"
+        );
+        db.close().await;
+    }
 }

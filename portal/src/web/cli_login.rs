@@ -16,7 +16,7 @@ use super::extract::{csrf_ok, csrf_refused, current, last, maybe_last, sign_in_f
 use super::{
     Chrome, ConnectsToLoopback, PageError, PageResult, internal, message, render, see_other,
 };
-use crate::db::{AuditEntry, AuditEvent, Session};
+use crate::db::{AuditEntry, AuditEvent, Session, TokenScope};
 use crate::state::{ClientIp, Shared, with_who};
 
 /// What the CLI's login URL carries (docs/protocol.md §2), and the page's form with it.
@@ -214,7 +214,9 @@ async fn cli_login_submit(
     let mut audit = AuditEntry::new(AuditEvent::Login, &session.user).user(&session.user);
     audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
     audit.client = client;
-    match app.db.mint_session_token(&session, audit).await {
+    // The token may do only what the user approved here (docs/protocol.md §11).
+    let scope = TokenScope::of_login(admin);
+    match app.db.mint_session_token(&session, scope, audit).await {
         Ok((minted, _)) => Ok(with_who(
             handoff(&session, port, admin, state, &minted),
             &session.user,

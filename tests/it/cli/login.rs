@@ -218,3 +218,45 @@ fn concurrent_logins_for_one_host_open_one_browser() {
     );
     assert_eq!(stand_in.cred_calls(), 2, "one fetch per scope");
 }
+
+/// A tenant login's cached token is not reused for admin credentials: `jit portal` scopes a
+/// login token to what its user approved, so `--admin` opens an admin login (`isAdmin=true`),
+/// whose token then serves tenant requests too, without a browser.
+#[test]
+fn a_cached_tenant_login_is_not_reused_for_admin_and_an_admin_login_serves_both() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    let (child, login) = sb.aws().tenant("dev01").host(&stand_in.url).start_login();
+    assert!(!login.query_pairs().any(|(k, _)| k == "isAdmin"));
+    let base = format!("http://127.0.0.1:{}", port(&login));
+    let resp = http()
+        .get(format!("{base}/?t={}", stand_in.admin_token))
+        .send()
+        .expect("tenant login");
+    assert_eq!(resp.status(), 302);
+    finish(child.wait_with_output().expect("wait")).ok();
+
+    let (child, login) = sb.aws().admin().host(&stand_in.url).start_login();
+    assert!(
+        login
+            .query_pairs()
+            .any(|(k, v)| k == "isAdmin" && v == "true"),
+        "{login}"
+    );
+    let base = format!("http://127.0.0.1:{}", port(&login));
+    let resp = http()
+        .get(format!("{base}/?t={}", stand_in.admin_token))
+        .send()
+        .expect("admin login");
+    assert_eq!(resp.status(), 302);
+    finish(child.wait_with_output().expect("wait")).ok();
+    assert_eq!(stand_in.count("v3/admin/aws/jitAccess/admin"), 1);
+
+    for jit in [
+        sb.aws().tenant("prod01").host(&stand_in.url),
+        sb.aws().duplo_ops().host(&stand_in.url),
+    ] {
+        let run = jit.interactive().ok();
+        assert!(!run.stderr.contains("verify-token"), "{}", run.stderr);
+    }
+}

@@ -253,6 +253,131 @@ fn jit_aws_interactive_signs_in_in_chromium_then_authorizes_or_cancels() {
     assert_no_secrets(&portal.log(), "the portal's log");
 }
 
+/// The portal token a real `jit` cached after its browser login (the sandbox's one host).
+#[track_caller]
+fn cached_portal_token(sb: &Sandbox) -> String {
+    let entry = std::fs::read_dir(sb.cache_dir())
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(",duplo-creds.json"))
+        .expect("token cache entry");
+    let entry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(entry).expect("read")).expect("json");
+    entry["DuploToken"]
+        .as_str()
+        .expect("DuploToken")
+        .to_string()
+}
+
+/// An admin who approves tenant access on the CLI-login page gives `jit` a token for tenant
+/// access only: the admin routes answer it 403 and the trail says why. `jit aws --admin` then
+/// opens an admin login instead of reusing it, and that login's token vends admin keys.
+#[test]
+fn an_admin_login_approved_for_tenant_access_gets_no_admin_keys_in_chromium() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let u = &portal.url;
+    let (child, url) = sb.aws().tenant("dev01").host(u).start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    let ask = seen["ask"].as_str().expect("ask");
+    assert!(ask.contains("tenant access as root"), "{ask}");
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    let creds = finish(child.wait_with_output().expect("jit")).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+
+    let tenant_login = cached_portal_token(&sb);
+    register_secret(&tenant_login);
+    for path in [
+        "/v3/admin/aws/jitAccess/admin",
+        "/v3/admin/aws/jitAccess/duplo-ops",
+        "/v3/admin/plans/default/k8sConfig",
+    ] {
+        let (status, body) = get(&format!("{u}{path}"), &tenant_login);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(
+            body.as_str()
+                .is_some_and(|m| m.contains("approved for tenant access only")),
+            "{path}: {body}"
+        );
+    }
+    let (tenants, _) = get(&format!("{u}/admin/GetTenantsForUser"), &tenant_login);
+    assert_eq!(tenants, 200, "tenant access still works");
+    let trail = admin(&sb, &["audit", "--user", "root"]);
+    let refused: Vec<&str> = trail
+        .lines()
+        .filter(|l| l.contains("\tvend refused\t") || l.contains("\tk8s vend refused\t"))
+        .collect();
+    assert_eq!(refused.len(), 3, "{trail}");
+    for line in &refused {
+        assert!(
+            line.contains("a CLI login approved for tenant access, not admin")
+                && line.contains("\ttok_"),
+            "{line}"
+        );
+    }
+    assert!(
+        refused[0].contains("\tadmin\t")
+            && refused[1].contains("\tduplo-ops\t")
+            && refused[2].contains("\tplan default\t"),
+        "{trail}"
+    );
+    assert_eq!(
+        audited(&sb, "root", "vend"),
+        1,
+        "only the tenant vend: {trail}"
+    );
+
+    // `jit aws --admin` after the tenant login: a fresh admin login, not the cached token.
+    let (child, url) = sb.aws().admin().host(u).start_login();
+    assert!(
+        url.query_pairs()
+            .any(|(k, v)| k == "isAdmin" && v == "true"),
+        "{url}"
+    );
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    let ask = seen["ask"].as_str().expect("ask");
+    assert!(ask.contains("admin access as root"), "{ask}");
+    let creds = finish(child.wait_with_output().expect("jit")).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    let key = creds["AccessKeyId"].as_str().expect("key");
+    assert!(key.starts_with("ASIA"), "{creds}");
+    let trail = admin(&sb, &["audit", "--user", "root", "--event", "vend"]);
+    assert!(
+        trail
+            .lines()
+            .any(|l| l.contains("\tadmin\t") && l.contains(&format!("key {key}"))),
+        "the admin login vended admin keys: {trail}"
+    );
+    let admin_login = cached_portal_token(&sb);
+    register_secret(&admin_login);
+    assert_ne!(admin_login, tenant_login);
+    assert_eq!(
+        validity(&format!("{u}/v3/admin/aws/jitAccess/admin"), &admin_login),
+        43200
+    );
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
 /// Forms auto-submitted from other origins change nothing for a signed-in victim.
 #[test]
 fn forms_posted_from_other_origins_neither_sign_out_nor_authorize() {
