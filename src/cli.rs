@@ -195,7 +195,11 @@ pub struct K8sArgs {
 #[command(after_long_help = "Examples:
   jit kubeconfig dev                  # merge into $KUBECONFIG or ~/.kube/config; other entries kept
   jit kubeconfig ops --plan default   # an admin environment names the plan of its cluster
-  jit kubeconfig dev --print          # a kubeconfig with just this context, on stdout")]
+  jit kubeconfig dev --print          # a kubeconfig with just this context, on stdout
+
+The context runs this jit by its absolute path (as found on PATH, else as running), so GUIs
+started outside a shell (Lens, k9s from a launcher, kubeterm) find it too; --bare-command writes
+`command: jit` instead.")]
 pub struct KubeconfigArgs {
     /// Environment name (a tenant environment, or an admin one with --plan)
     #[arg(value_name = "ENV", add = clap_complete::engine::ArgValueCompleter::new(complete_env))]
@@ -212,6 +216,10 @@ pub struct KubeconfigArgs {
     /// The kubeconfig to write (default: the first of $KUBECONFIG, else ~/.kube/config)
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
+    /// Write `command: jit`, for kubectl to find on its PATH, instead of the absolute path of
+    /// this jit (which Kubernetes GUIs started outside a shell need); for binaries that move
+    #[arg(long)]
+    pub bare_command: bool,
 }
 
 /// Pick credentials by environment name, or by portal flags as `jit aws` takes them.
