@@ -361,10 +361,33 @@ pub struct EnvArgs {
 #[command(after_long_help = "Examples:
   jit console prod                   # opens a browser when stdout is a terminal, else prints
   jit console prod --copy            # paste it into the browser profile you want
-  jit console prod --destination https://us-east-1.console.aws.amazon.com/ec2/home")]
+  jit console prod --destination https://us-east-1.console.aws.amazon.com/ec2/home
+  jit console prod staging dev --container     # each in its own Firefox container
+  jit console prod staging --browser-profile   # each in its own Chromium profile
+
+A browser holds one console session per profile: signing in to a second account signs the
+first out. --container opens the console in a Firefox container named after the environment,
+through the \"Open external links in a container\" extension (ext+container: URLs); the page it
+opens is a one-time loopback address, never the sign-in URL. --browser-profile runs the first
+Chromium-family browser on PATH with its own profile under <data dir>/jit/browser-profiles/ENV,
+given the path of a private page. `console = \"container\"|\"profile\"|\"default\"` in an
+environment makes either the default; container_color, container_icon and browser set the rest.
+Several environments are fetched in parallel; one that fails is reported and the others open.")]
 pub struct ConsoleArgs {
     #[command(flatten)]
     pub select: EnvSelect,
+
+    /// More environments, each opened in its own container or profile
+    #[arg(value_name = "ENV", conflicts_with_all = ["print", "copy", "destination"])]
+    pub more: Vec<String>,
+
+    /// Open in a Firefox container named after the environment
+    #[arg(long, conflicts_with_all = ["print", "copy", "browser_profile"])]
+    pub container: bool,
+
+    /// Open in a Chromium-family browser with a profile of the environment's own
+    #[arg(long, conflicts_with_all = ["print", "copy"])]
+    pub browser_profile: bool,
 
     /// Print the URL to stdout (default when stdout is not a terminal, and when no browser can
     /// be opened)

@@ -46,6 +46,18 @@ pub struct EnvConfig {
     /// `jit exec` serves credentials on loopback that the child's SDKs renew (`--server`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub server: bool,
+    /// How `jit console` opens this environment: `container`, `profile` or `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<crate::browser::Mode>,
+    /// The Firefox container's colour and icon (`console = "container"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_icon: Option<String>,
+    /// The browser for a container (default firefox) or a profile (default the first Chromium
+    /// on PATH): a name on PATH or a path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
 }
 
 /// `auth = "interactive"` (a browser login) or `"token"` (from `token_file`, `token_env`,
@@ -97,6 +109,22 @@ impl EnvConfig {
             );
         }
         crate::host::Host::parse(&self.host).with_context(|| format!("environment '{name}'"))?;
+        if let Some(c) = &self.container_color
+            && !crate::browser::COLORS.contains(&c.as_str())
+        {
+            bail!(
+                "environment '{name}': container_color must be one of {}",
+                crate::browser::COLORS.join(", ")
+            );
+        }
+        if let Some(i) = &self.container_icon
+            && !crate::browser::ICONS.contains(&i.as_str())
+        {
+            bail!(
+                "environment '{name}': container_icon must be one of {}",
+                crate::browser::ICONS.join(", ")
+            );
+        }
         Ok(())
     }
 }
