@@ -96,7 +96,7 @@ impl Partition {
 
     /// `region` when it belongs to this partition, else the partition's home region (empty
     /// stays empty in the commercial partition, whose console has a global page).
-    pub fn region_in<'a>(self, region: &'a str) -> &'a str {
+    pub fn region_in(self, region: &str) -> &str {
         if Partition::of_region(region) == self && (!region.is_empty() || self == Partition::Aws) {
             region
         } else {
