@@ -15,32 +15,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::http::Reply;
 use crate::listener::Listener;
 
-/// Container colours and icons the extension (and Firefox) know.
-pub const COLORS: &[&str] = &[
-    "blue",
-    "turquoise",
-    "green",
-    "yellow",
-    "orange",
-    "red",
-    "pink",
-    "purple",
-];
-pub const ICONS: &[&str] = &[
-    "fingerprint",
-    "briefcase",
-    "dollar",
-    "cart",
-    "circle",
-    "gift",
-    "vacation",
-    "food",
-    "fruit",
-    "pet",
-    "tree",
-    "chill",
-    "fence",
-];
+pub use crate::config::{COLORS, ConsoleMode as Mode, ICONS};
+
 /// Chromium-family browsers, in the order looked for on PATH.
 const CHROMIUMS: &[&str] = &[
     "google-chrome",
@@ -52,18 +28,6 @@ const CHROMIUMS: &[&str] = &[
 ];
 /// How long a container's one-time page waits for Firefox to fetch it.
 const FETCH_WAIT: Duration = Duration::from_secs(60);
-
-/// How an environment's console opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// The default browser, as `--open` does.
-    Default,
-    /// A Firefox container named after the environment.
-    Container,
-    /// A Chromium profile of the environment's own.
-    Profile,
-}
 
 /// What a container looks like: its colour and icon (the extension creates it on first use).
 pub struct Look {

@@ -48,7 +48,7 @@ pub struct EnvConfig {
     pub server: bool,
     /// How `jit console` opens this environment: `container`, `profile` or `default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub console: Option<crate::browser::Mode>,
+    pub console: Option<ConsoleMode>,
     /// The Firefox container's colour and icon (`console = "container"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_color: Option<String>,
@@ -58,6 +58,44 @@ pub struct EnvConfig {
     /// on PATH): a name on PATH or a path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<String>,
+}
+
+/// Container colours and icons the extension (and Firefox) know.
+pub const COLORS: &[&str] = &[
+    "blue",
+    "turquoise",
+    "green",
+    "yellow",
+    "orange",
+    "red",
+    "pink",
+    "purple",
+];
+pub const ICONS: &[&str] = &[
+    "fingerprint",
+    "briefcase",
+    "dollar",
+    "cart",
+    "circle",
+    "gift",
+    "vacation",
+    "food",
+    "fruit",
+    "pet",
+    "tree",
+    "chill",
+    "fence",
+];
+/// How an environment's console opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMode {
+    /// The default browser, as `--open` does.
+    Default,
+    /// A Firefox container named after the environment.
+    Container,
+    /// A Chromium profile of the environment's own.
+    Profile,
 }
 
 /// `auth = "interactive"` (a browser login) or `"token"` (from `token_file`, `token_env`,
@@ -110,19 +148,19 @@ impl EnvConfig {
         }
         crate::host::Host::parse(&self.host).with_context(|| format!("environment '{name}'"))?;
         if let Some(c) = &self.container_color
-            && !crate::browser::COLORS.contains(&c.as_str())
+            && !COLORS.contains(&c.as_str())
         {
             bail!(
                 "environment '{name}': container_color must be one of {}",
-                crate::browser::COLORS.join(", ")
+                COLORS.join(", ")
             );
         }
         if let Some(i) = &self.container_icon
-            && !crate::browser::ICONS.contains(&i.as_str())
+            && !ICONS.contains(&i.as_str())
         {
             bail!(
                 "environment '{name}': container_icon must be one of {}",
-                crate::browser::ICONS.join(", ")
+                ICONS.join(", ")
             );
         }
         Ok(())
