@@ -195,7 +195,11 @@ pub struct K8sArgs {
 #[command(after_long_help = "Examples:
   jit kubeconfig dev                  # merge into $KUBECONFIG or ~/.kube/config; other entries kept
   jit kubeconfig ops --plan default   # an admin environment names the plan of its cluster
-  jit kubeconfig dev --print          # a kubeconfig with just this context, on stdout")]
+  jit kubeconfig dev --print          # a kubeconfig with just this context, on stdout
+
+The context runs this jit by its absolute path (as found on PATH, else as running), so GUIs
+started outside a shell (Lens, k9s from a launcher, kubeterm) find it too; --bare-command writes
+`command: jit` instead.")]
 pub struct KubeconfigArgs {
     /// Environment name (a tenant environment, or an admin one with --plan)
     #[arg(value_name = "ENV", add = clap_complete::engine::ArgValueCompleter::new(complete_env))]
@@ -212,6 +216,10 @@ pub struct KubeconfigArgs {
     /// The kubeconfig to write (default: the first of $KUBECONFIG, else ~/.kube/config)
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
+    /// Write `command: jit`, for kubectl to find on its PATH, instead of the absolute path of
+    /// this jit (which Kubernetes GUIs started outside a shell need); for binaries that move
+    #[arg(long)]
+    pub bare_command: bool,
 }
 
 /// Pick credentials by environment name, or by portal flags as `jit aws` takes them.
@@ -353,10 +361,33 @@ pub struct EnvArgs {
 #[command(after_long_help = "Examples:
   jit console prod                   # opens a browser when stdout is a terminal, else prints
   jit console prod --copy            # paste it into the browser profile you want
-  jit console prod --destination https://us-east-1.console.aws.amazon.com/ec2/home")]
+  jit console prod --destination https://us-east-1.console.aws.amazon.com/ec2/home
+  jit console prod staging dev --container     # each in its own Firefox container
+  jit console prod staging --browser-profile   # each in its own Chromium profile
+
+A browser holds one console session per profile: signing in to a second account signs the
+first out. --container opens the console in a Firefox container named after the environment,
+through the \"Open external links in a container\" extension (ext+container: URLs); the page it
+opens is a one-time loopback address, never the sign-in URL. --browser-profile runs the first
+Chromium-family browser on PATH with its own profile under <data dir>/jit/browser-profiles/ENV,
+given the path of a private page. `console = \"container\"|\"profile\"|\"default\"` in an
+environment makes either the default; container_color, container_icon and browser set the rest.
+Several environments are fetched in parallel; one that fails is reported and the others open.")]
 pub struct ConsoleArgs {
     #[command(flatten)]
     pub select: EnvSelect,
+
+    /// More environments, each opened in its own container or profile
+    #[arg(value_name = "ENV", conflicts_with_all = ["print", "copy", "destination"])]
+    pub more: Vec<String>,
+
+    /// Open in a Firefox container named after the environment
+    #[arg(long, conflicts_with_all = ["print", "copy", "browser_profile"])]
+    pub container: bool,
+
+    /// Open in a Chromium-family browser with a profile of the environment's own
+    #[arg(long, conflicts_with_all = ["print", "copy"])]
+    pub browser_profile: bool,
 
     /// Print the URL to stdout (default when stdout is not a terminal, and when no browser can
     /// be opened)

@@ -46,6 +46,56 @@ pub struct EnvConfig {
     /// `jit exec` serves credentials on loopback that the child's SDKs renew (`--server`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub server: bool,
+    /// How `jit console` opens this environment: `container`, `profile` or `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleMode>,
+    /// The Firefox container's colour and icon (`console = "container"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_icon: Option<String>,
+    /// The browser for a container (default firefox) or a profile (default the first Chromium
+    /// on PATH): a name on PATH or a path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+}
+
+/// Container colours and icons the extension (and Firefox) know.
+pub const COLORS: &[&str] = &[
+    "blue",
+    "turquoise",
+    "green",
+    "yellow",
+    "orange",
+    "red",
+    "pink",
+    "purple",
+];
+pub const ICONS: &[&str] = &[
+    "fingerprint",
+    "briefcase",
+    "dollar",
+    "cart",
+    "circle",
+    "gift",
+    "vacation",
+    "food",
+    "fruit",
+    "pet",
+    "tree",
+    "chill",
+    "fence",
+];
+/// How an environment's console opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMode {
+    /// The default browser, as `--open` does.
+    Default,
+    /// A Firefox container named after the environment.
+    Container,
+    /// A Chromium profile of the environment's own.
+    Profile,
 }
 
 /// `auth = "interactive"` (a browser login) or `"token"` (from `token_file`, `token_env`,
@@ -97,6 +147,22 @@ impl EnvConfig {
             );
         }
         crate::host::Host::parse(&self.host).with_context(|| format!("environment '{name}'"))?;
+        if let Some(c) = &self.container_color
+            && !COLORS.contains(&c.as_str())
+        {
+            bail!(
+                "environment '{name}': container_color must be one of {}",
+                COLORS.join(", ")
+            );
+        }
+        if let Some(i) = &self.container_icon
+            && !ICONS.contains(&i.as_str())
+        {
+            bail!(
+                "environment '{name}': container_icon must be one of {}",
+                ICONS.join(", ")
+            );
+        }
         Ok(())
     }
 }

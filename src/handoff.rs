@@ -29,13 +29,35 @@ const CLIPBOARDS: &[(&str, &[&str])] = &[
     ("clip.exe", &[]),
 ];
 
-/// Open `url` in the default browser by way of a private (0600) page that redirects to it.
-/// The error says why no browser could be opened, and never quotes the URL.
-pub fn open_in_browser(url: &str) -> Result<()> {
+/// A private (0600) page that redirects to `url`, removed after its lifetime: its path can go on
+/// a command line where the URL cannot.
+pub fn private_page(url: &str) -> Result<PathBuf> {
     let dir = page_dir()?;
     sweep(&dir);
     let page = write_page(&dir, url)?;
     remove_later(&page);
+    Ok(page)
+}
+
+/// Run a browser (its argv carries no secret) detached in its own process group, without our
+/// secrets in its environment: Ok once it exits 0 or is still running after a moment.
+pub fn launch(program: &Path, args: &[std::ffi::OsString]) -> Result<()> {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match run_briefly(cmd) {
+        Ok(()) => Ok(()),
+        Err(None) => bail!("{} not found", program.display()),
+        Err(Some(why)) => bail!("{} {why}", program.display()),
+    }
+}
+
+/// Open `url` in the default browser by way of a private (0600) page that redirects to it.
+/// The error says why no browser could be opened, and never quotes the URL.
+pub fn open_in_browser(url: &str) -> Result<()> {
+    let page = private_page(url)?;
     let mut failures = Vec::new();
     for mut cmd in open::commands(&page) {
         let name = cmd.get_program().to_string_lossy().into_owned();
@@ -181,7 +203,7 @@ fn write_page(dir: &Path, url: &str) -> Result<PathBuf> {
 
 /// A page that sends the browser on to `url` at once (script, else meta refresh, else a link)
 /// and tells no one where it came from.
-fn redirect_page(url: &str) -> String {
+pub fn redirect_page(url: &str) -> String {
     let attr: String = url
         .chars()
         .map(|c| match c {

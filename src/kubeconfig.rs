@@ -1,6 +1,7 @@
-//! Writing one context into a kubeconfig: a cluster, a user whose exec plugin runs `jit k8s`, and
-//! a context joining them, merged by name into the file without touching any other entry (as
-//! `aws eks update-kubeconfig` does). Running it again changes nothing.
+//! Writing one context into a kubeconfig: a cluster, a user whose exec plugin runs `jit k8s` (by
+//! jit's absolute path, so GUIs started without a shell's PATH find it), and a context joining
+//! them, merged by name into the file without touching any other entry (as `aws eks
+//! update-kubeconfig` does). Running it again changes nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -9,12 +10,33 @@ use yaml_serde::{Mapping, Value};
 
 use crate::k8s::ExecCredential;
 
-/// What one context needs: the names, the cluster as the portal described it, and the argv of
-/// `jit k8s` that logs in the same way as the environment.
+/// What one context needs: the names, the cluster as the portal described it, the program
+/// kubectl runs (jit's absolute path, or `jit`) and the argv of `jit k8s` that logs in the same
+/// way as the environment.
 pub struct KubeContext {
     pub name: String,
     pub credential: ExecCredential,
+    pub command: String,
     pub args: Vec<String>,
+}
+
+/// The jit that is running, by a path that needs no PATH: the `jit` on PATH when it is this very
+/// file (a package manager's stable link, kept across upgrades), else the running executable.
+pub fn own_command() -> Result<String> {
+    let exe = std::env::current_exe().context("cannot find the running jit's path")?;
+    let same = |p: &Path| {
+        let (Ok(a), Ok(b)) = (std::fs::canonicalize(p), std::fs::canonicalize(&exe)) else {
+            return false;
+        };
+        a == b
+    };
+    let path = match which::which("jit") {
+        Ok(found) if found.is_absolute() && same(&found) => found,
+        _ => exe,
+    };
+    path.into_os_string()
+        .into_string()
+        .map_err(|_| anyhow!("the running jit's path is not UTF-8"))
 }
 
 /// `$KUBECONFIG`'s first path (kubectl writes there too), else `~/.kube/config`.
@@ -58,7 +80,7 @@ fn cluster(ctx: &KubeContext) -> Value {
 fn user(ctx: &KubeContext) -> Value {
     let mut exec = Mapping::new();
     exec.insert(s("apiVersion"), s("client.authentication.k8s.io/v1beta1"));
-    exec.insert(s("command"), s("jit"));
+    exec.insert(s("command"), s(&ctx.command));
     exec.insert(
         s("args"),
         Value::Sequence(ctx.args.iter().map(|a| s(a)).collect()),
@@ -151,6 +173,7 @@ mod tests {
         KubeContext {
             name: name.into(),
             credential,
+            command: "/opt/jit/bin/jit".into(),
             args: vec!["k8s".into(), "--tenant".into(), "dev01".into()],
         }
     }
@@ -174,6 +197,10 @@ mod tests {
         assert_eq!(doc["users"][0]["user"]["token"], "secret");
         assert_eq!(doc["current-context"], "dev");
         assert_eq!(doc["users"][1]["user"]["exec"]["args"][2], "dev01");
+        assert_eq!(
+            doc["users"][1]["user"]["exec"]["command"],
+            "/opt/jit/bin/jit"
+        );
         // Updating replaces in place.
         let updated = merge(&once, &ctx("dev", None)).expect("merge");
         let doc: Value = yaml_serde::from_str(&updated).expect("yaml");

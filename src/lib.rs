@@ -4,6 +4,7 @@
 pub mod api;
 pub mod argv;
 pub mod atomic;
+pub mod browser;
 pub mod cache;
 pub mod cli;
 pub mod cmd;

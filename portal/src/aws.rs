@@ -7,7 +7,6 @@
 //! 2.5 to 5 minutes (jittered) before they expire, not once per vend, so the portal keeps no
 //! cache of its own.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -180,8 +179,17 @@ impl Sts {
     pub fn endpoint(&self) -> String {
         match &self.endpoint {
             Some(url) => url.clone(),
-            None => format!("https://sts.{}.amazonaws.com", self.region),
+            None => self.endpoint_of_region(),
         }
+    }
+
+    /// The region's STS endpoint, in its partition's domain (`amazonaws.com.cn` in China).
+    fn endpoint_of_region(&self) -> String {
+        format!(
+            "https://sts.{}.{}",
+            self.region,
+            console::Partition::of_region(&self.region).dns_suffix()
+        )
     }
 
     /// AssumeRole for `user` (the session name, and SourceIdentity unless switched off).
@@ -273,7 +281,7 @@ impl Sts {
         let endpoint = self.endpoint();
         let endpoint = endpoint.trim_end_matches('/');
         if endpoint == "https://sts.amazonaws.com" {
-            format!("https://sts.{}.amazonaws.com", self.region)
+            self.endpoint_of_region()
         } else {
             endpoint.to_string()
         }
@@ -339,19 +347,21 @@ impl Sts {
 
 /// The console sign-in URL, best effort: it has its own short timeout, and after a failure the
 /// endpoint is left alone for a while, so a slow or dead sign-in endpoint never costs anyone
-/// their credentials (docs/protocol.md §6).
+/// their credentials (docs/protocol.md §6). The endpoint and the console follow the partition of
+/// the role (its ARN, else the region), unless `--signin-url` names one endpoint for all.
 pub struct Signin {
-    pub endpoint: String,
+    /// `--signin-url`; the partition's federation endpoint when absent.
+    pub endpoint: Option<String>,
     pub timeout: Duration,
-    /// Unix seconds before which the endpoint is not tried again.
-    resting_until: AtomicI64,
+    /// Per endpoint, unix seconds before which it is not tried again.
+    resting_until: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     http: reqwest::Client,
 }
 
 const REST_AFTER_FAILURE_SECS: i64 = 60;
 
 impl Signin {
-    pub fn new(endpoint: String, timeout: Duration) -> Result<Signin> {
+    pub fn new(endpoint: Option<String>, timeout: Duration) -> Result<Signin> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -359,9 +369,33 @@ impl Signin {
         Ok(Signin {
             endpoint,
             timeout,
-            resting_until: AtomicI64::new(0),
+            resting_until: Default::default(),
             http,
         })
+    }
+
+    /// The federation endpoint and the landing page for a role in `region`.
+    pub fn target(&self, region: &str, role_arn: &str) -> (String, String) {
+        let partition = console::Partition::of(region, Some(role_arn));
+        let endpoint = match &self.endpoint {
+            Some(url) => url.clone(),
+            None => partition.federation_endpoint(region),
+        };
+        (endpoint, partition.default_destination(region))
+    }
+
+    fn resting(&self, endpoint: &str, now: i64) -> bool {
+        self.resting_until
+            .lock()
+            .map(|m| m.get(endpoint).is_some_and(|&until| until > now))
+            .unwrap_or(false)
+    }
+
+    fn rest(&self, endpoint: &str, until: i64) {
+        if let Ok(mut m) = self.resting_until.lock() {
+            m.retain(|_, &mut t| t > until - REST_AFTER_FAILURE_SECS);
+            m.insert(endpoint.to_string(), until);
+        }
     }
 
     /// The URL, or why there is none (no secret in the reason).
@@ -369,13 +403,19 @@ impl Signin {
         &self,
         keys: &SessionKeys<'_>,
         region: &str,
+        role_arn: &str,
         secs: i64,
     ) -> Result<String> {
         let now = jiff::Timestamp::now().as_second();
-        if self.resting_until.load(Ordering::Relaxed) > now {
-            bail!("the sign-in endpoint failed recently; not asked again until later");
+        let (endpoint, destination) = self.target(region, role_arn);
+        if self.resting(&endpoint, now) {
+            bail!("the sign-in endpoint {endpoint} failed recently; not asked again until later");
         }
-        let got = tokio::time::timeout(self.timeout, self.fetch(keys, region, secs)).await;
+        let got = tokio::time::timeout(
+            self.timeout,
+            self.fetch(keys, &endpoint, &destination, secs),
+        )
+        .await;
         let result = match got {
             Ok(r) => r,
             Err(_) => Err(anyhow!(
@@ -384,14 +424,18 @@ impl Signin {
             )),
         };
         if result.is_err() {
-            self.resting_until
-                .store(now + REST_AFTER_FAILURE_SECS, Ordering::Relaxed);
+            self.rest(&endpoint, now + REST_AFTER_FAILURE_SECS);
         }
         result
     }
 
-    async fn fetch(&self, keys: &SessionKeys<'_>, region: &str, secs: i64) -> Result<String> {
-        let endpoint = &self.endpoint;
+    async fn fetch(
+        &self,
+        keys: &SessionKeys<'_>,
+        endpoint: &str,
+        destination: &str,
+        secs: i64,
+    ) -> Result<String> {
         let url = console::signin_token_request(keys, endpoint, Some(secs));
         let resp = self.http.get(url).send().await.map_err(|e| {
             anyhow!(
@@ -409,7 +453,7 @@ impl Signin {
         Ok(console::login_url(
             endpoint,
             "jit-portal",
-            &console::default_destination(region),
+            destination,
             &token.signin_token,
         ))
     }
@@ -484,6 +528,71 @@ mod tests {
             );
             assert!(url.contains("X-Amz-Security-Token=t%2B%2F%3D"), "{url}");
         }
+    }
+
+    /// The console sign-in follows the role's partition (its ARN, else the region); an explicit
+    /// --signin-url wins, and the landing page stays in the role's partition.
+    #[test]
+    fn console_sign_in_follows_the_partition() {
+        let signin = |e: Option<&str>| {
+            super::Signin::new(e.map(str::to_string), std::time::Duration::from_secs(1))
+                .expect("signin")
+        };
+        let gov = "arn:aws-us-gov:iam::123456789012:role/dev";
+        let cases = [
+            (
+                "us-east-1",
+                "arn:aws:iam::123456789012:role/dev",
+                "https://signin.aws.amazon.com/federation",
+                "https://us-east-1.console.aws.amazon.com/console/home?region=us-east-1",
+            ),
+            (
+                "us-gov-west-1",
+                gov,
+                "https://signin.amazonaws-us-gov.com/federation",
+                "https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1",
+            ),
+            (
+                "us-east-1",
+                gov,
+                "https://signin.amazonaws-us-gov.com/federation",
+                "https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1",
+            ),
+            (
+                "cn-northwest-1",
+                "arn:aws-cn:iam::123456789012:role/dev",
+                "https://signin.amazonaws.cn/federation",
+                "https://console.amazonaws.cn/console/home?region=cn-northwest-1",
+            ),
+            (
+                "eusc-de-east-1",
+                "arn:aws-eusc:iam::123456789012:role/dev",
+                "https://eusc-de-east-1.signin.amazonaws-eusc.eu/federation",
+                "https://eusc-de-east-1.console.amazonaws-eusc.eu/console/home?region=eusc-de-east-1",
+            ),
+        ];
+        for (region, arn, endpoint, destination) in cases {
+            assert_eq!(
+                signin(None).target(region, arn),
+                (endpoint.to_string(), destination.to_string()),
+                "{region} {arn}"
+            );
+        }
+        let (endpoint, destination) =
+            signin(Some("http://127.0.0.1:9/federation")).target("us-gov-west-1", gov);
+        assert_eq!(endpoint, "http://127.0.0.1:9/federation");
+        assert_eq!(
+            destination,
+            "https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1"
+        );
+    }
+
+    #[test]
+    fn sts_endpoints_use_the_partition_domain() {
+        let china =
+            super::Sts::with_keys(None, "cn-north-1".into(), "AKIAEXAMPLE000000000", "s", true);
+        assert_eq!(china.endpoint(), "https://sts.cn-north-1.amazonaws.com.cn");
+        assert_eq!(sts(None).endpoint(), "https://sts.eu-west-1.amazonaws.com");
     }
 
     #[test]

@@ -119,13 +119,11 @@ pub struct ServeArgs {
     /// region's endpoint)
     #[arg(long, value_name = "URL")]
     pub sts_endpoint: Option<String>,
-    /// AWS federation endpoint used to build ConsoleUrl
-    #[arg(
-        long,
-        default_value = "https://signin.aws.amazon.com/federation",
-        value_name = "URL"
-    )]
-    pub signin_url: String,
+    /// AWS federation endpoint used to build ConsoleUrl (default: the one of the role's
+    /// partition, from its ARN, else from --region: signin.aws.amazon.com,
+    /// signin.amazonaws-us-gov.com, signin.amazonaws.cn, or <region>.signin.amazonaws-eusc.eu)
+    #[arg(long, value_name = "URL")]
+    pub signin_url: Option<String>,
     /// Give up on ConsoleUrl after this many milliseconds (the credentials go out without it)
     #[arg(long, default_value_t = 3000, value_name = "MS")]
     pub signin_timeout_ms: u64,

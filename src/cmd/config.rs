@@ -27,6 +27,7 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 endpoint_url: add.endpoint_url,
                 synced_from: None,
                 server: add.server,
+                ..Default::default()
             };
             config::check_name(&add.name)
                 .map_err(|e| crate::model::UsageError(format!("{e:#}")))?;

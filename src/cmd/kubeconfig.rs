@@ -66,6 +66,11 @@ pub fn run(args: KubeconfigArgs) -> Result<ExitCode> {
     let ctx = KubeContext {
         name: args.context.clone().unwrap_or_else(|| args.env.clone()),
         credential: k8s::get(&target, &which, CacheMode::Use)?,
+        command: if args.bare_command {
+            "jit".to_string()
+        } else {
+            kubeconfig::own_command()?
+        },
         args: plugin_args(&env, &which),
     };
     if args.print {

@@ -292,6 +292,7 @@ pub fn run(args: ConfigSyncArgs) -> Result<ExitCode> {
                 plan: None,
                 print: false,
                 kubeconfig: None,
+                bare_command: false,
             })?;
         }
     }

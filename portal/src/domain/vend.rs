@@ -270,7 +270,11 @@ async fn vend(
         secret_access_key: &creds.secret_access_key,
         session_token: &creds.session_token,
     };
-    let console_url = match v.signin.console_url(&keys, &v.sts.region, secs).await {
+    let console_url = match v
+        .signin
+        .console_url(&keys, &v.sts.region, role_arn, secs)
+        .await
+    {
         Ok(url) => Some(url),
         Err(e) => {
             tracing::warn!("no ConsoleUrl: {}", crate::log::escape(&format!("{e:#}")));

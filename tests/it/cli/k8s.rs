@@ -1,6 +1,7 @@
 //! `jit k8s` as kubectl's exec credential plugin: the real kubectl, a kubeconfig line written
 //! for duplo-jit, and a loopback API server that records the bearer token it is shown.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::support::{JIT, Sandbox, StandIn, finish, venv_bin};
@@ -281,4 +282,63 @@ fn kubeconfig_writes_a_context_kubectl_uses_and_keeps_the_rest() {
         "{printed}"
     );
     sb.run(&["kubeconfig", "admin"]).fails(2, "--plan ID");
+}
+
+/// A kubeconfig from `jit kubeconfig` works for a kubectl started with no PATH at all, as GUIs
+/// launched outside a shell are: the context names jit by its absolute path. `--bare-command`
+/// keeps `command: jit`, which such a kubectl cannot find.
+#[test]
+fn kubeconfig_names_jit_by_its_path_so_kubectl_without_a_path_finds_it() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    let api = ApiServer::start(&sb);
+    stand_in.state().k8s_server = api.url.clone();
+    sb.standard_config(&stand_in);
+    let kube = sb.dir.path().join("gui-kubeconfig");
+    let kube_arg = kube.display().to_string();
+    let empty = sb.dir.path().join("empty-path");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let gui_kubectl = || {
+        let mut cmd = sb.command(venv_bin("kubectl"));
+        cmd.env("PATH", &empty).args([
+            "--kubeconfig",
+            &kube_arg,
+            "get",
+            "--raw",
+            "/api/v1/namespaces",
+        ]);
+        finish(cmd.output().expect("kubectl"))
+    };
+
+    sb.run(&["kubeconfig", "dev", "--kubeconfig", &kube_arg])
+        .ok();
+    let written = std::fs::read_to_string(&kube).expect("read");
+    let doc: yaml_serde::Value = yaml_serde::from_str(&written).expect("yaml");
+    let command = doc["users"][0]["user"]["exec"]["command"]
+        .as_str()
+        .expect("command")
+        .to_string();
+    assert!(Path::new(&command).is_absolute(), "{written}");
+    assert_eq!(
+        std::fs::canonicalize(&command).expect("command exists"),
+        std::fs::canonicalize(JIT).expect("jit")
+    );
+    let out = gui_kubectl().ok();
+    assert!(out.stdout.contains("NamespaceList"), "{}", out.stdout);
+    let token = stand_in.state().k8s_tokens[0].clone();
+    assert_eq!(api.seen(1), vec![format!("Bearer {token}")]);
+
+    sb.run(&[
+        "kubeconfig",
+        "dev",
+        "--kubeconfig",
+        &kube_arg,
+        "--bare-command",
+    ])
+    .ok();
+    let written = std::fs::read_to_string(&kube).expect("read");
+    assert!(written.contains("command: jit\n"), "{written}");
+    let run = gui_kubectl();
+    assert_ne!(run.code, Some(0), "{}", run.stdout);
+    assert!(run.stderr.contains("jit"), "{}", run.stderr);
 }

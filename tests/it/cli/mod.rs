@@ -3,6 +3,7 @@
 
 mod aws;
 mod cache;
+mod console;
 mod credserver;
 mod exec;
 mod hardening;
