@@ -481,7 +481,7 @@ mod tests {
             false,
         );
         let signin =
-            Signin::new("http://127.0.0.1:9".into(), Duration::from_secs(1)).expect("signin");
+            Signin::new(Some("http://127.0.0.1:9".into()), Duration::from_secs(1)).expect("signin");
         let v = Vendor {
             db: &db,
             sts: &sts,

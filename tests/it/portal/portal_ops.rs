@@ -1219,7 +1219,10 @@ fn probe(url: &str, path: &str) -> (u16, serde_json::Value) {
         .expect("probe");
     let status = r.status().as_u16();
     let text = r.text().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// `/readyz` answers 503 while PostgreSQL is down and 200 once it is back; `/healthz`, the
