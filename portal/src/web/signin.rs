@@ -10,19 +10,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::{Form, Query};
 use serde::Deserialize;
 
-use super::extract::{
-    MaybeSignedIn, SESSION_COOKIE, SESSION_SECS, csrf_ok, csrf_refused, current, last,
-};
+use super::cookies::{self, LOGIN_CSRF, SESSION};
+use super::extract::{MaybeSignedIn, SESSION_SECS, csrf_ok, csrf_refused, current, last};
 use super::{
-    Chrome, PageError, PageResult, cli_login, cookie, message, next_or_profile, render, see_other,
-    set_cookie, sso, throttle,
+    Chrome, PageError, PageResult, cli_login, message, next_or_profile, render, see_other, sso,
+    throttle,
 };
 use crate::db::{AuditEntry, AuditEvent};
 use crate::state::{ClientIp, Shared, with_who};
 use crate::{password, secret};
-
-/// The CSRF token of the sign-in form, before there is a session to hold one.
-const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 
 #[derive(Template)]
 #[template(path = "signin/login.html")]
@@ -80,7 +76,7 @@ fn login_form(
 ) -> PageResult {
     // The browser's sign-in token, when it has one, so a sign-in page open in another tab
     // still works (a command-line login opens one more).
-    let kept = cookie(headers, LOGIN_CSRF_COOKIE)
+    let kept = cookies::get(app, headers, LOGIN_CSRF)
         .filter(|t| {
             t.len() == 68
                 && t.starts_with("jit_")
@@ -102,14 +98,14 @@ fn login_form(
             cli_port: cli_login_of(next).map(|(port, _)| port),
         },
     );
-    set_cookie(app, &mut r, LOGIN_CSRF_COOKIE, &csrf, 3600);
+    cookies::set(app, &mut r, LOGIN_CSRF, &csrf, 3600);
     Ok(r)
 }
 
 /// The sign-in form's token checked against the browser's sign-in cookie.
-fn login_csrf_ok(headers: &HeaderMap, given: &str) -> bool {
+fn login_csrf_ok(app: &Shared, headers: &HeaderMap, given: &str) -> bool {
     csrf_ok(
-        cookie(headers, LOGIN_CSRF_COOKIE).unwrap_or_default(),
+        cookies::get(app, headers, LOGIN_CSRF).unwrap_or_default(),
         given,
     )
 }
@@ -125,8 +121,12 @@ pub struct CancelForm {
 
 /// Cancel, on the sign-in page a command-line login sent the browser to: the CLI hears at once
 /// that the user said no, instead of waiting out its timeout.
-pub async fn cancel_cli(headers: HeaderMap, Form(form): Form<CancelForm>) -> PageResult {
-    if !login_csrf_ok(&headers, &form.csrf) {
+pub async fn cancel_cli(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<CancelForm>,
+) -> PageResult {
+    if !login_csrf_ok(&app, &headers, &form.csrf) {
         return Err(csrf_refused().into());
     }
     let Some((port, state)) = cli_login_of(&next_or_profile(Some(&form.next))) else {
@@ -164,7 +164,7 @@ pub async fn submit(
     Form(form): Form<SignInForm>,
 ) -> PageResult {
     let next = next_or_profile(Some(&form.next));
-    if !login_csrf_ok(&headers, &form.csrf) {
+    if !login_csrf_ok(&app, &headers, &form.csrf) {
         return Err(csrf_refused().into());
     }
     let name = form.username.trim();
@@ -249,8 +249,8 @@ pub async fn submit(
         .await
         .map_err(|e| PageError::Internal("cannot start a session", e))?;
     let mut r = with_who(see_other(&next), name);
-    set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
-    set_cookie(&app, &mut r, LOGIN_CSRF_COOKIE, "", 0);
+    cookies::set(&app, &mut r, SESSION, &value, SESSION_SECS);
+    cookies::set(&app, &mut r, LOGIN_CSRF, "", 0);
     Ok(r)
 }
 
@@ -279,6 +279,6 @@ pub async fn logout(
         .await
         .map_err(|e| PageError::Internal("cannot end the session", e))?;
     let mut r = with_who(see_other("/login"), &session.user);
-    set_cookie(&app, &mut r, SESSION_COOKIE, "", 0);
+    cookies::set(&app, &mut r, SESSION, "", 0);
     Ok(r)
 }

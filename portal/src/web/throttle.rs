@@ -44,6 +44,7 @@ impl Throttle {
     }
 
     /// Seconds until `key` may try again, when it may not now.
+    #[cfg(test)]
     pub fn blocked(&self, key: &str, now: i64) -> Option<i64> {
         let map = self.lock();
         let (count, since) = map.get(key)?;
@@ -52,6 +53,7 @@ impl Throttle {
     }
 
     /// One more failure (or event) for `key`.
+    #[cfg(test)]
     pub fn count(&self, key: &str, now: i64) {
         Self::add(&mut self.lock(), self.window, key, now);
     }
@@ -94,10 +96,6 @@ impl Throttle {
 }
 
 pub static FAILURES: LazyLock<Throttle> = LazyLock::new(Throttle::default);
-
-/// Single sign-on logins one address may start in ten minutes: each is a database row for that
-/// long, and the rows under way are capped, so one address must not take them all.
-pub static OIDC_STARTS: LazyLock<Throttle> = LazyLock::new(|| Throttle::new(30, 600));
 
 /// Password checks running at once: two per core.
 static CHECK_SLOTS: LazyLock<usize> = LazyLock::new(|| {

@@ -4,7 +4,7 @@
 
 use crate::portal::portal_profile::{ROOT_PASSWORD, portal_with_console};
 use crate::portal::portal_server::{admin, get, provision, serve};
-use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, SESSION_COOKIE, passwd};
 use crate::support::moto::moto;
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
 
@@ -310,7 +310,7 @@ fn a_session_cookie_planted_before_sign_in_is_replaced_and_gives_no_access() {
     let portal = serve(&sb);
     let mut root = Browser::new(&portal);
     assert_eq!(root.sign_in("root", ROOT_PASSWORD).status, 303);
-    let roots = root.cookie("jit_session").expect("root's session");
+    let roots = root.cookie(SESSION_COOKIE).expect("root's session");
     register_secret(&roots);
     assert_eq!(root.get("/profile").status, 200);
 
