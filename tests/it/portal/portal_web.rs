@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::portal::portal_server::{Served, admin, get, provision, serve, state};
+use crate::portal::portal_server::{Served, admin, get, provision, serve, spawn_portal, state};
 use crate::support::{Run, Sandbox, finish, register_secret};
 
 pub const ALICE_PASSWORD: &str = "alice-web-password-7";
@@ -403,6 +403,105 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     }
     assert!(!audit.contains(ALICE_PASSWORD));
     assert!(!portal.log().contains(ALICE_PASSWORD));
+}
+
+/// The page a request carrying one of the portal's cookies twice gets.
+const TWICE: &str = "clear this site&#39;s cookies";
+
+/// A request carrying one of the portal's cookies twice, in either spelling, is refused with a
+/// page that says what to do; an unprefixed one left from before is dropped as it comes.
+#[test]
+fn a_portal_cookie_sent_twice_in_either_spelling_is_refused() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+    let own = b.cookie(SESSION_COOKIE).expect("session");
+    register_secret(&own);
+
+    // The old spelling, alone: not read, and dropped.
+    let mut old = Browser::new(&portal);
+    old.cookies.push(("jit_session".into(), own.clone()));
+    let page = old.get("/profile");
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(
+        page.header("set-cookie")
+            .lines()
+            .any(|l| l.starts_with("jit_session=;") && l.contains("Max-Age=0")),
+        "{}",
+        page.header("set-cookie")
+    );
+
+    for (name, value) in [
+        ("jit_session", "jit_planted"),
+        (SESSION_COOKIE, "jit_planted"),
+        ("jit_login_csrf", "jit_planted"),
+        ("jit_oidc", "x"),
+    ] {
+        let mut twice = Browser::new(&portal);
+        if name.ends_with("jit_session") {
+            twice.cookies.push((name.into(), value.into()));
+            twice.cookies.push((SESSION_COOKIE.into(), own.clone()));
+        } else {
+            twice.cookies.push((name.into(), value.into()));
+            twice.cookies.push((name.into(), value.into()));
+        }
+        let page = twice.get("/profile");
+        assert_eq!(page.status, 400, "{name}: {}", page.body);
+        assert!(page.body.contains(TWICE), "{}", page.body);
+        assert!(!page.body.contains(&own), "{}", page.body);
+    }
+    // Other sites' cookies are theirs to repeat.
+    let mut others = Browser::new(&portal);
+    others.cookies.push(("theme".into(), "dark".into()));
+    others.cookies.push(("theme".into(), "light".into()));
+    others.cookies.push((SESSION_COOKIE.into(), own.clone()));
+    assert_eq!(others.get("/profile").status, 200);
+}
+
+/// Plain HTTP at a name browsers do not treat as secure: a browser would keep no `__Host-`
+/// cookie from it, so the names are plain and not Secure, and the portal warns at start.
+#[test]
+fn plain_http_at_a_public_name_gets_plain_cookie_names_and_a_warning() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    let st = state(&sb);
+    let portal = spawn_portal(
+        &sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "http://portal.example",
+            "--sts-endpoint",
+            "http://127.0.0.1:9",
+        ],
+    );
+    let mut b = Browser::new(&portal);
+    let form = b.get("/login");
+    let set = form.header("set-cookie");
+    assert!(
+        set.starts_with("jit_login_csrf=") && !set.contains("Secure"),
+        "{set}"
+    );
+    assert!(
+        portal
+            .log()
+            .contains("the portal's cookies go without the __Host- prefix and Secure"),
+        "{}",
+        portal.log()
+    );
+    b.cookies
+        .push(("jit_login_csrf".into(), "jit_planted".into()));
+    let page = b.get("/login");
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains(TWICE), "{}", page.body);
 }
 
 #[test]
