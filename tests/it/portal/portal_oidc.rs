@@ -875,6 +875,27 @@ fn oidc_provider_behind_a_private_ca_needs_oidc_ca_file() {
     let page = b.sign_in(&portal.url, "/profile", "alice");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("alice@example.com"), "{}", page.body);
+
+    // Each start's cookie: `__Host-` (Secure, Path=/) on loopback, for ten minutes.
+    let one = http.get(&start).send().expect("start");
+    assert_eq!(one.status().as_u16(), 303);
+    let set: Vec<&str> = one
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(set[0].starts_with(OIDC_COOKIE_PREFIX), "{set:?}");
+    for attr in [
+        "; Path=/;",
+        "; HttpOnly",
+        "; SameSite=Lax",
+        "; Max-Age=600",
+        "; Secure",
+    ] {
+        assert!(set[0].contains(attr), "{attr} in {set:?}");
+    }
 }
 
 /// The refusal page of a callback with no login under way in its browser.
@@ -969,9 +990,27 @@ fn thousands_of_sign_in_starts_fill_nothing_and_leave_sign_in_working() {
         .build()
         .expect("client");
     let start = format!("{}/login/oidc?next=/profile", portal.url);
-    let first = http.get(&start).send().expect("start");
-    assert_eq!(first.status().as_u16(), 303);
-    let set: Vec<&str> = first
+    let before = table_rows(&sb);
+    for i in 0..12_000 {
+        let status = http.get(&start).send().expect("start").status().as_u16();
+        assert_eq!(status, 303, "start {i}");
+    }
+    let after = table_rows(&sb);
+    assert_eq!(after, before, "the starts left rows behind");
+    assert!(
+        after.get("oidc_logins").is_none(),
+        "no table for logins under way: {after}"
+    );
+
+    let mut b = Browser::new();
+    let page = b.sign_in(&portal.url, "/profile", "alice");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("alice@example.com"), "{}", page.body);
+
+    // Each start's cookie: `__Host-` (Secure, Path=/) on loopback, for ten minutes.
+    let one = http.get(&start).send().expect("start");
+    assert_eq!(one.status().as_u16(), 303);
+    let set: Vec<&str> = one
         .headers()
         .get_all("set-cookie")
         .iter()
@@ -988,19 +1027,4 @@ fn thousands_of_sign_in_starts_fill_nothing_and_leave_sign_in_working() {
     ] {
         assert!(set[0].contains(attr), "{attr} in {set:?}");
     }
-    let before = table_rows(&sb);
-    assert!(
-        before.get("oidc_logins").is_none(),
-        "no table for logins under way: {before}"
-    );
-    for i in 0..12_000 {
-        let status = http.get(&start).send().expect("start").status().as_u16();
-        assert_eq!(status, 303, "start {i}");
-    }
-    assert_eq!(table_rows(&sb), before, "the starts left rows behind");
-
-    let mut b = Browser::new();
-    let page = b.sign_in(&portal.url, "/profile", "alice");
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("alice@example.com"), "{}", page.body);
 }
