@@ -875,27 +875,6 @@ fn oidc_provider_behind_a_private_ca_needs_oidc_ca_file() {
     let page = b.sign_in(&portal.url, "/profile", "alice");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("alice@example.com"), "{}", page.body);
-
-    // Each start's cookie: `__Host-` (Secure, Path=/) on loopback, for ten minutes.
-    let one = http.get(&start).send().expect("start");
-    assert_eq!(one.status().as_u16(), 303);
-    let set: Vec<&str> = one
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    assert_eq!(set.len(), 1, "{set:?}");
-    assert!(set[0].starts_with(OIDC_COOKIE_PREFIX), "{set:?}");
-    for attr in [
-        "; Path=/;",
-        "; HttpOnly",
-        "; SameSite=Lax",
-        "; Max-Age=600",
-        "; Secure",
-    ] {
-        assert!(set[0].contains(attr), "{attr} in {set:?}");
-    }
 }
 
 /// The refusal page of a callback with no login under way in its browser.
