@@ -30,7 +30,7 @@ pub const LOGIN_CSRF: &str = "jit_login_csrf";
 /// A single sign-on login under way: this, `_` and 16 hex digits of its `state`'s digest.
 const OIDC_LOGIN: &str = "jit_oidc";
 /// Names the portal no longer sets but browsers may still hold (the single sign-on binding).
-const RETIRED: &[&str] = &["jit_oidc"];
+const RETIRED: &[&str] = &[OIDC_LOGIN];
 const HOST_PREFIX: &str = "__Host-";
 
 /// Whether a portal at `public_url` gives its cookies `__Host-` names and `Secure`: served over

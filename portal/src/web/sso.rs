@@ -30,7 +30,7 @@ const MAX_UNDER_WAY: usize = 8;
 
 /// What the callback needs from the start of a login, sealed in its cookie.
 #[derive(Serialize, Deserialize)]
-struct PendingLogin {
+struct SealedLogin {
     /// PKCE.
     verifier: String,
     nonce: String,
@@ -72,7 +72,7 @@ pub async fn start(
     let fresh = || secret::new_token().map_err(|e| PageError::Internal("no randomness", e));
     let (state, nonce) = (fresh()?, fresh()?);
     let authorization = oidc.authorize(&state, &nonce).await;
-    let pending = PendingLogin {
+    let pending = SealedLogin {
         verifier: authorization.verifier,
         nonce,
         next,
@@ -101,13 +101,13 @@ pub async fn start(
 
 /// The login started with `state` in this browser, when its cookie came back unchanged and in
 /// time.
-fn pending(app: &App, headers: &HeaderMap, state: &str, now: i64) -> Option<PendingLogin> {
+fn pending(app: &App, headers: &HeaderMap, state: &str, now: i64) -> Option<SealedLogin> {
     if state.is_empty() {
         return None;
     }
     let sealed = cookies::get(app, headers, &cookies::oidc_login(state))?;
     let json = secret::open(&app.cookie_key, &purpose(state), sealed)?;
-    serde_json::from_slice::<PendingLogin>(&json)
+    serde_json::from_slice::<SealedLogin>(&json)
         .ok()
         .filter(|p| p.expires > now)
 }
