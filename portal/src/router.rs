@@ -1,5 +1,5 @@
 //! The whole URL map in one place, and what wraps every request: body and time limits, the
-//! security headers, and one log line per request.
+//! refusal of a repeated portal cookie, the security headers, and one log line per request.
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +83,10 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeouts.request,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::cookies::one_of_each,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

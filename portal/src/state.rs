@@ -19,8 +19,11 @@ pub struct App {
     pub db: Db,
     /// What the portal seals the values it leaves with browsers with (`secret::seal`).
     pub cookie_key: [u8; 32],
-    /// Served over TLS, here or at a proxy: session cookies get `Secure`.
+    /// Served over TLS, here or at a proxy: browsers are told to keep to HTTPS.
     pub tls: bool,
+    /// The portal's cookies are `__Host-` and `Secure` (over TLS, or at a loopback URL):
+    /// `web::cookies`.
+    pub host_cookies: bool,
     /// Where users reach the portal, without a trailing slash.
     pub public_url: String,
     /// The AWS endpoint vended keys work at, when it is not AWS itself (the demo's moto).

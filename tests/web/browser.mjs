@@ -107,6 +107,38 @@ export async function clickAndWait(page, selector) {
   await Promise.all([page.waitForNavigation({ timeout: TIMEOUT }), el.click()]);
 }
 
+// Click `selector` and return the response of the navigation it starts, once it settles.
+export async function clickAndLand(page, selector) {
+  const el = page.locator(selector).first();
+  try {
+    await el.waitFor({ state: 'visible', timeout: TIMEOUT });
+  } catch {
+    fail(`no ${selector} to click on ${page.url()}`);
+  }
+  const [response] = await Promise.all([page.waitForNavigation({ timeout: TIMEOUT }), el.click()]);
+  return response;
+}
+
+// On the single sign-on provider's sign-in page (tests/web/oidc-provider.mjs): sign in and
+// allow on its consent page when it asks. Returns the response of the last navigation (back at
+// the portal) and whether consent was asked, with `shots` naming the screenshots of the two
+// provider pages, if any.
+export async function signInAtProvider(page, login, password, shots = {}) {
+  const provider = new URL(page.url()).origin;
+  await page.fill('form#login input[name="login"]', login);
+  await page.fill('form#login input[name="password"]', password);
+  let response = await clickAndLand(page, 'button#sign-in');
+  const providerError = await textIfAny(page, '#error');
+  if (providerError !== null) fail(`the provider refused the sign-in: ${providerError}`);
+  const consent = new URL(page.url()).origin === provider
+    && (await page.locator('form#consent').count()) > 0;
+  if (consent) {
+    if (shots.consent) await shot(page, shots.consent);
+    response = await clickAndLand(page, 'button#allow');
+  }
+  return { response, consent };
+}
+
 // Fill in the sign-in form on the current page and submit it.
 export async function submitSignIn(page, user, password) {
   const form = page.locator('#signin');
@@ -126,11 +158,35 @@ export async function signIn(page, portal, user, password, next = '/profile') {
   await submitSignIn(page, user, password);
 }
 
-// The `jit_session` cookie the context holds for `portal`, or null.
+// The portal's session cookie on a loopback URL (docs/protocol.md §11): `__Host-`, so Secure,
+// Path=/ and no Domain.
+export const SESSION_COOKIE = '__Host-jit_session';
+
+// The session cookie the context holds for `portal`, or null.
 export async function sessionCookie(context, portal) {
   const cookies = await context.cookies(portal);
-  const found = cookies.find((c) => c.name === 'jit_session');
+  const found = cookies.find((c) => c.name === SESSION_COOKIE);
   return found ? found.value : null;
+}
+
+// What a stored cookie is, without its value (values are secrets).
+export function cookieShape(c) {
+  return {
+    name: c.name, path: c.path, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite,
+  };
+}
+
+// A cookie planted as another server on the portal's host could (cookies ignore the port): the
+// name without its `__Host-` prefix (a browser keeps a prefixed one only at Path=/), at `path`.
+export async function plantTwin(context, portal, name, value, path) {
+  await context.addCookies([{
+    name: name.replace(/^__Host-/, ''),
+    value,
+    domain: new URL(portal).hostname,
+    path,
+    httpOnly: true,
+    sameSite: 'Lax',
+  }]);
 }
 
 // A URL's path and query, for the JSON answers.

@@ -1,11 +1,11 @@
-// Session fixation: a jit_session cookie planted while the victim is on the sign-in form (a
+// Session fixation: a session cookie planted while the victim is on the sign-in form (a
 // made-up value, or someone else's live session) must not survive the sign-in, and must give
 // no access afterwards.
 //
 // Env: PORTAL_URL, USERNAME, PASSWORD, PLANTED.
 
 import {
-  need, newContext, pathOf, portalUrl, run, sessionCookie, submitSignIn, text,
+  need, newContext, pathOf, portalUrl, run, SESSION_COOKIE, sessionCookie, submitSignIn, text,
 } from './browser.mjs';
 
 run(async (browser) => {
@@ -14,7 +14,10 @@ run(async (browser) => {
   const password = need('PASSWORD');
   const planted = need('PLANTED');
   const plant = async (context) => context.addCookies([{
-    name: 'jit_session', value: planted, url: portal, httpOnly: true, sameSite: 'Lax',
+    // Prefixed, so Secure at Path=/: what the portal's own looks like (a `url` would make it
+    // not Secure, which a browser refuses for a `__Host-` name).
+    name: SESSION_COOKIE, value: planted, domain: new URL(portal).hostname, path: '/',
+    secure: true, httpOnly: true, sameSite: 'Lax',
   }]);
 
   const context = await newContext(browser, { origin: portal });

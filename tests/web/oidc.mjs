@@ -15,25 +15,14 @@
 //
 // Prints: start (the portal's sign-in page), button (its SSO button text), providerOrigin,
 // consent (whether the consent page came), status (the portal's answer at the end), url, path,
-// who, message (a refusal page's #message), startAgain, cookie ({httpOnly, sameSite, secure}
-// of jit_session, or null), cli ({ask, final, done, doneWho} with AUTHORIZE).
+// who, message (a refusal page's #message), startAgain, cookie ({name, path, secure, httpOnly,
+// sameSite} of the session cookie, or null), cli ({ask, final, done, doneWho} with AUTHORIZE).
 // JIT_SCREENSHOTS: login-sso, oidc-provider-login, oidc-provider-consent, oidc-refused.
 
 import {
-  fail, maybe, need, newContext, pathOf, portalUrl, run, shot, text, textIfAny, TIMEOUT,
+  clickAndLand, cookieShape, fail, maybe, need, newContext, pathOf, portalUrl, run,
+  SESSION_COOKIE, shot, signInAtProvider, text, textIfAny,
 } from './browser.mjs';
-
-// Click `selector` and return the response of the navigation it starts, once it settles.
-async function clickAndLand(page, selector) {
-  const el = page.locator(selector).first();
-  try {
-    await el.waitFor({ state: 'visible', timeout: TIMEOUT });
-  } catch {
-    fail(`no ${selector} to click on ${page.url()}`);
-  }
-  const [response] = await Promise.all([page.waitForNavigation({ timeout: TIMEOUT }), el.click()]);
-  return response;
-}
 
 run(async (browser) => {
   const portal = portalUrl();
@@ -67,17 +56,9 @@ run(async (browser) => {
   if (action === 'cancel') {
     response = await clickAndLand(page, 'a#cancel');
   } else {
-    await page.fill('form#login input[name="login"]', login);
-    await page.fill('form#login input[name="password"]', password);
-    response = await clickAndLand(page, 'button#sign-in');
-    seen.providerError = await textIfAny(page, '#error');
-    if (seen.providerError !== null) fail(`the provider refused the sign-in: ${seen.providerError}`);
-    seen.consent = new URL(page.url()).origin === provider
-      && (await page.locator('form#consent').count()) > 0;
-    if (seen.consent) {
-      await shot(page, 'oidc-provider-consent');
-      response = await clickAndLand(page, 'button#allow');
-    }
+    ({ response, consent: seen.consent } = await signInAtProvider(
+      page, login, password, { consent: 'oidc-provider-consent' },
+    ));
   }
   if (new URL(page.url()).origin !== portal) fail(`not back at the portal: ${page.url()}`);
 
@@ -87,10 +68,8 @@ run(async (browser) => {
   seen.who = await textIfAny(page, '#who');
   seen.message = await textIfAny(page, '#message');
   seen.startAgain = (await page.locator('#start-again').count()) > 0;
-  const cookie = (await context.cookies(portal)).find((c) => c.name === 'jit_session');
-  seen.cookie = cookie
-    ? { httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, secure: cookie.secure }
-    : null;
+  const cookie = (await context.cookies(portal)).find((c) => c.name === SESSION_COOKIE);
+  seen.cookie = cookie ? cookieShape(cookie) : null;
   if (seen.message !== null) await shot(page, 'oidc-refused');
 
   if (authorize) {

@@ -92,10 +92,18 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     let cookie_key = db
         .server_key("cookies", jiff::Timestamp::now().as_second())
         .await?;
+    let secure = args.tls_cert.is_some() || public_url.starts_with("https:");
+    let host_cookies = crate::web::cookies::host_cookies(secure, &public_url);
+    if !host_cookies {
+        tracing::warn!(
+            "WARNING: {public_url} is plain HTTP at a name browsers do not treat as secure: the portal's cookies go without the __Host- prefix and Secure, so any other server on this host can plant them. Serve over HTTPS (--tls-cert and --tls-key, or a TLS proxy and --public-url https://...)."
+        );
+    }
     let app = Arc::new(App {
         db,
         cookie_key,
-        tls: args.tls_cert.is_some() || public_url.starts_with("https:"),
+        tls: secure,
+        host_cookies,
         public_url,
         // The demo's keys work only at its own moto: the pages say so wherever keys go out.
         aws_endpoint: moto.as_ref().map(|m| m.url.clone()),

@@ -85,7 +85,6 @@ mod backup;
 mod event;
 mod files;
 mod keys;
-mod oidc;
 mod sessions;
 mod settings;
 mod tenants;
@@ -94,7 +93,6 @@ mod users;
 
 pub use audit::AuditEntry;
 pub use event::AuditEvent;
-pub use oidc::PendingLogin;
 pub use sessions::{Session, SessionInfo};
 pub use settings::Settings;
 pub use tenants::{K8sChange, K8sCluster, Tenant};

@@ -12,18 +12,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
 
-use super::{PageError, cookie, message, message_for, see_other, unreadable};
+use super::{PageError, cookies, message, message_for, see_other, unreadable};
 use crate::db::Session;
 use crate::secret;
 use crate::state::{Shared, with_who};
 
 /// How long a web sign-in lasts.
 pub const SESSION_SECS: i64 = 12 * 3600;
-pub const SESSION_COOKIE: &str = "jit_session";
 
 /// The signed-in session of a request, if any.
 pub async fn current(app: &Shared, headers: &HeaderMap) -> Result<Option<Session>, PageError> {
-    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+    let Some(value) = cookies::get(app, headers, cookies::SESSION) else {
         return Ok(None);
     };
     app.db

@@ -1,11 +1,11 @@
 //! What every web page shares: the frame (`Chrome`), rendering, message and error pages, the
-//! typed error a handler returns (`PageError`), the security headers on every answer, the
-//! cookie helpers, and the static assets. Pages are askama templates, so every value is escaped
+//! typed error a handler returns (`PageError`), the security headers on every answer, and the
+//! static assets. Pages are askama templates, so every value is escaped
 //! by the engine. The URL map is `router.rs`'s; each page family has its own file here.
 
 use askama::Template;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -15,6 +15,7 @@ use crate::{domain, log};
 
 pub mod admin;
 pub mod cli_login;
+pub mod cookies;
 pub mod extract;
 pub mod profile;
 pub mod signin;
@@ -240,34 +241,6 @@ pub fn message_for(session: &Session, status: StatusCode, title: &str) -> Respon
         ),
         &session.user,
     )
-}
-
-// Cookies are read and written by hand rather than through axum-extra's `CookieJar`, which
-// would change what browsers and tests see: the jar lets the last of a repeated name win (here
-// the first does, and an empty first one means none), percent-decodes values, writes the
-// attributes in another order (`HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=N`), and adds
-// an `Expires` in the past to a removal.
-
-/// A cookie's value from the request: the first of its name, when not empty.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-}
-
-/// Set (or, with `max_age` 0, drop) a cookie for the whole portal; `Secure` under TLS.
-pub fn set_cookie(app: &Shared, response: &mut Response, name: &str, value: &str, max_age: i64) {
-    let secure = if app.tls { "; Secure" } else { "" };
-    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
-    if let Ok(v) = HeaderValue::from_str(&text) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
 }
 
 /// A path on this portal, and nothing a browser could read as another site: browsers drop

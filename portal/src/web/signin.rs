@@ -10,23 +10,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::{Form, Query};
 use serde::Deserialize;
 
-use super::extract::{
-    MaybeSignedIn, SESSION_COOKIE, SESSION_SECS, csrf_ok, csrf_refused, current, last,
-};
+use super::cookies::{self, LOGIN_CSRF, SESSION};
+use super::extract::{MaybeSignedIn, SESSION_SECS, csrf_ok, csrf_refused, current, last};
 use super::{
-    Chrome, PageError, PageResult, cli_login, cookie, message, next_or_profile, render, see_other,
-    set_cookie, sso, throttle,
+    Chrome, PageError, PageResult, cli_login, message, next_or_profile, render, see_other, sso,
+    throttle,
 };
 use crate::db::{AuditEntry, AuditEvent};
 use crate::state::{ClientIp, Shared, with_who};
 use crate::{password, secret};
 
-/// The CSRF token of the sign-in form, before there is a session to hold one.
-const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
 /// A browser that has signed in with a password before: the user and a random id, sealed, so
 /// the sign-in limits know it (`throttle::Attempt`). It proves nothing else.
-const DEVICE_COOKIE: &str = "jit_device";
-/// How long a browser stays known: the longest browsers keep a cookie.
 const DEVICE_SECS: i64 = 400 * 86400;
 const DEVICE_PURPOSE: &str = "known browser";
 
@@ -39,7 +34,7 @@ struct Device {
 
 /// The id of this browser's known-browser cookie, when it names `user`.
 fn known_device(app: &Shared, headers: &HeaderMap, user: &str) -> Option<String> {
-    let sealed = cookie(headers, DEVICE_COOKIE)?;
+    let sealed = cookies::get(app, headers, cookies::DEVICE)?;
     let opened = secret::open(&app.cookie_key, DEVICE_PURPOSE, sealed)?;
     let device: Device = serde_json::from_slice(&opened).ok()?;
     (device.user == user).then_some(device.id)
@@ -101,7 +96,7 @@ fn login_form(
 ) -> PageResult {
     // The browser's sign-in token, when it has one, so a sign-in page open in another tab
     // still works (a command-line login opens one more).
-    let kept = cookie(headers, LOGIN_CSRF_COOKIE)
+    let kept = cookies::get(app, headers, LOGIN_CSRF)
         .filter(|t| {
             t.len() == 68
                 && t.starts_with("jit_")
@@ -123,14 +118,14 @@ fn login_form(
             cli_port: cli_login_of(next).map(|(port, _)| port),
         },
     );
-    set_cookie(app, &mut r, LOGIN_CSRF_COOKIE, &csrf, 3600);
+    cookies::set(app, &mut r, LOGIN_CSRF, &csrf, 3600);
     Ok(r)
 }
 
 /// The sign-in form's token checked against the browser's sign-in cookie.
-fn login_csrf_ok(headers: &HeaderMap, given: &str) -> bool {
+fn login_csrf_ok(app: &Shared, headers: &HeaderMap, given: &str) -> bool {
     csrf_ok(
-        cookie(headers, LOGIN_CSRF_COOKIE).unwrap_or_default(),
+        cookies::get(app, headers, LOGIN_CSRF).unwrap_or_default(),
         given,
     )
 }
@@ -146,8 +141,12 @@ pub struct CancelForm {
 
 /// Cancel, on the sign-in page a command-line login sent the browser to: the CLI hears at once
 /// that the user said no, instead of waiting out its timeout.
-pub async fn cancel_cli(headers: HeaderMap, Form(form): Form<CancelForm>) -> PageResult {
-    if !login_csrf_ok(&headers, &form.csrf) {
+pub async fn cancel_cli(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<CancelForm>,
+) -> PageResult {
+    if !login_csrf_ok(&app, &headers, &form.csrf) {
         return Err(csrf_refused().into());
     }
     let Some((port, state)) = cli_login_of(&next_or_profile(Some(&form.next))) else {
@@ -185,7 +184,7 @@ pub async fn submit(
     Form(form): Form<SignInForm>,
 ) -> PageResult {
     let next = next_or_profile(Some(&form.next));
-    if !login_csrf_ok(&headers, &form.csrf) {
+    if !login_csrf_ok(&app, &headers, &form.csrf) {
         return Err(csrf_refused().into());
     }
     let name = form.username.trim();
@@ -286,8 +285,8 @@ pub async fn submit(
         .await
         .map_err(|e| PageError::Internal("cannot start a session", e))?;
     let mut r = with_who(see_other(&next), name);
-    set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
-    set_cookie(&app, &mut r, LOGIN_CSRF_COOKIE, "", 0);
+    cookies::set(&app, &mut r, SESSION, &value, SESSION_SECS);
+    cookies::set(&app, &mut r, LOGIN_CSRF, "", 0);
     if device.is_none() {
         // From now on this browser is known for this user (the last user to sign in here).
         let device = Device {
@@ -298,7 +297,7 @@ pub async fn submit(
             .map_err(anyhow::Error::new)
             .and_then(|json| secret::seal(&app.cookie_key, DEVICE_PURPOSE, &json))
             .map_err(|e| PageError::Internal("cannot seal the known-browser cookie", e))?;
-        set_cookie(&app, &mut r, DEVICE_COOKIE, &sealed, DEVICE_SECS);
+        cookies::set(&app, &mut r, cookies::DEVICE, &sealed, DEVICE_SECS);
     }
     Ok(r)
 }
@@ -328,6 +327,6 @@ pub async fn logout(
         .await
         .map_err(|e| PageError::Internal("cannot end the session", e))?;
     let mut r = with_who(see_other("/login"), &session.user);
-    set_cookie(&app, &mut r, SESSION_COOKIE, "", 0);
+    cookies::set(&app, &mut r, SESSION, "", 0);
     Ok(r)
 }

@@ -1,29 +1,47 @@
 //! The single sign-on pages: the start, which sends the browser to the provider, and the
-//! callback it comes back to. Logins under way are kept in the database and bound to the
-//! browser that started them by a cookie; the provider itself (discovery, the code exchange,
-//! the id token checks, the claim) is `crate::sso`'s.
+//! callback it comes back to. A login under way lives in the browser that started it, in a
+//! cookie of its own named after its `state` and sealed with the portal's key (the browser can
+//! neither read nor change it), so starting logins fills nothing the portal keeps and logins in
+//! several tabs each finish. The provider itself (discovery, the code exchange, the id token
+//! checks, the claim) is `crate::sso`'s.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Query;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::extract::{SESSION_COOKIE, SESSION_SECS, current, last, maybe_last};
+use super::cookies::{self, SESSION};
+use super::extract::{SESSION_SECS, current, last, maybe_last};
 use super::signin::NextQuery;
 use super::{
-    Chrome, PageError, PageResult, cookie, message, next_or_profile, render, see_other, set_cookie,
-    throttle, unreadable,
+    Chrome, PageError, PageResult, message, next_or_profile, render, see_other, unreadable,
 };
-use crate::db::{AuditEntry, AuditEvent, PendingLogin};
+use crate::db::{AuditEntry, AuditEvent};
 use crate::secret;
 use crate::sso::{Oidc, SignInError};
-use crate::state::{ClientIp, Shared, with_who};
+use crate::state::{App, ClientIp, Shared, with_who};
 
-/// The cookie that ties a login under way to the browser that started it.
-const BINDING_COOKIE: &str = "jit_oidc";
 /// How long a login may take at the provider.
 const PENDING_SECS: i64 = 600;
+/// Logins one browser may have under way; starting one more forgets the others, so a browser
+/// that starts without end still sends the portal headers of a bounded size.
+const MAX_UNDER_WAY: usize = 8;
+
+/// What the callback needs from the start of a login, sealed in its cookie.
+#[derive(Serialize, Deserialize)]
+struct SealedLogin {
+    /// PKCE.
+    verifier: String,
+    nonce: String,
+    next: String,
+    expires: i64,
+}
+
+/// What a login's cookie is sealed for: its own `state`, so it opens for no other login.
+fn purpose(state: &str) -> String {
+    format!("jit-portal oidc login {state}")
+}
 
 /// The sign-in page's link to the provider, when one is configured.
 pub fn sign_in_link(app: &Shared, next: &str) -> Option<(String, String)> {
@@ -42,63 +60,59 @@ fn not_configured() -> PageError {
     .into()
 }
 
-/// Send the browser to the provider, with a fresh `state`, nonce and PKCE challenge.
+/// Send the browser to the provider, with a fresh `state`, nonce and PKCE challenge, and the
+/// login in a cookie of its own.
 pub async fn start(
     State(app): State<Shared>,
     headers: HeaderMap,
-    ClientIp(client): ClientIp,
     Query(q): Query<NextQuery>,
 ) -> PageResult {
     let oidc = app.oidc.as_ref().ok_or_else(not_configured)?;
-    let starts = throttle::key(client.as_deref(), "oidc");
-    let now = jiff::Timestamp::now().as_second();
-    if let Some(left) = throttle::OIDC_STARTS.blocked(&starts, now) {
-        return Err(refused(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many sign-ins started from your address: try again in {} minutes",
-                (left + 59) / 60
-            ),
-        )
-        .into());
-    }
-    throttle::OIDC_STARTS.count(&starts, now);
     let next = next_or_profile(Some(&q.next));
     let fresh = || secret::new_token().map_err(|e| PageError::Internal("no randomness", e));
-    let (state, nonce, binding) = (fresh()?, fresh()?, fresh()?);
-    // Logins started in several tabs share the browser's binding, so each may finish.
-    let binding = match cookie(&headers, BINDING_COOKIE) {
-        Some(b) if b.len() == binding.len() && b.starts_with("jit_") => b.to_string(),
-        _ => binding,
-    };
+    let (state, nonce) = (fresh()?, fresh()?);
     let authorization = oidc.authorize(&state, &nonce).await;
-    let now = jiff::Timestamp::now().as_second();
-    let pending = PendingLogin {
-        binding: secret::digest(&binding),
+    let pending = SealedLogin {
         verifier: authorization.verifier,
         nonce,
         next,
-        expires: now + PENDING_SECS,
+        expires: jiff::Timestamp::now().as_second() + PENDING_SECS,
     };
-    let started = app
-        .db
-        .start_oidc_login(&state, &pending, now)
-        .await
+    let sealed = serde_json::to_vec(&pending)
+        .map_err(anyhow::Error::from)
+        .and_then(|json| secret::seal(&app.cookie_key, &purpose(&state), &json))
         .map_err(|e| PageError::Internal("cannot start the single sign-on", e))?;
-    if !started {
-        return Err(message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many sign-ins are under way: try again in a few minutes",
-        )
-        .into());
-    }
     let mut r = see_other(&authorization.url);
-    set_cookie(&app, &mut r, BINDING_COOKIE, &binding, PENDING_SECS);
+    let under_way = cookies::oidc_logins(&app, &headers);
+    if under_way.len() >= MAX_UNDER_WAY {
+        for base in under_way {
+            cookies::set(&app, &mut r, &base, "", 0);
+        }
+    }
+    cookies::set(
+        &app,
+        &mut r,
+        &cookies::oidc_login(&state),
+        &sealed,
+        PENDING_SECS,
+    );
     Ok(r)
 }
 
-/// A page that explains a refused sign-in and offers to start again. The binding cookie stays:
-/// other logins of this browser may still be under way, and it is worthless on its own.
+/// The login started with `state` in this browser, when its cookie came back unchanged and in
+/// time.
+fn pending(app: &App, headers: &HeaderMap, state: &str, now: i64) -> Option<SealedLogin> {
+    if state.is_empty() {
+        return None;
+    }
+    let sealed = cookies::get(app, headers, &cookies::oidc_login(state))?;
+    let json = secret::open(&app.cookie_key, &purpose(state), sealed)?;
+    serde_json::from_slice::<SealedLogin>(&json)
+        .ok()
+        .filter(|p| p.expires > now)
+}
+
+/// A page that explains a refused sign-in and offers to start again.
 fn refused(status: StatusCode, title: &str) -> Response {
     render(
         status,
@@ -121,8 +135,8 @@ struct Failure {
     status: StatusCode,
     why: String,
     title: String,
-    /// No login of ours was under way: a log line only, so nobody can fill the audit trail
-    /// with requests that cost them nothing.
+    /// No login of ours was under way in this browser: a log line only, so nobody can fill
+    /// the audit trail with requests that cost them nothing.
     stray: bool,
 }
 
@@ -149,6 +163,7 @@ pub struct CallbackQuery {
 }
 
 /// The provider sends the browser back here with a one-time code (or an error) and our `state`.
+/// The login's cookie goes, whatever the outcome: a login is used once.
 pub async fn callback(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -156,8 +171,28 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> PageResult {
     let oidc = app.oidc.as_ref().ok_or_else(not_configured)?;
+    let mut r = finish(&app, oidc, &headers, client, &q)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if !q.state.is_empty() {
+        let login = cookies::oidc_login(&q.state);
+        if cookies::get(&app, &headers, &login).is_some() {
+            cookies::set(&app, &mut r, &login, "", 0);
+        }
+    }
+    Ok(r)
+}
+
+/// The callback's answer: a fresh session and the page to go on to, or a refusal.
+async fn finish(
+    app: &Shared,
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    client: Option<String>,
+    q: &CallbackQuery,
+) -> PageResult {
     let (user, next) =
-        match verify(&app, oidc, &headers, &q).await? {
+        match verify(app, oidc, headers, q).await? {
             Ok(signed_in) => signed_in,
             Err(failure) if failure.stray => {
                 tracing::warn!(
@@ -178,7 +213,7 @@ pub async fn callback(
             }
         };
     // A fresh session on every sign-in, as with a password.
-    if let Ok(Some(old)) = current(&app, &headers).await {
+    if let Ok(Some(old)) = current(app, headers).await {
         let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
         app.db
             .end_session(&old.id, audit)
@@ -195,7 +230,7 @@ pub async fn callback(
         .await
         .map_err(|e| PageError::Internal("cannot start a session", e))?;
     let mut r = with_who(see_other(&next), &user);
-    set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
+    cookies::set(app, &mut r, SESSION, &value, SESSION_SECS);
     Ok(r)
 }
 
@@ -207,15 +242,7 @@ async fn verify(
     q: &CallbackQuery,
 ) -> Result<Result<(String, String), Failure>, PageError> {
     let now = jiff::Timestamp::now().as_second();
-    // The login is used up whatever happens next.
-    let pending = if q.state.is_empty() {
-        None
-    } else {
-        app.db
-            .take_oidc_login(&q.state, now)
-            .await
-            .map_err(unreadable)?
-    };
+    let pending = pending(app, headers, &q.state, now);
     if let Some(error) = &q.error {
         // The provider's own words are not shown: only whether the user said no.
         let code: String = error
@@ -240,23 +267,17 @@ async fn verify(
         return Ok(Err(failure));
     }
     let Some(pending) = pending else {
+        // Made up, used, expired, or started in another browser (an attacker's state and code
+        // planted in a victim's browser): this browser holds no login for it.
         let mut failure = fail(
             StatusCode::BAD_REQUEST,
-            "unknown or used state",
-            "This sign-in has expired or was already used: start again",
+            "no login under way for this state in this browser",
+            "This sign-in has expired, was already used, or was started in another browser: \
+             start again",
         );
         failure.stray = true;
         return Ok(Err(failure));
     };
-    let bound = cookie(headers, BINDING_COOKIE)
-        .is_some_and(|b| secret::digest(&secret::digest(b)) == secret::digest(&pending.binding));
-    if !bound {
-        return Ok(Err(fail(
-            StatusCode::BAD_REQUEST,
-            "another browser's state",
-            "This sign-in was not started in this browser: start again",
-        )));
-    }
     // RFC 9207: a provider that names itself must be ours.
     if q.iss.as_ref().is_some_and(|iss| iss != oidc.issuer()) {
         return Ok(Err(fail(

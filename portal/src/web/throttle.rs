@@ -33,22 +33,20 @@ const MAX_KEYS: usize = 100_000;
 pub struct Throttle {
     /// Key -> (failures, when the first of them was).
     failures: Mutex<HashMap<String, (u32, i64)>>,
-    max: u32,
     window: i64,
 }
 
 impl Default for Throttle {
     fn default() -> Throttle {
-        Throttle::new(MAX_FAILURES, WINDOW_SECS)
+        Throttle::new(WINDOW_SECS)
     }
 }
 
 impl Throttle {
-    /// At most `max` events per key in `window` seconds.
-    pub fn new(max: u32, window: i64) -> Throttle {
+    /// Failures counted per key over `window` seconds; each limit names its own most.
+    pub fn new(window: i64) -> Throttle {
         Throttle {
             failures: Mutex::new(HashMap::new()),
-            max,
             window,
         }
     }
@@ -57,23 +55,25 @@ impl Throttle {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Seconds until `key` may try again, when it may not now.
-    pub fn blocked(&self, key: &str, now: i64) -> Option<i64> {
+    /// Seconds until `key` may try again under a limit of `max`, when it may not now.
+    #[cfg(test)]
+    pub fn blocked(&self, key: &str, max: u32, now: i64) -> Option<i64> {
         let map = self.lock();
         let (count, since) = map.get(key)?;
         let left = since + self.window - now;
-        (*count >= self.max && left > 0).then_some(left)
+        (*count >= max && left > 0).then_some(left)
     }
 
     /// One more failure (or event) for `key`.
+    #[cfg(test)]
     pub fn count(&self, key: &str, now: i64) {
         Self::add(&mut self.lock(), self.window, key, now);
     }
 
     /// Take one of `key`'s slots (at most `max` in the window), as `reserve_all` does.
     #[cfg(test)]
-    fn reserve(&self, key: &str, now: i64) -> Result<(), i64> {
-        self.reserve_all(&[(key.to_string(), self.max)], now)
+    fn reserve(&self, key: &str, max: u32, now: i64) -> Result<(), i64> {
+        self.reserve_all(&[(key.to_string(), max)], now)
             .map_err(|(_, left)| left)
     }
 
@@ -129,10 +129,6 @@ impl Throttle {
 }
 
 pub static FAILURES: LazyLock<Throttle> = LazyLock::new(Throttle::default);
-
-/// Single sign-on logins one address may start in ten minutes: each is a database row for that
-/// long, and the rows under way are capped, so one address must not take them all.
-pub static OIDC_STARTS: LazyLock<Throttle> = LazyLock::new(|| Throttle::new(30, 600));
 
 /// Password checks running at once: two per core.
 static CHECK_SLOTS: LazyLock<usize> = LazyLock::new(|| {
@@ -270,37 +266,49 @@ mod tests {
         for _ in 0..MAX_FAILURES - 1 {
             t.count(&k, 1000);
         }
-        assert_eq!(t.blocked(&k, 1000), None, "not yet");
+        assert_eq!(t.blocked(&k, MAX_FAILURES, 1000), None, "not yet");
         t.count(&k, 1000);
-        assert_eq!(t.blocked(&k, 1010), Some(WINDOW_SECS - 10));
+        assert_eq!(t.blocked(&k, MAX_FAILURES, 1010), Some(WINDOW_SECS - 10));
         assert_eq!(
-            t.blocked(&other, 1010),
+            t.blocked(&other, MAX_FAILURES, 1010),
             None,
             "another address is not blocked"
         );
-        assert_eq!(t.blocked(&k, 1000 + WINDOW_SECS), None, "the window ends");
+        assert_eq!(
+            t.blocked(&k, MAX_FAILURES, 1000 + WINDOW_SECS),
+            None,
+            "the window ends"
+        );
         t.count(&k, 1000 + WINDOW_SECS);
-        assert_eq!(t.blocked(&k, 1000 + WINDOW_SECS), None, "a new window");
+        assert_eq!(
+            t.blocked(&k, MAX_FAILURES, 1000 + WINDOW_SECS),
+            None,
+            "a new window"
+        );
         t.succeeded(&k);
         assert!(t.lock().is_empty());
     }
 
     #[test]
     fn reserving_counts_before_the_check_and_success_clears() {
-        let t = Throttle::new(2, 10);
-        assert_eq!(t.reserve("a", 0), Ok(()));
-        assert_eq!(t.reserve("a", 0), Ok(()));
+        let t = Throttle::new(10);
+        assert_eq!(t.reserve("a", 2, 0), Ok(()));
+        assert_eq!(t.reserve("a", 2, 0), Ok(()));
         assert_eq!(
-            t.reserve("a", 1),
+            t.reserve("a", 2, 1),
             Err(9),
             "two unsettled attempts fill the window"
         );
-        assert_eq!(t.reserve("b", 1), Ok(()), "another key has its own slots");
+        assert_eq!(
+            t.reserve("b", 2, 1),
+            Ok(()),
+            "another key has its own slots"
+        );
         t.succeeded("a");
-        assert_eq!(t.reserve("a", 1), Ok(()));
-        assert_eq!(t.reserve("a", 20), Ok(()), "a new window");
-        assert_eq!(t.reserve("a", 20), Ok(()));
-        assert_eq!(t.reserve("a", 20), Err(10));
+        assert_eq!(t.reserve("a", 2, 1), Ok(()));
+        assert_eq!(t.reserve("a", 2, 20), Ok(()), "a new window");
+        assert_eq!(t.reserve("a", 2, 20), Ok(()));
+        assert_eq!(t.reserve("a", 2, 20), Err(10));
     }
 
     #[tokio::test]
@@ -391,17 +399,20 @@ mod tests {
             "another address is not held up"
         );
         // None of a refused attempt's slots were taken: carol's own count is still empty.
-        assert_eq!(t.blocked(&key(Some("192.0.2.1"), "carol"), 2), None);
+        assert_eq!(
+            t.blocked(&key(Some("192.0.2.1"), "carol"), MAX_FAILURES, 2),
+            None
+        );
         assert!(!t.lock().contains_key(&key(Some("192.0.2.1"), "carol")));
     }
 
     #[test]
     fn a_throttle_takes_its_own_limits() {
-        let t = Throttle::new(2, 10);
+        let t = Throttle::new(10);
         t.count("a", 0);
-        assert_eq!(t.blocked("a", 0), None);
+        assert_eq!(t.blocked("a", 2, 0), None);
         t.count("a", 1);
-        assert_eq!(t.blocked("a", 1), Some(9));
-        assert_eq!(t.blocked("a", 10), None);
+        assert_eq!(t.blocked("a", 2, 1), Some(9));
+        assert_eq!(t.blocked("a", 2, 10), None);
     }
 }

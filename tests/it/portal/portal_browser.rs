@@ -4,7 +4,7 @@
 
 use crate::portal::portal_profile::{ROOT_PASSWORD, portal_with_console};
 use crate::portal::portal_server::{admin, get, provision, serve};
-use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, SESSION_COOKIE, passwd};
 use crate::support::moto::moto;
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
 
@@ -435,7 +435,7 @@ fn a_session_cookie_planted_before_sign_in_is_replaced_and_gives_no_access() {
     let portal = serve(&sb);
     let mut root = Browser::new(&portal);
     assert_eq!(root.sign_in("root", ROOT_PASSWORD).status, 303);
-    let roots = root.cookie("jit_session").expect("root's session");
+    let roots = root.cookie(SESSION_COOKIE).expect("root's session");
     register_secret(&roots);
     assert_eq!(root.get("/profile").status, 200);
 
@@ -466,6 +466,56 @@ fn a_session_cookie_planted_before_sign_in_is_replaced_and_gives_no_access() {
         303,
         "root's planted session ended with alice's sign-in"
     );
+}
+
+/// Cookie tossing: another server on the portal's host plants a session cookie at a narrower
+/// path beside the victim's own, which the browser then sends first. The CLI login page refuses
+/// the pair and says what to do, instead of asking to authorize as the attacker; and on loopback
+/// the session cookie Chromium stored is `__Host-` and Secure.
+#[test]
+fn a_session_cookie_planted_at_a_narrower_path_is_refused_not_used() {
+    let sb = Sandbox::new();
+    provision_with_passwords(&sb);
+    let portal = serve(&sb);
+    let mut root = Browser::new(&portal);
+    assert_eq!(root.sign_in("root", ROOT_PASSWORD).status, 303);
+    let roots = root.cookie(SESSION_COOKIE).expect("root's session");
+    register_secret(&roots);
+
+    let seen = flow(
+        &sb,
+        "planted",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+            ("PLANTED", &roots),
+            (
+                "LOGIN_PATH",
+                "/app/user/verify-token?localAppName=duplo-jit&localPort=45678&isAdmin=false&state=s-1",
+            ),
+        ],
+    );
+    let login = &seen["login"];
+    assert!(login["ask"].is_null(), "asked to authorize: {seen}");
+    assert_eq!(login["status"], 400, "{seen}");
+    assert!(
+        login["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("clear this site's cookies")),
+        "{seen}"
+    );
+    assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+    assert_eq!(
+        seen["stored"],
+        serde_json::json!([{
+            "name": SESSION_COOKIE, "path": "/", "secure": true, "httpOnly": true,
+            "sameSite": "Lax",
+        }]),
+        "plain HTTP on loopback, which browsers treat as secure: {seen}"
+    );
+    assert_eq!(audited(&sb, "root", "login"), 0, "nothing minted for root");
+    assert_no_secrets(&portal.log(), "the portal's log");
 }
 
 /// The profile page clicked in Chromium: the console opens on AWS's federation sign-in, the

@@ -1,13 +1,16 @@
 //! Single sign-on in a real browser: headless Chromium (tests/web/oidc.mjs) clicks the portal's
 //! "Sign in with ..." button and signs in through the real npm `oidc-provider`
 //! (tests/web/oidc-provider.mjs), on its own and inside `jit aws --interactive`; an unknown user
-//! and Cancel at the provider end on clear pages without a session.
+//! and Cancel at the provider end on clear pages without a session; two tabs' sign-ins each
+//! finish, and a planted twin of a login's cookie is refused (tests/web/oidc-twins.mjs).
 
 use crate::portal::portal_browser::flow;
 use crate::portal::portal_oidc::{
-    CLIENT_ID, CLIENT_SECRET, Provider, free_port, portal_with_sso, start_provider,
+    Browser, CLIENT_ID, CLIENT_SECRET, Provider, free_port, oidc_cookie, portal_with_sso,
+    start_provider, state_of,
 };
 use crate::portal::portal_server::{Served, admin, provision, spawn_portal, state};
+use crate::portal::portal_web::{OIDC_COOKIE_PREFIX, SESSION_COOKIE};
 use crate::support::moto::moto;
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret};
 
@@ -84,8 +87,11 @@ fn chromium_signs_in_through_the_oidc_provider_and_lands_on_the_profile() {
     assert!(seen["message"].is_null(), "{seen}");
     assert_eq!(
         seen["cookie"],
-        serde_json::json!({"httpOnly": true, "sameSite": "Lax", "secure": false}),
-        "the session cookie (plain HTTP here, so not Secure): {seen}"
+        serde_json::json!({
+            "name": SESSION_COOKIE, "path": "/", "httpOnly": true, "sameSite": "Lax",
+            "secure": true,
+        }),
+        "the session cookie (plain HTTP, but loopback, which browsers treat as secure): {seen}"
     );
 
     let signed_in = audited(&sb, Some("alice@example.com"), "web sign-in");
@@ -203,6 +209,108 @@ fn oidc_in_chromium_refuses_an_unknown_user_and_a_cancel_without_a_session() {
             .any(|l| l.contains("no portal user mallory@example.com")),
         "{failed:?}"
     );
+    assert!(
+        audited(&sb, None, "web sign-in").is_empty(),
+        "nobody got in"
+    );
+    assert_no_secrets(&portal.log(), "the portal log");
+}
+
+/// Two tabs of one browser start a sign-in each and both reach the provider: each login has a
+/// cookie of its own, and each tab finishes its own, first one and then the other.
+#[test]
+fn two_tabs_each_finish_their_own_oidc_sign_in_in_chromium() {
+    let sb = Sandbox::new();
+    let (portal, _provider) = portal_with_sso(&sb);
+    let seen = flow(
+        &sb,
+        "oidc-twins",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("MODE", "tabs"),
+            ("OIDC_LOGIN", "alice"),
+        ],
+    );
+    let under_way = seen["underWay"].as_array().expect("underWay");
+    assert_eq!(under_way.len(), 2, "one cookie per login: {seen}");
+    assert_ne!(under_way[0]["name"], under_way[1]["name"], "{seen}");
+    for c in under_way {
+        assert!(
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(OIDC_COOKIE_PREFIX)),
+            "{seen}"
+        );
+        assert_eq!(c["secure"], true, "{seen}");
+        assert_eq!(c["path"], "/", "{seen}");
+    }
+    let tabs = seen["tabs"].as_array().expect("tabs");
+    assert_eq!(tabs.len(), 2, "{seen}");
+    for tab in tabs {
+        assert_eq!(tab["status"], 200, "{seen}");
+        assert_eq!(tab["path"], "/profile", "{seen}");
+        assert_eq!(tab["who"], "Signed in as alice@example.com", "{seen}");
+    }
+    assert_eq!(
+        seen["left"],
+        serde_json::json!([]),
+        "used logins go: {seen}"
+    );
+    assert_eq!(
+        audited(&sb, Some("alice@example.com"), "web sign-in").len(),
+        2
+    );
+    assert_no_secrets(&portal.log(), "the portal log");
+}
+
+/// Login CSRF by cookie tossing: the attacker starts a sign-in of their own and stops before its
+/// callback; another server on the portal's host plants the attacker's login cookie in the
+/// victim's browser as a twin of the victim's own (narrower path, so sent first) and sends the
+/// victim to the attacker's callback. The portal refuses the pair: nobody is signed in as the
+/// attacker.
+#[test]
+fn a_planted_twin_of_a_login_cookie_is_refused_in_chromium() {
+    let sb = Sandbox::new();
+    let (portal, _provider) = portal_with_sso(&sb);
+    let mut attacker = Browser::new();
+    let callback = attacker.until_callback(&portal.url, "/profile", "bob");
+    for (k, v) in callback.query_pairs() {
+        if k == "code" || k == "state" {
+            register_secret(&v);
+        }
+    }
+    let theirs = attacker
+        .cookie(&oidc_cookie(&state_of(&callback)))
+        .expect("the attacker's login cookie");
+    register_secret(&theirs);
+    let seen = flow(
+        &sb,
+        "oidc-twins",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("MODE", "planted"),
+            ("ATTACKER_COOKIE", &theirs),
+            ("ATTACK_CALLBACK", callback.as_str()),
+        ],
+    );
+    assert!(seen["who"].is_null(), "signed in: {seen}");
+    assert_eq!(seen["session"], false, "{seen}");
+    assert_eq!(seen["status"], 400, "{seen}");
+    assert!(
+        seen["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("clear this site's cookies")),
+        "{seen}"
+    );
+    let own = &seen["victimLogin"];
+    assert!(
+        own["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(OIDC_COOKIE_PREFIX)),
+        "{seen}"
+    );
+    assert_eq!(own["secure"], true, "{seen}");
+    assert_eq!(own["httpOnly"], true, "{seen}");
     assert!(
         audited(&sb, None, "web sign-in").is_empty(),
         "nobody got in"

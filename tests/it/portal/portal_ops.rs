@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::portal::portal_server::{
     Served, admin, get, provision, serve, spawn_served, state, strict_moto_with_portal_user, vend,
 };
-use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd_on, unescape};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, SESSION_COOKIE, passwd_on, unescape};
 use crate::support::{Sandbox, assert_no_secrets, finish, moto, poll, random_hex, register_secret};
 
 const PORTAL_KEY: &str = "AKIAPORTALSERVER0000";
@@ -46,7 +46,7 @@ fn alice_session(portal: &Served) -> (String, String) {
     let mut b = Browser::new(portal);
     let page = b.sign_in("alice", ALICE_PASSWORD);
     assert_eq!(page.status, 303, "{}", page.body);
-    let cookie = b.cookie("jit_session").expect("session cookie");
+    let cookie = b.cookie(SESSION_COOKIE).expect("session cookie");
     register_secret(&cookie);
     (cookie, b.get("/profile").hidden("csrf"))
 }
@@ -67,7 +67,7 @@ fn login(url: &str, session: &(String, String), extra: &[(&str, &str)]) -> (u16,
     form.extend_from_slice(extra);
     let resp = client
         .post(format!("{url}/app/user/verify-token"))
-        .header("cookie", format!("jit_session={}", session.0))
+        .header("cookie", format!("{SESSION_COOKIE}={}", session.0))
         .form(&form)
         .send()
         .expect("login post");
@@ -959,7 +959,7 @@ fn logins_until_killed(sb: &Sandbox, db: &str, crash: impl FnOnce()) -> Vec<Stri
                 .expect("client");
             let sent = client
                 .post(format!("{url}/app/user/verify-token"))
-                .header("cookie", format!("jit_session={cookie}"))
+                .header("cookie", format!("{SESSION_COOKIE}={cookie}"))
                 .form(&[
                     ("csrf", csrf.as_str()),
                     ("localPort", "45678"),

@@ -4,7 +4,7 @@
 
 use crate::portal::portal_ops::serve_on;
 use crate::portal::portal_server::{Served, admin, get, provision, state};
-use crate::portal::portal_web::{ALICE_PASSWORD, Browser, Page, passwd};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, Page, SESSION_COOKIE, passwd};
 use crate::support::moto::moto;
 use crate::support::stand_in::StandIn;
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
@@ -66,7 +66,7 @@ fn the_profile_vends_the_console_and_credentials_for_what_the_user_may_use() {
     // Plain HTTP here, but users reach it at an https --public-url (a TLS proxy): Secure.
     let cookie = signed_in.header("set-cookie");
     assert!(
-        cookie.contains("jit_session=") && cookie.contains("; Secure"),
+        cookie.contains(&format!("{SESSION_COOKIE}=")) && cookie.contains("; Secure"),
         "{cookie}"
     );
     let page = alice.get("/profile");

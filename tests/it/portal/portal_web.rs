@@ -4,10 +4,17 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::portal::portal_server::{Served, admin, get, provision, serve, state};
+use crate::portal::portal_server::{Served, admin, get, provision, serve, spawn_portal, state};
 use crate::support::{Run, Sandbox, finish, register_secret};
 
 pub const ALICE_PASSWORD: &str = "alice-web-password-7";
+
+/// The portal's cookie names on a loopback URL (docs/protocol.md §11), spelled here on their
+/// own so the tests stay an oracle: `__Host-`, so Secure, `Path=/` and no `Domain`.
+pub const SESSION_COOKIE: &str = "__Host-jit_session";
+pub const LOGIN_CSRF_COOKIE: &str = "__Host-jit_login_csrf";
+/// A single sign-on login under way: this and 16 hex digits of its `state`'s SHA-256.
+pub const OIDC_COOKIE_PREFIX: &str = "__Host-jit_oidc_";
 
 /// `jit portal user passwd NAME` with `stdin` as its standard input.
 #[track_caller]
@@ -283,6 +290,11 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     assert_eq!(anonymous.header("location"), "/login?next=%2Fprofile");
 
     let form = b.get("/login");
+    let csrf_line = form.header("set-cookie");
+    assert!(
+        csrf_line.starts_with(&format!("{LOGIN_CSRF_COOKIE}=")) && csrf_line.ends_with("; Secure"),
+        "{csrf_line}"
+    );
     assert_eq!(form.header("cache-control"), "no-store");
     let csp = form.header("content-security-policy");
     assert!(
@@ -303,7 +315,7 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
         &[("username", "alice"), ("password", ALICE_PASSWORD)],
     );
     assert_eq!(forged.status, 403, "{}", forged.body);
-    assert!(b.cookie("jit_session").is_none());
+    assert!(b.cookie(SESSION_COOKIE).is_none());
 
     // A second sign-in page (another tab; a CLI login opens one) leaves the first one usable.
     let first_tab = b.get("/login").hidden("csrf");
@@ -337,23 +349,22 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     assert_eq!(unknown.status, 401);
 
     // A session id planted before sign-in is replaced by a new one.
-    b.cookies.push(("jit_session".into(), "jit_planted".into()));
+    b.cookies
+        .push((SESSION_COOKIE.into(), "jit_planted".into()));
     let ok = b.sign_in("alice", ALICE_PASSWORD);
     assert_eq!(ok.status, 303, "{}", ok.body);
     assert_eq!(ok.header("location"), "/profile");
     let set = ok.header("set-cookie");
     let session_line = set
         .lines()
-        .find(|l| l.starts_with("jit_session="))
+        .find(|l| l.starts_with(&format!("{SESSION_COOKIE}=")))
         .expect("session cookie");
-    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+    // Plain HTTP, but on loopback, which browsers treat as secure: `__Host-` and Secure.
+    for attr in ["; HttpOnly", "; SameSite=Lax", "; Path=/;", "; Secure"] {
         assert!(session_line.contains(attr), "{session_line}");
     }
-    assert!(
-        !session_line.contains("Secure"),
-        "plain http on loopback: {session_line}"
-    );
-    let first = b.cookie("jit_session").expect("session");
+    assert!(!session_line.contains("Domain"), "{session_line}");
+    let first = b.cookie(SESSION_COOKIE).expect("session");
     assert_ne!(first, "jit_planted");
     let profile = b.get("/profile");
     assert_eq!(profile.status, 200);
@@ -380,7 +391,7 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     // Signing in again over a live session gives another session and ends the first one.
     let mut b2 = Browser::new(&portal);
     let csrf = b2.get("/login").hidden("csrf");
-    b2.cookies.push(("jit_session".into(), first.clone()));
+    b2.cookies.push((SESSION_COOKIE.into(), first.clone()));
     let again = b2.post(
         "/login",
         &[
@@ -390,7 +401,7 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
         ],
     );
     assert_eq!(again.status, 303);
-    let second = b2.cookie("jit_session").expect("session");
+    let second = b2.cookie(SESSION_COOKIE).expect("session");
     assert_ne!(first, second, "the session id changes on sign-in");
     assert_eq!(
         b.get("/profile").status,
@@ -407,7 +418,7 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     let out = b.post("/logout", &[("csrf", &csrf)]);
     assert_eq!(out.status, 303);
     let mut stale = Browser::new(&portal);
-    stale.cookies.push(("jit_session".into(), second));
+    stale.cookies.push((SESSION_COOKIE.into(), second));
     assert_eq!(stale.get("/profile").status, 303, "signed out for good");
 
     let audit = admin(&sb, &["audit"]);
@@ -420,6 +431,105 @@ fn sign_in_sets_a_fresh_http_only_session_checks_csrf_and_sends_security_headers
     }
     assert!(!audit.contains(ALICE_PASSWORD));
     assert!(!portal.log().contains(ALICE_PASSWORD));
+}
+
+/// The page a request carrying one of the portal's cookies twice gets.
+const TWICE: &str = "clear this site&#39;s cookies";
+
+/// A request carrying one of the portal's cookies twice, in either spelling, is refused with a
+/// page that says what to do; an unprefixed one left from before is dropped as it comes.
+#[test]
+fn a_portal_cookie_sent_twice_in_either_spelling_is_refused() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+    let own = b.cookie(SESSION_COOKIE).expect("session");
+    register_secret(&own);
+
+    // The old spelling, alone: not read, and dropped.
+    let mut old = Browser::new(&portal);
+    old.cookies.push(("jit_session".into(), own.clone()));
+    let page = old.get("/profile");
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(
+        page.header("set-cookie")
+            .lines()
+            .any(|l| l.starts_with("jit_session=;") && l.contains("Max-Age=0")),
+        "{}",
+        page.header("set-cookie")
+    );
+
+    for (name, value) in [
+        ("jit_session", "jit_planted"),
+        (SESSION_COOKIE, "jit_planted"),
+        ("jit_login_csrf", "jit_planted"),
+        ("jit_oidc", "x"),
+    ] {
+        let mut twice = Browser::new(&portal);
+        if name.ends_with("jit_session") {
+            twice.cookies.push((name.into(), value.into()));
+            twice.cookies.push((SESSION_COOKIE.into(), own.clone()));
+        } else {
+            twice.cookies.push((name.into(), value.into()));
+            twice.cookies.push((name.into(), value.into()));
+        }
+        let page = twice.get("/profile");
+        assert_eq!(page.status, 400, "{name}: {}", page.body);
+        assert!(page.body.contains(TWICE), "{}", page.body);
+        assert!(!page.body.contains(&own), "{}", page.body);
+    }
+    // Other sites' cookies are theirs to repeat.
+    let mut others = Browser::new(&portal);
+    others.cookies.push(("theme".into(), "dark".into()));
+    others.cookies.push(("theme".into(), "light".into()));
+    others.cookies.push((SESSION_COOKIE.into(), own.clone()));
+    assert_eq!(others.get("/profile").status, 200);
+}
+
+/// Plain HTTP at a name browsers do not treat as secure: a browser would keep no `__Host-`
+/// cookie from it, so the names are plain and not Secure, and the portal warns at start.
+#[test]
+fn plain_http_at_a_public_name_gets_plain_cookie_names_and_a_warning() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    let st = state(&sb);
+    let portal = spawn_portal(
+        &sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "http://portal.example",
+            "--sts-endpoint",
+            "http://127.0.0.1:9",
+        ],
+    );
+    let mut b = Browser::new(&portal);
+    let form = b.get("/login");
+    let set = form.header("set-cookie");
+    assert!(
+        set.starts_with("jit_login_csrf=") && !set.contains("Secure"),
+        "{set}"
+    );
+    assert!(
+        portal
+            .log()
+            .contains("the portal's cookies go without the __Host- prefix and Secure"),
+        "{}",
+        portal.log()
+    );
+    b.cookies
+        .push(("jit_login_csrf".into(), "jit_planted".into()));
+    let page = b.get("/login");
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains(TWICE), "{}", page.body);
 }
 
 #[test]
@@ -615,7 +725,7 @@ fn wrong_passwords_are_throttled_per_address_and_user() {
         "{}",
         refused.body
     );
-    assert!(b.cookie("jit_session").is_none());
+    assert!(b.cookie(SESSION_COOKIE).is_none());
     // Another user from the same address is not held up.
     assert_eq!(b.sign_in("root", "root-web-password-9").status, 303);
     let audit = admin(&sb, &["audit", "--user", "alice"]);
@@ -856,7 +966,7 @@ fn user_sessions_lists_live_sessions_and_revoke_ends_them_where_token_revoke_doe
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(list.lines().all(|l| l.starts_with("ses_")), "{list}");
     for b in [&one, &two] {
-        let cookie = b.cookie("jit_session").expect("session cookie");
+        let cookie = b.cookie(SESSION_COOKIE).expect("session cookie");
         assert!(!list.contains(&cookie), "no cookie value listed");
     }
 
