@@ -19,7 +19,7 @@ use super::{
 };
 use crate::db::{AuditEntry, AuditEvent};
 use crate::state::{ClientIp, Shared, with_who};
-use crate::{password, secret};
+use crate::{metrics, password, secret};
 
 /// The CSRF token of the sign-in form, before there is a session to hold one.
 const LOGIN_CSRF_COOKIE: &str = "jit_login_csrf";
@@ -188,6 +188,7 @@ pub async fn submit(
     if !login_csrf_ok(&headers, &form.csrf) {
         return Err(csrf_refused().into());
     }
+    let mut counted = metrics::SignIn::begin(metrics::Method::Password);
     let name = form.username.trim();
     let given = form.password;
     let now = jiff::Timestamp::now().as_second();
@@ -196,6 +197,7 @@ pub async fn submit(
     // The attempt counts as a failure from here until it succeeds, so that guesses sent at
     // once cannot all pass this before the first of them is counted.
     if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, now) {
+        counted.throttled(full.metric());
         tracing::warn!(
             "sign-in throttled for {} from {} ({})",
             crate::log::escape(name),
@@ -243,6 +245,7 @@ pub async fn submit(
         .await
         .unwrap_or(false);
     if !(ok && known) {
+        counted.wrong();
         if known {
             let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web").user(name);
             audit.client = client;
@@ -300,6 +303,7 @@ pub async fn submit(
             .map_err(|e| PageError::Internal("cannot seal the known-browser cookie", e))?;
         set_cookie(&app, &mut r, DEVICE_COOKIE, &sealed, DEVICE_SECS);
     }
+    counted.ok();
     Ok(r)
 }
 

@@ -53,6 +53,7 @@ pub async fn start(
     let starts = throttle::key(client.as_deref(), "oidc");
     let now = jiff::Timestamp::now().as_second();
     if let Some(left) = throttle::OIDC_STARTS.blocked(&starts, now) {
+        crate::metrics::throttled(crate::metrics::Limit::OidcStart);
         return Err(refused(
             StatusCode::TOO_MANY_REQUESTS,
             &format!(
@@ -156,10 +157,12 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> PageResult {
     let oidc = app.oidc.as_ref().ok_or_else(not_configured)?;
+    let mut counted = crate::metrics::SignIn::begin(crate::metrics::Method::Oidc);
     let (user, next) =
         match verify(&app, oidc, &headers, &q).await? {
             Ok(signed_in) => signed_in,
             Err(failure) if failure.stray => {
+                counted.wrong();
                 tracing::warn!(
                     "oidc callback refused: {}",
                     crate::log::escape(&failure.why)
@@ -167,6 +170,7 @@ pub async fn callback(
                 return Ok(refused(failure.status, &failure.title));
             }
             Err(failure) => {
+                counted.wrong();
                 let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web")
                     .detail(format!("oidc {}: {}", oidc.issuer(), failure.why));
                 audit.client = client;
@@ -196,6 +200,7 @@ pub async fn callback(
         .map_err(|e| PageError::Internal("cannot start a session", e))?;
     let mut r = with_who(see_other(&next), &user);
     set_cookie(&app, &mut r, SESSION_COOKIE, &value, SESSION_SECS);
+    counted.ok();
     Ok(r)
 }
 

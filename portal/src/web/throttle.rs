@@ -209,6 +209,17 @@ pub enum Full {
     Address,
 }
 
+impl Full {
+    /// The limit's name in the metrics.
+    pub fn metric(self) -> crate::metrics::Limit {
+        match self {
+            Full::Mine => crate::metrics::Limit::SignInOwn,
+            Full::User => crate::metrics::Limit::SignInUser,
+            Full::Address => crate::metrics::Limit::SignInAddress,
+        }
+    }
+}
+
 /// A sign-in about to be checked, and the limits it counts against.
 pub struct Attempt {
     limits: Vec<(String, u32)>,
