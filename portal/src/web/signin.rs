@@ -245,7 +245,6 @@ pub async fn submit(
         .await
         .unwrap_or(false);
     if !(ok && known) {
-        counted.wrong();
         if known {
             let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web").user(name);
             audit.client = client;
@@ -263,6 +262,7 @@ pub async fn submit(
                 client.as_deref().unwrap_or("-")
             );
         }
+        counted.wrong();
         return login_form(
             &app,
             &headers,

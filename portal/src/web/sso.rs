@@ -170,7 +170,6 @@ pub async fn callback(
                 return Ok(refused(failure.status, &failure.title));
             }
             Err(failure) => {
-                counted.wrong();
                 let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web")
                     .detail(format!("oidc {}: {}", oidc.issuer(), failure.why));
                 audit.client = client;
@@ -178,6 +177,7 @@ pub async fn callback(
                     .audit(&audit)
                     .await
                     .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
+                counted.wrong();
                 return Ok(refused(failure.status, &failure.title));
             }
         };
