@@ -250,7 +250,8 @@ pub fn sts_call(took: Duration) {
 }
 
 /// A sign-in under way: it counts as `error` unless an outcome is given before it is dropped
-/// (a `?` that leaves the handler is the portal's failure).
+/// (a `?` that leaves the handler is the portal's failure; so, rarely, is a request its client
+/// dropped before the answer).
 pub struct SignIn {
     method: Method,
     outcome: Outcome,
