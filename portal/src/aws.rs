@@ -202,6 +202,7 @@ impl Sts {
         let name = session_name(user);
         let duration = i32::try_from(duration_secs)
             .with_context(|| format!("session duration {duration_secs} s is out of range"))?;
+        let started = std::time::Instant::now();
         let sent = self
             .client
             .assume_role()
@@ -211,6 +212,7 @@ impl Sts {
             .set_source_identity(self.source_identity.then(|| name.clone()))
             .send()
             .await;
+        crate::metrics::sts_call(started.elapsed());
         let out = match sent {
             Ok(out) => out,
             Err(e) => return Err(self.failure(role_arn, e)),

@@ -190,6 +190,10 @@ pub struct ServeArgs {
         requires = "oidc_issuer"
     )]
     pub oidc_name: String,
+    /// Serve Prometheus metrics (`GET /metrics`, OpenMetrics text) on this address, a listener
+    /// of its own in plain HTTP: keep it on loopback or a private network, never the public one
+    #[arg(long, value_name = "ADDR", env = "JIT_PORTAL_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Most connections held open at once (lowered to fit the descriptor limit); past it the
     /// longest-idle connection is closed
     #[arg(long, default_value_t = 10000, value_name = "N")]

@@ -125,6 +125,7 @@ pub fn escape(s: &str) -> String {
 
 /// A failure inside the portal, in full and escaped: `what` and the error's whole chain.
 pub fn failure(what: &str, e: &anyhow::Error) {
+    crate::metrics::failure(e);
     tracing::error!("{what}: {}", escape(&format!("{e:#}")));
 }
 

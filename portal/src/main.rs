@@ -9,6 +9,7 @@ mod cmd;
 mod db;
 mod domain;
 mod log;
+mod metrics;
 mod net;
 mod output;
 mod password;

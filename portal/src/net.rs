@@ -18,12 +18,17 @@ use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::metrics;
+
 pub struct Limits {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed.
     pub idle: Duration,
     /// A request's headers (and a TLS handshake) must arrive within this.
     pub header: Duration,
+    /// Whether this listener's connections show in the metrics: the public listener's do, the
+    /// metrics listener's own do not.
+    pub counted: bool,
 }
 
 /// Descriptors kept free for the database, STS calls and log files.
@@ -54,11 +59,33 @@ pub struct Registry {
     next: AtomicU64,
     pub shed: AtomicU64,
     pub refused: AtomicU64,
+    counted: bool,
 }
 
 impl Registry {
+    fn counted() -> Registry {
+        Registry {
+            counted: true,
+            ..Registry::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Slot>> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The open connections gauge follows the slots (called with their lock held, so two
+    /// changes cannot report out of order).
+    fn changed(&self, slots: &HashMap<u64, Slot>) {
+        if self.counted {
+            metrics::open_connections(slots.len());
+        }
+    }
+
+    fn shed_metric(&self, reason: metrics::Shed) {
+        if self.counted {
+            metrics::shed(reason);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -68,7 +95,8 @@ impl Registry {
     fn open(&self) -> (u64, Arc<Notify>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Notify::new());
-        self.lock().insert(
+        let mut slots = self.lock();
+        slots.insert(
             id,
             Slot {
                 last: Instant::now(),
@@ -76,11 +104,15 @@ impl Registry {
                 kill: kill.clone(),
             },
         );
+        self.changed(&slots);
         (id, kill)
     }
 
     fn close(&self, id: u64) {
-        self.lock().remove(&id);
+        let mut slots = self.lock();
+        if slots.remove(&id).is_some() {
+            self.changed(&slots);
+        }
     }
 
     fn begin(&self, id: u64) {
@@ -109,6 +141,8 @@ impl Registry {
             Some(slot) => {
                 slot.kill.notify_one();
                 self.shed.fetch_add(1, Ordering::Relaxed);
+                self.changed(&slots);
+                self.shed_metric(metrics::Shed::LongestIdle);
                 true
             }
             None => false,
@@ -118,13 +152,18 @@ impl Registry {
     /// Close every connection idle for longer than `idle`.
     fn reap(&self, idle: Duration) {
         let now = Instant::now();
-        self.lock().retain(|_, s| {
+        let mut slots = self.lock();
+        let before = slots.len();
+        slots.retain(|_, s| {
             let keep = s.busy > 0 || now.duration_since(s.last) < idle;
             if !keep {
                 s.kill.notify_one();
             }
             keep
         });
+        if slots.len() != before {
+            self.changed(&slots);
+        }
     }
 }
 
@@ -190,7 +229,11 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let registry = Arc::new(Registry::default());
+    let registry = Arc::new(if limits.counted {
+        Registry::counted()
+    } else {
+        Registry::default()
+    });
     let limits = Arc::new(limits);
     let reaper = {
         let registry = registry.clone();
@@ -215,6 +258,7 @@ pub async fn serve(
             Ok((stream, peer)) => {
                 if registry.len() >= limits.max_connections && !registry.shed_oldest_idle() {
                     registry.refused.fetch_add(1, Ordering::Relaxed);
+                    registry.shed_metric(metrics::Shed::AllBusy);
                     drop(stream);
                     continue;
                 }

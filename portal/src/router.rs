@@ -24,6 +24,30 @@ pub struct Timeouts {
     pub request: Duration,
 }
 
+/// The metrics listener's one page (`--metrics-listen`): `GET /metrics`, and 404 for anything
+/// else. The public listener never serves it.
+pub fn metrics(timeouts: &Timeouts) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        crate::metrics::CONTENT_TYPE,
+                    )],
+                    crate::metrics::encode(),
+                )
+            }),
+        )
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(RequestBodyLimitLayer::new(1024))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeouts.request,
+        ))
+}
+
 /// The portal: the API, the web pages, and the layers every answer goes through.
 pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
     Router::new()

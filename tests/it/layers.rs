@@ -146,6 +146,7 @@ const PORTAL_LAYERS: &[&[&str]] = &[
     &["domain"],
     &["db", "aws", "sso"],
     &["log", "output", "secret", "password"],
+    &["metrics"],
 ];
 
 fn layer_of(module: &str) -> usize {

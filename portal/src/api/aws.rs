@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use crate::db::Authed;
-use crate::domain::vend::{self, AdminRole, Asker};
+use crate::domain::vend::{self, AdminRole};
 use crate::domain::{self};
 use crate::state::{ClientIp, Shared, with_who};
 
@@ -17,12 +17,10 @@ pub async fn tenant(
     ClientIp(client): ClientIp,
     who: Authed,
 ) -> Response {
-    let asker = Asker::from(&who);
-    let vended = async {
-        let t = vend::allowed_tenant(&app.db, asker, &id).await?;
-        vend::tenant(app.vendor(), asker, client, &t).await
-    };
-    answer(vended.await, &who)
+    answer(
+        vend::tenant_by_id(app.vendor(), (&who).into(), client, &id).await,
+        &who,
+    )
 }
 
 /// `v3/admin/aws/jitAccess/{kind}`: `admin` or `duplo-ops`.

@@ -116,25 +116,62 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         trusted_proxies: args.trusted_proxies.clone(),
     });
     let header = Duration::from_secs(args.header_timeout.max(1));
-    let routes = router::app(
-        app.clone(),
-        &Timeouts {
-            body: header,
-            request: Duration::from_secs(args.request_timeout.max(1)),
-        },
-    );
+    let timeouts = Timeouts {
+        body: header,
+        request: Duration::from_secs(args.request_timeout.max(1)),
+    };
+    let routes = router::app(app.clone(), &timeouts);
+    let metrics = match &args.metrics_listen {
+        Some(listen) => Some(serve_metrics(listen, &timeouts, header).await?),
+        None => None,
+    };
     let purger = tokio::spawn(purge_expired(app.clone()));
     let limits = Limits {
         max_connections,
         idle: Duration::from_secs(args.idle_timeout.max(1)),
         header,
+        counted: true,
     };
     net::serve(listener, tls, routes, limits, shutdown_signal()).await?;
     purger.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     app.db.close().await;
     drop(moto);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The metrics listener (`--metrics-listen`): `GET /metrics` only, plain HTTP, a few
+/// connections, served until the portal stops.
+async fn serve_metrics(
+    listen: &str,
+    timeouts: &Timeouts,
+    header: Duration,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = bind(listen).await?;
+    let addr = listener
+        .local_addr()
+        .context("the metrics listener has no address")?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "WARNING: metrics on {addr}, which is not a loopback address: anyone who reaches it sees the portal's traffic counts. Keep it on a private network, away from the public listener."
+        );
+    }
+    tracing::info!("metrics on http://{addr}/metrics");
+    let routes = router::metrics(timeouts);
+    let limits = Limits {
+        max_connections: 64,
+        idle: Duration::from_secs(60),
+        header,
+        counted: false,
+    };
+    Ok(tokio::spawn(async move {
+        if let Err(e) = net::serve(listener, None, routes, limits, std::future::pending()).await {
+            crate::log::failure("the metrics listener stopped", &e);
+        }
+    }))
 }
 
 /// The single sign-on settings, with the client secret from its file or the environment.
@@ -228,10 +265,7 @@ async fn purge_expired(app: Arc<App>) {
         {
             Ok(0) => {}
             Ok(n) => tracing::debug!("purged {n} expired tokens"),
-            Err(e) => tracing::error!(
-                "cannot purge expired tokens: {}",
-                crate::log::escape(&format!("{e:#}"))
-            ),
+            Err(e) => crate::log::failure("cannot purge expired tokens", &e),
         }
     }
 }

@@ -11,6 +11,7 @@ use super::rules::{MAX_SESSION_SECS, clamp_session};
 use super::{Error, Result};
 use crate::aws::{Signin, Sts};
 use crate::db::{AuditEntry, AuditEvent, Authed, Db, K8sCluster, Session, Tenant, TokenScope};
+use crate::metrics::{self, VendKind, VendOutcome};
 
 /// What a vend needs: the database for the rules and the trail, STS for the keys, the sign-in
 /// endpoint for the console URL.
@@ -116,6 +117,27 @@ impl AdminRole {
             AdminRole::DuploOps => paths::KIND_DUPLO_OPS,
         }
     }
+
+    fn metric(self) -> VendKind {
+        match self {
+            AdminRole::Admin => VendKind::Admin,
+            AdminRole::DuploOps => VendKind::DuploOps,
+        }
+    }
+}
+
+/// `r`, counted in the vend metrics as a vend of `kind`: keys out, refused by a rule, or failed
+/// (STS, or the portal's own trouble).
+pub fn counted<T>(kind: VendKind, r: Result<T>) -> Result<T> {
+    let outcome = match &r {
+        Ok(_) => VendOutcome::Ok,
+        Err(Error::Invalid(_) | Error::Unauthorized | Error::Forbidden(_) | Error::NotFound(_)) => {
+            VendOutcome::Refused
+        }
+        Err(Error::Upstream(_) | Error::Failed(_)) => VendOutcome::Failed,
+    };
+    metrics::vend(kind, outcome);
+    r
 }
 
 /// Why an asker may not have what needs admin rights.
@@ -166,10 +188,7 @@ async fn need_admin(
                 who.via_detail()
             ));
             if let Err(e) = db.audit(&audit).await {
-                tracing::error!(
-                    "cannot record a refused vend: {}",
-                    crate::log::escape(&format!("{e:#}"))
-                );
+                crate::log::failure("cannot record a refused vend", &e);
             }
             Err(Error::Forbidden(
                 "Forbidden: this login was approved for tenant access only; log in with admin access"
@@ -201,8 +220,31 @@ pub async fn allowed_tenant(db: &Db, who: Asker<'_>, id: &str) -> Result<Tenant>
     Err(Error::Forbidden("Forbidden".into()))
 }
 
+/// The credentials of the tenant with this id, when `who` may use it.
+pub async fn tenant_by_id(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    id: &str,
+) -> Result<AwsResponse> {
+    let vended = async {
+        let t = allowed_tenant(v.db, who, id).await?;
+        tenant_vend(v, who, client, &t).await
+    };
+    counted(VendKind::Tenant, vended.await)
+}
+
 /// A tenant's credentials for `who`, who may use the tenant.
 pub async fn tenant(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    t: &Tenant,
+) -> Result<AwsResponse> {
+    counted(VendKind::Tenant, tenant_vend(v, who, client, t).await)
+}
+
+async fn tenant_vend(
     v: Vendor<'_>,
     who: Asker<'_>,
     client: Option<String>,
@@ -215,6 +257,15 @@ pub async fn tenant(
 
 /// An admin's credentials for one of the system roles.
 pub async fn admin(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    role: AdminRole,
+) -> Result<AwsResponse> {
+    counted(role.metric(), admin_vend(v, who, client, role).await)
+}
+
+async fn admin_vend(
     v: Vendor<'_>,
     who: Asker<'_>,
     client: Option<String>,
@@ -305,10 +356,7 @@ async fn aws_refused(
     audit.event = failed.as_str().into();
     audit.detail = Some(detail);
     if let Err(e) = db.audit(&audit).await {
-        tracing::error!(
-            "cannot record a failed vend: {}",
-            crate::log::escape(&format!("{e:#}"))
-        );
+        crate::log::failure("cannot record a failed vend", &e);
     }
     Error::Upstream(message)
 }
@@ -325,7 +373,19 @@ pub async fn k8s_tenant(
     client: Option<String>,
     id: &str,
 ) -> Result<ClusterConfig> {
-    let t = allowed_tenant(v.db, who, id).await?;
+    let vended = async {
+        let t = allowed_tenant(v.db, who, id).await?;
+        k8s_tenant_vend(v, who, client, &t).await
+    };
+    counted(VendKind::K8sTenant, vended.await)
+}
+
+async fn k8s_tenant_vend(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    t: &Tenant,
+) -> Result<ClusterConfig> {
     let Some(cluster) = &t.k8s else {
         return Err(Error::NotFound(format!(
             "tenant {} has no Kubernetes cluster (an admin sets one with `jit portal tenant set {} --k8s-cluster NAME --k8s-server URL`)",
@@ -340,6 +400,15 @@ pub async fn k8s_tenant(
 /// An admin's cluster config for a plan: the cluster of the plan's first tenant (by name) that
 /// has one, with a token from the admin role.
 pub async fn k8s_plan(
+    v: Vendor<'_>,
+    who: Asker<'_>,
+    client: Option<String>,
+    plan: &str,
+) -> Result<ClusterConfig> {
+    counted(VendKind::K8sPlan, k8s_plan_vend(v, who, client, plan).await)
+}
+
+async fn k8s_plan_vend(
     v: Vendor<'_>,
     who: Asker<'_>,
     client: Option<String>,

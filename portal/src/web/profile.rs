@@ -18,6 +18,7 @@ use super::{Chrome, Framed, PageResult, message_for, render, see_other};
 use crate::db::{AuditEntry, AuditEvent, Session, TokenInfo};
 use crate::domain::vend::{self, AdminRole, Asker};
 use crate::domain::{self};
+use crate::metrics::VendKind;
 use crate::state::{ClientIp, Shared, with_who};
 
 /// The portal's front door is the profile page.
@@ -260,9 +261,12 @@ async fn vend_for(
         .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
     match tenants.into_iter().find(|t| t.name == target) {
         Some(t) => vend::tenant(app.vendor(), asker, client, &t).await,
-        None => Err(domain::Error::Forbidden(
-            "That tenant is missing or not yours to use".into(),
-        )),
+        None => vend::counted(
+            VendKind::Tenant,
+            Err(domain::Error::Forbidden(
+                "That tenant is missing or not yours to use".into(),
+            )),
+        ),
     }
 }
 

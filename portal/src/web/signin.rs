@@ -18,7 +18,7 @@ use super::{
 };
 use crate::db::{AuditEntry, AuditEvent};
 use crate::state::{ClientIp, Shared, with_who};
-use crate::{password, secret};
+use crate::{metrics, password, secret};
 
 /// A browser that has signed in with a password before: the user and a random id, sealed, so
 /// the sign-in limits know it (`throttle::Attempt`). It proves nothing else.
@@ -187,6 +187,7 @@ pub async fn submit(
     if !login_csrf_ok(&app, &headers, &form.csrf) {
         return Err(csrf_refused().into());
     }
+    let mut counted = metrics::SignIn::begin(metrics::Method::Password);
     let name = form.username.trim();
     let given = form.password;
     let now = jiff::Timestamp::now().as_second();
@@ -195,6 +196,7 @@ pub async fn submit(
     // The attempt counts as a failure from here until it succeeds, so that guesses sent at
     // once cannot all pass this before the first of them is counted.
     if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, now) {
+        counted.throttled(full.metric());
         tracing::warn!(
             "sign-in throttled for {} from {} ({})",
             crate::log::escape(name),
@@ -259,6 +261,7 @@ pub async fn submit(
                 client.as_deref().unwrap_or("-")
             );
         }
+        counted.wrong();
         return login_form(
             &app,
             &headers,
@@ -299,6 +302,7 @@ pub async fn submit(
             .map_err(|e| PageError::Internal("cannot seal the known-browser cookie", e))?;
         cookies::set(&app, &mut r, cookies::DEVICE, &sealed, DEVICE_SECS);
     }
+    counted.ok();
     Ok(r)
 }
 

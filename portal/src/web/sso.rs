@@ -191,10 +191,12 @@ async fn finish(
     client: Option<String>,
     q: &CallbackQuery,
 ) -> PageResult {
+    let mut counted = crate::metrics::SignIn::begin(crate::metrics::Method::Oidc);
     let (user, next) =
         match verify(app, oidc, headers, q).await? {
             Ok(signed_in) => signed_in,
             Err(failure) if failure.stray => {
+                counted.wrong();
                 tracing::warn!(
                     "oidc callback refused: {}",
                     crate::log::escape(&failure.why)
@@ -209,6 +211,7 @@ async fn finish(
                     .audit(&audit)
                     .await
                     .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
+                counted.wrong();
                 return Ok(refused(failure.status, &failure.title));
             }
         };
@@ -231,6 +234,7 @@ async fn finish(
         .map_err(|e| PageError::Internal("cannot start a session", e))?;
     let mut r = with_who(see_other(&next), &user);
     cookies::set(app, &mut r, SESSION, &value, SESSION_SECS);
+    counted.ok();
     Ok(r)
 }
 

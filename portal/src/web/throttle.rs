@@ -205,6 +205,17 @@ pub enum Full {
     Address,
 }
 
+impl Full {
+    /// The limit's name in the metrics.
+    pub fn metric(self) -> crate::metrics::Limit {
+        match self {
+            Full::Mine => crate::metrics::Limit::Own,
+            Full::User => crate::metrics::Limit::User,
+            Full::Address => crate::metrics::Limit::Address,
+        }
+    }
+}
+
 /// A sign-in about to be checked, and the limits it counts against.
 pub struct Attempt {
     limits: Vec<(String, u32)>,
