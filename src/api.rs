@@ -91,6 +91,13 @@ impl Client {
         })
     }
 
+    /// What an error about a call must never quote: the token and the one-time code.
+    fn secrets(&self) -> Vec<&str> {
+        std::iter::once(self.token.expose())
+            .chain(self.otp.as_deref())
+            .collect()
+    }
+
     fn get(&self, path: &str) -> Result<(String, Option<String>)> {
         let url = format!("{}{}", self.api, path);
         output::debug(|| format!("GET {url}"));
@@ -102,14 +109,14 @@ impl Client {
         if let Some(otp) = &self.otp {
             req = req.header("otpcode", otp);
         }
-        let token = self.token.expose();
+        let secrets = self.secrets();
         let resp = req.send().map_err(|e| {
             let why = if e.is_timeout() {
                 "timed out after 20 s".to_string()
             } else if e.is_connect() {
                 connect_failure(&e, &self.api)
             } else {
-                redact::literal(&e.without_url().to_string(), &[token])
+                redact::literal(&e.without_url().to_string(), &secrets)
             };
             Unreachable(format!("portal unreachable: {url}: {why}"))
         })?;
@@ -133,7 +140,7 @@ impl Client {
             Err(e) => {
                 return Err(Unreachable(format!(
                     "portal response cut off: {url}: {}",
-                    redact::literal(&e.to_string(), &[token])
+                    redact::literal(&e.to_string(), &secrets)
                 ))
                 .into());
             }
@@ -153,7 +160,7 @@ impl Client {
                 _ => "",
             };
             let body = body.map_or("larger than 1 MiB, not shown".into(), |b| {
-                redact::literal(&redact::body(&b), &[token])
+                redact::literal(&redact::body(&b), &secrets)
             });
             return Err(HttpError {
                 status,
@@ -173,7 +180,7 @@ impl Client {
                 "portal sent malformed JSON: {}{path}: {}: body {}",
                 self.api,
                 redact::json_error(&e),
-                redact::literal(&redact::body(&body), &[self.token.expose()])
+                redact::literal(&redact::body(&body), &self.secrets())
             )
         })?;
         Ok((value, date))
@@ -213,7 +220,7 @@ impl Client {
         let (body, date) = self.get(&path)?;
         let url = format!("{}{path}", self.api);
         creds_from_body(&body, &url, date.as_deref(), jiff::Timestamp::now())
-            .map_err(|e| anyhow!(redact::literal(&format!("{e:#}"), &[self.token.expose()])))
+            .map_err(|e| anyhow!(redact::literal(&format!("{e:#}"), &self.secrets())))
     }
 
     /// A cluster's API server, CA and a bearer token (docs/protocol.md §9): by plan id (admin)

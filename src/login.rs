@@ -58,13 +58,26 @@ fn token_key(host: &Host) -> String {
     cache::key(&[host.key(), "duplo-creds"])
 }
 
+/// duplo-jit's words when the portal wants a one-time code and may not open the browser.
+pub const MFA_REFUSED: &str = "server requires MFA but --interactive mode is disabled";
+
 /// A portal client for `target`, logging in through the browser when that is the auth mode.
 pub fn client(target: &Target, cache: Option<&Cache>) -> Result<Client> {
-    Ok(session(target, cache)?.0)
+    Ok(session(target, cache)?.client)
 }
 
-/// The client plus what `jit duplo` prints about it.
-pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenEntry)> {
+/// A portal client and what `jit duplo` prints about its token.
+pub struct Session {
+    pub client: Client,
+    pub entry: TokenEntry,
+    /// `entry.need_otp` is the portal's answer (`v3/features/system`) for this token.
+    pub checked: bool,
+}
+
+/// The client plus what `jit duplo` prints about it. An admin scope on a portal that wants a
+/// one-time code (docs/protocol.md §1) needs the browser login's code: a token alone is refused
+/// with duplo-jit's message unless `--interactive` lets the browser ask for it.
+pub fn session(target: &Target, cache: Option<&Cache>) -> Result<Session> {
     let admin = target.scope.needs_admin_login();
     match &target.auth {
         Auth::Token(token) => {
@@ -74,12 +87,46 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
                 duplo_token: token.expose().into(),
                 need_otp: false,
             };
-            Ok((client, entry))
+            // Tenant access never needs the code; admin access asks first, as duplo-jit does.
+            if !admin || !client.otp_needed()? {
+                return Ok(Session {
+                    client,
+                    entry,
+                    checked: admin,
+                });
+            }
+            let Some(via) = target.otp_login else {
+                bail!(MFA_REFUSED);
+            };
+            output::debug(|| "the portal wants a one-time code for admin access".into());
+            // One browser login per host at a time; its token and code are this process's
+            // alone: a given token is never cached, nor is the one the login hands back.
+            let _lock = match cache {
+                Some(c) => Some(wait_for_login(c, &target.host)?),
+                None => None,
+            };
+            let (token, otp) = browser_login(&target.host, true, via.port, via.browser, cache)?;
+            if otp.is_none() {
+                bail!(
+                    "the portal's login page handed back no one-time code, which this portal wants for admin access"
+                );
+            }
+            let client = Client::new(&target.api_host, token.clone(), otp)?;
+            let entry = TokenEntry {
+                version: 1,
+                duplo_token: token.expose().into(),
+                need_otp: true,
+            };
+            Ok(Session {
+                client,
+                entry,
+                checked: false,
+            })
         }
         Auth::Missing(why) => Err(crate::model::UsageError(why.clone()).into()),
         Auth::Interactive { port, browser } => {
             let key = token_key(&target.host);
-            let cached = |cache: &Cache| -> Result<Option<(Client, TokenEntry)>> {
+            let cached = |cache: &Cache| -> Result<Option<Session>> {
                 let Some(CachedToken {
                     entry,
                     admin: admin_login,
@@ -95,9 +142,11 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
                 };
                 let client = Client::new(&target.api_host, token, None)?;
                 match client.otp_needed() {
-                    Ok(need_otp) if !(admin && need_otp) => {
-                        Ok(Some((client, TokenEntry { need_otp, ..entry })))
-                    }
+                    Ok(need_otp) if !(admin && need_otp) => Ok(Some(Session {
+                        client,
+                        entry: TokenEntry { need_otp, ..entry },
+                        checked: true,
+                    })),
                     Ok(_) => Ok(None),
                     Err(e) if HttpError::is_auth(&e) => {
                         output::debug(|| "cached portal token expired".into());
@@ -135,7 +184,11 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<(Client, TokenE
             {
                 output::warn(format_args!("{e:#}; portal token not cached"));
             }
-            Ok((client, cached.entry))
+            Ok(Session {
+                client,
+                entry: cached.entry,
+                checked: false,
+            })
         }
     }
 }

@@ -111,6 +111,14 @@ pub enum Auth {
     Missing(String),
 }
 
+/// How a browser login runs (docs/protocol.md §2): the loopback port and whether to open a
+/// browser or only print the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrowserLogin {
+    pub port: Option<u16>,
+    pub browser: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheMode {
     Use,
@@ -124,6 +132,9 @@ pub struct Target {
     pub api_host: Host,
     pub scope: Scope,
     pub auth: Auth,
+    /// `--interactive` given: with a token too, the browser login to run when the portal wants
+    /// a one-time code for admin access (docs/protocol.md §1), as duplo-jit does.
+    pub otp_login: Option<BrowserLogin>,
     /// Overrides the portal's region (from a named environment).
     pub region: Option<String>,
     /// Exported as AWS_ENDPOINT_URL (from a named environment).

@@ -18,9 +18,11 @@ pub fn run(args: DuploArgs) -> Result<ExitCode> {
             .map_err(|e| crate::output::warn(format_args!("{e:#}")))
             .ok(),
     };
-    let (client, mut entry) = crate::login::session(&target, cache.as_ref())?;
-    // A token given outright is checked too, so a bad one exits 1 as in duplo-jit.
-    entry.need_otp = client.otp_needed()?;
-    crate::output::print_line(&serde_json::to_string(&entry)?)?;
+    let mut session = crate::login::session(&target, cache.as_ref())?;
+    // Every token is checked, so a bad one exits 1 as in duplo-jit; once is enough.
+    if !session.checked {
+        session.entry.need_otp = session.client.otp_needed()?;
+    }
+    crate::output::print_line(&serde_json::to_string(&session.entry)?)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use super::UsageError;
 use crate::cli::{ConnArgs, EnvSelect, ScopeArgs};
 use crate::config::{EnvConfig, Found};
 use crate::host::Host;
-use crate::model::{Auth, Scope, Target, Token};
+use crate::model::{Auth, BrowserLogin, Scope, Target, Token};
 
 /// Where flags that exclude each other are all given, duplo-jit takes the first of them in its
 /// order of precedence; so does jit, and says so once on stderr. `flags` is in that order.
@@ -114,6 +114,10 @@ pub fn target_for(
         api_host,
         scope,
         auth: auth(conn, token_env)?,
+        otp_login: conn.interactive.then_some(BrowserLogin {
+            port: conn.port,
+            browser: !conn.no_browser,
+        }),
         region,
         endpoint_url: None,
         token_var: token_env.map(str::to_string),

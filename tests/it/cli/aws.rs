@@ -349,12 +349,17 @@ fn portal_dying_mid_response_is_a_clear_error() {
 fn duplo_prints_the_token_and_version_works() {
     let stand_in = StandIn::start();
     let sb = Sandbox::new().env("JIT_TOKEN", &stand_in.admin_token);
-    stand_in.state().otp_needed = true;
     let json = sb.duplo().admin().host(&stand_in.url).ok().json();
     assert_eq!(
         json,
-        serde_json::json!({"Version": 1, "DuploToken": stand_in.admin_token, "NeedOTP": true})
+        serde_json::json!({"Version": 1, "DuploToken": stand_in.admin_token, "NeedOTP": false})
     );
+    // A portal that wants a one-time code: duplo-jit exits 1 unless it may open the browser.
+    stand_in.state().otp_needed = true;
+    sb.duplo()
+        .admin()
+        .host(&stand_in.url)
+        .fails(1, "server requires MFA but --interactive mode is disabled");
     let version = sb.run(&["version"]).ok().stdout;
     assert_eq!(
         version.trim(),

@@ -11,4 +11,5 @@ mod k8s;
 mod load;
 mod login;
 mod login_hardening;
+mod mfa;
 mod parity;

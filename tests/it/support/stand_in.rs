@@ -44,7 +44,11 @@ pub struct State {
     pub tenants: Vec<Tenant>,
     pub region: String,
     pub admin_validity: i64,
+    /// `IsOtpNeeded` in the system features: admin calls then want an `Otpcode` header with a
+    /// code the login page handed out for that token (`authorize_with_otp`), else answer 401.
     pub otp_needed: bool,
+    /// (token, code) pairs the login page handed out.
+    pub otp_codes: Vec<(String, String)>,
     /// Sent as ConsoleUrl; None leaves the field out.
     pub console_url: bool,
     /// Overrides Validity with a server Expiration.
@@ -136,6 +140,7 @@ impl StandIn {
             region: REGION.into(),
             admin_validity: 3600,
             otp_needed: false,
+            otp_codes: Vec::new(),
             console_url: true,
             expiration: None,
             delay: Duration::ZERO,
@@ -206,6 +211,32 @@ impl StandIn {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
+    }
+
+    /// The login page of an MFA portal, once its user has typed the one-time code: it mints a
+    /// code for `token` and POSTs `{"token","otp"}` from the portal's origin to the
+    /// `/v2/callbackWithOtp` of the listener `login` (the printed verify-token URL) names, as
+    /// duplo-jit expects. Returns the code, registered as a secret.
+    #[track_caller]
+    pub fn authorize_with_otp(&self, login: &url::Url, token: &str) -> String {
+        let port = login
+            .query_pairs()
+            .find(|(k, _)| k == "localPort")
+            .map(|(_, v)| v.into_owned())
+            .expect("localPort");
+        let code = format!("otp-{}", random_hex(16));
+        register_secret(&code);
+        self.state()
+            .otp_codes
+            .push((token.to_string(), code.clone()));
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("http://127.0.0.1:{port}/v2/callbackWithOtp"))
+            .header("Origin", self.url.as_str())
+            .body(serde_json::json!({ "token": token, "otp": code }).to_string())
+            .send()
+            .expect("callback");
+        assert_eq!(resp.status(), 200, "the listener took the code");
+        code
     }
 }
 
@@ -280,9 +311,15 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
     let token = header("Authorization").and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
     let content_type_ok =
         header("Content-Type").as_deref() == Some("application/json; charset=utf-8");
-    let user = {
+    let otpcode = header("Otpcode");
+    let (user, otp_ok) = {
         let st = shared.lock().unwrap_or_else(|e| e.into_inner());
-        token.and_then(|t| st.users.get(&t).cloned())
+        let otp_ok = !st.otp_needed
+            || st
+                .otp_codes
+                .iter()
+                .any(|(t, c)| Some(t) == token.as_ref() && Some(c) == otpcode.as_ref());
+        (token.and_then(|t| st.users.get(&t).cloned()), otp_ok)
     };
     let Some(user) = user else {
         let _ = request.respond(json_response(401, "\"Unauthorized\"".into()));
@@ -293,7 +330,7 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
         return;
     }
     let _ = &mut request;
-    let (status, body) = route(&path, &user, shared, base);
+    let (status, body) = route(&path, &user, otp_ok, shared, base);
     if cut && status == 200 {
         // Promise a longer body than we send, then hang up.
         let bytes = body.into_bytes();
@@ -329,7 +366,14 @@ impl std::io::Read for Endless {
     }
 }
 
-fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u16, String) {
+/// `otp_ok`: no code is needed, or the request carries one handed out for its token.
+fn route(
+    path: &str,
+    user: &User,
+    otp_ok: bool,
+    shared: &Arc<Mutex<State>>,
+    base: &str,
+) -> (u16, String) {
     let parts: Vec<&str> = path.split('/').collect();
     let st = || shared.lock().unwrap_or_else(|e| e.into_inner());
     match parts.as_slice() {
@@ -366,6 +410,9 @@ fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u1
             if !user.admin {
                 return (403, "\"Forbidden\"".into());
             }
+            if !otp_ok {
+                return (401, "\"Unauthorized\"".into());
+            }
             let validity = st().admin_validity;
             let role = format!("arn:aws:iam::333333333333:role/{kind}");
             vend(shared, user, &role, validity, base)
@@ -383,6 +430,9 @@ fn route(path: &str, user: &User, shared: &Arc<Mutex<State>>, base: &str) -> (u1
         ["v3", "admin", "plans", plan, "k8sConfig"] => {
             if !user.admin {
                 return (403, "\"Forbidden\"".into());
+            }
+            if !otp_ok {
+                return (401, "\"Unauthorized\"".into());
             }
             k8s_config(shared, &format!("plan-{plan}"))
         }
