@@ -88,6 +88,7 @@ mod keys;
 mod oidc;
 mod sessions;
 mod settings;
+mod sinks;
 mod tenants;
 mod tokens;
 mod users;
