@@ -16,6 +16,9 @@ CREATE TABLE audit_sinks (
 -- numbers are drawn in the order the transactions commit (the lock is held until then). The
 -- audit row is the last write of every transaction that makes one, so the lock is held for the
 -- commit only and waits on nothing else (no deadlock). SQLite has one writer at a time already.
+-- The trigger is the only one to draw a seq (the column's default would draw one more each time,
+-- before the lock); NOT NULL is checked after it has run.
+ALTER TABLE audit ALTER COLUMN seq DROP DEFAULT;
 CREATE FUNCTION audit_commit_order() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(7305227390041650001);
