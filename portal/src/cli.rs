@@ -96,6 +96,54 @@ fn trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
         })
 }
 
+/// The audit webhook: https, or plain http only to a loopback address; no user or fragment.
+fn audit_webhook(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err("want no user, password or fragment (a bearer secret comes from --audit-webhook-secret-file)".into());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => return Err("want a host".into()),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err("want https:// (plain http only to a loopback address): the audit trail names users, roles and addresses".into()),
+        _ => Err("want an https:// URL".into()),
+    }
+}
+
+/// Where the audit stream's syslog lines go.
+#[derive(Debug, Clone)]
+pub struct SyslogTarget {
+    pub tcp: bool,
+    /// `host:port`, resolved at each connection.
+    pub addr: String,
+}
+
+fn audit_syslog(text: &str) -> Result<SyslogTarget, String> {
+    let wanted = || "want tcp://HOST:PORT or udp://HOST:PORT".to_string();
+    let (tcp, rest) = match text.split_once("://") {
+        Some(("tcp", rest)) => (true, rest),
+        Some(("udp", rest)) => (false, rest),
+        _ => return Err(wanted()),
+    };
+    let url = url::Url::parse(&format!("syslog://{rest}")).map_err(|_| wanted())?;
+    let (Some(host), Some(port)) = (url.host_str(), url.port()) else {
+        return Err(wanted());
+    };
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || !url.username().is_empty() {
+        return Err(wanted());
+    }
+    Ok(SyslogTarget {
+        tcp,
+        addr: format!("{host}:{port}"),
+    })
+}
+
 fn public_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -194,6 +242,18 @@ pub struct ServeArgs {
     /// of its own in plain HTTP: keep it on loopback or a private network, never the public one
     #[arg(long, value_name = "ADDR", env = "JIT_PORTAL_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// Send every audit event to this webhook as it is committed: POSTs of JSON lines, in
+    /// order, at least once (docs/protocol.md §12). https, or http to a loopback address
+    #[arg(long, value_name = "URL", value_parser = audit_webhook)]
+    pub audit_webhook: Option<url::Url>,
+    /// A file holding the bearer token sent to --audit-webhook (else
+    /// JIT_PORTAL_AUDIT_WEBHOOK_SECRET; never argv)
+    #[arg(long, value_name = "PATH", requires = "audit_webhook")]
+    pub audit_webhook_secret_file: Option<PathBuf>,
+    /// Send every audit event to this syslog receiver as it is committed: RFC 5424, over TCP
+    /// (octet-counted frames, RFC 6587) or UDP (best effort)
+    #[arg(long, value_name = "tcp://HOST:PORT|udp://HOST:PORT", value_parser = audit_syslog)]
+    pub audit_syslog: Option<SyslogTarget>,
     /// Most connections held open at once (lowered to fit the descriptor limit); past it the
     /// longest-idle connection is closed
     #[arg(long, default_value_t = 10000, value_name = "N")]
@@ -382,4 +442,8 @@ pub struct AuditArgs {
     /// One JSON object per line
     #[arg(long)]
     pub json: bool,
+    /// Keep printing entries as they are committed (through any replica or command), until
+    /// interrupted
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }

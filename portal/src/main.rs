@@ -17,6 +17,7 @@ mod router;
 mod secret;
 mod sso;
 mod state;
+mod stream;
 mod web;
 
 use std::process::ExitCode;

@@ -17,6 +17,7 @@ use crate::net::{self, Limits};
 use crate::router::{self, Timeouts};
 use crate::sso::{Config as OidcConfig, Oidc};
 use crate::state::App;
+use crate::stream;
 
 /// How long between sweeps of expired tokens.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
@@ -126,6 +127,23 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         None => None,
     };
     let purger = tokio::spawn(purge_expired(app.clone()));
+    let sinks = audit_sinks(&args)?;
+    let names: Vec<String> = sinks.iter().map(stream::Sink::name).collect();
+    let owner = stream::owner()?;
+    let mut streams = Vec::new();
+    if !sinks.is_empty() {
+        let id = stream::stream_id(&app.db).await?;
+        for sink in sinks {
+            tracing::info!(
+                "audit stream to {} (event ids {id}-SEQ)",
+                crate::log::escape(&sink.name())
+            );
+            let (app, id, owner) = (app.clone(), id.clone(), owner.clone());
+            streams.push(tokio::spawn(async move {
+                stream::deliver(&app.db, sink, &id, &owner).await
+            }));
+        }
+    }
     let limits = Limits {
         max_connections,
         idle: Duration::from_secs(args.idle_timeout.max(1)),
@@ -137,6 +155,10 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     if let Some(metrics) = metrics {
         metrics.abort();
     }
+    for s in streams {
+        s.abort();
+    }
+    stream::release(&app.db, &names, &owner).await;
     app.db.close().await;
     drop(moto);
     tracing::info!("stopped");
@@ -172,6 +194,35 @@ async fn serve_metrics(
             crate::log::failure("the metrics listener stopped", &e);
         }
     }))
+}
+
+/// The audit stream's sinks, with the webhook's bearer secret from its file or the environment.
+fn audit_sinks(args: &ServeArgs) -> Result<Vec<stream::Sink>> {
+    let mut sinks = Vec::new();
+    if let Some(url) = &args.audit_webhook {
+        let secret = match &args.audit_webhook_secret_file {
+            Some(path) => {
+                let mut text = String::new();
+                std::fs::File::open(path)
+                    .and_then(|f| f.take(4096).read_to_string(&mut text))
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Some(text)
+            }
+            None => std::env::var("JIT_PORTAL_AUDIT_WEBHOOK_SECRET").ok(),
+        };
+        let secret = secret.map(|s| s.trim().to_string());
+        sinks.push(stream::Sink::Webhook(stream::Webhook::new(
+            url.clone(),
+            secret,
+        )?));
+    }
+    if let Some(target) = &args.audit_syslog {
+        sinks.push(stream::Sink::Syslog(stream::Syslog::new(
+            target.tcp,
+            target.addr.clone(),
+        )));
+    }
+    Ok(sinks)
 }
 
 /// The single sign-on settings, with the client secret from its file or the environment.

@@ -49,6 +49,16 @@ impl AuditEntry {
         self.detail = Some(detail.into());
         self
     }
+
+    /// The entry as one JSON object: its columns (those set) and `time`, `at` in RFC 3339.
+    /// `jit portal audit --json` prints it; the audit stream sends it (docs/protocol.md §12).
+    pub fn json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Ok(ts) = jiff::Timestamp::from_second(self.at) {
+            v["time"] = serde_json::json!(jit_wire::time::rfc3339(ts));
+        }
+        v
+    }
 }
 
 /// What `insert_audit!` runs: every write in `db/` appends its audit row with it.

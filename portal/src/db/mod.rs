@@ -87,6 +87,7 @@ mod files;
 mod keys;
 mod sessions;
 mod settings;
+mod sinks;
 mod tenants;
 mod tokens;
 mod users;

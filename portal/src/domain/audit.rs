@@ -64,6 +64,19 @@ pub async fn find(db: &Db, filter: &Filter, limit: i64) -> Result<Vec<AuditEntry
         .await?)
 }
 
+/// The entries after `seq` that pass `filter` (its user and event; the rows after a seq are
+/// newer than any `since`), oldest first, at most `limit`.
+pub async fn after(db: &Db, filter: &Filter, seq: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+    Ok(db
+        .audit_after(
+            seq,
+            filter.user.as_deref(),
+            filter.event.map(AuditEvent::as_str),
+            limit,
+        )
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,4 +15,5 @@ mod portal_oidc_browser;
 mod portal_ops;
 mod portal_profile;
 pub(crate) mod portal_server;
+mod portal_stream;
 pub(crate) mod portal_web;
