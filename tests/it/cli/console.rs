@@ -289,3 +289,51 @@ fn two_profiles_in_real_chromium_keep_two_sign_ins_apart() {
     assert_eq!(in_a, [format!("127.0.0.1 {}", a.signin_cookie)], "{in_b:?}");
     assert_eq!(in_b, [format!("127.0.0.1 {}", b.signin_cookie)], "{in_a:?}");
 }
+
+/// The container's one-time page on 127.0.0.1 is for the user who ran jit: another local user
+/// who finds the port is refused (403) and does not use up the page, which the real fetch then
+/// gets. Needs root, to fetch as another uid.
+#[test]
+fn another_user_cannot_fetch_the_container_page() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "skipped another_user_cannot_fetch_the_container_page: needs root to fetch as another uid"
+        );
+        return;
+    }
+    let portal = StandIn::start();
+    let sb = Sandbox::new();
+    config(&sb, &portal, "");
+    let bin = sb.dir.path().join("stubs");
+    let log = sb.dir.path().join("launched");
+    for d in [&bin, &log] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    // Firefox fetches the page after `nobody` has tried it.
+    let script = format!(
+        "#!/bin/sh\nf='{log}/firefox'\n\
+         u=$(printf '%s' \"$1\" | /bin/sed -n 's/.*&url=\\([^&]*\\).*/\\1/p' | /bin/sed 's/%3A/:/g; s/%2F/\\//g')\n\
+         /usr/bin/setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/curl -s -o \"$f.other-page\" -w '%{{http_code}}' \"$u\" > \"$f.other\"\n\
+         /usr/bin/curl -s -w '\\n%{{http_code}}' \"$u\" > \"$f.page\"\n\
+         /usr/bin/curl -s -o /dev/null -w '%{{http_code}}' \"$u\" > \"$f.again\"\nexit 0\n",
+        log = log.display()
+    );
+    let stub = bin.join("firefox");
+    std::fs::write(&stub, script).expect("write stub");
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let sb = sb.env("PATH", &bin.display().to_string());
+
+    let run = sb.run(&["console", "dev", "--container"]).ok();
+    assert!(run.stderr.contains("Firefox container"), "{}", run.stderr);
+    let read = |ext: &str| std::fs::read_to_string(log.join(format!("firefox.{ext}"))).expect(ext);
+    assert_eq!(read("other"), "403", "another uid fetched the page");
+    let other = std::fs::read_to_string(log.join("firefox.other-page")).unwrap_or_default();
+    assert!(!other.contains("federation"), "{other}");
+    let page = read("page");
+    assert!(page.ends_with("\n200"), "{page}");
+    assert!(
+        page.contains(&format!("{}/federation?Action=login&", portal.url)),
+        "{page}"
+    );
+    assert_ne!(read("again"), "200", "the page is served once");
+}
