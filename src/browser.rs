@@ -148,7 +148,7 @@ pub fn open_in_container(
     configured: Option<&str>,
 ) -> Result<Pending> {
     let browser = program(configured, &["firefox"])?;
-    let listener = Listener::bind(0)?;
+    let listener = Listener::bind(0)?.only_own_user();
     let path = format!("/console-{}", crate::model::random_hex(16)?);
     let target = format!("http://127.0.0.1:{}{path}", listener.port());
     let page = crate::handoff::redirect_page(url);

@@ -294,6 +294,34 @@ impl ValueEnum for ShellArg {
     }
 }
 
+/// How an environment's console opens (`jit config add --console`): clap's spelling of
+/// [`crate::config::ConsoleMode`], which knows nothing of clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleModeArg(pub crate::config::ConsoleMode);
+
+impl ValueEnum for ConsoleModeArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        use crate::config::ConsoleMode;
+        &[
+            ConsoleModeArg(ConsoleMode::Container),
+            ConsoleModeArg(ConsoleMode::Profile),
+            ConsoleModeArg(ConsoleMode::Default),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        use crate::config::ConsoleMode;
+        Some(match self.0 {
+            ConsoleMode::Container => PossibleValue::new("container")
+                .help("a Firefox container named after the environment"),
+            ConsoleMode::Profile => {
+                PossibleValue::new("profile").help("a Chromium profile of the environment's own")
+            }
+            ConsoleMode::Default => PossibleValue::new("default").help("the default browser"),
+        })
+    }
+}
+
 /// What `jit env` prints: JSON, or code for a shell to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvFormat {
@@ -500,6 +528,19 @@ pub struct ConfigAddArgs {
     /// `jit exec` serves renewing credentials on loopback (as `jit exec --server`)
     #[arg(long)]
     pub server: bool,
+    /// How `jit console` opens this environment
+    #[arg(long, value_name = "MODE")]
+    pub console: Option<ConsoleModeArg>,
+    /// The Firefox container's colour (`--console container`)
+    #[arg(long, value_name = "COLOR", value_parser = clap::builder::PossibleValuesParser::new(crate::config::COLORS))]
+    pub container_color: Option<String>,
+    /// The Firefox container's icon (`--console container`)
+    #[arg(long, value_name = "ICON", value_parser = clap::builder::PossibleValuesParser::new(crate::config::ICONS))]
+    pub container_icon: Option<String>,
+    /// The browser for the console: a name on PATH or a path (default firefox for a container,
+    /// the first Chromium-family browser on PATH for a profile)
+    #[arg(long, value_name = "PROGRAM")]
+    pub browser: Option<String>,
 }
 
 /// Print the shell hook: `jitnow`, `jitoff` and a prompt indicator

@@ -163,6 +163,9 @@ impl EnvConfig {
                 ICONS.join(", ")
             );
         }
+        if self.browser.as_deref().is_some_and(|b| b.trim().is_empty()) {
+            bail!("environment '{name}': browser must name a program (or be left out)");
+        }
         Ok(())
     }
 }

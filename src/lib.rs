@@ -26,6 +26,7 @@ pub mod listener;
 pub mod login;
 pub mod model;
 pub mod output;
+pub mod peer;
 pub mod redact;
 pub mod shell;
 pub mod supervise;

@@ -26,6 +26,8 @@ const POLL: Duration = Duration::from_millis(25);
 pub struct Listener {
     inner: TcpListener,
     port: u16,
+    /// Answer only connections from our own user (`only_own_user`).
+    own_user_only: bool,
 }
 
 impl Listener {
@@ -37,7 +39,18 @@ impl Listener {
             .local_addr()
             .context("login listener has no port")?
             .port();
-        Ok(Listener { inner, port })
+        Ok(Listener {
+            inner,
+            port,
+            own_user_only: false,
+        })
+    }
+
+    /// Refuse (403, and `handle` never sees the request) a connection whose other end is not
+    /// our user's: another local user can reach 127.0.0.1 too (`peer`; known on Linux).
+    pub fn only_own_user(mut self) -> Listener {
+        self.own_user_only = true;
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -62,8 +75,9 @@ impl Listener {
                 match self.inner.accept() {
                     Ok((stream, _)) => {
                         let (tx, handle) = (tx.clone(), handle.clone());
+                        let own_user_only = self.own_user_only;
                         let taken = connections.spawn(move || {
-                            if let Some(outcome) = connection(stream, &*handle) {
+                            if let Some(outcome) = connection(stream, own_user_only, &*handle) {
                                 let _ = tx.send(outcome);
                             }
                         });
@@ -98,6 +112,7 @@ impl Listener {
 
 fn connection<T>(
     mut stream: TcpStream,
+    own_user_only: bool,
     handle: &dyn Fn(&Request) -> (Reply, Option<T>),
 ) -> Option<T> {
     let deadline = Instant::now() + CONNECTION_DEADLINE;
@@ -105,6 +120,13 @@ fn connection<T>(
         return None;
     }
     let (mut reply, outcome) = match http::read_request(&mut stream, &LIMITS, deadline) {
+        Ok(_) if own_user_only && !crate::peer::is_own_user(&stream) => {
+            crate::output::debug(|| "loopback page: refused a connection of another user".into());
+            (
+                Reply::text(403, "forbidden: not the user who ran jit"),
+                None,
+            )
+        }
         Ok(request) => handle(&request),
         Err(Unread::Answer(status)) => (Reply::text(status, "bad request"), None),
         Err(Unread::HangUp) => return None,
@@ -153,7 +175,7 @@ mod tests {
         client
             .write_all(b"GET /x?t=1 HTTP/1.1\r\nHost: h\r\n\r\n")
             .expect("send");
-        let outcome = connection(server, &|req: &Request| {
+        let outcome = connection(server, true, &|req: &Request| {
             let mut reply = Reply::text(403, "no");
             reply
                 .headers

@@ -27,7 +27,10 @@ pub fn run(args: ConfigArgs) -> Result<ExitCode> {
                 endpoint_url: add.endpoint_url,
                 synced_from: None,
                 server: add.server,
-                ..Default::default()
+                console: add.console.map(|c| c.0),
+                container_color: add.container_color,
+                container_icon: add.container_icon,
+                browser: add.browser,
             };
             config::check_name(&add.name)
                 .map_err(|e| crate::model::UsageError(format!("{e:#}")))?;

@@ -34,6 +34,40 @@ impl Change {
     }
 }
 
+/// What a sync writes for an environment it wrote before: `synced` (the portal, the scope, the
+/// token source), with every other key as the user set it since (region, endpoint_url,
+/// server, the console's keys). Field by field, so that a new key needs a decision here.
+fn keep_users_keys(old: &EnvConfig, synced: &EnvConfig) -> EnvConfig {
+    let EnvConfig {
+        host: _,
+        api_host: _,
+        admin: _,
+        duplo_ops: _,
+        tenant: _,
+        auth: _,
+        token_file: _,
+        token_env: _,
+        synced_from: _,
+        region,
+        endpoint_url,
+        server,
+        console,
+        container_color,
+        container_icon,
+        browser,
+    } = old.clone();
+    EnvConfig {
+        region,
+        endpoint_url,
+        server,
+        console,
+        container_color,
+        container_icon,
+        browser,
+        ..synced.clone()
+    }
+}
+
 /// The plan: for each name, what happens, and the environments the config should then hold.
 fn plan(
     current: &BTreeMap<String, EnvConfig>,
@@ -44,14 +78,23 @@ fn plan(
     let mut result = current.clone();
     let mut changes = Vec::new();
     for (name, env) in wanted {
-        let change = match current.get(name) {
-            None => Change::Add,
-            Some(old) if !ours(old) => Change::Kept,
-            Some(old) if old == env => Change::Same,
-            Some(_) => Change::Update,
+        let (change, env) = match current.get(name) {
+            None => (Change::Add, env.clone()),
+            Some(old) if !ours(old) => (Change::Kept, old.clone()),
+            Some(old) => {
+                let new = keep_users_keys(old, env);
+                (
+                    if *old == new {
+                        Change::Same
+                    } else {
+                        Change::Update
+                    },
+                    new,
+                )
+            }
         };
         if matches!(change, Change::Add | Change::Update) {
-            result.insert(name.clone(), env.clone());
+            result.insert(name.clone(), env);
         }
         changes.push((name.clone(), change));
     }

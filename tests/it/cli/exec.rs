@@ -241,3 +241,69 @@ fn console_prints_portal_url_or_builds_a_federation_url() {
         "{url}"
     );
 }
+
+/// `jit config add` sets the console's keys, checked as the config file's values are.
+#[test]
+fn config_add_sets_how_the_console_opens() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    sb.jit_cmd(["config", "add", "prod"])
+        .host(&stand_in.url)
+        .tenant("dev01")
+        .args([
+            "--console",
+            "container",
+            "--container-color",
+            "purple",
+            "--container-icon",
+            "dollar",
+            "--browser",
+            "firefox-esr",
+        ])
+        .ok();
+    sb.jit_cmd(["config", "add", "stage"])
+        .host(&stand_in.url)
+        .tenant("dev01")
+        .args(["--console", "profile", "--browser", "/opt/brave/brave"])
+        .ok();
+    let text = std::fs::read_to_string(sb.config_file()).expect("config written");
+    let parsed: toml::Value = toml::from_str(&text).expect("toml");
+    let prod = &parsed["env"]["prod"];
+    assert_eq!(prod["console"].as_str(), Some("container"), "{text}");
+    assert_eq!(prod["container_color"].as_str(), Some("purple"), "{text}");
+    assert_eq!(prod["container_icon"].as_str(), Some("dollar"), "{text}");
+    assert_eq!(prod["browser"].as_str(), Some("firefox-esr"), "{text}");
+    let stage = &parsed["env"]["stage"];
+    assert_eq!(stage["console"].as_str(), Some("profile"), "{text}");
+    assert_eq!(
+        stage["browser"].as_str(),
+        Some("/opt/brave/brave"),
+        "{text}"
+    );
+    assert!(stage.get("container_color").is_none(), "{text}");
+    for (flag, bad, known) in [
+        ("--console", "tab", "container"),
+        ("--container-color", "mauve", "turquoise"),
+        ("--container-icon", "rocket", "fingerprint"),
+    ] {
+        let run = sb
+            .jit_cmd(["config", "add", "bad"])
+            .host(&stand_in.url)
+            .tenant("dev01")
+            .args([flag, bad])
+            .fails(2, &format!("invalid value '{bad}'"));
+        assert!(run.stderr.contains(known), "{}", run.stderr);
+    }
+    sb.jit_cmd(["config", "add", "bad"])
+        .host(&stand_in.url)
+        .tenant("dev01")
+        .args(["--browser", " "])
+        .fails(1, "browser must name a program");
+    // The file says the same things in the same words.
+    sb.write_config(&format!(
+        "[env.x]\nhost = \"{}\"\ntenant = \"dev01\"\ncontainer_color = \"mauve\"\n",
+        stand_in.url
+    ));
+    sb.run(&["console", "x", "--print"])
+        .fails(1, "container_color must be one of");
+}

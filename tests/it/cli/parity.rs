@@ -454,3 +454,51 @@ fn config_sync_against_the_demo_portal_is_idempotent() {
         "{arn}"
     );
 }
+
+/// A sync rewrites what it wrote (the portal, the scope, the token source) and keeps every
+/// other key the user set on a synced environment since: the console's keys, region, server.
+#[test]
+fn config_sync_keeps_the_keys_it_does_not_write() {
+    let stand_in = StandIn::start();
+    let sb = Sandbox::new();
+    let admin = sb.token_file(&stand_in.admin_token);
+    let sync = |token: &str| {
+        sb.jit_cmd(["config", "sync"])
+            .host(&stand_in.url)
+            .token_file(token)
+    };
+    sync(&admin).ok().warns("2 added, 0 updated, 0 removed");
+    let path = sb.config_file();
+    let text = std::fs::read_to_string(&path).expect("config");
+    let mine = "console = \"container\"\ncontainer_color = \"purple\"\ncontainer_icon = \"dollar\"\nbrowser = \"firefox-esr\"\nregion = \"eu-west-1\"\nserver = true\n";
+    let edited = text.replacen("[env.dev01]\n", &format!("[env.dev01]\n{mine}"), 1);
+    assert_ne!(edited, text, "{text}");
+    std::fs::write(&path, &edited).expect("edit config");
+    let keys = |text: &str| -> toml::Value {
+        let parsed: toml::Value = toml::from_str(text).expect("toml");
+        parsed["env"]["dev01"].clone()
+    };
+    let before = keys(&edited);
+
+    sync(&admin).ok().warns("0 added, 0 updated, 0 removed");
+    let again = std::fs::read_to_string(&path).expect("config");
+    assert_eq!(keys(&again), before, "{again}");
+
+    // A key the sync writes changes: the environment is updated, the user's keys stay.
+    let other = sb.token_file(&stand_in.admin_token);
+    let other = format!("{other}.moved");
+    std::fs::copy(&admin, &other).expect("copy token file");
+    sync(&other).ok().warns("0 added, 2 updated, 0 removed");
+    let updated = keys(&std::fs::read_to_string(&path).expect("config"));
+    assert_eq!(updated["token_file"].as_str(), Some(other.as_str()));
+    for key in [
+        "console",
+        "container_color",
+        "container_icon",
+        "browser",
+        "region",
+        "server",
+    ] {
+        assert_eq!(updated[key], before[key], "{key}: {updated}");
+    }
+}

@@ -83,6 +83,9 @@ pub struct StandIn {
     pub admin_token: String,
     pub user_token: String,
     pub tenant_id: String,
+    /// The cookie its console sign-in URL (`/federation?Action=login`) sets, named for this
+    /// stand-in alone, so a browser profile shows which sign-in it followed.
+    pub signin_cookie: String,
     state: Arc<Mutex<State>>,
 }
 
@@ -100,6 +103,7 @@ impl StandIn {
             register_secret(t);
         }
         let tenant_id = random_hex(32);
+        let signin_cookie = format!("signin-{}", random_hex(12));
         let other_id = random_hex(32);
         let mut users = HashMap::new();
         users.insert(
@@ -160,11 +164,13 @@ impl StandIn {
         }));
         let shared = state.clone();
         let base = url.clone();
+        let cookie = signin_cookie.clone();
         std::thread::spawn(move || {
             for request in server.incoming_requests() {
                 let shared = shared.clone();
                 let base = base.clone();
-                std::thread::spawn(move || handle(request, &shared, &base));
+                let cookie = cookie.clone();
+                std::thread::spawn(move || handle(request, &shared, &base, &cookie));
             }
         });
         StandIn {
@@ -172,6 +178,7 @@ impl StandIn {
             admin_token,
             user_token,
             tenant_id,
+            signin_cookie,
             state,
         }
     }
@@ -252,7 +259,12 @@ fn json_response(status: u16, body: String) -> tiny_http::Response<std::io::Curs
     resp
 }
 
-fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &str) {
+fn handle(
+    mut request: tiny_http::Request,
+    shared: &Arc<Mutex<State>>,
+    base: &str,
+    signin_cookie: &str,
+) {
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let path = path.trim_start_matches('/').to_string();
@@ -283,6 +295,27 @@ fn handle(mut request: tiny_http::Request, shared: &Arc<Mutex<State>>, base: &st
         let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
+        // Following a sign-in URL signs the browser in: a persistent cookie of this stand-in's.
+        if params.get("Action").map(String::as_str) == Some("login")
+            && let Some(token) = params.get("SigninToken")
+        {
+            let mut resp = tiny_http::Response::from_string(
+                "<!doctype html><title>Console</title><p>signed in</p>",
+            );
+            for (k, v) in [
+                ("Content-Type", "text/html; charset=utf-8".to_string()),
+                (
+                    "Set-Cookie",
+                    format!("{signin_cookie}={token}; Path=/; Max-Age=3600; HttpOnly"),
+                ),
+            ] {
+                resp.add_header(
+                    tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("header"),
+                );
+            }
+            let _ = request.respond(resp);
+            return;
+        }
         let ok = params.get("Action").map(String::as_str) == Some("getSigninToken")
             && params
                 .get("Session")
