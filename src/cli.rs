@@ -44,6 +44,7 @@ pub enum Command {
     Init(InitArgs),
     Completions(CompletionsArgs),
     Portal(PortalArgs),
+    Login(LoginArgs),
     #[command(name = "clear-cache")]
     ClearCache(ClearCacheArgs),
     /// Print the version
@@ -82,6 +83,12 @@ pub struct ConnArgs {
     /// opening a browser
     #[arg(long)]
     pub no_browser: bool,
+
+    /// Log in on another device: print a short URL and a code to approve in any browser, and
+    /// open no listening socket (the default for --interactive over SSH with no DISPLAY or
+    /// BROWSER, when the portal offers it)
+    #[arg(long)]
+    pub device: bool,
 }
 
 /// Which credentials to ask the portal for.
@@ -151,6 +158,28 @@ pub struct AwsArgs {
 }
 
 const MIN_TTL_HELP: &str = "Fetch anew unless this much is left (45m, 2h, 900s); fail before running anything if the portal gives less";
+
+/// Log in to the portal now and cache its token (what --interactive does when it needs one)
+#[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  jit login prod                      # the browser login; --admin for an admin login
+  jit login prod --device             # over SSH or in a container: a URL and a code to approve
+                                      # on any device; nothing listens on this machine
+  jit login --host https://portal.example.com --device
+
+The token replaces the cached one for the portal, as an --interactive login would leave it.
+Over SSH with no DISPLAY or BROWSER, --interactive logs in on another device by itself when the
+portal offers it (`jit portal` does).")]
+pub struct LoginArgs {
+    /// Environment name from the config file (its portal, and whether it is an admin one)
+    #[arg(value_name = "ENV", required_unless_present = "host", add = clap_complete::engine::ArgValueCompleter::new(complete_env))]
+    pub env: Option<String>,
+    /// Ask for admin access (an admin login serves every scope)
+    #[arg(long)]
+    pub admin: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
 
 /// Print the portal token as JSON after checking it with the portal (drop-in for `duplo-jit duplo`)
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod console;
 pub mod creds;
 pub mod credserver;
+pub mod device;
 pub mod duration;
 pub mod envvars;
 #[cfg(test)]

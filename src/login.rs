@@ -105,7 +105,15 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<Session> {
                 Some(c) => Some(wait_for_login(c, &target.host)?),
                 None => None,
             };
-            let (token, otp) = browser_login(&target.host, true, via.port, via.browser, cache)?;
+            let echoes_state = portal_features(&target.host).login_state;
+            let (token, otp) = browser_login(
+                &target.host,
+                true,
+                via.port,
+                via.browser,
+                echoes_state,
+                cache,
+            )?;
             if otp.is_none() {
                 bail!(
                     "the portal's login page handed back no one-time code, which this portal wants for admin access"
@@ -124,7 +132,11 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<Session> {
             })
         }
         Auth::Missing(why) => Err(crate::model::UsageError(why.clone()).into()),
-        Auth::Interactive { port, browser } => {
+        Auth::Interactive {
+            port,
+            browser,
+            device,
+        } => {
             let key = token_key(&target.host);
             let cached = |cache: &Cache| -> Result<Option<Session>> {
                 let Some(CachedToken {
@@ -171,26 +183,102 @@ pub fn session(target: &Target, cache: Option<&Cache>) -> Result<Session> {
             {
                 return Ok(found);
             }
-            let (token, otp) = browser_login(&target.host, admin, *port, *browser, cache)?;
-            let client = Client::new(&target.api_host, token.clone(), otp.clone())?;
-            let entry = TokenEntry {
-                version: 1,
-                duplo_token: token.expose().into(),
-                need_otp: otp.is_some(),
+            let how = How {
+                port: *port,
+                browser: *browser,
+                device: *device,
             };
-            let cached = CachedToken { entry, admin };
-            if let Some(cache) = cache
-                && let Err(e) = cache.write(&key, &cached)
-            {
-                output::warn(format_args!("{e:#}; portal token not cached"));
-            }
+            let (client, entry) = fresh_login(target, admin, how, cache)?;
             Ok(Session {
                 client,
-                entry: cached.entry,
+                entry,
                 checked: false,
             })
         }
     }
+}
+
+/// How an interactive login goes: `Auth::Interactive`'s fields.
+#[derive(Clone, Copy)]
+struct How {
+    port: Option<u16>,
+    browser: bool,
+    device: bool,
+}
+
+/// `jit login`: a new interactive login for `target`, whatever is cached, which then replaces
+/// the cached token. A target with a token of its own has nothing to log in to.
+pub fn login(target: &Target, cache: Option<&Cache>) -> Result<TokenEntry> {
+    let Auth::Interactive {
+        port,
+        browser,
+        device,
+    } = &target.auth
+    else {
+        return Err(crate::model::UsageError(
+            "this environment uses a token, not a login (drop --token/--token-file/token_env)"
+                .into(),
+        )
+        .into());
+    };
+    let _lock = match cache {
+        Some(c) => Some(wait_for_login(c, &target.host)?),
+        None => None,
+    };
+    let how = How {
+        port: *port,
+        browser: *browser,
+        device: *device,
+    };
+    Ok(fresh_login(target, target.scope.needs_admin_login(), how, cache)?.1)
+}
+
+/// Log in (through a browser and the loopback listener, or on another device) and cache the
+/// token under the host's entry, with its admin flag.
+fn fresh_login(
+    target: &Target,
+    admin: bool,
+    how: How,
+    cache: Option<&Cache>,
+) -> Result<(Client, TokenEntry)> {
+    let features = portal_features(&target.host);
+    let on_device = how.device || crate::device::no_browser_here();
+    let (token, otp) = if on_device && features.device_login {
+        (crate::device::login(&target.host, admin)?, None)
+    } else {
+        if on_device {
+            let why = if how.device {
+                "--device was asked for"
+            } else {
+                "no browser can be opened here (SSH_CONNECTION without DISPLAY or BROWSER)"
+            };
+            output::warn(format_args!(
+                "{why}, but the portal at {} does not offer device login; using the browser login",
+                target.host
+            ));
+        }
+        browser_login(
+            &target.host,
+            admin,
+            how.port,
+            how.browser,
+            features.login_state,
+            cache,
+        )?
+    };
+    let client = Client::new(&target.api_host, token.clone(), otp.clone())?;
+    let entry = TokenEntry {
+        version: 1,
+        duplo_token: token.expose().into(),
+        need_otp: otp.is_some(),
+    };
+    let cached = CachedToken { entry, admin };
+    if let Some(cache) = cache
+        && let Err(e) = cache.write(&token_key(&target.host), &cached)
+    {
+        output::warn(format_args!("{e:#}; portal token not cached"));
+    }
+    Ok((client, cached.entry))
 }
 
 fn verify_url(host: &Host, port: u16, admin: bool, extra: &[(&str, &str)]) -> String {
@@ -337,11 +425,12 @@ pub fn lock_for_fetch(cache: &Cache, key: &str, target: &Target) -> Result<Optio
     }
 }
 
-/// Whether the portal's login page hands back the `state` jit sends: the self-hosted
-/// `jit portal` says so at `<host>/.well-known/jit-portal` (`{"loginState": true}`). A portal
-/// that says nothing (the commercial one) is not asked for it, so its logins keep working.
+/// What the portal promises: the self-hosted `jit portal` says at
+/// `<host>/.well-known/jit-portal` whether its login page hands back the `state` jit sends
+/// (`loginState`) and whether it offers the device login (`deviceLogin`). A portal that says
+/// nothing (the commercial one) is asked for neither, so its logins keep working.
 /// Bounded: 5 s, 4 KiB, no redirects, no token sent.
-fn portal_echoes_state(host: &Host) -> bool {
+fn portal_features(host: &Host) -> PortalFeatures {
     let url = format!("{host}{}", paths::PORTAL_FEATURES);
     let asked = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -349,21 +438,21 @@ fn portal_echoes_state(host: &Host) -> bool {
         .build()
         .and_then(|c| c.get(&url).send());
     let mut body = Vec::new();
-    let echoes = match asked {
+    let features = match asked {
         Ok(resp) if resp.status().is_success() => resp
             .take(4096)
             .read_to_end(&mut body)
             .ok()
             .and_then(|_| serde_json::from_slice::<PortalFeatures>(&body).ok())
-            .is_some_and(|f| f.login_state),
-        Ok(_) => false,
+            .unwrap_or_default(),
+        Ok(_) => PortalFeatures::default(),
         Err(e) => {
             output::debug(|| format!("GET {url}: {}", e.without_url()));
-            false
+            PortalFeatures::default()
         }
     };
-    output::debug(|| format!("portal echoes the login state: {echoes}"));
-    echoes
+    output::debug(|| format!("portal promises {features:?}"));
+    features
 }
 
 enum Outcome {
@@ -378,9 +467,10 @@ fn browser_login(
     admin: bool,
     port: Option<u16>,
     browser: bool,
+    echoes_state: bool,
     announce: Option<&Cache>,
 ) -> Result<(Token, Option<String>)> {
-    let state = if portal_echoes_state(host) {
+    let state = if echoes_state {
         Some(crate::model::random_hex(16)?)
     } else {
         None

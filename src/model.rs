@@ -105,6 +105,8 @@ pub enum Auth {
     Interactive {
         port: Option<u16>,
         browser: bool,
+        /// Log in on another device (docs/protocol.md §2.1) instead of through a listener.
+        device: bool,
     },
     /// No token source was given: a fresh cache entry is still served (as duplo-jit does), and
     /// anything that must reach the portal fails with this usage message.

@@ -67,6 +67,13 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
             paths::LOGIN_PAGE,
             get(web::cli_login::page).post(web::cli_login::submit),
         )
+        // The device login (docs/protocol.md §2.1).
+        .route(paths::DEVICE_CODE, post(web::device::code))
+        .route(paths::DEVICE_TOKEN, post(web::device::token))
+        .route(
+            paths::DEVICE_PAGE,
+            get(web::device::page).post(web::device::submit),
+        )
         // Signing in and out.
         .route("/login", get(signin::page).post(signin::submit))
         .route("/login/cancel-cli", post(signin::cancel_cli))

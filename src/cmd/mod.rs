@@ -11,6 +11,7 @@ mod exec;
 mod init;
 mod k8s;
 mod kubeconfig;
+mod login;
 mod ls;
 mod portal;
 mod select;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Portal(args) => portal::run(args),
+        Command::Login(args) => login::run(args),
         Command::ClearCache(args) => clear_cache::run(args),
         Command::Version => {
             crate::output::print_line(&format!("jit version {}", env!("CARGO_PKG_VERSION")))?;

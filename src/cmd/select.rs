@@ -69,10 +69,11 @@ fn auth(conn: &ConnArgs, token_env: Option<&str>) -> Result<Auth> {
             )),
         };
     }
-    if conn.interactive {
+    if conn.interactive || conn.device {
         return Ok(Auth::Interactive {
             port: conn.port,
             browser: !conn.no_browser,
+            device: conn.device,
         });
     }
     for var in ["JIT_TOKEN", "DUPLO_TOKEN"] {
@@ -151,6 +152,7 @@ pub fn select(sel: &EnvSelect) -> Result<(String, Target)> {
     conn.interactive |= cli.interactive;
     conn.port = cli.port.or(conn.port);
     conn.no_browser |= cli.no_browser;
+    conn.device |= cli.device;
     let token_env = if cli.token.is_some() || cli.token_file.is_some() {
         None
     } else {
@@ -220,6 +222,7 @@ fn env_flags(env: &EnvConfig) -> EnvFlags {
             interactive: env.interactive(),
             port: None,
             no_browser: false,
+            device: false,
         },
         region: env.region.clone(),
         token_env: env.token_env.clone(),

@@ -80,6 +80,9 @@ pub struct PortalFeatures {
     /// The login page echoes the CLI's one-time `state` on every callback.
     #[serde(rename = "loginState", default)]
     pub login_state: bool,
+    /// The device login of §2.1: [`crate::paths::DEVICE_CODE`] and its poll.
+    #[serde(rename = "deviceLogin", default)]
+    pub device_login: bool,
 }
 
 #[cfg(test)]
@@ -100,12 +103,16 @@ mod tests {
 
     #[test]
     fn portal_features_spell_login_state_as_the_cli_reads_it() {
-        let f = PortalFeatures { login_state: true };
+        let f = PortalFeatures {
+            login_state: true,
+            device_login: true,
+        };
         assert_eq!(
             serde_json::to_string(&f).expect("write"),
-            r#"{"loginState":true}"#
+            r#"{"loginState":true,"deviceLogin":true}"#
         );
         let none: PortalFeatures = serde_json::from_str("{}").expect("empty");
         assert!(!none.login_state);
+        assert!(!none.device_login);
     }
 }

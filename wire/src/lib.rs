@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod console;
+pub mod device;
 pub mod login;
 pub mod paths;
 pub mod shell;

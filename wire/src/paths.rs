@@ -20,6 +20,12 @@ pub const K8S_TENANT: &str = "/v3/subscriptions/{id}/k8s/jitAccess";
 pub const LOGIN_PAGE: &str = "/app/user/verify-token";
 /// What a `jit portal` promises the CLI; answers [`crate::api::PortalFeatures`].
 pub const PORTAL_FEATURES: &str = "/.well-known/jit-portal";
+/// The device login's code request (docs/protocol.md §2.1); answers [`crate::device::DeviceCode`].
+pub const DEVICE_CODE: &str = "/login/device/code";
+/// The device login's poll; answers [`crate::device::DeviceToken`] or [`crate::device::DeviceError`].
+pub const DEVICE_TOKEN: &str = "/login/device/token";
+/// The page where a signed-in user types the user code and approves or denies.
+pub const DEVICE_PAGE: &str = "/device";
 
 /// The `{kind}` of [`AWS_ADMIN`] for `--admin`.
 pub const KIND_ADMIN: &str = "admin";

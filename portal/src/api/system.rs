@@ -13,9 +13,13 @@ use crate::db::Authed;
 use crate::domain::{self, vend};
 use crate::state::{Shared, with_who};
 
-/// What this portal promises the CLI: its login page hands back `state`.
+/// What this portal promises the CLI: its login page hands back `state`, and it offers the
+/// device login (docs/protocol.md §2.1).
 pub async fn features() -> Json<PortalFeatures> {
-    Json(PortalFeatures { login_state: true })
+    Json(PortalFeatures {
+        login_state: true,
+        device_login: true,
+    })
 }
 
 /// Alive: the process answers. Nothing it depends on is asked, so an outage of the database

@@ -17,6 +17,12 @@ pub enum AuditEvent {
     K8sVendRefused,
     /// A CLI login authorized on the CLI-login page (a login token minted).
     Login,
+    /// A device login's codes handed to a CLI (docs/protocol.md §2.1).
+    DeviceCode,
+    /// A device login approved on the /device page.
+    DeviceApproved,
+    /// A device login denied on the /device page.
+    DeviceDenied,
     WebSignIn,
     WebSignInFailed,
     WebSignOut,
@@ -33,7 +39,7 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 20] = [
+    pub const ALL: [AuditEvent; 23] = [
         AuditEvent::Vend,
         AuditEvent::VendFailed,
         AuditEvent::VendRefused,
@@ -41,6 +47,9 @@ impl AuditEvent {
         AuditEvent::K8sVendFailed,
         AuditEvent::K8sVendRefused,
         AuditEvent::Login,
+        AuditEvent::DeviceCode,
+        AuditEvent::DeviceApproved,
+        AuditEvent::DeviceDenied,
         AuditEvent::WebSignIn,
         AuditEvent::WebSignInFailed,
         AuditEvent::WebSignOut,
@@ -66,6 +75,9 @@ impl AuditEvent {
             AuditEvent::K8sVendFailed => "k8s vend failed",
             AuditEvent::K8sVendRefused => "k8s vend refused",
             AuditEvent::Login => "login",
+            AuditEvent::DeviceCode => "device code",
+            AuditEvent::DeviceApproved => "device approved",
+            AuditEvent::DeviceDenied => "device denied",
             AuditEvent::WebSignIn => "web sign-in",
             AuditEvent::WebSignInFailed => "web sign-in failed",
             AuditEvent::WebSignOut => "web sign-out",

@@ -82,6 +82,7 @@ macro_rules! insert_audit {
 
 mod audit;
 mod backup;
+mod device;
 mod event;
 mod files;
 mod keys;
@@ -93,11 +94,12 @@ mod tokens;
 mod users;
 
 pub use audit::AuditEntry;
+pub use device::{NewDevice, Poll};
 pub use event::AuditEvent;
 pub use sessions::{Session, SessionInfo};
 pub use settings::Settings;
 pub use tenants::{K8sChange, K8sCluster, Tenant};
-pub use tokens::{Authed, TokenInfo, TokenScope};
+pub use tokens::{Authed, LOGIN_TOKEN_SECS, TokenInfo, TokenScope};
 pub use users::User;
 
 /// The migrations, per backend, compiled into the binary. A database records each applied

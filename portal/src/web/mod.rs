@@ -16,6 +16,7 @@ use crate::{domain, log};
 pub mod admin;
 pub mod cli_login;
 pub mod cookies;
+pub mod device;
 pub mod extract;
 pub mod profile;
 pub mod signin;

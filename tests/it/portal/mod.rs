@@ -7,6 +7,7 @@ mod portal_a11y;
 pub(crate) mod portal_admin;
 // The `cli` group's login tests sign in to a real portal with these.
 pub(crate) mod portal_browser;
+mod portal_device;
 mod portal_files;
 mod portal_k8s;
 mod portal_metrics;
