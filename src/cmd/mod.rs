@@ -41,7 +41,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Login(args) => login::run(args),
         Command::ClearCache(args) => clear_cache::run(args),
         Command::Version => {
-            crate::output::print_line(&format!("jit version {}", env!("CARGO_PKG_VERSION")))?;
+            crate::output::print_line(&format!("jit version {}", crate::VERSION))?;
             Ok(ExitCode::SUCCESS)
         }
     }

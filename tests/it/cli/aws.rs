@@ -1,5 +1,7 @@
 //! `jit aws`: the credential_process contract, duplo-jit's flags, and every way the portal fails.
 
+use std::process::Command;
+
 use crate::support::{Sandbox, StandIn, stand_in::REGION};
 
 #[test]
@@ -360,14 +362,22 @@ fn duplo_prints_the_token_and_version_works() {
         .admin()
         .host(&stand_in.url)
         .fails(1, "server requires MFA but --interactive mode is disabled");
+    // Both name the commit the binary was built from: the checkout's HEAD.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert_eq!(head.len(), 12, "not a git checkout: {head:?}");
     let version = sb.run(&["version"]).ok().stdout;
     assert_eq!(
         version.trim(),
-        format!("jit version {}", env!("CARGO_PKG_VERSION"))
+        format!("jit version {} ({head})", env!("CARGO_PKG_VERSION"))
     );
     assert_eq!(
         sb.run(&["--version"]).ok().stdout.trim(),
-        format!("jit {}", env!("CARGO_PKG_VERSION"))
+        format!("jit {} ({head})", env!("CARGO_PKG_VERSION"))
     );
 }
 

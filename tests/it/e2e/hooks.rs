@@ -529,7 +529,11 @@ fn shellcheck(sb: &Sandbox, args: &[&str], stdin: Option<&str>) -> Option<String
 #[test]
 fn every_hand_written_script_passes_shellcheck_with_all_checks() {
     let sb = Sandbox::new();
-    let mut scripts = vec!["install.sh".to_string(), ".ci/run".to_string()];
+    let mut scripts = vec![
+        "install.sh".to_string(),
+        "get.sh".to_string(),
+        ".ci/run".to_string(),
+    ];
     for entry in std::fs::read_dir(repo().join("scripts")).expect("scripts/") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "sh") {

@@ -1,6 +1,8 @@
 //! The whole system as outside tools drive it: the real AWS CLI and boto3 calling `jit`, and
-//! the shell hooks, prompt and completions typed into real bash, zsh and fish under tmux.
+//! the shell hooks, prompt and completions typed into real bash, zsh and fish under tmux; the
+//! release archives as get.sh installs them.
 
 mod awscli;
 mod hooks;
+mod release;
 mod shells;
