@@ -506,10 +506,14 @@ fn a_session_cookie_planted_at_a_narrower_path_is_refused_not_used() {
         "{seen}"
     );
     assert_eq!(seen["who"], "Signed in as alice", "{seen}");
+    // The session, and the known-browser cookie a password sign-in leaves.
     assert_eq!(
         seen["stored"],
         serde_json::json!([{
             "name": SESSION_COOKIE, "path": "/", "secure": true, "httpOnly": true,
+            "sameSite": "Lax",
+        }, {
+            "name": "__Host-jit_device", "path": "/", "secure": true, "httpOnly": true,
             "sameSite": "Lax",
         }]),
         "plain HTTP on loopback, which browsers treat as secure: {seen}"
