@@ -270,6 +270,17 @@ pub enum UserCommand {
         #[arg(long)]
         revoke: bool,
     },
+    /// List a user's second factors for the web sign-in, or remove them all (a lost phone)
+    #[command(after_long_help = "Examples:
+  jit portal user mfa alice
+  jit portal user mfa alice --reset   # remove alice's factors and end her sessions")]
+    Mfa {
+        name: String,
+        /// Remove every second factor of the user and end their web sessions (with the CLI
+        /// tokens those minted); they enrol again after their next password sign-in
+        #[arg(long)]
+        reset: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,6 +370,14 @@ pub struct SetArgs {
     /// IAM role behind `jit aws --duplo-ops` ('' clears it)
     #[arg(long, value_name = "ARN")]
     pub ops_role_arn: Option<String>,
+    /// Who must sign in to the web pages with a second factor: none, admins or all (a covered
+    /// user without one enrols right after their password)
+    #[arg(long, value_name = "WHO", value_parser = ["none", "admins", "all"])]
+    pub require_mfa: Option<String>,
+    /// Whether admin-scope vends (admin, duplo-ops, a plan's cluster) need a session or login
+    /// token whose sign-in used a second factor
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub admin_vends_need_mfa: Option<bool>,
 }
 
 #[derive(Debug, Args)]

@@ -83,6 +83,7 @@ macro_rules! insert_audit {
 mod audit;
 mod backup;
 mod event;
+mod factors;
 mod files;
 mod keys;
 mod sessions;
@@ -93,8 +94,9 @@ mod users;
 
 pub use audit::AuditEntry;
 pub use event::AuditEvent;
+pub use factors::{Claim, Factors, NewTotp, SignInRow};
 pub use sessions::{Session, SessionInfo};
-pub use settings::Settings;
+pub use settings::{MfaSettings, Settings};
 pub use tenants::{K8sChange, K8sCluster, Tenant};
 pub use tokens::{Authed, TokenInfo, TokenScope};
 pub use users::User;
