@@ -190,6 +190,11 @@ pub struct ServeArgs {
         requires = "oidc_issuer"
     )]
     pub oidc_name: String,
+    /// Count a single sign-on as a second factor when the id token's `amr` names one (mfa,
+    /// otp, hwk, swk, fido, sms, face, fpt, iris, retina, pin); otherwise the portal asks for
+    /// its own factor after the provider when the user has one or the policy requires it
+    #[arg(long, requires = "oidc_issuer")]
+    pub oidc_trust_amr: bool,
     /// Most connections held open at once (lowered to fit the descriptor limit); past it the
     /// longest-idle connection is closed
     #[arg(long, default_value_t = 10000, value_name = "N")]

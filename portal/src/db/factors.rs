@@ -38,8 +38,8 @@ pub enum Claim<'a> {
     Trusted,
     /// A TOTP code accepted for `step`: the factor's last step moves up to it, only forwards.
     Totp { step: i64 },
-    /// A recovery code, by digest: deleted.
-    Recovery { digest: &'a str },
+    /// A recovery code, by digest: deleted, with its own audit row.
+    Recovery { digest: &'a str, audit: AuditEntry },
     /// A factor enrolled at sign-in (the policy required one): stored with its codes.
     Enrol(&'a NewTotp<'a>, AuditEntry),
 }
@@ -58,25 +58,28 @@ macro_rules! spend {
         use $crate::db::factors::Claim;
         match $claim {
             Claim::None | Claim::Trusted => true,
-            Claim::Totp { step } => {
-                sqlx::query(
-                    "UPDATE totp_factors SET last_step = $1 WHERE user_name = $2 AND last_step < $1",
-                )
-                .bind(*step)
-                .bind($user)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected()
-                    == 1
-            }
-            Claim::Recovery { digest } => {
-                sqlx::query("DELETE FROM recovery_codes WHERE user_name = $1 AND digest = $2")
-                    .bind($user)
-                    .bind(*digest)
-                    .execute(&mut *$tx)
-                    .await?
-                    .rows_affected()
-                    == 1
+            Claim::Totp { step } => sqlx::query(
+                "UPDATE totp_factors SET last_step = $1 WHERE user_name = $2 AND last_step < $1",
+            )
+            .bind(*step)
+            .bind($user)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+                == 1,
+            Claim::Recovery { digest, audit } => {
+                let spent =
+                    sqlx::query("DELETE FROM recovery_codes WHERE user_name = $1 AND digest = $2")
+                        .bind($user)
+                        .bind(*digest)
+                        .execute(&mut *$tx)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                if spent {
+                    insert_audit!(&mut *$tx, audit);
+                }
+                spent
             }
             Claim::Enrol(new, audit) => {
                 let added = $crate::db::factors::insert_totp!($tx, $user, new, $now);

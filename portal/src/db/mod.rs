@@ -94,7 +94,7 @@ mod users;
 
 pub use audit::AuditEntry;
 pub use event::AuditEvent;
-pub use factors::{Claim, Factors, NewTotp, SignInRow};
+pub use factors::{Claim, Factors, NewTotp};
 pub use sessions::{Session, SessionInfo};
 pub use settings::{MfaSettings, Settings};
 pub use tenants::{K8sChange, K8sCluster, Tenant};

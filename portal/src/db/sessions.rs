@@ -41,6 +41,7 @@ pub(super) const END_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_name
 impl Db {
     /// A new session for `user`: returns (cookie secret, session id, CSRF token). The secret is
     /// stored as a digest only.
+    #[cfg(test)]
     pub async fn create_session(
         &self,
         user: &str,

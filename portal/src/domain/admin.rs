@@ -7,9 +7,7 @@ use std::fmt::Display;
 
 use super::rules::{ClusterCa, ClusterName, ClusterServer, Name, RoleArn, SessionSecs};
 use super::{Actor, Error, Outcome, Result};
-use crate::db::{
-    AuditEvent, Db, K8sChange, MfaSettings, SessionInfo, Settings, Tenant, User,
-};
+use crate::db::{AuditEvent, Db, K8sChange, MfaSettings, SessionInfo, Settings, Tenant, User};
 
 /// `old -> new` for the audit detail, `-` standing for nothing.
 fn arrow(field: &str, old: impl Display, new: impl Display) -> String {

@@ -242,7 +242,11 @@ pub async fn remove(
         .user(user)
         .detail("totp and recovery codes");
     audit.client = client;
-    if !db.remove_totp(user, step, audit).await.map_err(unreadable)? {
+    if !db
+        .remove_totp(user, step, audit)
+        .await
+        .map_err(unreadable)?
+    {
         return Err(wrong());
     }
     Ok(())
@@ -306,9 +310,17 @@ mod tests {
         let code = code_at(now);
         assert_eq!(accept(RFC, &code, now, 0), Some(step));
         assert_eq!(accept(RFC, &code, now, step), None, "the same code again");
-        assert_eq!(accept(RFC, &code, now, step + 1), None, "a later one was used");
+        assert_eq!(
+            accept(RFC, &code, now, step + 1),
+            None,
+            "a later one was used"
+        );
         assert_eq!(accept(RFC, &code, now + STEP, 0), Some(step), "a step late");
-        assert_eq!(accept(RFC, &code, now - STEP, 0), Some(step), "a step early");
+        assert_eq!(
+            accept(RFC, &code, now - STEP, 0),
+            Some(step),
+            "a step early"
+        );
         assert_eq!(accept(RFC, &code, now + 2 * STEP, 0), None, "too late");
         let spaced = format!("{} {}", &code[..3], &code[3..]);
         assert_eq!(accept(RFC, &spaced, now, 0), Some(step));

@@ -17,6 +17,7 @@ pub mod admin;
 pub mod cli_login;
 pub mod cookies;
 pub mod extract;
+pub mod factor;
 pub mod profile;
 pub mod signin;
 pub mod sso;

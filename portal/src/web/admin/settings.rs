@@ -8,10 +8,10 @@ use axum_extra::extract::Query;
 use serde::Deserialize;
 
 use super::{NoticeQuery, actor, done, page, shown};
-use crate::domain::mfa::Policy;
-use crate::domain::{self, Outcome};
 use crate::domain::admin::{self, SettingsChange};
+use crate::domain::mfa::Policy;
 use crate::domain::rules::{RoleArn, SessionSecs};
+use crate::domain::{self, Outcome};
 use crate::state::{ClientIp, Shared};
 use crate::web::extract::{Admin, AdminForm, PageForm, first, first_trimmed, ticked};
 use crate::web::{Chrome, PageResult, unreadable};
