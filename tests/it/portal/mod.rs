@@ -9,6 +9,7 @@ pub(crate) mod portal_admin;
 pub(crate) mod portal_browser;
 mod portal_files;
 mod portal_k8s;
+mod portal_mfa;
 mod portal_oidc;
 mod portal_oidc_browser;
 mod portal_ops;
