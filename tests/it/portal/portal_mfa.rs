@@ -83,10 +83,7 @@ fn totp_enrols_then_signs_in_with_a_code_or_a_recovery_code_once_and_is_throttle
     // The reused and wrong codes, the reused recovery code, the three before the throttle.
     assert_eq!(audited(&sb, "alice", "mfa failed"), 6);
     let trail = admin(&sb, &["audit", "--user", "alice", "--event", "web sign-in"]);
-    assert!(
-        trail.contains("password; second factor totp"),
-        "{trail}"
-    );
+    assert!(trail.contains("password; second factor totp"), "{trail}");
     assert!(
         trail.contains("password; second factor recovery code"),
         "{trail}"
@@ -96,9 +93,15 @@ fn totp_enrols_then_signs_in_with_a_code_or_a_recovery_code_once_and_is_throttle
     let listed = admin(&sb, &["user", "mfa", "alice"]);
     assert!(listed.contains("totp\tenrolled"), "{listed}");
     assert!(listed.contains("recovery\t9 unused"), "{listed}");
-    assert_eq!(admin(&sb, &["user", "sessions", "alice"]).lines().count(), 1);
+    assert_eq!(
+        admin(&sb, &["user", "sessions", "alice"]).lines().count(),
+        1
+    );
     admin(&sb, &["user", "mfa", "alice", "--reset"]);
-    assert_eq!(admin(&sb, &["user", "sessions", "alice"]).lines().count(), 0);
+    assert_eq!(
+        admin(&sb, &["user", "sessions", "alice"]).lines().count(),
+        0
+    );
     assert_eq!(admin(&sb, &["user", "mfa", "alice"]), "");
     let reset = admin(&sb, &["audit", "--user", "alice", "--event", "mfa reset"]);
     assert!(reset.contains("1 web session ended"), "{reset}");
