@@ -119,6 +119,8 @@ flow profile USERNAME=demo PASSWORD="${demo_password}"
 flow nojs USERNAME=demo PASSWORD="${demo_password}"
 flow admin ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}" TENANT=demo VALIDITY=1800 \
   ADMIN_SESSION=3600
+# Last of the demo user's flows: it leaves `demo` with a second factor (mfa-enrol, mfa-factor).
+flow mfa USERNAME=demo PASSWORD="${demo_password}" PYTHON="${venv_bin}/python"
 
 # Single sign-on: the provider must know the portal's callback, so the port is picked first.
 say "starting a portal with single sign-on"

@@ -254,6 +254,11 @@ pub struct ServeArgs {
     /// (octet-counted frames, RFC 6587) or UDP (best effort)
     #[arg(long, value_name = "tcp://HOST:PORT|udp://HOST:PORT", value_parser = audit_syslog)]
     pub audit_syslog: Option<SyslogTarget>,
+    /// Count a single sign-on as a second factor when the id token's `amr` names one (mfa,
+    /// otp, hwk, swk, fido, sms, face, fpt, iris, retina, pin); otherwise the portal asks for
+    /// its own factor after the provider when the user has one or the policy requires it
+    #[arg(long, requires = "oidc_issuer")]
+    pub oidc_trust_amr: bool,
     /// Most connections held open at once (lowered to fit the descriptor limit); past it the
     /// longest-idle connection is closed
     #[arg(long, default_value_t = 10000, value_name = "N")]
@@ -333,6 +338,17 @@ pub enum UserCommand {
         /// End every web session of the user and the CLI tokens those sessions minted
         #[arg(long)]
         revoke: bool,
+    },
+    /// List a user's second factors for the web sign-in, or remove them all (a lost phone)
+    #[command(after_long_help = "Examples:
+  jit portal user mfa alice
+  jit portal user mfa alice --reset   # remove alice's factors and end her sessions")]
+    Mfa {
+        name: String,
+        /// Remove every second factor of the user and end their web sessions (with the CLI
+        /// tokens those minted); they enrol again after their next password sign-in
+        #[arg(long)]
+        reset: bool,
     },
 }
 
@@ -423,6 +439,14 @@ pub struct SetArgs {
     /// IAM role behind `jit aws --duplo-ops` ('' clears it)
     #[arg(long, value_name = "ARN")]
     pub ops_role_arn: Option<String>,
+    /// Who must sign in to the web pages with a second factor: none, admins or all (a covered
+    /// user without one enrols right after their password)
+    #[arg(long, value_name = "WHO", value_parser = ["none", "admins", "all"])]
+    pub require_mfa: Option<String>,
+    /// Whether admin-scope vends (admin, duplo-ops, a plan's cluster) need a session or login
+    /// token whose sign-in used a second factor
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub admin_vends_need_mfa: Option<bool>,
 }
 
 #[derive(Debug, Args)]

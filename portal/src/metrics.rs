@@ -291,11 +291,7 @@ impl Drop for SignIn {
     }
 }
 
-/// One second-factor check ended with `outcome`.
-#[expect(
-    dead_code,
-    reason = "second factors arrive with issue 21; the series are there at 0"
-)]
+/// One second-factor check (a code at sign-in or at enrolment) ended with `outcome`.
 pub fn second_factor(outcome: Outcome) {
     METRICS
         .second_factor

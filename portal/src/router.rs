@@ -15,7 +15,7 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::state::{ClientAddr, ClientIp, Shared, Who};
 use crate::web::admin::{self, audit, settings, tenants, users};
-use crate::web::{profile, signin};
+use crate::web::{factor, profile, signin};
 use crate::{api, web};
 
 /// How long a request's body, and the whole request, may take.
@@ -77,6 +77,11 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         // Signing in and out.
         .route("/login", get(signin::page).post(signin::submit))
         .route("/login/cancel-cli", post(signin::cancel_cli))
+        .route("/login/factor", get(factor::page).post(factor::submit))
+        .route(
+            "/login/enrol",
+            get(factor::enrol_page).post(factor::enrol_submit),
+        )
         .route("/logout", post(signin::logout))
         // Single sign-on through the OpenID Connect provider.
         .route("/login/oidc", get(web::sso::start))
@@ -89,6 +94,11 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/profile/credentials", post(profile::credentials))
         .route("/profile/tokens", post(profile::create_token))
         .route("/profile/tokens/revoke", post(profile::revoke_token))
+        .route("/profile/mfa", get(factor::profile))
+        .route("/profile/mfa/start", post(factor::profile_start))
+        .route("/profile/mfa/enrol", get(factor::profile_enrol))
+        .route("/profile/mfa/confirm", post(factor::profile_confirm))
+        .route("/profile/mfa/remove", post(factor::profile_remove))
         // The admin pages.
         .route("/admin", get(admin::index))
         .route("/admin/tenants", get(tenants::list).post(tenants::add))
@@ -101,6 +111,7 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/admin/users/{name}", get(users::show).post(users::save))
         .route("/admin/users/{name}/remove", post(users::remove))
         .route("/admin/users/{name}/sessions", post(users::end_sessions))
+        .route("/admin/users/{name}/mfa-reset", post(users::reset_mfa))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/audit", get(audit::show))
         // The pages' stylesheet and script; no icon.

@@ -43,6 +43,19 @@ pub struct Config {
     pub name: String,
     /// CA certificates (PEM) trusted for the provider beside the public roots.
     pub ca_pem: Option<Vec<u8>>,
+    /// Whether an id token whose `amr` names a second factor counts as one (`MFA_AMR`).
+    pub trust_amr: bool,
+}
+
+/// The `amr` values (RFC 8176) that say the provider asked for more than a password: a
+/// second factor, a one-time code, a key held in hardware or software, or biometrics.
+pub const MFA_AMR: &[&str] = &[
+    "mfa", "otp", "hwk", "swk", "fido", "sms", "face", "fpt", "iris", "retina", "pin",
+];
+
+/// Whether an id token's `amr` values say a second factor was used.
+pub fn amr_is_mfa<'a>(amr: impl IntoIterator<Item = &'a str>) -> bool {
+    amr.into_iter().any(|m| MFA_AMR.contains(&m))
 }
 
 /// Claims beyond the standard ones, so any claim may name the user.
@@ -92,6 +105,7 @@ pub struct Oidc {
     redirect: RedirectUrl,
     pub user_claim: String,
     pub name: String,
+    pub trust_amr: bool,
     http: Http,
     discovered: RwLock<Arc<Discovered>>,
 }
@@ -114,6 +128,7 @@ impl Oidc {
             redirect,
             user_claim: config.user_claim,
             name: config.name,
+            trust_amr: config.trust_amr,
             http,
             discovered: RwLock::new(Arc::new(Discovered {
                 at: Instant::now(),
@@ -177,7 +192,7 @@ impl Oidc {
         client: &Client,
         tokens: &Tokens,
         nonce: &Nonce,
-    ) -> Result<Result<String, Refusal>, ClaimsVerificationError> {
+    ) -> Result<Result<(String, bool), Refusal>, ClaimsVerificationError> {
         let Some(id_token) = tokens.id_token() else {
             return Ok(Err(Refusal::NoIdToken));
         };
@@ -193,7 +208,12 @@ impl Oidc {
             CoreJwsSigningAlgorithm::EdDsa,
         ]);
         let claims = id_token.claims(&verifier, nonce)?;
-        Ok(claim(claims, &self.user_claim).ok_or(Refusal::NoClaim))
+        let mfa = claims
+            .auth_method_refs()
+            .is_some_and(|amr| amr_is_mfa(amr.iter().map(|m| m.as_str())));
+        Ok(claim(claims, &self.user_claim)
+            .map(|user| (user, mfa))
+            .ok_or(Refusal::NoClaim))
     }
 }
 
@@ -246,13 +266,14 @@ impl Oidc {
     }
 
     /// The user name the provider vouches for: trade `code` (with the login's PKCE `verifier`)
-    /// for tokens, check the id token against `nonce`, and read the configured claim.
+    /// for tokens, check the id token against `nonce`, and read the configured claim; and
+    /// whether its `amr` says a second factor was used.
     pub async fn sign_in(
         &self,
         code: &str,
         verifier: &str,
         nonce: &str,
-    ) -> Result<String, SignInError> {
+    ) -> Result<(String, bool), SignInError> {
         let discovered = self.metadata(REFRESH_AFTER).await;
         let exchanged = match self
             .client(&discovered)

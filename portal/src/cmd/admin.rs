@@ -124,6 +124,32 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
             }
             print(&out)?;
         }
+        UserCommand::Mfa { name, reset: false } => {
+            let f = domain::mfa::factors(db, &name).await?;
+            let mut out = String::new();
+            if let Some(created) = f.totp {
+                out.push_str(&format!("totp\tenrolled {}\n", when(Some(created))));
+            }
+            if f.recovery_left > 0 {
+                out.push_str(&format!("recovery\t{} unused\n", f.recovery_left));
+            }
+            if out.is_empty() {
+                output::status(format_args!("portal user '{name}' has no second factor"));
+            }
+            print(&out)?;
+        }
+        UserCommand::Mfa { name, reset: true } => {
+            let (removed, ended) = domain::mfa::reset(db, &actor, &name).await?;
+            output::status(format_args!(
+                "{} of portal user '{name}'; {}",
+                if removed > 0 {
+                    "removed the second factors"
+                } else {
+                    "no second factor to remove"
+                },
+                sessions_ended(ended)
+            ));
+        }
         UserCommand::Sessions { name, revoke: true } => {
             let ended = admin::end_sessions(db, &actor, &name).await?;
             output::status(format_args!(
@@ -340,6 +366,15 @@ pub async fn set(db: &Db, args: SetArgs) -> Result<()> {
         admin_session: secs("--admin-session", args.admin_session)?,
         admin_role: role("--admin-role-arn", args.admin_role_arn)?,
         ops_role: role("--ops-role-arn", args.ops_role_arn)?,
+        require_mfa: args
+            .require_mfa
+            .as_deref()
+            .map(|p| {
+                domain::mfa::Policy::parse(p)
+                    .ok_or_else(|| anyhow::anyhow!("--require-mfa is none, admins or all"))
+            })
+            .transpose()?,
+        admin_vends_need_mfa: args.admin_vends_need_mfa,
     };
     match admin::change_settings(db, &Actor::cli(), change).await? {
         Outcome::Saved => output::status("changed the system settings"),

@@ -263,6 +263,7 @@ fn oidc_config(args: &ServeArgs) -> Result<Option<OidcConfig>> {
         client_secret: secret,
         user_claim: args.oidc_user_claim.clone(),
         name: args.oidc_name.clone(),
+        trust_amr: args.oidc_trust_amr,
     }))
 }
 

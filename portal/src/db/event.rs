@@ -36,10 +36,20 @@ pub enum AuditEvent {
     TenantSet,
     TenantRemove,
     Settings,
+    /// A second factor enrolled (TOTP, with new recovery codes).
+    MfaEnrol,
+    /// A user removed their own second factor.
+    MfaRemove,
+    /// A recovery code spent on a sign-in.
+    MfaRecoveryUsed,
+    /// Every second factor of a user removed by an admin, their sessions ended.
+    MfaReset,
+    /// A wrong or reused second-factor code for an existing user.
+    MfaFailed,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 23] = [
+    pub const ALL: [AuditEvent; 28] = [
         AuditEvent::Vend,
         AuditEvent::VendFailed,
         AuditEvent::VendRefused,
@@ -63,6 +73,11 @@ impl AuditEvent {
         AuditEvent::TenantSet,
         AuditEvent::TenantRemove,
         AuditEvent::Settings,
+        AuditEvent::MfaEnrol,
+        AuditEvent::MfaRemove,
+        AuditEvent::MfaRecoveryUsed,
+        AuditEvent::MfaReset,
+        AuditEvent::MfaFailed,
     ];
 
     /// The name the trail stores and prints.
@@ -91,6 +106,11 @@ impl AuditEvent {
             AuditEvent::TenantSet => "tenant set",
             AuditEvent::TenantRemove => "tenant remove",
             AuditEvent::Settings => "settings",
+            AuditEvent::MfaEnrol => "mfa enrol",
+            AuditEvent::MfaRemove => "mfa remove",
+            AuditEvent::MfaRecoveryUsed => "mfa recovery used",
+            AuditEvent::MfaReset => "mfa reset",
+            AuditEvent::MfaFailed => "mfa failed",
         }
     }
 

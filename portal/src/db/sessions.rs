@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 
+use super::factors::Claim;
 use super::{AuditEntry, Db};
 use crate::secret;
 
@@ -14,6 +15,9 @@ pub struct Session {
     pub admin: bool,
     /// The token every POST form of this session carries.
     pub csrf: String,
+    /// Whether its sign-in used a second factor (the portal's, or the identity provider's when
+    /// trusted).
+    pub mfa: bool,
 }
 
 /// A live session as an admin sees it: its id and times, never the cookie's secret.
@@ -37,13 +41,30 @@ pub(super) const END_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_name
 impl Db {
     /// A new session for `user`: returns (cookie secret, session id, CSRF token). The secret is
     /// stored as a digest only.
+    #[cfg(test)]
     pub async fn create_session(
         &self,
         user: &str,
         ttl: i64,
         audit: AuditEntry,
     ) -> Result<(String, String, String)> {
+        self.create_session_with(user, ttl, &Claim::None, audit)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the session was refused"))
+    }
+
+    /// As `create_session`, spending `claim` (a second factor's code) in the same transaction:
+    /// None, and no session, when it cannot be spent (used already). A session whose claim is a
+    /// second factor is marked `mfa`.
+    pub async fn create_session_with(
+        &self,
+        user: &str,
+        ttl: i64,
+        claim: &Claim<'_>,
+        audit: AuditEntry,
+    ) -> Result<Option<(String, String, String)>> {
         let now = audit.at;
+        let mfa = !matches!(claim, Claim::None);
         let (cookie, id, csrf) = (
             secret::new_token()?,
             secret::new_id("ses_")?,
@@ -55,10 +76,13 @@ impl Db {
             Some(how) => format!("{how}; session {id}"),
             None => format!("session {id}"),
         });
-        write_tx!(self, tx, {
+        let started = write_tx!(self, tx, {
+            if !super::factors::spend!(tx, user, claim, now) {
+                return Ok(None);
+            }
             sqlx::query(
-                "INSERT INTO sessions (id, digest, user_name, csrf, created, expires) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO sessions (id, digest, user_name, csrf, created, expires, mfa) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&id)
             .bind(secret::digest(&cookie))
@@ -66,16 +90,18 @@ impl Db {
             .bind(&csrf)
             .bind(now)
             .bind(now + ttl)
+            .bind(mfa)
             .execute(&mut *tx)
             .await?;
             insert_audit!(&mut *tx, &audit);
+            Some((cookie, id, csrf))
         });
-        Ok((cookie, id, csrf))
+        Ok(started)
     }
 
     /// The live session behind a cookie secret.
     pub async fn session(&self, cookie: &str, now: i64) -> Result<Option<Session>> {
-        let sql = "SELECT s.id, s.user_name, s.csrf, u.admin FROM sessions s \
+        let sql = "SELECT s.id, s.user_name, s.csrf, s.mfa, u.admin FROM sessions s \
                    JOIN users u ON u.name = s.user_name \
                    WHERE s.digest = $1 AND s.expires > $2";
         with_pool!(self, p, {

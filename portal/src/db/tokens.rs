@@ -64,6 +64,9 @@ pub struct Authed {
     pub admin: bool,
     #[sqlx(try_from = "Option<String>")]
     pub scope: TokenScope,
+    /// Whether the sign-in behind the token used a second factor: a login token minted from a
+    /// session that did. Tokens made by an admin or on the profile page have no sign-in.
+    pub mfa: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -83,7 +86,7 @@ impl Db {
     /// (and so its tokens) runs only now and then.
     pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<Authed>> {
         let digest = secret::digest(token);
-        let sql = "SELECT t.id, t.user_name, u.admin, t.scope FROM tokens t \
+        let sql = "SELECT t.id, t.user_name, u.admin, t.scope, t.mfa FROM tokens t \
                    JOIN users u ON u.name = t.user_name \
                    LEFT JOIN sessions s ON s.id = t.session \
                    WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2) \
@@ -163,8 +166,8 @@ impl Db {
         write_tx!(self, tx, {
             // The session may have ended since it was checked: then nothing is minted.
             let inserted = sqlx::query(
-                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires, session, scope) \
-                 SELECT $1, $2, user_name, NULL, 'login', $3, $4, id, $6 FROM sessions \
+                "INSERT INTO tokens (id, digest, user_name, parent, origin, created, expires, session, scope, mfa) \
+                 SELECT $1, $2, user_name, NULL, 'login', $3, $4, id, $6, mfa FROM sessions \
                  WHERE id = $5 AND expires > $3",
             )
             .bind(&id)

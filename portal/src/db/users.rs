@@ -102,16 +102,6 @@ impl Db {
         Ok(ended)
     }
 
-    /// A user's stored password hash, when they have one.
-    pub async fn password_hash(&self, name: &str) -> Result<Option<String>> {
-        let sql = "SELECT password_hash FROM users WHERE name = $1";
-        with_pool!(self, p, {
-            let hash: Option<Option<String>> =
-                sqlx::query_scalar(sql).bind(name).fetch_optional(p).await?;
-            Ok(hash.flatten())
-        })
-    }
-
     /// The users who can sign in with a password.
     pub async fn users_with_password(&self) -> Result<HashSet<String>> {
         let sql = "SELECT name FROM users WHERE password_hash IS NOT NULL";

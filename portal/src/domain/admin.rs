@@ -7,7 +7,7 @@ use std::fmt::Display;
 
 use super::rules::{ClusterCa, ClusterName, ClusterServer, Name, RoleArn, SessionSecs};
 use super::{Actor, Error, Outcome, Result};
-use crate::db::{AuditEvent, Db, K8sChange, SessionInfo, Settings, Tenant, User};
+use crate::db::{AuditEvent, Db, K8sChange, MfaSettings, SessionInfo, Settings, Tenant, User};
 
 /// `old -> new` for the audit detail, `-` standing for nothing.
 fn arrow(field: &str, old: impl Display, new: impl Display) -> String {
@@ -337,6 +337,8 @@ pub struct SettingsChange {
     pub admin_session: Option<SessionSecs>,
     pub admin_role: Option<Option<RoleArn>>,
     pub ops_role: Option<Option<RoleArn>>,
+    pub require_mfa: Option<super::mfa::Policy>,
+    pub admin_vends_need_mfa: Option<bool>,
 }
 
 pub async fn change_settings(db: &Db, actor: &Actor, change: SettingsChange) -> Result<Outcome> {
@@ -373,6 +375,20 @@ pub async fn change_settings(db: &Db, actor: &Actor, change: SettingsChange) -> 
         &current.ops_role_arn,
         &mut changes,
     );
+    let require_mfa = change
+        .require_mfa
+        .filter(|p| p.as_str() != current.require_mfa)
+        .inspect(|p| changes.push(arrow("require_mfa", &current.require_mfa, p.as_str())));
+    let vends_mfa = change
+        .admin_vends_need_mfa
+        .filter(|v| *v != current.admin_vends_need_mfa)
+        .inspect(|v| {
+            changes.push(arrow(
+                "admin_vends_need_mfa",
+                current.admin_vends_need_mfa,
+                v,
+            ))
+        });
     if changes.is_empty() {
         return Ok(Outcome::Unchanged);
     }
@@ -381,6 +397,10 @@ pub async fn change_settings(db: &Db, actor: &Actor, change: SettingsChange) -> 
         secs,
         admin_role.as_ref().map(Option::as_deref),
         ops_role.as_ref().map(Option::as_deref),
+        MfaSettings {
+            require_mfa: require_mfa.map(super::mfa::Policy::as_str),
+            admin_vends_need_mfa: vends_mfa,
+        },
         audit,
     )
     .await?;

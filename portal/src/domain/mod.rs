@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod mfa;
 pub mod rules;
 pub mod vend;
 
@@ -70,7 +71,7 @@ impl Actor {
         }
     }
 
-    fn audit(&self, event: AuditEvent) -> AuditEntry {
+    pub(crate) fn audit(&self, event: AuditEvent) -> AuditEntry {
         let mut audit = AuditEntry::new(event, &self.name);
         audit.client.clone_from(&self.client);
         audit

@@ -10,7 +10,9 @@ use jit_wire::paths;
 use super::rules::{MAX_SESSION_SECS, clamp_session};
 use super::{Error, Result};
 use crate::aws::{Signin, Sts};
-use crate::db::{AuditEntry, AuditEvent, Authed, Db, K8sCluster, Session, Tenant, TokenScope};
+use crate::db::{
+    AuditEntry, AuditEvent, Authed, Db, K8sCluster, Session, Settings, Tenant, TokenScope,
+};
 use crate::metrics::{self, VendKind, VendOutcome};
 
 /// What a vend needs: the database for the rules and the trail, STS for the keys, the sign-in
@@ -29,6 +31,8 @@ pub struct Asker<'a> {
     pub admin: bool,
     /// What the token was made for; a browser session has its user's full rights.
     pub scope: TokenScope,
+    /// Whether the sign-in behind the token or session used a second factor.
+    pub mfa: bool,
     pub via: Via<'a>,
 }
 
@@ -47,6 +51,7 @@ impl<'a> From<&'a Authed> for Asker<'a> {
             user: &who.user,
             admin: who.admin,
             scope: who.scope,
+            mfa: who.mfa,
             via: Via::Token(&who.token_id),
         }
     }
@@ -58,6 +63,7 @@ impl<'a> From<&'a Session> for Asker<'a> {
             user: &s.user,
             admin: s.admin,
             scope: TokenScope::Full,
+            mfa: s.mfa,
             via: Via::Session(&s.id),
         }
     }
@@ -147,55 +153,68 @@ enum AdminRefusal {
     NotAdmin,
     /// An admin's CLI login that the admin approved for tenant access only.
     TenantLogin,
+    /// The system asks admin vends for a second factor (`--admin-vends-need-mfa`), and the
+    /// sign-in behind this token or session used none.
+    NoMfa,
 }
 
 /// The one rule for everything that needs admin rights (the admin and duplo-ops roles, a plan's
 /// cluster): the user is an admin, and a login token was approved for admin access. A login
 /// approved for tenant access gets what a tenant login gets and no more; admin approval, an API
-/// token and a browser session carry all the user's rights.
-fn admin_refusal(who: &Asker<'_>) -> Option<AdminRefusal> {
+/// token and a browser session carry all the user's rights. When `need_mfa` (the system
+/// setting), the sign-in behind the token or session must also have used a second factor: an
+/// API token made by an admin or on the profile page had no sign-in, so it is refused too.
+fn admin_refusal(who: &Asker<'_>, need_mfa: bool) -> Option<AdminRefusal> {
     if !who.admin {
         Some(AdminRefusal::NotAdmin)
     } else if who.scope == TokenScope::Tenant {
         Some(AdminRefusal::TenantLogin)
+    } else if need_mfa && !who.mfa {
+        Some(AdminRefusal::NoMfa)
     } else {
         None
     }
 }
 
-/// [`admin_refusal`] applied before anything that needs admin rights. Refusing an admin's
-/// tenant-access login goes in the trail as `refused`, with the reason, for `scope` (best
-/// effort: the asker is refused either way).
+/// [`admin_refusal`] applied before anything that needs admin rights; the system settings,
+/// read for it, go back to the caller. Refusing an admin's tenant-access login, or a sign-in
+/// without the second factor the settings ask for, goes in the trail as `refused`, with the
+/// reason, for `scope` (best effort: the asker is refused either way).
 async fn need_admin(
     db: &Db,
     who: Asker<'_>,
     client: Option<String>,
     refused: AuditEvent,
     scope: &str,
-) -> Result<()> {
-    match admin_refusal(&who) {
-        None => Ok(()),
-        Some(AdminRefusal::NotAdmin) => Err(Error::Forbidden("Forbidden".into())),
-        Some(AdminRefusal::TenantLogin) => {
-            let mut audit = AuditEntry::new(refused, who.user).user(who.user);
-            audit.client = client;
-            audit.scope = Some(scope.into());
-            if let Via::Token(id) = who.via {
-                audit.token_id = Some(id.into());
-            }
-            audit.detail = Some(format!(
-                "a CLI login approved for tenant access, not admin{}",
-                who.via_detail()
-            ));
-            if let Err(e) = db.audit(&audit).await {
-                crate::log::failure("cannot record a refused vend", &e);
-            }
-            Err(Error::Forbidden(
-                "Forbidden: this login was approved for tenant access only; log in with admin access"
-                    .into(),
-            ))
-        }
+) -> Result<Settings> {
+    if !who.admin {
+        return Err(Error::Forbidden("Forbidden".into()));
     }
+    let settings = db.settings().await.map_err(unreadable)?;
+    let (why, answer) = match admin_refusal(&who, settings.admin_vends_need_mfa) {
+        None => return Ok(settings),
+        Some(AdminRefusal::NotAdmin) => return Err(Error::Forbidden("Forbidden".into())),
+        Some(AdminRefusal::TenantLogin) => (
+            "a CLI login approved for tenant access, not admin",
+            "Forbidden: this login was approved for tenant access only; log in with admin access",
+        ),
+        Some(AdminRefusal::NoMfa) => (
+            "admin credentials need a sign-in with a second factor",
+            "Forbidden: admin credentials need a sign-in with a second factor; sign in to the \
+             portal with one and log in again",
+        ),
+    };
+    let mut audit = AuditEntry::new(refused, who.user).user(who.user);
+    audit.client = client;
+    audit.scope = Some(scope.into());
+    if let Via::Token(id) = who.via {
+        audit.token_id = Some(id.into());
+    }
+    audit.detail = Some(format!("{why}{}", who.via_detail()));
+    if let Err(e) = db.audit(&audit).await {
+        crate::log::failure("cannot record a refused vend", &e);
+    }
+    Err(Error::Forbidden(answer.into()))
 }
 
 fn unreadable(e: anyhow::Error) -> Error {
@@ -271,7 +290,7 @@ async fn admin_vend(
     client: Option<String>,
     role: AdminRole,
 ) -> Result<AwsResponse> {
-    need_admin(
+    let settings = need_admin(
         v.db,
         who,
         client.clone(),
@@ -279,7 +298,6 @@ async fn admin_vend(
         role.as_str(),
     )
     .await?;
-    let settings = v.db.settings().await.map_err(unreadable)?;
     let arn = match role {
         AdminRole::Admin => settings.admin_role_arn,
         AdminRole::DuploOps => settings.ops_role_arn,
@@ -415,7 +433,7 @@ async fn k8s_plan_vend(
     plan: &str,
 ) -> Result<ClusterConfig> {
     let scope = format!("plan {plan}");
-    need_admin(
+    let settings = need_admin(
         v.db,
         who,
         client.clone(),
@@ -424,7 +442,6 @@ async fn k8s_plan_vend(
     )
     .await?;
     let tenants = v.db.list_tenants().await.map_err(unreadable)?;
-    let settings = v.db.settings().await.map_err(unreadable)?;
     let cluster = tenants
         .into_iter()
         .filter(|t| t.plan == plan)
@@ -498,6 +515,7 @@ mod tests {
             user: "root",
             admin,
             scope,
+            mfa: false,
             via: Via::Token("tok_test"),
         }
     }
@@ -515,7 +533,7 @@ mod tests {
             (false, Tenant, Some(NotAdmin)),
         ] {
             assert_eq!(
-                admin_refusal(&asker(admin, scope)),
+                admin_refusal(&asker(admin, scope), false),
                 refusal,
                 "admin {admin}, {scope:?}"
             );
@@ -525,16 +543,36 @@ mod tests {
             user: "root".into(),
             csrf: String::new(),
             admin: true,
+            mfa: false,
         };
         assert_eq!(
-            admin_refusal(&Asker::from(&session)),
+            admin_refusal(&Asker::from(&session), false),
             None,
             "a browser session has its user's rights"
+        );
+        // With the second-factor setting on, only a sign-in that used one passes.
+        assert_eq!(
+            admin_refusal(&Asker::from(&session), true),
+            Some(AdminRefusal::NoMfa)
+        );
+        let with_mfa = Session {
+            mfa: true,
+            ..session
+        };
+        assert_eq!(admin_refusal(&Asker::from(&with_mfa), true), None);
+        let mut login = asker(true, Admin);
+        assert_eq!(admin_refusal(&login, true), Some(AdminRefusal::NoMfa));
+        login.mfa = true;
+        assert_eq!(admin_refusal(&login, true), None);
+        assert_eq!(
+            admin_refusal(&asker(true, Tenant), true),
+            Some(TenantLogin),
+            "a tenant login is refused for its scope first"
         );
     }
 
     /// Both admin doors go through the rule: a tenant-access login is refused, and the refusal
-    /// is in the trail with its reason, before STS or the settings are asked; admin approval
+    /// is in the trail with its reason, before STS is asked; admin approval
     /// gets past the rule (to "no role configured", in this empty portal).
     #[tokio::test]
     async fn a_tenant_login_is_refused_admin_roles_and_plans_and_the_trail_says_why() {

@@ -29,6 +29,11 @@ pub const SESSION: &str = "jit_session";
 pub const LOGIN_CSRF: &str = "jit_login_csrf";
 /// A browser that has signed in with a password before (`signin.rs`), for the sign-in limits.
 pub const DEVICE: &str = "jit_device";
+/// A sign-in whose password (or single sign-on) was right, waiting for its second factor
+/// (`factor.rs`): sealed, five minutes.
+pub const MFA_PENDING: &str = "jit_mfa";
+/// A second factor being set up on the profile page: its secret, sealed, until confirmed.
+pub const MFA_ENROL: &str = "jit_mfa_enrol";
 /// A single sign-on login under way: this, `_` and 16 hex digits of its `state`'s digest.
 const OIDC_LOGIN: &str = "jit_oidc";
 /// Names the portal no longer sets but browsers may still hold (the single sign-on binding).
@@ -75,6 +80,8 @@ fn ours(base: &str) -> bool {
     base == SESSION
         || base == LOGIN_CSRF
         || base == DEVICE
+        || base == MFA_PENDING
+        || base == MFA_ENROL
         || RETIRED.contains(&base)
         || is_oidc_login(base)
 }

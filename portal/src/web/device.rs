@@ -233,6 +233,8 @@ pub async fn token(
         user: user.clone(),
         admin,
         csrf: String::new(),
+        // The token takes the session row's own flag (`mint_session_token` reads it there).
+        mfa: false,
     };
     match app
         .db

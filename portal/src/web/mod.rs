@@ -18,6 +18,7 @@ pub mod cli_login;
 pub mod cookies;
 pub mod device;
 pub mod extract;
+pub mod factor;
 pub mod profile;
 pub mod signin;
 pub mod sso;

@@ -1,6 +1,7 @@
 //! The sign-in page: its form (with a cookie-held CSRF token, as there is no session yet), the
-//! password check behind the throttle, a fresh session on success, sign-out, and Cancel for a
-//! command-line login that sent the browser here.
+//! password check behind the throttle, a fresh session on success (or, for a user with a second
+//! factor or one the policy covers, the factor page first: `factor.rs`), sign-out, and Cancel
+//! for a command-line login that sent the browser here.
 
 use std::sync::LazyLock;
 
@@ -13,10 +14,11 @@ use serde::Deserialize;
 use super::cookies::{self, LOGIN_CSRF, SESSION};
 use super::extract::{MaybeSignedIn, SESSION_SECS, csrf_ok, csrf_refused, current, last};
 use super::{
-    Chrome, PageError, PageResult, cli_login, message, next_or_profile, render, see_other, sso,
-    throttle,
+    Chrome, PageError, PageResult, cli_login, factor, message, next_or_profile, render, see_other,
+    sso, throttle,
 };
-use crate::db::{AuditEntry, AuditEvent};
+use crate::db::{AuditEntry, AuditEvent, Claim};
+use crate::domain::mfa::Policy;
 use crate::state::{ClientIp, Shared, with_who};
 use crate::{metrics, password, secret};
 
@@ -33,7 +35,7 @@ struct Device {
 }
 
 /// The id of this browser's known-browser cookie, when it names `user`.
-fn known_device(app: &Shared, headers: &HeaderMap, user: &str) -> Option<String> {
+pub(super) fn known_device(app: &Shared, headers: &HeaderMap, user: &str) -> Option<String> {
     let sealed = cookies::get(app, headers, cookies::DEVICE)?;
     let opened = secret::open(&app.cookie_key, DEVICE_PURPOSE, sealed)?;
     let device: Device = serde_json::from_slice(&opened).ok()?;
@@ -123,7 +125,7 @@ fn login_form(
 }
 
 /// The sign-in form's token checked against the browser's sign-in cookie.
-fn login_csrf_ok(app: &Shared, headers: &HeaderMap, given: &str) -> bool {
+pub(super) fn login_csrf_ok(app: &Shared, headers: &HeaderMap, given: &str) -> bool {
     csrf_ok(
         cookies::get(app, headers, LOGIN_CSRF).unwrap_or_default(),
         given,
@@ -229,11 +231,8 @@ pub async fn submit(
             Some(&why),
         );
     }
-    let stored = app
-        .db
-        .password_hash(name)
-        .await
-        .map_err(super::unreadable)?;
+    let row = app.db.sign_in_row(name).await.map_err(super::unreadable)?;
+    let stored = row.as_ref().and_then(|r| r.password_hash.clone());
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
     // A flood of sign-ins waits here rather than hashing all at once.
@@ -243,54 +242,85 @@ pub async fn submit(
     let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
         .await
         .unwrap_or(false);
-    if !(ok && known) {
-        if known {
-            let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web").user(name);
-            audit.client = client;
-            app.db
-                .audit(&audit)
-                .await
-                .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
-        } else {
-            // Made-up names are an attacker's to choose without end: each one a row in the
-            // append-only audit table filled it and held up real sign-ins behind its writes. The
-            // throttle has counted this one; the log says it.
-            tracing::warn!(
-                "sign-in failed for unknown user {} from {}",
-                crate::log::escape(name),
-                client.as_deref().unwrap_or("-")
+    let row = match row {
+        Some(row) if ok && known => row,
+        _ => {
+            if known {
+                let mut audit = AuditEntry::new(AuditEvent::WebSignInFailed, "web").user(name);
+                audit.client = client;
+                app.db
+                    .audit(&audit)
+                    .await
+                    .map_err(|e| PageError::Internal("cannot record the sign-in", e))?;
+            } else {
+                // Made-up names are an attacker's to choose without end: each one a row in the
+                // append-only audit table filled it and held up real sign-ins behind its writes.
+                // The throttle has counted this one; the log says it.
+                tracing::warn!(
+                    "sign-in failed for unknown user {} from {}",
+                    crate::log::escape(name),
+                    client.as_deref().unwrap_or("-")
+                );
+            }
+            counted.wrong();
+            return login_form(
+                &app,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                &next,
+                name,
+                Some("That user name and password do not match."),
             );
         }
-        counted.wrong();
-        return login_form(
-            &app,
-            &headers,
-            StatusCode::UNAUTHORIZED,
-            &next,
-            name,
-            Some("That user name and password do not match."),
-        );
+    };
+    // A second factor to ask for, or to enrol (the policy covers this user): no session yet.
+    // The attempt stays counted until the factor is right, so a known password does not reset
+    // the count of wrong codes.
+    let policy = Policy::stored(&row.require_mfa);
+    // The password was right: the sign-in counts as such; the factor is counted by itself.
+    counted.ok();
+    if row.totp || policy.covers(row.admin) {
+        return factor::ask(&app, name, "password", &next, !row.totp);
     }
     attempt.succeeded(&throttle::FAILURES);
-    // A fresh session on every sign-in: an id planted before it is worth nothing after.
-    if let Ok(Some(old)) = current(&app, &headers).await {
+    let mut audit = AuditEntry::new(AuditEvent::WebSignIn, name).user(name);
+    audit.client = client;
+    start_session(&app, &headers, name, &next, &Claim::None, audit)
+        .await?
+        .ok_or_else(|| PageError::Internal("cannot start a session", anyhow::anyhow!("refused")))
+}
+
+/// Start a fresh session for `name` (spending `claim`, a second factor, in the same
+/// transaction) and send the browser to `next`; None when the claim could not be spent (a code
+/// used meanwhile). An earlier session of this browser ends: an id planted before it is worth
+/// nothing after. The browser becomes a known one for `name`.
+pub(super) async fn start_session(
+    app: &Shared,
+    headers: &HeaderMap,
+    name: &str,
+    next: &str,
+    claim: &Claim<'_>,
+    audit: AuditEntry,
+) -> Result<Option<axum::response::Response>, PageError> {
+    if let Ok(Some(old)) = current(app, headers).await {
         let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
         app.db
             .end_session(&old.id, audit)
             .await
             .map_err(|e| PageError::Internal("cannot end the previous session", e))?;
     }
-    let mut audit = AuditEntry::new(AuditEvent::WebSignIn, name).user(name);
-    audit.client = client;
-    let (value, _, _) = app
+    let Some((value, _, _)) = app
         .db
-        .create_session(name, SESSION_SECS, audit)
+        .create_session_with(name, SESSION_SECS, claim, audit)
         .await
-        .map_err(|e| PageError::Internal("cannot start a session", e))?;
-    let mut r = with_who(see_other(&next), name);
-    cookies::set(&app, &mut r, SESSION, &value, SESSION_SECS);
-    cookies::set(&app, &mut r, LOGIN_CSRF, "", 0);
-    if device.is_none() {
+        .map_err(|e| PageError::Internal("cannot start a session", e))?
+    else {
+        return Ok(None);
+    };
+    let mut r = with_who(see_other(next), name);
+    cookies::set(app, &mut r, SESSION, &value, SESSION_SECS);
+    cookies::set(app, &mut r, LOGIN_CSRF, "", 0);
+    if known_device(app, headers, name).is_none() {
         // From now on this browser is known for this user (the last user to sign in here).
         let device = Device {
             user: name.to_string(),
@@ -300,10 +330,9 @@ pub async fn submit(
             .map_err(anyhow::Error::new)
             .and_then(|json| secret::seal(&app.cookie_key, DEVICE_PURPOSE, &json))
             .map_err(|e| PageError::Internal("cannot seal the known-browser cookie", e))?;
-        cookies::set(&app, &mut r, cookies::DEVICE, &sealed, DEVICE_SECS);
+        cookies::set(app, &mut r, cookies::DEVICE, &sealed, DEVICE_SECS);
     }
-    counted.ok();
-    Ok(r)
+    Ok(Some(r))
 }
 
 /// A form whose only field is its CSRF token.

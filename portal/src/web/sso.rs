@@ -15,9 +15,10 @@ use super::cookies::{self, SESSION};
 use super::extract::{SESSION_SECS, current, last, maybe_last};
 use super::signin::NextQuery;
 use super::{
-    Chrome, PageError, PageResult, message, next_or_profile, render, see_other, unreadable,
+    Chrome, PageError, PageResult, factor, message, next_or_profile, render, see_other, unreadable,
 };
-use crate::db::{AuditEntry, AuditEvent};
+use crate::db::{AuditEntry, AuditEvent, Claim};
+use crate::domain::mfa::Policy;
 use crate::secret;
 use crate::sso::{Oidc, SignInError};
 use crate::state::{App, ClientIp, Shared, with_who};
@@ -192,7 +193,7 @@ async fn finish(
     q: &CallbackQuery,
 ) -> PageResult {
     let mut counted = crate::metrics::SignIn::begin(crate::metrics::Method::Oidc);
-    let (user, next) =
+    let (user, amr_mfa, next) =
         match verify(app, oidc, headers, q).await? {
             Ok(signed_in) => signed_in,
             Err(failure) if failure.stray => {
@@ -215,6 +216,19 @@ async fn finish(
                 return Ok(refused(failure.status, &failure.title));
             }
         };
+    let how = format!("oidc {}", oidc.issuer());
+    // The provider's second factor, when trusted (`--oidc-trust-amr`); else the portal's own,
+    // when the user has one or the policy covers them.
+    let trusted = oidc.trust_amr && amr_mfa;
+    let mut claim = Claim::None;
+    if trusted {
+        claim = Claim::Trusted;
+    } else if let Some(row) = app.db.sign_in_row(&user).await.map_err(unreadable)?
+        && (row.totp || Policy::stored(&row.require_mfa).covers(row.admin))
+    {
+        counted.ok();
+        return factor::ask(app, &user, &how, &next, !row.totp);
+    }
     // A fresh session on every sign-in, as with a password.
     if let Ok(Some(old)) = current(app, headers).await {
         let audit = AuditEntry::new(AuditEvent::WebSignOut, &old.user).user(&old.user);
@@ -223,15 +237,21 @@ async fn finish(
             .await
             .map_err(|e| PageError::Internal("cannot end the previous session", e))?;
     }
+    let detail = if trusted {
+        format!("{how}; second factor at the provider (amr)")
+    } else {
+        how
+    };
     let mut audit = AuditEntry::new(AuditEvent::WebSignIn, &user)
         .user(&user)
-        .detail(format!("oidc {}", oidc.issuer()));
+        .detail(detail);
     audit.client = client;
     let (value, _, _) = app
         .db
-        .create_session(&user, SESSION_SECS, audit)
+        .create_session_with(&user, SESSION_SECS, &claim, audit)
         .await
-        .map_err(|e| PageError::Internal("cannot start a session", e))?;
+        .map_err(|e| PageError::Internal("cannot start a session", e))?
+        .ok_or_else(|| PageError::Internal("cannot start a session", anyhow::anyhow!("refused")))?;
     let mut r = with_who(see_other(&next), &user);
     cookies::set(app, &mut r, SESSION, &value, SESSION_SECS);
     counted.ok();
@@ -244,7 +264,7 @@ async fn verify(
     oidc: &Oidc,
     headers: &HeaderMap,
     q: &CallbackQuery,
-) -> Result<Result<(String, String), Failure>, PageError> {
+) -> Result<Result<(String, bool, String), Failure>, PageError> {
     let now = jiff::Timestamp::now().as_second();
     let pending = pending(app, headers, &q.state, now);
     if let Some(error) = &q.error {
@@ -297,11 +317,11 @@ async fn verify(
             "The provider sent no sign-in code: start again",
         )));
     }
-    let user = match oidc
+    let (user, amr_mfa) = match oidc
         .sign_in(&q.code, &pending.verifier, &pending.nonce)
         .await
     {
-        Ok(user) => user,
+        Ok(signed_in) => signed_in,
         Err(SignInError::Exchange) => {
             return Ok(Err(fail(
                 StatusCode::BAD_GATEWAY,
@@ -342,5 +362,5 @@ async fn verify(
             format!("no portal user for {user}: ask an admin"),
         )));
     }
-    Ok(Ok((user, pending.next)))
+    Ok(Ok((user, amr_mfa, pending.next)))
 }

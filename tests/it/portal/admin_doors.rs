@@ -391,3 +391,37 @@ fn sign_out_everywhere_ends_sessions_and_their_cli_tokens_at_both_doors_alike() 
     assert_eq!(forged.status, 403, "{}", forged.body);
     assert_eq!(again.get("/profile").status, 200);
 }
+
+#[test]
+fn a_second_factor_reset_ends_sessions_and_writes_one_audit_row_at_both_doors() {
+    const ALICE: &str = "alice-doors-password-6";
+    let mut t = twins();
+    let cli_portal = serve(&t.cli);
+    let mut sessions = Vec::new();
+    for (sb, portal) in [(&t.cli, &cli_portal), (&t.web, &t._portal)] {
+        passwd(sb, "alice", &format!("{ALICE}\n")).ok();
+        sessions.push(signed_in(portal, "alice", ALICE));
+    }
+    let st = state(&t.cli);
+    t.cli
+        .run(&["portal", "--state", &st, "user", "mfa", "alice", "--reset"])
+        .ok();
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/mfa-reset",
+        &[],
+    );
+    redirected(&mut t.browser, &page, "/admin/users/alice?saved=1");
+    for mut b in sessions {
+        signed_out(&mut b);
+    }
+    let (cli, web) = (last_change(&t.cli), last_change(&t.web));
+    assert_eq!(cli, web, "one audit row for one rule");
+    assert_eq!(cli["event"], "mfa reset");
+    assert_eq!(cli["user"], "alice");
+    assert_eq!(
+        cli["detail"],
+        "totp none, 0 recovery codes removed; 1 web session ended"
+    );
+}

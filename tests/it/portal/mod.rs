@@ -11,6 +11,7 @@ mod portal_device;
 mod portal_files;
 mod portal_k8s;
 mod portal_metrics;
+mod portal_mfa;
 mod portal_oidc;
 mod portal_oidc_browser;
 mod portal_ops;

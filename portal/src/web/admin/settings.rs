@@ -1,4 +1,5 @@
-//! The system config page: the admin session length and the admin and ops roles.
+//! The system config page: the admin session length, the admin and ops roles, and the
+//! second-factor policy.
 
 use askama::Template;
 use axum::extract::State;
@@ -7,11 +8,12 @@ use axum_extra::extract::Query;
 use serde::Deserialize;
 
 use super::{NoticeQuery, actor, done, page, shown};
-use crate::domain::Outcome;
 use crate::domain::admin::{self, SettingsChange};
+use crate::domain::mfa::Policy;
 use crate::domain::rules::{RoleArn, SessionSecs};
+use crate::domain::{self, Outcome};
 use crate::state::{ClientIp, Shared};
-use crate::web::extract::{Admin, AdminForm, PageForm, first, first_trimmed};
+use crate::web::extract::{Admin, AdminForm, PageForm, first, first_trimmed, ticked};
 use crate::web::{Chrome, PageResult, unreadable};
 
 #[derive(Template)]
@@ -21,6 +23,8 @@ struct SettingsPage<'a> {
     admin_session_secs: String,
     admin_role_arn: String,
     ops_role_arn: String,
+    require_mfa: String,
+    admin_vends_need_mfa: bool,
     notice: Option<&'static str>,
     error: Option<String>,
 }
@@ -36,6 +40,11 @@ pub struct SettingsForm {
     admin_role_arn: String,
     #[serde(default, deserialize_with = "first_trimmed")]
     ops_role_arn: String,
+    /// none, admins or all; absent keeps the setting.
+    #[serde(default, deserialize_with = "first_trimmed")]
+    require_mfa: String,
+    #[serde(default, deserialize_with = "ticked")]
+    admin_vends_need_mfa: bool,
 }
 
 impl PageForm for SettingsForm {
@@ -59,6 +68,8 @@ pub async fn show(
             admin_session_secs: s.admin_session_secs.to_string(),
             admin_role_arn: s.admin_role_arn.unwrap_or_default(),
             ops_role_arn: s.ops_role_arn.unwrap_or_default(),
+            require_mfa: s.require_mfa,
+            admin_vends_need_mfa: s.admin_vends_need_mfa,
             notice: q.notice(),
             error: None,
         },
@@ -84,6 +95,13 @@ pub async fn save(
                 &form.admin_role_arn,
             )?),
             ops_role: Some(RoleArn::parse_optional("Ops role ARN", &form.ops_role_arn)?),
+            require_mfa: match form.require_mfa.as_str() {
+                "" => None,
+                p => Some(Policy::parse(p).ok_or_else(|| {
+                    domain::Error::Invalid("Require a second factor: none, admins or all".into())
+                })?),
+            },
+            admin_vends_need_mfa: Some(form.admin_vends_need_mfa),
         })
     })();
     let saved = match change {
@@ -103,6 +121,8 @@ pub async fn save(
                     admin_session_secs: form.admin_session_secs,
                     admin_role_arn: form.admin_role_arn,
                     ops_role_arn: form.ops_role_arn,
+                    require_mfa: form.require_mfa,
+                    admin_vends_need_mfa: form.admin_vends_need_mfa,
                     notice: None,
                     error: Some(error),
                 },

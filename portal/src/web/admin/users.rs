@@ -39,6 +39,8 @@ struct UserRow {
     admin: bool,
     tenants: String,
     password: bool,
+    /// Its second factors, in words: `TOTP, 9 recovery codes`, or `-`.
+    factors: String,
 }
 
 #[derive(Template)]
@@ -91,6 +93,25 @@ async fn people(app: &Shared) -> Result<(Vec<User>, Vec<Tenant>), PageError> {
     }
 }
 
+/// A user's second factors, in words.
+fn factors_shown(f: Option<&crate::db::Factors>) -> String {
+    let Some(f) = f else {
+        return "-".into();
+    };
+    let mut out = Vec::new();
+    if f.totp.is_some() {
+        out.push("TOTP".to_string());
+    }
+    if f.recovery_left > 0 {
+        out.push(format!("{} recovery codes", f.recovery_left));
+    }
+    if out.is_empty() {
+        "-".into()
+    } else {
+        out.join(", ")
+    }
+}
+
 /// What the Add form shows.
 struct AddView {
     name: String,
@@ -108,10 +129,12 @@ async fn users_view(
 ) -> PageResult {
     let (users, tenants) = people(app).await?;
     let with_password = app.db.users_with_password().await.map_err(unreadable)?;
+    let factors = app.db.all_factors().await.map_err(unreadable)?;
     let users = users
         .into_iter()
         .map(|u| UserRow {
             password: with_password.contains(&u.name),
+            factors: factors_shown(factors.get(&u.name)),
             tenants: if u.tenants.is_empty() {
                 "-".into()
             } else {
@@ -193,6 +216,7 @@ struct UserPage<'a> {
     admin: bool,
     tenants: Vec<Choice>,
     password: bool,
+    factors: String,
     sessions: usize,
     me: bool,
     confirm: String,
@@ -217,6 +241,7 @@ async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> 
         .await
         .map_err(unreadable)?
         .contains(name);
+    let factors = factors_shown(app.db.all_factors().await.map_err(unreadable)?.get(name));
     let now = jiff::Timestamp::now().as_second();
     let sessions = app
         .db
@@ -234,6 +259,7 @@ async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> 
             admin: v.admin,
             tenants: choices(&tenants, &v.tenants),
             password,
+            factors,
             sessions,
             me: name == session.user,
             confirm: v.confirm,
@@ -350,6 +376,36 @@ pub struct SessionsForm {
 impl PageForm for SessionsForm {
     fn csrf(&self) -> &str {
         &self.csrf
+    }
+}
+
+/// Remove every second factor of the user and end their sessions, as `jit portal user mfa NAME
+/// --reset` does.
+pub async fn reset_mfa(
+    State(app): State<Shared>,
+    ClientIp(client): ClientIp,
+    Path(name): Path<String>,
+    AdminForm(session, _form): AdminForm<SessionsForm>,
+) -> PageResult {
+    let user = find_user(&app, &session, &name).await?;
+    match crate::domain::mfa::reset(&app.db, &actor(&session, client), &name).await {
+        Ok(_) => Ok(done(
+            &session,
+            &format!("/admin/users/{}", segment(&name)),
+            "saved",
+        )),
+        Err(e) => {
+            let error = shown(&session, e, "No such user")?;
+            let view = UserView {
+                status: StatusCode::BAD_REQUEST,
+                admin: user.admin,
+                tenants: user.tenants,
+                confirm: String::new(),
+                notice: None,
+                error: Some(error),
+            };
+            user_view(&app, &session, &name, view).await
+        }
     }
 }
 
