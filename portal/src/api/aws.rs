@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
@@ -28,8 +29,12 @@ pub async fn admin(
     State(app): State<Shared>,
     Path(kind): Path<String>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     who: Authed,
 ) -> Response {
+    if let Err(e) = super::otp_checked(&app, &who, &headers).await {
+        return with_who(e.into_response(), &who.user);
+    }
     let vended = match AdminRole::parse(&kind) {
         Some(role) => vend::admin(app.vendor(), (&who).into(), client, role).await,
         None => Err(domain::Error::NotFound("not found".into())),

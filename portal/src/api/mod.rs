@@ -9,7 +9,7 @@ pub mod system;
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -80,6 +80,41 @@ impl FromRequestParts<Shared> for Authed {
             .ok_or_else(ApiError::unauthorized)
     }
 }
+
+/// Whether a token of `who` answers `IsOtpNeeded` under the current settings (docs/protocol.md
+/// §1).
+pub(crate) async fn otp_needed(app: &Shared, who: &Authed) -> ApiResult<bool> {
+    let settings = app
+        .db
+        .settings()
+        .await
+        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
+    Ok(domain::mfa::otp_needed(
+        &settings.require_mfa,
+        settings.admin_vends_need_mfa,
+        who.admin,
+    ))
+}
+
+/// Before an admin call (docs/protocol.md §1): an admin whose token answers `IsOtpNeeded` must
+/// send, as `Otpcode`, the one-time code the CLI-login page handed out with that very token,
+/// unexpired; else 401, as duplo-jit expects. Anyone else goes on (a user who is no admin is
+/// refused by the vend with 403).
+pub(crate) async fn otp_checked(app: &Shared, who: &Authed, headers: &HeaderMap) -> ApiResult<()> {
+    if !who.admin || !otp_needed(app, who).await? {
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let sent = headers.get(OTP_HEADER).and_then(|v| v.to_str().ok());
+    if sent.is_some_and(|p| domain::mfa::otp_proof_ok(&app.cookie_key, &who.token_id, p, now)) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+/// duplo-jit's one-time code header.
+const OTP_HEADER: &str = "otpcode";
 
 /// The answer to a path nobody serves.
 pub async fn not_found() -> Response {
