@@ -199,3 +199,34 @@ fn an_admin_the_policy_covers_logs_in_with_the_factor_and_vends_with_the_portals
     assert_eq!(get(&admin_url, &cached).0, 401);
     assert_no_secrets(&portal.log(), "the portal's log");
 }
+
+/// An admin login the settings want a one-time code for, approved from a sign-in without the
+/// second factor: the page refuses it and says to sign in with the factor; nothing is handed
+/// over (docs/protocol.md §2).
+#[test]
+fn an_admin_login_that_needs_the_code_is_refused_from_a_sign_in_without_the_factor() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    admin(&sb, &["set", "--admin-vends-need-mfa", "true"]);
+    let portal = serve(&sb);
+    let (mut child, url) = sb.aws().admin().host(&portal.url).start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("sign in again with your code")),
+        "{seen}"
+    );
+    assert_eq!(audited(&sb, "root", "login"), 0, "no token minted");
+}
