@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::aws::answer as json_for;
-use crate::db::Authed;
+use crate::db::{AuditEvent, Authed};
 use crate::domain::vend;
 use crate::state::{ClientIp, Shared, with_who};
 
@@ -30,7 +30,9 @@ pub async fn plan(
     headers: HeaderMap,
     who: Authed,
 ) -> Response {
-    if let Err(e) = super::otp_checked(&app, &who, &headers).await {
+    let scope = format!("plan {plan}");
+    let refused = (AuditEvent::K8sVendRefused, scope.as_str());
+    if let Err(e) = super::otp_checked(&app, &who, &headers, refused, client.clone()).await {
         return with_who(e.into_response(), &who.user);
     }
     json_for(

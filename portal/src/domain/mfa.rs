@@ -42,7 +42,11 @@ fn otp_aad(token_id: &str) -> String {
 /// sealed with the server key and bound to the token. Nothing is stored: only the page that
 /// mints the token makes one, so each token has exactly one, good for [`OTP_PROOF_SECS`].
 pub fn otp_proof(key: &[u8; 32], token_id: &str, now: i64) -> anyhow::Result<String> {
-    secret::seal(key, &otp_aad(token_id), &(now + OTP_PROOF_SECS).to_be_bytes())
+    secret::seal(
+        key,
+        &otp_aad(token_id),
+        &(now + OTP_PROOF_SECS).to_be_bytes(),
+    )
 }
 
 /// Whether `proof` is the unexpired code made for the token `token_id`.
@@ -324,7 +328,12 @@ mod tests {
         let key = [7u8; 32];
         let proof = otp_proof(&key, "tok_a", 1000).expect("seal");
         assert!(otp_proof_ok(&key, "tok_a", &proof, 1000));
-        assert!(otp_proof_ok(&key, "tok_a", &proof, 1000 + OTP_PROOF_SECS - 1));
+        assert!(otp_proof_ok(
+            &key,
+            "tok_a",
+            &proof,
+            1000 + OTP_PROOF_SECS - 1
+        ));
         assert!(!otp_proof_ok(&key, "tok_a", &proof, 1000 + OTP_PROOF_SECS));
         assert!(!otp_proof_ok(&key, "tok_b", &proof, 1000));
         assert!(!otp_proof_ok(&[8u8; 32], "tok_a", &proof, 1000));

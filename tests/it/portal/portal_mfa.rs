@@ -119,8 +119,9 @@ fn admin_vends_that_need_a_second_factor_refuse_a_token_without_one() {
     let (status, body) = get(&url, &root);
     assert_eq!(status, 200, "{body}");
     admin(&sb, &["set", "--admin-vends-need-mfa", "true"]);
+    // An API token never gets duplo-jit's one-time code: 401, as duplo-jit expects (§1).
     let (status, body) = get(&url, &root);
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 401, "{body}");
     let refused = admin(&sb, &["audit", "--user", "root", "--event", "vend refused"]);
     assert!(refused.contains("second factor"), "{refused}");
     admin(&sb, &["set", "--admin-vends-need-mfa", "false"]);
@@ -149,21 +150,33 @@ fn an_admin_the_policy_covers_logs_in_with_the_factor_and_vends_with_the_portals
         ("PYTHONPATH", pythonpath.as_str()),
         ("SECRET_FILE", secret_file),
     ];
-    let enrol = [&common[..], &[("PHASE", "enrol"), ("PORTAL_URL", &portal.url)]].concat();
+    let enrol = [
+        &common[..],
+        &[("PHASE", "enrol"), ("PORTAL_URL", &portal.url)],
+    ]
+    .concat();
     let seen = flow(&sb, "cli-login-mfa", &enrol);
     assert_eq!(seen["enrolled"], "Your second factor is on.", "{seen}");
     admin(&sb, &["set", "--require-mfa", "admins"]);
 
     // A token alone: the portal wants the code, and jit says so as duplo-jit does.
     let (status, body) = get(&format!("{}/v3/features/system", portal.url), &root);
-    assert_eq!((status, &body["IsOtpNeeded"]), (200, &serde_json::json!(true)), "{body}");
+    assert_eq!(
+        (status, &body["IsOtpNeeded"]),
+        (200, &serde_json::json!(true)),
+        "{body}"
+    );
     let token_file = sb.token_file(&root);
     sb.jit_cmd(["duplo"])
         .host(&portal.url)
         .token_file(&token_file)
         .fails(1, "server requires MFA but --interactive mode is disabled");
     let admin_url = format!("{}/v3/admin/aws/jitAccess/admin", portal.url);
-    assert_eq!(get(&admin_url, &root).0, 401, "no code, no admin credentials");
+    assert_eq!(
+        get(&admin_url, &root).0,
+        401,
+        "no code, no admin credentials"
+    );
 
     let (child, login) = sb.aws().admin().host(&portal.url).start_login();
     let log_in = [
