@@ -57,12 +57,13 @@ for (const form of document.querySelectorAll("form[data-copy-url]")) {
   });
 }
 
-// The CLI login's hand-over (docs/protocol.md §2): POST the token to the CLI's loopback
-// callback, so it is in no URL the browser keeps, then on to the done page. The page's CSP
+// The CLI login's hand-over (docs/protocol.md §2): POST the token (or, on /v2/callbackWithOtp,
+// {"token","otp"}) to the CLI's loopback callback, so it is in no URL the browser keeps, then
+// on to the done page. The page's CSP
 // allows this one page to connect to loopback.
 const handoff = document.getElementById("handoff");
 if (handoff) {
-  const { callback, done, token } = handoff.dataset;
+  const { callback, done, body } = handoff.dataset;
   handoff.remove();
   const failed = (why) => {
     const port = new URL(callback).port;
@@ -77,7 +78,7 @@ if (handoff) {
   };
   fetch(callback, {
     method: "POST",
-    body: token,
+    body,
     credentials: "omit",
     cache: "no-store",
     redirect: "error",

@@ -49,7 +49,12 @@ pub fn page_url(host: &str, port: u16, admin: bool, extra: &[(&str, &str)]) -> S
 
 /// The CLI's loopback callback for `port`, carrying `pairs` in its query.
 pub fn callback_url(port: u16, pairs: &[(&str, &str)]) -> String {
-    let mut url = format!("http://127.0.0.1:{port}{CALLBACK}");
+    callback_url_at(port, CALLBACK, pairs)
+}
+
+/// [`callback_url`] at `path` ([`CALLBACK`] or [`CALLBACK_WITH_OTP`]).
+pub fn callback_url_at(port: u16, path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = format!("http://127.0.0.1:{port}{path}");
     if !pairs.is_empty() {
         url.push('?');
         url.push_str(

@@ -2,10 +2,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use crate::db::Authed;
+use crate::db::{AuditEvent, Authed};
 use crate::domain::vend::{self, AdminRole};
 use crate::domain::{self};
 use crate::state::{ClientIp, Shared, with_who};
@@ -28,12 +29,17 @@ pub async fn admin(
     State(app): State<Shared>,
     Path(kind): Path<String>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     who: Authed,
 ) -> Response {
-    let vended = match AdminRole::parse(&kind) {
-        Some(role) => vend::admin(app.vendor(), (&who).into(), client, role).await,
-        None => Err(domain::Error::NotFound("not found".into())),
+    let Some(role) = AdminRole::parse(&kind) else {
+        return answer::<()>(Err(domain::Error::NotFound("not found".into())), &who);
     };
+    let refused = (AuditEvent::VendRefused, role.as_str());
+    if let Err(e) = super::otp_checked(&app, &who, &headers, refused, client.clone()).await {
+        return with_who(e.into_response(), &who.user);
+    }
+    let vended = vend::admin(app.vendor(), (&who).into(), client, role).await;
     answer(vended, &who)
 }
 

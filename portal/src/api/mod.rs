@@ -9,11 +9,11 @@ pub mod system;
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::db::Authed;
+use crate::db::{AuditEntry, AuditEvent, Authed};
 use crate::domain;
 use crate::state::{Shared, status_of};
 
@@ -80,6 +80,59 @@ impl FromRequestParts<Shared> for Authed {
             .ok_or_else(ApiError::unauthorized)
     }
 }
+
+/// Whether a token of `who` answers `IsOtpNeeded` under the current settings (docs/protocol.md
+/// §1).
+pub(crate) async fn otp_needed(app: &Shared, who: &Authed) -> ApiResult<bool> {
+    let settings = app
+        .db
+        .settings()
+        .await
+        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
+    Ok(domain::mfa::otp_needed(
+        &settings.require_mfa,
+        settings.admin_vends_need_mfa,
+        who.admin,
+    ))
+}
+
+/// Before an admin call (docs/protocol.md §1): an admin whose token answers `IsOtpNeeded` must
+/// send, as `Otpcode`, the one-time code the CLI-login page handed out with that very token,
+/// unexpired; else 401, as duplo-jit expects, with a `refused` row (`event`, `scope`) in the
+/// trail (best effort). Anyone else goes on (a user who is no admin is refused by the vend with
+/// 403).
+pub(crate) async fn otp_checked(
+    app: &Shared,
+    who: &Authed,
+    headers: &HeaderMap,
+    (event, scope): (AuditEvent, &str),
+    client: Option<String>,
+) -> ApiResult<()> {
+    if !who.admin || !otp_needed(app, who).await? {
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let sent = headers.get(OTP_HEADER).and_then(|v| v.to_str().ok());
+    if sent.is_some_and(|p| domain::mfa::otp_proof_ok(&app.cookie_key, &who.token_id, p, now)) {
+        return Ok(());
+    }
+    let mut audit = AuditEntry::new(event, &who.user).user(&who.user);
+    audit.client = client;
+    audit.scope = Some(scope.into());
+    audit.token_id = Some(who.token_id.clone());
+    audit.detail = Some(
+        "admin credentials need the one-time code of a login with a second factor (Otpcode \
+         missing, expired or not this token's)"
+            .into(),
+    );
+    if let Err(e) = app.db.audit(&audit).await {
+        crate::log::failure("cannot record a refused vend", &e);
+    }
+    Err(ApiError::unauthorized())
+}
+
+/// duplo-jit's one-time code header.
+const OTP_HEADER: &str = "otpcode";
 
 /// The answer to a path nobody serves.
 pub async fn not_found() -> Response {

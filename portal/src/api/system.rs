@@ -58,9 +58,13 @@ pub async fn ready(State(app): State<Shared>) -> Response {
         .into_response()
 }
 
-/// `v3/features/system`: any valid token gets it.
-pub async fn system(who: Authed) -> Response {
-    with_who(Json(SystemFeatures::default()).into_response(), &who.user)
+/// `v3/features/system`: any valid token gets it, with `IsOtpNeeded` when the second-factor
+/// settings cover its user (docs/protocol.md §1).
+pub async fn system(State(app): State<Shared>, who: Authed) -> ApiResult<Response> {
+    let features = SystemFeatures {
+        is_otp_needed: super::otp_needed(&app, &who).await?,
+    };
+    Ok(with_who(Json(features).into_response(), &who.user))
 }
 
 /// `admin/GetTenantsForUser`: the tenants this token may use.

@@ -22,6 +22,40 @@ use crate::secret;
 
 /// Seconds per TOTP step.
 pub const STEP: i64 = 30;
+/// How long the one-time code the CLI-login page hands duplo-jit with a token stays good.
+pub const OTP_PROOF_SECS: i64 = 600;
+
+/// Whether a token of this user answers `IsOtpNeeded` (docs/protocol.md §1): the policy covers
+/// the user, or the user is an admin and admin vends need a second factor. Only admin calls
+/// then want duplo-jit's one-time code (`Otpcode`), as duplo-jit asks for one only for admin
+/// access; a user who is no admin is refused those calls anyway.
+pub fn otp_needed(require_mfa: &str, admin_vends_need_mfa: bool, admin: bool) -> bool {
+    Policy::stored(require_mfa).covers(admin) || (admin && admin_vends_need_mfa)
+}
+
+/// The sealing's associated data: the proof opens only for the token it was made for.
+fn otp_aad(token_id: &str) -> String {
+    format!("jit-otp-proof:{token_id}")
+}
+
+/// duplo-jit's one-time code for the login token `token_id` (docs/protocol.md §2): its expiry,
+/// sealed with the server key and bound to the token. Nothing is stored: only the page that
+/// mints the token makes one, so each token has exactly one, good for [`OTP_PROOF_SECS`].
+pub fn otp_proof(key: &[u8; 32], token_id: &str, now: i64) -> anyhow::Result<String> {
+    secret::seal(
+        key,
+        &otp_aad(token_id),
+        &(now + OTP_PROOF_SECS).to_be_bytes(),
+    )
+}
+
+/// Whether `proof` is the unexpired code made for the token `token_id`.
+pub fn otp_proof_ok(key: &[u8; 32], token_id: &str, proof: &str, now: i64) -> bool {
+    secret::open(key, &otp_aad(token_id), proof.trim())
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+        .is_some_and(|expiry| now < i64::from_be_bytes(expiry))
+}
+
 /// Recovery codes made at each enrolment.
 pub const RECOVERY_CODES: usize = 10;
 /// What an authenticator app shows beside the account.
@@ -288,6 +322,33 @@ mod tests {
 
     /// RFC 6238 appendix B's SHA-1 secret, "12345678901234567890", as base32.
     const RFC: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+    #[test]
+    fn the_one_time_code_opens_only_for_its_token_and_until_it_expires() {
+        let key = [7u8; 32];
+        let proof = otp_proof(&key, "tok_a", 1000).expect("seal");
+        assert!(otp_proof_ok(&key, "tok_a", &proof, 1000));
+        assert!(otp_proof_ok(
+            &key,
+            "tok_a",
+            &proof,
+            1000 + OTP_PROOF_SECS - 1
+        ));
+        assert!(!otp_proof_ok(&key, "tok_a", &proof, 1000 + OTP_PROOF_SECS));
+        assert!(!otp_proof_ok(&key, "tok_b", &proof, 1000));
+        assert!(!otp_proof_ok(&[8u8; 32], "tok_a", &proof, 1000));
+        assert!(!otp_proof_ok(&key, "tok_a", "123456", 1000));
+    }
+
+    #[test]
+    fn is_otp_needed_follows_the_policy_and_admin_vends() {
+        assert!(!otp_needed("none", false, true));
+        assert!(otp_needed("admins", false, true));
+        assert!(!otp_needed("admins", false, false));
+        assert!(otp_needed("all", false, false));
+        assert!(otp_needed("none", true, true));
+        assert!(!otp_needed("none", true, false));
+    }
 
     fn code_at(t: i64) -> String {
         totp(RFC, "x")

@@ -17,6 +17,7 @@ use super::{
     Chrome, ConnectsToLoopback, PageError, PageResult, internal, message, render, see_other,
 };
 use crate::db::{AuditEntry, AuditEvent, Session, TokenScope};
+use crate::domain::mfa;
 use crate::state::{ClientIp, Shared, with_who};
 
 /// What the CLI's login URL carries (docs/protocol.md §2), and the page's form with it.
@@ -211,15 +212,59 @@ async fn cli_login_submit(
             Some("Your user has no admin access."),
         ));
     }
+    // An admin login the second-factor settings cover hands duplo-jit a one-time code with
+    // the token (docs/protocol.md §2): only for a sign-in that used the second factor.
+    let with_otp = admin && otp_needed(app, &session).await?;
+    if with_otp && !session.mfa {
+        return Ok(cli_login(
+            &session,
+            port,
+            admin,
+            state,
+            Some(
+                "Admin access on this portal needs a sign-in with your second factor: sign out, \
+                 sign in again with your code, and run the command again.",
+            ),
+        ));
+    }
     let mut audit = AuditEntry::new(AuditEvent::Login, &session.user).user(&session.user);
     audit.scope = Some(if admin { "admin" } else { "tenant" }.into());
     audit.client = client;
     // The token may do only what the user approved here (docs/protocol.md §11).
     let scope = TokenScope::of_login(admin);
-    match app.db.mint_session_token(&session, scope, audit).await {
-        Ok((minted, _)) => Ok(with_who(
-            handoff(&session, port, admin, state, &minted),
+    let minted = app
+        .db
+        .mint_session_token(&session, scope, audit)
+        .await
+        .and_then(|(token, id)| {
+            let otp = if with_otp {
+                let now = jiff::Timestamp::now().as_second();
+                Some(mfa::otp_proof(&app.cookie_key, &id, now)?)
+            } else {
+                None
+            };
+            Ok((token, otp))
+        });
+    match minted {
+        Ok((token, otp)) => Ok(with_who(
+            handoff(&session, port, admin, state, &token, otp.as_deref()),
             &session.user,
+        )),
+        Err(e) => Err(PageError::from(with_who(
+            internal("The portal could not complete the login", &e),
+            &session.user,
+        ))),
+    }
+}
+
+/// Whether the settings want duplo-jit's one-time code for the session's user
+/// ([`mfa::otp_needed`]).
+async fn otp_needed(app: &Shared, session: &Session) -> Result<bool, PageError> {
+    match app.db.settings().await {
+        Ok(s) => Ok(mfa::otp_needed(
+            &s.require_mfa,
+            s.admin_vends_need_mfa,
+            session.admin,
         )),
         Err(e) => Err(PageError::from(with_who(
             internal("The portal could not complete the login", &e),
@@ -235,7 +280,8 @@ struct Handoff<'a> {
     port: u16,
     /// The listener's POST callback: `state` only, never the token.
     callback: &'a str,
-    token: &'a str,
+    /// What the script POSTs: the token, or `{"token","otp"}` on `/v2/callbackWithOtp`.
+    body: &'a str,
     /// The GET callback with the token, for browsers without scripts only.
     fallback: &'a str,
     /// Where the listener's GET answer would send the browser.
@@ -245,28 +291,41 @@ struct Handoff<'a> {
 /// Authorize's answer (docs/protocol.md §2): a page (never stored, its URL the form's, without
 /// the token) whose script POSTs the token to the CLI's loopback callback, so the token is in
 /// no URL the browser keeps, then goes on to the done page. Only a browser without scripts is
-/// offered the GET callback with `?t=`, in a link.
+/// offered the GET callback with `?t=`, in a link. With `otp` (duplo-jit's one-time code), the
+/// callback is `/v2/callbackWithOtp` and carries `{"token","otp"}`.
 fn handoff(
     session: &Session,
     port: u16,
     admin: bool,
     state: Option<&str>,
     token: &str,
+    otp: Option<&str>,
 ) -> Response {
     let state_pair: Vec<(&str, &str)> = state
         .map(|s| (login::param::STATE, s))
         .into_iter()
         .collect();
-    let mut with_token = vec![(login::param::TOKEN, token)];
+    let (path, body) = match otp {
+        Some(otp) => (
+            login::CALLBACK_WITH_OTP,
+            serde_json::to_string(&login::OtpCallback {
+                token: token.into(),
+                otp: Some(otp.into()),
+            })
+            .unwrap_or_default(),
+        ),
+        None => (login::CALLBACK, token.to_string()),
+    };
+    let mut with_token = vec![(login::param::TOKEN, body.as_str())];
     with_token.extend(state_pair.iter().copied());
     let mut page = render(
         StatusCode::OK,
         &Handoff {
             chrome: Chrome::of(session),
             port,
-            callback: &callback(port, &state_pair),
-            token,
-            fallback: &callback(port, &with_token),
+            callback: &login::callback_url_at(port, path, &state_pair),
+            body: &body,
+            fallback: &login::callback_url_at(port, path, &with_token),
             done: &login::page_url("", port, admin, &[(login::param::SUCCESS, "true")]),
         },
     );

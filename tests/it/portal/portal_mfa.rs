@@ -1,13 +1,14 @@
 //! Second factors for the web sign-in (docs/protocol.md §11) against a real `jit portal serve`:
 //! TOTP enrolled and used in Chromium with codes from pyotp, recovery codes, replay and the
 //! throttle, the policy that sends a covered user to enrol, `user mfa --reset`, and admin vends
-//! that need a sign-in with a second factor.
+//! that need a sign-in with a second factor, and duplo-jit's one-time code (`IsOtpNeeded`,
+//! `/v2/callbackWithOtp`, `Otpcode`) for an admin the policy covers.
 
 use crate::portal::portal_browser::flow;
 use crate::portal::portal_profile::ROOT_PASSWORD;
 use crate::portal::portal_server::{admin, get, provision, serve};
 use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
-use crate::support::{Sandbox, venv_bin};
+use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
 
 /// Audit lines of `event` for `user`.
 fn audited(sb: &Sandbox, user: &str, event: &str) -> usize {
@@ -118,10 +119,127 @@ fn admin_vends_that_need_a_second_factor_refuse_a_token_without_one() {
     let (status, body) = get(&url, &root);
     assert_eq!(status, 200, "{body}");
     admin(&sb, &["set", "--admin-vends-need-mfa", "true"]);
+    // An API token never gets duplo-jit's one-time code: 401, as duplo-jit expects (§1).
     let (status, body) = get(&url, &root);
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 401, "{body}");
     let refused = admin(&sb, &["audit", "--user", "root", "--event", "vend refused"]);
     assert!(refused.contains("second factor"), "{refused}");
     admin(&sb, &["set", "--admin-vends-need-mfa", "false"]);
     assert_eq!(get(&url, &root).0, 200);
+}
+
+/// duplo-jit's wire for an admin the policy covers (docs/protocol.md §1, §2): the portal says
+/// `IsOtpNeeded`, a token alone is refused by `jit` as duplo-jit does, and `jit aws --admin
+/// --interactive` signs in with the factor in Chromium, gets the token with a one-time proof on
+/// `/v2/callbackWithOtp`, and vends; the same token without the proof is 401 at the admin route.
+#[test]
+fn an_admin_the_policy_covers_logs_in_with_the_factor_and_vends_with_the_portals_code() {
+    let sb = Sandbox::new();
+    let (_, root) = provision(&sb);
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let python = venv_bin("python");
+    let python = python.to_str().expect("utf8");
+    let pythonpath = std::env::var("PYTHONPATH").unwrap_or_default();
+    let secret_file = sb.home().join("totp-secret");
+    let secret_file = secret_file.to_str().expect("utf8");
+    let common = [
+        ("USERNAME", "root"),
+        ("PASSWORD", ROOT_PASSWORD),
+        ("PYTHON", python),
+        ("PYTHONPATH", pythonpath.as_str()),
+        ("SECRET_FILE", secret_file),
+    ];
+    let enrol = [
+        &common[..],
+        &[("PHASE", "enrol"), ("PORTAL_URL", &portal.url)],
+    ]
+    .concat();
+    let seen = flow(&sb, "cli-login-mfa", &enrol);
+    assert_eq!(seen["enrolled"], "Your second factor is on.", "{seen}");
+    admin(&sb, &["set", "--require-mfa", "admins"]);
+
+    // A token alone: the portal wants the code, and jit says so as duplo-jit does.
+    let (status, body) = get(&format!("{}/v3/features/system", portal.url), &root);
+    assert_eq!(
+        (status, &body["IsOtpNeeded"]),
+        (200, &serde_json::json!(true)),
+        "{body}"
+    );
+    let token_file = sb.token_file(&root);
+    sb.jit_cmd(["duplo"])
+        .host(&portal.url)
+        .token_file(&token_file)
+        .fails(1, "server requires MFA but --interactive mode is disabled");
+    let admin_url = format!("{}/v3/admin/aws/jitAccess/admin", portal.url);
+    assert_eq!(
+        get(&admin_url, &root).0,
+        401,
+        "no code, no admin credentials"
+    );
+
+    let (child, login) = sb.aws().admin().host(&portal.url).start_login();
+    let log_in = [
+        &common[..],
+        &[("PHASE", "login"), ("LOGIN_URL", login.as_str())],
+    ]
+    .concat();
+    let seen = flow(&sb, "cli-login-mfa", &log_in);
+    assert_eq!(seen["factor"], "/login/factor", "{seen}");
+    assert_eq!(seen["error"], serde_json::Value::Null, "{seen}");
+    assert_eq!(seen["done"], "You are signed in", "{seen}");
+    let run = finish(child.wait_with_output().expect("jit")).ok();
+    let creds = run.json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .expect("key")
+            .starts_with("ASIA"),
+        "{creds}"
+    );
+    // The token the login handed over (cached; the code is not): 401 at the admin route
+    // without the code.
+    let cached = std::fs::read_dir(sb.cache_dir())
+        .expect("cache")
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .find_map(|t| {
+            let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+            v["DuploToken"].as_str().map(str::to_string)
+        })
+        .expect("the login's token cached");
+    assert_eq!(get(&admin_url, &cached).0, 401);
+    assert_no_secrets(&portal.log(), "the portal's log");
+}
+
+/// An admin login the settings want a one-time code for, approved from a sign-in without the
+/// second factor: the page refuses it and says to sign in with the factor; nothing is handed
+/// over (docs/protocol.md §2).
+#[test]
+fn an_admin_login_that_needs_the_code_is_refused_from_a_sign_in_without_the_factor() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    admin(&sb, &["set", "--admin-vends-need-mfa", "true"]);
+    let portal = serve(&sb);
+    let (mut child, url) = sb.aws().admin().host(&portal.url).start_login();
+    let seen = flow(
+        &sb,
+        "cli-login",
+        &[
+            ("LOGIN_URL", url.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("sign in again with your code")),
+        "{seen}"
+    );
+    assert_eq!(audited(&sb, "root", "login"), 0, "no token minted");
 }

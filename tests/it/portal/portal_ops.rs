@@ -97,7 +97,7 @@ fn handoff(page: &str, name: &str) -> String {
 
 /// The token a login's hand-over page gives the CLI's callback.
 fn minted(page: &str) -> String {
-    let token = handoff(page, "token");
+    let token = handoff(page, "body");
     register_secret(&token);
     token
 }

@@ -607,7 +607,7 @@ fn a_signed_in_browser_authorizes_the_cli_with_one_click_and_sign_out_revokes_th
             .contains("connect-src"),
         "only the hand-over page may connect to loopback"
     );
-    let minted = ok.data("token");
+    let minted = ok.data("body");
     register_secret(&minted);
     let callback = ok.data("callback");
     let callback_url = url::Url::parse(&callback).expect("callback url");
@@ -899,7 +899,7 @@ pub fn cli_token(b: &mut Browser) -> String {
         ],
     );
     assert_eq!(ok.status, 200, "{}", ok.body);
-    let token = ok.data("token");
+    let token = ok.data("body");
     register_secret(&token);
     token
 }
