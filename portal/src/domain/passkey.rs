@@ -108,11 +108,20 @@ pub fn spent_digest(sealed: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A user's passkeys (for `jit portal user mfa`), oldest first.
+pub async fn of_user(db: &crate::db::Db, name: &str) -> super::Result<Vec<crate::db::PasskeyRow>> {
+    db.passkeys(name)
+        .await
+        .map_err(|e| super::Error::Failed(e.context("portal state unreadable")))
+}
+
 /// A passkey's name as typed: trimmed, 1 to 64 printable characters.
 pub fn valid_name(name: &str) -> std::result::Result<String, String> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > MAX_NAME || n.chars().any(char::is_control) {
-        return Err(format!("A passkey name is 1 to {MAX_NAME} printable characters."));
+        return Err(format!(
+            "A passkey name is 1 to {MAX_NAME} printable characters."
+        ));
     }
     Ok(n.to_string())
 }

@@ -112,7 +112,10 @@ pub struct Listed {
 
 fn when(t: Option<i64>) -> String {
     t.and_then(|t| jiff::Timestamp::from_second(t).ok())
-        .map_or_else(|| "never".into(), |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .map_or_else(
+            || "never".into(),
+            |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        )
 }
 
 /// A user's passkeys for the profile's second-factor page.
@@ -142,7 +145,10 @@ pub async fn register_options(
     Json(body): Json<Start>,
 ) -> Result<Response, PageError> {
     if !csrf_ok(&session.csrf, &body.csrf) {
-        return Ok(json_error(StatusCode::FORBIDDEN, "reload the page and try again"));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "reload the page and try again",
+        ));
     }
     let rp = relying_party(&app)?;
     let existing: Vec<Passkey> = stored(&app, &session.user)
@@ -186,7 +192,10 @@ pub async fn register(
 ) -> Result<Response, PageError> {
     let user = session.user.as_str();
     if !csrf_ok(&session.csrf, &body.csrf) {
-        return Ok(json_error(StatusCode::FORBIDDEN, "reload the page and try again"));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "reload the page and try again",
+        ));
     }
     let name = match pk::valid_name(&body.name) {
         Ok(n) => n,
@@ -275,8 +284,15 @@ pub async fn remove(
         .remove_passkey(user, &form.name, audit)
         .await
         .map_err(|e| internal("cannot remove a passkey", e))?;
-    let done = if removed { "passkey-removed" } else { "passkey-none" };
-    Ok(with_who(see_other(&format!("/profile/mfa?done={done}")), user))
+    let done = if removed {
+        "passkey-removed"
+    } else {
+        "passkey-none"
+    };
+    Ok(with_who(
+        see_other(&format!("/profile/mfa?done={done}")),
+        user,
+    ))
 }
 
 /// Start the passkey step of a sign-in waiting for its second factor: the options for
@@ -287,7 +303,10 @@ pub async fn use_options(
     Json(body): Json<Start>,
 ) -> Result<Response, PageError> {
     if !login_csrf_ok(&app, &headers, &body.csrf) {
-        return Ok(json_error(StatusCode::FORBIDDEN, "reload the page and try again"));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "reload the page and try again",
+        ));
     }
     let Some(p) = factor::waiting(&app, &headers) else {
         return Ok(json_error(StatusCode::UNAUTHORIZED, "sign in again"));
@@ -334,7 +353,10 @@ pub async fn use_passkey(
     Json(body): Json<Assertion>,
 ) -> Result<Response, PageError> {
     if !login_csrf_ok(&app, &headers, &body.csrf) {
-        return Ok(json_error(StatusCode::FORBIDDEN, "reload the page and try again"));
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "reload the page and try again",
+        ));
     }
     let Some(p) = factor::waiting(&app, &headers) else {
         return Ok(json_error(StatusCode::UNAUTHORIZED, "sign in again"));
@@ -346,8 +368,14 @@ pub async fn use_passkey(
     if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, t) {
         metrics::throttled(full.metric());
         metrics::second_factor(metrics::Outcome::Throttled);
-        let why = format!("Too many failures: try again in {} minutes.", (left + 59) / 60);
-        return Ok(with_who(json_error(StatusCode::TOO_MANY_REQUESTS, &why), user));
+        let why = format!(
+            "Too many failures: try again in {} minutes.",
+            (left + 59) / 60
+        );
+        return Ok(with_who(
+            json_error(StatusCode::TOO_MANY_REQUESTS, &why),
+            user,
+        ));
     }
     let ceremony = open::<PasskeyAuthentication>(&app, &headers, PASSKEY_USE, USE_PURPOSE, user);
     let rp = relying_party(&app)?;
@@ -403,4 +431,3 @@ pub async fn use_passkey(
     cookies::set(&app, &mut r, cookies::MFA_PENDING, "", 0);
     Ok(with_who(r, user))
 }
-
