@@ -1,0 +1,109 @@
+// Passkeys (docs/protocol.md §11) through Chromium's virtual authenticators (CDP WebAuthn
+// domain): register two on the profile's second-factor page (one per authenticator), remove one,
+// sign out; sign in with the password, then an assertion from the removed passkey is refused
+// and one from the kept passkey signs in. The portal is at http://localhost:PORT: an IP address
+// is no WebAuthn relying-party id.
+//
+// Env: PORTAL_URL, USERNAME, PASSWORD.
+
+import {
+  TIMEOUT, clickAndWait, need, newContext, pathOf, portalUrl, run, sessionCookie, shot,
+  signIn, textIfAny,
+} from './browser.mjs';
+
+// A virtual platform authenticator (user verification on) for the page.
+async function authenticator(cdp) {
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return authenticatorId;
+}
+
+// Register a passkey named `name` on the profile's page: where the page lands, and its notice.
+async function register(page, portal, name) {
+  await page.goto(`${portal}/profile/mfa`);
+  await page.fill('#passkey-name', name);
+  await clickAndWait(page, '#passkey-register');
+  return { url: pathOf(page.url()), notice: await textIfAny(page, '#notice') };
+}
+
+// Click "Use a passkey" on the factor page: the path it lands on, or the error it shows.
+async function usePasskey(page) {
+  const button = page.locator('#passkey-use-button');
+  await button.waitFor({ state: 'visible', timeout: TIMEOUT });
+  const before = page.url();
+  await button.click();
+  await page.waitForFunction(
+    (b) => window.location.href !== b || document.getElementById('passkey-status').textContent,
+    before,
+    { timeout: TIMEOUT },
+  );
+  await page.waitForLoadState();
+  return { url: pathOf(page.url()), error: await textIfAny(page, '#passkey-status') };
+}
+
+run(async (browser) => {
+  const portal = portalUrl();
+  const user = need('USERNAME');
+  const password = need('PASSWORD');
+  const context = await newContext(browser, { origin: portal });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const seen = {};
+
+  await signIn(page, portal, user, password);
+  let a = await authenticator(cdp);
+  seen.laptop = await register(page, portal, 'laptop');
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: a });
+  seen.laptopCredentials = credentials.length;
+  await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a });
+
+  // A second authenticator, a second passkey; then removed on the profile.
+  const b = await authenticator(cdp);
+  seen.phone = await register(page, portal, 'phone');
+  seen.listed = await page.locator('#passkeys .passkey-name').allInnerTexts();
+  await shot(page, 'passkeys-profile');
+  await Promise.all([
+    page.waitForNavigation({ timeout: TIMEOUT }),
+    page.locator('#passkeys tr', { hasText: 'phone' }).locator('.passkey-remove').click(),
+  ]);
+  seen.removed = await textIfAny(page, '#notice');
+  seen.listedAfter = await page.locator('#passkeys .passkey-name').allInnerTexts();
+  await page.goto(`${portal}/profile`);
+  await clickAndWait(page, '#logout');
+
+  // The password alone: the factor page, which offers a passkey.
+  await signIn(page, portal, user, password);
+  seen.factorUrl = pathOf(page.url());
+  await shot(page, 'passkeys-factor');
+  // The removed passkey (the only one authenticator b holds), offered to the portal by
+  // rewriting the challenge's allowed credentials in the browser: refused.
+  const { credentials: phone } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: b });
+  await page.route('**/login/passkey/options', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.publicKey.allowCredentials = [
+      { type: 'public-key', id: phone[0].credentialId.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') },
+    ];
+    await route.fulfill({ response, json: body });
+  });
+  seen.removedPasskey = await usePasskey(page);
+  seen.sessionAfterRefusal = Boolean(await sessionCookie(context, portal));
+  await page.unroute('**/login/passkey/options');
+  await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: b });
+
+  // The kept passkey, on a fresh authenticator holding it: signed in.
+  a = await authenticator(cdp);
+  await cdp.send('WebAuthn.addCredential', { authenticatorId: a, credential: credentials[0] });
+  seen.kept = await usePasskey(page);
+  seen.sessionAfterPasskey = Boolean(await sessionCookie(context, portal));
+  return seen;
+});
