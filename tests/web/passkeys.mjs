@@ -1,8 +1,8 @@
 // Passkeys (docs/protocol.md §11) through Chromium's virtual authenticators (CDP WebAuthn
 // domain): register two on the profile's second-factor page (one per authenticator), remove one,
 // sign out; sign in with the password, then an assertion from the removed passkey is refused
-// and one from the kept passkey signs in. The portal is at http://localhost:PORT: an IP address
-// is no WebAuthn relying-party id.
+// and one from the kept passkey signs in, once: the same assertion replayed is refused. The
+// portal is at http://localhost:PORT: an IP address is no WebAuthn relying-party id.
 //
 // Env: PORTAL_URL, USERNAME, PASSWORD.
 
@@ -103,7 +103,31 @@ run(async (browser) => {
   // The kept passkey, on a fresh authenticator holding it: signed in.
   a = await authenticator(cdp);
   await cdp.send('WebAuthn.addCredential', { authenticatorId: a, credential: credentials[0] });
+  // The browser's cookies as the assertion leaves (the pending sign-in, the ceremony) and the
+  // assertion, kept for a replay.
+  let before = [];
+  let assertion = null;
+  await page.route('**/login/passkey', async (route) => {
+    before = (await context.cookies(portal)).filter((c) => !c.name.endsWith('jit_session'));
+    assertion = route.request().postData();
+    await route.continue();
+  });
   seen.kept = await usePasskey(page);
   seen.sessionAfterPasskey = Boolean(await sessionCookie(context, portal));
+
+  // The same assertion again, from another browser holding the same cookies: the challenge was
+  // spent.
+  const replayer = await newContext(browser, { origin: portal });
+  await replayer.addCookies(before);
+  const replay = await replayer.request.post(`${portal}/login/passkey`, {
+    data: assertion,
+    headers: { 'Content-Type': 'application/json', Origin: portal },
+  });
+  seen.replay = {
+    status: replay.status(),
+    haveAssertion: assertion !== null,
+    ceremonyCookie: before.some((c) => c.name.endsWith('jit_passkey')),
+  };
+  seen.sessionAfterReplay = Boolean(await sessionCookie(replayer, portal));
   return seen;
 });

@@ -1,6 +1,6 @@
 //! Passkeys (WebAuthn) as a second factor (docs/protocol.md §11) against a real `jit portal
 //! serve` at `http://localhost:PORT`, in Chromium with its virtual authenticators: registered
-//! and removed on the profile, used after the password, a removed one refused; audited, listed by
+//! and removed on the profile, used after the password, a removed one and a replayed assertion refused; audited, listed by
 //! `jit portal user mfa` and removed by its `--reset`.
 
 use crate::portal::portal_browser::flow;
@@ -79,6 +79,10 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
     assert_eq!(seen["sessionAfterRefusal"], false, "{seen}");
     assert_eq!(seen["kept"]["url"], "/profile", "{seen}");
     assert_eq!(seen["sessionAfterPasskey"], true, "{seen}");
+    assert_eq!(seen["replay"]["haveAssertion"], true, "{seen}");
+    assert_eq!(seen["replay"]["ceremonyCookie"], true, "{seen}");
+    assert_eq!(seen["replay"]["status"], 401, "{seen}");
+    assert_eq!(seen["sessionAfterReplay"], false, "{seen}");
 
     let enrolled = audited(&sb, "alice", "mfa enrol");
     assert_eq!(enrolled.len(), 2, "{enrolled:?}");
@@ -91,7 +95,8 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
         removed.len() == 1 && removed[0].contains("passkey phone"),
         "{removed:?}"
     );
-    assert_eq!(audited(&sb, "alice", "mfa failed").len(), 1);
+    // The removed passkey and the replay.
+    assert_eq!(audited(&sb, "alice", "mfa failed").len(), 2);
     let signed_in = audited(&sb, "alice", "web sign-in");
     assert!(
         signed_in
