@@ -7,7 +7,9 @@
 //! required, attestation not asked, the sign counter and backup flags checked and updated
 //! through `Passkey::update_credential`). The pure-Rust ones were younger (`webauthn-rp`, one
 //! maintainer) or the client side of the protocol (`passkey-*`, 1Password's authenticator);
-//! `coset` is only the COSE encoding. OpenSSL is a build dependency the Debian image has.
+//! `coset` is only the COSE encoding. OpenSSL is a build dependency (libssl-dev, installed by
+//! scripts/test-deps.sh); release archives link it statically (`--features vendored-openssl`,
+//! scripts/release.sh) so they do not depend on the host's libssl.
 //!
 //! Passkeys are a second factor only: the password comes first. A passwordless sign-in would
 //! make a passkey alone worth a session, and the portal's users page, throttle and reset were

@@ -52,8 +52,16 @@ fn internal(what: &'static str, e: anyhow::Error) -> PageError {
     PageError::Internal(what, e)
 }
 
-fn relying_party(app: &Shared) -> Result<webauthn_rs::Webauthn, PageError> {
-    pk::relying_party(&app.public_url).map_err(|e| internal("no passkey relying party", e))
+/// The relying party, or the JSON answer that says why there is none (`--public-url` an IP
+/// address).
+fn relying_party(app: &Shared) -> Result<webauthn_rs::Webauthn, Response> {
+    pk::relying_party(&app.public_url).map_err(|e| {
+        tracing::warn!("passkeys unavailable: {e:#}");
+        json_error(
+            StatusCode::CONFLICT,
+            "passkeys need the portal's public URL to have a host name, not an IP address",
+        )
+    })
 }
 
 fn seal<S: Serialize>(app: &Shared, purpose: &str, c: &Ceremony<S>) -> Result<String, PageError> {
@@ -150,7 +158,10 @@ pub async fn register_options(
             "reload the page and try again",
         ));
     }
-    let rp = relying_party(&app)?;
+    let rp = match relying_party(&app) {
+        Ok(rp) => rp,
+        Err(r) => return Ok(r),
+    };
     let existing: Vec<Passkey> = stored(&app, &session.user)
         .await?
         .into_iter()
@@ -209,7 +220,10 @@ pub async fn register(
             "the registration expired: try again",
         ));
     };
-    let rp = relying_party(&app)?;
+    let rp = match relying_party(&app) {
+        Ok(rp) => rp,
+        Err(r) => return Ok(r),
+    };
     let passkey = match pk::finish_register(&rp, &body.credential, &c.state) {
         Ok(p) => p,
         Err(why) => return Ok(json_error(StatusCode::BAD_REQUEST, &why)),
@@ -319,7 +333,10 @@ pub async fn use_options(
     if keys.is_empty() {
         return Ok(json_error(StatusCode::NOT_FOUND, "you have no passkey"));
     }
-    let rp = relying_party(&app)?;
+    let rp = match relying_party(&app) {
+        Ok(rp) => rp,
+        Err(r) => return Ok(r),
+    };
     let (options, state) =
         pk::start_use(&rp, &keys).map_err(|e| internal("cannot start a passkey sign-in", e))?;
     let sealed = seal(
@@ -378,7 +395,10 @@ pub async fn use_passkey(
         ));
     }
     let ceremony = open::<PasskeyAuthentication>(&app, &headers, PASSKEY_USE, USE_PURPOSE, user);
-    let rp = relying_party(&app)?;
+    let rp = match relying_party(&app) {
+        Ok(rp) => rp,
+        Err(r) => return Ok(r),
+    };
     let keys = stored(&app, user).await?;
     let mut started = None;
     if let Some((c, sealed)) = ceremony
