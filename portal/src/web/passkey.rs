@@ -52,16 +52,19 @@ fn internal(what: &'static str, e: anyhow::Error) -> PageError {
     PageError::Internal(what, e)
 }
 
-/// The relying party, or the JSON answer that says why there is none (`--public-url` an IP
-/// address).
-fn relying_party(app: &Shared) -> Result<webauthn_rs::Webauthn, Response> {
-    pk::relying_party(&app.public_url).map_err(|e| {
-        tracing::warn!("passkeys unavailable: {e:#}");
-        json_error(
-            StatusCode::CONFLICT,
-            "passkeys need the portal's public URL to have a host name, not an IP address",
-        )
-    })
+/// The relying party, or none (logged) when `--public-url` is an IP address.
+fn relying_party(app: &Shared) -> Option<webauthn_rs::Webauthn> {
+    pk::relying_party(&app.public_url)
+        .map_err(|e| tracing::warn!("passkeys unavailable: {e:#}"))
+        .ok()
+}
+
+/// The answer when there is no relying party.
+fn no_relying_party() -> Response {
+    json_error(
+        StatusCode::CONFLICT,
+        "passkeys need the portal's public URL to have a host name, not an IP address",
+    )
 }
 
 fn seal<S: Serialize>(app: &Shared, purpose: &str, c: &Ceremony<S>) -> Result<String, PageError> {
@@ -158,9 +161,8 @@ pub async fn register_options(
             "reload the page and try again",
         ));
     }
-    let rp = match relying_party(&app) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(r),
+    let Some(rp) = relying_party(&app) else {
+        return Ok(no_relying_party());
     };
     let existing: Vec<Passkey> = stored(&app, &session.user)
         .await?
@@ -220,9 +222,8 @@ pub async fn register(
             "the registration expired: try again",
         ));
     };
-    let rp = match relying_party(&app) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(r),
+    let Some(rp) = relying_party(&app) else {
+        return Ok(no_relying_party());
     };
     let passkey = match pk::finish_register(&rp, &body.credential, &c.state) {
         Ok(p) => p,
@@ -333,9 +334,8 @@ pub async fn use_options(
     if keys.is_empty() {
         return Ok(json_error(StatusCode::NOT_FOUND, "you have no passkey"));
     }
-    let rp = match relying_party(&app) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(r),
+    let Some(rp) = relying_party(&app) else {
+        return Ok(no_relying_party());
     };
     let (options, state) =
         pk::start_use(&rp, &keys).map_err(|e| internal("cannot start a passkey sign-in", e))?;
@@ -395,9 +395,8 @@ pub async fn use_passkey(
         ));
     }
     let ceremony = open::<PasskeyAuthentication>(&app, &headers, PASSKEY_USE, USE_PURPOSE, user);
-    let rp = match relying_party(&app) {
-        Ok(rp) => rp,
-        Err(r) => return Ok(r),
+    let Some(rp) = relying_party(&app) else {
+        return Ok(no_relying_party());
     };
     let keys = stored(&app, user).await?;
     let mut started = None;
