@@ -1,6 +1,7 @@
-// The portal's only script: copy buttons, and the CLI login's hand-over. Everything works
-// without it (the buttons stay hidden, "Copy AWS Console URL" shows the URL on a page instead,
-// and the CLI login page offers a link).
+// The portal's only script: copy buttons, the CLI login's hand-over, and passkeys. Everything
+// else works without it (the buttons stay hidden, "Copy AWS Console URL" shows the URL on a page
+// instead, and the CLI login page offers a link); passkeys need it (WebAuthn is a browser API),
+// and without it their buttons stay hidden and a code still signs in.
 "use strict";
 
 function say(id, text) {
