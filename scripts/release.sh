@@ -140,6 +140,9 @@ package() {
   else
     local packages=()
     for b in "${bins[@]}"; do packages+=(-p "${b}"); done
+    # The portal's passkeys verify with OpenSSL: linked statically, so the archive runs whatever
+    # libssl (if any) the host has.
+    [[ " ${bins[*]} " = *" jit-portal "* ]] && packages+=(--features jit-portal/vendored-openssl)
     JIT_COMMIT=${JIT_COMMIT:-$(git -C "${here}" rev-parse --short=12 HEAD)}
     export JIT_COMMIT
     printf 'release.sh: building %s for %s (commit %s)\n' "${bins[*]}" "${target}" "${JIT_COMMIT}"

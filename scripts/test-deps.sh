@@ -23,6 +23,9 @@ if [[ "${uid}" = 0 ]] && command -v apt-get >/dev/null; then
     zip unzip strip ruby; do
     command -v "${tool}" >/dev/null || missing+=("$(pkg_of "${tool}")")
   done
+  # libssl-dev (with pkg-config): webauthn-rs, the portal's passkeys, verifies with OpenSSL.
+  [[ -f /usr/include/openssl/ssl.h ]] || missing+=(libssl-dev)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
   # bash-completion is a library, not a command: it is what a default ~/.bashrc loads.
   [[ -f /usr/share/bash-completion/bash_completion ]] || missing+=(bash-completion)
   # The PostgreSQL tests start their own throwaway cluster with the server binaries.

@@ -15,7 +15,7 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::state::{ClientAddr, ClientIp, Shared, Who};
 use crate::web::admin::{self, audit, settings, tenants, users};
-use crate::web::{factor, profile, signin};
+use crate::web::{factor, passkey, profile, signin};
 use crate::{api, web};
 
 /// How long a request's body, and the whole request, may take.
@@ -99,6 +99,11 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/profile/mfa/enrol", get(factor::profile_enrol))
         .route("/profile/mfa/confirm", post(factor::profile_confirm))
         .route("/profile/mfa/remove", post(factor::profile_remove))
+        .route("/profile/passkeys/options", post(passkey::register_options))
+        .route("/profile/passkeys", post(passkey::register))
+        .route("/profile/passkeys/remove", post(passkey::remove))
+        .route("/login/passkey/options", post(passkey::use_options))
+        .route("/login/passkey", post(passkey::use_passkey))
         // The admin pages.
         .route("/admin", get(admin::index))
         .route("/admin/tenants", get(tenants::list).post(tenants::add))

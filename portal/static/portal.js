@@ -1,6 +1,7 @@
-// The portal's only script: copy buttons, and the CLI login's hand-over. Everything works
-// without it (the buttons stay hidden, "Copy AWS Console URL" shows the URL on a page instead,
-// and the CLI login page offers a link).
+// The portal's only script: copy buttons, the CLI login's hand-over, and passkeys. Everything
+// else works without it (the buttons stay hidden, "Copy AWS Console URL" shows the URL on a page
+// instead, and the CLI login page offers a link); passkeys need it (WebAuthn is a browser API),
+// and without it their buttons stay hidden and a code still signs in.
 "use strict";
 
 function say(id, text) {
@@ -91,3 +92,94 @@ if (handoff) {
     () => failed("nothing answered on this computer"),
   );
 }
+
+// Passkeys (docs/protocol.md §11): the profile's form with data-passkey-register registers one
+// (navigator.credentials.create), the factor page's form with data-passkey-use signs in with one
+// (navigator.credentials.get). The portal's JSON carries binary fields as base64url.
+const b64url = {
+  decode(s) {
+    const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4);
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
+  },
+  encode(buffer) {
+    let text = "";
+    for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  },
+};
+
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    credentials: "same-origin",
+  });
+  if (!(response.headers.get("Content-Type") || "").startsWith("application/json")) {
+    throw new Error("your session has ended: reload the page and sign in again");
+  }
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.error || `status ${response.status}`);
+  return answer;
+}
+
+function passkeyForm(selector, run) {
+  const form = document.querySelector(selector);
+  if (!form || !window.PublicKeyCredential) return;
+  const button = form.querySelector("button[type=submit]");
+  if (button) button.hidden = false;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("passkey-status", "");
+    try {
+      const csrf = form.elements.csrf.value;
+      const { next } = await run(form, csrf);
+      window.location.assign(next);
+    } catch (e) {
+      say("passkey-status", `Passkey: ${e.message}`);
+    }
+  });
+}
+
+passkeyForm("form[data-passkey-register]", async (form, csrf) => {
+  const { publicKey } = await postJson("/profile/passkeys/options", { csrf });
+  publicKey.challenge = b64url.decode(publicKey.challenge);
+  publicKey.user.id = b64url.decode(publicKey.user.id);
+  for (const c of publicKey.excludeCredentials || []) c.id = b64url.decode(c.id);
+  const credential = await navigator.credentials.create({ publicKey });
+  return postJson(form.action, {
+    csrf,
+    name: form.elements.name.value,
+    credential: {
+      id: credential.id,
+      rawId: b64url.encode(credential.rawId),
+      type: credential.type,
+      response: {
+        attestationObject: b64url.encode(credential.response.attestationObject),
+        clientDataJSON: b64url.encode(credential.response.clientDataJSON),
+      },
+    },
+  });
+});
+
+passkeyForm("form[data-passkey-use]", async (form, csrf) => {
+  const { publicKey } = await postJson("/login/passkey/options", { csrf });
+  publicKey.challenge = b64url.decode(publicKey.challenge);
+  for (const c of publicKey.allowCredentials || []) c.id = b64url.decode(c.id);
+  const credential = await navigator.credentials.get({ publicKey });
+  const r = credential.response;
+  return postJson(form.action, {
+    csrf,
+    credential: {
+      id: credential.id,
+      rawId: b64url.encode(credential.rawId),
+      type: credential.type,
+      response: {
+        authenticatorData: b64url.encode(r.authenticatorData),
+        clientDataJSON: b64url.encode(r.clientDataJSON),
+        signature: b64url.encode(r.signature),
+        userHandle: r.userHandle ? b64url.encode(r.userHandle) : null,
+      },
+    },
+  });
+});

@@ -133,6 +133,14 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
             if f.recovery_left > 0 {
                 out.push_str(&format!("recovery\t{} unused\n", f.recovery_left));
             }
+            for k in domain::passkey::of_user(db, &name).await? {
+                out.push_str(&format!(
+                    "passkey\t{}\tregistered {}\tlast used {}\n",
+                    crate::log::escape(&k.name),
+                    when(Some(k.created)),
+                    when(k.last_used)
+                ));
+            }
             if out.is_empty() {
                 output::status(format_args!("portal user '{name}' has no second factor"));
             }

@@ -11,7 +11,7 @@ use anyhow::Result;
 use super::{AuditEntry, Db, sessions};
 
 /// What the sign-in form needs about a user, read in one query: the password hash, the admin
-/// flag, whether a TOTP factor is set up, and the system's second-factor policy.
+/// flag, whether a second factor (TOTP or a passkey) is set up, and the system's second-factor policy.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignInRow {
     pub password_hash: Option<String>,
@@ -27,6 +27,8 @@ pub struct Factors {
     pub totp: Option<i64>,
     /// Unused recovery codes.
     pub recovery_left: i64,
+    /// Passkeys registered.
+    pub passkeys: i64,
 }
 
 /// What a sign-in spends for its second factor, in the session's own transaction: when it
@@ -42,6 +44,14 @@ pub enum Claim<'a> {
     Recovery { digest: &'a str, audit: AuditEntry },
     /// A factor enrolled at sign-in (the policy required one): stored with its codes.
     Enrol(&'a NewTotp<'a>, AuditEntry),
+    /// A passkey's assertion: its challenge spent (once), the passkey's new counter and flags
+    /// stored.
+    Passkey {
+        challenge: &'a str,
+        expires: i64,
+        credential_id: &'a str,
+        passkey: &'a str,
+    },
 }
 
 /// A TOTP factor to store, with the step of the code that confirmed it.
@@ -80,6 +90,26 @@ macro_rules! spend {
                     insert_audit!(&mut *$tx, audit);
                 }
                 spent
+            }
+            Claim::Passkey {
+                challenge,
+                expires,
+                credential_id,
+                passkey,
+            } => {
+                $crate::db::passkeys::spend_challenge!($tx, *challenge, *expires, $now)
+                    && sqlx::query(
+                        "UPDATE passkeys SET passkey = $1, last_used = $2 \
+                         WHERE credential_id = $3 AND user_name = $4",
+                    )
+                    .bind(*passkey)
+                    .bind($now)
+                    .bind(*credential_id)
+                    .bind($user)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected()
+                        == 1
             }
             Claim::Enrol(new, audit) => {
                 let added = $crate::db::factors::insert_totp!($tx, $user, new, $now);
@@ -134,7 +164,8 @@ impl Db {
     /// TOTP factor, and the second-factor policy. None for no such user.
     pub async fn sign_in_row(&self, name: &str) -> Result<Option<SignInRow>> {
         let sql = "SELECT u.password_hash, u.admin, \
-                   EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_name = u.name) AS totp, \
+                   (EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_name = u.name) \
+                   OR EXISTS (SELECT 1 FROM passkeys k WHERE k.user_name = u.name)) AS totp, \
                    s.require_mfa FROM users u CROSS JOIN settings s \
                    WHERE u.name = $1 AND s.id = 1";
         with_pool!(self, p, {
@@ -153,19 +184,21 @@ impl Db {
     /// Every user's second factors, by user (users without any are absent).
     pub async fn all_factors(&self) -> Result<HashMap<String, Factors>> {
         let sql = "SELECT u.name, f.created, \
-                   (SELECT COUNT(*) FROM recovery_codes r WHERE r.user_name = u.name) \
+                   (SELECT COUNT(*) FROM recovery_codes r WHERE r.user_name = u.name), \
+                   (SELECT COUNT(*) FROM passkeys k WHERE k.user_name = u.name) \
                    FROM users u LEFT JOIN totp_factors f ON f.user_name = u.name";
-        let rows: Vec<(String, Option<i64>, i64)> =
+        let rows: Vec<(String, Option<i64>, i64, i64)> =
             with_pool!(self, p, { sqlx::query_as(sql).fetch_all(p).await? });
         Ok(rows
             .into_iter()
-            .filter(|(_, totp, left)| totp.is_some() || *left > 0)
-            .map(|(name, totp, recovery_left)| {
+            .filter(|(_, totp, left, keys)| totp.is_some() || *left > 0 || *keys > 0)
+            .map(|(name, totp, recovery_left, passkeys)| {
                 (
                     name,
                     Factors {
                         totp,
                         recovery_left,
+                        passkeys,
                     },
                 )
             })
@@ -225,6 +258,11 @@ impl Db {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            let keys = sqlx::query("DELETE FROM passkeys WHERE user_name = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             let live: i64 = sqlx::query_scalar(sessions::COUNT_LIVE)
                 .bind(user)
                 .bind(now)
@@ -234,12 +272,12 @@ impl Db {
                 sqlx::query(sql).bind(user).execute(&mut *tx).await?;
             }
             audit.detail = Some(format!(
-                "totp {}, {codes} recovery codes removed; {}",
+                "totp {}, {codes} recovery codes, {keys} passkeys removed; {}",
                 if totp > 0 { "removed" } else { "none" },
                 sessions::sessions_ended(live)
             ));
             insert_audit!(&mut *tx, &audit);
-            (totp, u64::try_from(live).unwrap_or(0))
+            (totp + keys, u64::try_from(live).unwrap_or(0))
         });
         Ok(out)
     }

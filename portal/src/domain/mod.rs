@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod audit;
 pub mod mfa;
+pub mod passkey;
 pub mod rules;
 pub mod vend;
 

@@ -34,6 +34,10 @@ pub const DEVICE: &str = "jit_device";
 pub const MFA_PENDING: &str = "jit_mfa";
 /// A second factor being set up on the profile page: its secret, sealed, until confirmed.
 pub const MFA_ENROL: &str = "jit_mfa_enrol";
+/// A passkey registration under way on the profile page (`passkey.rs`): sealed, five minutes.
+pub const PASSKEY_REG: &str = "jit_passkey_reg";
+/// A passkey sign-in step under way (`passkey.rs`): sealed, five minutes.
+pub const PASSKEY_USE: &str = "jit_passkey";
 /// A single sign-on login under way: this, `_` and 16 hex digits of its `state`'s digest.
 const OIDC_LOGIN: &str = "jit_oidc";
 /// Names the portal no longer sets but browsers may still hold (the single sign-on binding).

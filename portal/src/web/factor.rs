@@ -76,6 +76,25 @@ fn pending(app: &Shared, headers: &HeaderMap, now: i64) -> Option<Pending> {
         .filter(|p| p.at <= now && now < p.at + PENDING_SECS)
 }
 
+/// A sign-in waiting for its second factor, as the passkey step (`passkey.rs`) sees it.
+pub(super) struct Waiting {
+    pub user: String,
+    pub how: String,
+    pub next: String,
+}
+
+/// The sign-in waiting for its second factor in this browser (not one that must enrol first).
+pub(super) fn waiting(app: &Shared, headers: &HeaderMap) -> Option<Waiting> {
+    let now = jiff::Timestamp::now().as_second();
+    pending(app, headers, now)
+        .filter(|p| p.enrol.is_none())
+        .map(|p| Waiting {
+            user: p.user,
+            how: p.how,
+            next: p.next,
+        })
+}
+
 /// After a right password (or single sign-on) for a user with a second factor, or one the
 /// policy covers (`enrol`): no session yet, the factor page (or the enrolment) next.
 pub fn ask(app: &Shared, user: &str, how: &str, next: &str, enrol: bool) -> PageResult {
@@ -113,6 +132,8 @@ struct CodePage<'a> {
     csrf: &'a str,
     user: &'a str,
     error: Option<&'a str>,
+    /// The user has a passkey: the page offers it.
+    passkey: bool,
 }
 
 #[derive(Template)]
@@ -148,7 +169,8 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap) -> PageResult {
     let Some(p) = pending(&app, &headers, now).filter(|p| p.enrol.is_none()) else {
         return Ok(expired());
     };
-    code_form(&app, &headers, StatusCode::OK, &p.user, None)
+    let passkey = super::passkey::has_passkey(&app, &p.user).await?;
+    code_form(&app, &headers, StatusCode::OK, &p.user, None, passkey)
 }
 
 fn code_form(
@@ -157,6 +179,7 @@ fn code_form(
     status: StatusCode,
     user: &str,
     error: Option<&str>,
+    passkey: bool,
 ) -> PageResult {
     Ok(with_who(
         render(
@@ -166,6 +189,7 @@ fn code_form(
                 csrf: login_csrf(app, headers),
                 user,
                 error,
+                passkey,
             },
         ),
         user,
@@ -204,6 +228,7 @@ fn throttled(
         StatusCode::TOO_MANY_REQUESTS,
         user,
         Some(&why),
+        false,
     )
 }
 
@@ -268,6 +293,7 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
             user,
             Some("That code is not right, or was used already."),
+            super::passkey::has_passkey(&app, user).await?,
         );
     };
     attempt.succeeded(&throttle::FAILURES);
@@ -396,6 +422,8 @@ struct ProfileMfaPage<'a> {
     /// When the TOTP factor was set up.
     enrolled: Option<String>,
     recovery_left: i64,
+    /// The user's passkeys (`passkey.rs`).
+    passkeys: Vec<super::passkey::Listed>,
     notice: Option<&'a str>,
     error: Option<&'a str>,
 }
@@ -446,6 +474,7 @@ async fn profile_page(
                 chrome: Chrome::of(session),
                 enrolled,
                 recovery_left: f.recovery_left,
+                passkeys: super::passkey::listed(app, &session.user).await?,
                 notice,
                 error,
             },
@@ -462,6 +491,9 @@ pub async fn profile(
 ) -> PageResult {
     let notice = match q.done.as_str() {
         "removed" => Some("Your second factor is removed."),
+        "passkey-added" => Some("Your passkey is registered."),
+        "passkey-removed" => Some("The passkey is removed."),
+        "passkey-none" => Some("There is no passkey of that name."),
         _ => None,
     };
     profile_page(&app, &session, StatusCode::OK, notice, None).await

@@ -422,6 +422,6 @@ fn a_second_factor_reset_ends_sessions_and_writes_one_audit_row_at_both_doors() 
     assert_eq!(cli["user"], "alice");
     assert_eq!(
         cli["detail"],
-        "totp none, 0 recovery codes removed; 1 web session ended"
+        "totp none, 0 recovery codes, 0 passkeys removed; 1 web session ended"
     );
 }

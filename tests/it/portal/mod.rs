@@ -15,6 +15,7 @@ mod portal_mfa;
 mod portal_oidc;
 mod portal_oidc_browser;
 mod portal_ops;
+mod portal_passkeys;
 mod portal_profile;
 pub(crate) mod portal_server;
 mod portal_stream;

@@ -105,6 +105,11 @@ fn factors_shown(f: Option<&crate::db::Factors>) -> String {
     if f.recovery_left > 0 {
         out.push(format!("{} recovery codes", f.recovery_left));
     }
+    match f.passkeys {
+        0 => {}
+        1 => out.push("1 passkey".to_string()),
+        n => out.push(format!("{n} passkeys")),
+    }
     if out.is_empty() {
         "-".into()
     } else {

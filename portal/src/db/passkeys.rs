@@ -1,0 +1,104 @@
+//! The `passkeys` and `webauthn_spent` tables (migration 0013): a user's passkeys, by
+//! credential id, each named, stored as webauthn-rs's `Passkey` JSON (public material); and the
+//! digests of answered challenges, so that a challenge is accepted once (`domain/passkey.rs`).
+
+use anyhow::Result;
+
+use super::{AuditEntry, Db};
+
+/// A stored passkey.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasskeyRow {
+    pub credential_id: String,
+    pub name: String,
+    /// webauthn-rs's `Passkey`, as JSON.
+    pub passkey: String,
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
+/// Spend an answered challenge's digest through `$tx` (expired ones go): true the first time.
+macro_rules! spend_challenge {
+    ($tx:ident, $digest:expr, $expires:expr, $now:expr) => {{
+        sqlx::query("DELETE FROM webauthn_spent WHERE expires < $1")
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO webauthn_spent (digest, expires) VALUES ($1, $2) \
+             ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind($digest)
+        .bind($expires)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            == 1
+    }};
+}
+
+pub(super) use spend_challenge;
+
+impl Db {
+    /// A user's passkeys, oldest first.
+    pub async fn passkeys(&self, user: &str) -> Result<Vec<PasskeyRow>> {
+        let sql = "SELECT credential_id, name, passkey, created, last_used FROM passkeys \
+                   WHERE user_name = $1 ORDER BY created, name";
+        with_pool!(self, p, {
+            Ok(sqlx::query_as(sql).bind(user).fetch_all(p).await?)
+        })
+    }
+
+    /// Store a registered passkey, spending its challenge, audited: false when the challenge was
+    /// answered already, or the name or credential is taken.
+    pub async fn add_passkey(
+        &self,
+        user: &str,
+        row: &PasskeyRow,
+        challenge: &str,
+        expires: i64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        let now = audit.at;
+        let added = write_tx!(self, tx, {
+            if spend_challenge!(tx, challenge, expires, now) {
+                let n = sqlx::query(
+                    "INSERT INTO passkeys (credential_id, user_name, name, passkey, created) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(&row.credential_id)
+                .bind(user)
+                .bind(&row.name)
+                .bind(&row.passkey)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 1 {
+                    insert_audit!(&mut *tx, &audit);
+                }
+                n == 1
+            } else {
+                false
+            }
+        });
+        Ok(added)
+    }
+
+    /// Remove a user's passkey by name, audited: false when there is none.
+    pub async fn remove_passkey(&self, user: &str, name: &str, audit: AuditEntry) -> Result<bool> {
+        let removed = write_tx!(self, tx, {
+            let n = sqlx::query("DELETE FROM passkeys WHERE user_name = $1 AND name = $2")
+                .bind(user)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                insert_audit!(&mut *tx, &audit);
+            }
+            n == 1
+        });
+        Ok(removed)
+    }
+}

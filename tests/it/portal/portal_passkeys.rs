@@ -1,0 +1,116 @@
+//! Passkeys (WebAuthn) as a second factor (docs/protocol.md §11) against a real `jit portal
+//! serve` at `http://localhost:PORT`, in Chromium with its virtual authenticators: registered
+//! and removed on the profile, used after the password, a removed one and a replayed assertion refused; audited, listed by
+//! `jit portal user mfa` and removed by its `--reset`.
+
+use crate::portal::portal_browser::flow;
+use crate::portal::portal_oidc::free_port;
+use crate::portal::portal_server::{admin, provision, spawn_portal, state};
+use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
+use crate::support::Sandbox;
+use crate::support::moto::moto;
+
+/// Audit lines of `event` for `user`.
+fn audited(sb: &Sandbox, user: &str, event: &str) -> Vec<String> {
+    admin(sb, &["audit", "--user", user])
+        .lines()
+        .filter(|l| l.contains(&format!("\t{event}\t")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let public = format!("http://localhost:{port}");
+    let st = state(&sb);
+    let sts = moto();
+    let _portal = spawn_portal(
+        &sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            &listen,
+            "--public-url",
+            &public,
+            "--sts-endpoint",
+            &sts.url,
+        ],
+    );
+    let seen = flow(
+        &sb,
+        "passkeys",
+        &[
+            ("PORTAL_URL", &public),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    assert_eq!(
+        seen["laptop"]["url"], "/profile/mfa?done=passkey-added",
+        "{seen}"
+    );
+    assert_eq!(seen["laptopCredentials"], 1, "{seen}");
+    assert_eq!(
+        seen["phone"]["url"], "/profile/mfa?done=passkey-added",
+        "{seen}"
+    );
+    assert_eq!(
+        seen["listed"],
+        serde_json::json!(["laptop", "phone"]),
+        "{seen}"
+    );
+    assert_eq!(seen["listedAfter"], serde_json::json!(["laptop"]), "{seen}");
+    assert_eq!(seen["factorUrl"], "/login/factor", "{seen}");
+    assert_eq!(seen["removedPasskey"]["url"], "/login/factor", "{seen}");
+    assert!(
+        seen["removedPasskey"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not accepted")),
+        "{seen}"
+    );
+    assert_eq!(seen["sessionAfterRefusal"], false, "{seen}");
+    assert_eq!(seen["kept"]["url"], "/profile", "{seen}");
+    assert_eq!(seen["sessionAfterPasskey"], true, "{seen}");
+    assert_eq!(seen["replay"]["haveAssertion"], true, "{seen}");
+    assert_eq!(seen["replay"]["ceremonyCookie"], true, "{seen}");
+    assert_eq!(seen["replay"]["status"], 401, "{seen}");
+    assert_eq!(seen["sessionAfterReplay"], false, "{seen}");
+
+    let enrolled = audited(&sb, "alice", "mfa enrol");
+    assert_eq!(enrolled.len(), 2, "{enrolled:?}");
+    assert!(
+        enrolled.iter().any(|l| l.contains("passkey laptop")),
+        "{enrolled:?}"
+    );
+    let removed = audited(&sb, "alice", "mfa remove");
+    assert!(
+        removed.len() == 1 && removed[0].contains("passkey phone"),
+        "{removed:?}"
+    );
+    // The removed passkey and the replay.
+    assert_eq!(audited(&sb, "alice", "mfa failed").len(), 2);
+    let signed_in = audited(&sb, "alice", "web sign-in");
+    assert!(
+        signed_in
+            .iter()
+            .any(|l| l.contains("second factor passkey laptop")),
+        "{signed_in:?}"
+    );
+
+    let listed = admin(&sb, &["user", "mfa", "alice"]);
+    assert!(
+        listed.lines().any(|l| l.starts_with("passkey\tlaptop\t")) && !listed.contains("phone"),
+        "{listed}"
+    );
+    admin(&sb, &["user", "mfa", "alice", "--reset"]);
+    let after = admin(&sb, &["user", "mfa", "alice"]);
+    assert!(!after.contains("passkey"), "{after}");
+}
