@@ -83,17 +83,8 @@ impl FromRequestParts<Shared> for Authed {
 
 /// Whether a token of `who` answers `IsOtpNeeded` under the current settings (docs/protocol.md
 /// §1).
-pub(crate) async fn otp_needed(app: &Shared, who: &Authed) -> ApiResult<bool> {
-    let settings = app
-        .db
-        .settings()
-        .await
-        .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
-    Ok(domain::mfa::otp_needed(
-        &settings.require_mfa,
-        settings.admin_vends_need_mfa,
-        who.admin,
-    ))
+pub(crate) fn otp_needed(who: &Authed) -> bool {
+    domain::mfa::otp_needed(&who.require_mfa, who.admin_vends_need_mfa, who.admin)
 }
 
 /// Before an admin call (docs/protocol.md §1): an admin whose token answers `IsOtpNeeded` must
@@ -108,7 +99,7 @@ pub(crate) async fn otp_checked(
     (event, scope): (AuditEvent, &str),
     client: Option<String>,
 ) -> ApiResult<()> {
-    if !who.admin || !otp_needed(app, who).await? {
+    if !who.admin || !otp_needed(who) {
         return Ok(());
     }
     let now = jiff::Timestamp::now().as_second();

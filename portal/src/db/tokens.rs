@@ -67,6 +67,10 @@ pub struct Authed {
     /// Whether the sign-in behind the token used a second factor: a login token minted from a
     /// session that did. Tokens made by an admin or on the profile page have no sign-in.
     pub mfa: bool,
+    /// The system's second-factor policy (`settings`), read in the token's own query so that
+    /// answering `IsOtpNeeded` on every token check costs no second round trip.
+    pub require_mfa: String,
+    pub admin_vends_need_mfa: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -86,8 +90,10 @@ impl Db {
     /// (and so its tokens) runs only now and then.
     pub async fn authenticate(&self, token: &str, now: i64) -> Result<Option<Authed>> {
         let digest = secret::digest(token);
-        let sql = "SELECT t.id, t.user_name, u.admin, t.scope, t.mfa FROM tokens t \
+        let sql = "SELECT t.id, t.user_name, u.admin, t.scope, t.mfa, st.require_mfa, \
+                   st.admin_vends_need_mfa FROM tokens t \
                    JOIN users u ON u.name = t.user_name \
+                   JOIN settings st ON st.id = 1 \
                    LEFT JOIN sessions s ON s.id = t.session \
                    WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2) \
                    AND (t.session IS NULL OR s.expires > $2)";
