@@ -28,8 +28,10 @@ pub enum LogFormat {
 static JSON: AtomicBool = AtomicBool::new(false);
 
 /// Send the portal's events (its own, not its libraries') to stderr in `format`; debug lines
-/// too when `verbose`.
-pub fn init(format: LogFormat, verbose: bool) {
+/// too when `verbose`. With `statements`, sqlx's event for each statement it ran feeds the
+/// statement metric (never the log): it costs a little on every statement, so only a portal
+/// that serves metrics asks for it.
+pub fn init(format: LogFormat, verbose: bool, statements: bool) {
     let level = if verbose { Level::DEBUG } else { Level::INFO };
     let ours = Targets::new().with_target(env!("CARGO_CRATE_NAME"), level);
     let json = format == LogFormat::Json;
@@ -49,9 +51,12 @@ pub fn init(format: LogFormat, verbose: bool) {
             .with_ansi(false)
             .with_writer(std::io::stderr)
     });
+    let statements = statements
+        .then(|| Statements.with_filter(Targets::new().with_target("sqlx::query", Level::DEBUG)));
     let subscriber = tracing_subscriber::registry()
         .with(text.with_filter(ours.clone()))
-        .with(json.with_filter(ours));
+        .with(json.with_filter(ours))
+        .with(statements);
     // Only fails when one is set already: the first stays.
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
@@ -88,6 +93,31 @@ where
 }
 
 struct Message(String);
+
+/// Counts the statements sqlx reports (`sqlx::query` events, one per statement, with its
+/// `elapsed_secs`) into [`crate::metrics::db_statement`].
+struct Statements;
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for Statements {
+    fn on_event(&self, event: &Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut took = Elapsed(None);
+        event.record(&mut took);
+        if let Some(secs) = took.0 {
+            crate::metrics::db_statement(secs);
+        }
+    }
+}
+
+struct Elapsed(Option<f64>);
+
+impl Visit for Elapsed {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == "elapsed_secs" {
+            self.0 = Some(value);
+        }
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
 
 impl Visit for Message {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {

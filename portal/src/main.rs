@@ -34,11 +34,11 @@ fn main() -> ExitCode {
         }
     };
     let verbose = std::env::var("JIT_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0");
-    let format = match &cli.command {
-        cli::Command::Serve(args) => args.log_format,
-        _ => log::LogFormat::Text,
+    let (format, statements) = match &cli.command {
+        cli::Command::Serve(args) => (args.log_format, args.metrics_listen.is_some()),
+        _ => (log::LogFormat::Text, false),
     };
-    log::init(format, verbose);
+    log::init(format, verbose, statements);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -138,12 +138,19 @@ struct Metrics {
     open_connections: Gauge,
     shed: Family<ShedLabel, Counter>,
     db_errors: Counter,
+    db_statements: Histogram,
     notification_backlog: Gauge,
 }
 
 /// STS answers in tens of milliseconds nearby and in seconds when it struggles; the SDK gives
 /// up after 15.
 const STS_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0];
+
+/// A statement takes tens of microseconds on SQLite and a millisecond or so on a nearby
+/// PostgreSQL; sqlx calls one slow at a second.
+const DB_BUCKETS: [f64; 10] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0,
+];
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let mut registry = Registry::with_prefix("jit_portal");
@@ -215,6 +222,13 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Database errors that failed a request or a background task",
         db_errors.clone(),
     );
+    let db_statements = Histogram::new(DB_BUCKETS);
+    registry.register_with_unit(
+        "database_statement_duration",
+        "How long each database statement took (its count is the statements run)",
+        Unit::Seconds,
+        db_statements.clone(),
+    );
     let notification_backlog = Gauge::default();
     registry.register(
         "notification_backlog",
@@ -231,6 +245,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         open_connections,
         shed,
         db_errors,
+        db_statements,
         notification_backlog,
     }
 });
@@ -325,6 +340,11 @@ pub fn failure(e: &anyhow::Error) {
 
 fn is_database_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<sqlx::Error>())
+}
+
+/// One database statement ran for `secs` (fed by the log's listener on sqlx's statement events).
+pub fn db_statement(secs: f64) {
+    METRICS.db_statements.observe(secs);
 }
 
 /// Notifications waiting to go out.

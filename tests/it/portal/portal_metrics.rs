@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::portal::portal_profile::ROOT_PASSWORD;
 use crate::portal::portal_server::{Served, get, provision, spawn_portal, state, vend};
 use crate::portal::portal_web::{ALICE_PASSWORD, Browser, SESSION_COOKIE, passwd};
 use crate::support::{Sandbox, assert_no_secrets, moto, poll, register_secret, venv_bin};
@@ -340,4 +341,129 @@ fn every_json_log_line_of_a_busy_run_parses_and_holds_no_secret() {
         );
     }
     assert_no_secrets(&log, "the portal's JSON log");
+}
+
+/// The statements the portal has run, once the count holds still (the purge task runs once at
+/// start and then every minute; nothing else runs unasked).
+#[track_caller]
+fn statements_settled(url: &str) -> f64 {
+    let count = |s: &Scrape| s.value("jit_portal_database_statement_duration_seconds_count", &[]);
+    poll(Duration::from_secs(10), || {
+        let first = count(&scrape(url));
+        std::thread::sleep(Duration::from_millis(300));
+        let second = count(&scrape(url));
+        if first == second {
+            Ok(second)
+        } else {
+            Err(format!("{first} then {second}"))
+        }
+    })
+}
+
+/// pyotp's TOTP code for `secret` (given on stdin, never in argv) at the step `ahead` steps
+/// from now.
+fn pyotp_code(secret: &str, ahead: i64) -> String {
+    let script = "import pyotp, sys, time\n\
+                  secret = sys.stdin.read().strip()\n\
+                  print(pyotp.TOTP(secret).at(int(time.time()) + 30 * int(sys.argv[1])))";
+    let mut child = std::process::Command::new(venv_bin("python"))
+        .args(["-c", script, &ahead.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(secret.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("pyotp");
+    assert!(out.status.success(), "pyotp failed");
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
+}
+
+/// What a second factor adds to a sign-in, counted with the portal's own statement metric
+/// (every statement sqlx runs) over the whole sign-in a browser makes: the form, the password,
+/// and for root the code page and the code. The password's query already says whether the user
+/// has a factor; the code step must read the TOTP key (1) and move its replay guard (1, inside
+/// the session's own transaction, so no extra commit). Nothing else may be added.
+#[test]
+fn a_totp_sign_in_costs_two_statements_more_than_a_password_sign_in_and_no_more() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    let st = state(&sb);
+    let portal = spawn_portal(
+        &sb,
+        &[
+            "portal",
+            "--state",
+            &st,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sts-endpoint",
+            &moto().url,
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let metrics = metrics_url(&portal);
+
+    // root turns TOTP on from the profile.
+    let mut b = Browser::new(&portal);
+    assert_eq!(b.sign_in("root", ROOT_PASSWORD).status, 303);
+    let csrf = b.get("/profile/mfa").hidden("csrf");
+    assert_eq!(b.post("/profile/mfa/start", &[("csrf", &csrf)]).status, 303);
+    let enrol = b.get("/profile/mfa/enrol");
+    let marker = "id=\"secret\" readonly value=\"";
+    let at = enrol.body.find(marker).expect("the key on the page") + marker.len();
+    let secret = enrol.body[at..].split('"').next().expect("key").to_string();
+    register_secret(&secret);
+    let csrf = enrol.hidden("csrf");
+    let code = pyotp_code(&secret, 0);
+    let confirmed = b.post("/profile/mfa/confirm", &[("csrf", &csrf), ("code", &code)]);
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+
+    // A password sign-in, the cheapest of three (nothing else runs, but be sure).
+    let password = (0..3)
+        .map(|_| {
+            let before = statements_settled(&metrics);
+            let mut b = Browser::new(&portal);
+            assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+            assert_eq!(b.get("/profile").status, 200);
+            statements_settled(&metrics) - before - profile_statements(&metrics, &mut b)
+        })
+        .fold(f64::MAX, f64::min);
+
+    // root signs in with the password and the next step's code (the enrolment spent this one).
+    let before = statements_settled(&metrics);
+    let mut b = Browser::new(&portal);
+    let signed = b.sign_in("root", ROOT_PASSWORD);
+    assert_eq!(signed.header("location"), "/login/factor");
+    let csrf = b.get("/login/factor").hidden("csrf");
+    let code = pyotp_code(&secret, 1);
+    let done = b.post("/login/factor", &[("csrf", &csrf), ("code", &code)]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(b.get("/profile").status, 200);
+    let with_factor = statements_settled(&metrics) - before - profile_statements(&metrics, &mut b);
+
+    eprintln!("statements: password sign-in {password}, with TOTP {with_factor}");
+    assert!(password > 0.0, "the metric counts statements");
+    assert!(
+        with_factor - password <= 2.0,
+        "a TOTP sign-in ran {with_factor} statements, a password sign-in {password}"
+    );
+}
+
+/// What one more GET /profile costs, so the sign-ins above count without their landing page.
+fn profile_statements(metrics: &str, b: &mut Browser) -> f64 {
+    let before = statements_settled(metrics);
+    assert_eq!(b.get("/profile").status, 200);
+    statements_settled(metrics) - before
 }
