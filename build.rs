@@ -1,4 +1,5 @@
-//! Names the commit jit was built from, for `jit version` and `jit --version`: `JIT_COMMIT` when
+//! Names the commit jit was built from, for `jit version`, `jit --version` and
+//! `jit-portal --version` (the portal's manifest points here too): `JIT_COMMIT` when
 //! set (a build from a source archive, or a release build that says so), else `git rev-parse` in
 //! the checkout, else "unknown". Cargo reruns this when HEAD or the branch it names moves.
 

@@ -11,7 +11,7 @@ pub use crate::log::LogFormat;
 #[command(
     name = "jit-portal",
     bin_name = "jit portal",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("JIT_BUILD_COMMIT"), ")"),
     after_long_help = "Examples:
   jit portal serve --demo                       # demo user, tenant and token against local moto STS
   jit portal tenant add dev01 --role-arn arn:aws:iam::111111111111:role/dev01 --validity 7200

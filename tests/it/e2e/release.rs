@@ -269,7 +269,19 @@ fn the_linux_archive_installs_from_a_release_server_and_a_tampered_one_is_refuse
     .ok()
     .stdout;
     assert_eq!(version.trim(), format!("jit {VERSION} ({})", head_commit()));
-    assert!(bin.join("jit-portal").exists());
+    let portal_version = finish(
+        person
+            .command(bin.join("jit-portal"))
+            .arg("--version")
+            .output()
+            .expect("jit-portal"),
+    )
+    .ok()
+    .stdout;
+    assert_eq!(
+        portal_version.trim(),
+        format!("jit-portal {VERSION} ({})", head_commit())
+    );
     // What install.sh writes: bash completions where bash-completion looks, the hook line.
     let completions = std::fs::read_to_string(
         person
