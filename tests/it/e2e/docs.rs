@@ -8,10 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use crate::portal::portal_server::{Served, spawn_portal};
-use crate::support::{JIT, Sandbox, finish, moto, register_secret, venv};
+use crate::portal::portal_web::{Browser, passwd_on, unescape};
+use crate::support::{JIT, Sandbox, finish, login_url, moto, register_secret, venv};
 
 /// The host the guides write for "your portal"; a page with a served portal runs against it.
 const EXAMPLE_HOST: &str = "https://portal.example.com";
+
+/// A CA the portal takes for a cluster's (it checks the PEM's shape only).
+const TEST_CA: &str =
+    "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJITTESTCA\n-----END CERTIFICATE-----\n";
 
 /// Languages whose blocks are commands the reader runs.
 const SHELL: [&str; 4] = ["sh", "bash", "shell", "zsh"];
@@ -174,7 +179,18 @@ impl PageRun {
 
     fn portal_args(&self) -> Vec<String> {
         let mut args = vec!["portal".to_string(), "serve".to_string()];
-        args.extend(["--listen", "127.0.0.1:0", "--sts-endpoint", &moto().url].map(String::from));
+        // A sign-in endpoint that refuses at once: no console URL, and no wait on the network.
+        args.extend(
+            [
+                "--listen",
+                "127.0.0.1:0",
+                "--sts-endpoint",
+                &moto().url,
+                "--signin-url",
+                "http://127.0.0.1:9/federation",
+            ]
+            .map(String::from),
+        );
         args
     }
 
@@ -209,8 +225,8 @@ impl PageRun {
         Ok(())
     }
 
-    /// Your team's portal: tenants dev01, stage01 and prod01, alice in all three (her token in
-    /// JIT_TOKEN), and root an admin whose token is in ~/.portal-token.
+    /// Your team's portal: tenants dev01, stage01 and prod01, alice in all three (logged in: her
+    /// token cached for the host, as after `jit login`), dev01 with an EKS cluster, and root an admin whose token is in ~/.portal-token.
     fn provision_team(&self) -> Result<(), String> {
         let admin = |args: &[&str]| -> Result<String, String> {
             let mut full = vec!["portal"];
@@ -235,18 +251,73 @@ impl PageRun {
             "prod01",
         ])?;
         admin(&["user", "add", "root", "--admin"])?;
+        let ca = self.sb.dir.path().join("ca.pem");
+        std::fs::write(&ca, TEST_CA).map_err(|e| e.to_string())?;
+        admin(&[
+            "tenant",
+            "set",
+            "dev01",
+            "--k8s-cluster",
+            "dev-eks",
+            "--k8s-server",
+            "https://ABCD.gr7.us-west-2.eks.amazonaws.com",
+            "--k8s-ca-file",
+            &ca.display().to_string(),
+        ])?;
         admin(&[
             "set",
             "--admin-role-arn",
             "arn:aws:iam::444444444444:role/admin",
         ])?;
-        let alice = admin(&["token", "create", "alice"])?;
         let root = admin(&["token", "create", "root"])?;
-        register_secret(&alice);
         register_secret(&root);
-        std::fs::write(self.sb.dir.path().join("alice-token"), &alice).map_err(|e| e.to_string())?;
         std::fs::write(self.sb.home().join(".portal-token"), &root).map_err(|e| e.to_string())?;
-        Ok(())
+        self.log_in_as_alice()
+    }
+
+    /// What `jit login --host URL` and alice's browser do: she signs in, authorizes the command
+    /// line's login, and the page hands the token to jit's listener, which caches it for the host.
+    fn log_in_as_alice(&self) -> Result<(), String> {
+        let portal = self.portal.as_ref().ok_or("no portal")?;
+        let db = self.sb.home().join(".local/share/jit/portal.db");
+        let password = "alice-doc-password-1";
+        passwd_on(&self.sb, &db.display().to_string(), "alice", &format!("{password}\n")).ok();
+        let mut child = self
+            .sb
+            .jit_cmd(["login", "--host", &portal.url, "--no-browser"])
+            .spawn();
+        let login = login_url(&mut child);
+        let mut browser = Browser::new(portal);
+        browser.sign_in("alice", password);
+        let path = format!("{}?{}", login.path(), login.query().unwrap_or(""));
+        let page = browser.get(&path);
+        let port = login
+            .query_pairs()
+            .find(|(k, _)| k == "localPort")
+            .map(|(_, v)| v.into_owned())
+            .ok_or("no localPort in the login URL")?;
+        let done = browser.post(
+            "/app/user/verify-token",
+            &[
+                ("csrf", &page.hidden("csrf")),
+                ("localPort", &port),
+                ("isAdmin", "false"),
+                ("state", &page.hidden("state")),
+                ("action", "authorize"),
+            ],
+        );
+        register_secret(&done.data("body"));
+        // The page's link for a browser without JavaScript: a navigation to the listener.
+        let marker = "id=\"handoff-link\" href=\"";
+        let start = done.body.find(marker).ok_or("no hand-over link")? + marker.len();
+        let end = done.body[start..].find('"').ok_or("no hand-over link")?;
+        let link = unescape(&done.body[start..start + end]);
+        reqwest::blocking::get(&link).map_err(|e| format!("hand-over: {e}"))?;
+        let run = finish(child.wait_with_output().map_err(|e| e.to_string())?);
+        match run.code {
+            Some(0) => Ok(()),
+            _ => Err(format!("jit login: {}", run.stderr)),
+        }
     }
 
     fn substitute(&self, text: &str) -> String {
@@ -295,7 +366,7 @@ impl PageRun {
         if !SHELL.contains(&block.lang.as_str()) {
             return Ok(false);
         }
-        let script = format!("{before}{}", self.substitute(&block.body));
+        let script = self.substitute(&format!("{before}{}", block.body));
         let path = format!(
             "{}:{}",
             self.bin.display(),
@@ -309,6 +380,8 @@ impl PageRun {
             .env("DOC_VENV", venv())
             .env("DOC_REPO", repo())
             .env_remove("JIT_VERBOSE")
+            // A block that starts a browser login it cannot finish fails soon, not in 3 minutes.
+            .env("JIT_LOGIN_TIMEOUT", "10")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if fixtures.iter().any(|f| f == "moto" || f == "team") {
@@ -316,11 +389,6 @@ impl PageRun {
         }
         if let Some(portal) = &self.portal {
             cmd.env("DOC_PORTAL_URL", &portal.url);
-        }
-        if self.team {
-            let token = std::fs::read_to_string(self.sb.dir.path().join("alice-token"))
-                .map_err(|e| e.to_string())?;
-            cmd.env("JIT_TOKEN", token.trim());
         }
         let run = finish(cmd.output().map_err(|e| format!("bash: {e}"))?);
         if run.code != Some(0) {
@@ -363,7 +431,11 @@ fn run_page(name: &str, text: &str) -> Vec<String> {
 
 #[test]
 fn every_shell_block_in_the_docs_runs() {
-    let pages = pages();
+    // JIT_TEST_DOC_PAGE=client runs only the pages whose path holds it, while writing one.
+    let only = std::env::var("JIT_TEST_DOC_PAGE").unwrap_or_default();
+    let pages = pages()
+        .into_iter()
+        .filter(|p| p.display().to_string().contains(&only));
     let threads: Vec<_> = pages
         .into_iter()
         .map(|page| {
