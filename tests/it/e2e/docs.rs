@@ -281,7 +281,13 @@ impl PageRun {
         let portal = self.portal.as_ref().ok_or("no portal")?;
         let db = self.sb.home().join(".local/share/jit/portal.db");
         let password = "alice-doc-password-1";
-        passwd_on(&self.sb, &db.display().to_string(), "alice", &format!("{password}\n")).ok();
+        passwd_on(
+            &self.sb,
+            &db.display().to_string(),
+            "alice",
+            &format!("{password}\n"),
+        )
+        .ok();
         let mut child = self
             .sb
             .jit_cmd(["login", "--host", &portal.url, "--no-browser"])
@@ -459,8 +465,16 @@ fn a_broken_block_fails_with_its_page_line_and_stderr() {
     let page = "# t\n\n```sh\njit version\n```\n\nText.\n\n```sh\njit config add x --hots https://portal.example.com\n```\n";
     let failures = run_page("t.md", page);
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].starts_with("t.md:9: ```sh block failed"), "{}", failures[0]);
-    assert!(failures[0].contains("--hots"), "stderr shown: {}", failures[0]);
+    assert!(
+        failures[0].starts_with("t.md:9: ```sh block failed"),
+        "{}",
+        failures[0]
+    );
+    assert!(
+        failures[0].contains("--hots"),
+        "stderr shown: {}",
+        failures[0]
+    );
 
     let marked = "<!-- not run: needs Homebrew on macOS -->\n```sh\nbrew install jit\n```\n";
     assert!(run_page("t.md", marked).is_empty());
@@ -489,7 +503,11 @@ fn every_relative_link_in_the_docs_resolves() {
             }
         }
     }
-    assert!(broken.is_empty(), "links to nothing:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "links to nothing:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// `[text](target)` and `![alt](target)` outside code: (line, target).
