@@ -486,7 +486,8 @@ fn a_broken_block_fails_with_its_page_line_and_stderr() {
     assert!(run_page("t.md", expect)[0].contains("stdout lacks"));
 }
 
-/// Every relative link in README.md and docs/*.md names a file that exists (anchors aside).
+/// Every relative link in README.md and docs/*.md names a file that exists, and a `#anchor` into
+/// a Markdown page names one of its headings (as GitHub spells them).
 #[test]
 fn every_relative_link_in_the_docs_resolves() {
     let mut broken = Vec::new();
@@ -494,11 +495,21 @@ fn every_relative_link_in_the_docs_resolves() {
         let text = std::fs::read_to_string(repo().join(&page)).expect("read page");
         let dir = page.parent().unwrap_or(Path::new("")).to_path_buf();
         for (line, target) in links(&text) {
-            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+            if target.contains("://") || target.starts_with("mailto:") {
                 continue;
             }
-            let file = target.split('#').next().unwrap_or("");
-            if !repo().join(&dir).join(file).exists() {
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let path = match file {
+                "" => repo().join(&page),
+                file => repo().join(&dir).join(file),
+            };
+            let found = match std::fs::read_to_string(&path) {
+                Err(_) => path.exists() && anchor.is_empty(),
+                Ok(_) if anchor.is_empty() => true,
+                Ok(_) if path.extension().is_none_or(|x| x != "md") => true,
+                Ok(target_text) => anchors(&target_text).iter().any(|a| a == anchor),
+            };
+            if !found {
                 broken.push(format!("{}:{line}: {target}", page.display()));
             }
         }
@@ -507,6 +518,47 @@ fn every_relative_link_in_the_docs_resolves() {
         broken.is_empty(),
         "links to nothing:\n{}",
         broken.join("\n")
+    );
+}
+
+/// The anchors GitHub gives a page's headings: lowercased, punctuation but `-` and `_` dropped,
+/// spaces as `-`, a repeated one suffixed `-1`, `-2`...
+fn anchors(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut in_fence = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        }
+        let Some(title) = line.strip_prefix('#').filter(|_| !in_fence) else {
+            continue;
+        };
+        let slug: String = title
+            .trim_start_matches('#')
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        let seen = out.iter().filter(|a| **a == slug).count();
+        out.push(match seen {
+            0 => slug,
+            n => format!("{slug}-{n}"),
+        });
+    }
+    out
+}
+
+#[test]
+fn anchors_are_spelled_as_github_spells_them() {
+    let text = "# Using jit\n## 2.1 Device login (`jit portal`)\n```sh\n# not a heading\n```\n## Using jit\n";
+    assert_eq!(
+        anchors(text),
+        ["using-jit", "21-device-login-jit-portal", "using-jit-1"]
     );
 }
 
