@@ -14,6 +14,10 @@ use crate::support::{JIT, Sandbox, finish, login_url, moto, register_secret, ven
 /// The host the guides write for "your portal"; a page with a served portal runs against it.
 const EXAMPLE_HOST: &str = "https://portal.example.com";
 
+/// The home directory the guides write where a path must be absolute (a `credential_process` is
+/// run without a shell, so `~` is not expanded there): the sandbox's HOME.
+const EXAMPLE_HOME: &str = "/home/you/";
+
 /// A CA the portal takes for a cluster's (it checks the PEM's shape only).
 const TEST_CA: &str =
     "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJITTESTCA\n-----END CERTIFICATE-----\n";
@@ -327,9 +331,11 @@ impl PageRun {
     }
 
     fn substitute(&self, text: &str) -> String {
+        let home = format!("{}/", self.sb.home().display());
+        let text = text.replace(EXAMPLE_HOME, &home);
         match &self.portal {
             Some(portal) => text.replace(EXAMPLE_HOST, &portal.url),
-            None => text.to_string(),
+            None => text,
         }
     }
 
