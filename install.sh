@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 case "${shell_name}" in
     bash | zsh | fish) ;;
-    *) die "unsupported shell '${shell_name}' (bash, zsh or fish; PowerShell: see the README)" ;;
+    *) die "unsupported shell '${shell_name}' (bash, zsh or fish; PowerShell: see docs/install.md)" ;;
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)

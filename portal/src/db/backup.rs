@@ -26,7 +26,7 @@ impl Db {
     pub async fn backup_to(&self, dest: &Path) -> Result<Backup> {
         let Pool::Sqlite(pool) = &self.pool else {
             bail!(
-                "jit portal backup copies an SQLite database; back up PostgreSQL with pg_dump (see the README)"
+                "jit portal backup copies an SQLite database; back up PostgreSQL with pg_dump (see docs/portal.md, Backups)"
             );
         };
         if dest.symlink_metadata().is_ok() {
