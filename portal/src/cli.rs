@@ -69,6 +69,34 @@ pub enum Command {
         /// The new file (an existing one is never replaced)
         file: PathBuf,
     },
+    /// See the outbox of email and chat notifications, or send a test one through the serving
+    /// portal's mail server or chat webhook
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Queue a test notification; the serving portal sends it (see `notify list`)
+    #[command(group = clap::ArgGroup::new("to_whom").required(true))]
+    Test {
+        /// An email to this address
+        #[arg(long, value_name = "ADDR", group = "to_whom")]
+        to: Option<String>,
+        /// A message to the chat webhook
+        #[arg(long, group = "to_whom")]
+        chat: bool,
+        /// The portal's public URL: the message then carries a single-use link to the Profile
+        /// page, as a request's notification carries one to the request
+        #[arg(long, value_name = "URL")]
+        portal_url: Option<url::Url>,
+    },
+    /// What waits to be sent, with its tries and last error; `--sent` adds what went out in the
+    /// last week
+    List {
+        #[arg(long)]
+        sent: bool,
+    },
 }
 
 /// A claim that can name a user: not a display name, which users usually edit themselves.
@@ -82,7 +110,6 @@ fn user_claim(text: &str) -> Result<String, String> {
     }
 }
 
-/// An http(s) URL with a host and no path, kept without a trailing slash.
 /// A trusted proxy: a CIDR (`10.0.0.0/8`, `fd00::/8`) or one address.
 fn trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
     let text = text.trim();
@@ -102,18 +129,61 @@ fn audit_webhook(text: &str) -> Result<url::Url, String> {
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err("want no user, password or fragment (a bearer secret comes from --audit-webhook-secret-file)".into());
     }
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => return Err("want a host".into()),
-    };
+    https_or_loopback(&url, "the audit trail names users, roles and addresses")?;
+    Ok(url)
+}
+
+/// A URL the portal sends to: https, or plain http only to a loopback address (plain http
+/// elsewhere would show `what` to the network).
+pub fn https_or_loopback(url: &url::Url, what: &str) -> Result<(), String> {
+    if url.host().is_none() {
+        return Err("want a host".into());
+    }
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        "http" => Err("want https:// (plain http only to a loopback address): the audit trail names users, roles and addresses".into()),
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "want https:// (plain http only to a loopback address): {what}"
+        )),
         _ => Err("want an https:// URL".into()),
     }
+}
+
+/// Whether the URL's host is this machine. A URL of a scheme the URL standard does not know
+/// (`smtp://`) keeps its host as text, an address included.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        None => false,
+    }
+}
+
+/// The mail server: `smtps://[USER@]HOST[:PORT]` (TLS), or `smtp://` (STARTTLS, required
+/// unless the host is this machine); the password comes from --smtp-password-file.
+fn smtp_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if url.password().is_some() {
+        return Err("want no password in the URL (it comes from --smtp-password-file)".into());
+    }
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err("want smtps://HOST[:PORT] or smtp://HOST[:PORT]".into());
+    }
+    if url.host_str().is_none_or(str::is_empty)
+        || !matches!(url.path(), "" | "/")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err("want smtps://[USER@]HOST[:PORT] with nothing after the port".into());
+    }
+    Ok(url)
 }
 
 /// Where the audit stream's syslog lines go.
@@ -254,6 +324,28 @@ pub struct ServeArgs {
     /// (octet-counted frames, RFC 6587) or UDP (best effort)
     #[arg(long, value_name = "tcp://HOST:PORT|udp://HOST:PORT", value_parser = audit_syslog)]
     pub audit_syslog: Option<SyslogTarget>,
+    /// Send email notifications (approvals wanted, break-glass) through this mail server:
+    /// smtps://[USER@]HOST[:PORT] for TLS, or smtp:// for STARTTLS (required, except to a
+    /// loopback address)
+    #[arg(long, value_name = "URL", value_parser = smtp_url, env = "JIT_PORTAL_SMTP_URL", requires = "mail_from")]
+    pub smtp_url: Option<url::Url>,
+    /// A file holding the password of --smtp-url's user (else JIT_PORTAL_SMTP_PASSWORD; never
+    /// argv)
+    #[arg(long, value_name = "PATH", requires = "smtp_url")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// The From of the portal's email, e.g. "JIT portal <jit@example.com>"
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "JIT_PORTAL_MAIL_FROM",
+        requires = "smtp_url"
+    )]
+    pub mail_from: Option<String>,
+    /// A file holding the URL of a Slack-compatible incoming webhook for chat notifications
+    /// (else JIT_PORTAL_NOTIFY_WEBHOOK): the URL carries its key, so never argv. https, or http
+    /// to a loopback address
+    #[arg(long, value_name = "PATH")]
+    pub notify_webhook_file: Option<PathBuf>,
     /// Count a single sign-on as a second factor when the id token's `amr` names one (mfa,
     /// otp, hwk, swk, fido, sms, face, fpt, iris, retina, pin); otherwise the portal asks for
     /// its own factor after the provider when the user has one or the policy requires it

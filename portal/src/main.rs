@@ -11,6 +11,7 @@ mod domain;
 mod log;
 mod metrics;
 mod net;
+mod notify;
 mod output;
 mod password;
 mod router;

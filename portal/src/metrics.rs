@@ -232,7 +232,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let notification_backlog = Gauge::default();
     registry.register(
         "notification_backlog",
-        "Notifications waiting to be sent (0 until access requests exist)",
+        "Email and chat notifications waiting to be sent",
         notification_backlog.clone(),
     );
     Metrics {
@@ -348,10 +348,6 @@ pub fn db_statement(secs: f64) {
 }
 
 /// Notifications waiting to go out.
-#[expect(
-    dead_code,
-    reason = "nothing is notified until access requests exist; the gauge is 0"
-)]
 pub fn notification_backlog(n: usize) {
     METRICS
         .notification_backlog

@@ -104,6 +104,8 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/profile/passkeys/remove", post(passkey::remove))
         .route("/login/passkey/options", post(passkey::use_options))
         .route("/login/passkey", post(passkey::use_passkey))
+        // The single-use links that notifications carry.
+        .route("/link", get(web::link::page).post(web::link::follow))
         // The admin pages.
         .route("/admin", get(admin::index))
         .route("/admin/tenants", get(tenants::list).post(tenants::add))

@@ -143,7 +143,7 @@ const PORTAL_LAYERS: &[&[&str]] = &[
     &["cli", "router", "net"],
     &["api", "web"],
     &["state"],
-    &["domain", "stream"],
+    &["domain", "stream", "notify"],
     &["db", "aws", "sso"],
     &["log", "output", "secret", "password"],
     &["metrics"],

@@ -23,7 +23,7 @@ fn print(text: &str) -> Result<()> {
     crate::output::print_raw(text)
 }
 
-fn when(secs: Option<i64>) -> String {
+pub(super) fn when(secs: Option<i64>) -> String {
     secs.and_then(|s| jiff::Timestamp::from_second(s).ok())
         .map(jit_wire::time::rfc3339)
         .unwrap_or_else(|| "never".into())

@@ -2,6 +2,7 @@
 
 mod admin;
 pub(crate) mod audit;
+mod notify;
 mod serve;
 
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Set(a) => admin::set(&db, a).await,
                 Command::Audit(a) => audit::run(&db, a).await,
                 Command::Backup { file } => backup(&db, &file).await,
+                Command::Notify(c) => notify::run(&db, c).await,
                 Command::Serve(_) => Ok(()),
             };
             db.close().await;

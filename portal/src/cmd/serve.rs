@@ -17,12 +17,14 @@ use crate::net::{self, Limits};
 use crate::router::{self, Timeouts};
 use crate::sso::{Config as OidcConfig, Oidc};
 use crate::state::App;
-use crate::stream;
+use crate::{notify, stream};
 
 /// How long between sweeps of expired tokens.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode> {
+    // A notification setting that is wrong fails the start before anything else is set up.
+    let senders = notify_senders(&args)?;
     let db = super::open(db_target, args.demo).await?;
     let listener = bind(&args.listen).await?;
     let addr = listener.local_addr().context("portal has no address")?;
@@ -144,6 +146,19 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
             }));
         }
     }
+    if let Some(mail) = &senders.mail {
+        tracing::info!(
+            "email notifications through {}",
+            crate::log::escape(mail.server())
+        );
+    }
+    if let Some(chat) = &senders.chat {
+        tracing::info!("chat notifications to {}", crate::log::escape(&chat.host()));
+    }
+    let notifier = {
+        let (app, owner) = (app.clone(), owner.clone());
+        tokio::spawn(async move { notify::deliver(&app.db, senders, &owner).await })
+    };
     let limits = Limits {
         max_connections,
         idle: Duration::from_secs(args.idle_timeout.max(1)),
@@ -158,6 +173,7 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     for s in streams {
         s.abort();
     }
+    notifier.abort();
     stream::release(&app.db, &names, &owner).await;
     app.db.close().await;
     drop(moto);
@@ -200,17 +216,10 @@ async fn serve_metrics(
 fn audit_sinks(args: &ServeArgs) -> Result<Vec<stream::Sink>> {
     let mut sinks = Vec::new();
     if let Some(url) = &args.audit_webhook {
-        let secret = match &args.audit_webhook_secret_file {
-            Some(path) => {
-                let mut text = String::new();
-                std::fs::File::open(path)
-                    .and_then(|f| f.take(4096).read_to_string(&mut text))
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                Some(text)
-            }
-            None => std::env::var("JIT_PORTAL_AUDIT_WEBHOOK_SECRET").ok(),
-        };
-        let secret = secret.map(|s| s.trim().to_string());
+        let secret = secret_from(
+            args.audit_webhook_secret_file.as_deref(),
+            "JIT_PORTAL_AUDIT_WEBHOOK_SECRET",
+        )?;
         sinks.push(stream::Sink::Webhook(stream::Webhook::new(
             url.clone(),
             secret,
@@ -225,22 +234,62 @@ fn audit_sinks(args: &ServeArgs) -> Result<Vec<stream::Sink>> {
     Ok(sinks)
 }
 
-/// The single sign-on settings, with the client secret from its file or the environment.
-fn oidc_config(args: &ServeArgs) -> Result<Option<OidcConfig>> {
-    let (Some(issuer), Some(client_id)) = (&args.oidc_issuer, &args.oidc_client_id) else {
-        return Ok(None);
-    };
-    let secret = match &args.oidc_client_secret_file {
+/// A secret from its file (read up to 4 KiB) or else the environment variable `var`, trimmed;
+/// None when neither gives one. Secrets never come from argv, where any local user sees them.
+fn secret_from(file: Option<&std::path::Path>, var: &str) -> Result<Option<String>> {
+    let text = match file {
         Some(path) => {
             let mut text = String::new();
             std::fs::File::open(path)
                 .and_then(|f| f.take(4096).read_to_string(&mut text))
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            text
+            Some(text)
         }
-        None => std::env::var("JIT_PORTAL_OIDC_CLIENT_SECRET").unwrap_or_default(),
+        None => std::env::var(var).ok(),
     };
-    let secret = secret.trim().to_string();
+    Ok(text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
+}
+
+/// Where notifications go: the mail server and the chat webhook, when configured.
+fn notify_senders(args: &ServeArgs) -> Result<notify::Senders> {
+    let mut senders = notify::Senders::default();
+    if let (Some(url), Some(from)) = (&args.smtp_url, &args.mail_from) {
+        let password = secret_from(
+            args.smtp_password_file.as_deref(),
+            "JIT_PORTAL_SMTP_PASSWORD",
+        )?;
+        senders.mail = Some(notify::Mail::new(
+            url,
+            password,
+            from,
+            crate::cli::is_loopback(url),
+        )?);
+    }
+    let webhook = secret_from(
+        args.notify_webhook_file.as_deref(),
+        "JIT_PORTAL_NOTIFY_WEBHOOK",
+    )?;
+    if let Some(text) = webhook {
+        // Never quote the URL: it holds the webhook's key.
+        let url = url::Url::parse(&text)
+            .map_err(|e| anyhow::anyhow!("the chat webhook is not a URL: {e}"))?;
+        crate::cli::https_or_loopback(&url, "the chat webhook's URL holds its key")
+            .map_err(|e| anyhow::anyhow!("the chat webhook: {e}"))?;
+        senders.chat = Some(notify::Chat::new(url)?);
+    }
+    Ok(senders)
+}
+
+/// The single sign-on settings, with the client secret from its file or the environment.
+fn oidc_config(args: &ServeArgs) -> Result<Option<OidcConfig>> {
+    let (Some(issuer), Some(client_id)) = (&args.oidc_issuer, &args.oidc_client_id) else {
+        return Ok(None);
+    };
+    let secret = secret_from(
+        args.oidc_client_secret_file.as_deref(),
+        "JIT_PORTAL_OIDC_CLIENT_SECRET",
+    )?
+    .unwrap_or_default();
     if secret.is_empty() {
         bail!(
             "--oidc-issuer needs the client secret: --oidc-client-secret-file PATH or JIT_PORTAL_OIDC_CLIENT_SECRET"
@@ -318,6 +367,14 @@ async fn purge_expired(app: Arc<App>) {
             Ok(0) => {}
             Ok(n) => tracing::debug!("purged {n} expired tokens"),
             Err(e) => crate::log::failure("cannot purge expired tokens", &e),
+        }
+        let now = jiff::Timestamp::now().as_second();
+        if let Err(e) = app
+            .db
+            .purge_notifications(now - notify::KEEP_SENT_SECS, now)
+            .await
+        {
+            crate::log::failure("cannot purge sent notifications", &e);
         }
     }
 }

@@ -80,6 +80,23 @@ macro_rules! insert_audit {
     }};
 }
 
+/// Add `$n` (a `&NewNotification`) to the outbox through `$exec`: inside a `write_tx!`, the
+/// change and what it notifies commit together, so neither is ever without the other.
+macro_rules! insert_notification {
+    ($exec:expr, $n:expr) => {{
+        let n: &$crate::db::NewNotification = $n;
+        sqlx::query($crate::db::notifications::INSERT)
+            .bind(&n.id)
+            .bind(n.channel.as_str())
+            .bind(&n.recipient)
+            .bind(&n.subject)
+            .bind(&n.body)
+            .bind(n.created)
+            .execute($exec)
+            .await?;
+    }};
+}
+
 mod audit;
 mod backup;
 mod device;
@@ -87,6 +104,7 @@ mod event;
 mod factors;
 mod files;
 mod keys;
+mod notifications;
 mod passkeys;
 mod sessions;
 mod settings;
@@ -99,6 +117,7 @@ pub use audit::AuditEntry;
 pub use device::{NewDevice, Poll};
 pub use event::AuditEvent;
 pub use factors::{Claim, Factors, NewTotp};
+pub use notifications::{Channel, NewNotification, Notification};
 pub use passkeys::PasskeyRow;
 pub use sessions::{Session, SessionInfo};
 pub use settings::{MfaSettings, Settings};
@@ -243,6 +262,19 @@ impl Db {
             n
         });
         Ok(n > 0)
+    }
+}
+
+/// A fresh SQLite database in a temporary directory, for unit tests (keep the directory).
+#[cfg(test)]
+impl Db {
+    pub async fn open_temp() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portal.db");
+        let db = Db::open(path.to_str().expect("utf8"))
+            .await
+            .expect("open");
+        (dir, db)
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod links;
 pub mod mfa;
 pub mod passkey;
 pub mod rules;

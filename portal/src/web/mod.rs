@@ -19,6 +19,7 @@ pub mod cookies;
 pub mod device;
 pub mod extract;
 pub mod factor;
+pub mod link;
 pub mod passkey;
 pub mod profile;
 pub mod signin;

@@ -12,11 +12,13 @@ mod portal_files;
 mod portal_k8s;
 mod portal_metrics;
 mod portal_mfa;
+mod portal_notify;
 mod portal_oidc;
 mod portal_oidc_browser;
 mod portal_ops;
 mod portal_passkeys;
 mod portal_profile;
 pub(crate) mod portal_server;
-mod portal_stream;
+// `portal_notify` sends chat notifications to its webhook receiver.
+pub(crate) mod portal_stream;
 pub(crate) mod portal_web;

@@ -19,29 +19,30 @@ use crate::support::{Sandbox, assert_no_secrets, moto, poll, random_hex, registe
 
 /// What a receiver got: each event's JSON, in arrival order, and the webhook's request headers.
 #[derive(Default)]
-struct Got {
-    events: Vec<serde_json::Value>,
-    headers: Vec<String>,
+pub(crate) struct Got {
+    pub(crate) events: Vec<serde_json::Value>,
+    pub(crate) headers: Vec<String>,
 }
 
 /// A receiver on a fixed port that can be stopped (its port then refuses) and started again.
-struct Receiver {
-    port: u16,
-    got: Arc<Mutex<Got>>,
+/// The notifications' tests use its webhook kind for the chat webhook.
+pub(crate) struct Receiver {
+    pub(crate) port: u16,
+    pub(crate) got: Arc<Mutex<Got>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     kind: Kind,
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Webhook,
     SyslogTcp,
     SyslogUdp,
 }
 
 impl Receiver {
-    fn start(kind: Kind) -> Receiver {
+    pub(crate) fn start(kind: Kind) -> Receiver {
         let mut r = Receiver {
             port: 0,
             got: Arc::default(),
@@ -53,7 +54,7 @@ impl Receiver {
         r
     }
 
-    fn run(&mut self) {
+    pub(crate) fn run(&mut self) {
         self.stop = Arc::new(AtomicBool::new(false));
         let (stop, got) = (self.stop.clone(), self.got.clone());
         let addr = format!("127.0.0.1:{}", self.port);
@@ -102,7 +103,7 @@ impl Receiver {
         });
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             t.join().expect("receiver");

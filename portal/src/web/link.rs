@@ -1,0 +1,88 @@
+//! The door for the signed, single-use links that notifications carry (`domain::links`),
+//! `/link?t=TOKEN`: GET shows where the link leads behind a button, so a mail scanner that
+//! fetches every link does not use it up; the button's POST spends it and redirects to the
+//! page, where the reader must be signed in as always. The token rides in the query, which the
+//! request log leaves out, and leaves the address bar with that redirect.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::{Form, Query};
+use serde::Deserialize;
+
+use super::extract::last;
+use super::{Chrome, local_path, message, render, see_other};
+use crate::domain::{self, links};
+use crate::state::Shared;
+
+#[derive(Template)]
+#[template(path = "link/open.html")]
+struct OpenPage<'a> {
+    chrome: Chrome<'a>,
+    to: &'a str,
+    path: &'a str,
+    until: String,
+    token: &'a str,
+}
+
+fn refused(e: &domain::Error) -> Response {
+    match e {
+        domain::Error::Failed(e) => super::internal("cannot follow the link", e),
+        other => message(StatusCode::FORBIDDEN, &other.to_string()),
+    }
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    #[serde(default, deserialize_with = "last")]
+    t: String,
+}
+
+/// GET /link?t=TOKEN: where the link leads, and a button to go there.
+pub async fn page(State(app): State<Shared>, Query(q): Query<LinkQuery>) -> Response {
+    let token = q.t;
+    let now = jiff::Timestamp::now().as_second();
+    let link = match links::check(&app.cookie_key, &token, now) {
+        Ok(link) if local_path(&link.path) => link,
+        Ok(_) => return message(StatusCode::FORBIDDEN, "This link leads outside the portal"),
+        Err(e) => return refused(&e),
+    };
+    let until = jiff::Timestamp::from_second(link.expires)
+        .map(jit_wire::time::rfc3339)
+        .unwrap_or_default();
+    no_store(render(
+        StatusCode::OK,
+        &OpenPage {
+            chrome: Chrome::NONE,
+            to: &link.to,
+            path: &link.path,
+            until,
+            token: &token,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct LinkForm {
+    #[serde(default, deserialize_with = "last")]
+    token: String,
+}
+
+/// POST /link: spend the link and go where it leads.
+pub async fn follow(State(app): State<Shared>, Form(form): Form<LinkForm>) -> Response {
+    let now = jiff::Timestamp::now().as_second();
+    match links::follow(&app.db, &app.cookie_key, &form.token, now).await {
+        Ok(link) if local_path(&link.path) => no_store(see_other(&link.path).into_response()),
+        Ok(_) => message(StatusCode::FORBIDDEN, "This link leads outside the portal"),
+        Err(e) => refused(&e),
+    }
+}
