@@ -70,6 +70,12 @@ fn connect_failure(err: &reqwest::Error, api: &Host) -> String {
     if chain.iter().any(|c| c.contains("dns error")) {
         return format!("cannot resolve host '{name}' (check --host / --api-host)");
     }
+    if chain.iter().any(|c| c.contains("invalid peer certificate")) {
+        let cause = chain.last().map(String::as_str).unwrap_or_default();
+        return format!(
+            "cannot connect: {cause} (the portal's certificate is not one this machine trusts: add its CA to the system's store, or point SSL_CERT_FILE at it)"
+        );
+    }
     match chain.last() {
         Some(cause) if chain.len() > 1 => format!("cannot connect: {cause}"),
         _ => "cannot connect".to_string(),

@@ -271,9 +271,7 @@ impl Db {
     pub async fn open_temp() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("portal.db");
-        let db = Db::open(path.to_str().expect("utf8"))
-            .await
-            .expect("open");
+        let db = Db::open(path.to_str().expect("utf8")).await.expect("open");
         (dir, db)
     }
 }

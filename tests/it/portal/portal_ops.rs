@@ -512,6 +512,24 @@ fn it_serves_tls_directly_and_warns_about_plain_http_off_loopback() {
         .expect("https request");
     assert_eq!(resp.status().as_u16(), 200);
     assert!(!portal.log().contains("WARNING"), "{}", portal.log());
+    // jit trusts the system's CA store as well as the public roots, as duplo-jit (Go) does:
+    // a portal behind a company CA works once that CA is there (SSL_CERT_FILE here), and
+    // fails with a line that says so until then.
+    let tf = sb.token_file(&alice);
+    let call = || {
+        sb.aws()
+            .tenant("dev01")
+            .host(&portal.url)
+            .token_file(&tf)
+            .no_cache()
+    };
+    call().env("SSL_CERT_FILE", "/nonexistent").fails(
+        1,
+        "add its CA to the system's store, or point SSL_CERT_FILE at it",
+    );
+    let creds = call().env("SSL_CERT_FILE", &c).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
     drop(portal);
 
     let mut cmd = sb.jit(&[
