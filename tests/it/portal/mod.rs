@@ -10,7 +10,8 @@ pub(crate) mod portal_browser;
 mod portal_device;
 mod portal_files;
 mod portal_k8s;
-mod portal_metrics;
+// `portal_notify` reads the notification backlog with these.
+pub(crate) mod portal_metrics;
 mod portal_mfa;
 mod portal_notify;
 mod portal_oidc;

@@ -27,7 +27,7 @@ print(json.dumps(out))
 
 /// One sample of a scrape.
 #[derive(Debug, serde::Deserialize)]
-struct Sample {
+pub(crate) struct Sample {
     family: String,
     #[serde(rename = "type")]
     kind: String,
@@ -36,12 +36,12 @@ struct Sample {
     value: f64,
 }
 
-struct Scrape(Vec<Sample>);
+pub(crate) struct Scrape(Vec<Sample>);
 
 impl Scrape {
     /// The value of the sample `name` with exactly these labels.
     #[track_caller]
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.0
             .iter()
             .find(|s| {
@@ -65,7 +65,7 @@ impl Scrape {
 }
 
 /// The metrics listener's address, from the start-up log (text or JSON).
-fn metrics_url(portal: &Served) -> String {
+pub(crate) fn metrics_url(portal: &Served) -> String {
     poll(Duration::from_secs(10), || {
         let log = portal.log();
         log.lines()
@@ -82,7 +82,7 @@ fn metrics_url(portal: &Served) -> String {
 
 /// GET /metrics and parse it with Python's parser.
 #[track_caller]
-fn scrape(url: &str) -> Scrape {
+pub(crate) fn scrape(url: &str) -> Scrape {
     let resp = reqwest::blocking::get(url).expect("scrape");
     assert_eq!(resp.status().as_u16(), 200);
     let kind = resp

@@ -6,6 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::portal::portal_metrics::{metrics_url, scrape};
 use crate::portal::portal_oidc::free_port;
 use crate::portal::portal_server::{Served, admin, provision, spawn_portal, state};
 use crate::portal::portal_stream::{Kind, Receiver};
@@ -93,6 +94,8 @@ fn serve(sb: &Sandbox, smtp_port: u16, hook_file: &std::path::Path) -> Served {
             "JIT portal <jit@example.com>",
             "--notify-webhook-file",
             &hook,
+            "--metrics-listen",
+            "127.0.0.1:0",
         ],
     )
 }
@@ -150,6 +153,18 @@ fn mail_and_chat_notifications_arrive_once_through_outages_and_a_kill_and_their_
             false => Err(format!("{rows:?}")),
         }
     });
+    // The backlog gauge, once the round that recorded the failures has published it.
+    let backlog = |portal: &Served, want: f64| {
+        let url = metrics_url(portal);
+        poll(Duration::from_secs(10), || {
+            let got = scrape(&url).value("jit_portal_notification_backlog", &[]);
+            match got == want {
+                true => Ok(()),
+                false => Err(format!("the backlog gauge says {got}, not {want}")),
+            }
+        })
+    };
+    backlog(&portal, 2.0);
     let rows = outbox(&sb);
     let mail_row = rows.iter().find(|r| r[0] == mail_id).expect("mail row");
     assert_eq!(mail_row[1], "email");
@@ -229,6 +244,7 @@ fn mail_and_chat_notifications_arrive_once_through_outages_and_a_kill_and_their_
         }
     });
     std::thread::sleep(Duration::from_secs(3));
+    backlog(&portal, 0.0);
     assert_eq!(mails(&maildir).len(), 1, "one mail");
     assert_eq!(
         hook.got.lock().expect("lock").events.len(),
