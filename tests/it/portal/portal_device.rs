@@ -1,14 +1,16 @@
 //! The device login (docs/protocol.md §2.1): a real `jit` against a real `jit portal serve`,
 //! approved or denied in Chromium while `jit` holds no listening socket; an expired code; a
-//! poller that polls too fast; a portal that does not offer it.
+//! poller that polls too fast; a portal that does not offer it; an admin login on a portal whose
+//! second-factor policy covers the admin (duplo-jit's one-time code with the device token).
 
 use std::process::Child;
 
 use crate::portal::portal_browser::flow;
-use crate::portal::portal_server::{admin, provision, serve};
+use crate::portal::portal_profile::ROOT_PASSWORD;
+use crate::portal::portal_server::{admin, get, provision, serve};
 use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
 use crate::support::stand_in::StandIn;
-use crate::support::{Sandbox, Stderr, finish, poll, register_secret};
+use crate::support::{Sandbox, Stderr, assert_no_secrets, finish, poll, register_secret, venv_bin};
 use std::time::Duration;
 
 /// The listening TCP sockets a process holds: the inodes of `/proc/<pid>/net/tcp{,6}` rows in
@@ -316,4 +318,161 @@ fn a_portal_without_device_login_says_so_and_keeps_the_browser_login() {
         "{said}"
     );
     assert!(!said.contains("enter the code"), "{said}");
+}
+
+/// `$PYTHON` (pyotp from tests/requirements.txt) and the `PYTHONPATH` given to the test run.
+fn pyotp() -> (String, String) {
+    let python = venv_bin("python").to_str().expect("utf8").to_string();
+    (python, std::env::var("PYTHONPATH").unwrap_or_default())
+}
+
+/// An admin the second-factor policy covers (`--require-mfa admins`) approves `jit aws --admin
+/// --device` in Chromium after signing in with a TOTP code (from pyotp): the device token comes
+/// with duplo-jit's one-time code (docs/protocol.md §2.1), so the admin vend, which wants
+/// `Otpcode`, works in that run; the code is in none of jit's output, nor in the portal's log.
+#[test]
+fn a_device_login_approved_with_the_second_factor_vends_admin_credentials() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let (python, pythonpath) = pyotp();
+    let secret_file = sb.home().join("totp-secret");
+    let secret_file = secret_file.to_str().expect("utf8");
+    let seen = flow(
+        &sb,
+        "cli-login-mfa",
+        &[
+            ("PHASE", "enrol"),
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+            ("PYTHON", &python),
+            ("PYTHONPATH", &pythonpath),
+            ("SECRET_FILE", secret_file),
+        ],
+    );
+    assert_eq!(seen["enrolled"], "Your second factor is on.", "{seen}");
+    admin(&sb, &["set", "--require-mfa", "admins"]);
+
+    let (child, stderr) = spawn(
+        &sb,
+        &[
+            "aws",
+            "--admin",
+            "--host",
+            &portal.url,
+            "--interactive",
+            "--device",
+            "-v",
+        ],
+        &[],
+    );
+    let (url, code) = device_prompt(&stderr);
+    let seen = flow(
+        &sb,
+        "device",
+        &[
+            ("DEVICE_URL", url.as_str()),
+            ("CODE", code.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+            ("PYTHON", &python),
+            ("PYTHONPATH", &pythonpath),
+            ("SECRET_FILE", secret_file),
+        ],
+    );
+    assert_eq!(seen["factor"], "/login/factor", "{seen}");
+    assert_eq!(seen["scope"], "admin", "{seen}");
+    assert_eq!(seen["refused"], serde_json::Value::Null, "{seen}");
+    assert!(
+        seen["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Approved")),
+        "{seen}"
+    );
+    let output = child.wait_with_output().expect("jit");
+    let said = stderr.all();
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    let creds: serde_json::Value = serde_json::from_slice(&output.stdout).expect("creds json");
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("ASIA")),
+        "{creds}"
+    );
+    assert!(
+        said.contains("device login approved (admin access)"),
+        "{said}"
+    );
+    assert!(!said.to_lowercase().contains("otpcode:"), "{said}");
+    assert_no_secrets(&said, "jit's stderr");
+    assert_no_secrets(&portal.log(), "the portal's log");
+    // The cached entry keeps the token, never the code: the token alone is 401 at the admin
+    // route, as after a browser login.
+    let cached = std::fs::read_dir(sb.cache_dir())
+        .expect("cache")
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .find_map(|t| {
+            let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+            v["DuploToken"].as_str().map(str::to_string)
+        })
+        .expect("the login's token cached");
+    let admin_url = format!("{}/v3/admin/aws/jitAccess/admin", portal.url);
+    assert_eq!(get(&admin_url, &cached).0, 401);
+    assert_eq!(audit_count(&sb, "device approved"), 1);
+}
+
+/// The same admin device login approved from a session that signed in without the second
+/// factor (`--admin-vends-need-mfa`, root has none): the page offers only Deny and refuses an
+/// Approve posted anyway, so no token is minted with or without the code (docs/protocol.md
+/// §2.1); jit keeps waiting until its code expires.
+#[test]
+fn a_device_login_for_admin_access_is_refused_from_a_sign_in_without_the_factor() {
+    let sb = Sandbox::new()
+        .env("JIT_PORTAL_DEVICE_CODE_SECS", "20")
+        .env("JIT_PORTAL_DEVICE_INTERVAL_SECS", "1");
+    provision(&sb);
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    admin(&sb, &["set", "--admin-vends-need-mfa", "true"]);
+    let portal = serve(&sb);
+    let (child, stderr) = spawn(
+        &sb,
+        &[
+            "aws",
+            "--admin",
+            "--host",
+            &portal.url,
+            "--interactive",
+            "--device",
+        ],
+        &[],
+    );
+    let (url, code) = device_prompt(&stderr);
+    let seen = flow(
+        &sb,
+        "device",
+        &[
+            ("DEVICE_URL", url.as_str()),
+            ("CODE", code.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["refused"]
+            .as_str()
+            .is_some_and(|e| e.contains("second factor")),
+        "{seen}"
+    );
+    assert_eq!(seen["forced"], 403, "{seen}");
+    let output = child.wait_with_output().expect("jit");
+    let said = stderr.all();
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("expired before it was approved"), "{said}");
+    assert_eq!(audit_count(&sb, "device approved"), 0);
+    assert_eq!(audit_count(&sb, "login"), 0);
 }
