@@ -1,6 +1,7 @@
 //! The device login (docs/protocol.md §2.1): a real `jit` against a real `jit portal serve`,
 //! approved or denied in Chromium while `jit` holds no listening socket; an expired code; a
-//! poller that polls too fast; a portal that does not offer it; an admin login on a portal whose
+//! poller that polls too fast; wrong user codes guessed until limited; a portal that does not
+//! offer it; an admin login on a portal whose
 //! second-factor policy covers the admin (duplo-jit's one-time code with the device token).
 
 use std::process::Child;
@@ -8,7 +9,7 @@ use std::process::Child;
 use crate::portal::portal_browser::flow;
 use crate::portal::portal_profile::ROOT_PASSWORD;
 use crate::portal::portal_server::{admin, get, provision, serve};
-use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd, serve_behind_proxy};
 use crate::support::stand_in::StandIn;
 use crate::support::{Sandbox, Stderr, assert_no_secrets, finish, poll, register_secret, venv_bin};
 use std::time::Duration;
@@ -475,4 +476,96 @@ fn a_device_login_for_admin_access_is_refused_from_a_sign_in_without_the_factor(
     assert!(said.contains("expired before it was approved"), "{said}");
     assert_eq!(audit_count(&sb, "device approved"), 0);
     assert_eq!(audit_count(&sb, "login"), 0);
+}
+
+/// User code number `i` (base 20 in the code alphabet), as typed: never `real`.
+fn guess(i: usize, real: &str) -> String {
+    let alphabet = b"BCDFGHJKLMNPQRSTVWXZ";
+    let mut n = i;
+    let code: String = (0..8)
+        .map(|_| {
+            let c = char::from(alphabet[n % 20]);
+            n /= 20;
+            c
+        })
+        .collect();
+    let shown = format!("{}-{}", &code[..4], &code[4..]);
+    if shown == real {
+        guess(i + 1_000_000, real)
+    } else {
+        shown
+    }
+}
+
+/// `POST /device` with `code` from `b`'s session: the status and the page.
+#[track_caller]
+fn type_code(b: &mut Browser, code: &str) -> (u16, String) {
+    let form = b.get("/device");
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.hidden("csrf");
+    let page = b.post(
+        "/device",
+        &[("csrf", &csrf), ("code", code), ("action", "show")],
+    );
+    (page.status, page.body)
+}
+
+/// Wrong user codes from one address (behind a trusted proxy) are limited: 10 per web session,
+/// then 30 in all from the address, whoever signs in there, so even the right code is refused
+/// from it; the right code from another browser at another address still shows the login and
+/// approves it, and jit gets its token.
+#[test]
+fn wrong_user_codes_from_one_address_are_limited_and_another_browser_still_approves() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve_behind_proxy(&sb);
+    let (child, stderr) = spawn(&sb, &["login", "--host", &portal.url, "--device"], &[]);
+    let (url, code) = device_prompt(&stderr);
+
+    let mut tried = 0;
+    for session in 0..3 {
+        let mut b = Browser::new(&portal);
+        b.behind_proxy_as("198.51.100.66");
+        assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+        for _ in 0..10 {
+            let (status, body) = type_code(&mut b, &guess(tried, &code));
+            assert_eq!(status, 400, "guess {tried}: {body}");
+            assert!(body.contains("No login waits for that code"), "{body}");
+            tried += 1;
+        }
+        let (status, body) = type_code(&mut b, &guess(tried, &code));
+        assert_eq!(status, 429, "session {session}, past its 10: {body}");
+        assert!(body.contains("Too many codes tried"), "{body}");
+    }
+    // 30 from the address: a fresh session there is refused at once, even the right code.
+    let mut b = Browser::new(&portal);
+    b.behind_proxy_as("198.51.100.66");
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+    let (status, body) = type_code(&mut b, &code);
+    assert_eq!(status, 429, "{body}");
+
+    // Chromium, at the proxy's own address, types the right code and approves.
+    let seen = flow(
+        &sb,
+        "device",
+        &[
+            ("DEVICE_URL", url.as_str()),
+            ("CODE", code.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    assert_eq!(seen["client"], "127.0.0.1", "{seen}");
+    assert!(
+        seen["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Approved")),
+        "{seen}"
+    );
+    let output = child.wait_with_output().expect("jit");
+    let said = stderr.all();
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(said.contains("device login approved"), "{said}");
+    assert_eq!(audit_count(&sb, "device approved"), 1);
 }
