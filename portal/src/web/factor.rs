@@ -205,23 +205,45 @@ pub struct CodeForm {
     code: String,
 }
 
-/// The throttle's answer, as for passwords.
-fn throttled(
+/// Take a slot for one second-factor check of `user` (a sign-in code, an enrolment's first
+/// code, a passkey, or the code that removes a factor), throttled with the passwords: the
+/// attempt, to settle when the check succeeds; else, counted and logged, the seconds until
+/// another may be tried.
+pub(super) fn reserve_check(
     app: &Shared,
     headers: &HeaderMap,
-    user: &str,
     client: Option<&str>,
-    left: i64,
-) -> PageResult {
-    tracing::warn!(
-        "second factor throttled for {} from {}",
-        crate::log::escape(user),
-        client.unwrap_or("-")
-    );
-    let why = format!(
-        "Too many wrong codes: try again in {} minutes.",
+    user: &str,
+    now: i64,
+) -> Result<throttle::Attempt, i64> {
+    let device = known_device(app, headers, user);
+    let attempt = throttle::Attempt::new(client, user, device.as_deref());
+    match attempt.reserve(&throttle::FAILURES, now) {
+        Ok(()) => Ok(attempt),
+        Err((full, left)) => {
+            metrics::throttled(full.metric());
+            metrics::second_factor(metrics::Outcome::Throttled);
+            tracing::warn!(
+                "second factor throttled for {} from {}",
+                crate::log::escape(user),
+                client.unwrap_or("-")
+            );
+            Err(left)
+        }
+    }
+}
+
+/// What a throttled check says, `left` seconds before another may be tried.
+pub(super) fn too_many(left: i64) -> String {
+    format!(
+        "Too many failed tries: try again in {} minutes.",
         (left + 59) / 60
-    );
+    )
+}
+
+/// The throttle's answer, as for passwords.
+fn throttled(app: &Shared, headers: &HeaderMap, user: &str, left: i64) -> PageResult {
+    let why = too_many(left);
     code_form(
         app,
         headers,
@@ -247,13 +269,10 @@ pub async fn submit(
         return Ok(expired());
     };
     let user = p.user.as_str();
-    let device = known_device(&app, &headers, user);
-    let attempt = throttle::Attempt::new(client.as_deref(), user, device.as_deref());
-    if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, now) {
-        metrics::throttled(full.metric());
-        metrics::second_factor(metrics::Outcome::Throttled);
-        return throttled(&app, &headers, user, client.as_deref(), left);
-    }
+    let attempt = match reserve_check(&app, &headers, client.as_deref(), user, now) {
+        Ok(attempt) => attempt,
+        Err(left) => return throttled(&app, &headers, user, left),
+    };
     let mut audit = AuditEntry::new(AuditEvent::WebSignIn, user).user(user);
     audit.client.clone_from(&client);
     let started = if mfa::is_totp_code(&form.code) {
@@ -360,13 +379,10 @@ pub async fn enrol_submit(
         return Ok(see_other("/login/factor"));
     };
     let user = p.user.as_str();
-    let device = known_device(&app, &headers, user);
-    let attempt = throttle::Attempt::new(client.as_deref(), user, device.as_deref());
-    if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, now) {
-        metrics::throttled(full.metric());
-        metrics::second_factor(metrics::Outcome::Throttled);
-        return throttled(&app, &headers, user, client.as_deref(), left);
-    }
+    let attempt = match reserve_check(&app, &headers, client.as_deref(), user, now) {
+        Ok(attempt) => attempt,
+        Err(left) => return throttled(&app, &headers, user, left),
+    };
     let Ok((step, codes, digests)) = mfa::confirm_at_sign_in(secret, &form.code, now) else {
         metrics::second_factor(metrics::Outcome::Wrong);
         return enrol_form(
@@ -454,7 +470,7 @@ pub struct NoticeQuery {
     done: String,
 }
 
-async fn profile_page(
+pub(super) async fn profile_page(
     app: &Shared,
     session: &crate::db::Session,
     status: StatusCode,
@@ -593,18 +609,38 @@ pub async fn profile_confirm(
 }
 
 /// Remove the TOTP factor and the recovery codes, proven by a current code.
+/// Wrong codes count against the sign-in throttle, as at sign-in.
 pub async fn profile_remove(
     State(app): State<Shared>,
+    headers: HeaderMap,
     ClientIp(client): ClientIp,
     SignedForm(session, form): SignedForm<ProfileCodeForm>,
 ) -> PageResult {
     let now = jiff::Timestamp::now().as_second();
+    let attempt = match reserve_check(&app, &headers, client.as_deref(), &session.user, now) {
+        Ok(attempt) => attempt,
+        Err(left) => {
+            let why = too_many(left);
+            return profile_page(
+                &app,
+                &session,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(&why),
+            )
+            .await;
+        }
+    };
     match mfa::remove(&app.db, &session.user, client, &form.code, now).await {
-        Ok(()) => Ok(with_who(
-            see_other("/profile/mfa?done=removed"),
-            &session.user,
-        )),
+        Ok(()) => {
+            attempt.succeeded(&throttle::FAILURES);
+            Ok(with_who(
+                see_other("/profile/mfa?done=removed"),
+                &session.user,
+            ))
+        }
         Err(domain::Error::Invalid(why)) => {
+            metrics::second_factor(metrics::Outcome::Wrong);
             profile_page(&app, &session, StatusCode::BAD_REQUEST, None, Some(&why)).await
         }
         Err(e) => Err(e).framed(&session),
