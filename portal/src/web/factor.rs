@@ -254,6 +254,46 @@ fn throttled(app: &Shared, headers: &HeaderMap, user: &str, left: i64) -> PageRe
     )
 }
 
+/// What a code typed between the password and the session goes through first, on the factor
+/// page and on the enrolment the policy asks for (`enrol`): the sign-in form's CSRF token, the
+/// sign-in waiting in this browser (of the right kind), and a slot of the throttle. An `Err`
+/// is the answer instead: refused, expired, the other page, or throttled.
+fn code_step(
+    app: &Shared,
+    headers: &HeaderMap,
+    client: Option<&str>,
+    csrf: &str,
+    enrol: bool,
+    now: i64,
+) -> Result<(Pending, throttle::Attempt), PageError> {
+    if !login_csrf_ok(app, headers, csrf) {
+        return Err(super::extract::csrf_refused().into());
+    }
+    let Some(p) = pending(app, headers, now) else {
+        return Err(expired().into());
+    };
+    match (enrol, p.enrol.is_some()) {
+        (false, true) => return Err(expired().into()),
+        (true, false) => return Err(see_other("/login/factor").into()),
+        _ => {}
+    }
+    match reserve_check(app, headers, client, &p.user, now) {
+        Ok(attempt) => Ok((p, attempt)),
+        Err(left) => Err(match throttled(app, headers, &p.user, left) {
+            Ok(r) => r.into(),
+            Err(e) => e,
+        }),
+    }
+}
+
+/// A code accepted and its session started: the throttle settles, and the sign-in waiting in
+/// this browser goes.
+fn passed(app: &Shared, attempt: &throttle::Attempt, r: &mut Response) {
+    attempt.succeeded(&throttle::FAILURES);
+    metrics::second_factor(metrics::Outcome::Ok);
+    cookies::set(app, r, MFA_PENDING, "", 0);
+}
+
 /// Check a TOTP or recovery code (throttled with the passwords) and start the session.
 pub async fn submit(
     State(app): State<Shared>,
@@ -261,18 +301,9 @@ pub async fn submit(
     ClientIp(client): ClientIp,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
-    if !login_csrf_ok(&app, &headers, &form.csrf) {
-        return Err(super::extract::csrf_refused().into());
-    }
     let now = jiff::Timestamp::now().as_second();
-    let Some(p) = pending(&app, &headers, now).filter(|p| p.enrol.is_none()) else {
-        return Ok(expired());
-    };
+    let (p, attempt) = code_step(&app, &headers, client.as_deref(), &form.csrf, false, now)?;
     let user = p.user.as_str();
-    let attempt = match reserve_check(&app, &headers, client.as_deref(), user, now) {
-        Ok(attempt) => attempt,
-        Err(left) => return throttled(&app, &headers, user, left),
-    };
     let mut audit = AuditEntry::new(AuditEvent::WebSignIn, user).user(user);
     audit.client.clone_from(&client);
     let started = if mfa::is_totp_code(&form.code) {
@@ -315,9 +346,7 @@ pub async fn submit(
             super::passkey::has_passkey(&app, user).await?,
         );
     };
-    attempt.succeeded(&throttle::FAILURES);
-    metrics::second_factor(metrics::Outcome::Ok);
-    cookies::set(&app, &mut r, MFA_PENDING, "", 0);
+    passed(&app, &attempt, &mut r);
     Ok(r)
 }
 
@@ -368,21 +397,9 @@ pub async fn enrol_submit(
     ClientIp(client): ClientIp,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
-    if !login_csrf_ok(&app, &headers, &form.csrf) {
-        return Err(super::extract::csrf_refused().into());
-    }
     let now = jiff::Timestamp::now().as_second();
-    let Some(p) = pending(&app, &headers, now) else {
-        return Ok(expired());
-    };
-    let Some(secret) = p.enrol.as_deref() else {
-        return Ok(see_other("/login/factor"));
-    };
-    let user = p.user.as_str();
-    let attempt = match reserve_check(&app, &headers, client.as_deref(), user, now) {
-        Ok(attempt) => attempt,
-        Err(left) => return throttled(&app, &headers, user, left),
-    };
+    let (p, attempt) = code_step(&app, &headers, client.as_deref(), &form.csrf, true, now)?;
+    let (user, secret) = (p.user.as_str(), p.enrol.as_deref().unwrap_or_default());
     let Ok((step, codes, digests)) = mfa::confirm_at_sign_in(secret, &form.code, now) else {
         metrics::second_factor(metrics::Outcome::Wrong);
         return enrol_form(
@@ -410,8 +427,6 @@ pub async fn enrol_submit(
         cookies::set(&app, &mut r, MFA_PENDING, "", 0);
         return Ok(r);
     };
-    attempt.succeeded(&throttle::FAILURES);
-    metrics::second_factor(metrics::Outcome::Ok);
     // The session's cookies, on the page that shows the codes instead of the redirect.
     let mut r = render(
         StatusCode::OK,
@@ -425,7 +440,7 @@ pub async fn enrol_submit(
         r.headers_mut()
             .append(axum::http::header::SET_COOKIE, v.clone());
     }
-    cookies::set(&app, &mut r, MFA_PENDING, "", 0);
+    passed(&app, &attempt, &mut r);
     Ok(with_who(r, user))
 }
 

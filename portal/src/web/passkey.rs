@@ -145,6 +145,81 @@ pub async fn listed(app: &Shared, user: &str) -> Result<Vec<Listed>, PageError> 
         .collect())
 }
 
+/// Start an assertion ceremony over `user`'s passkeys, sealed for `purpose` in
+/// `__Host-jit_passkey`: the request options for `navigator.credentials.get` (the sign-in's
+/// passkey step, and the check before a passkey is removed).
+async fn start_assertion(app: &Shared, user: &str, purpose: &str) -> Result<Response, PageError> {
+    let keys: Vec<Passkey> = stored(app, user)
+        .await?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    if keys.is_empty() {
+        return Ok(json_error(StatusCode::NOT_FOUND, "you have no passkey"));
+    }
+    let Some(rp) = relying_party(app) else {
+        return Ok(no_relying_party());
+    };
+    let (options, state) =
+        pk::start_use(&rp, &keys).map_err(|e| internal("cannot start a passkey check", e))?;
+    let sealed = seal(
+        app,
+        purpose,
+        &Ceremony::<PasskeyAuthentication> {
+            user: user.to_string(),
+            at: now(),
+            state,
+        },
+    )?;
+    let mut r = with_who(Json(options).into_response(), user);
+    cookies::set(app, &mut r, PASSKEY_USE, &sealed, CEREMONY_SECS);
+    Ok(r)
+}
+
+/// An assertion that answers the ceremony under way in this browser.
+struct Asserted {
+    /// The stored passkey that made it.
+    row: PasskeyRow,
+    /// That passkey with its new counter and backup flags, to store.
+    key: Passkey,
+    /// The ceremony's digest, to spend until `expires`.
+    challenge: String,
+    expires: i64,
+}
+
+/// The assertion `credential`, checked against the ceremony of `user` sealed for `purpose` in
+/// this browser and against the user's stored passkeys; None when any of it fails.
+async fn verify_assertion(
+    app: &Shared,
+    headers: &HeaderMap,
+    rp: &webauthn_rs::Webauthn,
+    user: &str,
+    purpose: &str,
+    credential: &PublicKeyCredential,
+) -> Result<Option<Asserted>, PageError> {
+    let Some((c, sealed)) = open::<PasskeyAuthentication>(app, headers, PASSKEY_USE, purpose, user)
+    else {
+        return Ok(None);
+    };
+    let Some(result) = pk::finish_use(rp, credential, &c.state) else {
+        return Ok(None);
+    };
+    let found = stored(app, user)
+        .await?
+        .into_iter()
+        .find(|(_, k)| k.cred_id() == result.cred_id());
+    Ok(found.map(|(row, mut key)| {
+        // The counter and backup flags, as webauthn-rs advises: stored after every use.
+        key.update_credential(&result);
+        Asserted {
+            row,
+            key,
+            challenge: pk::spent_digest(&sealed),
+            expires: c.at + CEREMONY_SECS,
+        }
+    }))
+}
+
 /// The body of a ceremony's start: the page's CSRF token.
 #[derive(Deserialize)]
 pub struct Start {
@@ -363,32 +438,7 @@ pub async fn remove_options(
             "reload the page and try again",
         ));
     }
-    let Some(rp) = relying_party(&app) else {
-        return Ok(no_relying_party());
-    };
-    let user = session.user.as_str();
-    let keys: Vec<Passkey> = stored(&app, user)
-        .await?
-        .into_iter()
-        .map(|(_, k)| k)
-        .collect();
-    if keys.is_empty() {
-        return Ok(json_error(StatusCode::NOT_FOUND, "you have no passkey"));
-    }
-    let (options, state) =
-        pk::start_use(&rp, &keys).map_err(|e| internal("cannot start a passkey check", e))?;
-    let sealed = seal(
-        &app,
-        CONFIRM_PURPOSE,
-        &Ceremony::<PasskeyAuthentication> {
-            user: user.to_string(),
-            at: now(),
-            state,
-        },
-    )?;
-    let mut r = with_who(Json(options).into_response(), user);
-    cookies::set(&app, &mut r, PASSKEY_USE, &sealed, CEREMONY_SECS);
-    Ok(r)
+    start_assertion(&app, &session.user, CONFIRM_PURPOSE).await
 }
 
 /// A passkey's removal confirmed by an assertion of one of the user's passkeys.
@@ -430,15 +480,9 @@ pub async fn remove_confirm(
     let Some(rp) = relying_party(&app) else {
         return Ok(no_relying_party());
     };
-    let ceremony =
-        open::<PasskeyAuthentication>(&app, &headers, PASSKEY_USE, CONFIRM_PURPOSE, user);
-    let keys = stored(&app, user).await?;
-    let verified = ceremony.and_then(|(c, sealed)| {
-        let result = pk::finish_use(&rp, &body.credential, &c.state)?;
-        keys.iter()
-            .any(|(_, k)| k.cred_id() == result.cred_id())
-            .then(|| (pk::spent_digest(&sealed), c.at + CEREMONY_SECS))
-    });
+    let verified = verify_assertion(&app, &headers, &rp, user, CONFIRM_PURPOSE, &body.credential)
+        .await?
+        .map(|a| (a.challenge, a.expires));
     let Some((challenge, expires)) = verified else {
         metrics::second_factor(metrics::Outcome::Wrong);
         let mut r = json_error(
@@ -484,31 +528,7 @@ pub async fn use_options(
     let Some(p) = factor::waiting(&app, &headers) else {
         return Ok(json_error(StatusCode::UNAUTHORIZED, "sign in again"));
     };
-    let keys: Vec<Passkey> = stored(&app, &p.user)
-        .await?
-        .into_iter()
-        .map(|(_, k)| k)
-        .collect();
-    if keys.is_empty() {
-        return Ok(json_error(StatusCode::NOT_FOUND, "you have no passkey"));
-    }
-    let Some(rp) = relying_party(&app) else {
-        return Ok(no_relying_party());
-    };
-    let (options, state) =
-        pk::start_use(&rp, &keys).map_err(|e| internal("cannot start a passkey sign-in", e))?;
-    let sealed = seal(
-        &app,
-        USE_PURPOSE,
-        &Ceremony::<PasskeyAuthentication> {
-            user: p.user.clone(),
-            at: now(),
-            state,
-        },
-    )?;
-    let mut r = with_who(Json(options).into_response(), &p.user);
-    cookies::set(&app, &mut r, PASSKEY_USE, &sealed, CEREMONY_SECS);
-    Ok(r)
+    start_assertion(&app, &p.user, USE_PURPOSE).await
 }
 
 /// The browser's assertion.
@@ -547,31 +567,23 @@ pub async fn use_passkey(
             ));
         }
     };
-    let ceremony = open::<PasskeyAuthentication>(&app, &headers, PASSKEY_USE, USE_PURPOSE, user);
     let Some(rp) = relying_party(&app) else {
         return Ok(no_relying_party());
     };
-    let keys = stored(&app, user).await?;
     let mut started = None;
-    if let Some((c, sealed)) = ceremony
-        && let Some(result) = pk::finish_use(&rp, &body.credential, &c.state)
-        && let Some((row, mut key)) = keys
-            .into_iter()
-            .find(|(_, k)| k.cred_id() == result.cred_id())
+    if let Some(a) =
+        verify_assertion(&app, &headers, &rp, user, USE_PURPOSE, &body.credential).await?
     {
-        // The counter and backup flags, as webauthn-rs advises: stored after every use.
-        key.update_credential(&result);
-        let json = serde_json::to_string(&key)
+        let json = serde_json::to_string(&a.key)
             .map_err(|e| internal("cannot store a passkey", e.into()))?;
-        let challenge = pk::spent_digest(&sealed);
         let mut audit = AuditEntry::new(AuditEvent::WebSignIn, user)
             .user(user)
-            .detail(format!("{}; second factor passkey {}", p.how, row.name));
+            .detail(format!("{}; second factor passkey {}", p.how, a.row.name));
         audit.client.clone_from(&client);
         let claim = Claim::Passkey {
-            challenge: &challenge,
-            expires: c.at + CEREMONY_SECS,
-            credential_id: &row.credential_id,
+            challenge: &a.challenge,
+            expires: a.expires,
+            credential_id: &a.row.credential_id,
             passkey: &json,
         };
         started = start_session(&app, &headers, user, &p.next, &claim, audit).await?;
