@@ -3,7 +3,10 @@
 # (`jit portal serve --demo`, with its own moto) in a throwaway HOME, web passwords for its
 # `demo` user and an admin `root`, then the browser flows in tests/web with JIT_SCREENSHOTS set.
 # login-sso.png comes from a second portal with single sign-on through the test OpenID Connect
-# provider (tests/web/oidc-provider.mjs), so the other pages show no SSO button.
+# provider (tests/web/oidc-provider.mjs), so the other pages show no SSO button; device-confirm.png
+# from a `jit login --device` approved in the browser; passkeys-profile.png and
+# passkeys-factor.png from a third portal at http://localhost:PORT (an IP address is no WebAuthn
+# relying-party id) with Chromium's virtual authenticators.
 # Needs what scripts/test-deps.sh installs (.venv with moto, tests/web/node_modules, chromium).
 #
 #   scripts/screenshots.sh                          # writes docs/screenshots/*.png
@@ -35,8 +38,11 @@ login_pid=""
 federation_pid=""
 sso_pid=""
 provider_pid=""
+device_pid=""
+passkeys_pid=""
 cleanup() {
-  for pid in "${login_pid}" "${portal_pid}" "${federation_pid}" "${sso_pid}" "${provider_pid}"; do
+  for pid in "${login_pid}" "${portal_pid}" "${federation_pid}" "${sso_pid}" "${provider_pid}" \
+    "${device_pid}" "${passkeys_pid}"; do
     if [[ -n "${pid}" ]]; then
       kill "${pid}" 2>/dev/null || true
       wait "${pid}" 2>/dev/null || true
@@ -115,6 +121,25 @@ flow cli-login LOGIN_URL="${login_url}" USERNAME=demo PASSWORD="${demo_password}
 wait "${login_pid}"
 login_pid=""
 
+# The device login: `jit login --device` waits while a browser types its code and approves.
+"${jit}" login --host "${url}" --device 2>"${tmp}/device.log" &
+device_pid=$!
+device_url=""
+device_code=""
+for _ in $(seq 1 100); do
+  device_url=$(sed -n 's/.*to log in, open \([^ ]*\) on any device.*/\1/p' "${tmp}/device.log" | head -n 1)
+  device_code=$(sed -n 's/.*enter the code \([A-Z-]*\).*/\1/p' "${tmp}/device.log" | head -n 1)
+  [[ -n "${device_url}" && -n "${device_code}" ]] && break
+  sleep 0.1
+done
+[[ -n "${device_code}" ]] || { cat "${tmp}/device.log" >&2; say "jit printed no device code"; exit 1; }
+say "flow device"
+DEVICE_URL="${device_url}" CODE="${device_code}" USERNAME=demo PASSWORD="${demo_password}" \
+  JIT_SCREENSHOTS="${tmp}/device" node tests/web/device.mjs >/dev/null
+cp "${tmp}/device/device-confirm.png" "${out}/"
+wait "${device_pid}"
+device_pid=""
+
 flow profile USERNAME=demo PASSWORD="${demo_password}"
 flow nojs USERNAME=demo PASSWORD="${demo_password}"
 flow admin ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}" TENANT=demo VALIDITY=1800 \
@@ -148,6 +173,27 @@ grep -q '^jit portal: serving' "${tmp}/sso.log" || { cat "${tmp}/sso.log" >&2; s
 say "flow oidc"
 PORTAL_URL="${sso_url}" OIDC_LOGIN=alice JIT_SCREENSHOTS="${tmp}/sso" node tests/web/oidc.mjs >/dev/null
 cp "${tmp}/sso/login-sso.png" "${out}/"
+
+# Passkeys: WebAuthn wants a host name, so this portal's public URL is http://localhost:PORT.
+say "starting a portal at localhost for passkeys"
+passkeys_port=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+passkeys_db=${tmp}/passkeys.db
+"${jit}" portal --db "${passkeys_db}" user add demo
+printf '%s\n' "${demo_password}" | "${jit}" portal --db "${passkeys_db}" user passwd demo
+AWS_ACCESS_KEY_ID=AKIAEXAMPLEPASSKEY00 AWS_SECRET_ACCESS_KEY=not-used "${jit}" portal \
+  --db "${passkeys_db}" serve --listen "127.0.0.1:${passkeys_port}" \
+  --public-url "http://localhost:${passkeys_port}" --sts-endpoint http://127.0.0.1:9 \
+  2>"${tmp}/passkeys.log" &
+passkeys_pid=$!
+for _ in $(seq 1 100); do
+  grep -q '^jit portal: serving' "${tmp}/passkeys.log" && break
+  sleep 0.1
+done
+grep -q '^jit portal: serving' "${tmp}/passkeys.log" || { cat "${tmp}/passkeys.log" >&2; say "the passkeys portal did not start"; exit 1; }
+say "flow passkeys"
+PORTAL_URL="http://localhost:${passkeys_port}" USERNAME=demo PASSWORD="${demo_password}" \
+  JIT_SCREENSHOTS="${tmp}/passkeys" node tests/web/passkeys.mjs >/dev/null
+cp "${tmp}/passkeys/passkeys-profile.png" "${tmp}/passkeys/passkeys-factor.png" "${out}/"
 
 shots=("${out}"/*.png)
 say "${#shots[@]} screenshots in ${out}"

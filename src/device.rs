@@ -66,8 +66,9 @@ fn post(
     Ok((status, bytes))
 }
 
-/// Log in on another device for `admin` or tenant access: the token, once the user approved.
-pub fn login(host: &Host, admin: bool) -> Result<Token> {
+/// Log in on another device for `admin` or tenant access: the token once the user approved,
+/// and duplo-jit's one-time code when the portal hands one with it (for this run only).
+pub fn login(host: &Host, admin: bool) -> Result<(Token, Option<String>)> {
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))
         .redirect(reqwest::redirect::Policy::none())
@@ -115,7 +116,8 @@ pub fn login(host: &Host, admin: bool) -> Result<Token> {
             let got: DeviceToken =
                 serde_json::from_slice(&body).context("the portal's device login token")?;
             output::status(format_args!("device login approved ({} access)", got.scope));
-            return Token::new(&got.token).context("the portal's device login token");
+            let token = Token::new(&got.token).context("the portal's device login token")?;
+            return Ok((token, got.otp.filter(|o| !o.is_empty())));
         }
         let refusal = serde_json::from_slice::<DeviceError>(&body)
             .map(|e| e.error)

@@ -244,7 +244,7 @@ fn fresh_login(
     let features = portal_features(&target.host);
     let on_device = how.device || crate::device::no_browser_here();
     let (token, otp) = if on_device && features.device_login {
-        (crate::device::login(&target.host, admin)?, None)
+        crate::device::login(&target.host, admin)?
     } else {
         if on_device {
             let why = if how.device {

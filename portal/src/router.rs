@@ -102,6 +102,14 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/profile/passkeys/options", post(passkey::register_options))
         .route("/profile/passkeys", post(passkey::register))
         .route("/profile/passkeys/remove", post(passkey::remove))
+        .route(
+            "/profile/passkeys/remove/options",
+            post(passkey::remove_options),
+        )
+        .route(
+            "/profile/passkeys/remove/confirm",
+            post(passkey::remove_confirm),
+        )
         .route("/login/passkey/options", post(passkey::use_options))
         .route("/login/passkey", post(passkey::use_passkey))
         // The single-use links that notifications carry.

@@ -123,22 +123,23 @@ async function postJson(url, body) {
   return answer;
 }
 
-function passkeyForm(selector, run) {
-  const form = document.querySelector(selector);
-  if (!form || !window.PublicKeyCredential) return;
-  const button = form.querySelector("button[type=submit]");
-  if (button) button.hidden = false;
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    say("passkey-status", "");
-    try {
-      const csrf = form.elements.csrf.value;
-      const { next } = await run(form, csrf);
-      window.location.assign(next);
-    } catch (e) {
-      say("passkey-status", `Passkey: ${e.message}`);
-    }
-  });
+function passkeyForm(selector, run, status = "passkey-status") {
+  if (!window.PublicKeyCredential) return;
+  for (const form of document.querySelectorAll(selector)) {
+    const button = form.querySelector("button[type=submit]");
+    if (button) button.hidden = false;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      say(status, "");
+      try {
+        const csrf = form.elements.csrf.value;
+        const { next } = await run(form, csrf);
+        window.location.assign(next);
+      } catch (e) {
+        say(status, `Passkey: ${e.message}`);
+      }
+    });
+  }
 }
 
 passkeyForm("form[data-passkey-register]", async (form, csrf) => {
@@ -162,24 +163,35 @@ passkeyForm("form[data-passkey-register]", async (form, csrf) => {
   });
 });
 
-passkeyForm("form[data-passkey-use]", async (form, csrf) => {
-  const { publicKey } = await postJson("/login/passkey/options", { csrf });
+// An assertion (navigator.credentials.get) for the request options at `optionsUrl`, as the
+// portal reads it.
+async function assertion(optionsUrl, csrf) {
+  const { publicKey } = await postJson(optionsUrl, { csrf });
   publicKey.challenge = b64url.decode(publicKey.challenge);
   for (const c of publicKey.allowCredentials || []) c.id = b64url.decode(c.id);
   const credential = await navigator.credentials.get({ publicKey });
   const r = credential.response;
-  return postJson(form.action, {
-    csrf,
-    credential: {
-      id: credential.id,
-      rawId: b64url.encode(credential.rawId),
-      type: credential.type,
-      response: {
-        authenticatorData: b64url.encode(r.authenticatorData),
-        clientDataJSON: b64url.encode(r.clientDataJSON),
-        signature: b64url.encode(r.signature),
-        userHandle: r.userHandle ? b64url.encode(r.userHandle) : null,
-      },
+  return {
+    id: credential.id,
+    rawId: b64url.encode(credential.rawId),
+    type: credential.type,
+    response: {
+      authenticatorData: b64url.encode(r.authenticatorData),
+      clientDataJSON: b64url.encode(r.clientDataJSON),
+      signature: b64url.encode(r.signature),
+      userHandle: r.userHandle ? b64url.encode(r.userHandle) : null,
     },
-  });
-});
+  };
+}
+
+passkeyForm("form[data-passkey-use]", async (form, csrf) => postJson(form.action, {
+  csrf,
+  credential: await assertion("/login/passkey/options", csrf),
+}));
+
+// Removing a passkey, for a user without an authenticator app: confirmed with a passkey.
+passkeyForm("form[data-passkey-remove]", async (form, csrf) => postJson(form.action, {
+  csrf,
+  name: form.elements.name.value,
+  credential: await assertion("/profile/passkeys/remove/options", csrf),
+}), "passkey-remove-status");

@@ -14,6 +14,7 @@
 // and asserts on the JSON. Run one by hand against any portal:
 //   PORTAL_URL=http://127.0.0.1:PORT USERNAME=demo PASSWORD=... node tests/web/signin.mjs
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -150,6 +151,15 @@ export async function submitSignIn(page, user, password) {
   await page.fill('#username', user);
   await page.fill('#password', password);
   await clickAndWait(page, '#signin');
+}
+
+// The TOTP code for `secret` at now + `offset` seconds, from pyotp (an independent
+// implementation, through $PYTHON); the secret on stdin, never in argv.
+export function totp(secret, offset = 0) {
+  const script = 'import pyotp, sys, time\n'
+    + 'print(pyotp.TOTP(sys.stdin.read().strip()).at(time.time() + float(sys.argv[1])))';
+  return execFileSync(need('PYTHON'), ['-c', script, String(offset)], { input: secret })
+    .toString().trim();
 }
 
 // Open the portal's sign-in page (coming back to `next`) and sign in with a password.

@@ -5,20 +5,11 @@
 //
 // Env: PHASE, USERNAME, PASSWORD, PYTHON, SECRET_FILE; PORTAL_URL (enrol) or LOGIN_URL (login).
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   clickAndLand, clickAndWait, need, newContext, pathOf, portalUrl, run, shot, signIn,
-  submitSignIn, text, textIfAny,
+  submitSignIn, text, textIfAny, totp,
 } from './browser.mjs';
-
-// The TOTP code for `secret` at now + `offset` seconds, from pyotp; the secret on stdin.
-function totp(secret, offset = 0) {
-  const script = 'import pyotp, sys, time\n'
-    + 'print(pyotp.TOTP(sys.stdin.read().strip()).at(time.time() + float(sys.argv[1])))';
-  return execFileSync(need('PYTHON'), ['-c', script, String(offset)], { input: secret })
-    .toString().trim();
-}
 
 run(async (browser) => {
   const user = need('USERNAME');

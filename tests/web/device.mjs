@@ -1,11 +1,16 @@
 // The device login (docs/protocol.md §2.1) as a user does it on another device: open the short
 // URL `jit login --device` printed, sign in, type the code, see the host, address and access
-// asked for, then Approve or Deny.
+// asked for, then Approve or Deny. With SECRET_FILE, the sign-in asks for the next TOTP code of
+// that secret (from pyotp through $PYTHON). A page that offers no Approve (the login asks more
+// than the session may give) is reported as `refused`, and an Approve posted anyway as `forced`.
 //
-// Env: DEVICE_URL, CODE, USERNAME, PASSWORD, ACTION (approve or deny; default approve).
+// Env: DEVICE_URL, CODE, USERNAME, PASSWORD, ACTION (approve or deny; default approve);
+// SECRET_FILE and PYTHON (optional).
 
+import { readFileSync } from 'node:fs';
 import {
-  clickAndWait, maybe, need, newContext, pathOf, run, shot, submitSignIn, text, fail,
+  clickAndLand, clickAndWait, maybe, need, newContext, pathOf, run, shot, submitSignIn, text,
+  textIfAny, totp, fail,
 } from './browser.mjs';
 
 run(async (browser) => {
@@ -22,6 +27,13 @@ run(async (browser) => {
   await page.goto(url);
   seen.landed = pathOf(page.url());
   await submitSignIn(page, user, password);
+  const secretFile = maybe('SECRET_FILE');
+  if (secretFile) {
+    seen.factor = pathOf(page.url());
+    // An enrolment just spent its step's code: the next step's signs in.
+    await page.fill('#code', totp(readFileSync(secretFile, 'utf8').trim(), 30));
+    await clickAndLand(page, '#verify');
+  }
   seen.back = pathOf(page.url());
   // Typed as a person might: lower case, no dash.
   await page.fill('#code', code.replace('-', '').toLowerCase());
@@ -31,6 +43,16 @@ run(async (browser) => {
   seen.client = await text(page, '#client');
   seen.scope = await text(page, '#scope');
   await shot(page, 'device-confirm');
+  seen.refused = await textIfAny(page, '#error');
+  if (action === 'approve' && (await page.locator('#approve').count()) === 0) {
+    // Approve as a forged form would: the same session, its CSRF token, the code.
+    const csrf = await page.inputValue('input[name=csrf]');
+    const forced = await page.request.post(new URL('/device', url).href, {
+      form: { csrf, code, action: 'approve' },
+    });
+    seen.forced = forced.status();
+    return seen;
+  }
   await clickAndWait(page, `#${action}`);
   seen.message = await text(page, '#message');
   await shot(page, `device-${action}`);

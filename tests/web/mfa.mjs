@@ -5,19 +5,10 @@
 //
 // Env: PORTAL_URL, USERNAME, PASSWORD, PYTHON; ENROL_USER, ENROL_PASSWORD (optional).
 
-import { execFileSync } from 'node:child_process';
 import {
   clickAndLand, clickAndWait, maybe, need, newContext, pathOf, portalUrl, run, sessionCookie,
-  shot, signIn, textIfAny,
+  shot, signIn, totp, textIfAny,
 } from './browser.mjs';
-
-// The TOTP code for `secret` at now + `offset` seconds, from pyotp; the secret on stdin.
-function totp(secret, offset = 0) {
-  const script = 'import pyotp, sys, time\n'
-    + 'print(pyotp.TOTP(sys.stdin.read().strip()).at(time.time() + float(sys.argv[1])))';
-  return execFileSync(need('PYTHON'), ['-c', script, String(offset)], { input: secret })
-    .toString().trim();
-}
 
 // Type `code` on the factor page and submit: the status and the path it lands on.
 async function submitCode(page, code) {

@@ -13,7 +13,9 @@
 //   OIDC_USERS          JSON: {"alice": {"password": "pw", "email": "alice@example.com",
 //                       "preferred_username": "alice"}, ...}; the key is the login name and `sub`.
 //                       Default: alice, bob and mallory, each with password "pw", email
-//                       NAME@example.com (verified) and preferred_username NAME.
+//                       NAME@example.com (verified) and preferred_username NAME. A user's
+//                       "amr" (a list, e.g. ["pwd", "mfa"]) is how its sign-ins here say they
+//                       were made: the `amr` claim of its id tokens (RFC 8176), no other claim.
 // When ready it prints one line on stdout, the issuer URL: http(s)://127.0.0.1:PORT
 // It stops on SIGTERM/SIGINT, or when its stdin is a pipe and closes.
 //
@@ -105,7 +107,8 @@ server.listen(Number(env.OIDC_PORT || 0), '127.0.0.1', () => {
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     claims: {
-      openid: ['sub'],
+      // `amr` rides on the openid scope, so every id token carries the login's.
+      openid: ['sub', 'amr'],
       email: ['email', 'email_verified'],
       profile: ['preferred_username', 'name'],
     },
@@ -120,7 +123,7 @@ server.listen(Number(env.OIDC_PORT || 0), '127.0.0.1', () => {
       return {
         accountId: id,
         async claims() {
-          const { password, ...claims } = user;
+          const { password, amr, ...claims } = user;
           return { email_verified: true, ...claims, sub: id };
         },
       };
@@ -161,7 +164,8 @@ server.listen(Number(env.OIDC_PORT || 0), '127.0.0.1', () => {
         if (!user || user.password !== form.get('password')) {
           return send(200, loginForm(uid, 'Wrong login or password.'));
         }
-        await provider.interactionFinished(req, res, { login: { accountId: login } }, {
+        const amr = Array.isArray(user.amr) ? user.amr : undefined;
+        await provider.interactionFinished(req, res, { login: { accountId: login, amr } }, {
           mergeWithLastSubmission: false,
         });
         return undefined;

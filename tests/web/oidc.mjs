@@ -12,17 +12,49 @@
 //   ACTION         sign-in (default): sign in at the provider and allow; cancel: follow the
 //                  provider's Cancel link instead
 //   AUTHORIZE      1: back on the CLI login page, click #authorize and wait for the done page
+//   SECRET_FILE    with PYTHON: when the portal asks for its own second factor after the
+//                  provider, set one up (/login/enrol: the key is written to SECRET_FILE) or
+//                  type the next TOTP code of the key in SECRET_FILE (/login/factor), from pyotp
 //
 // Prints: start (the portal's sign-in page), button (its SSO button text), providerOrigin,
 // consent (whether the consent page came), status (the portal's answer at the end), url, path,
 // who, message (a refusal page's #message), startAgain, cookie ({name, path, secure, httpOnly,
-// sameSite} of the session cookie, or null), cli ({ask, final, done, doneWho} with AUTHORIZE).
+// sameSite} of the session cookie, or null), cli ({ask, final, done, doneWho} with AUTHORIZE),
+// factor ({path, required, sessionBefore, enrolled, path after} when the portal asked for its
+// own second factor).
 // JIT_SCREENSHOTS: login-sso, oidc-provider-login, oidc-provider-consent, oidc-refused.
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   clickAndLand, cookieShape, fail, maybe, need, newContext, pathOf, portalUrl, run,
-  SESSION_COOKIE, shot, signInAtProvider, text, textIfAny,
+  SESSION_COOKIE, shot, signInAtProvider, text, textIfAny, totp,
 } from './browser.mjs';
+
+const hasSession = async (context, portal) => (await context.cookies(portal))
+  .some((c) => c.name === SESSION_COOKIE);
+
+// The portal's own second factor after the provider: set one up or type the next code.
+async function portalFactor(page, portal, secretFile) {
+  const factor = {
+    path: pathOf(page.url()),
+    required: await textIfAny(page, '#required'),
+    sessionBefore: await hasSession(page.context(), portal),
+  };
+  if (factor.path === '/login/enrol') {
+    const secret = await page.inputValue('#secret');
+    writeFileSync(secretFile, secret);
+    await page.fill('#code', totp(secret));
+    await clickAndLand(page, '#confirm');
+    factor.enrolled = await textIfAny(page, '#enrolled');
+    await clickAndLand(page, '#continue');
+  } else {
+    // An enrolment may just have spent its step's code: the next step's signs in.
+    await page.fill('#code', totp(readFileSync(secretFile, 'utf8').trim(), 30));
+    await clickAndLand(page, '#verify');
+  }
+  factor.after = pathOf(page.url());
+  return factor;
+}
 
 run(async (browser) => {
   const portal = portalUrl();
@@ -61,6 +93,11 @@ run(async (browser) => {
     ));
   }
   if (new URL(page.url()).origin !== portal) fail(`not back at the portal: ${page.url()}`);
+  const secretFile = maybe('SECRET_FILE');
+  const path = new URL(page.url()).pathname;
+  if (secretFile && (path === '/login/enrol' || path === '/login/factor')) {
+    seen.factor = await portalFactor(page, portal, secretFile);
+  }
 
   seen.status = response ? response.status() : null;
   seen.url = page.url();

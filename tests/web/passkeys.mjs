@@ -1,15 +1,27 @@
 // Passkeys (docs/protocol.md §11) through Chromium's virtual authenticators (CDP WebAuthn
-// domain): register two on the profile's second-factor page (one per authenticator), remove one,
-// sign out; sign in with the password, then an assertion from the removed passkey is refused
+// domain): register two on the profile's second-factor page (one per authenticator), remove one
+// (a removal with the session alone is refused; the page confirms it with a passkey), sign out; sign in with the password, then an assertion from the removed passkey is refused
 // and one from the kept passkey signs in, once: the same assertion replayed is refused. The
 // portal is at http://localhost:PORT: an IP address is no WebAuthn relying-party id.
 //
 // Env: PORTAL_URL, USERNAME, PASSWORD.
 
 import {
-  TIMEOUT, clickAndWait, need, newContext, pathOf, portalUrl, run, sessionCookie, shot,
-  signIn, textIfAny,
+  TIMEOUT, clickAndWait, fail, maybe, need, newContext, pathOf, portalUrl, run, sessionCookie, shot,
+  signIn, textIfAny, totp,
 } from './browser.mjs';
+
+// POST the profile's passkey removal form as a forged page would: the session, its CSRF
+// token, a name and `code`, nothing else. The status, redirects not followed.
+async function removeWithSessionOnly(page, portal, name, code = '') {
+  await page.goto(`${portal}/profile/mfa`);
+  const csrf = await page.inputValue('#passkey-add input[name=csrf]');
+  const r = await page.request.post(`${portal}/profile/passkeys/remove`, {
+    form: { csrf, name, code },
+    maxRedirects: 0,
+  });
+  return r.status();
+}
 
 // A virtual platform authenticator (user verification on) for the page.
 async function authenticator(cdp) {
@@ -71,10 +83,16 @@ run(async (browser) => {
   seen.phone = await register(page, portal, 'phone');
   seen.listed = await page.locator('#passkeys .passkey-name').allInnerTexts();
   await shot(page, 'passkeys-profile');
-  await Promise.all([
-    page.waitForNavigation({ timeout: TIMEOUT }),
-    page.locator('#passkeys tr', { hasText: 'phone' }).locator('.passkey-remove').click(),
-  ]);
+  seen.sessionOnly = await removeWithSessionOnly(page, portal, 'phone');
+  await page.goto(`${portal}/profile/mfa`);
+  try {
+    await Promise.all([
+      page.waitForNavigation({ timeout: TIMEOUT }),
+      page.locator('#passkeys tr', { hasText: 'phone' }).locator('.passkey-remove').click(),
+    ]);
+  } catch (e) {
+    fail(`removing a passkey: ${await textIfAny(page, '#passkey-remove-status')} (${e.message})`);
+  }
   seen.removed = await textIfAny(page, '#notice');
   seen.listedAfter = await page.locator('#passkeys .passkey-name').allInnerTexts();
   await page.goto(`${portal}/profile`);
@@ -129,5 +147,29 @@ run(async (browser) => {
     ceremonyCookie: before.some((c) => c.name.endsWith('jit_passkey')),
   };
   seen.sessionAfterReplay = Boolean(await sessionCookie(replayer, portal));
+
+  if (maybe('PYTHON')) {
+    // TOTP beside the passkey: removing the passkey now takes a code from the app.
+    await page.goto(`${portal}/profile/mfa`);
+    await clickAndWait(page, '#mfa-start');
+    const secret = await page.inputValue('#secret');
+    await page.fill('#code', totp(secret));
+    await clickAndWait(page, '#confirm');
+    // A third passkey, on an authenticator of its own (the one holding laptop is excluded).
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a });
+    await authenticator(cdp);
+    seen.spare = await register(page, portal, 'spare');
+    const removeSpare = async (code) => {
+      await page.goto(`${portal}/profile/mfa`);
+      const row = page.locator('#passkeys tr', { hasText: 'spare' });
+      await row.locator('.passkey-code').fill(code);
+      await clickAndWait(page, '#passkeys tr:has-text("spare") .passkey-remove');
+    };
+    await removeSpare(totp(secret, 600));
+    seen.totpWrong = { error: await textIfAny(page, '#error') };
+    await removeSpare(totp(secret, 30));
+    seen.totpRemoved = await textIfAny(page, '#notice');
+    seen.listedAtEnd = await page.locator('#passkeys .passkey-name').allInnerTexts();
+  }
   return seen;
 });

@@ -54,6 +54,12 @@ pub struct DeviceToken {
     /// [`SCOPE_TENANT`] or [`SCOPE_ADMIN`].
     pub scope: String,
     pub expires_in: i64,
+    /// duplo-jit's one-time code for admin calls (`Otpcode`, docs/protocol.md §1), as the
+    /// browser login hands it on `/v2/callbackWithOtp`: only for an admin login the portal's
+    /// second-factor policy covers, approved from a sign-in that used the factor. The CLI keeps
+    /// it in memory for the one run and never caches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp: Option<String>,
 }
 
 /// Any refusal (400, 429): one of [`error`]'s values.

@@ -84,7 +84,7 @@ impl FromRequestParts<Shared> for Authed {
 /// Whether a token of `who` answers `IsOtpNeeded` under the current settings (docs/protocol.md
 /// §1).
 pub(crate) fn otp_needed(who: &Authed) -> bool {
-    domain::mfa::otp_needed(&who.require_mfa, who.admin_vends_need_mfa, who.admin)
+    domain::mfa::token_needs_otp(who)
 }
 
 /// Before an admin call (docs/protocol.md §1): an admin whose token answers `IsOtpNeeded` must

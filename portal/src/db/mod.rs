@@ -118,7 +118,7 @@ pub use device::{NewDevice, Poll};
 pub use event::AuditEvent;
 pub use factors::{Claim, Factors, NewTotp};
 pub use notifications::{Channel, NewNotification, Notification};
-pub use passkeys::PasskeyRow;
+pub use passkeys::{PasskeyRow, Removal, RemovalProof};
 pub use sessions::{Session, SessionInfo};
 pub use settings::{MfaSettings, Settings};
 pub use tenants::{K8sChange, K8sCluster, Tenant};

@@ -17,6 +17,23 @@ pub struct PasskeyRow {
     pub last_used: Option<i64>,
 }
 
+/// What proves, in the transaction that removes a passkey, that the user is at the keyboard.
+pub enum RemovalProof<'a> {
+    /// A TOTP code accepted for `step`: the factor's last step moves up to it.
+    Totp { step: i64 },
+    /// A passkey assertion: its ceremony's digest, spent until `expires`.
+    Passkey { challenge: &'a str, expires: i64 },
+}
+
+/// What a removal did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    NoSuchPasskey,
+    /// The proof was spent already (a code or challenge used twice): nothing removed.
+    Refused,
+}
+
 /// Spend an answered challenge's digest through `$tx` (expired ones go): true the first time.
 macro_rules! spend_challenge {
     ($tx:ident, $digest:expr, $expires:expr, $now:expr) => {{
@@ -85,20 +102,55 @@ impl Db {
         Ok(added)
     }
 
-    /// Remove a user's passkey by name, audited: false when there is none.
-    pub async fn remove_passkey(&self, user: &str, name: &str, audit: AuditEntry) -> Result<bool> {
-        let removed = write_tx!(self, tx, {
-            let n = sqlx::query("DELETE FROM passkeys WHERE user_name = $1 AND name = $2")
+    /// Remove a user's passkey by name, audited, once `proof` is spent in the same transaction
+    /// (a TOTP step moved up, or a passkey challenge answered once).
+    pub async fn remove_passkey(
+        &self,
+        user: &str,
+        name: &str,
+        proof: &RemovalProof<'_>,
+        audit: AuditEntry,
+    ) -> Result<Removal> {
+        let now = audit.at;
+        let out = write_tx!(self, tx, {
+            let exists = sqlx::query("SELECT 1 FROM passkeys WHERE user_name = $1 AND name = $2")
                 .bind(user)
                 .bind(name)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?
-                .rows_affected();
-            if n == 1 {
+                .is_some();
+            let proven = exists
+                && match *proof {
+                    RemovalProof::Totp { step } => {
+                        sqlx::query(
+                            "UPDATE totp_factors SET last_step = $2 \
+                             WHERE user_name = $1 AND last_step < $2",
+                        )
+                        .bind(user)
+                        .bind(step)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                            == 1
+                    }
+                    RemovalProof::Passkey { challenge, expires } => {
+                        spend_challenge!(tx, challenge, expires, now)
+                    }
+                };
+            if proven {
+                sqlx::query("DELETE FROM passkeys WHERE user_name = $1 AND name = $2")
+                    .bind(user)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
                 insert_audit!(&mut *tx, &audit);
             }
-            n == 1
+            match (exists, proven) {
+                (false, _) => Removal::NoSuchPasskey,
+                (true, false) => Removal::Refused,
+                (true, true) => Removal::Removed,
+            }
         });
-        Ok(removed)
+        Ok(out)
     }
 }

@@ -17,7 +17,7 @@ use anyhow::{Context, anyhow};
 use totp_rs::{Builder, Secret};
 
 use super::{Actor, Error, Result};
-use crate::db::{AuditEntry, AuditEvent, Db, Factors, NewTotp};
+use crate::db::{AuditEntry, AuditEvent, Authed, Db, Factors, NewTotp, Session, TokenScope};
 use crate::secret;
 
 /// Seconds per TOTP step.
@@ -31,6 +31,44 @@ pub const OTP_PROOF_SECS: i64 = 600;
 /// access; a user who is no admin is refused those calls anyway.
 pub fn otp_needed(require_mfa: &str, admin_vends_need_mfa: bool, admin: bool) -> bool {
     Policy::stored(require_mfa).covers(admin) || (admin && admin_vends_need_mfa)
+}
+
+/// Whether `who`'s token answers `IsOtpNeeded` under the settings its own query read
+/// ([`otp_needed`]).
+pub fn token_needs_otp(who: &Authed) -> bool {
+    otp_needed(&who.require_mfa, who.admin_vends_need_mfa, who.admin)
+}
+
+/// What a CLI-login page (the browser's, docs/protocol.md §2, and the device approval, §2.1)
+/// says when admin access wants duplo-jit's one-time code and the session signed in without its
+/// second factor.
+pub const LOGIN_NEEDS_FACTOR: &str = "Admin access on this portal needs a sign-in with your \
+     second factor: sign out, sign in again with your code, and run the command again.";
+
+/// Whether a CLI login for `admin` access, approved by `session`, must come with duplo-jit's
+/// one-time code: [`otp_needed`] under the stored settings. Such a login is approved only from a
+/// session that used its second factor ([`LOGIN_NEEDS_FACTOR`] otherwise).
+pub async fn login_needs_otp(db: &Db, session: &Session, admin: bool) -> Result<bool> {
+    if !admin {
+        return Ok(false);
+    }
+    let s = db.settings().await.map_err(unreadable)?;
+    Ok(otp_needed(
+        &s.require_mfa,
+        s.admin_vends_need_mfa,
+        session.admin,
+    ))
+}
+
+/// The one-time code to hand over with a login token just minted, read back as `who`: for an
+/// admin login whose token answers `IsOtpNeeded` and whose sign-in used the second factor;
+/// None for any other (its admin calls are refused as without a code).
+pub fn login_otp(key: &[u8; 32], who: &Authed, now: i64) -> anyhow::Result<Option<String>> {
+    if who.scope == TokenScope::Admin && who.mfa && token_needs_otp(who) {
+        Ok(Some(otp_proof(key, &who.token_id, now)?))
+    } else {
+        Ok(None)
+    }
 }
 
 /// The sealing's associated data: the proof opens only for the token it was made for.

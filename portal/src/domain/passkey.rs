@@ -117,6 +117,69 @@ pub async fn of_user(db: &crate::db::Db, name: &str) -> super::Result<Vec<crate:
         .map_err(|e| super::Error::Failed(e.context("portal state unreadable")))
 }
 
+/// How a signed-in user proves it is them before a passkey of theirs goes: a current code of
+/// their TOTP factor when they have one, else an assertion of one of their passkeys (its
+/// ceremony's spent digest, `spent_digest`, and when the ceremony expires).
+pub enum Proof<'a> {
+    Code(&'a str),
+    Assertion { challenge: &'a str, expires: i64 },
+}
+
+/// A user removes one of their passkeys by name, proven as [`Proof`] says; the proof is spent
+/// in the transaction that removes it and writes the `mfa remove` row. A session alone is not
+/// enough: whoever holds a stolen session cannot take a factor away.
+pub async fn remove(
+    db: &crate::db::Db,
+    user: &str,
+    client: Option<String>,
+    name: &str,
+    proof: Proof<'_>,
+    now: i64,
+) -> super::Result<()> {
+    use crate::db::{AuditEntry, AuditEvent, Removal, RemovalProof};
+    let unreadable = |e: anyhow::Error| super::Error::Failed(e.context("portal state unreadable"));
+    let wrong = || super::Error::Invalid("That code is not right (or was used already)".into());
+    let totp = db.totp_secret(user).await.map_err(unreadable)?;
+    let proof = match (proof, totp) {
+        (Proof::Code(code), Some((secret, last))) => RemovalProof::Totp {
+            step: super::mfa::accept(&secret, code, now, last).ok_or_else(wrong)?,
+        },
+        (Proof::Code(_), None) => {
+            return Err(super::Error::Invalid(
+                "Confirm with one of your passkeys to remove one".into(),
+            ));
+        }
+        (Proof::Assertion { .. }, Some(_)) => {
+            return Err(super::Error::Invalid(
+                "Type a code from your authenticator app to remove a passkey".into(),
+            ));
+        }
+        (Proof::Assertion { challenge, expires }, None) => {
+            RemovalProof::Passkey { challenge, expires }
+        }
+    };
+    let mut audit = AuditEntry::new(AuditEvent::MfaRemove, user)
+        .user(user)
+        .detail(format!("passkey {name}"));
+    audit.client = client;
+    match db
+        .remove_passkey(user, name, &proof, audit)
+        .await
+        .map_err(unreadable)?
+    {
+        Removal::Removed => Ok(()),
+        Removal::NoSuchPasskey => Err(super::Error::NotFound(
+            "There is no passkey of that name.".into(),
+        )),
+        Removal::Refused => Err(match proof {
+            RemovalProof::Totp { .. } => wrong(),
+            RemovalProof::Passkey { .. } => {
+                super::Error::Invalid("That passkey confirmation was used already".into())
+            }
+        }),
+    }
+}
+
 /// A passkey's name as typed: trimmed, 1 to 64 printable characters.
 pub fn valid_name(name: &str) -> std::result::Result<String, String> {
     let n = name.trim();

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::extract::{csrf_ok, csrf_refused, current, last, maybe_last, sign_in_first};
 use super::{
-    Chrome, ConnectsToLoopback, PageError, PageResult, internal, message, render, see_other,
+    Chrome, ConnectsToLoopback, Framed, PageError, PageResult, internal, message, render, see_other,
 };
 use crate::db::{AuditEntry, AuditEvent, Session, TokenScope};
 use crate::domain::mfa;
@@ -214,17 +214,16 @@ async fn cli_login_submit(
     }
     // An admin login the second-factor settings cover hands duplo-jit a one-time code with
     // the token (docs/protocol.md §2): only for a sign-in that used the second factor.
-    let with_otp = admin && otp_needed(app, &session).await?;
+    let with_otp = mfa::login_needs_otp(&app.db, &session, admin)
+        .await
+        .framed(&session)?;
     if with_otp && !session.mfa {
         return Ok(cli_login(
             &session,
             port,
             admin,
             state,
-            Some(
-                "Admin access on this portal needs a sign-in with your second factor: sign out, \
-                 sign in again with your code, and run the command again.",
-            ),
+            Some(mfa::LOGIN_NEEDS_FACTOR),
         ));
     }
     let mut audit = AuditEntry::new(AuditEvent::Login, &session.user).user(&session.user);
@@ -249,22 +248,6 @@ async fn cli_login_submit(
         Ok((token, otp)) => Ok(with_who(
             handoff(&session, port, admin, state, &token, otp.as_deref()),
             &session.user,
-        )),
-        Err(e) => Err(PageError::from(with_who(
-            internal("The portal could not complete the login", &e),
-            &session.user,
-        ))),
-    }
-}
-
-/// Whether the settings want duplo-jit's one-time code for the session's user
-/// ([`mfa::otp_needed`]).
-async fn otp_needed(app: &Shared, session: &Session) -> Result<bool, PageError> {
-    match app.db.settings().await {
-        Ok(s) => Ok(mfa::otp_needed(
-            &s.require_mfa,
-            s.admin_vends_need_mfa,
-            session.admin,
         )),
         Err(e) => Err(PageError::from(with_who(
             internal("The portal could not complete the login", &e),

@@ -3,7 +3,9 @@
 //! `/device` page, where a signed-in user types the user code, sees the host, address and
 //! access asked for, and approves or denies. The approval mints nothing; the poll that finds it
 //! mints a login token from the approving session (`Db::mint_session_token`), so signing out or
-//! revoking the session ends it like any login token.
+//! revoking the session ends it like any login token. Admin access the second-factor policy
+//! covers is approved only from a session that used its factor, and its token comes with
+//! duplo-jit's one-time code, as the browser login's `/v2/callbackWithOtp` does.
 //!
 //! Limits: code requests per address (`MAX_CODES_PER_ADDRESS` per `CODE_WINDOW_SECS`, and
 //! `MAX_PENDING` waiting in all, so nobody fills the table); wrong user codes per session and
@@ -26,8 +28,9 @@ use serde::Deserialize;
 
 use super::extract::{PageForm, SignedForm, SignedIn, last, maybe_last};
 use super::throttle::Throttle;
-use super::{Chrome, PageError, PageResult, internal, message_for, render};
+use super::{Chrome, Framed, PageError, PageResult, internal, message_for, render};
 use crate::db::{AuditEntry, AuditEvent, LOGIN_TOKEN_SECS, NewDevice, Poll, Session, TokenScope};
+use crate::domain::mfa;
 use crate::secret;
 use crate::state::{ClientIp, Shared, with_who};
 
@@ -243,11 +246,26 @@ pub async fn token(
     {
         Ok((token, token_id)) => {
             tracing::info!("device login {id} for {user}: {token_id}");
+            // The token read back as the API reads it: duplo-jit's one-time code comes with it
+            // under the same rule as `IsOtpNeeded` (docs/protocol.md §2.1).
+            let otp = match app.db.authenticate(&token, now).await {
+                Ok(Some(who)) => mfa::login_otp(&app.cookie_key, &who, now),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            let otp = match otp {
+                Ok(otp) => otp,
+                Err(e) => {
+                    crate::log::failure("device login: cannot make the one-time code", &e);
+                    return refuse(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None);
+                }
+            };
             with_who(
                 Json(DeviceToken {
                     token,
                     scope,
                     expires_in: LOGIN_TOKEN_SECS,
+                    otp,
                 })
                 .into_response(),
                 &user,
@@ -280,7 +298,8 @@ struct ConfirmPage<'a> {
     client: &'a str,
     scope: &'a str,
     minutes: i64,
-    /// Admin access asked of a user without it: only Deny.
+    /// Admin access asked of a user without it, or without the second factor it wants: only
+    /// Deny.
     error: Option<&'a str>,
 }
 
@@ -379,7 +398,17 @@ pub async fn submit(
     }
     let shown = show_user_code(&code);
     let admin = login.scope == device::SCOPE_ADMIN;
-    let no_admin = (admin && !session.admin).then_some("Your user has no admin access.");
+    // Admin access that wants duplo-jit's one-time code is approved only from a sign-in with the
+    // second factor, as on the browser's CLI-login page: the poll then hands the code over.
+    let no_factor = !session.mfa
+        && mfa::login_needs_otp(&app.db, &session, admin)
+            .await
+            .framed(&session)?;
+    let no_admin = if admin && !session.admin {
+        Some("Your user has no admin access.")
+    } else {
+        no_factor.then_some(mfa::LOGIN_NEEDS_FACTOR)
+    };
     let client_shown = login.client.as_deref().unwrap_or("unknown");
     let confirm = |status| {
         with_who(

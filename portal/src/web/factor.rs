@@ -205,23 +205,45 @@ pub struct CodeForm {
     code: String,
 }
 
-/// The throttle's answer, as for passwords.
-fn throttled(
+/// Take a slot for one second-factor check of `user` (a sign-in code, an enrolment's first
+/// code, a passkey, or the code that removes a factor), throttled with the passwords: the
+/// attempt, to settle when the check succeeds; else, counted and logged, the seconds until
+/// another may be tried.
+pub(super) fn reserve_check(
     app: &Shared,
     headers: &HeaderMap,
-    user: &str,
     client: Option<&str>,
-    left: i64,
-) -> PageResult {
-    tracing::warn!(
-        "second factor throttled for {} from {}",
-        crate::log::escape(user),
-        client.unwrap_or("-")
-    );
-    let why = format!(
-        "Too many wrong codes: try again in {} minutes.",
+    user: &str,
+    now: i64,
+) -> Result<throttle::Attempt, i64> {
+    let device = known_device(app, headers, user);
+    let attempt = throttle::Attempt::new(client, user, device.as_deref());
+    match attempt.reserve(&throttle::FAILURES, now) {
+        Ok(()) => Ok(attempt),
+        Err((full, left)) => {
+            metrics::throttled(full.metric());
+            metrics::second_factor(metrics::Outcome::Throttled);
+            tracing::warn!(
+                "second factor throttled for {} from {}",
+                crate::log::escape(user),
+                client.unwrap_or("-")
+            );
+            Err(left)
+        }
+    }
+}
+
+/// What a throttled check says, `left` seconds before another may be tried.
+pub(super) fn too_many(left: i64) -> String {
+    format!(
+        "Too many failed tries: try again in {} minutes.",
         (left + 59) / 60
-    );
+    )
+}
+
+/// The throttle's answer, as for passwords.
+fn throttled(app: &Shared, headers: &HeaderMap, user: &str, left: i64) -> PageResult {
+    let why = too_many(left);
     code_form(
         app,
         headers,
@@ -232,6 +254,46 @@ fn throttled(
     )
 }
 
+/// What a code typed between the password and the session goes through first, on the factor
+/// page and on the enrolment the policy asks for (`enrol`): the sign-in form's CSRF token, the
+/// sign-in waiting in this browser (of the right kind), and a slot of the throttle. An `Err`
+/// is the answer instead: refused, expired, the other page, or throttled.
+fn code_step(
+    app: &Shared,
+    headers: &HeaderMap,
+    client: Option<&str>,
+    csrf: &str,
+    enrol: bool,
+    now: i64,
+) -> Result<(Pending, throttle::Attempt), PageError> {
+    if !login_csrf_ok(app, headers, csrf) {
+        return Err(super::extract::csrf_refused().into());
+    }
+    let Some(p) = pending(app, headers, now) else {
+        return Err(expired().into());
+    };
+    match (enrol, p.enrol.is_some()) {
+        (false, true) => return Err(expired().into()),
+        (true, false) => return Err(see_other("/login/factor").into()),
+        _ => {}
+    }
+    match reserve_check(app, headers, client, &p.user, now) {
+        Ok(attempt) => Ok((p, attempt)),
+        Err(left) => Err(match throttled(app, headers, &p.user, left) {
+            Ok(r) => r.into(),
+            Err(e) => e,
+        }),
+    }
+}
+
+/// A code accepted and its session started: the throttle settles, and the sign-in waiting in
+/// this browser goes.
+fn passed(app: &Shared, attempt: &throttle::Attempt, r: &mut Response) {
+    attempt.succeeded(&throttle::FAILURES);
+    metrics::second_factor(metrics::Outcome::Ok);
+    cookies::set(app, r, MFA_PENDING, "", 0);
+}
+
 /// Check a TOTP or recovery code (throttled with the passwords) and start the session.
 pub async fn submit(
     State(app): State<Shared>,
@@ -239,21 +301,9 @@ pub async fn submit(
     ClientIp(client): ClientIp,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
-    if !login_csrf_ok(&app, &headers, &form.csrf) {
-        return Err(super::extract::csrf_refused().into());
-    }
     let now = jiff::Timestamp::now().as_second();
-    let Some(p) = pending(&app, &headers, now).filter(|p| p.enrol.is_none()) else {
-        return Ok(expired());
-    };
+    let (p, attempt) = code_step(&app, &headers, client.as_deref(), &form.csrf, false, now)?;
     let user = p.user.as_str();
-    let device = known_device(&app, &headers, user);
-    let attempt = throttle::Attempt::new(client.as_deref(), user, device.as_deref());
-    if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, now) {
-        metrics::throttled(full.metric());
-        metrics::second_factor(metrics::Outcome::Throttled);
-        return throttled(&app, &headers, user, client.as_deref(), left);
-    }
     let mut audit = AuditEntry::new(AuditEvent::WebSignIn, user).user(user);
     audit.client.clone_from(&client);
     let started = if mfa::is_totp_code(&form.code) {
@@ -296,9 +346,7 @@ pub async fn submit(
             super::passkey::has_passkey(&app, user).await?,
         );
     };
-    attempt.succeeded(&throttle::FAILURES);
-    metrics::second_factor(metrics::Outcome::Ok);
-    cookies::set(&app, &mut r, MFA_PENDING, "", 0);
+    passed(&app, &attempt, &mut r);
     Ok(r)
 }
 
@@ -349,24 +397,9 @@ pub async fn enrol_submit(
     ClientIp(client): ClientIp,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
-    if !login_csrf_ok(&app, &headers, &form.csrf) {
-        return Err(super::extract::csrf_refused().into());
-    }
     let now = jiff::Timestamp::now().as_second();
-    let Some(p) = pending(&app, &headers, now) else {
-        return Ok(expired());
-    };
-    let Some(secret) = p.enrol.as_deref() else {
-        return Ok(see_other("/login/factor"));
-    };
-    let user = p.user.as_str();
-    let device = known_device(&app, &headers, user);
-    let attempt = throttle::Attempt::new(client.as_deref(), user, device.as_deref());
-    if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, now) {
-        metrics::throttled(full.metric());
-        metrics::second_factor(metrics::Outcome::Throttled);
-        return throttled(&app, &headers, user, client.as_deref(), left);
-    }
+    let (p, attempt) = code_step(&app, &headers, client.as_deref(), &form.csrf, true, now)?;
+    let (user, secret) = (p.user.as_str(), p.enrol.as_deref().unwrap_or_default());
     let Ok((step, codes, digests)) = mfa::confirm_at_sign_in(secret, &form.code, now) else {
         metrics::second_factor(metrics::Outcome::Wrong);
         return enrol_form(
@@ -394,8 +427,6 @@ pub async fn enrol_submit(
         cookies::set(&app, &mut r, MFA_PENDING, "", 0);
         return Ok(r);
     };
-    attempt.succeeded(&throttle::FAILURES);
-    metrics::second_factor(metrics::Outcome::Ok);
     // The session's cookies, on the page that shows the codes instead of the redirect.
     let mut r = render(
         StatusCode::OK,
@@ -409,7 +440,7 @@ pub async fn enrol_submit(
         r.headers_mut()
             .append(axum::http::header::SET_COOKIE, v.clone());
     }
-    cookies::set(&app, &mut r, MFA_PENDING, "", 0);
+    passed(&app, &attempt, &mut r);
     Ok(with_who(r, user))
 }
 
@@ -454,7 +485,7 @@ pub struct NoticeQuery {
     done: String,
 }
 
-async fn profile_page(
+pub(super) async fn profile_page(
     app: &Shared,
     session: &crate::db::Session,
     status: StatusCode,
@@ -593,18 +624,38 @@ pub async fn profile_confirm(
 }
 
 /// Remove the TOTP factor and the recovery codes, proven by a current code.
+/// Wrong codes count against the sign-in throttle, as at sign-in.
 pub async fn profile_remove(
     State(app): State<Shared>,
+    headers: HeaderMap,
     ClientIp(client): ClientIp,
     SignedForm(session, form): SignedForm<ProfileCodeForm>,
 ) -> PageResult {
     let now = jiff::Timestamp::now().as_second();
+    let attempt = match reserve_check(&app, &headers, client.as_deref(), &session.user, now) {
+        Ok(attempt) => attempt,
+        Err(left) => {
+            let why = too_many(left);
+            return profile_page(
+                &app,
+                &session,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(&why),
+            )
+            .await;
+        }
+    };
     match mfa::remove(&app.db, &session.user, client, &form.code, now).await {
-        Ok(()) => Ok(with_who(
-            see_other("/profile/mfa?done=removed"),
-            &session.user,
-        )),
+        Ok(()) => {
+            attempt.succeeded(&throttle::FAILURES);
+            Ok(with_who(
+                see_other("/profile/mfa?done=removed"),
+                &session.user,
+            ))
+        }
         Err(domain::Error::Invalid(why)) => {
+            metrics::second_factor(metrics::Outcome::Wrong);
             profile_page(&app, &session, StatusCode::BAD_REQUEST, None, Some(&why)).await
         }
         Err(e) => Err(e).framed(&session),

@@ -21,9 +21,10 @@ use webauthn_rs::prelude::{
 
 use super::cookies::{self, PASSKEY_REG, PASSKEY_USE};
 use super::extract::{PageForm, SignedForm, SignedIn, csrf_ok, last};
-use super::signin::{known_device, login_csrf_ok, start_session};
-use super::{PageError, factor, see_other, throttle};
+use super::signin::{login_csrf_ok, start_session};
+use super::{Framed, PageError, factor, see_other, throttle};
 use crate::db::{AuditEntry, AuditEvent, Claim, PasskeyRow};
+use crate::domain;
 use crate::domain::passkey::{self as pk, CEREMONY_SECS};
 use crate::metrics;
 use crate::secret;
@@ -31,6 +32,8 @@ use crate::state::{ClientIp, Shared, with_who};
 
 const REG_PURPOSE: &str = "passkey register";
 const USE_PURPOSE: &str = "passkey use";
+/// A signed-in user's passkey check before a passkey goes.
+const CONFIRM_PURPOSE: &str = "passkey confirm";
 
 /// A ceremony under way, sealed in its cookie.
 #[derive(Serialize, Deserialize)]
@@ -140,6 +143,81 @@ pub async fn listed(app: &Shared, user: &str) -> Result<Vec<Listed>, PageError> 
             last_used: when(r.last_used),
         })
         .collect())
+}
+
+/// Start an assertion ceremony over `user`'s passkeys, sealed for `purpose` in
+/// `__Host-jit_passkey`: the request options for `navigator.credentials.get` (the sign-in's
+/// passkey step, and the check before a passkey is removed).
+async fn start_assertion(app: &Shared, user: &str, purpose: &str) -> Result<Response, PageError> {
+    let keys: Vec<Passkey> = stored(app, user)
+        .await?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    if keys.is_empty() {
+        return Ok(json_error(StatusCode::NOT_FOUND, "you have no passkey"));
+    }
+    let Some(rp) = relying_party(app) else {
+        return Ok(no_relying_party());
+    };
+    let (options, state) =
+        pk::start_use(&rp, &keys).map_err(|e| internal("cannot start a passkey check", e))?;
+    let sealed = seal(
+        app,
+        purpose,
+        &Ceremony::<PasskeyAuthentication> {
+            user: user.to_string(),
+            at: now(),
+            state,
+        },
+    )?;
+    let mut r = with_who(Json(options).into_response(), user);
+    cookies::set(app, &mut r, PASSKEY_USE, &sealed, CEREMONY_SECS);
+    Ok(r)
+}
+
+/// An assertion that answers the ceremony under way in this browser.
+struct Asserted {
+    /// The stored passkey that made it.
+    row: PasskeyRow,
+    /// That passkey with its new counter and backup flags, to store.
+    key: Passkey,
+    /// The ceremony's digest, to spend until `expires`.
+    challenge: String,
+    expires: i64,
+}
+
+/// The assertion `credential`, checked against the ceremony of `user` sealed for `purpose` in
+/// this browser and against the user's stored passkeys; None when any of it fails.
+async fn verify_assertion(
+    app: &Shared,
+    headers: &HeaderMap,
+    rp: &webauthn_rs::Webauthn,
+    user: &str,
+    purpose: &str,
+    credential: &PublicKeyCredential,
+) -> Result<Option<Asserted>, PageError> {
+    let Some((c, sealed)) = open::<PasskeyAuthentication>(app, headers, PASSKEY_USE, purpose, user)
+    else {
+        return Ok(None);
+    };
+    let Some(result) = pk::finish_use(rp, credential, &c.state) else {
+        return Ok(None);
+    };
+    let found = stored(app, user)
+        .await?
+        .into_iter()
+        .find(|(_, k)| k.cred_id() == result.cred_id());
+    Ok(found.map(|(row, mut key)| {
+        // The counter and backup flags, as webauthn-rs advises: stored after every use.
+        key.update_credential(&result);
+        Asserted {
+            row,
+            key,
+            challenge: pk::spent_digest(&sealed),
+            expires: c.at + CEREMONY_SECS,
+        }
+    }))
 }
 
 /// The body of a ceremony's start: the page's CSRF token.
@@ -264,13 +342,16 @@ pub async fn register(
     Ok(with_who(r, user))
 }
 
-/// The profile's form that removes a passkey by name.
+/// The profile's form that removes a passkey by name, with a current TOTP code (a user with
+/// that factor; one with passkeys only confirms with one, `remove_confirm`).
 #[derive(Deserialize)]
 pub struct RemoveForm {
     #[serde(default, deserialize_with = "last")]
     csrf: String,
     #[serde(default, deserialize_with = "last")]
     name: String,
+    #[serde(default, deserialize_with = "last")]
+    code: String,
 }
 
 impl PageForm for RemoveForm {
@@ -283,31 +364,152 @@ impl PageForm for RemoveForm {
     }
 }
 
-/// Remove one of the user's passkeys (audited `mfa remove`, detail `passkey NAME`).
+/// Where the profile goes after a removal, or what it says instead.
+async fn removed(
+    app: &Shared,
+    session: &crate::db::Session,
+    outcome: domain::Result<()>,
+) -> Result<Response, PageError> {
+    let done = match outcome {
+        Ok(()) => "passkey-removed",
+        Err(domain::Error::NotFound(_)) => "passkey-none",
+        Err(domain::Error::Invalid(why)) => {
+            metrics::second_factor(metrics::Outcome::Wrong);
+            return factor::profile_page(app, session, StatusCode::BAD_REQUEST, None, Some(&why))
+                .await;
+        }
+        Err(e) => return Err(e).framed(session),
+    };
+    Ok(with_who(
+        see_other(&format!("/profile/mfa?done={done}")),
+        &session.user,
+    ))
+}
+
+/// Remove one of the user's passkeys, proven by a current TOTP code (throttled with the
+/// sign-in codes; audited `mfa remove`, detail `passkey NAME`).
 pub async fn remove(
     State(app): State<Shared>,
+    headers: HeaderMap,
     ClientIp(client): ClientIp,
     SignedForm(session, form): SignedForm<RemoveForm>,
 ) -> Result<Response, PageError> {
     let user = session.user.as_str();
-    let mut audit = AuditEntry::new(AuditEvent::MfaRemove, user)
-        .user(user)
-        .detail(format!("passkey {}", form.name));
-    audit.client = client;
-    let removed = app
-        .db
-        .remove_passkey(user, &form.name, audit)
-        .await
-        .map_err(|e| internal("cannot remove a passkey", e))?;
-    let done = if removed {
-        "passkey-removed"
-    } else {
-        "passkey-none"
+    let t = now();
+    let attempt = match factor::reserve_check(&app, &headers, client.as_deref(), user, t) {
+        Ok(attempt) => attempt,
+        Err(left) => {
+            let why = factor::too_many(left);
+            return factor::profile_page(
+                &app,
+                &session,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(&why),
+            )
+            .await;
+        }
     };
-    Ok(with_who(
-        see_other(&format!("/profile/mfa?done={done}")),
+    let outcome = pk::remove(
+        &app.db,
         user,
-    ))
+        client,
+        &form.name,
+        pk::Proof::Code(&form.code),
+        t,
+    )
+    .await;
+    if outcome.is_ok() {
+        attempt.succeeded(&throttle::FAILURES);
+    }
+    removed(&app, &session, outcome).await
+}
+
+/// Start confirming a passkey's removal with a passkey (a user without TOTP): the request
+/// options for the user's passkeys, the ceremony sealed as a sign-in's is.
+pub async fn remove_options(
+    State(app): State<Shared>,
+    SignedIn(session): SignedIn,
+    Json(body): Json<Start>,
+) -> Result<Response, PageError> {
+    if !csrf_ok(&session.csrf, &body.csrf) {
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "reload the page and try again",
+        ));
+    }
+    start_assertion(&app, &session.user, CONFIRM_PURPOSE).await
+}
+
+/// A passkey's removal confirmed by an assertion of one of the user's passkeys.
+#[derive(Deserialize)]
+pub struct RemoveConfirm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    credential: PublicKeyCredential,
+}
+
+/// Verify the assertion (throttled with the sign-in codes) and remove the passkey, the
+/// ceremony spent in the same transaction: the answer names where to go.
+pub async fn remove_confirm(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    ClientIp(client): ClientIp,
+    SignedIn(session): SignedIn,
+    Json(body): Json<RemoveConfirm>,
+) -> Result<Response, PageError> {
+    let user = session.user.as_str();
+    if !csrf_ok(&session.csrf, &body.csrf) {
+        return Ok(json_error(
+            StatusCode::FORBIDDEN,
+            "reload the page and try again",
+        ));
+    }
+    let t = now();
+    let attempt = match factor::reserve_check(&app, &headers, client.as_deref(), user, t) {
+        Ok(attempt) => attempt,
+        Err(left) => {
+            return Ok(with_who(
+                json_error(StatusCode::TOO_MANY_REQUESTS, &factor::too_many(left)),
+                user,
+            ));
+        }
+    };
+    let Some(rp) = relying_party(&app) else {
+        return Ok(no_relying_party());
+    };
+    let verified = verify_assertion(&app, &headers, &rp, user, CONFIRM_PURPOSE, &body.credential)
+        .await?
+        .map(|a| (a.challenge, a.expires));
+    let Some((challenge, expires)) = verified else {
+        metrics::second_factor(metrics::Outcome::Wrong);
+        let mut r = json_error(
+            StatusCode::UNAUTHORIZED,
+            "That passkey was not accepted: try again.",
+        );
+        cookies::set(&app, &mut r, PASSKEY_USE, "", 0);
+        return Ok(with_who(r, user));
+    };
+    let proof = pk::Proof::Assertion {
+        challenge: &challenge,
+        expires,
+    };
+    let outcome = pk::remove(&app.db, user, client, &body.name, proof, t).await;
+    let mut r = match outcome {
+        Ok(()) => {
+            attempt.succeeded(&throttle::FAILURES);
+            Json(json!({ "next": "/profile/mfa?done=passkey-removed" })).into_response()
+        }
+        Err(domain::Error::NotFound(_)) => {
+            Json(json!({ "next": "/profile/mfa?done=passkey-none" })).into_response()
+        }
+        Err(domain::Error::Invalid(why)) => json_error(StatusCode::BAD_REQUEST, &why),
+        Err(e) => return Err(e).framed(&session),
+    };
+    cookies::set(&app, &mut r, PASSKEY_USE, "", 0);
+    Ok(with_who(r, user))
 }
 
 /// Start the passkey step of a sign-in waiting for its second factor: the options for
@@ -326,31 +528,7 @@ pub async fn use_options(
     let Some(p) = factor::waiting(&app, &headers) else {
         return Ok(json_error(StatusCode::UNAUTHORIZED, "sign in again"));
     };
-    let keys: Vec<Passkey> = stored(&app, &p.user)
-        .await?
-        .into_iter()
-        .map(|(_, k)| k)
-        .collect();
-    if keys.is_empty() {
-        return Ok(json_error(StatusCode::NOT_FOUND, "you have no passkey"));
-    }
-    let Some(rp) = relying_party(&app) else {
-        return Ok(no_relying_party());
-    };
-    let (options, state) =
-        pk::start_use(&rp, &keys).map_err(|e| internal("cannot start a passkey sign-in", e))?;
-    let sealed = seal(
-        &app,
-        USE_PURPOSE,
-        &Ceremony::<PasskeyAuthentication> {
-            user: p.user.clone(),
-            at: now(),
-            state,
-        },
-    )?;
-    let mut r = with_who(Json(options).into_response(), &p.user);
-    cookies::set(&app, &mut r, PASSKEY_USE, &sealed, CEREMONY_SECS);
-    Ok(r)
+    start_assertion(&app, &p.user, USE_PURPOSE).await
 }
 
 /// The browser's assertion.
@@ -380,45 +558,32 @@ pub async fn use_passkey(
     };
     let user = p.user.as_str();
     let t = now();
-    let device = known_device(&app, &headers, user);
-    let attempt = throttle::Attempt::new(client.as_deref(), user, device.as_deref());
-    if let Err((full, left)) = attempt.reserve(&throttle::FAILURES, t) {
-        metrics::throttled(full.metric());
-        metrics::second_factor(metrics::Outcome::Throttled);
-        let why = format!(
-            "Too many failures: try again in {} minutes.",
-            (left + 59) / 60
-        );
-        return Ok(with_who(
-            json_error(StatusCode::TOO_MANY_REQUESTS, &why),
-            user,
-        ));
-    }
-    let ceremony = open::<PasskeyAuthentication>(&app, &headers, PASSKEY_USE, USE_PURPOSE, user);
+    let attempt = match factor::reserve_check(&app, &headers, client.as_deref(), user, t) {
+        Ok(attempt) => attempt,
+        Err(left) => {
+            return Ok(with_who(
+                json_error(StatusCode::TOO_MANY_REQUESTS, &factor::too_many(left)),
+                user,
+            ));
+        }
+    };
     let Some(rp) = relying_party(&app) else {
         return Ok(no_relying_party());
     };
-    let keys = stored(&app, user).await?;
     let mut started = None;
-    if let Some((c, sealed)) = ceremony
-        && let Some(result) = pk::finish_use(&rp, &body.credential, &c.state)
-        && let Some((row, mut key)) = keys
-            .into_iter()
-            .find(|(_, k)| k.cred_id() == result.cred_id())
+    if let Some(a) =
+        verify_assertion(&app, &headers, &rp, user, USE_PURPOSE, &body.credential).await?
     {
-        // The counter and backup flags, as webauthn-rs advises: stored after every use.
-        key.update_credential(&result);
-        let json = serde_json::to_string(&key)
+        let json = serde_json::to_string(&a.key)
             .map_err(|e| internal("cannot store a passkey", e.into()))?;
-        let challenge = pk::spent_digest(&sealed);
         let mut audit = AuditEntry::new(AuditEvent::WebSignIn, user)
             .user(user)
-            .detail(format!("{}; second factor passkey {}", p.how, row.name));
+            .detail(format!("{}; second factor passkey {}", p.how, a.row.name));
         audit.client.clone_from(&client);
         let claim = Claim::Passkey {
-            challenge: &challenge,
-            expires: c.at + CEREMONY_SECS,
-            credential_id: &row.credential_id,
+            challenge: &a.challenge,
+            expires: a.expires,
+            credential_id: &a.row.credential_id,
             passkey: &json,
         };
         started = start_session(&app, &headers, user, &p.next, &claim, audit).await?;

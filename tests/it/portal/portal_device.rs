@@ -1,14 +1,17 @@
 //! The device login (docs/protocol.md §2.1): a real `jit` against a real `jit portal serve`,
 //! approved or denied in Chromium while `jit` holds no listening socket; an expired code; a
-//! poller that polls too fast; a portal that does not offer it.
+//! poller that polls too fast; wrong user codes guessed until limited; a portal that does not
+//! offer it; an admin login on a portal whose
+//! second-factor policy covers the admin (duplo-jit's one-time code with the device token).
 
 use std::process::Child;
 
 use crate::portal::portal_browser::flow;
-use crate::portal::portal_server::{admin, provision, serve};
-use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
+use crate::portal::portal_profile::ROOT_PASSWORD;
+use crate::portal::portal_server::{admin, get, provision, serve};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd, serve_behind_proxy};
 use crate::support::stand_in::StandIn;
-use crate::support::{Sandbox, Stderr, finish, poll, register_secret};
+use crate::support::{Sandbox, Stderr, assert_no_secrets, finish, poll, register_secret, venv_bin};
 use std::time::Duration;
 
 /// The listening TCP sockets a process holds: the inodes of `/proc/<pid>/net/tcp{,6}` rows in
@@ -316,4 +319,253 @@ fn a_portal_without_device_login_says_so_and_keeps_the_browser_login() {
         "{said}"
     );
     assert!(!said.contains("enter the code"), "{said}");
+}
+
+/// `$PYTHON` (pyotp from tests/requirements.txt) and the `PYTHONPATH` given to the test run.
+fn pyotp() -> (String, String) {
+    let python = venv_bin("python").to_str().expect("utf8").to_string();
+    (python, std::env::var("PYTHONPATH").unwrap_or_default())
+}
+
+/// An admin the second-factor policy covers (`--require-mfa admins`) approves `jit aws --admin
+/// --device` in Chromium after signing in with a TOTP code (from pyotp): the device token comes
+/// with duplo-jit's one-time code (docs/protocol.md §2.1), so the admin vend, which wants
+/// `Otpcode`, works in that run; the code is in none of jit's output, nor in the portal's log.
+#[test]
+fn a_device_login_approved_with_the_second_factor_vends_admin_credentials() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let (python, pythonpath) = pyotp();
+    let secret_file = sb.home().join("totp-secret");
+    let secret_file = secret_file.to_str().expect("utf8");
+    let seen = flow(
+        &sb,
+        "cli-login-mfa",
+        &[
+            ("PHASE", "enrol"),
+            ("PORTAL_URL", &portal.url),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+            ("PYTHON", &python),
+            ("PYTHONPATH", &pythonpath),
+            ("SECRET_FILE", secret_file),
+        ],
+    );
+    assert_eq!(seen["enrolled"], "Your second factor is on.", "{seen}");
+    admin(&sb, &["set", "--require-mfa", "admins"]);
+
+    let (child, stderr) = spawn(
+        &sb,
+        &[
+            "aws",
+            "--admin",
+            "--host",
+            &portal.url,
+            "--interactive",
+            "--device",
+            "-v",
+        ],
+        &[],
+    );
+    let (url, code) = device_prompt(&stderr);
+    let seen = flow(
+        &sb,
+        "device",
+        &[
+            ("DEVICE_URL", url.as_str()),
+            ("CODE", code.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+            ("PYTHON", &python),
+            ("PYTHONPATH", &pythonpath),
+            ("SECRET_FILE", secret_file),
+        ],
+    );
+    assert_eq!(seen["factor"], "/login/factor", "{seen}");
+    assert_eq!(seen["scope"], "admin", "{seen}");
+    assert_eq!(seen["refused"], serde_json::Value::Null, "{seen}");
+    assert!(
+        seen["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Approved")),
+        "{seen}"
+    );
+    let output = child.wait_with_output().expect("jit");
+    let said = stderr.all();
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    let creds: serde_json::Value = serde_json::from_slice(&output.stdout).expect("creds json");
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("ASIA")),
+        "{creds}"
+    );
+    assert!(
+        said.contains("device login approved (admin access)"),
+        "{said}"
+    );
+    assert!(!said.to_lowercase().contains("otpcode:"), "{said}");
+    assert_no_secrets(&said, "jit's stderr");
+    assert_no_secrets(&portal.log(), "the portal's log");
+    // The cached entry keeps the token, never the code: the token alone is 401 at the admin
+    // route, as after a browser login.
+    let cached = std::fs::read_dir(sb.cache_dir())
+        .expect("cache")
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .find_map(|t| {
+            let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+            v["DuploToken"].as_str().map(str::to_string)
+        })
+        .expect("the login's token cached");
+    let admin_url = format!("{}/v3/admin/aws/jitAccess/admin", portal.url);
+    assert_eq!(get(&admin_url, &cached).0, 401);
+    assert_eq!(audit_count(&sb, "device approved"), 1);
+}
+
+/// The same admin device login approved from a session that signed in without the second
+/// factor (`--admin-vends-need-mfa`, root has none): the page offers only Deny and refuses an
+/// Approve posted anyway, so no token is minted with or without the code (docs/protocol.md
+/// §2.1); jit keeps waiting until its code expires.
+#[test]
+fn a_device_login_for_admin_access_is_refused_from_a_sign_in_without_the_factor() {
+    let sb = Sandbox::new()
+        .env("JIT_PORTAL_DEVICE_CODE_SECS", "20")
+        .env("JIT_PORTAL_DEVICE_INTERVAL_SECS", "1");
+    provision(&sb);
+    passwd(&sb, "root", &format!("{ROOT_PASSWORD}\n")).ok();
+    admin(&sb, &["set", "--admin-vends-need-mfa", "true"]);
+    let portal = serve(&sb);
+    let (child, stderr) = spawn(
+        &sb,
+        &[
+            "aws",
+            "--admin",
+            "--host",
+            &portal.url,
+            "--interactive",
+            "--device",
+        ],
+        &[],
+    );
+    let (url, code) = device_prompt(&stderr);
+    let seen = flow(
+        &sb,
+        "device",
+        &[
+            ("DEVICE_URL", url.as_str()),
+            ("CODE", code.as_str()),
+            ("USERNAME", "root"),
+            ("PASSWORD", ROOT_PASSWORD),
+        ],
+    );
+    assert!(
+        seen["refused"]
+            .as_str()
+            .is_some_and(|e| e.contains("second factor")),
+        "{seen}"
+    );
+    assert_eq!(seen["forced"], 403, "{seen}");
+    let output = child.wait_with_output().expect("jit");
+    let said = stderr.all();
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("expired before it was approved"), "{said}");
+    assert_eq!(audit_count(&sb, "device approved"), 0);
+    assert_eq!(audit_count(&sb, "login"), 0);
+}
+
+/// User code number `i` (base 20 in the code alphabet), as typed: never `real`.
+fn guess(i: usize, real: &str) -> String {
+    let alphabet = b"BCDFGHJKLMNPQRSTVWXZ";
+    let mut n = i;
+    let code: String = (0..8)
+        .map(|_| {
+            let c = char::from(alphabet[n % 20]);
+            n /= 20;
+            c
+        })
+        .collect();
+    let shown = format!("{}-{}", &code[..4], &code[4..]);
+    if shown == real {
+        guess(i + 1_000_000, real)
+    } else {
+        shown
+    }
+}
+
+/// `POST /device` with `code` from `b`'s session: the status and the page.
+#[track_caller]
+fn type_code(b: &mut Browser, code: &str) -> (u16, String) {
+    let form = b.get("/device");
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.hidden("csrf");
+    let page = b.post(
+        "/device",
+        &[("csrf", &csrf), ("code", code), ("action", "show")],
+    );
+    (page.status, page.body)
+}
+
+/// Wrong user codes from one address (behind a trusted proxy) are limited: 10 per web session,
+/// then 30 in all from the address, whoever signs in there, so even the right code is refused
+/// from it; the right code from another browser at another address still shows the login and
+/// approves it, and jit gets its token.
+#[test]
+fn wrong_user_codes_from_one_address_are_limited_and_another_browser_still_approves() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve_behind_proxy(&sb);
+    let (child, stderr) = spawn(&sb, &["login", "--host", &portal.url, "--device"], &[]);
+    let (url, code) = device_prompt(&stderr);
+
+    let mut tried = 0;
+    for session in 0..3 {
+        let mut b = Browser::new(&portal);
+        b.behind_proxy_as("198.51.100.66");
+        assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+        for _ in 0..10 {
+            let (status, body) = type_code(&mut b, &guess(tried, &code));
+            assert_eq!(status, 400, "guess {tried}: {body}");
+            assert!(body.contains("No login waits for that code"), "{body}");
+            tried += 1;
+        }
+        let (status, body) = type_code(&mut b, &guess(tried, &code));
+        assert_eq!(status, 429, "session {session}, past its 10: {body}");
+        assert!(body.contains("Too many codes tried"), "{body}");
+    }
+    // 30 from the address: a fresh session there is refused at once, even the right code.
+    let mut b = Browser::new(&portal);
+    b.behind_proxy_as("198.51.100.66");
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+    let (status, body) = type_code(&mut b, &code);
+    assert_eq!(status, 429, "{body}");
+
+    // Chromium, at the proxy's own address, types the right code and approves.
+    let seen = flow(
+        &sb,
+        "device",
+        &[
+            ("DEVICE_URL", url.as_str()),
+            ("CODE", code.as_str()),
+            ("USERNAME", "alice"),
+            ("PASSWORD", ALICE_PASSWORD),
+        ],
+    );
+    assert_eq!(seen["client"], "127.0.0.1", "{seen}");
+    assert!(
+        seen["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Approved")),
+        "{seen}"
+    );
+    let output = child.wait_with_output().expect("jit");
+    let said = stderr.all();
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(said.contains("device login approved"), "{said}");
+    assert_eq!(audit_count(&sb, "device approved"), 1);
 }

@@ -7,7 +7,7 @@
 use crate::portal::portal_browser::flow;
 use crate::portal::portal_profile::ROOT_PASSWORD;
 use crate::portal::portal_server::{admin, get, provision, serve};
-use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
+use crate::portal::portal_web::{ALICE_PASSWORD, Browser, passwd};
 use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
 
 /// Audit lines of `event` for `user`.
@@ -242,4 +242,94 @@ fn an_admin_login_that_needs_the_code_is_refused_from_a_sign_in_without_the_fact
         "{seen}"
     );
     assert_eq!(audited(&sb, "root", "login"), 0, "no token minted");
+}
+
+/// The TOTP code of `secret` at now + `offset` seconds, from pyotp (the secret on stdin).
+#[track_caller]
+fn totp(secret: &str, offset: i64) -> String {
+    use std::io::Write;
+    let script = "import pyotp, sys, time\n\
+                  print(pyotp.TOTP(sys.stdin.read().strip()).at(time.time() + float(sys.argv[1])))";
+    let mut child = std::process::Command::new(venv_bin("python"))
+        .args(["-c", script, &offset.to_string()])
+        .env(
+            "PYTHONPATH",
+            std::env::var("PYTHONPATH").unwrap_or_default(),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(secret.as_bytes())
+        .expect("secret");
+    let out = child.wait_with_output().expect("pyotp");
+    assert!(out.status.success(), "pyotp failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The value of the input with `id` on a page.
+#[track_caller]
+fn input_value(body: &str, id: &str) -> String {
+    let at = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {body}"));
+    let rest = &body[at..];
+    let start = rest.find("value=\"").expect("value") + "value=\"".len();
+    let end = rest[start..].find('"').expect("closing quote");
+    rest[start..start + end].to_string()
+}
+
+/// `b` (signed in) sets up TOTP on the profile: the secret.
+#[track_caller]
+fn enrol_on_profile(b: &mut Browser) -> String {
+    let page = b.get("/profile/mfa");
+    let csrf = page.hidden("csrf");
+    assert_eq!(b.post("/profile/mfa/start", &[("csrf", &csrf)]).status, 303);
+    let secret = input_value(&b.get("/profile/mfa/enrol").body, "secret");
+    let done = b.post(
+        "/profile/mfa/confirm",
+        &[("csrf", &csrf), ("code", &totp(&secret, 0))],
+    );
+    assert!(
+        done.body.contains("Your second factor is on."),
+        "{}",
+        done.body
+    );
+    secret
+}
+
+/// Wrong codes on the profile's remove-TOTP form are throttled as sign-in codes are: five
+/// wrong ones (400), then 429 even for the right code, and the factor stays on.
+#[test]
+fn wrong_codes_removing_totp_on_the_profile_are_throttled() {
+    let sb = Sandbox::new();
+    provision(&sb);
+    passwd(&sb, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    let portal = serve(&sb);
+    let mut b = Browser::new(&portal);
+    assert_eq!(b.sign_in("alice", ALICE_PASSWORD).status, 303);
+    let secret = enrol_on_profile(&mut b);
+    let csrf = b.get("/profile/mfa").hidden("csrf");
+    let remove = |b: &mut Browser, code: &str| {
+        b.post("/profile/mfa/remove", &[("csrf", &csrf), ("code", code)])
+            .status
+    };
+    let wrong = totp(&secret, 600);
+    let statuses: Vec<u16> = (0..6).map(|_| remove(&mut b, &wrong)).collect();
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429]);
+    assert_eq!(
+        remove(&mut b, &totp(&secret, 30)),
+        429,
+        "throttled, even right"
+    );
+    let status = b.get("/profile/mfa").body;
+    assert!(
+        status.contains("An authenticator app is set up"),
+        "{status}"
+    );
+    assert_eq!(audited(&sb, "alice", "mfa remove"), 0);
 }

@@ -38,7 +38,7 @@ pub fn start_provider(redirect: &str) -> Provider {
 }
 
 #[track_caller]
-fn start_provider_with(redirect: &str, env: &[(&str, &str)]) -> Provider {
+pub fn start_provider_with(redirect: &str, env: &[(&str, &str)]) -> Provider {
     let web = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("web");

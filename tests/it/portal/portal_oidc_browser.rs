@@ -2,17 +2,19 @@
 //! "Sign in with ..." button and signs in through the real npm `oidc-provider`
 //! (tests/web/oidc-provider.mjs), on its own and inside `jit aws --interactive`; an unknown user
 //! and Cancel at the provider end on clear pages without a session; two tabs' sign-ins each
-//! finish, and a planted twin of a login's cookie is refused (tests/web/oidc-twins.mjs).
+//! finish, and a planted twin of a login's cookie is refused (tests/web/oidc-twins.mjs); the
+//! provider's second factor (`amr`) trusted with `--oidc-trust-amr`, and the portal's own TOTP
+//! step after the provider otherwise.
 
 use crate::portal::portal_browser::flow;
 use crate::portal::portal_oidc::{
     Browser, CLIENT_ID, CLIENT_SECRET, Provider, free_port, oidc_cookie, portal_with_sso,
-    start_provider, state_of,
+    start_provider, start_provider_with, state_of,
 };
 use crate::portal::portal_server::{Served, admin, provision, spawn_portal, state};
 use crate::portal::portal_web::{OIDC_COOKIE_PREFIX, SESSION_COOKIE};
 use crate::support::moto::moto;
-use crate::support::{Sandbox, assert_no_secrets, finish, register_secret};
+use crate::support::{Sandbox, assert_no_secrets, finish, register_secret, venv_bin};
 
 /// Audit lines of `event` (for `user`, if given).
 fn audited(sb: &Sandbox, user: Option<&str>, event: &str) -> Vec<String> {
@@ -31,15 +33,31 @@ fn audited(sb: &Sandbox, user: Option<&str>, event: &str) -> Vec<String> {
 /// provider's `preferred_username` naming the portal user (so its alice is the portal's alice).
 #[track_caller]
 fn sso_portal_with_sts(sb: &Sandbox) -> (Served, Provider) {
+    sso_portal_with_sts_as(sb, &[], &[])
+}
+
+/// As `sso_portal_with_sts`, the provider started with `provider_env` (its `OIDC_USERS`) and
+/// the portal served with `extra` arguments.
+#[track_caller]
+fn sso_portal_with_sts_as(
+    sb: &Sandbox,
+    provider_env: &[(&str, &str)],
+    extra: &[&str],
+) -> (Served, Provider) {
     provision(sb);
     register_secret(CLIENT_SECRET);
     let listen = format!("127.0.0.1:{}", free_port());
-    let provider = start_provider(&format!("http://{listen}/login/oidc/callback"));
+    let redirect = format!("http://{listen}/login/oidc/callback");
+    let provider = if provider_env.is_empty() {
+        start_provider(&redirect)
+    } else {
+        start_provider_with(&redirect, provider_env)
+    };
     let secret_file = sb.dir.path().join("oidc-secret");
     std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).expect("secret file");
     let (st, secret) = (state(sb), secret_file.display().to_string());
-    let served = spawn_portal(
-        sb,
+    let sts = moto();
+    let args = [
         &[
             "portal",
             "--state",
@@ -48,7 +66,7 @@ fn sso_portal_with_sts(sb: &Sandbox) -> (Served, Provider) {
             "--listen",
             &listen,
             "--sts-endpoint",
-            &moto().url,
+            &sts.url,
             "--oidc-issuer",
             &provider.url,
             "--oidc-client-id",
@@ -59,8 +77,11 @@ fn sso_portal_with_sts(sb: &Sandbox) -> (Served, Provider) {
             "preferred_username",
             "--oidc-name",
             "Test IdP",
-        ],
-    );
+        ][..],
+        extra,
+    ]
+    .concat();
+    let served = spawn_portal(sb, &args);
     (served, provider)
 }
 
@@ -314,6 +335,145 @@ fn a_planted_twin_of_a_login_cookie_is_refused_in_chromium() {
     assert!(
         audited(&sb, None, "web sign-in").is_empty(),
         "nobody got in"
+    );
+    assert_no_secrets(&portal.log(), "the portal log");
+}
+
+/// The provider's users for the second-factor tests: root signs in there with a second factor
+/// (`amr` ["pwd", "mfa"] in its id tokens), alice with a password only (["pwd"]).
+const AMR_USERS: &str = r#"{
+    "root": {"password": "pw", "email": "root@example.com", "preferred_username": "root",
+             "amr": ["pwd", "mfa"]},
+    "alice": {"password": "pw", "email": "alice@example.com", "preferred_username": "alice",
+              "amr": ["pwd"]}
+}"#;
+
+/// `$PYTHON` (pyotp from tests/requirements.txt) and the `PYTHONPATH` given to the test run.
+fn pyotp() -> (String, String) {
+    let python = venv_bin("python").to_str().expect("utf8").to_string();
+    (python, std::env::var("PYTHONPATH").unwrap_or_default())
+}
+
+/// `jit aws --admin --interactive` through single sign-on in Chromium; the flow's findings
+/// and jit's run.
+#[track_caller]
+fn admin_login_through_sso(
+    sb: &Sandbox,
+    portal: &Served,
+    login: &str,
+    factor: &[(&str, &str)],
+) -> (serde_json::Value, crate::support::Run) {
+    let (child, url) = sb.aws().admin().host(&portal.url).start_login();
+    let env = [
+        &[
+            ("PORTAL_URL", portal.url.as_str()),
+            ("START_URL", url.as_str()),
+            ("OIDC_LOGIN", login),
+            ("AUTHORIZE", "1"),
+        ][..],
+        factor,
+    ]
+    .concat();
+    let seen = flow(sb, "oidc", &env);
+    (seen, finish(child.wait_with_output().expect("jit")))
+}
+
+/// With `--oidc-trust-amr`, an id token whose `amr` names "mfa" counts as the second factor:
+/// on a portal that wants it of everyone (`--require-mfa all`) and of admin vends, root's
+/// single sign-on asks nothing more, and `jit aws --admin --interactive` gets duplo-jit's
+/// one-time code with its token and vends. Alice's id token says only "pwd": the portal asks
+/// for its own factor after the provider (to set one up, with no session before).
+#[test]
+fn a_trusted_amr_with_mfa_counts_as_the_second_factor_and_pwd_alone_does_not() {
+    let sb = Sandbox::new();
+    let (portal, _provider) =
+        sso_portal_with_sts_as(&sb, &[("OIDC_USERS", AMR_USERS)], &["--oidc-trust-amr"]);
+    admin(&sb, &["set", "--require-mfa", "all"]);
+    admin(&sb, &["set", "--admin-vends-need-mfa", "true"]);
+
+    let (seen, run) = admin_login_through_sso(&sb, &portal, "root", &[]);
+    assert!(seen["factor"].is_null(), "no step of the portal's: {seen}");
+    assert_eq!(seen["cli"]["done"], "You are signed in", "{seen}");
+    let creds = run.ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    assert!(
+        creds["AccessKeyId"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("ASIA")),
+        "{creds}"
+    );
+    let signed_in = audited(&sb, Some("root"), "web sign-in");
+    assert!(
+        signed_in.len() == 1 && signed_in[0].contains("second factor at the provider (amr)"),
+        "{signed_in:?}"
+    );
+
+    let seen = flow(
+        &sb,
+        "oidc",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("OIDC_LOGIN", "alice"),
+            ("NEXT", "/profile"),
+        ],
+    );
+    assert_eq!(seen["path"], "/login/enrol", "{seen}");
+    assert_eq!(
+        seen["cookie"],
+        serde_json::Value::Null,
+        "no session yet: {seen}"
+    );
+    assert!(audited(&sb, Some("alice"), "web sign-in").is_empty());
+    assert_no_secrets(&portal.log(), "the portal log");
+}
+
+/// Without `--oidc-trust-amr`, a provider's "mfa" counts for nothing: on a portal with
+/// `--require-mfa all`, root's single sign-on is followed by the portal's own TOTP step (set
+/// up at the first sign-in, codes from pyotp; a code at the next), and only then a session;
+/// `jit aws --admin --interactive` through both steps vends with duplo-jit's one-time code.
+#[test]
+fn without_trusting_amr_single_sign_on_is_followed_by_the_portals_totp_step() {
+    let sb = Sandbox::new();
+    let (portal, _provider) = sso_portal_with_sts_as(&sb, &[("OIDC_USERS", AMR_USERS)], &[]);
+    admin(&sb, &["set", "--require-mfa", "all"]);
+    let (python, pythonpath) = pyotp();
+    let secret_file = sb.home().join("totp-secret");
+    let secret_file = secret_file.to_str().expect("utf8");
+    let factor = [
+        ("PYTHON", python.as_str()),
+        ("PYTHONPATH", pythonpath.as_str()),
+        ("SECRET_FILE", secret_file),
+    ];
+    let first = [
+        &[
+            ("PORTAL_URL", portal.url.as_str()),
+            ("OIDC_LOGIN", "root"),
+            ("NEXT", "/profile"),
+        ][..],
+        &factor[..],
+    ]
+    .concat();
+    let seen = flow(&sb, "oidc", &first);
+    let step = &seen["factor"];
+    assert_eq!(step["path"], "/login/enrol", "{seen}");
+    assert!(step["required"].as_str().is_some(), "{seen}");
+    assert_eq!(step["sessionBefore"], false, "{seen}");
+    assert_eq!(step["enrolled"], "Your second factor is on.", "{seen}");
+    assert_eq!(step["after"], "/profile", "{seen}");
+
+    let (seen, run) = admin_login_through_sso(&sb, &portal, "root", &factor);
+    assert_eq!(seen["factor"]["path"], "/login/factor", "{seen}");
+    assert_eq!(seen["factor"]["sessionBefore"], false, "{seen}");
+    assert_eq!(seen["cli"]["done"], "You are signed in", "{seen}");
+    let creds = run.ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session token"));
+    let signed_in = audited(&sb, Some("root"), "web sign-in");
+    assert_eq!(signed_in.len(), 2, "{signed_in:?}");
+    assert!(
+        signed_in.iter().all(|l| !l.contains("(amr)")),
+        "{signed_in:?}"
     );
     assert_no_secrets(&portal.log(), "the portal log");
 }

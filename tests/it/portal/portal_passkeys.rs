@@ -1,14 +1,15 @@
 //! Passkeys (WebAuthn) as a second factor (docs/protocol.md §11) against a real `jit portal
 //! serve` at `http://localhost:PORT`, in Chromium with its virtual authenticators: registered
-//! and removed on the profile, used after the password, a removed one and a replayed assertion refused; audited, listed by
-//! `jit portal user mfa` and removed by its `--reset`.
+//! and removed on the profile (with a passkey check, or a TOTP code when the user has one, never
+//! with the session alone), used after the password, a removed one and a replayed assertion
+//! refused; audited, listed by `jit portal user mfa` and removed by its `--reset`.
 
 use crate::portal::portal_browser::flow;
 use crate::portal::portal_oidc::free_port;
 use crate::portal::portal_server::{admin, provision, spawn_portal, state};
 use crate::portal::portal_web::{ALICE_PASSWORD, passwd};
-use crate::support::Sandbox;
 use crate::support::moto::moto;
+use crate::support::{Sandbox, venv_bin};
 
 /// Audit lines of `event` for `user`.
 fn audited(sb: &Sandbox, user: &str, event: &str) -> Vec<String> {
@@ -44,6 +45,8 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
             &sts.url,
         ],
     );
+    let python = venv_bin("python");
+    let pythonpath = std::env::var("PYTHONPATH").unwrap_or_default();
     let seen = flow(
         &sb,
         "passkeys",
@@ -51,6 +54,8 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
             ("PORTAL_URL", &public),
             ("USERNAME", "alice"),
             ("PASSWORD", ALICE_PASSWORD),
+            ("PYTHON", python.to_str().expect("utf8")),
+            ("PYTHONPATH", &pythonpath),
         ],
     );
     assert_eq!(
@@ -67,6 +72,11 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
         serde_json::json!(["laptop", "phone"]),
         "{seen}"
     );
+    assert_eq!(
+        seen["sessionOnly"], 400,
+        "the session alone removes nothing: {seen}"
+    );
+    assert_eq!(seen["removed"], "The passkey is removed.", "{seen}");
     assert_eq!(seen["listedAfter"], serde_json::json!(["laptop"]), "{seen}");
     assert_eq!(seen["factorUrl"], "/login/factor", "{seen}");
     assert_eq!(seen["removedPasskey"]["url"], "/login/factor", "{seen}");
@@ -85,14 +95,29 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
     assert_eq!(seen["sessionAfterReplay"], false, "{seen}");
 
     let enrolled = audited(&sb, "alice", "mfa enrol");
-    assert_eq!(enrolled.len(), 2, "{enrolled:?}");
+    assert_eq!(
+        enrolled.len(),
+        4,
+        "laptop, phone, totp, spare: {enrolled:?}"
+    );
     assert!(
         enrolled.iter().any(|l| l.contains("passkey laptop")),
         "{enrolled:?}"
     );
+    // With TOTP beside it, a passkey goes with a right code only.
+    assert!(
+        seen["totpWrong"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not right")),
+        "{seen}"
+    );
+    assert_eq!(seen["totpRemoved"], "The passkey is removed.", "{seen}");
+    assert_eq!(seen["listedAtEnd"], serde_json::json!(["laptop"]), "{seen}");
     let removed = audited(&sb, "alice", "mfa remove");
     assert!(
-        removed.len() == 1 && removed[0].contains("passkey phone"),
+        removed.len() == 2
+            && removed[0].contains("passkey phone")
+            && removed[1].contains("passkey spare"),
         "{removed:?}"
     );
     // The removed passkey and the replay.

@@ -739,7 +739,7 @@ fn wrong_passwords_are_throttled_per_address_and_user() {
 
 /// `jit portal serve` behind a proxy on this machine: `--trusted-proxy 127.0.0.1`.
 #[track_caller]
-fn serve_behind_proxy(sb: &Sandbox) -> Served {
+pub fn serve_behind_proxy(sb: &Sandbox) -> Served {
     let st = state(sb);
     let sts = crate::support::moto::moto();
     crate::portal::portal_server::spawn_portal(

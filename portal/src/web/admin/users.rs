@@ -238,6 +238,37 @@ struct UserView {
     error: Option<String>,
 }
 
+impl UserView {
+    /// The page with `admin` and `tenants` in the form, nothing typed, nothing to say.
+    fn of(admin: bool, tenants: Vec<String>) -> UserView {
+        UserView {
+            status: StatusCode::OK,
+            admin,
+            tenants,
+            confirm: String::new(),
+            notice: None,
+            error: None,
+        }
+    }
+}
+
+/// The user's page again after the domain refused a change (`e`), the form as `v` has it.
+async fn refused(
+    app: &Shared,
+    session: &Session,
+    name: &str,
+    v: UserView,
+    e: domain::Error,
+) -> PageResult {
+    let error = shown(session, e, "No such user")?;
+    let v = UserView {
+        status: StatusCode::BAD_REQUEST,
+        error: Some(error),
+        ..v
+    };
+    user_view(app, session, name, v).await
+}
+
 async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> PageResult {
     let tenants = app.db.list_tenants().await.map_err(unreadable)?;
     let password = app
@@ -292,12 +323,8 @@ pub async fn show(
 ) -> PageResult {
     let user = find_user(&app, &session, &name).await?;
     let view = UserView {
-        status: StatusCode::OK,
-        admin: user.admin,
-        tenants: user.tenants,
-        confirm: String::new(),
         notice: q.notice(),
-        error: None,
+        ..UserView::of(user.admin, user.tenants)
     };
     user_view(&app, &session, &name, view).await
 }
@@ -324,18 +351,7 @@ pub async fn save(
     match saved {
         Ok(Outcome::Saved) => Ok(done(&session, &back, "saved")),
         Ok(Outcome::Unchanged) => Ok(done(&session, &back, "unchanged")),
-        Err(e) => {
-            let error = shown(&session, e, "No such user")?;
-            let view = UserView {
-                status: StatusCode::BAD_REQUEST,
-                admin: form.admin,
-                tenants: chosen,
-                confirm: String::new(),
-                notice: None,
-                error: Some(error),
-            };
-            user_view(&app, &session, &name, view).await
-        }
+        Err(e) => refused(&app, &session, &name, UserView::of(form.admin, chosen), e).await,
     }
 }
 
@@ -357,16 +373,11 @@ pub async fn remove(
     match removed {
         Ok(()) => Ok(done(&session, "/admin/users", "removed")),
         Err(e) => {
-            let error = shown(&session, e, "No such user")?;
             let view = UserView {
-                status: StatusCode::BAD_REQUEST,
-                admin: user.admin,
-                tenants: user.tenants,
                 confirm: form.confirm,
-                notice: None,
-                error: Some(error),
+                ..UserView::of(user.admin, user.tenants)
             };
-            user_view(&app, &session, &name, view).await
+            refused(&app, &session, &name, view, e).await
         }
     }
 }
@@ -400,16 +411,14 @@ pub async fn reset_mfa(
             "saved",
         )),
         Err(e) => {
-            let error = shown(&session, e, "No such user")?;
-            let view = UserView {
-                status: StatusCode::BAD_REQUEST,
-                admin: user.admin,
-                tenants: user.tenants,
-                confirm: String::new(),
-                notice: None,
-                error: Some(error),
-            };
-            user_view(&app, &session, &name, view).await
+            refused(
+                &app,
+                &session,
+                &name,
+                UserView::of(user.admin, user.tenants),
+                e,
+            )
+            .await
         }
     }
 }
@@ -430,16 +439,14 @@ pub async fn end_sessions(
             "saved",
         )),
         Err(e) => {
-            let error = shown(&session, e, "No such user")?;
-            let view = UserView {
-                status: StatusCode::BAD_REQUEST,
-                admin: user.admin,
-                tenants: user.tenants,
-                confirm: String::new(),
-                notice: None,
-                error: Some(error),
-            };
-            user_view(&app, &session, &name, view).await
+            refused(
+                &app,
+                &session,
+                &name,
+                UserView::of(user.admin, user.tenants),
+                e,
+            )
+            .await
         }
     }
 }
