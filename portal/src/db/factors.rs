@@ -17,7 +17,15 @@ pub struct SignInRow {
     pub password_hash: Option<String>,
     pub admin: bool,
     pub totp: bool,
+    pub passkey: bool,
     pub require_mfa: String,
+}
+
+impl SignInRow {
+    /// Whether the user has a second factor of any kind.
+    pub fn has_factor(&self) -> bool {
+        self.totp || self.passkey
+    }
 }
 
 /// A user's second factors, as the users page and `jit portal user mfa` show them.
@@ -160,12 +168,12 @@ macro_rules! insert_totp {
 pub(super) use {insert_totp, spend};
 
 impl Db {
-    /// The sign-in form's one read: the user's password hash, admin flag, whether they have a
-    /// TOTP factor, and the second-factor policy. None for no such user.
+    /// The sign-in form's one read: the user's password hash, admin flag, which second factors
+    /// they have, and the second-factor policy. None for no such user.
     pub async fn sign_in_row(&self, name: &str) -> Result<Option<SignInRow>> {
         let sql = "SELECT u.password_hash, u.admin, \
-                   (EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_name = u.name) \
-                   OR EXISTS (SELECT 1 FROM passkeys k WHERE k.user_name = u.name)) AS totp, \
+                   EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_name = u.name) AS totp, \
+                   EXISTS (SELECT 1 FROM passkeys k WHERE k.user_name = u.name) AS passkey, \
                    s.require_mfa FROM users u CROSS JOIN settings s \
                    WHERE u.name = $1 AND s.id = 1";
         with_pool!(self, p, {

@@ -116,7 +116,7 @@ mod users;
 pub use audit::AuditEntry;
 pub use device::{NewDevice, Poll};
 pub use event::AuditEvent;
-pub use factors::{Claim, Factors, NewTotp};
+pub use factors::{Claim, Factors, NewTotp, SignInRow};
 pub use notifications::{Channel, NewNotification, Notification};
 pub use passkeys::{PasskeyRow, Removal, RemovalProof};
 pub use sessions::{Session, SessionInfo};

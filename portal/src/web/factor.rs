@@ -19,7 +19,7 @@ use super::cookies::{self, LOGIN_CSRF, MFA_ENROL, MFA_PENDING};
 use super::extract::{PageForm, SignedForm, SignedIn, last};
 use super::signin::{known_device, login_csrf_ok, start_session};
 use super::{Chrome, Framed, PageError, PageResult, render, see_other, throttle};
-use crate::db::{AuditEntry, AuditEvent, Claim, NewTotp};
+use crate::db::{AuditEntry, AuditEvent, Claim, NewTotp, SignInRow};
 use crate::domain::{self, mfa};
 use crate::metrics;
 use crate::secret;
@@ -43,6 +43,10 @@ struct Pending {
     how: String,
     /// The secret being set up when the policy asks this user to enrol first.
     enrol: Option<String>,
+    /// Whether the factor page offers a passkey (read with the password, so the page costs
+    /// no query of its own).
+    #[serde(default)]
+    passkey: bool,
 }
 
 /// A secret being set up on the profile page.
@@ -96,9 +100,12 @@ pub(super) fn waiting(app: &Shared, headers: &HeaderMap) -> Option<Waiting> {
 }
 
 /// After a right password (or single sign-on) for a user with a second factor, or one the
-/// policy covers (`enrol`): no session yet, the factor page (or the enrolment) next.
-pub fn ask(app: &Shared, user: &str, how: &str, next: &str, enrol: bool) -> PageResult {
+/// policy covers (enrolment, for a user with none): no session yet, the factor page (or the
+/// enrolment) next.
+pub fn ask(app: &Shared, user: &str, how: &str, next: &str, row: &SignInRow) -> PageResult {
+    let enrol = !row.has_factor();
     let p = Pending {
+        passkey: row.passkey,
         user: user.to_string(),
         at: jiff::Timestamp::now().as_second(),
         next: next.to_string(),
@@ -169,8 +176,7 @@ pub async fn page(State(app): State<Shared>, headers: HeaderMap) -> PageResult {
     let Some(p) = pending(&app, &headers, now).filter(|p| p.enrol.is_none()) else {
         return Ok(expired());
     };
-    let passkey = super::passkey::has_passkey(&app, &p.user).await?;
-    code_form(&app, &headers, StatusCode::OK, &p.user, None, passkey)
+    code_form(&app, &headers, StatusCode::OK, &p.user, None, p.passkey)
 }
 
 fn code_form(
@@ -343,7 +349,7 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
             user,
             Some("That code is not right, or was used already."),
-            super::passkey::has_passkey(&app, user).await?,
+            p.passkey,
         );
     };
     passed(&app, &attempt, &mut r);

@@ -107,16 +107,6 @@ async fn stored(app: &Shared, user: &str) -> Result<Vec<(PasskeyRow, Passkey)>, 
         .collect())
 }
 
-/// Whether `user` has a passkey (the factor page offers it).
-pub async fn has_passkey(app: &Shared, user: &str) -> Result<bool, PageError> {
-    Ok(!app
-        .db
-        .passkeys(user)
-        .await
-        .map_err(super::unreadable)?
-        .is_empty())
-}
-
 /// A passkey as the profile lists it.
 pub struct Listed {
     pub name: String,

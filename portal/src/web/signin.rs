@@ -279,8 +279,8 @@ pub async fn submit(
     let policy = Policy::stored(&row.require_mfa);
     // The password was right: the sign-in counts as such; the factor is counted by itself.
     counted.ok();
-    if row.totp || policy.covers(row.admin) {
-        return factor::ask(&app, name, "password", &next, !row.totp);
+    if row.has_factor() || policy.covers(row.admin) {
+        return factor::ask(&app, name, "password", &next, &row);
     }
     attempt.succeeded(&throttle::FAILURES);
     let mut audit = AuditEntry::new(AuditEvent::WebSignIn, name).user(name);

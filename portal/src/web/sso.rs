@@ -224,10 +224,10 @@ async fn finish(
     if trusted {
         claim = Claim::Trusted;
     } else if let Some(row) = app.db.sign_in_row(&user).await.map_err(unreadable)?
-        && (row.totp || Policy::stored(&row.require_mfa).covers(row.admin))
+        && (row.has_factor() || Policy::stored(&row.require_mfa).covers(row.admin))
     {
         counted.ok();
-        return factor::ask(app, &user, &how, &next, !row.totp);
+        return factor::ask(app, &user, &how, &next, &row);
     }
     // A fresh session on every sign-in, as with a password.
     if let Ok(Some(old)) = current(app, headers).await {
