@@ -91,11 +91,16 @@ pub enum NotifyCommand {
         #[arg(long, value_name = "URL")]
         portal_url: Option<url::Url>,
     },
-    /// What waits to be sent, with its tries and last error; `--sent` adds what went out in the
-    /// last week
+    /// The newest 1000 notifications waiting or given up, with their tries and last error;
+    /// `--sent` adds what went out in the last week
     List {
         #[arg(long)]
         sent: bool,
+    },
+    /// Send a given-up notification again (after fixing what refused it)
+    Retry {
+        /// The notification's id (n_...), as `notify list` shows it
+        id: String,
     },
 }
 

@@ -55,15 +55,16 @@ pub async fn run(db: &Db, c: NotifyCommand) -> Result<()> {
         NotifyCommand::List { sent } => {
             let mut out = String::new();
             for n in db.list_notifications(sent, 1000).await? {
-                let state = match n.sent_at {
-                    Some(at) => format!("sent {}", when(Some(at))),
-                    None => format!("next try {}", when(Some(n.next_at))),
+                let state = match (n.sent_at, n.dead_at) {
+                    (Some(at), _) => format!("sent {}", when(Some(at))),
+                    (None, Some(at)) => format!("given up {}", when(Some(at))),
+                    (None, None) => format!("next try {}", when(Some(n.next_at))),
                 };
                 out.push_str(&format!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{} tries\t{}\n",
                     n.id,
                     n.channel,
-                    n.recipient,
+                    crate::log::escape(&n.recipient),
                     crate::log::escape(&n.subject),
                     when(Some(n.created)),
                     state,
@@ -72,6 +73,12 @@ pub async fn run(db: &Db, c: NotifyCommand) -> Result<()> {
                 ));
             }
             crate::output::print_raw(&out)?;
+        }
+        NotifyCommand::Retry { id } => {
+            if !db.notification_retry(&id, now).await? {
+                bail!("no given-up notification {id} (notify list shows them)");
+            }
+            crate::output::status(format_args!("{id} will be sent again"));
         }
     }
     Ok(())

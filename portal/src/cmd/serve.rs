@@ -155,10 +155,14 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     if let Some(chat) = &senders.chat {
         tracing::info!("chat notifications to {}", crate::log::escape(&chat.host()));
     }
-    let notifier = {
-        let (app, owner) = (app.clone(), owner.clone());
-        tokio::spawn(async move { notify::deliver(&app.db, senders, &owner).await })
-    };
+    let notifiers: Vec<_> = senders
+        .into_channels()
+        .into_iter()
+        .map(|sender| {
+            let (app, owner) = (app.clone(), owner.clone());
+            tokio::spawn(async move { notify::deliver(&app.db, sender, &owner).await })
+        })
+        .collect();
     let limits = Limits {
         max_connections,
         idle: Duration::from_secs(args.idle_timeout.max(1)),
@@ -173,7 +177,9 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     for s in streams {
         s.abort();
     }
-    notifier.abort();
+    for n in notifiers {
+        n.abort();
+    }
     stream::release(&app.db, &names, &owner).await;
     app.db.close().await;
     drop(moto);
@@ -379,6 +385,22 @@ async fn purge_expired(app: Arc<App>) {
     }
 }
 
+/// The secrets the portal may take from its environment: none of them is any child's business.
+const SECRET_VARS: &[&str] = &[
+    "JIT_PORTAL_OIDC_CLIENT_SECRET",
+    "JIT_PORTAL_AUDIT_WEBHOOK_SECRET",
+    "JIT_PORTAL_SMTP_PASSWORD",
+    "JIT_PORTAL_NOTIFY_WEBHOOK",
+];
+
+/// `cmd` without the portal's secrets in its environment.
+fn no_secrets(cmd: &mut Command) -> &mut Command {
+    for var in SECRET_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// moto, started for `--demo` and stopped with us: the shell wrapper waits on a pipe that
 /// closes when this process exits, however it exits.
 struct Moto {
@@ -394,7 +416,7 @@ fn start_moto() -> Result<Moto> {
         .local_addr()?
         .port();
     // moto's request recorder writes into its working directory.
-    let child = Command::new("sh")
+    let child = no_secrets(&mut Command::new("sh"))
         .current_dir(std::env::temp_dir())
         .arg("-c")
         .arg("\"$0\" -H 127.0.0.1 -p \"$1\" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid")
@@ -531,9 +553,7 @@ impl Jit {
     }
 
     fn run(&self, args: &[&std::ffi::OsStr]) -> Result<String> {
-        let out = Command::new(&self.0)
-            .args(args)
-            .stdin(Stdio::null())
+        let out = no_secrets(Command::new(&self.0).args(args).stdin(Stdio::null()))
             .output()
             .with_context(|| format!("cannot run {}", self.0.display()))?;
         let stderr = String::from_utf8_lossy(&out.stderr);

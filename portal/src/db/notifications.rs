@@ -24,14 +24,6 @@ impl Channel {
             Channel::Webhook => "webhook",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Channel> {
-        match text {
-            "email" => Some(Channel::Email),
-            "webhook" => Some(Channel::Webhook),
-            _ => None,
-        }
-    }
 }
 
 /// A notification to write; its id (`n_...`) is also the receiver's idempotency key.
@@ -58,6 +50,7 @@ pub struct Notification {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    pub created: i64,
     pub attempts: i64,
 }
 
@@ -72,6 +65,7 @@ pub struct NotificationInfo {
     pub attempts: i64,
     pub next_at: i64,
     pub sent_at: Option<i64>,
+    pub dead_at: Option<i64>,
     pub last_error: Option<String>,
 }
 
@@ -84,10 +78,28 @@ impl Db {
         Ok(())
     }
 
-    /// Lease up to `limit` notifications due at `now` to `owner` until `until`, oldest first:
-    /// those unsent, due, and not leased by a process still renewing.
+    /// Whether any notification of `channel` is due at `now` (a read, so an idle portal polls
+    /// without taking SQLite's write lock).
+    pub async fn notification_due(&self, channel: Channel, now: i64) -> Result<bool> {
+        with_pool!(self, p, {
+            let due: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM notifications WHERE channel = $1 AND sent_at IS NULL \
+                 AND dead_at IS NULL AND next_at <= $2 LIMIT 1",
+            )
+            .bind(channel.as_str())
+            .bind(now)
+            .fetch_optional(p)
+            .await?;
+            Ok(due.is_some())
+        })
+    }
+
+    /// Lease up to `limit` notifications of `channel` due at `now` to `owner` until `until`,
+    /// oldest first: those unsent, not given up, due, and not leased by a process still
+    /// renewing.
     pub async fn notifications_due(
         &self,
+        channel: Channel,
         owner: &str,
         now: i64,
         until: i64,
@@ -95,22 +107,24 @@ impl Db {
     ) -> Result<Vec<Notification>> {
         Ok(write_tx!(self, tx, {
             let ids: Vec<String> = sqlx::query_scalar(
-                "SELECT id FROM notifications WHERE sent_at IS NULL AND next_at <= $1 \
+                "SELECT id FROM notifications WHERE channel = $4 AND sent_at IS NULL \
+                 AND dead_at IS NULL AND next_at <= $1 \
                  AND (owner IS NULL OR owner = $2 OR lease_until < $1) \
                  ORDER BY created, id LIMIT $3",
             )
             .bind(now)
             .bind(owner)
             .bind(limit)
+            .bind(channel.as_str())
             .fetch_all(&mut *tx)
             .await?;
             let mut taken = Vec::with_capacity(ids.len());
             for id in ids {
                 let row: Option<Notification> = sqlx::query_as(
                     "UPDATE notifications SET owner = $2, lease_until = $3 \
-                     WHERE id = $1 AND sent_at IS NULL \
+                     WHERE id = $1 AND sent_at IS NULL AND dead_at IS NULL \
                      AND (owner IS NULL OR owner = $2 OR lease_until < $4) \
-                     RETURNING id, channel, recipient, subject, body, attempts",
+                     RETURNING id, channel, recipient, subject, body, created, attempts",
                 )
                 .bind(&id)
                 .bind(owner)
@@ -141,42 +155,63 @@ impl Db {
         Ok(())
     }
 
-    /// A send of `id` failed with `error`: try again at `next_at`.
+    /// A send of `id` failed with `error`: try again at `next_at`, or never (`dead`: the
+    /// receiver refused it for good, or it is too old to matter).
     pub async fn notification_failed(
         &self,
         id: &str,
         owner: &str,
         error: &str,
         next_at: i64,
+        dead: bool,
     ) -> Result<()> {
         with_pool!(self, p, {
             sqlx::query(
                 "UPDATE notifications SET attempts = attempts + 1, next_at = $4, \
-                 last_error = $3, owner = NULL, lease_until = NULL \
+                 last_error = $3, owner = NULL, lease_until = NULL, \
+                 dead_at = CASE WHEN $5 THEN $4 ELSE NULL END \
                  WHERE id = $1 AND owner = $2 AND sent_at IS NULL",
             )
             .bind(id)
             .bind(owner)
             .bind(error)
             .bind(next_at)
+            .bind(dead)
             .execute(p)
             .await?;
         });
         Ok(())
     }
 
-    /// How many notifications wait to be sent.
-    pub async fn notification_backlog(&self) -> Result<i64> {
+    /// Try a given-up notification again now (`jit portal notify retry`); false when there is
+    /// no such given-up row.
+    pub async fn notification_retry(&self, id: &str, now: i64) -> Result<bool> {
         with_pool!(self, p, {
-            Ok(
-                sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL")
-                    .fetch_one(p)
-                    .await?,
+            let done = sqlx::query(
+                "UPDATE notifications SET dead_at = NULL, next_at = $2, created = $2 \
+                 WHERE id = $1 AND dead_at IS NOT NULL AND sent_at IS NULL",
             )
+            .bind(id)
+            .bind(now)
+            .execute(p)
+            .await?;
+            Ok(done.rows_affected() == 1)
         })
     }
 
-    /// The outbox, newest first: every unsent row, and sent ones too when `sent`.
+    /// How many notifications wait to be sent.
+    pub async fn notification_backlog(&self) -> Result<i64> {
+        with_pool!(self, p, {
+            Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL AND dead_at IS NULL",
+            )
+            .fetch_one(p)
+            .await?)
+        })
+    }
+
+    /// The outbox, newest first: every unsent row (waiting or given up), and sent ones too when
+    /// `sent`.
     pub async fn list_notifications(
         &self,
         sent: bool,
@@ -185,7 +220,7 @@ impl Db {
         with_pool!(self, p, {
             Ok(sqlx::query_as(
                 "SELECT id, channel, recipient, subject, created, attempts, next_at, sent_at, \
-                 last_error FROM notifications WHERE ($1 OR sent_at IS NULL) \
+                 dead_at, last_error FROM notifications WHERE ($1 OR sent_at IS NULL) \
                  ORDER BY created DESC, id DESC LIMIT $2",
             )
             .bind(sent)
@@ -211,14 +246,13 @@ impl Db {
         })
     }
 
-    /// Forget sent notifications older than `before` and links past their expiry.
+    /// Forget notifications sent or given up before `before`, and links past their expiry.
     pub async fn purge_notifications(&self, before: i64, now: i64) -> Result<u64> {
         Ok(write_tx!(self, tx, {
-            let sent =
-                sqlx::query("DELETE FROM notifications WHERE sent_at IS NOT NULL AND sent_at < $1")
-                    .bind(before)
-                    .execute(&mut *tx)
-                    .await?;
+            let sent = sqlx::query("DELETE FROM notifications WHERE sent_at < $1 OR dead_at < $1")
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM links_spent WHERE expires < $1")
                 .bind(now)
                 .execute(&mut *tx)
@@ -243,45 +277,65 @@ mod tests {
         }
     }
 
+    const MAIL: Channel = Channel::Email;
+
     #[tokio::test]
     async fn a_leased_row_is_not_handed_to_another_process_until_its_lease_ends() {
         let (_dir, db) = Db::open_temp().await;
         db.notify(&note("n_1", 10)).await.expect("n_1");
         db.notify(&note("n_2", 11)).await.expect("n_2");
-        let a = db.notifications_due("a", 20, 80, 10).await.expect("a");
+        assert!(db.notification_due(MAIL, 20).await.expect("due"));
+        assert!(
+            !db.notification_due(Channel::Webhook, 20)
+                .await
+                .expect("due")
+        );
+        assert!(
+            db.notifications_due(Channel::Webhook, "a", 20, 80, 10)
+                .await
+                .expect("a")
+                .is_empty()
+        );
+        let a = db
+            .notifications_due(MAIL, "a", 20, 80, 10)
+            .await
+            .expect("a");
         assert_eq!(
             a.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
             ["n_1", "n_2"]
         );
         assert!(
-            db.notifications_due("b", 30, 90, 10)
+            db.notifications_due(MAIL, "b", 30, 90, 10)
                 .await
                 .expect("b")
                 .is_empty()
         );
         // a sends one and fails the other, due again at 50.
         db.notification_sent("n_1", "a", 31).await.expect("sent");
-        db.notification_failed("n_2", "a", "refused", 50)
+        db.notification_failed("n_2", "a", "refused", 50, false)
             .await
             .expect("failed");
         assert!(
-            db.notifications_due("b", 40, 100, 10)
+            db.notifications_due(MAIL, "b", 40, 100, 10)
                 .await
                 .expect("b")
                 .is_empty()
         );
-        let b = db.notifications_due("b", 50, 110, 10).await.expect("b");
+        let b = db
+            .notifications_due(MAIL, "b", 50, 110, 10)
+            .await
+            .expect("b");
         assert_eq!(b.len(), 1);
         assert_eq!((b[0].id.as_str(), b[0].attempts), ("n_2", 1));
         // b stops renewing; after its lease a takes the row over.
         assert!(
-            db.notifications_due("a", 100, 160, 10)
+            db.notifications_due(MAIL, "a", 100, 160, 10)
                 .await
                 .expect("a")
                 .is_empty()
         );
         assert_eq!(
-            db.notifications_due("a", 111, 170, 10)
+            db.notifications_due(MAIL, "a", 111, 170, 10)
                 .await
                 .expect("a")
                 .len(),
@@ -292,17 +346,56 @@ mod tests {
         assert_eq!(db.notification_backlog().await.expect("backlog"), 1);
         db.notification_sent("n_2", "a", 113).await.expect("sent");
         assert_eq!(db.notification_backlog().await.expect("backlog"), 0);
-        assert!(
-            db.notifications_due("a", 500, 560, 10)
-                .await
-                .expect("a")
-                .is_empty()
-        );
+        assert!(!db.notification_due(MAIL, 500).await.expect("due"));
         assert_eq!(db.purge_notifications(100, 500).await.expect("purge"), 1);
         assert_eq!(
             db.list_notifications(true, 10).await.expect("list").len(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn a_row_given_up_leaves_the_backlog_stays_listed_and_can_be_retried() {
+        let (_dir, db) = Db::open_temp().await;
+        db.notify(&note("n_1", 10)).await.expect("n_1");
+        assert_eq!(
+            db.notifications_due(MAIL, "a", 20, 80, 10)
+                .await
+                .expect("a")
+                .len(),
+            1
+        );
+        db.notification_failed("n_1", "a", "550 no such user", 21, true)
+            .await
+            .expect("dead");
+        assert_eq!(db.notification_backlog().await.expect("backlog"), 0);
+        assert!(!db.notification_due(MAIL, 1000).await.expect("due"));
+        let listed = db.list_notifications(false, 10).await.expect("list");
+        assert_eq!(
+            (listed[0].dead_at, listed[0].last_error.as_deref()),
+            (Some(21), Some("550 no such user"))
+        );
+        assert!(db.notification_retry("n_1", 30).await.expect("retry"));
+        assert!(
+            !db.notification_retry("n_1", 30)
+                .await
+                .expect("not given up")
+        );
+        assert!(db.notification_due(MAIL, 30).await.expect("due"));
+        assert_eq!(db.notification_backlog().await.expect("backlog"), 1);
+        assert_eq!(
+            db.notifications_due(MAIL, "a", 30, 90, 10)
+                .await
+                .expect("a")
+                .len(),
+            1
+        );
+        db.notification_failed("n_1", "a", "gone", 31, true)
+            .await
+            .expect("dead");
+        let listed = db.list_notifications(false, 10).await.expect("list");
+        assert_eq!(listed[0].dead_at, Some(31));
+        assert_eq!(db.purge_notifications(32, 40).await.expect("purge"), 1);
     }
 
     #[tokio::test]

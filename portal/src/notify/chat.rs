@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
+use super::Failure;
 use crate::db::Notification;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,8 +41,10 @@ impl Chat {
         )
     }
 
-    pub async fn send(&self, n: &Notification) -> Result<()> {
-        let text = format!("*{}*\n{}", n.subject, n.body);
+    pub async fn send(&self, n: &Notification) -> Result<(), Failure> {
+        // Slack's markup: `&`, `<` and `>` escaped, so text from a request (a reason, a name)
+        // cannot make a mention (`<!channel>`) or a link that says something else.
+        let text = format!("*{}*\n{}", escape(&n.subject), escape(&n.body));
         let resp = self
             .client
             .post(self.url.clone())
@@ -50,12 +53,55 @@ impl Chat {
             .body(serde_json::json!({ "text": text }).to_string())
             .send()
             .await
-            // reqwest's error names the URL, which holds the webhook's key.
-            .map_err(|e| anyhow::anyhow!("{}: {}", self.host(), e.without_url()))?;
+            // reqwest's error names the URL, which holds the webhook's key; its causes do not.
+            .map_err(|e| {
+                Failure::Retry(anyhow::Error::new(e.without_url()).context(self.host()))
+            })?;
         let status = resp.status();
-        if !status.is_success() {
-            bail!("{} answered {status}", self.host());
+        if status.is_success() {
+            return Ok(());
         }
-        Ok(())
+        // What the receiver said, bounded: Slack says why in the body (`invalid_payload`,
+        // `no_service`).
+        let mut said = Vec::new();
+        let mut resp = resp;
+        while said.len() < 512 {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    said.extend_from_slice(&chunk[..chunk.len().min(512 - said.len())])
+                }
+                _ => break,
+            }
+        }
+        let e = anyhow::anyhow!(
+            "{} answered {status}: {}",
+            self.host(),
+            String::from_utf8_lossy(&said).trim()
+        );
+        // A 4xx says the message or the webhook is wrong, and will stay so; 408 and 429 say
+        // try later.
+        Err(match status.as_u16() {
+            408 | 429 => Failure::Retry(e),
+            400..=499 => Failure::Final(e),
+            _ => Failure::Retry(e),
+        })
+    }
+}
+
+/// Text as Slack-compatible markup shows it literally.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn markup_is_shown_literally() {
+        assert_eq!(
+            super::escape("<!channel> & <https://evil|Approve>"),
+            "&lt;!channel&gt; &amp; &lt;https://evil|Approve&gt;"
+        );
     }
 }

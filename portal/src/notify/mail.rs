@@ -10,6 +10,7 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::Failure;
 use crate::db::Notification;
 
 /// The longest one SMTP conversation may take.
@@ -71,11 +72,10 @@ impl Mail {
         &self.server
     }
 
-    pub async fn send(&self, n: &Notification) -> Result<()> {
-        let to: Mailbox = n
-            .recipient
-            .parse()
-            .with_context(|| format!("'{}' is not a mail address", n.recipient))?;
+    pub async fn send(&self, n: &Notification) -> Result<(), Failure> {
+        let to: Mailbox = n.recipient.parse().map_err(|_| {
+            Failure::Final(anyhow::anyhow!("'{}' is not a mail address", n.recipient))
+        })?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -83,11 +83,18 @@ impl Mail {
             .message_id(Some(format!("<{}@jit-portal>", n.id)))
             .header(ContentType::TEXT_PLAIN)
             .body(n.body.clone())
-            .context("cannot build the message")?;
-        self.transport
-            .send(message)
-            .await
-            .with_context(|| format!("{} refused or could not be reached", self.server))?;
-        Ok(())
+            .map_err(|e| Failure::Final(anyhow::anyhow!("cannot build the message: {e}")))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let permanent = e.is_permanent();
+                let e = anyhow::Error::new(e).context(format!("{} did not take it", self.server));
+                Err(if permanent {
+                    Failure::Final(e)
+                } else {
+                    Failure::Retry(e)
+                })
+            }
+        }
     }
 }

@@ -4,11 +4,14 @@
 //!
 //! A notification is a row written in the same transaction as what it tells of, so nothing is
 //! told that did not happen and nothing that happened goes untold. The task leases due rows
-//! (replicas never send one at the same time), sends each, and marks it sent; a failed send is
-//! tried again with a growing pause (up to [`MAX_PAUSE_SECS`]) for as long as it takes, across
-//! restarts. A send that went out but was not recorded (the portal killed in between) goes out
-//! again: the row's id rides as the mail's Message-ID and the webhook's Idempotency-Key so a
-//! receiver can drop the second copy.
+//! (replicas never send one at the same time: each send is cut off well inside the lease), sends
+//! each, and marks it sent. A failed send is tried again with a growing pause (up to
+//! [`MAX_PAUSE_SECS`]), across restarts, until it goes, the receiver refuses it for good (no such
+//! mailbox, a webhook that is gone), or [`GIVE_UP_SECS`] pass; a row given up stays listed
+//! (`jit portal notify list`) and leaves the backlog. A send that went out but was not recorded
+//! (the portal killed in between) goes out again: the row's id rides as the mail's Message-ID
+//! and the webhook's Idempotency-Key so a receiver can drop the second copy. Each channel has a
+//! task of its own, which only reads while nothing is due.
 
 mod chat;
 mod mail;
@@ -22,37 +25,78 @@ use crate::db::{Channel, Db, Notification};
 pub use chat::Chat;
 pub use mail::Mail;
 
-/// Rows leased per round.
-const BATCH: i64 = 20;
-/// How often the task looks for due rows.
+/// Rows leased per round: few enough that all of them can take [`SEND_MAX`] within the lease.
+const BATCH: i64 = 3;
+/// How often an idle channel looks for due rows (a read only).
 const POLL: Duration = Duration::from_secs(1);
-/// How long a lease holds: longer than a round of sends may take (each send times out sooner).
+/// The longest one send may take, all told (lettre's timeout is per step of the conversation).
+const SEND_MAX: Duration = Duration::from_secs(30);
+/// How long a lease holds: longer than a batch of sends can take, so no other replica takes a
+/// row while it is being sent.
 const LEASE_SECS: i64 = 120;
 /// The longest pause between two tries of one notification.
 pub const MAX_PAUSE_SECS: i64 = 15 * 60;
-/// Sent rows are kept this long (for `jit portal notify list --sent`), then purged.
+/// A notification still unsent after this long is given up: what it says is stale by then.
+pub const GIVE_UP_SECS: i64 = 3 * 24 * 3600;
+/// Sent and given-up rows are kept this long (for `jit portal notify list`), then purged.
 pub const KEEP_SENT_SECS: i64 = 7 * 24 * 3600;
 
-/// The configured ways out; a channel without one keeps its rows until one is configured.
+/// Why a send did not go through.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth another try: the receiver is down, slow or busy.
+    Retry(anyhow::Error),
+    /// Never going through: the receiver refused this message for good (no such mailbox, a
+    /// webhook that is gone, a message it cannot read).
+    Final(anyhow::Error),
+}
+
+/// The configured ways out; a channel without one is not sent from this process.
 #[derive(Default)]
 pub struct Senders {
     pub mail: Option<Mail>,
     pub chat: Option<Chat>,
 }
 
-impl Senders {
-    async fn send(&self, n: &Notification) -> Result<()> {
-        match Channel::parse(&n.channel) {
-            Some(Channel::Email) => match &self.mail {
-                Some(mail) => mail.send(n).await,
-                None => anyhow::bail!("no mail server configured (--smtp-url)"),
-            },
-            Some(Channel::Webhook) => match &self.chat {
-                Some(chat) => chat.send(n).await,
-                None => anyhow::bail!("no chat webhook configured (--notify-webhook-file)"),
-            },
-            None => anyhow::bail!("unknown channel '{}'", n.channel),
+/// A channel's sender.
+pub enum Sender {
+    Mail(Mail),
+    Chat(Chat),
+}
+
+impl Sender {
+    fn channel(&self) -> Channel {
+        match self {
+            Sender::Mail(_) => Channel::Email,
+            Sender::Chat(_) => Channel::Webhook,
         }
+    }
+
+    async fn send(&self, n: &Notification) -> Result<(), Failure> {
+        let sent = async {
+            match self {
+                Sender::Mail(m) => m.send(n).await,
+                Sender::Chat(c) => c.send(n).await,
+            }
+        };
+        match tokio::time::timeout(SEND_MAX, sent).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::Retry(anyhow::anyhow!(
+                "no answer within {} s",
+                SEND_MAX.as_secs()
+            ))),
+        }
+    }
+}
+
+impl Senders {
+    /// One sender per configured channel, each delivered by a task of its own, so a mail
+    /// server that hangs holds up no chat message.
+    pub fn into_channels(self) -> Vec<Sender> {
+        let mut out = Vec::new();
+        out.extend(self.mail.map(Sender::Mail));
+        out.extend(self.chat.map(Sender::Chat));
+        out
     }
 }
 
@@ -62,28 +106,45 @@ pub fn pause_secs(attempts: i64) -> i64 {
     (5_i64 << doublings).min(MAX_PAUSE_SECS)
 }
 
-/// Send what is due, for as long as the portal runs.
-pub async fn deliver(db: &Db, senders: Senders, owner: &str) {
+/// Send what is due on one channel, for as long as the portal runs.
+pub async fn deliver(db: &Db, sender: Sender, owner: &str) {
+    let mut idle_rounds = 0u32;
     loop {
-        match round(db, &senders, owner).await {
-            Ok(true) => continue,
+        match round(db, &sender, owner).await {
+            Ok(true) => {
+                idle_rounds = 0;
+                continue;
+            }
             Ok(false) => {}
             Err(e) => crate::log::failure("notifications: cannot read the outbox", &e),
+        }
+        // The backlog gauge, now and then while idle (other replicas move it too).
+        idle_rounds += 1;
+        if idle_rounds % 15 == 1 {
+            match db.notification_backlog().await {
+                Ok(n) => crate::metrics::notification_backlog(usize::try_from(n).unwrap_or(0)),
+                Err(e) => crate::log::failure("notifications: cannot count the outbox", &e),
+            }
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// One round: lease what is due, send it, record each outcome, publish the backlog. True when
-/// a full batch went (there may be more at once).
-async fn round(db: &Db, senders: &Senders, owner: &str) -> Result<bool> {
+/// One round: if anything is due, lease it, send it, record each outcome, publish the backlog.
+/// True when a full batch went (there may be more at once).
+async fn round(db: &Db, sender: &Sender, owner: &str) -> Result<bool> {
+    let channel = sender.channel();
     let now = jiff::Timestamp::now().as_second();
+    if !db.notification_due(channel, now).await? {
+        return Ok(false);
+    }
     let due = db
-        .notifications_due(owner, now, now + LEASE_SECS, BATCH)
+        .notifications_due(channel, owner, now, now + LEASE_SECS, BATCH)
         .await?;
     for n in &due {
+        let outcome = sender.send(n).await;
         let now = jiff::Timestamp::now().as_second();
-        match senders.send(n).await {
+        let (error, dead) = match outcome {
             Ok(()) => {
                 db.notification_sent(&n.id, owner, now).await?;
                 tracing::info!(
@@ -92,22 +153,32 @@ async fn round(db: &Db, senders: &Senders, owner: &str) -> Result<bool> {
                     n.channel,
                     crate::log::escape(&n.recipient)
                 );
+                continue;
             }
-            Err(e) => {
-                let error = format!("{e:#}");
-                let pause = pause_secs(n.attempts);
-                db.notification_failed(&n.id, owner, &error, now + pause)
-                    .await?;
-                tracing::warn!(
-                    "notification {} by {} to {} not sent (try {}, again in {pause} s; nothing is lost): {}",
-                    n.id,
-                    n.channel,
-                    crate::log::escape(&n.recipient),
-                    n.attempts + 1,
-                    crate::log::escape(&error)
-                );
-            }
-        }
+            Err(Failure::Final(e)) => (format!("{e:#}"), true),
+            Err(Failure::Retry(e)) if now - n.created >= GIVE_UP_SECS => (
+                format!("still unsent after {} days: {e:#}", GIVE_UP_SECS / 86400),
+                true,
+            ),
+            Err(Failure::Retry(e)) => (format!("{e:#}"), false),
+        };
+        let pause = pause_secs(n.attempts);
+        let at = if dead { now } else { now + pause };
+        db.notification_failed(&n.id, owner, &error, at, dead)
+            .await?;
+        let next = if dead {
+            "given up (jit portal notify retry ID sends it again)".to_string()
+        } else {
+            format!("again in {pause} s; nothing is lost")
+        };
+        tracing::warn!(
+            "notification {} by {} to {} not sent (try {}, {next}): {}",
+            n.id,
+            n.channel,
+            crate::log::escape(&n.recipient),
+            n.attempts + 1,
+            crate::log::escape(&error)
+        );
     }
     let backlog = db.notification_backlog().await?;
     crate::metrics::notification_backlog(usize::try_from(backlog).unwrap_or(0));
