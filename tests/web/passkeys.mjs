@@ -1,8 +1,11 @@
 // Passkeys (docs/protocol.md §11) through Chromium's virtual authenticators (CDP WebAuthn
-// domain): register two on the profile's second-factor page (one per authenticator), remove one
-// (a removal with the session alone is refused; the page confirms it with a passkey), sign out; sign in with the password, then an assertion from the removed passkey is refused
-// and one from the kept passkey signs in, once: the same assertion replayed is refused. The
-// portal is at http://localhost:PORT: an IP address is no WebAuthn relying-party id.
+// domain): register two on the profile's second-factor page (one per authenticator); a removal
+// with the session alone is refused, and so is one proven by a passkey added in the same
+// session (what a stolen session could add itself); signed in again with that passkey, the page
+// removes it with its confirmation. Then the password and an assertion from the removed passkey
+// are refused, one from the kept passkey signs in, once: the same assertion replayed is
+// refused. With TOTP on, a code removes a passkey, but only from a session that TOTP predates.
+// The portal is at http://localhost:PORT: an IP address is no WebAuthn relying-party id.
 //
 // Env: PORTAL_URL, USERNAME, PASSWORD.
 
@@ -46,6 +49,25 @@ async function register(page, portal, name) {
   return { url: pathOf(page.url()), notice: await textIfAny(page, '#notice') };
 }
 
+// Click the passkey's Remove on the profile (the page confirms with a passkey): where it lands,
+// or the error the page shows.
+async function removeByPasskey(page, portal, name) {
+  await page.goto(`${portal}/profile/mfa`);
+  const before = page.url();
+  await page.locator('#passkeys tr', { hasText: name }).locator('.passkey-remove').click();
+  await page.waitForFunction(
+    (b) => window.location.href !== b || document.getElementById('passkey-remove-status').textContent,
+    before,
+    { timeout: TIMEOUT },
+  );
+  await page.waitForLoadState();
+  return {
+    url: pathOf(page.url()),
+    error: await textIfAny(page, '#passkey-remove-status'),
+    notice: await textIfAny(page, '#notice'),
+  };
+}
+
 // Click "Use a passkey" on the factor page: the path it lands on, or the error it shows.
 async function usePasskey(page) {
   const button = page.locator('#passkey-use-button');
@@ -84,16 +106,16 @@ run(async (browser) => {
   seen.listed = await page.locator('#passkeys .passkey-name').allInnerTexts();
   await shot(page, 'passkeys-profile');
   seen.sessionOnly = await removeWithSessionOnly(page, portal, 'phone');
-  await page.goto(`${portal}/profile/mfa`);
-  try {
-    await Promise.all([
-      page.waitForNavigation({ timeout: TIMEOUT }),
-      page.locator('#passkeys tr', { hasText: 'phone' }).locator('.passkey-remove').click(),
-    ]);
-  } catch (e) {
-    fail(`removing a passkey: ${await textIfAny(page, '#passkey-remove-status')} (${e.message})`);
-  }
-  seen.removed = await textIfAny(page, '#notice');
+  // Confirmed by phone itself, added in this session: refused.
+  seen.tooNew = await removeByPasskey(page, portal, 'phone');
+  await page.goto(`${portal}/profile`);
+  await clickAndWait(page, '#logout');
+  // Signed in again with phone (authenticator b), phone removes itself.
+  await signIn(page, portal, user, password);
+  seen.viaPhone = await usePasskey(page);
+  const removed = await removeByPasskey(page, portal, 'phone');
+  seen.removed = removed.notice;
+  seen.removedError = removed.error;
   seen.listedAfter = await page.locator('#passkeys .passkey-name').allInnerTexts();
   await page.goto(`${portal}/profile`);
   await clickAndWait(page, '#logout');
@@ -149,12 +171,14 @@ run(async (browser) => {
   seen.sessionAfterReplay = Boolean(await sessionCookie(replayer, portal));
 
   if (maybe('PYTHON')) {
-    // TOTP beside the passkey: removing the passkey now takes a code from the app.
+    // TOTP beside the passkey: removing the passkey now takes a code from the app, from a
+    // session the TOTP factor predates.
     await page.goto(`${portal}/profile/mfa`);
     await clickAndWait(page, '#mfa-start');
     const secret = await page.inputValue('#secret');
     await page.fill('#code', totp(secret));
     await clickAndWait(page, '#confirm');
+    const recovery = (await page.locator('#recovery-codes code').allInnerTexts())[0];
     // A third passkey, on an authenticator of its own (the one holding laptop is excluded).
     await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a });
     await authenticator(cdp);
@@ -167,6 +191,15 @@ run(async (browser) => {
     };
     await removeSpare(totp(secret, 600));
     seen.totpWrong = { error: await textIfAny(page, '#error') };
+    await removeSpare(totp(secret, 30));
+    seen.totpTooNew = { error: await textIfAny(page, '#error') };
+    // Signed in again (a recovery code for the factor step), the same code removes it.
+    await page.goto(`${portal}/profile`);
+    await clickAndWait(page, '#logout');
+    await signIn(page, portal, user, password);
+    await page.fill('#code', recovery);
+    await clickAndWait(page, '#verify');
+    seen.viaRecovery = pathOf(page.url());
     await removeSpare(totp(secret, 30));
     seen.totpRemoved = await textIfAny(page, '#notice');
     seen.listedAtEnd = await page.locator('#passkeys .passkey-name').allInnerTexts();

@@ -18,11 +18,19 @@ pub struct PasskeyRow {
 }
 
 /// What proves, in the transaction that removes a passkey, that the user is at the keyboard.
+/// The factor that proves it must be older than the session asking (`before`, the session's
+/// start): a factor a stolen session added itself proves nothing.
 pub enum RemovalProof<'a> {
     /// A TOTP code accepted for `step`: the factor's last step moves up to it.
-    Totp { step: i64 },
-    /// A passkey assertion: its ceremony's digest, spent until `expires`.
-    Passkey { challenge: &'a str, expires: i64 },
+    Totp { step: i64, before: i64 },
+    /// A passkey assertion by the passkey `credential`: its ceremony's digest, spent until
+    /// `expires`.
+    Passkey {
+        challenge: &'a str,
+        expires: i64,
+        credential: &'a str,
+        before: i64,
+    },
 }
 
 /// What a removal did.
@@ -32,6 +40,8 @@ pub enum Removal {
     NoSuchPasskey,
     /// The proof was spent already (a code or challenge used twice): nothing removed.
     Refused,
+    /// The factor that proved it was added after this session began: nothing removed.
+    TooNew,
 }
 
 /// Spend an answered challenge's digest through `$tx` (expired ones go): true the first time.
@@ -119,9 +129,33 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?
                 .is_some();
+            // The proving factor's age first: one added in this session proves nothing.
+            let old_enough = match *proof {
+                RemovalProof::Totp { before, .. } => {
+                    sqlx::query("SELECT 1 FROM totp_factors WHERE user_name = $1 AND created < $2")
+                        .bind(user)
+                        .bind(before)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some()
+                }
+                RemovalProof::Passkey {
+                    credential, before, ..
+                } => sqlx::query(
+                    "SELECT 1 FROM passkeys WHERE user_name = $1 AND credential_id = $2 \
+                     AND created < $3",
+                )
+                .bind(user)
+                .bind(credential)
+                .bind(before)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+            };
             let proven = exists
+                && old_enough
                 && match *proof {
-                    RemovalProof::Totp { step } => {
+                    RemovalProof::Totp { step, .. } => {
                         sqlx::query(
                             "UPDATE totp_factors SET last_step = $2 \
                              WHERE user_name = $1 AND last_step < $2",
@@ -133,22 +167,29 @@ impl Db {
                         .rows_affected()
                             == 1
                     }
-                    RemovalProof::Passkey { challenge, expires } => {
+                    RemovalProof::Passkey {
+                        challenge, expires, ..
+                    } => {
                         spend_challenge!(tx, challenge, expires, now)
                     }
                 };
-            if proven {
-                sqlx::query("DELETE FROM passkeys WHERE user_name = $1 AND name = $2")
+            // Two removals at once: only the one whose DELETE took the row writes the trail.
+            let removed = proven
+                && sqlx::query("DELETE FROM passkeys WHERE user_name = $1 AND name = $2")
                     .bind(user)
                     .bind(name)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected()
+                    == 1;
+            if removed {
                 insert_audit!(&mut *tx, &audit);
             }
-            match (exists, proven) {
-                (false, _) => Removal::NoSuchPasskey,
-                (true, false) => Removal::Refused,
-                (true, true) => Removal::Removed,
+            match (exists, old_enough, removed) {
+                (false, _, _) => Removal::NoSuchPasskey,
+                (true, false, _) => Removal::TooNew,
+                (true, true, false) => Removal::Refused,
+                (true, true, true) => Removal::Removed,
             }
         });
         Ok(out)

@@ -18,6 +18,8 @@ pub struct Session {
     /// Whether its sign-in used a second factor (the portal's, or the identity provider's when
     /// trusted).
     pub mfa: bool,
+    /// When it began.
+    pub created: i64,
 }
 
 /// A live session as an admin sees it: its id and times, never the cookie's secret.
@@ -101,7 +103,7 @@ impl Db {
 
     /// The live session behind a cookie secret.
     pub async fn session(&self, cookie: &str, now: i64) -> Result<Option<Session>> {
-        let sql = "SELECT s.id, s.user_name, s.csrf, s.mfa, u.admin FROM sessions s \
+        let sql = "SELECT s.id, s.user_name, s.csrf, s.mfa, s.created, u.admin FROM sessions s \
                    JOIN users u ON u.name = s.user_name \
                    WHERE s.digest = $1 AND s.expires > $2";
         with_pool!(self, p, {

@@ -122,7 +122,12 @@ pub async fn of_user(db: &crate::db::Db, name: &str) -> super::Result<Vec<crate:
 /// ceremony's spent digest, `spent_digest`, and when the ceremony expires).
 pub enum Proof<'a> {
     Code(&'a str),
-    Assertion { challenge: &'a str, expires: i64 },
+    Assertion {
+        challenge: &'a str,
+        expires: i64,
+        /// The passkey that answered (its credential id, as stored).
+        credential: &'a str,
+    },
 }
 
 /// A user removes one of their passkeys by name, proven as [`Proof`] says; the proof is spent
@@ -130,12 +135,14 @@ pub enum Proof<'a> {
 /// enough: whoever holds a stolen session cannot take a factor away.
 pub async fn remove(
     db: &crate::db::Db,
-    user: &str,
+    session: &crate::db::Session,
     client: Option<String>,
     name: &str,
     proof: Proof<'_>,
     now: i64,
 ) -> super::Result<()> {
+    let user = session.user.as_str();
+    let before = session.created;
     use crate::db::{AuditEntry, AuditEvent, Removal, RemovalProof};
     let unreadable = |e: anyhow::Error| super::Error::Failed(e.context("portal state unreadable"));
     let wrong = || super::Error::Invalid("That code is not right (or was used already)".into());
@@ -143,6 +150,7 @@ pub async fn remove(
     let proof = match (proof, totp) {
         (Proof::Code(code), Some((secret, last))) => RemovalProof::Totp {
             step: super::mfa::accept(&secret, code, now, last).ok_or_else(wrong)?,
+            before,
         },
         (Proof::Code(_), None) => {
             return Err(super::Error::Invalid(
@@ -154,9 +162,19 @@ pub async fn remove(
                 "Type a code from your authenticator app to remove a passkey".into(),
             ));
         }
-        (Proof::Assertion { challenge, expires }, None) => {
-            RemovalProof::Passkey { challenge, expires }
-        }
+        (
+            Proof::Assertion {
+                challenge,
+                expires,
+                credential,
+            },
+            None,
+        ) => RemovalProof::Passkey {
+            challenge,
+            expires,
+            credential,
+            before,
+        },
     };
     let mut audit = AuditEntry::new(AuditEvent::MfaRemove, user)
         .user(user)
@@ -170,6 +188,9 @@ pub async fn remove(
         Removal::Removed => Ok(()),
         Removal::NoSuchPasskey => Err(super::Error::NotFound(
             "There is no passkey of that name.".into(),
+        )),
+        Removal::TooNew => Err(super::Error::Invalid(
+            "A factor added since you signed in cannot remove another: sign out, sign in with it, and try again".into(),
         )),
         Removal::Refused => Err(match proof {
             RemovalProof::Totp { .. } => wrong(),

@@ -544,6 +544,7 @@ mod tests {
             csrf: String::new(),
             admin: true,
             mfa: false,
+            created: 0,
         };
         assert_eq!(
             admin_refusal(&Asker::from(&session), false),

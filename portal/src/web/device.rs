@@ -238,6 +238,7 @@ pub async fn token(
         csrf: String::new(),
         // The token takes the session row's own flag (`mint_session_token` reads it there).
         mfa: false,
+        created: 0,
     };
     match app
         .db
@@ -257,6 +258,19 @@ pub async fn token(
                 Ok(otp) => otp,
                 Err(e) => {
                     crate::log::failure("device login: cannot make the one-time code", &e);
+                    // The token will never be handed over: it must not outlive this answer.
+                    let audit = AuditEntry::new(AuditEvent::TokenRevoke, "portal")
+                        .user(&user)
+                        .detail(format!(
+                            "device login {id}: the token minted for it, never handed over"
+                        ));
+                    if let Err(e) = app
+                        .db
+                        .revoke_tokens(std::slice::from_ref(&token_id), None, audit)
+                        .await
+                    {
+                        crate::log::failure("device login: cannot revoke the unsent token", &e);
+                    }
                     return refuse(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None);
                 }
             };

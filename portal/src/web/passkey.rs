@@ -402,7 +402,7 @@ pub async fn remove(
     };
     let outcome = pk::remove(
         &app.db,
-        user,
+        &session,
         client,
         &form.name,
         pk::Proof::Code(&form.code),
@@ -472,8 +472,8 @@ pub async fn remove_confirm(
     };
     let verified = verify_assertion(&app, &headers, &rp, user, CONFIRM_PURPOSE, &body.credential)
         .await?
-        .map(|a| (a.challenge, a.expires));
-    let Some((challenge, expires)) = verified else {
+        .map(|a| (a.challenge, a.expires, a.row.credential_id));
+    let Some((challenge, expires, credential)) = verified else {
         metrics::second_factor(metrics::Outcome::Wrong);
         let mut r = json_error(
             StatusCode::UNAUTHORIZED,
@@ -485,8 +485,9 @@ pub async fn remove_confirm(
     let proof = pk::Proof::Assertion {
         challenge: &challenge,
         expires,
+        credential: &credential,
     };
-    let outcome = pk::remove(&app.db, user, client, &body.name, proof, t).await;
+    let outcome = pk::remove(&app.db, &session, client, &body.name, proof, t).await;
     let mut r = match outcome {
         Ok(()) => {
             attempt.succeeded(&throttle::FAILURES);

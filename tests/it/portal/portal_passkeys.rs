@@ -76,6 +76,14 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
         seen["sessionOnly"], 400,
         "the session alone removes nothing: {seen}"
     );
+    // A passkey added in this session proves nothing (a stolen session could add one).
+    assert!(
+        seen["tooNew"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("added since you signed in")),
+        "{seen}"
+    );
+    assert_eq!(seen["viaPhone"]["url"], "/profile", "{seen}");
     assert_eq!(seen["removed"], "The passkey is removed.", "{seen}");
     assert_eq!(seen["listedAfter"], serde_json::json!(["laptop"]), "{seen}");
     assert_eq!(seen["factorUrl"], "/login/factor", "{seen}");
@@ -111,6 +119,13 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
             .is_some_and(|e| e.contains("not right")),
         "{seen}"
     );
+    assert!(
+        seen["totpTooNew"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("added since you signed in")),
+        "a TOTP factor enrolled in this session removes nothing: {seen}"
+    );
+    assert_eq!(seen["viaRecovery"], "/profile", "{seen}");
     assert_eq!(seen["totpRemoved"], "The passkey is removed.", "{seen}");
     assert_eq!(seen["listedAtEnd"], serde_json::json!(["laptop"]), "{seen}");
     let removed = audited(&sb, "alice", "mfa remove");
