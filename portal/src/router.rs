@@ -60,6 +60,20 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route(paths::K8S_TENANT, get(api::k8s::tenant))
         .route(paths::K8S_PLAN, get(api::k8s::plan))
         .route(paths::PORTAL_FEATURES, get(api::system::features))
+        // Access requests and approvals (docs/protocol.md §13).
+        .route(
+            paths::ACCESS_REQUESTS,
+            get(api::access::mine).post(api::access::create),
+        )
+        .route(paths::ACCESS_TO_APPROVE, get(api::access::to_approve))
+        .route(paths::ACCESS_REQUEST, get(api::access::get))
+        .route(paths::ACCESS_APPROVE, post(api::access::approve))
+        .route(paths::ACCESS_DENY, post(api::access::deny))
+        .route(paths::ACCESS_WITHDRAW, post(api::access::withdraw))
+        .route(paths::ACCESS_GRANTS, get(api::access::grants))
+        .route(paths::ACCESS_REVIEWS, get(api::access::reviews))
+        .route(paths::ACCESS_REVOKE, post(api::access::revoke))
+        .route(paths::ACCESS_REVIEW, post(api::access::review))
         .route("/healthz", get(api::system::health))
         .route("/readyz", get(api::system::ready))
         // The CLI login page (docs/protocol.md §2).
