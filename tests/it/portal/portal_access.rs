@@ -1,0 +1,348 @@
+//! Access requests and approvals end to end: the admin CLI sets eligibility, approvers and
+//! policy; the requester asks with the real `jit request` and hears from `jit aws` what it
+//! waits for; approvers decide over the API; the vend against moto lasts no longer than the
+//! grant; revoke, deny, a quorum, and `--wait`; on SQLite and on PostgreSQL.
+
+use std::process::Stdio;
+
+use jit_wire::paths;
+
+use crate::portal::portal_ops::Pg;
+use crate::portal::portal_server::{Served, spawn_served};
+use crate::support::{Moto, Sandbox, finish, register_secret, start_moto};
+
+/// `jit portal --db DB ARGS`, its stdout.
+#[track_caller]
+fn admin(sb: &Sandbox, db: &str, args: &[&str]) -> String {
+    let mut full = vec!["portal", "--db", db];
+    full.extend_from_slice(args);
+    sb.run(&full).ok().stdout
+}
+
+/// Tenant `prod` (validity an hour); alice may request it, bob and carol (through the group
+/// `leads`) approve. Returns the token files of alice, bob and carol.
+#[track_caller]
+fn provision(sb: &Sandbox, db: &str) -> [String; 3] {
+    admin(
+        sb,
+        db,
+        &[
+            "tenant",
+            "add",
+            "prod",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/prod",
+            "--validity",
+            "3600",
+        ],
+    );
+    for u in ["alice", "bob", "carol"] {
+        admin(sb, db, &["user", "add", u]);
+    }
+    admin(sb, db, &["group", "add", "leads"]);
+    admin(sb, db, &["group", "member", "add", "leads", "carol"]);
+    admin(sb, db, &["eligible", "add", "prod", "alice"]);
+    admin(sb, db, &["approver", "add", "prod", "bob"]);
+    admin(sb, db, &["approver", "add", "prod", "group:leads"]);
+    ["alice", "bob", "carol"].map(|u| {
+        let token = admin(sb, db, &["token", "create", u]).trim().to_string();
+        register_secret(&token);
+        sb.token_file(&token)
+    })
+}
+
+#[track_caller]
+fn serve(sb: &Sandbox, db: &str, sts: &Moto) -> Served {
+    let mut cmd = sb.jit(&[
+        "portal",
+        "--db",
+        db,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sts-endpoint",
+        &sts.url,
+    ]);
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
+        .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
+    spawn_served(cmd)
+}
+
+/// A call of the access API with the token in `token_file`: the status and the JSON answer.
+#[track_caller]
+fn call(url: &str, token_file: &str, post: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let token = std::fs::read_to_string(token_file).expect("token file");
+    let client = reqwest::blocking::Client::new();
+    let req = match post {
+        Some(body) => client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string()),
+        None => client.get(url),
+    };
+    let resp = req.bearer_auth(token.trim()).send().expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+#[track_caller]
+fn decide(
+    portal: &Served,
+    token_file: &str,
+    path: &str,
+    id: &str,
+    comment: &str,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}{}", portal.url, paths::fill(path, id));
+    call(
+        &url,
+        token_file,
+        Some(serde_json::json!({ "comment": comment })),
+    )
+}
+
+/// `jit aws --tenant prod` for alice, never from the cache.
+fn vend(sb: &Sandbox, portal: &Served, alice: &str) -> crate::support::Run {
+    sb.aws()
+        .tenant("prod")
+        .host(&portal.url)
+        .token_file(alice)
+        .no_cache()
+        .run()
+}
+
+/// `jit request prod --for DURATION --reason ...` for alice, with `extra` flags.
+fn request<'a>(
+    sb: &'a Sandbox,
+    portal: &Served,
+    alice: &str,
+    duration: &str,
+    extra: &[&str],
+) -> crate::support::Jit<'a> {
+    sb.jit_cmd([
+        "request",
+        "--host",
+        &portal.url,
+        "--token-file",
+        alice,
+        "prod",
+    ])
+    .args(["--for", duration, "--reason", "incident 42"])
+    .args(extra.iter().copied())
+}
+
+/// The one line a refused `jit aws` prints: the portal's words, not a failed request's dump.
+#[track_caller]
+fn refused_with(run: crate::support::Run, line: &str) {
+    let run = run.fails(1, line);
+    // The sandbox turns on --verbose; what a user sees is the rest.
+    let said: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("jit: debug: "))
+        .collect();
+    assert_eq!(said, [format!("jit: {line}")], "one line, nothing else");
+}
+
+#[track_caller]
+fn approve_use_and_revoke(db: &str) {
+    let sb = Sandbox::new();
+    let [alice, bob, _carol] = provision(&sb, db);
+    let mut moto = start_moto();
+    let portal = serve(&sb, db, &moto);
+
+    refused_with(
+        vend(&sb, &portal, &alice),
+        "no access to tenant:prod without approval: request it with `jit request prod --for 1h --reason \"...\"`",
+    );
+    // Over the policy's longest grant (an hour by default): refused, nothing pending.
+    request(&sb, &portal, &alice, "2h", &[])
+        .run()
+        .fails(1, "the grant must last from 15m to 3600s");
+    let asked = request(&sb, &portal, &alice, "1000s", &[]).ok();
+    let id = asked.stdout.trim().to_string();
+    assert!(id.starts_with("r_"), "{}", asked.stdout);
+    assert!(
+        asked
+            .stderr
+            .contains("is pending (approvers: bob, group:leads)"),
+        "{}",
+        asked.stderr
+    );
+    refused_with(
+        vend(&sb, &portal, &alice),
+        &format!("waiting for approval of request {id} (approvers: bob, group:leads)"),
+    );
+
+    let (status, body) = decide(&portal, &alice, paths::ACCESS_APPROVE, &id, "me");
+    assert_eq!(status, 403, "nobody approves their own request: {body}");
+    let (status, body) = decide(&portal, &bob, paths::ACCESS_APPROVE, &id, "go");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "approved");
+    let grant = body["grants"][0].clone();
+    let end: jiff::Timestamp = grant["end"].as_str().expect("end").parse().expect("time");
+
+    // The vend inside the grant asks STS for no longer than what is left of it.
+    let (creds, log) = moto.record(|_| vend(&sb, &portal, &alice).ok().json());
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
+    // moto records each request as a JSON line, a form body base64-encoded.
+    let asked: Vec<i64> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|r| {
+            use base64::Engine;
+            let body = r["body"].as_str()?;
+            let form = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .ok()?;
+            let form = String::from_utf8(form).ok()?;
+            form.contains("Action=AssumeRole").then_some(())?;
+            url::form_urlencoded::parse(form.as_bytes())
+                .find(|(k, _)| k == "DurationSeconds")
+                .and_then(|(_, v)| v.parse().ok())
+        })
+        .collect();
+    assert_eq!(asked.len(), 1, "one AssumeRole: {log}");
+    assert!(
+        (900..=1000).contains(&asked[0]),
+        "capped to the grant, not the tenant's hour: {asked:?}"
+    );
+    let expires: jiff::Timestamp = creds["Expiration"]
+        .as_str()
+        .expect("exp")
+        .parse()
+        .expect("time");
+    assert!(
+        expires <= end,
+        "credentials die with the grant: {expires} > {end}"
+    );
+    let trail = admin(&sb, db, &["audit", "--event", "vend", "--json"]);
+    let gid = grant["id"].as_str().expect("grant id");
+    assert!(
+        trail.contains(&format!("grant {gid}")),
+        "the vend names its grant: {trail}"
+    );
+
+    // Revoked by an approver: the next vend is refused.
+    let url = format!("{}{}", portal.url, paths::fill(paths::ACCESS_REVOKE, gid));
+    let (status, body) = call(&url, &bob, Some(serde_json::json!({})));
+    assert_eq!(status, 200, "{body}");
+    assert!(body["revoked"].is_string(), "{body}");
+    refused_with(
+        vend(&sb, &portal, &alice),
+        "no access to tenant:prod without approval: request it with `jit request prod --for 1h --reason \"...\"`",
+    );
+    let events = admin(&sb, db, &["audit", "--event", "grant revoke"]);
+    assert!(events.contains(gid), "{events}");
+}
+
+#[test]
+fn an_approved_request_vends_within_its_grant_until_revoked() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    approve_use_and_revoke(&db);
+}
+
+#[test]
+fn on_postgresql_an_approved_request_vends_within_its_grant_until_revoked() {
+    let pg = Pg::start();
+    approve_use_and_revoke(&pg.database("access"));
+}
+
+/// A quorum of two needs a second, distinct approver; `jit request --wait` is released by the
+/// approval that completes it, and fails with the denier's words on a denial.
+#[test]
+fn a_quorum_needs_two_approvers_and_wait_ends_with_the_decision() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, bob, carol] = provision(&sb, &db);
+    admin(
+        &sb,
+        &db,
+        &[
+            "policy",
+            "set",
+            "prod",
+            "--approvals",
+            "2",
+            "--max-grant",
+            "2h",
+        ],
+    );
+    let moto = start_moto();
+    let portal = serve(&sb, &db, &moto);
+
+    let mut waiting = request(&sb, &portal, &alice, "90m", &["--wait"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jit request --wait");
+    let mine = format!("{}{}", portal.url, paths::ACCESS_REQUESTS);
+    let id = crate::support::poll(std::time::Duration::from_secs(20), || {
+        let (_, list) = call(&mine, &alice, None);
+        list[0]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "no request yet".to_string())
+    });
+    let (status, body) = decide(&portal, &bob, paths::ACCESS_APPROVE, &id, "one");
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("pending")),
+        "{body}"
+    );
+    let (status, body) = decide(&portal, &bob, paths::ACCESS_APPROVE, &id, "again");
+    assert_eq!(status, 400, "the same approver twice is no quorum: {body}");
+    assert_eq!(waiting.try_wait().expect("wait"), None, "still waiting");
+    let (status, body) = decide(&portal, &carol, paths::ACCESS_APPROVE, &id, "two");
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("approved")),
+        "{body}"
+    );
+    let done = finish(waiting.wait_with_output().expect("wait")).ok();
+    assert_eq!(done.stdout.trim(), id);
+    assert!(
+        done.stderr
+            .contains(&format!("request {id} approved by bob (one), carol (two)")),
+        "{}",
+        done.stderr
+    );
+    let creds = vend(&sb, &portal, &alice).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
+
+    // A denial ends the wait with the denier's words.
+    let waiting = request(&sb, &portal, &alice, "30m", &["--wait"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jit request --wait");
+    let second = crate::support::poll(std::time::Duration::from_secs(20), || {
+        let (_, list) = call(&mine, &alice, None);
+        list.as_array()
+            .and_then(|l| l.iter().find(|r| r["state"] == "pending"))
+            .and_then(|r| r["id"].as_str().map(str::to_string))
+            .ok_or_else(|| "no pending request yet".to_string())
+    });
+    let to_approve = format!("{}{}", portal.url, paths::ACCESS_TO_APPROVE);
+    let (_, list) = call(&to_approve, &carol, None);
+    assert_eq!(list[0]["id"], second.as_str(), "carol's queue: {list}");
+    let (status, _) = decide(&portal, &carol, paths::ACCESS_DENY, &second, "not today");
+    assert_eq!(status, 200);
+    let out = waiting.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "jit: request {second} was denied by carol (not today)"
+        )),
+        "{stderr}"
+    );
+    let trail = admin(&sb, &db, &["audit", "--event", "access deny"]);
+    assert!(trail.contains(&second), "{trail}");
+}
