@@ -182,6 +182,8 @@ struct ProfilePage<'a> {
     notice: Option<&'a str>,
     /// Where the keys work when it is not AWS (the demo's moto).
     aws_endpoint: Option<&'a str>,
+    /// What the user may request (the access request form).
+    choices: &'a [super::access::Choice],
 }
 
 /// The Profile page.
@@ -202,6 +204,9 @@ pub async fn page(
         .map(TokenRow::from)
         .collect();
     let aws_config = aws_config(&app.public_url, app.aws_endpoint.as_deref(), &targets);
+    let choices = super::access::choices(&app, &session.user)
+        .await
+        .framed(&session)?;
     let notice = match q.done.as_str() {
         "revoked" => Some("The token is revoked."),
         _ => None,
@@ -220,6 +225,7 @@ pub async fn page(
                 aws_config: &aws_config,
                 notice,
                 aws_endpoint: app.aws_endpoint.as_deref(),
+                choices: &choices,
             },
         ),
         &session.user,

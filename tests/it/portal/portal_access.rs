@@ -7,9 +7,13 @@ use std::process::Stdio;
 
 use jit_wire::paths;
 
+use crate::portal::portal_browser::flow;
 use crate::portal::portal_ops::Pg;
 use crate::portal::portal_server::{Served, spawn_served};
+use crate::portal::portal_web::{ALICE_PASSWORD, passwd_on};
 use crate::support::{Moto, Sandbox, finish, register_secret, start_moto};
+
+const BOB_PASSWORD: &str = "bob-approves-with-care";
 
 /// `jit portal --db DB ARGS`, its stdout.
 #[track_caller]
@@ -345,4 +349,59 @@ fn a_quorum_needs_two_approvers_and_wait_ends_with_the_decision() {
     );
     let trail = admin(&sb, &db, &["audit", "--event", "access deny"]);
     assert!(trail.contains(&second), "{trail}");
+}
+
+/// Two Chromium contexts: alice asks on the profile page's form, bob approves with a comment
+/// on the access page, alice's page shows the grant, and `jit aws` then vends within it.
+#[test]
+fn in_chromium_a_request_on_the_profile_is_approved_on_the_access_page() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, _bob, _carol] = provision(&sb, &db);
+    passwd_on(&sb, &db, "alice", &format!("{ALICE_PASSWORD}\n")).ok();
+    passwd_on(&sb, &db, "bob", &format!("{BOB_PASSWORD}\n")).ok();
+    let moto = start_moto();
+    let portal = serve(&sb, &db, &moto);
+    let seen = flow(
+        &sb,
+        "access",
+        &[
+            ("PORTAL_URL", &portal.url),
+            ("REQUESTER", "alice"),
+            ("REQUESTER_PASSWORD", ALICE_PASSWORD),
+            ("APPROVER", "bob"),
+            ("APPROVER_PASSWORD", BOB_PASSWORD),
+            ("TARGET_KEY", "tenant-prod"),
+            ("REASON", "deploy 7"),
+            ("COMMENT", "looks fine"),
+        ],
+    );
+    assert_eq!(seen["formOnProfile"], 1, "{seen}");
+    assert_eq!(seen["afterRequest"], "/access?done=requested", "{seen}");
+    assert_eq!(seen["stateBefore"], "pending", "{seen}");
+    assert_eq!(seen["ownQueue"], 0, "nobody decides their own: {seen}");
+    let id = seen["requestId"].as_str().expect("id");
+    assert!(id.starts_with("r_"), "{seen}");
+    assert_eq!(
+        seen["asked"],
+        format!("{id}: alice asks for tenant:prod for 30 minutes"),
+        "{seen}"
+    );
+    assert_eq!(seen["decided"], "Your decision is recorded.", "{seen}");
+    assert_eq!(seen["queueAfter"], 0, "{seen}");
+    assert_eq!(seen["stateAfter"], "approved", "{seen}");
+    assert!(
+        seen["grants"]
+            .as_str()
+            .is_some_and(|g| g.contains("tenant:prod")),
+        "{seen}"
+    );
+    let creds = vend(&sb, &portal, &alice).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
+    let trail = admin(&sb, &db, &["audit", "--event", "access approve", "--json"]);
+    assert!(
+        trail.contains("looks fine") && trail.contains("\"actor\":\"bob\""),
+        "{trail}"
+    );
 }
