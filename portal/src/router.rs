@@ -139,6 +139,11 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/admin/users/{name}/mfa-reset", post(users::reset_mfa))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/audit", get(audit::show))
+        .route("/admin/access", get(admin::access::show))
+        .route("/admin/access/group", post(admin::access::group))
+        .route("/admin/access/member", post(admin::access::member))
+        .route("/admin/access/rule", post(admin::access::rule))
+        .route("/admin/access/policy", post(admin::access::policy))
         // The pages' stylesheet and script; no icon.
         .route("/static/portal.css", get(web::stylesheet))
         .route("/static/portal.js", get(web::script))

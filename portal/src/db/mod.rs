@@ -104,6 +104,7 @@ pub use device::{NewDevice, Poll};
 pub use event::AuditEvent;
 pub use factors::{Claim, Factors, NewTotp};
 pub use grants::GrantRow;
+pub use groups::Group;
 pub use passkeys::PasskeyRow;
 pub use policies::{Policy, Principal};
 pub use requests::{Decided, NewDecision, RequestRow};
