@@ -347,3 +347,25 @@ pub fn creds_from_body(
         expiration,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::access_message;
+
+    #[test]
+    fn only_the_portals_access_messages_are_said_alone() {
+        let waiting = "waiting for approval of request r_1 (approvers: bob)";
+        assert_eq!(
+            access_message(&serde_json::json!(waiting).to_string()).as_deref(),
+            Some(waiting)
+        );
+        for body in [
+            "\"Forbidden\"",
+            "{\"Message\": \"waiting for approval of request r_1\"}",
+            "waiting for approval of request r_1",
+            "\"waiting for approval of request r_1\\n\\u001b[31mforged\"",
+        ] {
+            assert_eq!(access_message(body), None, "{body}");
+        }
+    }
+}

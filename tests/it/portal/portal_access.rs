@@ -405,3 +405,103 @@ fn in_chromium_a_request_on_the_profile_is_approved_on_the_access_page() {
         "{trail}"
     );
 }
+
+/// Break-glass on the admin role for a user who is no admin: refused until the policy allows
+/// it, then granted at once with a reason, vended within the grant, and queued for an
+/// approver's review (never the user's own).
+#[test]
+fn break_glass_on_the_admin_role_is_granted_at_once_and_queued_for_review() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, bob, _carol] = provision(&sb, &db);
+    admin(
+        &sb,
+        &db,
+        &[
+            "set",
+            "--admin-session",
+            "43200",
+            "--admin-role-arn",
+            "arn:aws:iam::333333333333:role/admin",
+        ],
+    );
+    admin(&sb, &db, &["eligible", "add", "admin", "alice"]);
+    admin(&sb, &db, &["approver", "add", "admin", "bob"]);
+    let moto = start_moto();
+    let portal = serve(&sb, &db, &moto);
+    let glass = |sb: &Sandbox| {
+        sb.jit_cmd([
+            "request",
+            "--host",
+            &portal.url,
+            "--token-file",
+            &alice,
+            "admin",
+        ])
+        .args(["--for", "30m", "--reason", "database down", "--break-glass"])
+        .run()
+    };
+    glass(&sb).fails(1, "break-glass is not allowed for admin");
+    admin(
+        &sb,
+        &db,
+        &["policy", "set", "admin", "--break-glass", "true"],
+    );
+    let run = glass(&sb).ok();
+    assert!(
+        run.stderr.contains("for admin is approved"),
+        "{}",
+        run.stderr
+    );
+
+    let started = jiff::Timestamp::now();
+    let creds = sb
+        .aws()
+        .admin()
+        .host(&portal.url)
+        .token_file(&alice)
+        .no_cache()
+        .ok()
+        .json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
+    let expires: jiff::Timestamp = creds["Expiration"]
+        .as_str()
+        .expect("exp")
+        .parse()
+        .expect("time");
+    assert!(
+        expires.duration_since(started).as_secs() <= 30 * 60 + 5,
+        "the admin session setting is 12 h; the grant is 30 minutes: {expires}"
+    );
+
+    let reviews = format!("{}{}", portal.url, paths::ACCESS_REVIEWS);
+    let (_, own) = call(&reviews, &alice, None);
+    assert_eq!(own, serde_json::json!([]), "nobody reviews their own");
+    let (_, queue) = call(&reviews, &bob, None);
+    let gid = queue[0]["id"]
+        .as_str()
+        .expect("a grant to review")
+        .to_string();
+    assert_eq!(queue[0]["break_glass"], true, "{queue}");
+    let (status, _) = decide(&portal, &alice, paths::ACCESS_REVIEW, &gid, "fine by me");
+    assert_eq!(status, 403);
+    let (status, body) = decide(
+        &portal,
+        &bob,
+        paths::ACCESS_REVIEW,
+        &gid,
+        "saw the incident",
+    );
+    assert_eq!(
+        (status, body["reviewed_by"].as_str()),
+        (200, Some("bob")),
+        "{body}"
+    );
+    let (_, queue) = call(&reviews, &bob, None);
+    assert_eq!(queue, serde_json::json!([]));
+    for event in ["break-glass", "break-glass review"] {
+        let trail = admin(&sb, &db, &["audit", "--event", event]);
+        assert!(trail.contains("alice"), "{event}: {trail}");
+    }
+}
