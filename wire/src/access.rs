@@ -19,7 +19,6 @@ pub const TENANT_PREFIX: &str = "tenant:";
 impl Target {
     /// A target as typed or stored. A tenant named like a system role is `tenant:admin`.
     pub fn parse(text: &str) -> Result<Target, String> {
-        let text = text.trim();
         let tenant = |name: &str| {
             let ok = !name.is_empty()
                 && name.len() <= 64
@@ -191,7 +190,8 @@ pub struct Request {
 pub const WAITING: &str = "waiting for approval of request ";
 /// The start of the 403 message for a target one is eligible for and has not asked for.
 pub const NOT_GRANTED: &str = "no access to ";
-/// The start of the 403 message for a grant too close to its end for a 15-minute session.
+/// The start of the 403 messages about a grant: too close to its end for a 15-minute session,
+/// or over (ended or revoked).
 pub const GRANT_ENDING: &str = "grant ";
 
 /// `waiting for approval of request r_... (approvers: a, b)`.
@@ -199,19 +199,32 @@ pub fn waiting(request: &str, approvers: &[String]) -> String {
     format!("{WAITING}{request} (approvers: {})", approvers.join(", "))
 }
 
+/// The command that asks for `target`, as the messages quote it.
+pub fn request_command(target: &Target) -> String {
+    format!("`jit request {} --for 1h --reason \"...\"`", target.short())
+}
+
 /// How to ask for `target`, which the user is eligible for.
 pub fn how_to_request(target: &Target) -> String {
     format!(
-        "{NOT_GRANTED}{target} without approval: request it with `jit request {} --for 1h --reason \"...\"`",
-        target.short()
+        "{NOT_GRANTED}{target} without approval: request it with {}",
+        request_command(target)
+    )
+}
+
+/// A grant of `target` that is over: `when` it ended, and how (`ended`, `was revoked by bob`).
+pub fn grant_over(grant: &str, target: &Target, how: &str, when: &str) -> String {
+    format!(
+        "{GRANT_ENDING}{grant} for {target} {how} at {when}: request again with {}",
+        request_command(target)
     )
 }
 
 /// Whether a 403 message is one of the access messages above, which the CLI prints alone.
 pub fn is_access_message(message: &str) -> bool {
     message.starts_with(WAITING)
-        || (message.starts_with(NOT_GRANTED) && message.contains("jit request "))
-        || (message.starts_with(GRANT_ENDING) && message.contains(" ends at "))
+        || ((message.starts_with(NOT_GRANTED) || message.starts_with(GRANT_ENDING))
+            && message.contains("`jit request "))
 }
 
 #[cfg(test)]
@@ -242,6 +255,12 @@ mod tests {
         let t = Target::Tenant("prod".into());
         assert!(is_access_message(&how_to_request(&t)));
         assert!(is_access_message(&waiting("r_1", &["a".into()])));
+        assert!(is_access_message(&grant_over(
+            "g_1",
+            &t,
+            "ended",
+            "2026-01-01T00:00:00Z"
+        )));
         assert!(!is_access_message("Forbidden"));
         assert_eq!(
             waiting("r_1", &["a".into(), "b".into()]),

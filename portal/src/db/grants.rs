@@ -67,6 +67,21 @@ impl Db {
         })
     }
 
+    /// The grant of `user` for `target` that ends last, whatever its state.
+    pub async fn last_grant(&self, user: &str, target: &str) -> Result<Option<GrantRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM access_grants WHERE user_name = $1 AND target = $2 \
+             ORDER BY ends DESC LIMIT 1"
+        );
+        with_pool!(self, p, {
+            Ok(sqlx::query_as(&sql)
+                .bind(user)
+                .bind(target)
+                .fetch_optional(p)
+                .await?)
+        })
+    }
+
     /// A user's grants that have not ended or been revoked, soonest end first.
     pub async fn live_grants_of(&self, user: &str, now: i64) -> Result<Vec<GrantRow>> {
         let sql = format!(

@@ -13,6 +13,9 @@ use crate::db::{
 };
 use crate::secret;
 
+/// How long after its end a grant is still named when a vend is refused.
+const RECENT_GRANT_SECS: i64 = 24 * 3600;
+
 /// How long a request waits for its decision before it expires.
 pub const PENDING_SECS: i64 = 3 * 3600;
 /// The most targets one request may name.
@@ -815,6 +818,16 @@ pub async fn refusal(db: &Db, user: &str, target: &Target, now: i64) -> Error {
                 .collect();
             return Ok(Some(wire::waiting(&id, &approvers)));
         }
+        // A grant that ended or was revoked lately is what the user remembers: name it.
+        if let Some(g) = db.last_grant(user, &spelled).await?
+            && now - g.revoked.unwrap_or(g.ends).min(g.ends) < RECENT_GRANT_SECS
+        {
+            let (how, when) = match (&g.revoked, &g.revoked_by) {
+                (Some(at), Some(by)) if *at < g.ends => (format!("was revoked by {by}"), *at),
+                _ => ("ended".to_string(), g.ends),
+            };
+            return Ok(Some(wire::grant_over(&g.id, target, &how, &rfc3339(when))));
+        }
         Ok(Some(wire::how_to_request(target)))
     };
     match found.await {
@@ -830,12 +843,13 @@ pub async fn refusal(db: &Db, user: &str, target: &Target, now: i64) -> Error {
 pub fn grant_secs(session: i64, grant: &GrantRow, now: i64) -> Result<i64> {
     let left = grant.ends - now;
     if left < MIN_SESSION_SECS {
+        let target = Target::parse(&grant.target).map_err(Error::Invalid)?;
         return Err(Error::Forbidden(format!(
-            "{}{} for {} ends at {}: less than the 15 minutes AWS credentials last; request again",
+            "{}{} for {target} ends at {}: less than the 15 minutes AWS credentials last; request again with {}",
             wire::GRANT_ENDING,
             grant.id,
-            grant.target,
-            rfc3339(grant.ends)
+            rfc3339(grant.ends),
+            wire::request_command(&target)
         )));
     }
     Ok(session.min(left))

@@ -274,7 +274,12 @@ async fn granted(db: &Db, who: Asker<'_>, target: &Target) -> Result<GrantRow> {
 /// `secs` cut to what is left of `grant`, if the vend rides on one.
 fn within(secs: i64, grant: Option<&GrantRow>) -> Result<i64> {
     match grant {
-        Some(g) => access::grant_secs(secs, g, jiff::Timestamp::now().as_second()),
+        // Now rounded up: STS counts the session from its own, later, clock reading, and the
+        // credentials' end must not pass the grant's by a fraction of a second.
+        Some(g) => {
+            let now = (jiff::Timestamp::now().as_millisecond() + 999) / 1000;
+            access::grant_secs(secs, g, now)
+        }
         None => Ok(secs),
     }
 }

@@ -234,9 +234,12 @@ fn approve_use_and_revoke(db: &str) {
     let (status, body) = call(&url, &bob, Some(serde_json::json!({})));
     assert_eq!(status, 200, "{body}");
     assert!(body["revoked"].is_string(), "{body}");
+    let revoked = body["revoked"].as_str().expect("revoked");
     refused_with(
         vend(&sb, &portal, &alice),
-        "no access to tenant:prod without approval: request it with `jit request prod --for 1h --reason \"...\"`",
+        &format!(
+            "grant {gid} for tenant:prod was revoked by bob at {revoked}: request again with `jit request prod --for 1h --reason \"...\"`"
+        ),
     );
     let events = admin(&sb, db, &["audit", "--event", "grant revoke"]);
     assert!(events.contains(gid), "{events}");
