@@ -393,6 +393,15 @@ pub async fn create(
     let eligible = db.targets_of(&who.user, "eligible").await?;
     let mut policies = Vec::new();
     for t in &targets {
+        let standing = match t {
+            Target::Tenant(name) => who.admin || db.is_member(&who.user, name).await?,
+            Target::Admin | Target::DuploOps => who.admin,
+        };
+        if standing {
+            return Err(Error::Invalid(format!(
+                "you already have standing access to {t}: there is nothing to request"
+            )));
+        }
         if !eligible.contains(&t.spelling()) {
             return Err(Error::Forbidden(format!(
                 "you are not eligible for {t}: ask an admin (`jit portal eligible add {} {}`)",
@@ -1099,6 +1108,15 @@ mod tests {
         };
         let refused = create(&db, &person("alice"), &no_reason, NOW).await;
         assert!(matches!(refused, Err(Error::Invalid(_))), "{refused:?}");
+        let admin = Person {
+            admin: true,
+            ..person("alice")
+        };
+        let standing = create(&db, &admin, &ask(3600), NOW).await;
+        assert!(
+            matches!(&standing, Err(Error::Invalid(m)) if m.contains("standing access")),
+            "{standing:?}"
+        );
         let not_eligible = create(&db, &person("bob"), &ask(3600), NOW).await;
         assert!(
             matches!(not_eligible, Err(Error::Forbidden(_))),
