@@ -73,6 +73,9 @@ pub enum Command {
     /// A target's access policy: approvals, longest grant, reason, ticket, break-glass
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Grants made by approved access requests: list the running ones, or end one now
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// Show the audit trail: logins, credential vends and admin changes
     Audit(AuditArgs),
     /// Copy the SQLite database to FILE while the portal serves: a consistent, checked,
@@ -474,6 +477,14 @@ pub enum RuleCommand {
     Remove { target: String, member: String },
     /// List every rule of this kind
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// The grants that have not ended, soonest end first: id, user, target, end, request
+    List,
+    /// End a grant now: the next vend for it is refused
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,9 +3,9 @@
 
 use anyhow::{Result, bail};
 
-use crate::cli::{GroupCommand, MemberCommand, PolicyCommand, RuleCommand};
+use crate::cli::{GrantCommand, GroupCommand, MemberCommand, PolicyCommand, RuleCommand};
 use crate::db::Db;
-use crate::domain::access::{self, Member, PolicyChange, Role};
+use crate::domain::access::{self, Member, Person, PolicyChange, Role};
 use crate::domain::rules::{Name, SessionSecs};
 use crate::domain::{Actor, Outcome};
 use crate::output;
@@ -92,6 +92,42 @@ pub async fn rule(db: &Db, role: Role, command: RuleCommand) -> Result<()> {
                 }
             }
             output::print_raw(&out)?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn grant(db: &Db, command: GrantCommand) -> Result<()> {
+    match command {
+        GrantCommand::List => {
+            let now = jiff::Timestamp::now().as_second();
+            let mut out = String::new();
+            for g in access::live_grants(db, now).await? {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}{}\n",
+                    g.id,
+                    g.user,
+                    g.target,
+                    g.end,
+                    g.request,
+                    if g.break_glass { "\tbreak-glass" } else { "" }
+                ));
+            }
+            output::print_raw(&out)?;
+        }
+        GrantCommand::Revoke { id } => {
+            // The shell with the database acts with an admin's authority.
+            let who = Person {
+                user: Actor::cli().name,
+                admin: true,
+                client: None,
+                token_id: None,
+            };
+            let g = access::revoke(db, &who, &id).await?;
+            output::status(format_args!(
+                "ended grant {} of {} for {}",
+                g.id, g.user, g.target
+            ));
         }
     }
     Ok(())

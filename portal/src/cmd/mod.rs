@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Eligible(c) => access::rule(&db, Role::Eligible, c).await,
                 Command::Approver(c) => access::rule(&db, Role::Approver, c).await,
                 Command::Policy(c) => access::policy(&db, c).await,
+                Command::Grant(c) => access::grant(&db, c).await,
                 Command::Audit(a) => audit::run(&db, a).await,
                 Command::Backup { file } => backup(&db, &file).await,
                 Command::Serve(_) => Ok(()),

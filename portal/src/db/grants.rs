@@ -97,6 +97,17 @@ impl Db {
         })
     }
 
+    /// Every grant that has not ended or been revoked, soonest end first.
+    pub async fn all_live_grants(&self, now: i64) -> Result<Vec<GrantRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM access_grants WHERE revoked IS NULL AND ends > $1 \
+             ORDER BY ends, user_name, target"
+        );
+        with_pool!(self, p, {
+            Ok(sqlx::query_as(&sql).bind(now).fetch_all(p).await?)
+        })
+    }
+
     /// The grants a request made.
     pub async fn grants_of_request(&self, request: &str) -> Result<Vec<GrantRow>> {
         let sql = format!("SELECT {COLUMNS} FROM access_grants WHERE request = $1 ORDER BY target");

@@ -808,6 +808,16 @@ pub async fn grants(db: &Db, who: &Person, now: i64) -> Result<Vec<wire::Grant>>
         .collect())
 }
 
+/// Every grant that has not ended, for an admin.
+pub async fn live_grants(db: &Db, now: i64) -> Result<Vec<wire::Grant>> {
+    Ok(db
+        .all_live_grants(now)
+        .await?
+        .into_iter()
+        .map(grant_view)
+        .collect())
+}
+
 // ---- the vend's side ----
 
 /// Why a vend without standing access or a grant is refused: the pending request and its

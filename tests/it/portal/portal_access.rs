@@ -503,6 +503,29 @@ fn break_glass_on_the_admin_role_is_granted_at_once_and_queued_for_review() {
     );
     let (_, queue) = call(&reviews, &bob, None);
     assert_eq!(queue, serde_json::json!([]));
+    // An admin at the database's shell lists the running grants and ends this one.
+    let list = admin(&sb, &db, &["grant", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&format!("{gid}\talice\tadmin\t"))
+                && l.ends_with("\tbreak-glass")),
+        "{list}"
+    );
+    admin(&sb, &db, &["grant", "revoke", &gid]);
+    assert_eq!(admin(&sb, &db, &["grant", "list"]), "");
+    let run = sb
+        .aws()
+        .admin()
+        .host(&portal.url)
+        .token_file(&alice)
+        .no_cache()
+        .run()
+        .fails(1, &format!("grant {gid} for admin was revoked by cli:"));
+    assert!(
+        run.stderr.contains("`jit request admin --for 1h"),
+        "{}",
+        run.stderr
+    );
     for event in ["break-glass", "break-glass review"] {
         let trail = admin(&sb, &db, &["audit", "--event", event]);
         assert!(trail.contains("alice"), "{event}: {trail}");
