@@ -111,6 +111,22 @@ fn trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
         })
 }
 
+/// The chat webhook: https, or plain http only to a loopback address.
+pub fn notify_webhook(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|_| "not a URL".to_string())?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => return Err("want a host".into()),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err("want an https:// URL (plain http only to a loopback address)".into()),
+    }
+}
+
 /// The audit webhook: https, or plain http only to a loopback address; no user or fragment.
 fn audit_webhook(text: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
@@ -269,6 +285,11 @@ pub struct ServeArgs {
     /// (octet-counted frames, RFC 6587) or UDP (best effort)
     #[arg(long, value_name = "tcp://HOST:PORT|udp://HOST:PORT", value_parser = audit_syslog)]
     pub audit_syslog: Option<SyslogTarget>,
+    /// A file holding a Slack-compatible incoming webhook URL (else JIT_PORTAL_NOTIFY_WEBHOOK;
+    /// never argv: the URL is its own secret): access requests, decisions, break-glass and
+    /// revokes are posted there as they are audited, at least once, in order (docs/access.md)
+    #[arg(long, value_name = "PATH")]
+    pub notify_webhook_file: Option<PathBuf>,
     /// Count a single sign-on as a second factor when the id token's `amr` names one (mfa,
     /// otp, hwk, swk, fido, sms, face, fpt, iris, retina, pin); otherwise the portal asks for
     /// its own factor after the provider when the user has one or the policy requires it

@@ -127,7 +127,10 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         None => None,
     };
     let purger = tokio::spawn(purge_expired(app.clone()));
-    let sinks = audit_sinks(&args)?;
+    let mut sinks = audit_sinks(&args)?;
+    if let Some(url) = notify_webhook(&args)? {
+        sinks.push(stream::Sink::Chat(stream::Chat::new(url, &app.public_url)?));
+    }
     let names: Vec<String> = sinks.iter().map(stream::Sink::name).collect();
     let owner = stream::owner()?;
     let mut streams = Vec::new();
@@ -223,6 +226,26 @@ fn audit_sinks(args: &ServeArgs) -> Result<Vec<stream::Sink>> {
         )));
     }
     Ok(sinks)
+}
+
+/// The chat webhook's URL, from its file or the environment; its errors never quote it.
+fn notify_webhook(args: &ServeArgs) -> Result<Option<url::Url>> {
+    let text = match &args.notify_webhook_file {
+        Some(path) => {
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(4096).read_to_string(&mut text))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text
+        }
+        None => match std::env::var("JIT_PORTAL_NOTIFY_WEBHOOK") {
+            Ok(text) if !text.trim().is_empty() => text,
+            _ => return Ok(None),
+        },
+    };
+    crate::cli::notify_webhook(&text)
+        .map(Some)
+        .map_err(|why| anyhow::anyhow!("the chat webhook URL: {why}"))
 }
 
 /// The single sign-on settings, with the client secret from its file or the environment.

@@ -461,10 +461,12 @@ pub async fn create(
     let scope = Some(r.targets.join(" "));
     let mut audit = who.audit(AuditEvent::AccessRequest, &who.user, scope.clone());
     audit.duration_secs = Some(r.duration_secs);
+    let approvers = approvers_of(db, &r.targets).await?;
     audit.detail = Some(format!(
-        "request {}{}; reason: {}; ticket: {}",
+        "request {}{}; approvers: {}; reason: {}; ticket: {}",
         r.id,
         if r.break_glass { " (break-glass)" } else { "" },
+        or_dash(&approvers.join(", ")),
         r.reason.as_deref().unwrap_or("-"),
         r.ticket.as_deref().unwrap_or("-"),
     ));

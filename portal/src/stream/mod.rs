@@ -17,6 +17,7 @@
 //! (`audit_sinks.owner`, renewed every round, [`LEASE_SECS`]): one delivers at a time, and
 //! another takes over when a holder stops renewing (killed) or gives it up (stopped).
 
+mod chat;
 mod syslog;
 mod webhook;
 
@@ -27,6 +28,7 @@ use anyhow::Result;
 use crate::db::{AuditEntry, Db};
 use crate::secret;
 
+pub use chat::Chat;
 pub use syslog::Syslog;
 pub use webhook::Webhook;
 
@@ -43,6 +45,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub enum Sink {
     Webhook(Webhook),
     Syslog(Syslog),
+    /// Access notifications to a chat (docs/access.md).
+    Chat(Chat),
 }
 
 impl Sink {
@@ -51,6 +55,7 @@ impl Sink {
         match self {
             Sink::Webhook(w) => format!("webhook {}", w.url()),
             Sink::Syslog(s) => format!("syslog {}", s.target()),
+            Sink::Chat(c) => c.name(),
         }
     }
 
@@ -60,13 +65,14 @@ impl Sink {
         match self {
             Sink::Webhook(w) => w.send(id, rows).await.map(|()| true),
             Sink::Syslog(s) => s.send(id, rows).await,
+            Sink::Chat(c) => c.send(id, rows).await.map(|()| true),
         }
     }
 
     /// Whether what the last `send` wrote is still on its way (the connection did not break).
     fn check(&mut self) -> Result<()> {
         match self {
-            Sink::Webhook(_) => Ok(()),
+            Sink::Webhook(_) | Sink::Chat(_) => Ok(()),
             Sink::Syslog(s) => s.check(),
         }
     }

@@ -3,6 +3,7 @@
 //! waits for; approvers decide over the API; the vend against moto lasts no longer than the
 //! grant; revoke, deny, a quorum, and `--wait`; on SQLite and on PostgreSQL.
 
+use std::io::Read;
 use std::process::Stdio;
 
 use jit_wire::paths;
@@ -57,7 +58,12 @@ fn provision(sb: &Sandbox, db: &str) -> [String; 3] {
 
 #[track_caller]
 fn serve(sb: &Sandbox, db: &str, sts: &Moto) -> Served {
-    let mut cmd = sb.jit(&[
+    serve_with(sb, db, sts, &[])
+}
+
+#[track_caller]
+fn serve_with(sb: &Sandbox, db: &str, sts: &Moto, extra: &[&str]) -> Served {
+    let mut args = vec![
         "portal",
         "--db",
         db,
@@ -66,7 +72,9 @@ fn serve(sb: &Sandbox, db: &str, sts: &Moto) -> Served {
         "127.0.0.1:0",
         "--sts-endpoint",
         &sts.url,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = sb.jit(&args);
     cmd.env("AWS_ACCESS_KEY_ID", "AKIAPORTALSERVER0000")
         .env("AWS_SECRET_ACCESS_KEY", "portal-secret");
     spawn_served(cmd)
@@ -530,4 +538,95 @@ fn break_glass_on_the_admin_role_is_granted_at_once_and_queued_for_review() {
         let trail = admin(&sb, &db, &["audit", "--event", event]);
         assert!(trail.contains("alice"), "{event}: {trail}");
     }
+}
+
+/// The chat hears of a request, its approval and a break-glass, through a Slack-compatible
+/// webhook that is down when they happen: once it is up, every message arrives, in order, each
+/// with its own idempotency key; its URL (its own secret) never reaches the portal's log.
+#[test]
+fn the_chat_hears_of_requests_and_decisions_made_while_it_was_down() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, bob, _carol] = provision(&sb, &db);
+    admin(
+        &sb,
+        &db,
+        &["policy", "set", "prod", "--break-glass", "true"],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let secret = crate::support::random_hex(16);
+    register_secret(&secret);
+    let hook = sb.dir.path().join("chat-webhook");
+    std::fs::write(
+        &hook,
+        format!("http://127.0.0.1:{port}/services/T0/B0/{secret}\n"),
+    )
+    .expect("hook file");
+    let moto = start_moto();
+    let file = hook.display().to_string();
+    let portal = serve_with(&sb, &db, &moto, &["--notify-webhook-file", &file]);
+
+    // Nothing listens on the chat's port while these happen.
+    let id = request(&sb, &portal, &alice, "1h", &[])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let (status, _) = decide(&portal, &bob, paths::ACCESS_APPROVE, &id, "go");
+    assert_eq!(status, 200);
+    request(&sb, &portal, &alice, "30m", &["--break-glass"]).ok();
+
+    let chat = tiny_http::Server::http(("127.0.0.1", port)).expect("the chat receiver");
+    let mut got: Vec<(String, String)> = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while got
+        .iter()
+        .filter(|(_, t)| t.starts_with("BREAK-GLASS"))
+        .count()
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "the chat got {got:?}");
+        let Ok(Some(mut req)) = chat.recv_timeout(std::time::Duration::from_millis(200)) else {
+            continue;
+        };
+        let key = req
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("idempotency-key"))
+            .map(|h| h.value.to_string())
+            .unwrap_or_default();
+        let mut body = String::new();
+        req.as_reader().read_to_string(&mut body).expect("body");
+        assert!(req.url().ends_with(&secret), "{}", req.url());
+        let text = serde_json::from_str::<serde_json::Value>(&body).expect("json")["text"]
+            .as_str()
+            .expect("text")
+            .to_string();
+        req.respond(tiny_http::Response::empty(200))
+            .expect("answer");
+        // A message sent again carries its key again: the receiver keeps the first.
+        if !got.iter().any(|(k, _)| *k == key) {
+            got.push((key, text));
+        }
+    }
+    let texts: Vec<&str> = got.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(
+        texts[0].starts_with(&format!(
+            "alice asks for tenant:prod for 60 minutes: request {id}; approvers: bob, group:leads; reason: incident 42"
+        )) && texts[0].ends_with(&format!("Decide at {}/access", portal.url)),
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts[1],
+        format!("tenant:prod for alice: request {id} approved")
+    );
+    assert!(
+        texts[2].starts_with("BREAK-GLASS: alice approved their own access to tenant:prod"),
+        "{texts:?}"
+    );
+    crate::support::assert_no_secrets(&portal.log(), "the portal's log");
 }
