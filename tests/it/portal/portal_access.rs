@@ -3,7 +3,6 @@
 //! waits for; approvers decide over the API; the vend against moto lasts no longer than the
 //! grant; revoke, deny, a quorum, and `--wait`; on SQLite and on PostgreSQL.
 
-use std::io::Read;
 use std::process::Stdio;
 
 use jit_wire::paths;
