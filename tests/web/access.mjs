@@ -1,7 +1,7 @@
 // Access requests in two browsers at once: the requester asks on the profile page's form, the
 // approver finds the request on the access page and approves it with a comment, and the
 // requester's page then shows it approved with a running grant. The requester never sees their
-// own request among those to decide.
+// own request among those to decide; then the profile offers the granted tenant.
 //
 // Env: PORTAL_URL, REQUESTER, REQUESTER_PASSWORD, APPROVER, APPROVER_PASSWORD, TARGET_KEY (the
 // checkbox's key: tenant-NAME, admin or duplo-ops), REASON, COMMENT.
@@ -44,5 +44,12 @@ run(async (browser) => {
   seen.stateAfter = await text(asking, `#request-${seen.requestId} .state`);
   seen.grants = await text(asking, '#grant-list tbody');
   await shot(asking, 'access-granted');
+
+  // The profile offers the granted tenant, with the grant's end, and vends within it.
+  await asking.goto(`${portal}/profile`);
+  seen.grantedTarget = await text(asking, `#target-${target} h3`);
+  await clickAndWait(asking, `#creds-${target}`);
+  seen.credsFor = await text(asking, '#creds-target');
+  seen.credsUntil = await text(asking, '#expiration');
   return seen;
 });

@@ -20,7 +20,7 @@ use crate::state::{ClientIp, Shared, with_who};
 /// Where the pages live.
 pub const PAGE: &str = "/access";
 
-fn person(session: &Session, client: Option<String>) -> Person {
+pub(super) fn person(session: &Session, client: Option<String>) -> Person {
     Person {
         user: session.user.clone(),
         admin: session.admin,

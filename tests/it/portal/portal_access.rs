@@ -406,6 +406,23 @@ fn in_chromium_a_request_on_the_profile_is_approved_on_the_access_page() {
             .is_some_and(|g| g.contains("tenant:prod")),
         "{seen}"
     );
+    let granted = seen["grantedTarget"].as_str().expect("granted target");
+    assert!(
+        granted.starts_with("Tenant prod (granted until "),
+        "the profile offers the grant: {seen}"
+    );
+    assert_eq!(seen["credsFor"], "prod", "{seen}");
+    let until: jiff::Timestamp = granted
+        .trim_start_matches("Tenant prod (granted until ")
+        .trim_end_matches(')')
+        .parse()
+        .expect("the grant's end");
+    let expires: jiff::Timestamp = seen["credsUntil"]
+        .as_str()
+        .expect("expiration")
+        .parse()
+        .expect("time");
+    assert!(expires <= until, "{expires} after the grant's end {until}");
     let creds = vend(&sb, &portal, &alice).ok().json();
     register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
     register_secret(creds["SessionToken"].as_str().expect("session"));
