@@ -285,6 +285,14 @@ pub struct ServeArgs {
     /// (octet-counted frames, RFC 6587) or UDP (best effort)
     #[arg(long, value_name = "tcp://HOST:PORT|udp://HOST:PORT", value_parser = audit_syslog)]
     pub audit_syslog: Option<SyslogTarget>,
+    /// When a grant is revoked, also deny its role to the sessions its user started before
+    /// then: an inline policy `jit-cut-off-USER` on the role (needs iam:PutRolePolicy on it;
+    /// docs/access.md)
+    #[arg(long)]
+    pub cut_off_on_revoke: bool,
+    /// The IAM endpoint for --cut-off-on-revoke (default: the partition's)
+    #[arg(long, value_name = "URL", requires = "cut_off_on_revoke")]
+    pub iam_endpoint: Option<String>,
     /// A file holding a Slack-compatible incoming webhook URL (else JIT_PORTAL_NOTIFY_WEBHOOK;
     /// never argv: the URL is its own secret): access requests, decisions, break-glass and
     /// revokes are posted there as they are audited, at least once, in order (docs/access.md)

@@ -149,7 +149,7 @@ pub async fn revoke(
     who: Authed,
 ) -> ApiResult<Response> {
     answer(
-        access::revoke(&app.db, &person(&who, client), &id).await,
+        access::revoke(&app.db, &person(&who, client), &id, app.cut_off.as_ref()).await,
         &who,
     )
 }

@@ -123,7 +123,8 @@ pub async fn grant(db: &Db, command: GrantCommand) -> Result<()> {
                 client: None,
                 token_id: None,
             };
-            let g = access::revoke(db, &who, &id).await?;
+            // No AWS here: the serving portal's --cut-off-on-revoke is the API's and pages'.
+            let g = access::revoke(db, &who, &id, None).await?;
             output::status(format_args!(
                 "ended grant {} of {} for {}",
                 g.id, g.user, g.target

@@ -108,6 +108,9 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         public_url,
         // The demo's keys work only at its own moto: the pages say so wherever keys go out.
         aws_endpoint: moto.as_ref().map(|m| m.url.clone()),
+        cut_off: args
+            .cut_off_on_revoke
+            .then(|| sts.iam(args.iam_endpoint.clone())),
         sts,
         signin: Signin::new(
             args.signin_url.clone(),

@@ -86,10 +86,14 @@ pub enum AuditEvent {
     BreakGlass,
     /// An approver reviewed a break-glass grant.
     BreakGlassReview,
+    /// A revoked grant's sessions denied on the role (the cut-off's inline policy written).
+    GrantCutOff,
+    /// The cut-off's inline policy could not be written; the grant is revoked all the same.
+    GrantCutOffFailed,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 48] = [
+    pub const ALL: [AuditEvent; 50] = [
         AuditEvent::Vend,
         AuditEvent::VendFailed,
         AuditEvent::VendRefused,
@@ -138,6 +142,8 @@ impl AuditEvent {
         AuditEvent::GrantRevoke,
         AuditEvent::BreakGlass,
         AuditEvent::BreakGlassReview,
+        AuditEvent::GrantCutOff,
+        AuditEvent::GrantCutOffFailed,
     ];
 
     /// The name the trail stores and prints.
@@ -191,6 +197,8 @@ impl AuditEvent {
             AuditEvent::GrantRevoke => "grant revoke",
             AuditEvent::BreakGlass => "break-glass",
             AuditEvent::BreakGlassReview => "break-glass review",
+            AuditEvent::GrantCutOff => "grant cut-off",
+            AuditEvent::GrantCutOffFailed => "grant cut-off failed",
         }
     }
 

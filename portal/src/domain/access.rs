@@ -8,6 +8,7 @@ use jit_wire::access::{self as wire, RequestState, Target};
 
 use super::rules::{MIN_SESSION_SECS, Name, SessionSecs};
 use super::{Actor, Error, Outcome, Result};
+use crate::aws::Iam;
 use crate::db::{
     AuditEntry, AuditEvent, Db, Decided, GrantRow, NewDecision, Policy, Principal, RequestRow,
 };
@@ -727,7 +728,7 @@ async fn grant_row(db: &Db, id: &str) -> Result<GrantRow> {
 
 /// End a grant now: its user, an approver of its target, or an admin. The next vend is
 /// refused; credentials already out last until their own end, at most the grant's.
-pub async fn revoke(db: &Db, who: &Person, id: &str) -> Result<wire::Grant> {
+pub async fn revoke(db: &Db, who: &Person, id: &str, cut: Option<&Iam>) -> Result<wire::Grant> {
     let g = grant_row(db, id).await?;
     let approver = db
         .targets_of(&who.user, "approver")
@@ -745,10 +746,76 @@ pub async fn revoke(db: &Db, who: &Person, id: &str) -> Result<wire::Grant> {
         Some(g.target.clone()),
     );
     audit.detail = Some(format!("grant {id} of request {}", g.request));
+    let at = audit.at;
     if !db.revoke_grant(id, &who.user, audit).await? {
         return Err(Error::Invalid(format!("grant {id} has already ended")));
     }
+    if let Some(iam) = cut {
+        cut_off(db, iam, who, &g, at).await;
+    }
     Ok(grant_view(grant_row(db, id).await?))
+}
+
+/// The role a target's credentials come from, if it has one now.
+async fn role_of(db: &Db, target: &str) -> anyhow::Result<Option<String>> {
+    Ok(match Target::parse(target).map_err(anyhow::Error::msg)? {
+        Target::Tenant(name) => db
+            .list_tenants()
+            .await?
+            .into_iter()
+            .find(|t| t.name == name)
+            .map(|t| t.role_arn),
+        Target::Admin => db.settings().await?.admin_role_arn,
+        Target::DuploOps => db.settings().await?.ops_role_arn,
+    })
+}
+
+/// After a revoke, with `--cut-off-on-revoke`: deny the role to the sessions the grant's user
+/// started before now, so credentials already handed out stop working too. The revoke stands
+/// whatever happens here; the trail says whether the cut-off was written.
+async fn cut_off(db: &Db, iam: &Iam, who: &Person, g: &GrantRow, at: i64) {
+    let before = rfc3339(at);
+    let written = async {
+        let role = role_of(db, &g.target)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{} has no role now", g.target))?;
+        let (name, policy) = iam.cut_off(&role, &g.user_name, &before).await?;
+        Ok::<_, anyhow::Error>((role, name, policy))
+    };
+    let audit = match written.await {
+        Ok((role, name, policy)) => {
+            let mut a = who.audit(
+                AuditEvent::GrantCutOff,
+                &g.user_name,
+                Some(g.target.clone()),
+            );
+            a.role_arn = Some(role);
+            a.detail = Some(format!(
+                "grant {}: inline policy {policy} on role {name} denies the sessions of source identity {} issued before {before}",
+                g.id,
+                crate::aws::session_name(&g.user_name)
+            ));
+            a
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            tracing::warn!(
+                "the cut-off of grant {} failed (the grant is revoked): {}",
+                g.id,
+                crate::log::escape(&message)
+            );
+            let mut a = who.audit(
+                AuditEvent::GrantCutOffFailed,
+                &g.user_name,
+                Some(g.target.clone()),
+            );
+            a.detail = Some(format!("grant {}: {message}", g.id));
+            a
+        }
+    };
+    if let Err(e) = db.audit(&audit).await {
+        crate::log::failure("cannot record the cut-off", &e);
+    }
 }
 
 /// Break-glass grants waiting for a review by the asker (an approver of their target, not
@@ -984,7 +1051,9 @@ mod tests {
             .expect("granted");
         assert_eq!((g.starts, g.ends), (NOW + 30, NOW + 30 + 3600));
         // Revoked by its user: the next vend finds nothing.
-        revoke(&db, &person("alice"), &g.id).await.expect("revoke");
+        revoke(&db, &person("alice"), &g.id, None)
+            .await
+            .expect("revoke");
         assert!(
             db.active_grant("alice", "tenant:prod", NOW + 40)
                 .await

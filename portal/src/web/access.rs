@@ -310,9 +310,14 @@ pub async fn revoke(
     ClientIp(client): ClientIp,
     SignedForm(session, form): SignedForm<ActForm>,
 ) -> PageResult {
-    access::revoke(&app.db, &person(&session, client), &form.id)
-        .await
-        .framed(&session)?;
+    access::revoke(
+        &app.db,
+        &person(&session, client),
+        &form.id,
+        app.cut_off.as_ref(),
+    )
+    .await
+    .framed(&session)?;
     Ok(back(&session, "revoked"))
 }
 

@@ -646,3 +646,74 @@ fn the_chat_hears_of_requests_and_decisions_made_while_it_was_down() {
     );
     crate::support::assert_no_secrets(&portal.log(), "the portal's log");
 }
+
+/// `python -c SCRIPT ARGS` from the test venv, its stdout.
+#[track_caller]
+fn python(sb: &Sandbox, script: &str, args: &[&str]) -> String {
+    let mut py = sb.command(crate::support::venv_bin("python"));
+    py.arg("-c").arg(script).args(args);
+    finish(py.output().expect("python")).ok().stdout
+}
+
+/// With `--cut-off-on-revoke`, a revoke also writes an inline deny on the tenant's role for
+/// the user's sessions issued before it, read back from moto's IAM with GetRolePolicy.
+#[test]
+fn a_revoke_cuts_off_the_users_sessions_on_the_role() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, bob, _carol] = provision(&sb, &db);
+    let moto = start_moto();
+    let iam = r#"
+import boto3, json, sys
+iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1',
+    aws_access_key_id='bootstrap', aws_secret_access_key='bootstrap')
+if sys.argv[2] == 'create':
+    iam.create_role(RoleName='prod', AssumeRolePolicyDocument=json.dumps(
+        {'Version': '2012-10-17', 'Statement': []}))
+else:
+    doc = iam.get_role_policy(RoleName='prod', PolicyName=sys.argv[3])['PolicyDocument']
+    print(json.dumps(doc))
+"#;
+    python(&sb, iam, &[&moto.url, "create"]);
+    let portal = serve_with(
+        &sb,
+        &db,
+        &moto,
+        &["--cut-off-on-revoke", "--iam-endpoint", &moto.url],
+    );
+    let id = request(&sb, &portal, &alice, "1h", &[])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let (_, body) = decide(&portal, &bob, paths::ACCESS_APPROVE, &id, "go");
+    let gid = body["grants"][0]["id"].as_str().expect("grant").to_string();
+    let creds = vend(&sb, &portal, &alice).ok().json();
+    register_secret(creds["SecretAccessKey"].as_str().expect("secret"));
+    register_secret(creds["SessionToken"].as_str().expect("session"));
+
+    let url = format!("{}{}", portal.url, paths::fill(paths::ACCESS_REVOKE, &gid));
+    let (status, body) = call(&url, &alice, Some(serde_json::json!({})));
+    assert_eq!(status, 200, "{body}");
+    let revoked = body["revoked"].as_str().expect("revoked").to_string();
+    let written = python(&sb, iam, &[&moto.url, "get", "jit-cut-off-alice"]);
+    let doc: serde_json::Value = serde_json::from_str(written.trim()).expect("policy json");
+    assert_eq!(
+        doc["Statement"][0],
+        serde_json::json!({
+            "Sid": "JitCutOff",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": { "aws:SourceIdentity": "alice" },
+                "DateLessThan": { "aws:TokenIssueTime": revoked },
+            },
+        })
+    );
+    let trail = admin(&sb, &db, &["audit", "--event", "grant cut-off", "--json"]);
+    assert!(
+        trail.contains(&gid) && trail.contains("arn:aws:iam::111111111111:role/prod"),
+        "{trail}"
+    );
+}
