@@ -298,6 +298,14 @@ pub struct ServeArgs {
     /// revokes are posted there as they are audited, at least once, in order (docs/access.md)
     #[arg(long, value_name = "PATH")]
     pub notify_webhook_file: Option<PathBuf>,
+    /// A file holding the SMTP URL for access notifications by email (else
+    /// JIT_PORTAL_NOTIFY_SMTP; never argv: it may hold a password): smtps://USER:PASS@HOST,
+    /// smtp://HOST:587?tls=required, or plain smtp:// to a loopback address (docs/access.md)
+    #[arg(long, value_name = "PATH", requires = "notify_email_from")]
+    pub notify_smtp_file: Option<PathBuf>,
+    /// The From address of access notification emails
+    #[arg(long, value_name = "ADDRESS")]
+    pub notify_email_from: Option<String>,
     /// Count a single sign-on as a second factor when the id token's `amr` names one (mfa,
     /// otp, hwk, swk, fido, sms, face, fpt, iris, retina, pin); otherwise the portal asks for
     /// its own factor after the provider when the user has one or the policy requires it

@@ -134,6 +134,9 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
     if let Some(url) = notify_webhook(&args)? {
         sinks.push(stream::Sink::Chat(stream::Chat::new(url, &app.public_url)?));
     }
+    if let Some(mail) = notify_mail(&args, &app.public_url)? {
+        sinks.push(stream::Sink::Mail(mail));
+    }
     let names: Vec<String> = sinks.iter().map(stream::Sink::name).collect();
     let owner = stream::owner()?;
     let mut streams = Vec::new();
@@ -249,6 +252,28 @@ fn notify_webhook(args: &ServeArgs) -> Result<Option<url::Url>> {
     crate::cli::notify_webhook(&text)
         .map(Some)
         .map_err(|why| anyhow::anyhow!("the chat webhook URL: {why}"))
+}
+
+/// The access notification mail, its SMTP URL from its file or the environment.
+fn notify_mail(args: &ServeArgs, portal: &str) -> Result<Option<stream::Mail>> {
+    let url = match &args.notify_smtp_file {
+        Some(path) => {
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(4096).read_to_string(&mut text))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text
+        }
+        None => match std::env::var("JIT_PORTAL_NOTIFY_SMTP") {
+            Ok(text) if !text.trim().is_empty() => text,
+            _ => return Ok(None),
+        },
+    };
+    let from = args
+        .notify_email_from
+        .as_deref()
+        .context("access notification mail needs --notify-email-from ADDRESS")?;
+    stream::Mail::new(url.trim(), from, portal).map(Some)
 }
 
 /// The single sign-on settings, with the client secret from its file or the environment.

@@ -163,4 +163,17 @@ impl Db {
                 .is_some())
         })
     }
+
+    /// The users in a group, from either source.
+    pub async fn group_members(&self, group: &str) -> Result<Vec<String>> {
+        with_pool!(self, p, {
+            Ok(sqlx::query_scalar(
+                "SELECT DISTINCT user_name FROM access_group_members WHERE group_name = $1 \
+                 ORDER BY user_name",
+            )
+            .bind(group)
+            .fetch_all(p)
+            .await?)
+        })
+    }
 }

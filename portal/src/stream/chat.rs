@@ -67,8 +67,8 @@ impl Chat {
     }
 }
 
-/// The chat's line for an audit row, if it is one the chat hears about.
-fn message(row: &AuditEntry, portal: &str) -> Option<String> {
+/// The chat's line (and the mail's body) for an audit row, if it is one they tell of.
+pub(super) fn message(row: &AuditEntry, portal: &str) -> Option<String> {
     let event = AuditEvent::parse(&row.event)?;
     let user = row.user.as_deref().unwrap_or("-");
     let scope = row.scope.as_deref().unwrap_or("-");

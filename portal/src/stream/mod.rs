@@ -18,6 +18,7 @@
 //! another takes over when a holder stops renewing (killed) or gives it up (stopped).
 
 mod chat;
+mod mail;
 mod syslog;
 mod webhook;
 
@@ -29,6 +30,7 @@ use crate::db::{AuditEntry, Db};
 use crate::secret;
 
 pub use chat::Chat;
+pub use mail::Mail;
 pub use syslog::Syslog;
 pub use webhook::Webhook;
 
@@ -47,6 +49,8 @@ pub enum Sink {
     Syslog(Syslog),
     /// Access notifications to a chat (docs/access.md).
     Chat(Chat),
+    /// Access notifications by email (docs/access.md).
+    Mail(Mail),
 }
 
 impl Sink {
@@ -56,23 +60,25 @@ impl Sink {
             Sink::Webhook(w) => format!("webhook {}", w.url()),
             Sink::Syslog(s) => format!("syslog {}", s.target()),
             Sink::Chat(c) => c.name(),
+            Sink::Mail(m) => m.name(),
         }
     }
 
     /// Send a batch. Ok(true): it arrived (as far as the transport can tell); Ok(false): it
     /// was written and is known to have arrived once [`Sink::check`] passes later.
-    async fn send(&mut self, id: &str, rows: &[AuditEntry]) -> Result<bool> {
+    async fn send(&mut self, db: &Db, id: &str, rows: &[AuditEntry]) -> Result<bool> {
         match self {
             Sink::Webhook(w) => w.send(id, rows).await.map(|()| true),
             Sink::Syslog(s) => s.send(id, rows).await,
             Sink::Chat(c) => c.send(id, rows).await.map(|()| true),
+            Sink::Mail(m) => m.send(db, id, rows).await.map(|()| true),
         }
     }
 
     /// Whether what the last `send` wrote is still on its way (the connection did not break).
     fn check(&mut self) -> Result<()> {
         match self {
-            Sink::Webhook(_) | Sink::Chat(_) => Ok(()),
+            Sink::Webhook(_) | Sink::Chat(_) | Sink::Mail(_) => Ok(()),
             Sink::Syslog(s) => s.check(),
         }
     }
@@ -174,7 +180,7 @@ async fn round(
     let Some(last) = rows.last().and_then(|r| r.seq) else {
         return Ok(Round::Idle);
     };
-    match sink.send(stream_id, &rows).await? {
+    match sink.send(db, stream_id, &rows).await? {
         true => db.sink_advance(name, owner, last).await?,
         false => *pending = Some(last),
     }

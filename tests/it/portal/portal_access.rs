@@ -717,3 +717,134 @@ else:
         "{trail}"
     );
 }
+
+/// An SMTP server here in the test (aiosmtpd), started on a fixed port, that prints each
+/// message it takes as a JSON line: `{"to": [...], "data": "..."}`.
+const SMTP_SERVER: &str = r#"
+import json, sys
+from aiosmtpd.controller import Controller
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        print(json.dumps({"to": envelope.rcpt_tos, "data": envelope.content.decode()}), flush=True)
+        return '250 OK'
+c = Controller(Handler(), hostname='127.0.0.1', port=int(sys.argv[1]))
+c.start()
+print('ready', flush=True)
+sys.stdin.read()
+c.stop()
+"#;
+
+/// Email: a request made while the mail server is down reaches the approvers named by an
+/// email address (directly or through a group, never the requester) once it is up, and the
+/// approval reaches the requester; each message once, with its own Message-ID.
+#[test]
+fn mail_reaches_the_approvers_and_then_the_requester_after_the_server_was_down() {
+    use std::io::BufRead;
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    provision(&sb, &db);
+    for u in ["dev@example.com", "lead@example.com", "ops@example.com"] {
+        admin(&sb, &db, &["user", "add", u]);
+    }
+    admin(
+        &sb,
+        &db,
+        &["group", "member", "add", "leads", "ops@example.com"],
+    );
+    admin(&sb, &db, &["eligible", "add", "prod", "dev@example.com"]);
+    admin(&sb, &db, &["approver", "add", "prod", "lead@example.com"]);
+    let token = |u: &str| {
+        let t = admin(&sb, &db, &["token", "create", u]).trim().to_string();
+        register_secret(&t);
+        sb.token_file(&t)
+    };
+    let (dev, lead) = (token("dev@example.com"), token("lead@example.com"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
+    let smtp = sb.dir.path().join("smtp-url");
+    std::fs::write(&smtp, format!("smtp://127.0.0.1:{port}\n")).expect("smtp file");
+    let moto = start_moto();
+    let file = smtp.display().to_string();
+    let portal = serve_with(
+        &sb,
+        &db,
+        &moto,
+        &[
+            "--notify-smtp-file",
+            &file,
+            "--notify-email-from",
+            "jit@example.com",
+        ],
+    );
+
+    // The mail server is down while the request is made.
+    let url = format!("{}{}", portal.url, paths::ACCESS_REQUESTS);
+    let body = serde_json::json!({"targets": ["prod"], "duration_secs": 3600, "reason": "deploy"});
+    let (status, r) = call(&url, &dev, Some(body));
+    assert_eq!(status, 200, "{r}");
+    let id = r["id"].as_str().expect("id").to_string();
+
+    let mut server = sb
+        .command(crate::support::venv_bin("python"))
+        .args(["-c", SMTP_SERVER, &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("aiosmtpd");
+    let mut lines = std::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().expect("a line").expect("ready"), "ready");
+    // Each message, its body's quoted-printable soft line breaks undone.
+    let mut next = || -> serde_json::Value {
+        let line = lines.next().expect("a message").expect("a line");
+        let mut m: serde_json::Value = serde_json::from_str(&line).expect("json");
+        let data = m["data"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("=\r\n", "")
+            .replace("=\n", "");
+        m["data"] = serde_json::json!(data);
+        m
+    };
+    let asked = next();
+    assert_eq!(
+        asked["to"],
+        serde_json::json!(["lead@example.com", "ops@example.com"]),
+        "the approvers with an address, one through the group: {asked}"
+    );
+    let data = asked["data"].as_str().expect("data");
+    assert!(
+        data.contains("Subject: [jit] dev@example.com asks for tenant:prod"),
+        "{data}"
+    );
+    assert!(data.contains(&format!("request {id}")), "{data}");
+    assert!(
+        data.contains(&format!("Decide at {}/access", portal.url)),
+        "{data}"
+    );
+
+    let (status, _) = decide(&portal, &lead, paths::ACCESS_APPROVE, &id, "ok");
+    assert_eq!(status, 200);
+    let approved = next();
+    assert_eq!(
+        approved["to"],
+        serde_json::json!(["dev@example.com"]),
+        "{approved}"
+    );
+    let data = approved["data"].as_str().expect("data");
+    assert!(
+        data.contains("Subject: [jit] approved: tenant:prod for dev@example.com"),
+        "{data}"
+    );
+    let ids: Vec<&str> = [&asked, &approved]
+        .iter()
+        .filter_map(|m| m["data"].as_str())
+        .filter_map(|d| d.lines().find(|l| l.starts_with("Message-ID:")))
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_ne!(ids[0], ids[1]);
+    drop(server.stdin.take());
+    let _ = server.wait();
+}
