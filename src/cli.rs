@@ -190,8 +190,8 @@ pub struct LoginArgs {
   jit request --host https://portal.example.com admin --for 30m --reason \"db failover\"
   jit request prod --for 1h --reason \"pager: site down\" --break-glass
 
-Prints the request id on stdout. With --wait, waits for the decision: exits 0 once approved,
-non-zero when denied, withdrawn or expired. Until then `jit aws` and `jit exec` for the target
+Prints the request id on stdout (with --wait, once approved). With --wait, waits for the
+decision: exits 0 once approved, non-zero when denied, withdrawn or expired. Until then `jit aws` and `jit exec` for the target
 say which request they wait for.")]
 pub struct RequestArgs {
     /// What to ask for: environment names from the config file; with --host, tenant names,

@@ -80,9 +80,9 @@ pub fn run(args: RequestArgs) -> Result<ExitCode> {
         break_glass: args.break_glass,
     };
     let mut r = client.request_access(&new)?;
-    crate::output::print_line(&r.id)?;
     crate::output::status(describe(&r));
     if !args.wait {
+        crate::output::print_line(&r.id)?;
         return Ok(ExitCode::SUCCESS);
     }
     while r.state == RequestState::Pending {
@@ -117,6 +117,8 @@ pub fn run(args: RequestArgs) -> Result<ExitCode> {
                 },
                 until.join(", ")
             ));
+            // The id on stdout once approved: a failed wait leaves stdout empty.
+            crate::output::print_line(&r.id)?;
             Ok(ExitCode::SUCCESS)
         }
         RequestState::Denied => bail!("request {} was denied by {}", r.id, by(false)),

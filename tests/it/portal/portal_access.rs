@@ -848,3 +848,59 @@ fn mail_reaches_the_approvers_and_then_the_requester_after_the_server_was_down()
     drop(server.stdin.take());
     let _ = server.wait();
 }
+
+/// `jit request --wait` is released by an approval clicked in Chromium, and by a denial there
+/// fails with the approver's words.
+#[test]
+fn jit_request_wait_is_released_by_a_decision_in_chromium() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, _bob, _carol] = provision(&sb, &db);
+    passwd_on(&sb, &db, "bob", &format!("{BOB_PASSWORD}\n")).ok();
+    let moto = start_moto();
+    let portal = serve(&sb, &db, &moto);
+    let mine = format!("{}{}", portal.url, paths::ACCESS_REQUESTS);
+    for (decision, comment) in [("approve", "go ahead"), ("deny", "not during the freeze")] {
+        let waiting = request(&sb, &portal, &alice, "30m", &["--wait"])
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("jit request --wait");
+        let id = crate::support::poll(std::time::Duration::from_secs(20), || {
+            let (_, list) = call(&mine, &alice, None);
+            list.as_array()
+                .and_then(|l| l.iter().find(|r| r["state"] == "pending"))
+                .and_then(|r| r["id"].as_str().map(str::to_string))
+                .ok_or_else(|| "no pending request yet".to_string())
+        });
+        let seen = flow(
+            &sb,
+            "access",
+            &[
+                ("PORTAL_URL", &portal.url),
+                ("APPROVER", "bob"),
+                ("APPROVER_PASSWORD", BOB_PASSWORD),
+                ("REQUEST_ID", &id),
+                ("DECISION", decision),
+                ("COMMENT", comment),
+            ],
+        );
+        assert_eq!(seen["queueAfter"], 0, "{seen}");
+        let out = finish(waiting.wait_with_output().expect("wait"));
+        match decision {
+            "approve" => {
+                let out = out.ok();
+                assert!(
+                    out.stderr
+                        .contains(&format!("request {id} approved by bob (go ahead)")),
+                    "{}",
+                    out.stderr
+                );
+            }
+            _ => {
+                out.fails(1, &format!("request {id} was denied by bob ({comment})"));
+            }
+        }
+    }
+}
