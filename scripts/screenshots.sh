@@ -144,6 +144,17 @@ flow profile USERNAME=demo PASSWORD="${demo_password}"
 flow nojs USERNAME=demo PASSWORD="${demo_password}"
 flow admin ADMIN_USERNAME=root ADMIN_PASSWORD="${root_password}" TENANT=demo VALIDITY=1800 \
   ADMIN_SESSION=3600
+# Access requests: dev, no admin, asks for a tenant it may only request; root approves
+# (access-*.png).
+dev_password=dev-password-1
+"${jit}" portal --db "${db}" tenant add prod --role-arn arn:aws:iam::123456789012:role/prod
+"${jit}" portal --db "${db}" user add dev
+printf '%s\n' "${dev_password}" | "${jit}" portal --db "${db}" user passwd dev
+"${jit}" portal --db "${db}" eligible add prod dev
+"${jit}" portal --db "${db}" approver add prod root
+flow access REQUESTER=dev REQUESTER_PASSWORD="${dev_password}" APPROVER=root \
+  APPROVER_PASSWORD="${root_password}" TARGET_KEY=tenant-prod REASON="deploy 7: migrate the orders table" \
+  COMMENT="ok, during the change window"
 # Last of the demo user's flows: it leaves `demo` with a second factor (mfa-enrol, mfa-factor).
 flow mfa USERNAME=demo PASSWORD="${demo_password}" PYTHON="${venv_bin}/python"
 

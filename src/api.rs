@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::host::Host;
+use jit_wire::access;
 use jit_wire::api::{AwsResponse, ClusterConfig, SystemFeatures};
 use jit_wire::paths;
 
@@ -105,15 +106,27 @@ impl Client {
     }
 
     fn get(&self, path: &str) -> Result<(String, Option<String>)> {
+        self.call(reqwest::Method::GET, path, None)
+    }
+
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(String, Option<String>)> {
         let url = format!("{}{}", self.api, path);
-        output::debug(|| format!("GET {url}"));
+        output::debug(|| format!("{method} {url}"));
         let mut req = self
             .http
-            .get(&url)
+            .request(method, &url)
             .header("Authorization", format!("Bearer {}", self.token.expose()))
             .header("Content-Type", "application/json; charset=utf-8");
         if let Some(otp) = &self.otp {
             req = req.header("otpcode", otp);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
         }
         let secrets = self.secrets();
         let resp = req.send().map_err(|e| {
@@ -157,6 +170,12 @@ impl Client {
                 .map_or("over 1 MiB".into(), |b| b.len().to_string());
             format!("{url}: status {status}, {len} bytes")
         });
+        if status == 403
+            && let Some(message) = body.as_deref().and_then(access_message)
+        {
+            // The portal's own words on access one may request: said alone, not as a failure.
+            return Err(HttpError { status, message }.into());
+        }
         if status >= 300 {
             let hint = match status {
                 401 => " (the token is invalid or expired)",
@@ -229,6 +248,32 @@ impl Client {
             .map_err(|e| anyhow!(redact::literal(&format!("{e:#}"), &self.secrets())))
     }
 
+    fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T> {
+        let body = serde_json::to_string(body).context("cannot encode the request")?;
+        let (text, _) = self.call(reqwest::Method::POST, path, Some(body))?;
+        serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "portal sent malformed JSON: {}{path}: {}",
+                self.api,
+                redact::json_error(&e)
+            )
+        })
+    }
+
+    /// Ask for access (docs/protocol.md §13).
+    pub fn request_access(&self, new: &access::NewRequest) -> Result<access::Request> {
+        self.send_json(paths::ACCESS_REQUESTS, new)
+    }
+
+    /// One access request, as its requester sees it.
+    pub fn access_request(&self, id: &str) -> Result<access::Request> {
+        Ok(self.get_json(&paths::fill(paths::ACCESS_REQUEST, id))?.0)
+    }
+
     /// A cluster's API server, CA and a bearer token (docs/protocol.md §9): by plan id (admin)
     /// or by tenant id.
     pub fn k8s_config(
@@ -243,6 +288,16 @@ impl Client {
         };
         Ok(self.get_json(&path)?.0)
     }
+}
+
+/// A 403 body that is one of the access messages (docs/protocol.md §13): a JSON string the
+/// contract recognises, one line, with no control character.
+fn access_message(body: &str) -> Option<String> {
+    let message: String = serde_json::from_str(body).ok()?;
+    (jit_wire::access::is_access_message(&message)
+        && message.len() <= 1024
+        && !message.chars().any(char::is_control))
+    .then_some(message)
 }
 
 /// Parse a credentials response; pure so it can be fuzzed. Errors never quote secret fields.
@@ -297,4 +352,26 @@ pub fn creds_from_body(
         session_token: field(resp.session_token, "SessionToken")?,
         expiration,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::access_message;
+
+    #[test]
+    fn only_the_portals_access_messages_are_said_alone() {
+        let waiting = "waiting for approval of request r_1 (approvers: bob)";
+        assert_eq!(
+            access_message(&serde_json::json!(waiting).to_string()).as_deref(),
+            Some(waiting)
+        );
+        for body in [
+            "\"Forbidden\"",
+            "{\"Message\": \"waiting for approval of request r_1\"}",
+            "waiting for approval of request r_1",
+            "\"waiting for approval of request r_1\\n\\u001b[31mforged\"",
+        ] {
+            assert_eq!(access_message(body), None, "{body}");
+        }
+    }
 }

@@ -45,6 +45,7 @@ pub enum Command {
     Completions(CompletionsArgs),
     Portal(PortalArgs),
     Login(LoginArgs),
+    Request(RequestArgs),
     #[command(name = "clear-cache")]
     ClearCache(ClearCacheArgs),
     /// Print the version
@@ -181,6 +182,42 @@ pub struct LoginArgs {
     pub conn: ConnArgs,
 }
 
+/// Ask a `jit portal` for access you are eligible for; an approver decides
+#[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  jit request prod --for 1h --reason \"incident 4242\" --wait   # ENV names from the config
+  jit request prod staging --for 2h --reason \"release\" --ticket CHG-17
+  jit request --host https://portal.example.com admin --for 30m --reason \"db failover\"
+  jit request prod --for 1h --reason \"pager: site down\" --break-glass
+
+Prints the request id on stdout (with --wait, once approved). With --wait, waits for the
+decision: exits 0 once approved, non-zero when denied, withdrawn or expired. Until then `jit aws` and `jit exec` for the target
+say which request they wait for.")]
+pub struct RequestArgs {
+    /// What to ask for: environment names from the config file; with --host, tenant names,
+    /// tenant:NAME, admin or duplo-ops
+    #[arg(value_name = "TARGET", required = true, add = clap_complete::engine::ArgValueCompleter::new(complete_env))]
+    pub targets: Vec<String>,
+    /// How long the access should last once approved (15m to the policy's longest)
+    #[arg(long = "for", value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub duration: SignedDuration,
+    /// Why you need it (most policies require one)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// A change or incident ticket, where the policy asks for one
+    #[arg(long, value_name = "ID")]
+    pub ticket: Option<String>,
+    /// Wait for the decision; exit 0 once approved
+    #[arg(long)]
+    pub wait: bool,
+    /// Approve it yourself at once, where the policy allows break-glass (a reason is required;
+    /// approvers review it afterwards)
+    #[arg(long)]
+    pub break_glass: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
 /// Print the portal token as JSON after checking it with the portal (drop-in for `duplo-jit duplo`)
 #[derive(Debug, Args)]
 pub struct DuploArgs {
@@ -252,7 +289,7 @@ pub struct KubeconfigArgs {
 }
 
 /// Pick credentials by environment name, or by portal flags as `jit aws` takes them.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct EnvSelect {
     /// Environment name from the config file (or a ~/.aws/config profile that runs jit)
     #[arg(value_name = "ENV", required_unless_present = "host", add = clap_complete::engine::ArgValueCompleter::new(complete_env))]

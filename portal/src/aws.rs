@@ -1,7 +1,8 @@
 //! The portal's calls to AWS: STS AssumeRole through the AWS SDK, signed with the portal's own
 //! credentials (from the standard AWS chain: environment, profile, `credential_process`, SSO,
 //! container or instance role), the EKS token (a presigned URL the SDK does not make, so signed
-//! here with `aws-sigv4`), and the best-effort console sign-in URL.
+//! here with `aws-sigv4`), the best-effort console sign-in URL, and the optional cut-off on
+//! revoke (an inline deny policy through `aws-sdk-iam`, docs/access.md).
 //!
 //! The SDK's identity cache keeps the portal's credentials: they are fetched once, and again
 //! 2.5 to 5 minutes (jittered) before they expire, not once per vend, so the portal keeps no
@@ -27,6 +28,76 @@ pub struct StsCreds {
     pub secret_access_key: String,
     pub session_token: String,
     pub expiration: Option<String>,
+}
+
+/// The cut-off on revoke: an inline policy on a role that denies everything to the sessions a
+/// user started before a time.
+pub struct Iam {
+    client: aws_sdk_iam::Client,
+    /// Whether vends send SourceIdentity: the deny matches on it, else on the session name.
+    source_identity: bool,
+}
+
+/// The inline policy that cuts `user` off `role_arn`: its role name, the policy's name and its
+/// document. Sessions are recognised by their SourceIdentity (which the portal sets to the
+/// session name) or, when the portal sends none, by the session name in `aws:userid`
+/// (`ROLEID:alice`); tokens issued before `before` are denied everything.
+pub fn cut_off_policy(
+    role_arn: &str,
+    user: &str,
+    before: &str,
+    source_identity: bool,
+) -> Result<(String, String, String)> {
+    let role = role_arn
+        .rsplit_once('/')
+        .map(|(_, name)| name)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| anyhow!("'{role_arn}' is no role ARN"))?;
+    let name = session_name(user);
+    let who = match source_identity {
+        true => serde_json::json!({ "StringEquals": { "aws:SourceIdentity": name } }),
+        false => serde_json::json!({ "StringLike": { "aws:userid": format!("*:{name}") } }),
+    };
+    let mut condition = who;
+    condition["DateLessThan"] = serde_json::json!({ "aws:TokenIssueTime": before });
+    let doc = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "JitCutOff",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": condition,
+        }],
+    });
+    Ok((
+        role.to_string(),
+        format!("jit-cut-off-{name}"),
+        doc.to_string(),
+    ))
+}
+
+impl Iam {
+    /// Write the cut-off of `user` from `role_arn` for tokens issued before `before` (RFC
+    /// 3339). Returns the role and policy names. A later cut-off of the same user replaces the
+    /// earlier one, whose time it covers.
+    pub async fn cut_off(
+        &self,
+        role_arn: &str,
+        user: &str,
+        before: &str,
+    ) -> Result<(String, String)> {
+        let (role, policy, doc) = cut_off_policy(role_arn, user, before, self.source_identity)?;
+        self.client
+            .put_role_policy()
+            .role_name(&role)
+            .policy_name(&policy)
+            .policy_document(doc)
+            .send()
+            .await
+            .map_err(|e| anyhow!("IAM PutRolePolicy on {role}: {}", error_chain(&e)))?;
+        Ok((role, policy))
+    }
 }
 
 /// Credentials are fetched again up to this long before they expire (the SDK takes off a
@@ -153,6 +224,25 @@ impl Sts {
             client: aws_sdk_sts::Client::from_conf(config.build()),
             credentials,
             ready: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// An IAM client with the same credentials and region, at `endpoint` when given (the
+    /// partition's global IAM endpoint otherwise), for the cut-off on revoke.
+    pub fn iam(&self, endpoint: Option<String>) -> Iam {
+        let mut config = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .credentials_provider(self.credentials.clone())
+            .http_client(http_client())
+            .region(aws_sdk_iam::config::Region::new(self.region.clone()))
+            .retry_config(RetryConfig::standard())
+            .timeout_config(timeouts());
+        if let Some(url) = &endpoint {
+            config = config.endpoint_url(url);
+        }
+        Iam {
+            client: aws_sdk_iam::Client::from_conf(config.build()),
+            source_identity: self.source_identity,
         }
     }
 
@@ -595,6 +685,34 @@ mod tests {
             super::Sts::with_keys(None, "cn-north-1".into(), "AKIAEXAMPLE000000000", "s", true);
         assert_eq!(china.endpoint(), "https://sts.cn-north-1.amazonaws.com.cn");
         assert_eq!(sts(None).endpoint(), "https://sts.eu-west-1.amazonaws.com");
+    }
+
+    #[test]
+    fn a_cut_off_denies_the_users_older_sessions_only() {
+        let (role, name, doc) = super::cut_off_policy(
+            "arn:aws:iam::111111111111:role/team/prod",
+            "alice",
+            "2026-12-05T00:00:00Z",
+            true,
+        )
+        .expect("policy");
+        assert_eq!(
+            (role.as_str(), name.as_str()),
+            ("prod", "jit-cut-off-alice")
+        );
+        let doc: serde_json::Value = serde_json::from_str(&doc).expect("json");
+        let statement = &doc["Statement"][0];
+        assert_eq!(statement["Effect"], "Deny");
+        assert_eq!(
+            statement["Condition"],
+            serde_json::json!({
+                "StringEquals": { "aws:SourceIdentity": "alice" },
+                "DateLessThan": { "aws:TokenIssueTime": "2026-12-05T00:00:00Z" },
+            })
+        );
+        let (_, _, doc) =
+            super::cut_off_policy("arn:aws:iam::1:role/x", "bob", "t", false).expect("policy");
+        assert!(doc.contains("\"aws:userid\":\"*:bob\""), "{doc}");
     }
 
     #[test]

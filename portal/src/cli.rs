@@ -61,6 +61,21 @@ pub enum Command {
     Token(TokenCommand),
     /// Change system-wide settings
     Set(SetArgs),
+    /// Manage local groups (single sign-on groups come from the `groups` claim)
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Who may request a target (a tenant name, admin or duplo-ops)
+    #[command(subcommand)]
+    Eligible(RuleCommand),
+    /// Who approves requests for a target
+    #[command(subcommand)]
+    Approver(RuleCommand),
+    /// A target's access policy: approvals, longest grant, reason, ticket, break-glass
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Grants made by approved access requests: list the running ones, or end one now
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// Show the audit trail: logins, credential vends and admin changes
     Audit(AuditArgs),
     /// Copy the SQLite database to FILE while the portal serves: a consistent, checked,
@@ -351,6 +366,14 @@ pub struct ServeArgs {
     /// to a loopback address
     #[arg(long, value_name = "PATH")]
     pub notify_webhook_file: Option<PathBuf>,
+    /// When a grant is revoked, also deny its role to the sessions its user started before
+    /// then: an inline policy `jit-cut-off-USER` on the role (needs iam:PutRolePolicy on it;
+    /// docs/access.md)
+    #[arg(long)]
+    pub cut_off_on_revoke: bool,
+    /// The IAM endpoint for --cut-off-on-revoke (default: the partition's)
+    #[arg(long, value_name = "URL", requires = "cut_off_on_revoke")]
+    pub iam_endpoint: Option<String>,
     /// Count a single sign-on as a second factor when the id token's `amr` names one (mfa,
     /// otp, hwk, swk, fido, sms, face, fpt, iris, retina, pin); otherwise the portal asks for
     /// its own factor after the provider when the user has one or the policy requires it
@@ -523,6 +546,78 @@ pub enum TokenCommand {
         #[arg(long)]
         user: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Make a local group
+    Add { name: String },
+    /// Remove a local group and its local members
+    Remove { name: String },
+    /// List groups (local, and those single sign-on named) with their members
+    List,
+    /// Put users in a local group, or take them out
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Put a user in a local group
+    Add { group: String, user: String },
+    /// Take a user out of a local group
+    Remove { group: String, user: String },
+}
+
+/// `eligible` and `approver`: a user, or `group:NAME`, for a target.
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Add a user (or group:NAME) for a target (tenant name, tenant:NAME, admin, duplo-ops)
+    #[command(after_long_help = "Examples:
+  jit portal eligible add prod alice
+  jit portal eligible add admin group:oncall
+  jit portal approver add prod group:leads")]
+    Add { target: String, member: String },
+    /// Remove a user (or group:NAME) for a target
+    Remove { target: String, member: String },
+    /// List every rule of this kind
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// The grants that have not ended, soonest end first: id, user, target, end, request
+    List,
+    /// End a grant now: the next vend for it is refused
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Change a target's policy (a target without one: 1 approval, 1h, reason required)
+    #[command(after_long_help = "Examples:
+  jit portal policy set prod --approvals 2 --max-grant 4h --ticket-required true
+  jit portal policy set admin --break-glass true")]
+    Set {
+        target: String,
+        /// Distinct approvers needed: 1 or 2
+        #[arg(long, value_name = "N")]
+        approvals: Option<i64>,
+        /// The longest grant: seconds, or 90m, 4h (15m to 12h)
+        #[arg(long, value_name = "DURATION")]
+        max_grant: Option<String>,
+        /// Whether a request must give a reason
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        reason_required: Option<bool>,
+        /// Whether a request must name a ticket
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        ticket_required: Option<bool>,
+        /// Whether a requester may approve their own request, with a reason, to be reviewed
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        break_glass: Option<bool>,
+    },
+    /// List the stored policies
+    List,
 }
 
 #[derive(Debug, Args)]

@@ -60,6 +60,20 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route(paths::K8S_TENANT, get(api::k8s::tenant))
         .route(paths::K8S_PLAN, get(api::k8s::plan))
         .route(paths::PORTAL_FEATURES, get(api::system::features))
+        // Access requests and approvals (docs/protocol.md §13).
+        .route(
+            paths::ACCESS_REQUESTS,
+            get(api::access::mine).post(api::access::create),
+        )
+        .route(paths::ACCESS_TO_APPROVE, get(api::access::to_approve))
+        .route(paths::ACCESS_REQUEST, get(api::access::get))
+        .route(paths::ACCESS_APPROVE, post(api::access::approve))
+        .route(paths::ACCESS_DENY, post(api::access::deny))
+        .route(paths::ACCESS_WITHDRAW, post(api::access::withdraw))
+        .route(paths::ACCESS_GRANTS, get(api::access::grants))
+        .route(paths::ACCESS_REVIEWS, get(api::access::reviews))
+        .route(paths::ACCESS_REVOKE, post(api::access::revoke))
+        .route(paths::ACCESS_REVIEW, post(api::access::review))
         .route("/healthz", get(api::system::health))
         .route("/readyz", get(api::system::ready))
         // The CLI login page (docs/protocol.md §2).
@@ -94,6 +108,12 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/profile/credentials", post(profile::credentials))
         .route("/profile/tokens", post(profile::create_token))
         .route("/profile/tokens/revoke", post(profile::revoke_token))
+        .route(web::access::PAGE, get(web::access::page))
+        .route("/access/request", post(web::access::request))
+        .route("/access/decide", post(web::access::decide))
+        .route("/access/withdraw", post(web::access::withdraw))
+        .route("/access/revoke", post(web::access::revoke))
+        .route("/access/review", post(web::access::review))
         .route("/profile/mfa", get(factor::profile))
         .route("/profile/mfa/start", post(factor::profile_start))
         .route("/profile/mfa/enrol", get(factor::profile_enrol))
@@ -129,6 +149,11 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/admin/users/{name}/mfa-reset", post(users::reset_mfa))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/audit", get(audit::show))
+        .route("/admin/access", get(admin::access::show))
+        .route("/admin/access/group", post(admin::access::group))
+        .route("/admin/access/member", post(admin::access::member))
+        .route("/admin/access/rule", post(admin::access::rule))
+        .route("/admin/access/policy", post(admin::access::policy))
         // The pages' stylesheet and script; no icon.
         .route("/static/portal.css", get(web::stylesheet))
         .route("/static/portal.js", get(web::script))

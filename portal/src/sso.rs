@@ -192,7 +192,7 @@ impl Oidc {
         client: &Client,
         tokens: &Tokens,
         nonce: &Nonce,
-    ) -> Result<Result<(String, bool), Refusal>, ClaimsVerificationError> {
+    ) -> Result<Result<SignedIn, Refusal>, ClaimsVerificationError> {
         let Some(id_token) = tokens.id_token() else {
             return Ok(Err(Refusal::NoIdToken));
         };
@@ -211,9 +211,29 @@ impl Oidc {
         let mfa = claims
             .auth_method_refs()
             .is_some_and(|amr| amr_is_mfa(amr.iter().map(|m| m.as_str())));
+        let groups = groups(claims);
         Ok(claim(claims, &self.user_claim)
-            .map(|user| (user, mfa))
+            .map(|user| SignedIn { user, mfa, groups })
             .ok_or(Refusal::NoClaim))
+    }
+}
+
+/// Who a verified id token names, whether its `amr` says a second factor was used, and the
+/// groups its `groups` claim lists (none when it has no such claim).
+pub struct SignedIn {
+    pub user: String,
+    pub mfa: bool,
+    pub groups: Vec<String>,
+}
+
+/// The strings of the `groups` claim: an array of names (anything else counts as none).
+fn groups(claims: &IdTokenClaims<Extra, CoreGenderClaim>) -> Vec<String> {
+    match claims.additional_claims().0.get("groups") {
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -273,7 +293,7 @@ impl Oidc {
         code: &str,
         verifier: &str,
         nonce: &str,
-    ) -> Result<(String, bool), SignInError> {
+    ) -> Result<SignedIn, SignInError> {
         let discovered = self.metadata(REFRESH_AFTER).await;
         let exchanged = match self
             .client(&discovered)

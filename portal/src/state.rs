@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 
-use crate::aws::{Signin, Sts};
+use crate::aws::{Iam, Signin, Sts};
 use crate::db::Db;
 use crate::domain;
 use crate::domain::vend::Vendor;
@@ -29,6 +29,8 @@ pub struct App {
     /// The AWS endpoint vended keys work at, when it is not AWS itself (the demo's moto).
     pub aws_endpoint: Option<String>,
     pub sts: Sts,
+    /// The cut-off on revoke (`--cut-off-on-revoke`), when configured.
+    pub cut_off: Option<Iam>,
     pub signin: Signin,
     /// Single sign-on through an OpenID Connect provider, when configured.
     pub oidc: Option<crate::sso::Oidc>,

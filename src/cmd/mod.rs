@@ -14,6 +14,7 @@ mod kubeconfig;
 mod login;
 mod ls;
 mod portal;
+mod request;
 mod select;
 mod sync;
 
@@ -39,6 +40,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Completions(args) => completions::run(args),
         Command::Portal(args) => portal::run(args),
         Command::Login(args) => login::run(args),
+        Command::Request(args) => request::run(args),
         Command::ClearCache(args) => clear_cache::run(args),
         Command::Version => {
             crate::output::print_line(&format!("jit version {}", crate::VERSION))?;

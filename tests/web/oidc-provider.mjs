@@ -110,7 +110,8 @@ server.listen(Number(env.OIDC_PORT || 0), '127.0.0.1', () => {
       // `amr` rides on the openid scope, so every id token carries the login's.
       openid: ['sub', 'amr'],
       email: ['email', 'email_verified'],
-      profile: ['preferred_username', 'name'],
+      // `groups` only for users given some (OIDC_USERS): eligibility and approval by group.
+      profile: ['preferred_username', 'name', 'groups'],
     },
     // Claims in the id token itself, not only from userinfo.
     conformIdTokenClaims: false,

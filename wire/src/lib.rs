@@ -3,6 +3,7 @@
 //! quoting, time formats). Pure data and pure functions: no I/O, so either side can link it
 //! without the other's dependencies.
 
+pub mod access;
 pub mod api;
 pub mod console;
 pub mod device;

@@ -27,6 +27,28 @@ pub const DEVICE_TOKEN: &str = "/login/device/token";
 /// The page where a signed-in user types the user code and approves or denies.
 pub const DEVICE_PAGE: &str = "/device";
 
+/// Access requests (docs/protocol.md §13): `POST` a [`crate::access::NewRequest`] to ask,
+/// `GET` the asker's own; each answers [`crate::access::Request`]s.
+pub const ACCESS_REQUESTS: &str = "/jit/access/requests";
+/// The pending requests the asker may decide.
+pub const ACCESS_TO_APPROVE: &str = "/jit/access/approvals";
+/// One request, to its requester or an approver.
+pub const ACCESS_REQUEST: &str = "/jit/access/requests/{id}";
+/// `POST` a [`crate::access::Comment`]: approve a request.
+pub const ACCESS_APPROVE: &str = "/jit/access/requests/{id}/approve";
+/// `POST` a [`crate::access::Comment`]: deny a request.
+pub const ACCESS_DENY: &str = "/jit/access/requests/{id}/deny";
+/// `POST`: the requester takes a pending request back.
+pub const ACCESS_WITHDRAW: &str = "/jit/access/requests/{id}/withdraw";
+/// The asker's grants that have not ended; answers [`crate::access::Grant`]s.
+pub const ACCESS_GRANTS: &str = "/jit/access/grants";
+/// Break-glass grants the asker may review; answers [`crate::access::Grant`]s.
+pub const ACCESS_REVIEWS: &str = "/jit/access/reviews";
+/// `POST`: end a grant now (its user, an approver of its target, or an admin).
+pub const ACCESS_REVOKE: &str = "/jit/access/grants/{id}/revoke";
+/// `POST` a [`crate::access::Comment`]: an approver reviews a break-glass grant.
+pub const ACCESS_REVIEW: &str = "/jit/access/grants/{id}/review";
+
 /// The `{kind}` of [`AWS_ADMIN`] for `--admin`.
 pub const KIND_ADMIN: &str = "admin";
 /// The `{kind}` of [`AWS_ADMIN`] for `--duplo-ops`.

@@ -2,6 +2,7 @@
 //! the token (the `Authed` extractor), ask the domain, and answer through `ApiError`, so each
 //! reads top to bottom with `?`.
 
+pub mod access;
 pub mod aws;
 pub mod k8s;
 pub mod system;

@@ -71,7 +71,7 @@ pub async fn system(who: Authed) -> Response {
 pub async fn tenants(State(app): State<Shared>, who: Authed) -> ApiResult<Response> {
     let list: Vec<Tenant> = app
         .db
-        .tenants_for(&who.user, who.admin)
+        .tenants_listed_for(&who.user, who.admin)
         .await
         .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?
         .into_iter()

@@ -1,5 +1,6 @@
 //! One module per `jit-portal` subcommand, each with a `run`.
 
+mod access;
 mod admin;
 pub(crate) mod audit;
 mod notify;
@@ -11,6 +12,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::db::Db;
+use crate::domain::access::Role;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -22,6 +24,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Tenant(c) => admin::tenant(&db, c).await,
                 Command::Token(c) => admin::token(&db, c).await,
                 Command::Set(a) => admin::set(&db, a).await,
+                Command::Group(c) => access::group(&db, c).await,
+                Command::Eligible(c) => access::rule(&db, Role::Eligible, c).await,
+                Command::Approver(c) => access::rule(&db, Role::Approver, c).await,
+                Command::Policy(c) => access::policy(&db, c).await,
+                Command::Grant(c) => access::grant(&db, c).await,
                 Command::Audit(a) => audit::run(&db, a).await,
                 Command::Backup { file } => backup(&db, &file).await,
                 Command::Notify(c) => notify::run(&db, c).await,

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use super::admin::when;
 use crate::cli::NotifyCommand;
 use crate::db::{Channel, Db, NewNotification};
-use crate::domain::links;
+use crate::notify::links;
 
 /// `jit portal notify ...`: queue a test notification, or list the outbox.
 pub async fn run(db: &Db, c: NotifyCommand) -> Result<()> {

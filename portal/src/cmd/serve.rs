@@ -110,6 +110,9 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         public_url,
         // The demo's keys work only at its own moto: the pages say so wherever keys go out.
         aws_endpoint: moto.as_ref().map(|m| m.url.clone()),
+        cut_off: args
+            .cut_off_on_revoke
+            .then(|| sts.iam(args.iam_endpoint.clone())),
         sts,
         signin: Signin::new(
             args.signin_url.clone(),
@@ -129,7 +132,17 @@ pub async fn run(args: ServeArgs, db_target: Option<String>) -> Result<ExitCode>
         None => None,
     };
     let purger = tokio::spawn(purge_expired(app.clone()));
-    let sinks = audit_sinks(&args)?;
+    let mut sinks = audit_sinks(&args)?;
+    // Access notifications: the trail's access rows become rows of the outbox that the
+    // channels' tasks below send.
+    if senders.mail.is_some() || senders.chat.is_some() {
+        sinks.push(stream::Sink::Notices(notify::Notices {
+            email: senders.mail.is_some(),
+            chat: senders.chat.is_some(),
+            portal: app.public_url.clone(),
+            key: app.cookie_key,
+        }));
+    }
     let names: Vec<String> = sinks.iter().map(stream::Sink::name).collect();
     let owner = stream::owner()?;
     let mut streams = Vec::new();

@@ -46,10 +46,54 @@ pub enum AuditEvent {
     MfaReset,
     /// A wrong or reused second-factor code for an existing user.
     MfaFailed,
+    /// A local group made.
+    GroupAdd,
+    /// A local group removed with its local members.
+    GroupRemove,
+    /// A user put in a local group.
+    GroupMemberAdd,
+    /// A user taken out of a local group.
+    GroupMemberRemove,
+    /// A user's single sign-on groups changed at a sign-in.
+    SsoGroups,
+    /// A user or group made eligible to request a target.
+    EligibleAdd,
+    /// A user or group no longer eligible for a target.
+    EligibleRemove,
+    /// A user or group made an approver of a target.
+    ApproverAdd,
+    /// A user or group no longer an approver of a target.
+    ApproverRemove,
+    /// A target's access policy changed.
+    PolicySet,
+    /// An access request made.
+    AccessRequest,
+    /// One approver's approval of a request.
+    AccessApprove,
+    /// One approver's denial, which denies the request.
+    AccessDeny,
+    /// A request approved: its quorum reached, or break-glass.
+    AccessApproved,
+    /// A pending request withdrawn by its requester.
+    AccessWithdraw,
+    /// A pending request expired undecided.
+    AccessExpire,
+    /// A grant made: a user may use a target until its end.
+    GrantStart,
+    /// A grant ended before its time.
+    GrantRevoke,
+    /// A request approved by its own requester under a break-glass policy.
+    BreakGlass,
+    /// An approver reviewed a break-glass grant.
+    BreakGlassReview,
+    /// A revoked grant's sessions denied on the role (the cut-off's inline policy written).
+    GrantCutOff,
+    /// The cut-off's inline policy could not be written; the grant is revoked all the same.
+    GrantCutOffFailed,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 28] = [
+    pub const ALL: [AuditEvent; 50] = [
         AuditEvent::Vend,
         AuditEvent::VendFailed,
         AuditEvent::VendRefused,
@@ -78,6 +122,28 @@ impl AuditEvent {
         AuditEvent::MfaRecoveryUsed,
         AuditEvent::MfaReset,
         AuditEvent::MfaFailed,
+        AuditEvent::GroupAdd,
+        AuditEvent::GroupRemove,
+        AuditEvent::GroupMemberAdd,
+        AuditEvent::GroupMemberRemove,
+        AuditEvent::SsoGroups,
+        AuditEvent::EligibleAdd,
+        AuditEvent::EligibleRemove,
+        AuditEvent::ApproverAdd,
+        AuditEvent::ApproverRemove,
+        AuditEvent::PolicySet,
+        AuditEvent::AccessRequest,
+        AuditEvent::AccessApprove,
+        AuditEvent::AccessDeny,
+        AuditEvent::AccessApproved,
+        AuditEvent::AccessWithdraw,
+        AuditEvent::AccessExpire,
+        AuditEvent::GrantStart,
+        AuditEvent::GrantRevoke,
+        AuditEvent::BreakGlass,
+        AuditEvent::BreakGlassReview,
+        AuditEvent::GrantCutOff,
+        AuditEvent::GrantCutOffFailed,
     ];
 
     /// The name the trail stores and prints.
@@ -111,6 +177,28 @@ impl AuditEvent {
             AuditEvent::MfaRecoveryUsed => "mfa recovery used",
             AuditEvent::MfaReset => "mfa reset",
             AuditEvent::MfaFailed => "mfa failed",
+            AuditEvent::GroupAdd => "group add",
+            AuditEvent::GroupRemove => "group remove",
+            AuditEvent::GroupMemberAdd => "group member add",
+            AuditEvent::GroupMemberRemove => "group member remove",
+            AuditEvent::SsoGroups => "sso groups",
+            AuditEvent::EligibleAdd => "eligible add",
+            AuditEvent::EligibleRemove => "eligible remove",
+            AuditEvent::ApproverAdd => "approver add",
+            AuditEvent::ApproverRemove => "approver remove",
+            AuditEvent::PolicySet => "policy set",
+            AuditEvent::AccessRequest => "access request",
+            AuditEvent::AccessApprove => "access approve",
+            AuditEvent::AccessDeny => "access deny",
+            AuditEvent::AccessApproved => "access approved",
+            AuditEvent::AccessWithdraw => "access withdraw",
+            AuditEvent::AccessExpire => "access expire",
+            AuditEvent::GrantStart => "grant start",
+            AuditEvent::GrantRevoke => "grant revoke",
+            AuditEvent::BreakGlass => "break-glass",
+            AuditEvent::BreakGlassReview => "break-glass review",
+            AuditEvent::GrantCutOff => "grant cut-off",
+            AuditEvent::GrantCutOffFailed => "grant cut-off failed",
         }
     }
 

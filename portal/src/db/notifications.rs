@@ -94,6 +94,32 @@ impl Db {
         })
     }
 
+    /// Write these notifications in one transaction, skipping any whose id is there already (a
+    /// source that may see the same event twice makes the same ids).
+    pub async fn notify_once(&self, notes: &[NewNotification]) -> Result<()> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, tx, {
+            for n in notes {
+                sqlx::query(
+                    "INSERT INTO notifications \
+                     (id, channel, recipient, subject, body, created, next_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&n.id)
+                .bind(n.channel.as_str())
+                .bind(&n.recipient)
+                .bind(&n.subject)
+                .bind(&n.body)
+                .bind(n.created)
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+
     /// Lease up to `limit` notifications of `channel` due at `now` to `owner` until `until`,
     /// oldest first: those unsent, not given up, due, and not leased by a process still
     /// renewing.

@@ -9,19 +9,25 @@ impl Db {
     /// Take (or keep) the lease on sink `name` for `owner` until `until`, if no other process
     /// holds an unexpired one; the seq the sink has been sent through, or None when another
     /// process delivers to it. A sink seen for the first time starts at the beginning of the
-    /// trail.
+    /// trail, or at its end when `from_end` (one that tells of what happens from now on).
     pub async fn sink_claim(
         &self,
         name: &str,
         owner: &str,
         now: i64,
         until: i64,
+        from_end: bool,
     ) -> Result<Option<i64>> {
         Ok(write_tx!(self, tx, {
-            sqlx::query("INSERT INTO audit_sinks (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO audit_sinks (name, delivered_through) \
+                 SELECT $1, CASE WHEN $2 THEN COALESCE(MAX(seq), 0) ELSE 0 END FROM audit WHERE TRUE \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(from_end)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query_scalar(
                 "UPDATE audit_sinks SET owner = $2, lease_until = $3 WHERE name = $1 \
                  AND (owner IS NULL OR owner = $2 OR lease_until < $4) \
@@ -116,11 +122,11 @@ mod tests {
                 .expect("insert");
         }
         assert_eq!(
-            db.sink_claim("s", "a", 100, 120).await.expect("claim"),
+            db.sink_claim("s", "a", 100, 120, false).await.expect("claim"),
             Some(0)
         );
         assert_eq!(
-            db.sink_claim("s", "b", 110, 130).await.expect("claim"),
+            db.sink_claim("s", "b", 110, 130, false).await.expect("claim"),
             None
         );
         let rows = db.audit_after(0, None, None, 2).await.expect("rows");
@@ -130,17 +136,17 @@ mod tests {
         db.sink_advance("s", "a", 1).await.expect("no step back");
         db.sink_advance("s", "b", last + 1).await.expect("not b's");
         assert_eq!(
-            db.sink_claim("s", "a", 115, 135).await.expect("claim"),
+            db.sink_claim("s", "a", 115, 135, false).await.expect("claim"),
             Some(last)
         );
         assert_eq!(
-            db.sink_claim("s", "b", 136, 150).await.expect("claim"),
+            db.sink_claim("s", "b", 136, 150, false).await.expect("claim"),
             Some(last),
             "the lease ran out: b takes over where a stopped"
         );
         db.sink_release("s", "b").await.expect("release");
         assert_eq!(
-            db.sink_claim("s", "c", 137, 150).await.expect("claim"),
+            db.sink_claim("s", "c", 137, 150, false).await.expect("claim"),
             Some(last)
         );
         assert_eq!(

@@ -169,6 +169,23 @@ impl Db {
         .await
     }
 
+    /// What `admin/GetTenantsForUser` lists: the tenants a user may use, and those they may
+    /// request (docs/access.md), so a client can resolve the name and hear from the vend how to
+    /// ask for it. The vend decides; this list grants nothing.
+    pub async fn tenants_listed_for(&self, user: &str, admin: bool) -> Result<Vec<Tenant>> {
+        if admin {
+            return self.list_tenants().await;
+        }
+        self.tenants_where(
+            "WHERE name IN (SELECT tenant_name FROM memberships WHERE user_name = $1) \
+             OR 'tenant:' || name IN (SELECT target FROM access_principals \
+             WHERE role = 'eligible' AND ((kind = 'user' AND name = $1) OR (kind = 'group' \
+             AND name IN (SELECT group_name FROM access_group_members WHERE user_name = $1))))",
+            Some(user),
+        )
+        .await
+    }
+
     pub async fn tenant_by_id(&self, id: &str) -> Result<Option<Tenant>> {
         Ok(self
             .tenants_where("WHERE id = $1", Some(id))

@@ -3,9 +3,9 @@
 //! message and the same audit row. No axum and no clap here: a door turns flags or form fields
 //! into the typed values of `rules`, calls a function of `admin`, and presents the result.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
-pub mod links;
 pub mod mfa;
 pub mod passkey;
 pub mod rules;

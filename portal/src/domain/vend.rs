@@ -7,11 +7,13 @@ use jit_wire::api::{AwsResponse, ClusterConfig};
 use jit_wire::console::SessionKeys;
 use jit_wire::paths;
 
+use jit_wire::access::Target;
+
 use super::rules::{MAX_SESSION_SECS, clamp_session};
-use super::{Error, Result};
+use super::{Error, Result, access};
 use crate::aws::{Signin, Sts};
 use crate::db::{
-    AuditEntry, AuditEvent, Authed, Db, K8sCluster, Session, Settings, Tenant, TokenScope,
+    AuditEntry, AuditEvent, Authed, Db, GrantRow, K8sCluster, Session, Settings, Tenant, TokenScope,
 };
 use crate::metrics::{self, VendKind, VendOutcome};
 
@@ -124,6 +126,14 @@ impl AdminRole {
         }
     }
 
+    /// The access target this role is.
+    pub fn target(self) -> Target {
+        match self {
+            AdminRole::Admin => Target::Admin,
+            AdminRole::DuploOps => Target::DuploOps,
+        }
+    }
+
     fn metric(self) -> VendKind {
         match self {
             AdminRole::Admin => VendKind::Admin,
@@ -223,6 +233,13 @@ fn unreadable(e: anyhow::Error) -> Error {
 
 /// The tenant with this id when `who` may use it.
 pub async fn allowed_tenant(db: &Db, who: Asker<'_>, id: &str) -> Result<Tenant> {
+    Ok(tenant_access(db, who, id).await?.0)
+}
+
+/// The tenant with this id and, when `who` has no standing access to it, the grant that lets
+/// them use it now. Standing access (admin, membership) costs what it always did; the grant
+/// is looked up only when it fails, and its absence explains itself (`access::refusal`).
+async fn tenant_access(db: &Db, who: Asker<'_>, id: &str) -> Result<(Tenant, Option<GrantRow>)> {
     let tenant = db
         .tenant_by_id(id)
         .await
@@ -234,9 +251,37 @@ pub async fn allowed_tenant(db: &Db, who: Asker<'_>, id: &str) -> Result<Tenant>
             .await
             .map_err(unreadable)?
     {
-        return Ok(tenant);
+        return Ok((tenant, None));
     }
-    Err(Error::Forbidden("Forbidden".into()))
+    let target = Target::Tenant(tenant.name.clone());
+    let grant = granted(db, who, &target).await?;
+    Ok((tenant, Some(grant)))
+}
+
+/// The grant that lets `who` use `target` now, or the refusal that says what to do.
+async fn granted(db: &Db, who: Asker<'_>, target: &Target) -> Result<GrantRow> {
+    let now = jiff::Timestamp::now().as_second();
+    match db
+        .active_grant(who.user, &target.spelling(), now)
+        .await
+        .map_err(unreadable)?
+    {
+        Some(g) => Ok(g),
+        None => Err(access::refusal(db, who.user, target, now).await),
+    }
+}
+
+/// `secs` cut to what is left of `grant`, if the vend rides on one.
+fn within(secs: i64, grant: Option<&GrantRow>) -> Result<i64> {
+    match grant {
+        // Now rounded up: STS counts the session from its own, later, clock reading, and the
+        // credentials' end must not pass the grant's by a fraction of a second.
+        Some(g) => {
+            let now = (jiff::Timestamp::now().as_millisecond() + 999) / 1000;
+            access::grant_secs(secs, g, now)
+        }
+        None => Ok(secs),
+    }
 }
 
 /// The credentials of the tenant with this id, when `who` may use it.
@@ -247,8 +292,8 @@ pub async fn tenant_by_id(
     id: &str,
 ) -> Result<AwsResponse> {
     let vended = async {
-        let t = allowed_tenant(v.db, who, id).await?;
-        tenant_vend(v, who, client, &t).await
+        let (t, grant) = tenant_access(v.db, who, id).await?;
+        tenant_vend(v, who, client, &t, grant.as_ref()).await
     };
     counted(VendKind::Tenant, vended.await)
 }
@@ -260,7 +305,7 @@ pub async fn tenant(
     client: Option<String>,
     t: &Tenant,
 ) -> Result<AwsResponse> {
-    counted(VendKind::Tenant, tenant_vend(v, who, client, t).await)
+    counted(VendKind::Tenant, tenant_vend(v, who, client, t, None).await)
 }
 
 async fn tenant_vend(
@@ -268,10 +313,11 @@ async fn tenant_vend(
     who: Asker<'_>,
     client: Option<String>,
     t: &Tenant,
+    grant: Option<&GrantRow>,
 ) -> Result<AwsResponse> {
-    let secs = clamp_session(t.validity_secs, t.max_session_secs);
+    let secs = within(clamp_session(t.validity_secs, t.max_session_secs), grant)?;
     let scope = format!("tenant {}", t.name);
-    vend(v, who, client, &scope, &t.role_arn, secs).await
+    vend(v, who, client, &scope, &t.role_arn, secs, grant).await
 }
 
 /// An admin's credentials for one of the system roles.
@@ -290,9 +336,18 @@ async fn admin_vend(
     client: Option<String>,
     role: AdminRole,
 ) -> Result<AwsResponse> {
+    // A user who is no admin may have a grant for the role; with it, the admin rule (token
+    // scope, second factor) applies as it does to an admin.
+    let (asker, grant) = match who.admin {
+        true => (who, None),
+        false => {
+            let grant = granted(v.db, who, &role.target()).await?;
+            (Asker { admin: true, ..who }, Some(grant))
+        }
+    };
     let settings = need_admin(
         v.db,
-        who,
+        asker,
         client.clone(),
         AuditEvent::VendRefused,
         role.as_str(),
@@ -308,8 +363,11 @@ async fn admin_vend(
             role.as_str()
         )));
     };
-    let secs = clamp_session(settings.admin_session_secs, MAX_SESSION_SECS);
-    vend(v, who, client, role.as_str(), &arn, secs).await
+    let secs = within(
+        clamp_session(settings.admin_session_secs, MAX_SESSION_SECS),
+        grant.as_ref(),
+    )?;
+    vend(v, who, client, role.as_str(), &arn, secs, grant.as_ref()).await
 }
 
 /// AssumeRole for `who`, recorded in the audit trail before the keys leave. The console URL is
@@ -321,17 +379,25 @@ async fn vend(
     scope: &str,
     role_arn: &str,
     secs: i64,
+    grant: Option<&GrantRow>,
 ) -> Result<AwsResponse> {
     let mut audit = who.audit(AuditEvent::Vend, client, scope, role_arn, secs);
+    let granted = grant
+        .map(|g| format!(" grant {}", g.id))
+        .unwrap_or_default();
     let creds = match v.sts.assume_role(role_arn, who.user, secs).await {
         Ok(c) => c,
         Err(e) => {
             let message = format!("{e:#}");
-            let detail = format!("{message}{}", who.via_detail());
+            let detail = format!("{message}{}{granted}", who.via_detail());
             return Err(aws_refused(v.db, audit, AuditEvent::VendFailed, detail, message).await);
         }
     };
-    audit.detail = Some(format!("key {}{}", creds.access_key_id, who.via_detail()));
+    audit.detail = Some(format!(
+        "key {}{}{granted}",
+        creds.access_key_id,
+        who.via_detail()
+    ));
     // No record, no keys: the trail must hold every vend.
     v.db.audit(&audit).await.context("cannot record the vend")?;
     let keys = SessionKeys {
@@ -392,8 +458,8 @@ pub async fn k8s_tenant(
     id: &str,
 ) -> Result<ClusterConfig> {
     let vended = async {
-        let t = allowed_tenant(v.db, who, id).await?;
-        k8s_tenant_vend(v, who, client, &t).await
+        let (t, grant) = tenant_access(v.db, who, id).await?;
+        k8s_tenant_vend(v, who, client, &t, grant.as_ref()).await
     };
     counted(VendKind::K8sTenant, vended.await)
 }
@@ -403,6 +469,7 @@ async fn k8s_tenant_vend(
     who: Asker<'_>,
     client: Option<String>,
     t: &Tenant,
+    grant: Option<&GrantRow>,
 ) -> Result<ClusterConfig> {
     let Some(cluster) = &t.k8s else {
         return Err(Error::NotFound(format!(
@@ -410,9 +477,10 @@ async fn k8s_tenant_vend(
             t.name, t.name
         )));
     };
-    let secs = clamp_session(t.validity_secs, t.max_session_secs);
+    let secs = within(clamp_session(t.validity_secs, t.max_session_secs), grant)?;
     let scope = format!("tenant {}", t.name);
-    k8s_vend(v, who, client, &scope, &t.role_arn, secs, cluster).await
+    let vend = (&scope[..], &t.role_arn[..], secs, grant);
+    k8s_vend(v, who, client, vend, cluster).await
 }
 
 /// An admin's cluster config for a plan: the cluster of the plan's first tenant (by name) that
@@ -455,7 +523,7 @@ async fn k8s_plan_vend(
         .admin_role_arn
         .ok_or_else(|| Error::NotFound("no admin role configured".into()))?;
     let secs = clamp_session(settings.admin_session_secs, MAX_SESSION_SECS);
-    k8s_vend(v, who, client, &scope, &role, secs, &cluster).await
+    k8s_vend(v, who, client, (&scope, &role, secs, None), &cluster).await
 }
 
 /// AssumeRole for `who` and turn the credentials into an EKS token for `cluster`
@@ -464,9 +532,7 @@ async fn k8s_vend(
     v: Vendor<'_>,
     who: Asker<'_>,
     client: Option<String>,
-    scope: &str,
-    role_arn: &str,
-    secs: i64,
+    (scope, role_arn, secs, grant): (&str, &str, i64, Option<&GrantRow>),
     cluster: &K8sCluster,
 ) -> Result<ClusterConfig> {
     let mut audit = who.audit(AuditEvent::K8sVend, client, scope, role_arn, secs);
@@ -486,7 +552,10 @@ async fn k8s_vend(
             return Err(aws_refused(v.db, audit, AuditEvent::K8sVendFailed, detail, message).await);
         }
     };
-    audit.detail = Some(format!("cluster {} key {key}", cluster.name));
+    let granted = grant
+        .map(|g| format!(" grant {}", g.id))
+        .unwrap_or_default();
+    audit.detail = Some(format!("cluster {} key {key}{granted}", cluster.name));
     v.db.audit(&audit).await.context("cannot record the vend")?;
     let refresh = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_secs(K8S_TOKEN_REFRESH_SECS))

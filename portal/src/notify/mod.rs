@@ -14,7 +14,9 @@
 //! task of its own, which only reads while nothing is due.
 
 mod chat;
+pub mod links;
 mod mail;
+mod notices;
 
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ use crate::db::{Channel, Db, Notification};
 
 pub use chat::Chat;
 pub use mail::Mail;
+pub use notices::Notices;
 
 /// Rows leased per round: few enough that all of them can take [`SEND_MAX`] within the lease.
 const BATCH: i64 = 3;

@@ -43,6 +43,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub enum Sink {
     Webhook(Webhook),
     Syslog(Syslog),
+    /// Access notifications: rows of the notifications outbox (`notify/`), composed from the
+    /// access rows of the trail.
+    Notices(crate::notify::Notices),
 }
 
 impl Sink {
@@ -51,22 +54,24 @@ impl Sink {
         match self {
             Sink::Webhook(w) => format!("webhook {}", w.url()),
             Sink::Syslog(s) => format!("syslog {}", s.target()),
+            Sink::Notices(n) => n.name(),
         }
     }
 
     /// Send a batch. Ok(true): it arrived (as far as the transport can tell); Ok(false): it
     /// was written and is known to have arrived once [`Sink::check`] passes later.
-    async fn send(&mut self, id: &str, rows: &[AuditEntry]) -> Result<bool> {
+    async fn send(&mut self, db: &Db, id: &str, rows: &[AuditEntry]) -> Result<bool> {
         match self {
             Sink::Webhook(w) => w.send(id, rows).await.map(|()| true),
             Sink::Syslog(s) => s.send(id, rows).await,
+            Sink::Notices(n) => n.send(db, id, rows).await.map(|()| true),
         }
     }
 
     /// Whether what the last `send` wrote is still on its way (the connection did not break).
     fn check(&mut self) -> Result<()> {
         match self {
-            Sink::Webhook(_) => Ok(()),
+            Sink::Webhook(_) | Sink::Notices(_) => Ok(()),
             Sink::Syslog(s) => s.check(),
         }
     }
@@ -154,7 +159,11 @@ async fn round(
     pending: &mut Option<i64>,
 ) -> Result<Round> {
     let now = jiff::Timestamp::now().as_second();
-    let Some(mut through) = db.sink_claim(name, owner, now, now + LEASE_SECS).await? else {
+    let from_end = matches!(sink, Sink::Notices(_));
+    let Some(mut through) = db
+        .sink_claim(name, owner, now, now + LEASE_SECS, from_end)
+        .await?
+    else {
         *pending = None;
         return Ok(Round::Idle);
     };
@@ -168,7 +177,7 @@ async fn round(
     let Some(last) = rows.last().and_then(|r| r.seq) else {
         return Ok(Round::Idle);
     };
-    match sink.send(stream_id, &rows).await? {
+    match sink.send(db, stream_id, &rows).await? {
         true => db.sink_advance(name, owner, last).await?,
         false => *pending = Some(last),
     }

@@ -1,4 +1,4 @@
-//! The door for the signed, single-use links that notifications carry (`domain::links`),
+//! The door for the signed, single-use links that notifications carry (`notify::links`),
 //! `/link?t=TOKEN`: GET shows where the link leads behind a button, so a mail scanner that
 //! fetches every link does not use it up; the button's POST spends it and redirects to the
 //! page, where the reader must be signed in as always. The token rides in the query, which the
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::extract::last;
 use super::{Chrome, local_path, message, render, see_other};
-use crate::domain::{self, links};
+use crate::notify::links::{self, LinkError};
 use crate::state::Shared;
 
 #[derive(Template)]
@@ -26,10 +26,10 @@ struct OpenPage<'a> {
     token: &'a str,
 }
 
-fn refused(e: &domain::Error) -> Response {
+fn refused(e: &LinkError) -> Response {
     match e {
-        domain::Error::Failed(e) => super::internal("cannot follow the link", e),
-        other => message(StatusCode::FORBIDDEN, &other.to_string()),
+        LinkError::Failed(e) => super::internal("cannot follow the link", e),
+        LinkError::Gone => message(StatusCode::FORBIDDEN, &e.to_string()),
     }
 }
 

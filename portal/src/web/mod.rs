@@ -13,6 +13,7 @@ use crate::db::Session;
 use crate::state::{Shared, with_who};
 use crate::{domain, log};
 
+pub mod access;
 pub mod admin;
 pub mod cli_login;
 pub mod cookies;

@@ -131,6 +131,36 @@ async fn targets(app: &Shared, session: &Session) -> domain::Result<Vec<Target>>
         args: format!("--tenant {}", t.name),
         value: t.name,
     }));
+    // What a running grant gives beyond that (docs/access.md), with its end.
+    let who = super::access::person(session, None);
+    let now = jiff::Timestamp::now().as_second();
+    for g in crate::domain::access::grants(&app.db, &who, now).await? {
+        let (value, key, label, args) = match jit_wire::access::Target::parse(&g.target) {
+            Ok(jit_wire::access::Target::Admin) => (
+                "admin".to_string(),
+                "admin".to_string(),
+                "Admin".to_string(),
+                "--admin".to_string(),
+            ),
+            Ok(jit_wire::access::Target::Tenant(name)) => (
+                name.clone(),
+                format!("tenant-{name}"),
+                format!("Tenant {name}"),
+                format!("--tenant {name}"),
+            ),
+            // duplo-ops has no button on this page.
+            _ => continue,
+        };
+        if out.iter().any(|t| t.key == key) {
+            continue;
+        }
+        out.push(Target {
+            value,
+            key,
+            label: format!("{label} (granted until {})", g.end),
+            args,
+        });
+    }
     Ok(out)
 }
 
@@ -182,6 +212,8 @@ struct ProfilePage<'a> {
     notice: Option<&'a str>,
     /// Where the keys work when it is not AWS (the demo's moto).
     aws_endpoint: Option<&'a str>,
+    /// What the user may request (the access request form).
+    choices: &'a [super::access::Choice],
 }
 
 /// The Profile page.
@@ -202,6 +234,9 @@ pub async fn page(
         .map(TokenRow::from)
         .collect();
     let aws_config = aws_config(&app.public_url, app.aws_endpoint.as_deref(), &targets);
+    let choices = super::access::choices(&app, &session.user)
+        .await
+        .framed(&session)?;
     let notice = match q.done.as_str() {
         "revoked" => Some("The token is revoked."),
         _ => None,
@@ -220,6 +255,7 @@ pub async fn page(
                 aws_config: &aws_config,
                 notice,
                 aws_endpoint: app.aws_endpoint.as_deref(),
+                choices: &choices,
             },
         ),
         &session.user,
@@ -259,8 +295,20 @@ async fn vend_for(
         .tenants_for(&session.user, session.admin)
         .await
         .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
-    match tenants.into_iter().find(|t| t.name == target) {
-        Some(t) => vend::tenant(app.vendor(), asker, client, &t).await,
+    let granted = || async {
+        // No standing access: the vend by id checks for a grant, and says what to do without one.
+        let all = app
+            .db
+            .list_tenants()
+            .await
+            .map_err(|e| domain::Error::Failed(e.context("portal state unreadable")))?;
+        Ok::<_, domain::Error>(all.into_iter().find(|t| t.name == target))
+    };
+    if let Some(t) = tenants.into_iter().find(|t| t.name == target) {
+        return vend::tenant(app.vendor(), asker, client, &t).await;
+    }
+    match granted().await? {
+        Some(t) => vend::tenant_by_id(app.vendor(), asker, client, &t.id).await,
         None => vend::counted(
             VendKind::Tenant,
             Err(domain::Error::Forbidden(

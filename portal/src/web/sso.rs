@@ -193,7 +193,7 @@ async fn finish(
     q: &CallbackQuery,
 ) -> PageResult {
     let mut counted = crate::metrics::SignIn::begin(crate::metrics::Method::Oidc);
-    let (user, amr_mfa, next) =
+    let (user, amr_mfa, groups, next) =
         match verify(app, oidc, headers, q).await? {
             Ok(signed_in) => signed_in,
             Err(failure) if failure.stray => {
@@ -216,6 +216,11 @@ async fn finish(
                 return Ok(refused(failure.status, &failure.title));
             }
         };
+    // The provider says which groups the user is in now: eligibility and approval by group
+    // follow it from this sign-in on.
+    crate::domain::access::sso_groups(&app.db, &user, &groups, client.clone())
+        .await
+        .map_err(|e| PageError::Internal("cannot record the groups", anyhow::anyhow!("{e}")))?;
     let how = format!("oidc {}", oidc.issuer());
     // The provider's second factor, when trusted (`--oidc-trust-amr`); else the portal's own,
     // when the user has one or the policy covers them.
@@ -264,7 +269,7 @@ async fn verify(
     oidc: &Oidc,
     headers: &HeaderMap,
     q: &CallbackQuery,
-) -> Result<Result<(String, bool, String), Failure>, PageError> {
+) -> Result<Result<(String, bool, Vec<String>, String), Failure>, PageError> {
     let now = jiff::Timestamp::now().as_second();
     let pending = pending(app, headers, &q.state, now);
     if let Some(error) = &q.error {
@@ -317,7 +322,11 @@ async fn verify(
             "The provider sent no sign-in code: start again",
         )));
     }
-    let (user, amr_mfa) = match oidc
+    let crate::sso::SignedIn {
+        user,
+        mfa: amr_mfa,
+        groups,
+    } = match oidc
         .sign_in(&q.code, &pending.verifier, &pending.nonce)
         .await
     {
@@ -362,5 +371,5 @@ async fn verify(
             format!("no portal user for {user}: ask an admin"),
         )));
     }
-    Ok(Ok((user, amr_mfa, pending.next)))
+    Ok(Ok((user, amr_mfa, groups, pending.next)))
 }

@@ -3,6 +3,7 @@
 
 mod admin_doors;
 mod portal_a11y;
+mod portal_access;
 // `admin_doors` drives the admin pages with these.
 pub(crate) mod portal_admin;
 // The `cli` group's login tests sign in to a real portal with these.

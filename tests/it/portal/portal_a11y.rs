@@ -2,15 +2,25 @@
 //! and a phone size, fit a phone's width, and take keyboard focus (tests/web/a11y.mjs).
 
 use crate::portal::portal_profile::{ROOT_PASSWORD, portal_with_console};
+use crate::portal::portal_server::admin;
 use crate::support::{Sandbox, finish};
 
 /// Every page an admin can open, and the credentials page behind a button.
-const PAGES: &str = "/profile,/admin/tenants,/admin/tenants/dev01,/admin/users,/admin/users/alice,/admin/settings,/admin/audit";
+const PAGES: &str = "/profile,/access,/admin/access,/admin/tenants,/admin/tenants/dev01,/admin/users,/admin/users/alice,/admin/settings,/admin/audit";
 
 #[test]
 fn every_page_is_accessible_and_fits_a_phone() {
     let sb = Sandbox::new();
     let (portal, _stand_in, _, _) = portal_with_console(&sb);
+    // Something on the access pages: a form with a choice, a rule, a policy and a group.
+    for args in [
+        &["eligible", "add", "admin", "root"][..],
+        &["approver", "add", "dev01", "root"],
+        &["policy", "set", "dev01", "--approvals", "2"],
+        &["group", "add", "oncall"],
+    ] {
+        admin(&sb, args);
+    }
     let mut node = sb.command("node");
     node.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web/a11y.mjs"))
         .env("PORTAL_URL", &portal.url)

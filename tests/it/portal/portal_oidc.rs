@@ -104,12 +104,18 @@ pub fn free_port() -> u16 {
 /// bob@example.com (the provider also knows mallory, who is no portal user).
 #[track_caller]
 pub fn portal_with_sso(sb: &Sandbox) -> (Served, Provider) {
+    portal_with_sso_users(sb, &[])
+}
+
+/// As [`portal_with_sso`], the provider started with `env` (its `OIDC_USERS`).
+#[track_caller]
+fn portal_with_sso_users(sb: &Sandbox, env: &[(&str, &str)]) -> (Served, Provider) {
     admin(sb, &["user", "add", "alice@example.com"]);
     admin(sb, &["user", "add", "bob@example.com"]);
     register_secret(CLIENT_SECRET);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let provider = start_provider(&format!("http://{listen}/login/oidc/callback"));
+    let provider = start_provider_with(&format!("http://{listen}/login/oidc/callback"), env);
     let secret_file = sb.dir.path().join("oidc-secret");
     std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).expect("secret file");
     let st = state(sb);
@@ -1023,4 +1029,56 @@ fn thousands_of_sign_in_starts_fill_nothing_and_leave_sign_in_working() {
     ] {
         assert!(set[0].contains(attr), "{attr} in {set:?}");
     }
+}
+
+/// The id token's `groups` claim makes the user a member of those groups (source `sso`) at
+/// each single sign-on, audited; a group made eligible for a tenant then lets them request it.
+/// A name that is no valid group name is dropped.
+#[test]
+fn the_groups_claim_sets_the_users_single_sign_on_groups() {
+    let sb = Sandbox::new();
+    admin(
+        &sb,
+        &[
+            "tenant",
+            "add",
+            "prod",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/prod",
+        ],
+    );
+    let users = r#"{"alice": {"password": "pw", "email": "alice@example.com",
+        "preferred_username": "alice", "groups": ["oncall", "db admins", "leads"]},
+        "bob": {"password": "pw", "email": "bob@example.com", "preferred_username": "bob"}}"#;
+    let (portal, _provider) = portal_with_sso_users(&sb, &[("OIDC_USERS", users)]);
+    admin(&sb, &["eligible", "add", "prod", "group:oncall"]);
+    for who in ["alice", "bob"] {
+        let page = Browser::new().sign_in(&portal.url, "/profile", who);
+        assert_eq!(page.status, 200, "{}", page.body);
+    }
+    let groups = admin(&sb, &["group", "list"]);
+    assert_eq!(
+        groups,
+        "leads\tsso\talice@example.com(sso)\noncall\tsso\talice@example.com(sso)\n"
+    );
+    let trail = admin(&sb, &["audit", "--event", "sso groups"]);
+    assert_eq!(
+        trail.lines().count(),
+        1,
+        "bob has no groups: nothing changed: {trail}"
+    );
+    assert!(trail.contains("groups leads,oncall"), "{trail}");
+    let page = Browser::new().sign_in(&portal.url, "/profile", "alice");
+    assert!(
+        page.body.contains("id=\"request-tenant-prod\""),
+        "eligible through her group: {}",
+        page.body
+    );
+    assert_eq!(
+        admin(&sb, &["audit", "--event", "sso groups"])
+            .lines()
+            .count(),
+        1,
+        "the same groups again: nothing to record"
+    );
 }

@@ -16,6 +16,7 @@ use crate::db::Session;
 use crate::domain::{self, Actor};
 use crate::state::with_who;
 
+pub mod access;
 pub mod audit;
 pub mod settings;
 pub mod tenants;

@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Error, Result};
 use crate::db::Db;
 use crate::secret;
 
@@ -32,7 +31,13 @@ pub struct Link {
 
 /// A link's token to `path` (a portal path: the web door checks it again before it
 /// redirects) for `to`, valid until `expires` (at most [`MAX_LINK_SECS`] from `now`).
-pub fn issue(key: &[u8; 32], path: &str, to: &str, now: i64, expires: i64) -> Result<String> {
+pub fn issue(
+    key: &[u8; 32],
+    path: &str,
+    to: &str,
+    now: i64,
+    expires: i64,
+) -> anyhow::Result<String> {
     let link = Link {
         path: path.into(),
         to: to.into(),
@@ -40,20 +45,28 @@ pub fn issue(key: &[u8; 32], path: &str, to: &str, now: i64, expires: i64) -> Re
         nonce: secret::hex(&secret::random::<12>()?),
     };
     let json = serde_json::to_vec(&link).map_err(anyhow::Error::new)?;
-    Ok(secret::seal(key, PURPOSE, &json)?)
+    secret::seal(key, PURPOSE, &json)
 }
 
-fn gone() -> Error {
-    Error::Forbidden(
-        "This link has expired, was used already, or is not one of this portal's: open the \
-         portal and find the request there"
-            .into(),
-    )
+/// Why a link did not lead anywhere.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error(
+        "This link has expired, was used already, or is not one of this portal's: open the portal and find the request there"
+    )]
+    Gone,
+    /// The portal's own trouble.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+fn gone() -> LinkError {
+    LinkError::Gone
 }
 
 /// Where the link with this token leads, without spending it (a mail scanner that fetches
 /// every link must not use it up). Refused when it was not made by this portal or has expired.
-pub fn check(key: &[u8; 32], token: &str, now: i64) -> Result<Link> {
+pub fn check(key: &[u8; 32], token: &str, now: i64) -> Result<Link, LinkError> {
     let link: Link = secret::open(key, PURPOSE, token)
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or_else(gone)?;
@@ -65,12 +78,12 @@ pub fn check(key: &[u8; 32], token: &str, now: i64) -> Result<Link> {
 
 /// Follow the link with this token at `now`: where it leads, once. Refused as [`check`]
 /// refuses, and when it was followed before.
-pub async fn follow(db: &Db, key: &[u8; 32], token: &str, now: i64) -> Result<Link> {
+pub async fn follow(db: &Db, key: &[u8; 32], token: &str, now: i64) -> Result<Link, LinkError> {
     let link = check(key, token, now)?;
     if !db
         .spend_link(&secret::digest(token), link.expires)
         .await
-        .map_err(|e| Error::Failed(e.context("cannot record the link as used")))?
+        .map_err(|e| LinkError::Failed(e.context("cannot record the link as used")))?
     {
         return Err(gone());
     }
@@ -97,24 +110,24 @@ mod tests {
         );
         assert!(matches!(
             follow(&db, &key, &token, 151).await,
-            Err(Error::Forbidden(_))
+            Err(LinkError::Gone)
         ));
 
         let late = issue(&key, "/requests/r_1", "bob", 100, 200).expect("issue");
         assert!(matches!(
             follow(&db, &key, &late, 201).await,
-            Err(Error::Forbidden(_))
+            Err(LinkError::Gone)
         ));
         let other_key = issue(&[8u8; 32], "/requests/r_1", "bob", 100, 200).expect("issue");
         assert!(matches!(
             follow(&db, &key, &other_key, 150).await,
-            Err(Error::Forbidden(_))
+            Err(LinkError::Gone)
         ));
         let mut changed = issue(&key, "/requests/r_1", "bob", 100, 200).expect("issue");
         changed.push('A');
         assert!(matches!(
             follow(&db, &key, &changed, 150).await,
-            Err(Error::Forbidden(_))
+            Err(LinkError::Gone)
         ));
         // Capped at a day, whatever was asked.
         let long = issue(&key, "/requests/r_2", "bob", 100, i64::MAX).expect("issue");
