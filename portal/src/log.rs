@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -51,8 +51,16 @@ pub fn init(format: LogFormat, verbose: bool, statements: bool) {
             .with_ansi(false)
             .with_writer(std::io::stderr)
     });
-    let statements = statements
-        .then(|| Statements.with_filter(Targets::new().with_target("sqlx::query", Level::DEBUG)));
+    // Always there, filtered off when not wanted: an absent (`None`) layer would tell tracing
+    // every event is of interest, and sqlx would then format every statement it runs.
+    let statements = Statements.with_filter(Targets::new().with_target(
+        "sqlx::query",
+        if statements {
+            LevelFilter::DEBUG
+        } else {
+            LevelFilter::OFF
+        },
+    ));
     let subscriber = tracing_subscriber::registry()
         .with(text.with_filter(ours.clone()))
         .with(json.with_filter(ours))

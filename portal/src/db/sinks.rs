@@ -122,11 +122,15 @@ mod tests {
                 .expect("insert");
         }
         assert_eq!(
-            db.sink_claim("s", "a", 100, 120, false).await.expect("claim"),
+            db.sink_claim("s", "a", 100, 120, false)
+                .await
+                .expect("claim"),
             Some(0)
         );
         assert_eq!(
-            db.sink_claim("s", "b", 110, 130, false).await.expect("claim"),
+            db.sink_claim("s", "b", 110, 130, false)
+                .await
+                .expect("claim"),
             None
         );
         let rows = db.audit_after(0, None, None, 2).await.expect("rows");
@@ -136,17 +140,23 @@ mod tests {
         db.sink_advance("s", "a", 1).await.expect("no step back");
         db.sink_advance("s", "b", last + 1).await.expect("not b's");
         assert_eq!(
-            db.sink_claim("s", "a", 115, 135, false).await.expect("claim"),
+            db.sink_claim("s", "a", 115, 135, false)
+                .await
+                .expect("claim"),
             Some(last)
         );
         assert_eq!(
-            db.sink_claim("s", "b", 136, 150, false).await.expect("claim"),
+            db.sink_claim("s", "b", 136, 150, false)
+                .await
+                .expect("claim"),
             Some(last),
             "the lease ran out: b takes over where a stopped"
         );
         db.sink_release("s", "b").await.expect("release");
         assert_eq!(
-            db.sink_claim("s", "c", 137, 150, false).await.expect("claim"),
+            db.sink_claim("s", "c", 137, 150, false)
+                .await
+                .expect("claim"),
             Some(last)
         );
         assert_eq!(
