@@ -80,23 +80,6 @@ macro_rules! insert_audit {
     }};
 }
 
-/// Add `$n` (a `&NewNotification`) to the outbox through `$exec`: inside a `write_tx!`, the
-/// change and what it notifies commit together, so neither is ever without the other.
-macro_rules! insert_notification {
-    ($exec:expr, $n:expr) => {{
-        let n: &$crate::db::NewNotification = $n;
-        sqlx::query($crate::db::notifications::INSERT)
-            .bind(&n.id)
-            .bind(n.channel.as_str())
-            .bind(&n.recipient)
-            .bind(&n.subject)
-            .bind(&n.body)
-            .bind(n.created)
-            .execute($exec)
-            .await?;
-    }};
-}
-
 mod audit;
 mod backup;
 mod device;

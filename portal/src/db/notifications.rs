@@ -1,8 +1,7 @@
 //! The `notifications` outbox (migration 0015): what the portal must tell someone by email or
-//! chat, written in the same transaction as the change it tells of (`insert_notification!` in
-//! `db/mod.rs`),
-//! leased by one process at a time while it is sent, and kept until a send succeeds. `notify/`
-//! does the sending. Also `links_spent`, the single-use record of links those messages carry.
+//! chat, written once per source event (`notify_once`: ids made from the event, so an event
+//! seen twice writes nothing twice), leased by one process at a time while it is sent, and kept
+//! until a send succeeds or it is given up. `notify/` does the sending. Also `links_spent`, the single-use record of links those messages carry.
 
 use anyhow::Result;
 
@@ -37,11 +36,6 @@ pub struct NewNotification {
     pub created: i64,
 }
 
-/// The statement `insert_notification!` runs.
-pub const INSERT: &str = "INSERT INTO notifications \
-    (id, channel, recipient, subject, body, created, next_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $6)";
-
 /// A notification taken for sending.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Notification {
@@ -70,12 +64,9 @@ pub struct NotificationInfo {
 }
 
 impl Db {
-    /// Write one notification on its own (what has no other change to ride with).
+    /// Write one notification (`jit portal notify test`).
     pub async fn notify(&self, n: &NewNotification) -> Result<()> {
-        write_tx!(self, tx, {
-            insert_notification!(&mut *tx, n);
-        });
-        Ok(())
+        self.notify_once(std::slice::from_ref(n)).await
     }
 
     /// Whether any notification of `channel` is due at `now` (a read, so an idle portal polls

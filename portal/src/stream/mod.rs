@@ -58,6 +58,12 @@ impl Sink {
         }
     }
 
+    /// Whether a new sink starts at the end of the trail: one that tells of what happens from
+    /// now on, not of the past.
+    fn starts_at_end(&self) -> bool {
+        matches!(self, Sink::Notices(_))
+    }
+
     /// Send a batch. Ok(true): it arrived (as far as the transport can tell); Ok(false): it
     /// was written and is known to have arrived once [`Sink::check`] passes later.
     async fn send(&mut self, db: &Db, id: &str, rows: &[AuditEntry]) -> Result<bool> {
@@ -159,9 +165,8 @@ async fn round(
     pending: &mut Option<i64>,
 ) -> Result<Round> {
     let now = jiff::Timestamp::now().as_second();
-    let from_end = matches!(sink, Sink::Notices(_));
     let Some(mut through) = db
-        .sink_claim(name, owner, now, now + LEASE_SECS, from_end)
+        .sink_claim(name, owner, now, now + LEASE_SECS, sink.starts_at_end())
         .await?
     else {
         *pending = None;

@@ -6,8 +6,8 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum_extra::extract::{Form, Query};
 use serde::Deserialize;
 
@@ -33,14 +33,6 @@ fn refused(e: &LinkError) -> Response {
     }
 }
 
-fn no_store(mut r: Response) -> Response {
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
-}
-
 #[derive(Deserialize)]
 pub struct LinkQuery {
     #[serde(default, deserialize_with = "last")]
@@ -59,7 +51,8 @@ pub async fn page(State(app): State<Shared>, Query(q): Query<LinkQuery>) -> Resp
     let until = jiff::Timestamp::from_second(link.expires)
         .map(jit_wire::time::rfc3339)
         .unwrap_or_default();
-    no_store(render(
+    // Not stored by the browser: `security_headers` marks every page `no-store`.
+    render(
         StatusCode::OK,
         &OpenPage {
             chrome: Chrome::NONE,
@@ -68,7 +61,7 @@ pub async fn page(State(app): State<Shared>, Query(q): Query<LinkQuery>) -> Resp
             until,
             token: &token,
         },
-    ))
+    )
 }
 
 #[derive(Deserialize)]
@@ -81,7 +74,7 @@ pub struct LinkForm {
 pub async fn follow(State(app): State<Shared>, Form(form): Form<LinkForm>) -> Response {
     let now = jiff::Timestamp::now().as_second();
     match links::follow(&app.db, &app.cookie_key, &form.token, now).await {
-        Ok(link) if local_path(&link.path) => no_store(see_other(&link.path).into_response()),
+        Ok(link) if local_path(&link.path) => see_other(&link.path),
         Ok(_) => message(StatusCode::FORBIDDEN, "This link leads outside the portal"),
         Err(e) => refused(&e),
     }
