@@ -274,6 +274,11 @@ impl Client {
         Ok(self.get_json(&paths::fill(paths::ACCESS_REQUEST, id))?.0)
     }
 
+    /// The asker's grants that have not ended or been revoked.
+    pub fn live_grants(&self) -> Result<Vec<access::Grant>> {
+        Ok(self.get_json(paths::ACCESS_GRANTS)?.0)
+    }
+
     /// A cluster's API server, CA and a bearer token (docs/protocol.md §9): by plan id (admin)
     /// or by tenant id.
     pub fn k8s_config(
@@ -351,6 +356,7 @@ pub fn creds_from_body(
         region: resp.region.unwrap_or_default(),
         session_token: field(resp.session_token, "SessionToken")?,
         expiration,
+        grant: resp.grant,
     })
 }
 

@@ -302,6 +302,21 @@ pub fn forget(target: &Target) -> Result<usize> {
     Ok(usize::from(found))
 }
 
+/// Drop the cached credentials of `target` if they are these keys: their grant is over, so
+/// nobody is to be handed them again (a newer entry, another grant's, stays).
+pub fn forget_keys(target: &Target, access_key_id: &str) {
+    let Ok(Some(cache)) = Cache::existing() else {
+        return;
+    };
+    let key = entry_key(target);
+    if cache
+        .read::<Entry>(&key)
+        .is_some_and(|e| e.creds.access_key_id == access_key_id)
+    {
+        cache.remove(&key);
+    }
+}
+
 pub fn cache_entries() -> Result<Vec<(String, Entry)>> {
     let Some(cache) = Cache::existing()? else {
         return Ok(Vec::new());
@@ -326,6 +341,7 @@ mod tests {
             region: "us-west-2".into(),
             session_token: "t".into(),
             expiration: Timestamp::from_second(expires_at).expect("ts"),
+            grant: None,
         }
     }
 

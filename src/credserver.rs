@@ -6,6 +6,13 @@
 //! credentials current through the same locked cache and single-flight fetch as `jit aws`, and
 //! while the portal is down it keeps serving what it has until that expires.
 //!
+//! Credentials vended under an access grant (docs/protocol.md §13) are served only while the
+//! grant stands. The refresher asks the portal for the live grants (a read, no STS) every
+//! `GRANT_CHECK_PERIOD`, and sooner when a request comes in (at most every `GRANT_ASK_GAP`):
+//! once the grant is revoked or over, the keys are dropped here and from the cache, and every
+//! request gets the portal's own refusal, which names the grant, until a new grant or standing
+//! access brings new ones.
+//!
 //! The HTTP is the shared core's (`http`): one GET with one header matters, so the head alone is
 //! read, bounded in size and time (`LIMITS`, `IO_DEADLINE`).
 
@@ -18,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::http::{self, Connections, Limits, Reply, Request, Unread};
-use crate::model::{AwsCreds, CacheMode, Target, rfc3339};
+use crate::model::{AwsCreds, CacheMode, Target, VendGrant, rfc3339};
 use crate::{creds, output};
 
 /// The one path served; anything else is 404 (after the token check).
@@ -36,6 +43,12 @@ const IO_DEADLINE: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: usize = 256;
 /// How long a request for expired credentials waits for the refresher before it gets a 503.
 const EXPIRED_WAIT: Duration = Duration::from_secs(3);
+/// With no request coming in, whether the grant behind the credentials stands is asked this
+/// often (and this is how often a server whose grant is over asks for new credentials).
+const GRANT_CHECK_PERIOD: Duration = Duration::from_secs(30);
+/// A request makes the refresher ask at once, unless it asked less than this long ago: an SDK
+/// in a busy loop costs the portal one read per gap at most.
+const GRANT_ASK_GAP: Duration = Duration::from_secs(5);
 
 /// Variables that must not reach the child: static keys win over the endpoint in every SDK,
 /// and expiry times of one session say nothing about credentials that keep being renewed.
@@ -131,12 +144,20 @@ struct State {
     stale: bool,
     /// A request found the credentials expired and is waiting for a refresh.
     nudged: bool,
+    /// When the portal last said the credentials' grant stands (or the grant came).
+    grant_checked: Instant,
+    /// A request asks whether the grant still stands.
+    grant_nudged: bool,
+    /// The credentials' grant is over and no new ones came: the portal's refusal, which every
+    /// request gets instead of the keys.
+    withdrawn: Option<String>,
 }
 
 impl Server {
     /// Listen on 127.0.0.1 (a random port) and serve `creds`, already fetched so the child
     /// starts with valid credentials, then keep them fresh for `target`.
     pub fn start(target: Target, mode: CacheMode, creds: AwsCreds) -> Result<Server> {
+        let first_grant = creds.grant.clone();
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .context("cannot listen on 127.0.0.1 for the credentials server")?;
         let addr = listener.local_addr()?;
@@ -156,6 +177,9 @@ impl Server {
                 error: None,
                 stale: false,
                 nudged: false,
+                grant_checked: Instant::now(),
+                grant_nudged: false,
+                withdrawn: None,
             }),
             changed: Condvar::new(),
         });
@@ -170,6 +194,9 @@ impl Server {
             .spawn(move || acceptor.accept_forever(&listener))
             .context("cannot start the credentials server")?;
         output::debug(|| format!("credentials server on {addr}"));
+        if let Some(line) = grant_line(&first_grant) {
+            output::status(line);
+        }
         Ok(Server { addr, token })
     }
 
@@ -252,22 +279,33 @@ impl Shared {
         }
         match self.current() {
             Ok(creds) => reply(200, &creds_json(&creds)),
-            Err(why) => error_reply(503, "CredentialsUnavailable", &why),
+            Err(Refused::GrantOver(why)) => error_reply(403, "GrantOver", &why),
+            Err(Refused::Unavailable(why)) => error_reply(503, "CredentialsUnavailable", &why),
         }
     }
 
-    /// The credentials in memory while they are valid; once expired, a short wait for the
-    /// refresher, then the error that keeps it from getting new ones.
-    fn current(&self) -> Result<AwsCreds, String> {
+    /// The credentials in memory while they are valid and their grant stands; once expired, a
+    /// short wait for the refresher, then the error that keeps it from getting new ones.
+    fn current(&self) -> Result<AwsCreds, Refused> {
         let mut state = self.lock();
+        if let Some(why) = &state.withdrawn {
+            return Err(Refused::GrantOver(why.clone()));
+        }
+        // Answered from memory all the same; the next request hears what the portal says.
+        if state.creds.grant.is_some()
+            && !state.grant_nudged
+            && state.grant_checked.elapsed() >= GRANT_ASK_GAP
+        {
+            state.grant_nudged = true;
+            self.changed.notify_all();
+        }
         let started = Instant::now();
         while !state.creds.remaining().is_positive() {
             let left = EXPIRED_WAIT.saturating_sub(started.elapsed());
             if left.is_zero() {
-                return Err(state
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "the credentials expired and no new ones came yet".into()));
+                return Err(Refused::Unavailable(state.error.clone().unwrap_or_else(
+                    || "the credentials expired and no new ones came yet".into(),
+                )));
             }
             state.nudged = true;
             self.changed.notify_all();
@@ -284,27 +322,94 @@ impl Shared {
     /// that shrinks with the credentials' remaining life.
     fn refresh_forever(&self) {
         loop {
-            {
+            let grant = {
                 let state = self.lock();
-                let period = poll_period(state.creds.remaining());
+                let period = match state.withdrawn {
+                    // Nothing to keep fresh: ask now and then whether new access came.
+                    Some(_) => GRANT_CHECK_PERIOD,
+                    None => poll_period(state.creds.remaining()),
+                };
                 let mut state = self
                     .changed
-                    .wait_timeout_while(state, period, |s| !s.nudged)
+                    .wait_timeout_while(state, period, |s| !s.nudged && !s.grant_nudged)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
                 state.nudged = false;
-                if self.mode == CacheMode::Bypass && !due(&state) {
+                let ask = std::mem::take(&mut state.grant_nudged)
+                    || state.grant_checked.elapsed() >= GRANT_CHECK_PERIOD;
+                let grant = state
+                    .creds
+                    .grant
+                    .clone()
+                    .filter(|_| ask && state.withdrawn.is_none());
+                if grant.is_none()
+                    && self.mode == CacheMode::Bypass
+                    && state.withdrawn.is_none()
+                    && !due(&state)
+                {
                     continue;
                 }
-            }
-            let result = creds::get_quiet(&self.target, self.mode, None);
-            // Said after the lock is released: a stalled stderr must not stall the requests.
-            let said = self.update(result);
+                grant
+            };
+            let said = match grant {
+                Some(grant) => self.check_grant(&grant),
+                None => {
+                    let result = creds::get_quiet(&self.target, self.mode, None);
+                    self.update(result)
+                }
+            };
             self.changed.notify_all();
+            // Said after the lock is released: a stalled stderr must not stall the requests.
             match said {
                 Some(Said::Warn(line)) => output::warn(line),
                 Some(Said::Status(line)) => output::status(line),
                 None => {}
+            }
+        }
+    }
+
+    /// Ask the portal whether `grant` stands. If not, the keys go (here and from the cache)
+    /// and the portal is asked for new ones; its refusal names the grant and is what requests
+    /// get from then on. A portal that cannot answer changes nothing.
+    fn check_grant(&self, grant: &VendGrant) -> Option<Said> {
+        let Some(client) = crate::login::quiet_client(&self.target) else {
+            self.lock().grant_checked = Instant::now();
+            return None;
+        };
+        match client.live_grants() {
+            Ok(live) if live.iter().any(|g| g.id == grant.id) => {
+                self.lock().grant_checked = Instant::now();
+                return None;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                output::debug(|| format!("cannot ask whether grant {} stands: {e:#}", grant.id));
+                self.lock().grant_checked = Instant::now();
+                return None;
+            }
+        }
+        let served = self.lock().creds.access_key_id.clone();
+        creds::forget_keys(&self.target, &served);
+        let mode = match self.mode {
+            CacheMode::Bypass => CacheMode::Bypass,
+            _ => CacheMode::Refresh,
+        };
+        match creds::get_quiet(&self.target, mode, None) {
+            Ok(got) => self.update(Ok(got)),
+            Err(e) => {
+                let mut message = format!("{e:#}");
+                if !message.contains(&grant.id) {
+                    message = format!(
+                        "grant {} is over, and no new credentials came: {message}",
+                        grant.id
+                    );
+                }
+                let mut state = self.lock();
+                state.withdrawn = Some(message.clone());
+                state.error = Some(message.clone());
+                Some(Said::Warn(format!(
+                    "{message} (the command's next request for credentials is refused)"
+                )))
             }
         }
     }
@@ -327,6 +432,17 @@ impl Shared {
                         state.stale = false;
                     }
                     _ => {}
+                }
+                if state.withdrawn.take().is_some() {
+                    said = Some(Said::Status("new credentials came; serving them".into()));
+                }
+                if got.creds.grant != state.creds.grant
+                    && let Some(line) = grant_line(&got.creds.grant)
+                {
+                    said = Some(Said::Status(line));
+                }
+                if got.creds.access_key_id != state.creds.access_key_id {
+                    state.grant_checked = Instant::now();
                 }
                 if got.creds.expiration != state.creds.expiration {
                     output::debug(|| {
@@ -367,6 +483,26 @@ fn due(state: &State) -> bool {
     let lifetime = state.creds.expiration.duration_since(state.since).as_secs();
     let threshold = crate::cache::refresh_window().min(lifetime / 2);
     state.creds.remaining().as_secs() <= threshold
+}
+
+/// What a person should know of the grant behind the credentials served: its end.
+fn grant_line(grant: &Option<VendGrant>) -> Option<String> {
+    grant.as_ref().map(|g| {
+        format!(
+            "these credentials come from grant {}, which ends at {} (in {}); none are served after it",
+            g.id,
+            rfc3339(g.end),
+            crate::duration::human(g.end.duration_since(Timestamp::now()))
+        )
+    })
+}
+
+/// Why a request gets no credentials.
+enum Refused {
+    /// The grant behind them is over: the portal's refusal.
+    GrantOver(String),
+    /// Expired, and no new ones yet: the last refresh error.
+    Unavailable(String),
 }
 
 /// A twentieth of what is left, between 1 and 30 seconds: a file read each time.
@@ -448,6 +584,7 @@ mod tests {
             region: "us-west-2".into(),
             session_token: "t".into(),
             expiration: "2026-11-25T12:00:00.5Z".parse().expect("ts"),
+            grant: None,
         };
         assert_eq!(
             creds_json(&creds),

@@ -187,6 +187,7 @@ mod tests {
             region: region.into(),
             session_token: "t".into(),
             expiration: "2026-02-27T19:04:05Z".parse().expect("ts"),
+            grant: None,
         }
     }
 

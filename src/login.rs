@@ -66,6 +66,21 @@ pub fn client(target: &Target, cache: Option<&Cache>) -> Result<Client> {
     Ok(session(target, cache)?.client)
 }
 
+/// A portal client from the token at hand (given, or cached by a browser login), or none: never
+/// a login, never a one-time code. For background questions that may go unasked.
+pub fn quiet_client(target: &Target) -> Option<Client> {
+    let token = match &target.auth {
+        Auth::Token(token) => token.clone(),
+        Auth::Interactive { .. } => {
+            let cache = Cache::existing().ok().flatten()?;
+            let cached = cache.read::<CachedToken>(&token_key(&target.host))?;
+            Token::new(&cached.entry.duplo_token).ok()?
+        }
+        Auth::Missing(_) => return None,
+    };
+    Client::new(&target.api_host, token, None).ok()
+}
+
 /// A portal client and what `jit duplo` prints about its token.
 pub struct Session {
     pub client: Client,

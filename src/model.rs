@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::host::Host;
+pub use jit_wire::access::VendGrant;
 
 /// A usage mistake that clap cannot see (it depends on config files); exits 2 like clap's.
 #[derive(Debug, thiserror::Error)]
@@ -157,21 +158,36 @@ pub struct AwsCreds {
     pub session_token: String,
     #[serde(with = "jit_wire::time::rfc3339_secs")]
     pub expiration: Timestamp,
+    /// The access grant these were vended under (`jit portal`, docs/protocol.md §13): kept in
+    /// the cache for `jit ls` and the credentials server, never printed for an SDK.
+    #[serde(rename = "JitGrant", default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<VendGrant>,
 }
 
 impl AwsCreds {
-    /// The credential_process line (docs/protocol.md §3), field order as duplo-jit prints it.
+    /// The credential_process line (docs/protocol.md §3), fields and order as duplo-jit prints
+    /// them.
     pub fn to_process_json(&self) -> Result<String> {
         #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
         struct Out<'a> {
-            #[serde(rename = "Version")]
             version: u8,
-            #[serde(flatten)]
-            creds: &'a AwsCreds,
+            console_url: &'a str,
+            access_key_id: &'a str,
+            secret_access_key: &'a str,
+            region: &'a str,
+            session_token: &'a str,
+            #[serde(with = "jit_wire::time::rfc3339_secs")]
+            expiration: Timestamp,
         }
         Ok(serde_json::to_string(&Out {
             version: 1,
-            creds: self,
+            console_url: &self.console_url,
+            access_key_id: &self.access_key_id,
+            secret_access_key: &self.secret_access_key,
+            region: &self.region,
+            session_token: &self.session_token,
+            expiration: self.expiration,
         })?)
     }
 
@@ -238,7 +254,12 @@ mod tests {
             region: "us-west-2".into(),
             session_token: "t".into(),
             expiration: "2026-02-27T19:04:05.123Z".parse().expect("ts"),
+            grant: Some(VendGrant {
+                id: "g_1".into(),
+                end: "2026-02-27T20:00:00Z".parse().expect("ts"),
+            }),
         };
+        // The grant stays in the cache: an SDK reads exactly duplo-jit's fields.
         assert_eq!(
             c.to_process_json().expect("json"),
             r#"{"Version":1,"ConsoleUrl":"https://signin.aws.amazon.com/federation?a=1&b=2","AccessKeyId":"ASIA1","SecretAccessKey":"s","Region":"us-west-2","SessionToken":"t","Expiration":"2026-02-27T19:04:05Z"}"#

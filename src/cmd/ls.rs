@@ -1,4 +1,5 @@
-//! `jit ls`: what is cached, for which environments and for how long, without the network.
+//! `jit ls`: what is cached, for which environments and for how long (and, for credentials
+//! vended under an access grant, until when the grant lasts), without the network.
 
 use std::process::ExitCode;
 
@@ -39,6 +40,11 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
                     "region": e.creds.region,
                     "expiration": crate::model::rfc3339(e.creds.expiration),
                     "remaining_secs": e.creds.remaining().as_secs().max(0),
+                    "grant": e.creds.grant.as_ref().map(|g| serde_json::json!({
+                        "id": g.id,
+                        "end": crate::model::rfc3339(g.end),
+                        "remaining_secs": left_secs(g.end),
+                    })),
                 })
             })
             .collect();
@@ -46,15 +52,16 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!(
-        "{:<16} {:<40} {:<24} {:<14} {}\n",
-        "ENV", "HOST", "SCOPE", "REGION", "LEFT"
+        "{:<16} {:<40} {:<24} {:<14} {:<9} {}\n",
+        "ENV", "HOST", "SCOPE", "REGION", "LEFT", "GRANT"
     );
     for (_, e) in &entries {
-        let secs = e.creds.remaining().as_secs();
-        let left = if secs <= 0 {
-            "expired".to_string()
-        } else {
-            format!("{}m{:02}s", secs / 60, secs % 60)
+        let creds_left = left(left_secs(e.creds.expiration), "expired");
+        // Credentials never outlive their grant; the grant may outlive them, and then says how
+        // long `jit` may keep renewing.
+        let grant = match &e.creds.grant {
+            Some(g) => format!("{} {}", g.id, left(left_secs(g.end), "ended")),
+            None => "-".to_string(),
         };
         let names = env_names(&config, &e.host, &e.scope);
         let names = if names.is_empty() {
@@ -63,10 +70,24 @@ pub fn run(args: LsArgs) -> Result<ExitCode> {
             names.join(",")
         };
         out.push_str(&format!(
-            "{names:<16} {:<40} {:<24} {:<14} {left}\n",
+            "{names:<16} {:<40} {:<24} {:<14} {creds_left:<9} {grant}\n",
             e.host, e.scope, e.creds.region
         ));
     }
     crate::output::print_raw(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whole seconds from now until `end`, never below zero.
+fn left_secs(end: jiff::Timestamp) -> i64 {
+    end.duration_since(jiff::Timestamp::now()).as_secs().max(0)
+}
+
+/// `42m05s`, or `over` once nothing is left.
+fn left(secs: i64, over: &str) -> String {
+    if secs <= 0 {
+        over.to_string()
+    } else {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
 }

@@ -159,6 +159,15 @@ pub struct Grant {
     pub reviewed_by: Option<String>,
 }
 
+/// The grant a vend rode on, as the credentials answer names it: which one, and when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VendGrant {
+    pub id: String,
+    #[serde(with = "crate::time::rfc3339_secs")]
+    pub end: jiff::Timestamp,
+}
+
 /// A request as the API answers it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {

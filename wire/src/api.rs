@@ -47,6 +47,10 @@ pub struct AwsResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub expiration: Option<String>,
+    /// The grant the vend rode on (`jit portal`, docs/protocol.md §13): the credentials die with
+    /// it. Absent for standing access, and from the commercial portal.
+    #[serde(rename = "JitGrant", default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<crate::access::VendGrant>,
 }
 
 /// A cluster's API server, CA and bearer token (`DuploPlanK8ClusterConfig`, docs/protocol.md

@@ -424,6 +424,12 @@ async fn vend(
         region: Some(v.sts.region.clone()),
         validity: Some(secs),
         expiration: creds.expiration,
+        grant: grant.and_then(|g| {
+            Some(jit_wire::access::VendGrant {
+                id: g.id.clone(),
+                end: jiff::Timestamp::from_second(g.ends).ok()?,
+            })
+        }),
     })
 }
 

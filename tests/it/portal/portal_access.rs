@@ -922,3 +922,133 @@ fn jit_request_wait_is_released_by_a_decision_in_chromium() {
         }
     }
 }
+
+/// A grant revoked while `jit exec --server` runs the real AWS CLI: the CLI's next request for
+/// credentials is refused with the portal's line naming the grant, the keys leave the cache too,
+/// and `jit ls` and the server had shown when the grant ends.
+#[test]
+fn a_grant_revoked_under_jit_exec_server_fails_the_sdks_next_request_naming_the_grant() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, bob, _carol] = provision(&sb, &db);
+    let moto = start_moto();
+    let portal = serve(&sb, &db, &moto);
+    let id = request(&sb, &portal, &alice, "1h", &[]).ok().stdout;
+    let (status, body) = decide(&portal, &bob, paths::ACCESS_APPROVE, id.trim(), "go");
+    assert_eq!(status, 200, "{body}");
+    let gid = body["grants"][0]["id"]
+        .as_str()
+        .expect("grant id")
+        .to_string();
+    let end = body["grants"][0]["end"].as_str().expect("end").to_string();
+
+    let dir = sb.dir.path().join("run");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // The first call works; after `go`, calls go on until one is refused (exit 3), at most 60.
+    let script = r#"
+        export AWS_ENDPOINT_URL="$2"
+        aws sts get-caller-identity --query Arn --output text >"$1/first" || exit 8
+        touch "$1/ready"
+        while [ ! -e "$1/go" ]; do sleep 0.1; done
+        i=0
+        while aws sts get-caller-identity --output text >/dev/null 2>"$1/err"; do
+            i=$((i + 1)); [ "$i" -ge 60 ] && exit 9; sleep 0.5
+        done
+        exit 3
+    "#;
+    let path = format!(
+        "{}:{}",
+        crate::support::venv_bin("aws")
+            .parent()
+            .expect("bin")
+            .display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let stderr = dir.join("jit-stderr");
+    let mut jit = sb
+        .jit(&[
+            "exec",
+            "--host",
+            &portal.url,
+            "--tenant",
+            "prod",
+            "--token-file",
+            &alice,
+            "--server",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(&dir)
+        .arg(&moto.url)
+        .env("PATH", path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("spawn jit exec --server");
+    let ready = dir.join("ready");
+    crate::support::poll(std::time::Duration::from_secs(60), || {
+        if ready.exists() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the child is not ready: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            ))
+        }
+    });
+    let first = std::fs::read_to_string(dir.join("first")).expect("first");
+    assert!(first.contains("assumed-role/prod/"), "{first}");
+
+    // `jit ls` says which grant the cached keys ride on, and when it ends.
+    let rows = sb.run(&["ls", "--json"]).ok().json();
+    let row = &rows[0];
+    assert_eq!(row["scope"], "tenant prod", "{rows}");
+    assert_eq!(row["grant"]["id"], gid.as_str(), "{rows}");
+    assert_eq!(row["grant"]["end"], end.as_str(), "{rows}");
+    let table = sb.run(&["ls"]).ok().stdout;
+    assert!(table.contains(&format!(" {gid} ")), "{table}");
+
+    let url = format!("{}{}", portal.url, paths::fill(paths::ACCESS_REVOKE, &gid));
+    let (status, body) = call(&url, &bob, Some(serde_json::json!({})));
+    assert_eq!(status, 200, "{body}");
+    let revoked = body["revoked"].as_str().expect("revoked").to_string();
+    std::fs::write(dir.join("go"), "").expect("go");
+    let status = jit.wait().expect("wait for jit");
+    let said = std::fs::read_to_string(&stderr).expect("stderr");
+    crate::support::assert_no_secrets(&said, "jit exec --server");
+    let err = std::fs::read_to_string(dir.join("err")).unwrap_or_default();
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the AWS CLI was refused: {err}\n{said}"
+    );
+    let line = format!(
+        "grant {gid} for tenant:prod was revoked by bob at {revoked}: request again with `jit request prod --for 1h --reason"
+    );
+    assert!(err.contains(&line), "the CLI names the grant: {err}");
+    assert!(
+        said.contains(&format!(
+            "jit: these credentials come from grant {gid}, which ends at {end} (in "
+        )),
+        "the server shows the grant's end: {said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "jit: warning: {line} \"...\"` (the command's next request for credentials is refused)"
+        )),
+        "{said}"
+    );
+    // The cache no longer hands the keys out either: `jit aws` asks and hears the same.
+    assert_eq!(sb.run(&["ls", "--json"]).ok().stdout.trim(), "[]");
+    refused_with(
+        sb.aws()
+            .tenant("prod")
+            .host(&portal.url)
+            .token_file(&alice)
+            .run(),
+        &format!("{line} \"...\"`"),
+    );
+}
