@@ -5,7 +5,7 @@
 
 use std::fmt::Display;
 
-use super::rules::{ClusterCa, ClusterName, ClusterServer, Name, RoleArn, SessionSecs};
+use super::rules::{ClusterCa, ClusterName, ClusterServer, Email, Name, RoleArn, SessionSecs};
 use super::{Actor, Error, Outcome, Result};
 use crate::db::{AuditEvent, Db, K8sChange, MfaSettings, SessionInfo, Settings, Tenant, User};
 
@@ -297,6 +297,34 @@ pub async fn remove_user(db: &Db, actor: &Actor, name: &str) -> Result<()> {
         return Err(Error::NotFound(format!("no portal user '{name}'")));
     }
     Ok(())
+}
+
+/// Sets (`Some`) or clears (`None`) the address a user's notifications go to, with a `user
+/// email` audit row (the new address, or `cleared`) in the same transaction. The admin CLI, the
+/// admin pages and a single sign-on with a verified `email` claim all come here; the same
+/// address again changes nothing and is not audited.
+pub async fn set_email(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    email: Option<&Email>,
+) -> Result<Outcome> {
+    let u = user(db, name).await?;
+    let new = email.map(Email::as_str);
+    if u.email.as_deref() == new {
+        return Ok(Outcome::Unchanged);
+    }
+    let audit = actor
+        .audit(AuditEvent::UserEmail)
+        .user(name)
+        .detail(new.unwrap_or("cleared"));
+    if !db.set_email(name, new, audit).await? {
+        return Err(Error::NotFound(format!(
+            "no portal user '{}'",
+            crate::log::escape(name)
+        )));
+    }
+    Ok(Outcome::Saved)
 }
 
 /// Sets a user's web sign-in password (hashed with argon2id off the async threads) and ends
