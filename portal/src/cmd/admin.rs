@@ -92,10 +92,10 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
             if change.admin.is_some() || change.tenants.is_some() {
                 outcome = admin::change_user(db, &actor, &name, change).await?;
             }
-            if email.is_some() || no_email {
-                if admin::set_email(db, &actor, &name, email.as_ref()).await? == Outcome::Saved {
-                    outcome = Outcome::Saved;
-                }
+            if (email.is_some() || no_email)
+                && admin::set_email(db, &actor, &name, email.as_ref()).await? == Outcome::Saved
+            {
+                outcome = Outcome::Saved;
             }
             report(outcome, "portal user", &name);
         }

@@ -127,13 +127,12 @@ impl Db {
         Ok(found)
     }
 
-    /// The email address set for a user, if any (None too when there is no such user).
-    pub async fn user_email(&self, name: &str) -> Result<Option<String>> {
+    /// The email address set for a user: `Some(None)` when they have none, None when there is
+    /// no such user.
+    pub async fn user_email(&self, name: &str) -> Result<Option<Option<String>>> {
         let sql = "SELECT email FROM users WHERE name = $1";
         with_pool!(self, p, {
-            let email: Option<Option<String>> =
-                sqlx::query_scalar(sql).bind(name).fetch_optional(p).await?;
-            Ok(email.flatten())
+            Ok(sqlx::query_scalar(sql).bind(name).fetch_optional(p).await?)
         })
     }
 

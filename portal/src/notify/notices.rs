@@ -161,7 +161,7 @@ async fn recipients(db: &Db, row: &AuditEntry) -> Result<Vec<Recipient>> {
     };
     let mut out: Vec<Recipient> = Vec::new();
     for user in names {
-        let to = match db.user_email(&user).await? {
+        let to = match db.user_email(&user).await?.flatten() {
             Some(email) => email,
             None => user.clone(),
         };

@@ -18,9 +18,7 @@ use super::{
     Chrome, PageError, PageResult, factor, message, next_or_profile, render, see_other, unreadable,
 };
 use crate::db::{AuditEntry, AuditEvent, Claim};
-use crate::domain::Actor;
 use crate::domain::mfa::Policy;
-use crate::domain::rules::Email;
 use crate::secret;
 use crate::sso::{Oidc, SignInError};
 use crate::state::{App, ClientIp, Shared, with_who};
@@ -229,11 +227,9 @@ async fn finish(
     crate::domain::access::sso_groups(&app.db, &user, &groups, client.clone())
         .await
         .map_err(|e| PageError::Internal("cannot record the groups", anyhow::anyhow!("{e}")))?;
-    // A verified address from the provider is where the user's notifications go from now on
-    // (audited when it changes); one the portal cannot send to is left out.
-    if let Some(email) = email.and_then(|e| Email::parse("email", &e).ok()) {
-        let actor = Actor::sso(client.clone());
-        crate::domain::admin::set_email(&app.db, &actor, &user, Some(&email))
+    // A verified address from the provider is where the user's notifications go from now on.
+    if let Some(email) = email {
+        crate::domain::admin::sso_email(&app.db, &user, &email, client.clone())
             .await
             .map_err(|e| PageError::Internal("cannot record the email", anyhow::anyhow!("{e}")))?;
     }

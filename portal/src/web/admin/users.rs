@@ -322,6 +322,7 @@ async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> 
             .user_email(name)
             .await
             .map_err(unreadable)?
+            .flatten()
             .unwrap_or_default(),
     };
     let now = jiff::Timestamp::now().as_second();
