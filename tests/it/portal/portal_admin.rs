@@ -377,7 +377,10 @@ fn users_are_added_edited_and_removed_and_the_audit_page_filters_by_user_and_eve
         row(&list, "root").ends_with("<td>yes</td> <td>-</td>"),
         "root has a password and no second factor"
     );
-    assert!(row(&list, "alice").ends_with("<td>dev01</td> <td>no</td> <td>-</td>"));
+    assert!(
+        row(&list, "alice")
+            .ends_with("<td>dev01</td> <td class=\"email\">-</td> <td>no</td> <td>-</td>")
+    );
 
     let added = submit(
         &mut b,
