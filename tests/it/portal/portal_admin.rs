@@ -577,7 +577,7 @@ fn non_admins_forged_forms_and_bad_values_are_refused_and_change_nothing() {
         ("validity_secs", "1800"),
         ("max_session_secs", "43200"),
     ];
-    let posts: [(&str, &[(&str, &str)]); 8] = [
+    let posts: [(&str, &[(&str, &str)]); 9] = [
         (
             "/admin/tenants",
             &[
@@ -595,6 +595,7 @@ fn non_admins_forged_forms_and_bad_values_are_refused_and_change_nothing() {
             &[("admin", "on"), ("tenant", "dev01"), ("tenant", "big")],
         ),
         ("/admin/users/root/remove", &[("confirm", "root")]),
+        ("/admin/users/alice/email", &[("email", "eve@example.test")]),
         (
             "/admin/settings",
             &[
