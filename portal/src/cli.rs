@@ -422,12 +422,17 @@ pub enum UserCommand {
         /// Tenant the user belongs to (repeatable)
         #[arg(long = "tenant", value_name = "NAME")]
         tenants: Vec<String>,
+        /// The address the user's notifications (access requests, decisions) go to
+        #[arg(long, value_name = "ADDR")]
+        email: Option<String>,
     },
-    /// Change a user's admin flag or tenants
+    /// Change a user's admin flag, tenants or email address
     #[command(after_long_help = "Examples:
   jit portal user set alice --tenant dev01 --tenant prod01   # exactly these tenants
   jit portal user set alice --admin true
-  jit portal user set alice --no-tenants")]
+  jit portal user set alice --no-tenants
+  jit portal user set alice --email alice@example.com   # where her notifications go
+  jit portal user set alice --no-email")]
     Set {
         name: String,
         /// Admin access on or off
@@ -439,8 +444,16 @@ pub enum UserCommand {
         /// Take the user out of every tenant
         #[arg(long)]
         no_tenants: bool,
+        /// The address the user's notifications go to (a single sign-on with a verified
+        /// `email` claim sets it too)
+        #[arg(long, value_name = "ADDR", conflicts_with = "no_email")]
+        email: Option<String>,
+        /// Clear the user's email address: mail goes to their name if it is an address, else
+        /// nowhere
+        #[arg(long)]
+        no_email: bool,
     },
-    /// List users
+    /// List users: name, admin or user, tenants, and the email address when one is set
     List,
     /// Remove a user and every token of theirs
     Remove { name: String },

@@ -147,6 +147,7 @@ pub fn app(state: Shared, timeouts: &Timeouts) -> Router {
         .route("/admin/users/{name}/remove", post(users::remove))
         .route("/admin/users/{name}/sessions", post(users::end_sessions))
         .route("/admin/users/{name}/mfa-reset", post(users::reset_mfa))
+        .route("/admin/users/{name}/email", post(users::save_email))
         .route("/admin/settings", get(settings::show).post(settings::save))
         .route("/admin/audit", get(audit::show))
         .route("/admin/access", get(admin::access::show))

@@ -212,18 +212,26 @@ impl Oidc {
             .auth_method_refs()
             .is_some_and(|amr| amr_is_mfa(amr.iter().map(|m| m.as_str())));
         let groups = groups(claims);
+        let email = claim(claims, "email");
         Ok(claim(claims, &self.user_claim)
-            .map(|user| SignedIn { user, mfa, groups })
+            .map(|user| SignedIn {
+                user,
+                mfa,
+                groups,
+                email,
+            })
             .ok_or(Refusal::NoClaim))
     }
 }
 
-/// Who a verified id token names, whether its `amr` says a second factor was used, and the
-/// groups its `groups` claim lists (none when it has no such claim).
+/// Who a verified id token names, whether its `amr` says a second factor was used, the
+/// groups its `groups` claim lists (none when it has no such claim), and its `email` when the
+/// provider says it is verified.
 pub struct SignedIn {
     pub user: String,
     pub mfa: bool,
     pub groups: Vec<String>,
+    pub email: Option<String>,
 }
 
 /// The strings of the `groups` claim: an array of names (anything else counts as none).

@@ -1,9 +1,11 @@
 // The admin pages as an admin clicks them: a tenant's AWS Access Token Validity changed on its
 // page, the admin session length changed on System Config, and the users and audit pages looked
-// at. The test then vends and checks that the next credentials last the new time.
+// at, and a user's email address set on their page. The test then vends and checks that the
+// next credentials last the new time.
 //
 // Env: PORTAL_URL, ADMIN_USERNAME, ADMIN_PASSWORD, TENANT, VALIDITY (seconds), ADMIN_SESSION
-// (seconds, optional: System Config is left alone without it).
+// (seconds, optional: System Config is left alone without it), EMAIL_USER and EMAIL (optional:
+// the user whose address is set, and the address).
 
 import {
   clickAndWait, maybe, need, newContext, pathOf, portalUrl, run, shot, signIn, text, textIfAny,
@@ -16,6 +18,8 @@ run(async (browser) => {
   const tenant = need('TENANT');
   const validity = need('VALIDITY');
   const adminSession = maybe('ADMIN_SESSION');
+  const emailUser = maybe('EMAIL_USER');
+  const email = maybe('EMAIL');
   const context = await newContext(browser, { origin: portal });
   const page = await context.newPage();
   await signIn(page, portal, user, password, '/admin/tenants');
@@ -56,6 +60,17 @@ run(async (browser) => {
   await clickAndWait(page, '#nav-users');
   seen.users = await page.$$eval('#users tbody tr', (rows) => rows.map((r) => r.id));
   await shot(page, 'admin-users');
+  if (emailUser && email) {
+    await clickAndWait(page, `#user-${emailUser} a`);
+    seen.email = { url: pathOf(page.url()), before: await page.inputValue('#email') };
+    await page.fill('#email', email);
+    await clickAndWait(page, '#save-email');
+    seen.email.notice = await textIfAny(page, '#notice');
+    seen.email.error = await textIfAny(page, '#error');
+    seen.email.after = await page.inputValue('#email');
+    await clickAndWait(page, '#nav-users');
+    seen.email.row = await text(page, `#user-${emailUser} td.email`);
+  }
   await clickAndWait(page, '#nav-audit');
   seen.audit = { heading: await text(page, 'h1') };
   await page.selectOption('#event', 'tenant set');

@@ -9,8 +9,8 @@ use crate::domain::admin::{
     self, ClusterChange, NewTenant, SettingsChange, TenantChange, UserChange,
 };
 use crate::domain::rules::{
-    ClusterCa, ClusterName, ClusterServer, DEFAULT_VALIDITY_SECS, MAX_SESSION_SECS, Name, RoleArn,
-    SessionSecs,
+    ClusterCa, ClusterName, ClusterServer, DEFAULT_VALIDITY_SECS, Email, MAX_SESSION_SECS, Name,
+    RoleArn, SessionSecs,
 };
 use crate::domain::{self, Actor, Outcome};
 use crate::output;
@@ -52,9 +52,14 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
             name,
             admin,
             tenants,
+            email,
         } => {
             let name = Name::parse("user", &name)?;
+            let email = email.map(|e| Email::parse("--email", &e)).transpose()?;
             admin::add_user(db, &actor, &name, admin, &tenant_names(&tenants)?).await?;
+            if let Some(email) = &email {
+                admin::set_email(db, &actor, name.as_str(), Some(email)).await?;
+            }
             output::status(format_args!(
                 "saved portal user '{}' in {}",
                 name.as_str(),
@@ -66,27 +71,41 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
             admin,
             tenants,
             no_tenants,
+            email,
+            no_email,
         } => {
-            if admin.is_none() && tenants.is_empty() && !no_tenants {
-                bail!("nothing to change: pass --admin true|false, --tenant or --no-tenants");
+            if admin.is_none() && tenants.is_empty() && !no_tenants && email.is_none() && !no_email
+            {
+                bail!(
+                    "nothing to change: pass --admin true|false, --tenant, --no-tenants, --email or --no-email"
+                );
             }
+            // Every value is checked before anything is written.
+            let email = email.map(|e| Email::parse("--email", &e)).transpose()?;
             let change = UserChange {
                 admin,
                 tenants: (no_tenants || !tenants.is_empty())
                     .then(|| tenant_names(&tenants))
                     .transpose()?,
             };
-            report(
-                admin::change_user(db, &actor, &name, change).await?,
-                "portal user",
-                &name,
-            );
+            let mut outcome = Outcome::Unchanged;
+            if change.admin.is_some() || change.tenants.is_some() {
+                outcome = admin::change_user(db, &actor, &name, change).await?;
+            }
+            if (email.is_some() || no_email)
+                && admin::set_email(db, &actor, &name, email.as_ref()).await? == Outcome::Saved
+            {
+                outcome = Outcome::Saved;
+            }
+            report(outcome, "portal user", &name);
         }
         UserCommand::List => {
             let mut out = String::new();
             for u in db.list_users().await? {
+                // The address last, and only when set (as `tenant list` does its cluster).
+                let email = u.email.map(|e| format!("\t{e}")).unwrap_or_default();
                 out.push_str(&format!(
-                    "{}\t{}\t{}\n",
+                    "{}\t{}\t{}{email}\n",
                     u.name,
                     if u.admin { "admin" } else { "user" },
                     u.tenants.join(",")

@@ -32,6 +32,8 @@ pub enum AuditEvent {
     UserSet,
     UserRemove,
     UserPasswd,
+    /// A user's email address set or cleared (by an admin, or by a single sign-on).
+    UserEmail,
     TenantAdd,
     TenantSet,
     TenantRemove,
@@ -93,7 +95,7 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 50] = [
+    pub const ALL: [AuditEvent; 51] = [
         AuditEvent::Vend,
         AuditEvent::VendFailed,
         AuditEvent::VendRefused,
@@ -113,6 +115,7 @@ impl AuditEvent {
         AuditEvent::UserSet,
         AuditEvent::UserRemove,
         AuditEvent::UserPasswd,
+        AuditEvent::UserEmail,
         AuditEvent::TenantAdd,
         AuditEvent::TenantSet,
         AuditEvent::TenantRemove,
@@ -168,6 +171,7 @@ impl AuditEvent {
             AuditEvent::UserSet => "user set",
             AuditEvent::UserRemove => "user remove",
             AuditEvent::UserPasswd => "user passwd",
+            AuditEvent::UserEmail => "user email",
             AuditEvent::TenantAdd => "tenant add",
             AuditEvent::TenantSet => "tenant set",
             AuditEvent::TenantRemove => "tenant remove",

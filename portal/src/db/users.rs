@@ -1,5 +1,5 @@
 //! The `users` table and `memberships`, which tenants each user may use; a user's password hash
-//! lives on their row.
+//! and the address their notifications go to live on their row.
 
 use std::collections::HashSet;
 
@@ -12,6 +12,8 @@ pub struct User {
     pub name: String,
     pub admin: bool,
     pub tenants: Vec<String>,
+    /// Where their notifications go, when set.
+    pub email: Option<String>,
 }
 
 impl Db {
@@ -102,6 +104,38 @@ impl Db {
         Ok(ended)
     }
 
+    /// Set (or clear, with None) a user's email address, in one transaction with its audit row.
+    /// False when there is no such user.
+    pub async fn set_email(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        let found = write_tx!(self, tx, {
+            let n = sqlx::query("UPDATE users SET email = $1 WHERE name = $2")
+                .bind(email)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                insert_audit!(&mut *tx, &audit);
+            }
+            n > 0
+        });
+        Ok(found)
+    }
+
+    /// The email address set for a user: `Some(None)` when they have none, None when there is
+    /// no such user.
+    pub async fn user_email(&self, name: &str) -> Result<Option<Option<String>>> {
+        let sql = "SELECT email FROM users WHERE name = $1";
+        with_pool!(self, p, {
+            Ok(sqlx::query_scalar(sql).bind(name).fetch_optional(p).await?)
+        })
+    }
+
     /// The users who can sign in with a password.
     pub async fn users_with_password(&self) -> Result<HashSet<String>> {
         let sql = "SELECT name FROM users WHERE password_hash IS NOT NULL";
@@ -129,18 +163,19 @@ impl Db {
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        let sql = "SELECT u.name, u.admin, m.tenant_name FROM users u \
+        let sql = "SELECT u.name, u.admin, u.email, m.tenant_name FROM users u \
                    LEFT JOIN memberships m ON m.user_name = u.name ORDER BY u.name, m.tenant_name";
         // One row per membership (or one with no tenant), folded into one `User` each.
-        let rows: Vec<(String, bool, Option<String>)> =
+        let rows: Vec<(String, bool, Option<String>, Option<String>)> =
             with_pool!(self, p, { sqlx::query_as(sql).fetch_all(p).await? });
         let mut users: Vec<User> = Vec::new();
-        for (name, admin, tenant) in rows {
+        for (name, admin, email, tenant) in rows {
             if users.last().is_none_or(|u| u.name != name) {
                 users.push(User {
                     name,
                     admin,
                     tenants: Vec::new(),
+                    email,
                 });
             }
             if let (Some(t), Some(u)) = (tenant, users.last_mut()) {

@@ -5,7 +5,7 @@
 
 use std::fmt::Display;
 
-use super::rules::{ClusterCa, ClusterName, ClusterServer, Name, RoleArn, SessionSecs};
+use super::rules::{ClusterCa, ClusterName, ClusterServer, Email, Name, RoleArn, SessionSecs};
 use super::{Actor, Error, Outcome, Result};
 use crate::db::{AuditEvent, Db, K8sChange, MfaSettings, SessionInfo, Settings, Tenant, User};
 
@@ -299,6 +299,54 @@ pub async fn remove_user(db: &Db, actor: &Actor, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Sets (`Some`) or clears (`None`) the address a user's notifications go to, with a `user
+/// email` audit row (the new address, or `cleared`) in the same transaction. The admin CLI, the
+/// admin pages and a single sign-on with a verified `email` claim all come here; the same
+/// address again changes nothing and is not audited.
+pub async fn set_email(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    email: Option<&Email>,
+) -> Result<Outcome> {
+    let Some(old) = db.user_email(name).await? else {
+        return Err(no_user(name));
+    };
+    let new = email.map(Email::as_str);
+    if old.as_deref() == new {
+        return Ok(Outcome::Unchanged);
+    }
+    let audit = actor
+        .audit(AuditEvent::UserEmail)
+        .user(name)
+        .detail(new.unwrap_or("cleared"));
+    if !db.set_email(name, new, audit).await? {
+        return Err(no_user(name));
+    }
+    Ok(Outcome::Saved)
+}
+
+fn no_user(name: &str) -> Error {
+    Error::NotFound(format!("no portal user '{}'", crate::log::escape(name)))
+}
+
+/// What a single sign-on's verified `email` claim does: it becomes the user's address when
+/// mail would otherwise go elsewhere (a user named by that same address keeps none: their name
+/// already is it). One the portal cannot send to is left out. Audited as `sso`, from `client`.
+pub async fn sso_email(db: &Db, user: &str, claim: &str, client: Option<String>) -> Result<()> {
+    let Ok(email) = Email::parse("email", claim) else {
+        return Ok(());
+    };
+    let Some(old) = db.user_email(user).await? else {
+        return Err(no_user(user));
+    };
+    let mail_to = old.as_deref().unwrap_or(user);
+    if mail_to != email.as_str() {
+        set_email(db, &Actor::sso(client), user, Some(&email)).await?;
+    }
+    Ok(())
+}
+
 /// Sets a user's web sign-in password (hashed with argon2id off the async threads) and ends
 /// every web session of theirs, with the CLI tokens those sessions minted: a session taken
 /// before the change must not outlive it. Returns how many live sessions ended.
@@ -405,4 +453,84 @@ pub async fn change_settings(db: &Db, actor: &Actor, change: SettingsChange) -> 
     )
     .await?;
     Ok(Outcome::Saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::AuditEntry;
+
+    fn email(text: &str) -> Email {
+        Email::parse("--email", text).expect("an address")
+    }
+
+    /// The `user email` rows: (actor, detail).
+    async fn trail(db: &Db) -> Vec<(String, String)> {
+        db.audit_find(None, Some(AuditEvent::UserEmail.as_str()), None, 100)
+            .await
+            .expect("trail")
+            .into_iter()
+            .map(|e| (e.actor, e.detail.unwrap_or_default()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_email_is_set_once_cleared_and_refused_for_nobody() {
+        let (_dir, db) = Db::open_temp().await;
+        let audit = || AuditEntry::new(AuditEvent::UserAdd, "test");
+        for name in ["bob", "carol@example.com"] {
+            db.upsert_user(name, false, &[], audit())
+                .await
+                .expect("user");
+        }
+        let cli = Actor::cli();
+        let bob = email("bob@example.test");
+        let set = set_email(&db, &cli, "bob", Some(&bob)).await.expect("set");
+        assert_eq!(set, Outcome::Saved);
+        let again = set_email(&db, &cli, "bob", Some(&bob))
+            .await
+            .expect("again");
+        assert_eq!(
+            again,
+            Outcome::Unchanged,
+            "the same address: nothing written"
+        );
+        let cleared = set_email(&db, &cli, "bob", None).await.expect("clear");
+        assert_eq!(cleared, Outcome::Saved);
+        assert_eq!(db.user_email("bob").await.expect("read"), Some(None));
+        let nobody = set_email(&db, &cli, "dave", Some(&bob)).await;
+        assert!(matches!(nobody, Err(Error::NotFound(m)) if m == "no portal user 'dave'"));
+
+        // A verified claim: taken where mail would go elsewhere, not where the name is it.
+        sso_email(&db, "bob", "bob@corp.example", None)
+            .await
+            .expect("sso");
+        sso_email(&db, "bob", "bob@corp.example", None)
+            .await
+            .expect("again");
+        sso_email(&db, "carol@example.com", "carol@example.com", None)
+            .await
+            .expect("named by it");
+        sso_email(&db, "bob", "not an address", None)
+            .await
+            .expect("left out");
+        assert_eq!(
+            db.user_email("bob").await.expect("read"),
+            Some(Some("bob@corp.example".into()))
+        );
+        assert_eq!(
+            db.user_email("carol@example.com").await.expect("read"),
+            Some(None)
+        );
+        let rows = trail(&db).await;
+        let who = cli.name.as_str();
+        assert_eq!(
+            rows,
+            [
+                (who.into(), "bob@example.test".into()),
+                (who.into(), "cleared".into()),
+                ("sso".into(), "bob@corp.example".into()),
+            ]
+        );
+    }
 }

@@ -73,6 +73,15 @@ impl Actor {
         }
     }
 
+    /// The single sign-on, writing what a provider said at a user's sign-in.
+    pub fn sso(client: Option<String>) -> Actor {
+        Actor {
+            name: "sso".into(),
+            client,
+            portal_user: None,
+        }
+    }
+
     pub(crate) fn audit(&self, event: AuditEvent) -> AuditEntry {
         let mut audit = AuditEntry::new(event, &self.name);
         audit.client.clone_from(&self.client);

@@ -52,6 +52,46 @@ impl Name {
     }
 }
 
+/// An email address a user's notifications go to: what `lettre` will send to, stored as given
+/// once trimmed. At most 254 bytes (RFC 5321's longest path) and no control characters, so it
+/// prints as one line in the trail and the user list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(label: &str, raw: &str) -> Result<Email> {
+        let text = raw.trim();
+        let ok = !text.is_empty()
+            && text.len() <= Email::MAX_LEN
+            && !text.chars().any(char::is_control)
+            && text.parse::<lettre::Address>().is_ok();
+        if !ok {
+            return Err(invalid(format!(
+                "{label} must be an email address of at most {} bytes (name@example.com), not '{}'",
+                Email::MAX_LEN,
+                escape(truncated(text, 80))
+            )));
+        }
+        Ok(Email(text.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The first `max` bytes of `text` or fewer, on a character boundary: a refused value is
+/// echoed, not a page of it.
+fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// An IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleArn(String);
@@ -290,6 +330,49 @@ mod tests {
         );
         assert!(Name::parse("user", &"x".repeat(65)).is_err());
         assert!(message(Name::parse("user", "a\nb")).contains("a\\nb"));
+    }
+
+    #[test]
+    fn emails_are_addresses_lettre_takes_trimmed_one_line_and_short() {
+        let e = Email::parse("--email", "  bob@example.test\t").expect("trimmed");
+        assert_eq!(e.as_str(), "bob@example.test");
+        assert!(Email::parse("--email", "o'neil+jit@sub.example.com").is_ok());
+        // 254 bytes: `bob@` and four labels of 61 and 60 with their dots and `.com`.
+        let labels = [
+            "a".repeat(61),
+            "b".repeat(61),
+            "c".repeat(61),
+            "d".repeat(60),
+        ];
+        let longest = format!("bob@{}.com", labels.join("."));
+        assert_eq!(longest.len(), Email::MAX_LEN);
+        assert!(Email::parse("e", &longest).is_ok(), "254 bytes");
+        let over = format!("bob@{}x.com", labels.join("."));
+        assert!(
+            message(Email::parse("e", &over)).starts_with("e must be"),
+            "255 bytes"
+        );
+        let rule = "--email must be an email address of at most 254 bytes (name@example.com)";
+        for bad in [
+            "",
+            "   ",
+            "bob",
+            "bob@",
+            "@example.com",
+            "bob example@example.com",
+            "Bob <bob@example.com>",
+            "bob@example.com\nBcc: eve@example.com",
+            "bob\u{7}@example.com",
+        ] {
+            let err = message(Email::parse("--email", bad));
+            assert!(err.starts_with(rule), "{bad:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+        }
+        let over = format!("{}@example.com", "a".repeat(250));
+        let err = message(Email::parse("--email", &over));
+        assert!(err.starts_with(rule), "{err}");
+        assert!(err.len() < 200, "the value cut short: {err}");
+        assert!(message(Email::parse("Email", "\u{e9}\u{e9}")).starts_with("Email must be"));
     }
 
     #[test]

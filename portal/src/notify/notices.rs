@@ -6,10 +6,12 @@
 //! audit stream, every such row is seen at least once and in order, across restarts; each
 //! notification's id is made from the row's seq (zero-padded, so ids sort as the trail does) and
 //! its recipient, so a row seen twice (a crash
-//! between the outbox write and the cursor's move) queues nothing twice. Users are named by
-//! their sign-in name: mail goes to those whose name is an email address (the usual single
-//! sign-on claim); others are skipped. This sink starts at the end of the trail: configuring
-//! notifications tells nobody about what happened before.
+//! between the outbox write and the cursor's move) queues nothing twice. Mail goes to a user's
+//! email address (set by an admin with `jit portal user set NAME --email`, on their admin page,
+//! or by a single sign-on whose `email` claim is verified), else to their sign-in name when that
+//! is an address (the usual single sign-on claim); a user with neither gets no mail. An
+//! approver's link names the user, not the address. This sink starts at the end of the trail:
+//! configuring notifications tells nobody about what happened before.
 
 use anyhow::Result;
 use lettre::message::Mailbox;
@@ -64,10 +66,10 @@ impl Notices {
                 AuditEvent::parse(&row.event),
                 Some(AuditEvent::AccessRequest | AuditEvent::BreakGlass)
             );
-            for to in recipients(db, row).await? {
+            for Recipient { user, to } in recipients(db, row).await? {
                 let mut body = format!("{text}\n");
                 if to_approvers {
-                    let token = links::issue(&self.key, "/access", &to, now, now + LINK_SECS)?;
+                    let token = links::issue(&self.key, "/access", &user, now, now + LINK_SECS)?;
                     body.push_str(&format!(
                         "\nOpen it in the portal (this link is yours alone and works once, for a day; sign in as always): {portal}/link?t={token}\n"
                     ));
@@ -128,9 +130,17 @@ fn subject(row: &AuditEntry) -> String {
     }
 }
 
-/// Who hears of `row`: the approvers of its targets for a request or a break-glass (never the
-/// requester), the requester for the rest; those named by an email address.
-async fn recipients(db: &Db, row: &AuditEntry) -> Result<Vec<String>> {
+/// A user who hears of a row by mail, and the address it goes to.
+#[derive(Debug, PartialEq, Eq)]
+struct Recipient {
+    user: String,
+    to: String,
+}
+
+/// Who hears of `row` by mail: the approvers of its targets for a request or a break-glass
+/// (never the requester), the requester for the rest; each at their email address, else at
+/// their name when it is one; one message per address.
+async fn recipients(db: &Db, row: &AuditEntry) -> Result<Vec<Recipient>> {
     let user = row.user.clone().unwrap_or_default();
     let names: Vec<String> = match AuditEvent::parse(&row.event) {
         Some(AuditEvent::AccessRequest | AuditEvent::BreakGlass) => {
@@ -149,10 +159,14 @@ async fn recipients(db: &Db, row: &AuditEntry) -> Result<Vec<String>> {
         Some(_) => vec![user],
         None => Vec::new(),
     };
-    let mut out: Vec<String> = Vec::new();
-    for n in names {
-        if n.parse::<Mailbox>().is_ok() && !out.contains(&n) {
-            out.push(n);
+    let mut out: Vec<Recipient> = Vec::new();
+    for user in names {
+        let to = match db.user_email(&user).await?.flatten() {
+            Some(email) => email,
+            None => user.clone(),
+        };
+        if to.parse::<Mailbox>().is_ok() && !out.iter().any(|r| r.to == to) {
+            out.push(Recipient { user, to });
         }
     }
     Ok(out)
@@ -161,6 +175,70 @@ async fn recipients(db: &Db, row: &AuditEntry) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Principal;
+
+    #[tokio::test]
+    async fn mail_goes_to_a_users_email_else_to_a_name_that_is_an_address() {
+        let (_dir, db) = Db::open_temp().await;
+        let audit = || AuditEntry::new(AuditEvent::UserAdd, "test");
+        for name in [
+            "alice",
+            "bob",
+            "carol",
+            "dave@example.com",
+            "erin@example.com",
+        ] {
+            db.upsert_user(name, false, &[], audit())
+                .await
+                .expect("user");
+        }
+        db.set_email("bob", Some("bob@example.test"), audit())
+            .await
+            .expect("bob's email");
+        db.set_email("erin@example.com", Some("erin@work.example"), audit())
+            .await
+            .expect("erin's email");
+        for name in [
+            "bob",
+            "carol",
+            "dave@example.com",
+            "erin@example.com",
+            "alice",
+        ] {
+            let p = Principal {
+                target: "tenant:prod".into(),
+                role: "approver".into(),
+                kind: "user".into(),
+                name: name.into(),
+            };
+            db.set_principal(&p, true, audit()).await.expect("approver");
+        }
+        let mut row = AuditEntry::new(AuditEvent::AccessRequest, "alice").user("alice");
+        row.scope = Some("tenant:prod".into());
+        let mut got = recipients(&db, &row).await.expect("recipients");
+        got.sort_by(|a, b| a.user.cmp(&b.user));
+        let want = [
+            ("bob", "bob@example.test"),
+            ("dave@example.com", "dave@example.com"),
+            ("erin@example.com", "erin@work.example"),
+        ]
+        .map(|(user, to)| Recipient {
+            user: user.into(),
+            to: to.into(),
+        });
+        assert_eq!(got, want, "carol has no address; alice asked");
+        db.set_email("alice", Some("alice@example.test"), audit())
+            .await
+            .expect("alice's email");
+        let decided = AuditEntry::new(AuditEvent::AccessApproved, "bob").user("alice");
+        assert_eq!(
+            recipients(&db, &decided).await.expect("requester"),
+            [Recipient {
+                user: "alice".into(),
+                to: "alice@example.test".into()
+            }]
+        );
+    }
 
     #[test]
     fn the_chat_hears_about_requests_and_decisions_only() {

@@ -193,7 +193,7 @@ async fn finish(
     q: &CallbackQuery,
 ) -> PageResult {
     let mut counted = crate::metrics::SignIn::begin(crate::metrics::Method::Oidc);
-    let (user, amr_mfa, groups, next) =
+    let (signed_in, next) =
         match verify(app, oidc, headers, q).await? {
             Ok(signed_in) => signed_in,
             Err(failure) if failure.stray => {
@@ -218,9 +218,21 @@ async fn finish(
         };
     // The provider says which groups the user is in now: eligibility and approval by group
     // follow it from this sign-in on.
+    let crate::sso::SignedIn {
+        user,
+        mfa: amr_mfa,
+        groups,
+        email,
+    } = signed_in;
     crate::domain::access::sso_groups(&app.db, &user, &groups, client.clone())
         .await
         .map_err(|e| PageError::Internal("cannot record the groups", anyhow::anyhow!("{e}")))?;
+    // A verified address from the provider is where the user's notifications go from now on.
+    if let Some(email) = email {
+        crate::domain::admin::sso_email(&app.db, &user, &email, client.clone())
+            .await
+            .map_err(|e| PageError::Internal("cannot record the email", anyhow::anyhow!("{e}")))?;
+    }
     let how = format!("oidc {}", oidc.issuer());
     // The provider's second factor, when trusted (`--oidc-trust-amr`); else the portal's own,
     // when the user has one or the policy covers them.
@@ -269,7 +281,7 @@ async fn verify(
     oidc: &Oidc,
     headers: &HeaderMap,
     q: &CallbackQuery,
-) -> Result<Result<(String, bool, Vec<String>, String), Failure>, PageError> {
+) -> Result<Result<(crate::sso::SignedIn, String), Failure>, PageError> {
     let now = jiff::Timestamp::now().as_second();
     let pending = pending(app, headers, &q.state, now);
     if let Some(error) = &q.error {
@@ -322,11 +334,7 @@ async fn verify(
             "The provider sent no sign-in code: start again",
         )));
     }
-    let crate::sso::SignedIn {
-        user,
-        mfa: amr_mfa,
-        groups,
-    } = match oidc
+    let signed_in = match oidc
         .sign_in(&q.code, &pending.verifier, &pending.nonce)
         .await
     {
@@ -363,7 +371,8 @@ async fn verify(
             )));
         }
     };
-    let known = app.db.user_exists(&user).await.map_err(unreadable)?;
+    let user = &signed_in.user;
+    let known = app.db.user_exists(user).await.map_err(unreadable)?;
     if !known {
         return Ok(Err(fail(
             StatusCode::FORBIDDEN,
@@ -371,5 +380,5 @@ async fn verify(
             format!("no portal user for {user}: ask an admin"),
         )));
     }
-    Ok(Ok((user, amr_mfa, groups, pending.next)))
+    Ok(Ok((signed_in, pending.next)))
 }

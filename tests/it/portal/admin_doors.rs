@@ -231,6 +231,124 @@ fn a_user_change_writes_the_same_audit_row_from_both_doors() {
     );
 }
 
+/// A user's email address: set, refused, set again and cleared through `user set --email` /
+/// `--no-email` and through the user's Email form, and given at an add, with the same rows.
+#[test]
+fn an_email_is_set_refused_and_cleared_alike_at_both_doors() {
+    let mut t = twins();
+    admin(
+        &t.cli,
+        &["user", "set", "alice", "--email", " alice@example.test "],
+    );
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/email",
+        &[("email", " alice@example.test ")],
+    );
+    redirected(&mut t.browser, &page, "/admin/users/alice?saved=1");
+    let row = last_change(&t.cli);
+    assert_eq!(row, last_change(&t.web));
+    assert_eq!(row["event"], "user email");
+    assert_eq!(row["user"], "alice");
+    assert_eq!(row["detail"], "alice@example.test", "stored trimmed");
+    let page = t.browser.get("/admin/users/alice");
+    assert!(
+        page.body.contains("value=\"alice@example.test\""),
+        "the form shows it: {}",
+        page.body
+    );
+
+    let (before_cli, before_web) = (snapshot(&t.cli), snapshot(&t.web));
+    let rule = "must be an email address of at most 254 bytes (name@example.com), not 'alice'";
+    let cli = cli_refused(&t.cli, &["user", "set", "alice", "--email", "alice"], rule);
+    assert_eq!(cli, format!("jit: --email {rule}"));
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/email",
+        &[("email", "alice")],
+    );
+    refused(&page, &format!("Email {rule}."));
+    assert!(page.body.contains("value=\"alice\""), "kept: {}", page.body);
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/email",
+        &[("email", "alice@example.test\r\nBcc: eve@example.test")],
+    );
+    assert_eq!(page.status, 400, "a header smuggled in: {}", page.body);
+    let cli = cli_refused(
+        &t.cli,
+        &["user", "add", "erin", "--email", "erin@"],
+        "must be an email address",
+    );
+    assert!(cli.starts_with("jit: --email must be"), "{cli}");
+    let page = submit(
+        &mut t.browser,
+        "/admin/users",
+        "/admin/users",
+        &[("name", "erin"), ("email", "erin@")],
+    );
+    refused(&page, "Email must be an email address");
+    // The same address again changes nothing at either door.
+    let run = t.cli.run(&[
+        "portal",
+        "--state",
+        &state(&t.cli),
+        "user",
+        "set",
+        "alice",
+        "--email",
+        "alice@example.test",
+    ]);
+    assert!(run.ok().stderr.contains("already is so"));
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/email",
+        &[("email", "alice@example.test")],
+    );
+    redirected(&mut t.browser, &page, "/admin/users/alice?unchanged=1");
+    assert_eq!(snapshot(&t.cli), before_cli, "the CLI changed nothing");
+    assert_eq!(snapshot(&t.web), before_web, "the pages changed nothing");
+
+    admin(&t.cli, &["user", "set", "alice", "--no-email"]);
+    let page = submit(
+        &mut t.browser,
+        "/admin/users/alice",
+        "/admin/users/alice/email",
+        &[("email", "")],
+    );
+    redirected(&mut t.browser, &page, "/admin/users/alice?saved=1");
+    let row = last_change(&t.cli);
+    assert_eq!(row, last_change(&t.web));
+    assert_eq!(row["detail"], "cleared");
+
+    admin(
+        &t.cli,
+        &["user", "add", "erin", "--email", "erin@example.test"],
+    );
+    let page = submit(
+        &mut t.browser,
+        "/admin/users",
+        "/admin/users",
+        &[("name", "erin"), ("email", "erin@example.test")],
+    );
+    redirected(&mut t.browser, &page, "/admin/users?added=1");
+    assert_eq!(last_change(&t.cli), last_change(&t.web));
+    let list = admin(&t.cli, &["user", "list"]);
+    assert!(list.contains("erin\tuser\t\terin@example.test\n"), "{list}");
+    assert_eq!(list, admin(&t.web, &["user", "list"]));
+    assert!(
+        t.browser
+            .get("/admin/users")
+            .body
+            .contains("<td class=\"email\">erin@example.test</td>"),
+        "the users page shows it"
+    );
+}
+
 #[test]
 fn settings_and_removals_write_the_same_audit_rows_from_both_doors() {
     let mut t = twins();

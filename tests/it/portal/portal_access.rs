@@ -160,6 +160,17 @@ fn refused_with(run: crate::support::Run, line: &str) {
 fn approve_use_and_revoke(db: &str) {
     let sb = Sandbox::new();
     let [alice, bob, _carol] = provision(&sb, db);
+    // An address of bob's own (he is named by no address): stored and listed on either database.
+    admin(
+        &sb,
+        db,
+        &["user", "set", "bob", "--email", "bob@example.test"],
+    );
+    let users = admin(&sb, db, &["user", "list"]);
+    assert!(
+        users.contains("\nbob\tuser\t\tbob@example.test\n"),
+        "{users}"
+    );
     let mut moto = start_moto();
     let portal = serve(&sb, db, &moto);
 
@@ -737,12 +748,77 @@ sys.stdin.read()
 c.stop()
 "#;
 
+/// [`SMTP_SERVER`] on `port`: the messages it takes, in order; stopped when dropped.
+struct MailServer {
+    child: std::process::Child,
+    messages: std::sync::mpsc::Receiver<String>,
+}
+
+impl MailServer {
+    #[track_caller]
+    fn start(sb: &Sandbox, port: &str) -> MailServer {
+        use std::io::BufRead;
+        let mut child = sb
+            .command(crate::support::venv_bin("python"))
+            .args(["-c", SMTP_SERVER, port])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("aiosmtpd");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        assert_eq!(lines.next().expect("a line").expect("ready"), "ready");
+        // Read on a thread, so a message that never comes fails the test instead of hanging it.
+        let (tx, messages) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        MailServer { child, messages }
+    }
+
+    /// The next message, its body's quoted-printable soft line breaks and `=3D` undone.
+    #[track_caller]
+    fn next(&self) -> serde_json::Value {
+        let line = self
+            .messages
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a message within a minute");
+        let mut m: serde_json::Value = serde_json::from_str(&line).expect("json");
+        let data = m["data"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=");
+        m["data"] = serde_json::json!(data);
+        m
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A free port on 127.0.0.1, as text.
+fn free_port() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string()
+}
+
 /// Email: a request made while the mail server is down reaches the approvers named by an
 /// email address (directly or through a group, never the requester) once it is up, and the
 /// approval reaches the requester; each message once, with its own Message-ID.
 #[test]
 fn mail_reaches_the_approvers_and_then_the_requester_after_the_server_was_down() {
-    use std::io::BufRead;
     let sb = Sandbox::new();
     let db = sb.dir.path().join("portal.db").display().to_string();
     provision(&sb, &db);
@@ -762,11 +838,7 @@ fn mail_reaches_the_approvers_and_then_the_requester_after_the_server_was_down()
         sb.token_file(&t)
     };
     let (dev, lead) = (token("dev@example.com"), token("lead@example.com"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-        .to_string();
+    let port = free_port();
     let smtp_url = format!("smtp://127.0.0.1:{port}");
     let moto = start_moto();
     let portal = serve_with(
@@ -783,27 +855,8 @@ fn mail_reaches_the_approvers_and_then_the_requester_after_the_server_was_down()
     assert_eq!(status, 200, "{r}");
     let id = r["id"].as_str().expect("id").to_string();
 
-    let mut server = sb
-        .command(crate::support::venv_bin("python"))
-        .args(["-c", SMTP_SERVER, &port])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("aiosmtpd");
-    let mut lines = std::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
-    assert_eq!(lines.next().expect("a line").expect("ready"), "ready");
-    // Each message, its body's quoted-printable soft line breaks undone.
-    let mut next = || -> serde_json::Value {
-        let line = lines.next().expect("a message").expect("a line");
-        let mut m: serde_json::Value = serde_json::from_str(&line).expect("json");
-        let data = m["data"]
-            .as_str()
-            .unwrap_or_default()
-            .replace("=\r\n", "")
-            .replace("=\n", "");
-        m["data"] = serde_json::json!(data);
-        m
-    };
+    let server = MailServer::start(&sb, &port);
+    let next = || server.next();
     // One message per approver with an address (one through the group), each with a link of
     // its own.
     let mut asked = [next(), next()];
@@ -863,8 +916,126 @@ fn mail_reaches_the_approvers_and_then_the_requester_after_the_server_was_down()
         ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
         "{ids:?}"
     );
-    drop(server.stdin.take());
-    let _ = server.wait();
+}
+
+/// Users named by no address get mail at the address an admin gave them (`user set --email`,
+/// `user add --email`): the approver bob directly, dave through the group; carol, with none,
+/// gets nothing; the approval reaches the requester at hers. The approver's link still names
+/// the user, so it opens for bob signed in as bob.
+#[test]
+fn mail_reaches_users_named_by_no_address_at_the_email_an_admin_set() {
+    let sb = Sandbox::new();
+    let db = sb.dir.path().join("portal.db").display().to_string();
+    let [alice, bob, _carol] = provision(&sb, &db);
+    admin(
+        &sb,
+        &db,
+        &["user", "set", "bob", "--email", "bob@example.test"],
+    );
+    admin(
+        &sb,
+        &db,
+        &["user", "set", "alice", "--email", "alice@example.test"],
+    );
+    admin(
+        &sb,
+        &db,
+        &["user", "add", "dave", "--email", " dave@example.test "],
+    );
+    admin(&sb, &db, &["group", "member", "add", "leads", "dave"]);
+    let users = admin(&sb, &db, &["user", "list"]);
+    assert_eq!(
+        users,
+        "alice\tuser\t\talice@example.test\nbob\tuser\t\tbob@example.test\n\
+         carol\tuser\t\ndave\tuser\t\tdave@example.test\n",
+        "stored trimmed, listed last when set"
+    );
+    let trail = admin(&sb, &db, &["audit", "--event", "user email", "--json"]);
+    let rows: Vec<serde_json::Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let said: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap_or_default(),
+                r["detail"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("bob", "bob@example.test"),
+            ("alice", "alice@example.test"),
+            ("dave", "dave@example.test")
+        ],
+        "{trail}"
+    );
+    let port = free_port();
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let server = MailServer::start(&sb, &port);
+    let moto = start_moto();
+    let portal = serve_with(
+        &sb,
+        &db,
+        &moto,
+        &["--smtp-url", &smtp_url, "--mail-from", "jit@example.com"],
+    );
+    let url = format!("{}{}", portal.url, paths::ACCESS_REQUESTS);
+    let body = serde_json::json!({"targets": ["prod"], "duration_secs": 3600, "reason": "deploy"});
+    let (status, r) = call(&url, &alice, Some(body));
+    assert_eq!(status, 200, "{r}");
+    let id = r["id"].as_str().expect("id").to_string();
+
+    let mut asked = [server.next(), server.next()];
+    asked.sort_by_key(|m| m["to"].to_string());
+    assert_eq!(
+        asked.iter().map(|m| m["to"].clone()).collect::<Vec<_>>(),
+        [
+            serde_json::json!(["bob@example.test"]),
+            serde_json::json!(["dave@example.test"])
+        ],
+        "bob directly, dave through the group, not carol: {asked:?}"
+    );
+    for (m, user) in asked.iter().zip(["bob", "dave"]) {
+        let data = m["data"].as_str().expect("data");
+        assert!(
+            data.contains("Subject: [jit] alice asks for tenant:prod"),
+            "{data}"
+        );
+        assert!(data.contains(&format!("request {id}")), "{data}");
+        let at = data
+            .find("/link?t=")
+            .unwrap_or_else(|| panic!("a link in {data}"));
+        let token: String = data[at + 8..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        register_secret(&token);
+        let page = reqwest::blocking::get(format!("{}/link?t={token}", portal.url))
+            .and_then(|r| r.text())
+            .expect("the link's page");
+        assert!(
+            page.contains(&format!("<strong id=\"to\">{user}</strong>")),
+            "the link names the user, not the address: {data}\n{page}"
+        );
+    }
+    let (status, _) = decide(&portal, &bob, paths::ACCESS_APPROVE, &id, "ok");
+    assert_eq!(status, 200);
+    let approved = server.next();
+    assert_eq!(
+        approved["to"],
+        serde_json::json!(["alice@example.test"]),
+        "{approved}"
+    );
+    assert!(
+        approved["data"]
+            .as_str()
+            .is_some_and(|d| d.contains("Subject: [jit] approved: tenant:prod for alice")),
+        "{approved}"
+    );
 }
 
 /// `jit request --wait` is released by an approval clicked in Chromium, and by a denial there

@@ -377,7 +377,10 @@ fn users_are_added_edited_and_removed_and_the_audit_page_filters_by_user_and_eve
         row(&list, "root").ends_with("<td>yes</td> <td>-</td>"),
         "root has a password and no second factor"
     );
-    assert!(row(&list, "alice").ends_with("<td>dev01</td> <td>no</td> <td>-</td>"));
+    assert!(
+        row(&list, "alice")
+            .ends_with("<td>dev01</td> <td class=\"email\">-</td> <td>no</td> <td>-</td>")
+    );
 
     let added = submit(
         &mut b,
@@ -574,7 +577,7 @@ fn non_admins_forged_forms_and_bad_values_are_refused_and_change_nothing() {
         ("validity_secs", "1800"),
         ("max_session_secs", "43200"),
     ];
-    let posts: [(&str, &[(&str, &str)]); 8] = [
+    let posts: [(&str, &[(&str, &str)]); 9] = [
         (
             "/admin/tenants",
             &[
@@ -592,6 +595,7 @@ fn non_admins_forged_forms_and_bad_values_are_refused_and_change_nothing() {
             &[("admin", "on"), ("tenant", "dev01"), ("tenant", "big")],
         ),
         ("/admin/users/root/remove", &[("confirm", "root")]),
+        ("/admin/users/alice/email", &[("email", "eve@example.test")]),
         (
             "/admin/settings",
             &[

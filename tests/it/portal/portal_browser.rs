@@ -635,7 +635,7 @@ fn the_profile_page_in_chromium_console_clipboard_tokens_and_credentials() {
 }
 
 /// An admin changes a tenant's AWS Access Token Validity and the admin session length on the
-/// admin pages in Chromium; the next vends last the new times.
+/// admin pages in Chromium, and sets a user's email address; the next vends last the new times.
 #[test]
 fn admin_pages_in_chromium_change_the_next_vends_duration() {
     let sb = Sandbox::new();
@@ -662,6 +662,8 @@ fn admin_pages_in_chromium_change_the_next_vends_duration() {
             ("TENANT", "dev01"),
             ("VALIDITY", "1800"),
             ("ADMIN_SESSION", "3600"),
+            ("EMAIL_USER", "alice"),
+            ("EMAIL", "alice@example.test"),
         ],
     );
     assert_eq!(seen["url"], "/admin/tenants", "{seen}");
@@ -686,6 +688,17 @@ fn admin_pages_in_chromium_change_the_next_vends_duration() {
     assert_eq!(
         seen["users"],
         serde_json::json!(["user-alice", "user-root"])
+    );
+    let email = &seen["email"];
+    assert_eq!(email["url"], "/admin/users/alice", "{seen}");
+    assert_eq!(email["before"], "", "{seen}");
+    assert!(email["error"].is_null(), "{seen}");
+    assert_eq!(email["notice"], "Changes saved.", "{seen}");
+    assert_eq!(email["after"], "alice@example.test", "{seen}");
+    assert_eq!(email["row"], "alice@example.test", "{seen}");
+    assert!(
+        admin(&sb, &["user", "list"]).contains("\talice@example.test\n"),
+        "stored"
     );
     assert_eq!(seen["audit"]["heading"], "Audit");
     let rows = seen["audit"]["rows"].as_array().expect("audit rows");

@@ -112,6 +112,17 @@ pub fn portal_with_sso(sb: &Sandbox) -> (Served, Provider) {
 fn portal_with_sso_users(sb: &Sandbox, env: &[(&str, &str)]) -> (Served, Provider) {
     admin(sb, &["user", "add", "alice@example.com"]);
     admin(sb, &["user", "add", "bob@example.com"]);
+    portal_with_sso_serving(sb, env, &[])
+}
+
+/// A portal with single sign-on through a provider started with `env`, served with `extra`
+/// flags; the portal's users are the caller's to add.
+#[track_caller]
+fn portal_with_sso_serving(
+    sb: &Sandbox,
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> (Served, Provider) {
     register_secret(CLIENT_SECRET);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -120,27 +131,26 @@ fn portal_with_sso_users(sb: &Sandbox, env: &[(&str, &str)]) -> (Served, Provide
     std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).expect("secret file");
     let st = state(sb);
     let secret_path = secret_file.display().to_string();
-    let served = spawn_portal(
-        sb,
-        &[
-            "portal",
-            "--state",
-            &st,
-            "serve",
-            "--listen",
-            &listen,
-            "--sts-endpoint",
-            "http://127.0.0.1:9",
-            "--oidc-issuer",
-            &provider.url,
-            "--oidc-client-id",
-            CLIENT_ID,
-            "--oidc-client-secret-file",
-            &secret_path,
-            "--oidc-name",
-            "Test IdP",
-        ],
-    );
+    let mut args = vec![
+        "portal",
+        "--state",
+        &st,
+        "serve",
+        "--listen",
+        &listen,
+        "--sts-endpoint",
+        "http://127.0.0.1:9",
+        "--oidc-issuer",
+        &provider.url,
+        "--oidc-client-id",
+        CLIENT_ID,
+        "--oidc-client-secret-file",
+        &secret_path,
+        "--oidc-name",
+        "Test IdP",
+    ];
+    args.extend_from_slice(extra);
+    let served = spawn_portal(sb, &args);
     (served, provider)
 }
 
@@ -1081,4 +1091,43 @@ fn the_groups_claim_sets_the_users_single_sign_on_groups() {
         1,
         "the same groups again: nothing to record"
     );
+}
+
+/// A verified `email` claim becomes the user's email address (where their access mail goes) at
+/// a single sign-on, audited as `user email` by `sso` when it changes and only then; an email
+/// the provider does not say is verified changes nothing. Users are named by
+/// `preferred_username` here, so their names are no addresses.
+#[test]
+fn a_verified_email_claim_sets_the_users_email_at_sign_in() {
+    let sb = Sandbox::new();
+    for u in ["alice", "bob"] {
+        admin(&sb, &["user", "add", u]);
+    }
+    admin(&sb, &["user", "set", "bob", "--email", "bob@example.test"]);
+    let users = r#"{"alice": {"password": "pw", "email": "alice@corp.example",
+        "preferred_username": "alice"},
+        "bob": {"password": "pw", "email": "bob@corp.example", "email_verified": false,
+        "preferred_username": "bob"}}"#;
+    let (portal, _provider) = portal_with_sso_serving(
+        &sb,
+        &[("OIDC_USERS", users)],
+        &["--oidc-user-claim", "preferred_username"],
+    );
+    for who in ["alice", "bob", "alice"] {
+        let page = Browser::new().sign_in(&portal.url, "/profile", who);
+        assert_eq!(page.status, 200, "{}", page.body);
+    }
+    assert_eq!(
+        admin(&sb, &["user", "list"]),
+        "alice\tuser\t\talice@corp.example\nbob\tuser\t\tbob@example.test\n",
+        "alice's verified address set; bob's unverified one not taken"
+    );
+    let trail = admin(&sb, &["audit", "--event", "user email"]);
+    let by_sso: Vec<&str> = trail.lines().filter(|l| l.contains("\tsso\t")).collect();
+    assert_eq!(
+        by_sso.len(),
+        1,
+        "once, though alice signed in twice: {trail}"
+    );
+    assert!(by_sso[0].contains("alice@corp.example"), "{trail}");
 }

@@ -1,5 +1,6 @@
 //! The users pages: the list with its Add form, and each user's page with their admin flag,
-//! their tenants, their live web sessions ("Sign out everywhere") and their removal.
+//! their tenants, the email address their notifications go to, their live web sessions ("Sign
+//! out everywhere") and their removal.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use super::{NoticeQuery, RemoveForm, actor, done, not_found, page, segment, shown};
 use crate::db::{Session, Tenant, User};
 use crate::domain::admin::{self, UserChange};
-use crate::domain::rules::Name;
+use crate::domain::rules::{Email, Name};
 use crate::domain::{self, Outcome};
 use crate::state::{ClientIp, Shared};
 use crate::web::extract::{
@@ -38,6 +39,8 @@ struct UserRow {
     name: String,
     admin: bool,
     tenants: String,
+    /// The address their notifications go to, or `-`.
+    email: String,
     password: bool,
     /// Its second factors, in words: `TOTP, 9 recovery codes`, or `-`.
     factors: String,
@@ -50,6 +53,7 @@ struct UsersPage<'a> {
     users: Vec<UserRow>,
     name: String,
     admin: bool,
+    email: String,
     tenants: Vec<Choice>,
     notice: Option<&'static str>,
     error: Option<String>,
@@ -68,6 +72,9 @@ pub struct UserForm {
     tenant: Vec<String>,
     #[serde(default, deserialize_with = "all_trimmed")]
     tenants: Vec<String>,
+    /// The Add form's address: none when left empty.
+    #[serde(default, deserialize_with = "first_trimmed")]
+    email: String,
 }
 
 impl PageForm for UserForm {
@@ -122,6 +129,15 @@ struct AddView {
     name: String,
     admin: bool,
     tenants: Vec<String>,
+    email: String,
+}
+
+/// An email field: empty means none.
+fn email_field(text: &str) -> domain::Result<Option<Email>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Email::parse("Email", text).map(Some)
 }
 
 async fn users_view(
@@ -145,6 +161,7 @@ async fn users_view(
             } else {
                 u.tenants.join(", ")
             },
+            email: u.email.unwrap_or_else(|| "-".into()),
             name: u.name,
             admin: u.admin,
         })
@@ -158,6 +175,7 @@ async fn users_view(
             tenants: choices(&tenants, &form.tenants),
             name: form.name,
             admin: form.admin,
+            email: form.email,
             notice,
             error,
         },
@@ -174,6 +192,7 @@ pub async fn list(
         name: String::new(),
         admin: false,
         tenants: Vec::new(),
+        email: String::new(),
     };
     users_view(&app, &session, StatusCode::OK, blank, q.notice(), None).await
 }
@@ -190,12 +209,25 @@ pub async fn add(
     AdminForm(session, form): AdminForm<UserForm>,
 ) -> PageResult {
     let chosen = form.chosen();
-    let added = match (Name::parse("user", &form.name), names(&chosen)) {
-        (Ok(name), Ok(tenants)) => {
+    let parsed = (
+        Name::parse("user", &form.name),
+        names(&chosen),
+        email_field(&form.email),
+    );
+    let added = match parsed {
+        (Ok(name), Ok(tenants), Ok(email)) => {
             let actor = actor(&session, client);
-            admin::add_user(&app.db, &actor, &name, form.admin, &tenants).await
+            match admin::add_user(&app.db, &actor, &name, form.admin, &tenants).await {
+                Ok(()) => match &email {
+                    Some(e) => admin::set_email(&app.db, &actor, name.as_str(), Some(e))
+                        .await
+                        .map(drop),
+                    None => Ok(()),
+                },
+                Err(e) => Err(e),
+            }
         }
-        (Err(e), _) | (_, Err(e)) => Err(e),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
     };
     match added {
         Ok(()) => Ok(done(&session, "/admin/users", "added")),
@@ -205,6 +237,7 @@ pub async fn add(
                 name: form.name,
                 admin: form.admin,
                 tenants: chosen,
+                email: form.email,
             };
             let status = StatusCode::BAD_REQUEST;
             users_view(&app, &session, status, view, None, Some(error)).await
@@ -220,6 +253,7 @@ struct UserPage<'a> {
     path: String,
     admin: bool,
     tenants: Vec<Choice>,
+    email: String,
     password: bool,
     factors: String,
     sessions: usize,
@@ -233,6 +267,8 @@ struct UserView {
     status: StatusCode,
     admin: bool,
     tenants: Vec<String>,
+    /// The email field as typed; None shows the stored address.
+    email: Option<String>,
     confirm: String,
     notice: Option<&'static str>,
     error: Option<String>,
@@ -245,6 +281,7 @@ impl UserView {
             status: StatusCode::OK,
             admin,
             tenants,
+            email: None,
             confirm: String::new(),
             notice: None,
             error: None,
@@ -278,6 +315,16 @@ async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> 
         .map_err(unreadable)?
         .contains(name);
     let factors = factors_shown(app.db.all_factors().await.map_err(unreadable)?.get(name));
+    let email = match v.email {
+        Some(typed) => typed,
+        None => app
+            .db
+            .user_email(name)
+            .await
+            .map_err(unreadable)?
+            .flatten()
+            .unwrap_or_default(),
+    };
     let now = jiff::Timestamp::now().as_second();
     let sessions = app
         .db
@@ -294,6 +341,7 @@ async fn user_view(app: &Shared, session: &Session, name: &str, v: UserView) -> 
             path: format!("/admin/users/{}", segment(name)),
             admin: v.admin,
             tenants: choices(&tenants, &v.tenants),
+            email,
             password,
             factors,
             sessions,
@@ -352,6 +400,55 @@ pub async fn save(
         Ok(Outcome::Saved) => Ok(done(&session, &back, "saved")),
         Ok(Outcome::Unchanged) => Ok(done(&session, &back, "unchanged")),
         Err(e) => refused(&app, &session, &name, UserView::of(form.admin, chosen), e).await,
+    }
+}
+
+/// The form of a user's Email: the address, or nothing to clear it.
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default, deserialize_with = "first")]
+    csrf: String,
+    #[serde(default, deserialize_with = "first_trimmed")]
+    email: String,
+}
+
+impl PageForm for EmailForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// The page of `/admin/users/NAME/email` is `/admin/users/NAME`.
+    fn page(path: &str) -> String {
+        path.strip_suffix("/email").unwrap_or(path).to_string()
+    }
+}
+
+/// Set or clear the address a user's notifications go to, as `jit portal user set NAME
+/// --email ADDR` (or `--no-email`) does.
+pub async fn save_email(
+    State(app): State<Shared>,
+    ClientIp(client): ClientIp,
+    Path(name): Path<String>,
+    AdminForm(session, form): AdminForm<EmailForm>,
+) -> PageResult {
+    let user = find_user(&app, &session, &name).await?;
+    let back = format!("/admin/users/{}", segment(&name));
+    let saved = match email_field(&form.email) {
+        Ok(email) => {
+            admin::set_email(&app.db, &actor(&session, client), &name, email.as_ref()).await
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(Outcome::Saved) => Ok(done(&session, &back, "saved")),
+        Ok(Outcome::Unchanged) => Ok(done(&session, &back, "unchanged")),
+        Err(e) => {
+            let view = UserView {
+                email: Some(form.email),
+                ..UserView::of(user.admin, user.tenants)
+            };
+            refused(&app, &session, &name, view, e).await
+        }
     }
 }
 
