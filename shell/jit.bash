@@ -9,7 +9,7 @@
 __jit_bin={{jit}}
 
 __jit_vars=(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION
-    AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_ENDPOINT_URL)
+    AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_GRANT_END JIT_ENDPOINT_URL)
 
 # jitnow [--console] [--no-cache] [--refresh] [--renew] ENV: put ENV's credentials in this shell.
 # Returns 0 once they are in place, jit's status when it fails, 2 on a usage mistake.
@@ -58,19 +58,23 @@ jitoff() {
     __jit_renew_failed=0
 }
 
-# Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
-# once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
-# This is the one prompt path that starts a process.
 # Whether $1 is 1 to $2 digits and nothing else. A glob, not `=~`: bash compiles a regex on every
 # use, which costs more than the rest of the prompt together.
 __jit_digits() {
     [[ -n "$1" && "$1" != *[!0-9]* && ${#1} -le $2 ]]
 }
 
+# Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
+# once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
+# This is the one prompt path that starts a process. Credentials that end with their access grant
+# (JIT_GRANT_END) are not renewed: the portal vends nothing past a grant's end.
 __jit_renew_maybe() {
     local __jit_now=$1 __jit_expires=$2 __jit_window=900 __jit_code
     [[ "${JIT_AUTO_RENEW-}" = 1 || "${__jit_renew-0}" = 1 ]] || return 0
     [[ -n "${JIT_ENV-}" ]] || return 0
+    if __jit_digits "${JIT_GRANT_END-}" 18 && ((__jit_expires >= 10#${JIT_GRANT_END})); then
+        return 0
+    fi
     if __jit_digits "${JIT_REFRESH_WINDOW-}" 9; then
         __jit_window=$((10#${JIT_REFRESH_WINDOW}))
     fi
@@ -86,10 +90,10 @@ __jit_renew_maybe() {
     fi
 }
 
-# The prompt part, from JIT_EXPIRES and the shell's own clock: no process is started unless a
-# renewal is due.
+# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant, JIT_GRANT_END,
+# marked ` grant`) and the shell's own clock: no process is started unless a renewal is due.
 __jit_prompt_hook() {
-    local __jit_status=$? __jit_now __jit_left __jit_text __jit_color
+    local __jit_status=$? __jit_now __jit_left __jit_text __jit_color __jit_mark="" __jit_tail=""
     __jit_ps1=""
     # Only digits reach the arithmetic below: bash evaluates a variable's text as an expression.
     # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
@@ -104,18 +108,23 @@ __jit_prompt_hook() {
         # Renewed code set JIT_EXPIRES anew: only digits, again.
         [[ "${JIT_PROMPT-1}" != 0 ]] && __jit_digits "${JIT_EXPIRES-}" 18 || return "${__jit_status}"
         __jit_left=$((JIT_EXPIRES - __jit_now))
+        # Under a grant the count is the grant's: renewals keep the credentials going until then.
+        if ((__jit_left > 0)) && __jit_digits "${JIT_GRANT_END-}" 18; then
+            __jit_left=$((10#${JIT_GRANT_END} - __jit_now)) __jit_tail=" grant"
+        fi
         if ((__jit_left <= 0)); then
-            __jit_color=31 __jit_text=expired
+            __jit_color=31 __jit_text=expired __jit_tail=""
         elif ((__jit_left < 60)); then
-            __jit_color=33 __jit_text="${__jit_left}s!"
+            __jit_color=33 __jit_text="${__jit_left}s" __jit_mark="!"
         elif ((__jit_left < 600)); then
-            __jit_color=33 __jit_text="$((__jit_left / 60))m!"
+            __jit_color=33 __jit_text="$((__jit_left / 60))m" __jit_mark="!"
         else
             __jit_color=36 __jit_text="$((__jit_left / 60))m"
         fi
         if [[ "${__jit_renew_failed-0}" = 1 ]]; then
-            __jit_color=31 __jit_text="${__jit_text%!} renew failed"
+            __jit_color=31 __jit_mark="" __jit_tail+=" renew failed"
         fi
+        __jit_text+="${__jit_mark}${__jit_tail}"
         __jit_ps1=$'\001\e['"${__jit_color}"$'m\002['"${JIT_ENV-jit} ${__jit_text}"$']\001\e[0m\002 '
     fi
     return "${__jit_status}"

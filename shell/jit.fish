@@ -5,7 +5,8 @@
 
 set -g __jit_bin {{jit}}
 set -g __jit_vars AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION \
-    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_ENDPOINT_URL
+    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_GRANT_END \
+    JIT_ENDPOINT_URL
 
 # Returns 0 once the credentials are in place, jit's status when it fails, 2 on a usage mistake.
 function jitnow --description 'Put jit credentials for ENV in this shell'
@@ -67,9 +68,12 @@ end
 
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
+# Credentials that end with their access grant (JIT_GRANT_END) are not renewed: the portal vends
+# nothing past a grant's end.
 function __jit_renew_maybe --argument-names now
     test "$JIT_AUTO_RENEW" = 1; or test "$__jit_renew" = 1; or return 0
     test -n "$JIT_ENV"; or return 0
+    string match -qr '^[0-9]{1,18}$' -- "$JIT_GRANT_END"; and test $JIT_EXPIRES -ge $JIT_GRANT_END; and return 0
     set -l window 900
     string match -qr '^[0-9]{1,9}$' -- "$JIT_REFRESH_WINDOW"; and set window $JIT_REFRESH_WINDOW
     set -l next 0
@@ -86,7 +90,8 @@ function __jit_renew_maybe --argument-names now
 end
 
 # fish has no clock of its own: one `date` per prompt, and only while a session is active (and a
-# run of jit when a renewal is due).
+# run of jit when a renewal is due). Under an access grant (JIT_GRANT_END) the count is the
+# grant's, marked ` grant`.
 function __jit_prompt_info
     string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
     # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
@@ -96,19 +101,25 @@ function __jit_prompt_info
     # Renewed code set JIT_EXPIRES anew: only digits, again.
     test "$JIT_PROMPT" != 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
     set -l left (math $JIT_EXPIRES - $now)
+    set -l tail
+    # Under a grant the count is the grant's: renewals keep the credentials going until then.
+    if test $left -gt 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_GRANT_END"
+        set left (math $JIT_GRANT_END - $now); set tail ' grant'
+    end
     set -l color cyan
+    set -l mark
     set -l text (printf '%dm' (math --scale=0 $left / 60))
     if test $left -le 0
-        set color red; set text expired
+        set color red; set text expired; set tail
     else if test $left -lt 60
-        set color yellow; set text (printf '%ds!' $left)
+        set color yellow; set text (printf '%ds' $left); set mark '!'
     else if test $left -lt 600
-        set color yellow; set text (printf '%dm!' (math --scale=0 $left / 60))
+        set color yellow; set text (printf '%dm' (math --scale=0 $left / 60)); set mark '!'
     end
     if test "$__jit_renew_failed" = 1
-        set color red; set text (string replace -r '!$' '' -- $text)' renew failed'
+        set color red; set mark; set tail "$tail renew failed"
     end
-    set_color $color; printf '[%s %s] ' $JIT_ENV $text
+    set_color $color; printf '[%s %s%s%s] ' $JIT_ENV $text "$mark" "$tail"
     set_color normal
 end
 

@@ -7,7 +7,7 @@
 $Global:__jit_bin = {{jit}}
 $Global:__jit_vars = @('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION',
     'AWS_DEFAULT_REGION', 'AWS_CREDENTIAL_EXPIRATION', 'AWS_SESSION_EXPIRATION', 'JIT_ENV', 'JIT_EXPIRES',
-    'JIT_ENDPOINT_URL')
+    'JIT_GRANT_END', 'JIT_ENDPOINT_URL')
 
 # Leaves $? True once the credentials are in place, False when jit fails: an advanced function
 # that calls $PSCmdlet.WriteError does that for its caller (`jitnow prod && deploy`), where
@@ -66,9 +66,12 @@ function global:jitoff {
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
 # This is the one prompt path that starts a process; the user's $LASTEXITCODE is kept.
+# Credentials that end with their access grant (JIT_GRANT_END) are not renewed: the portal vends
+# nothing past a grant's end.
 function global:__jit_renew_maybe([int64]$now) {
     if ($Env:JIT_AUTO_RENEW -ne '1' -and -not $Global:__jit_renew) { return }
     if (-not $Env:JIT_ENV) { return }
+    if ($Env:JIT_GRANT_END -match '^[0-9]{1,18}$' -and [int64]$Env:JIT_EXPIRES -ge [int64]$Env:JIT_GRANT_END) { return }
     $window = 900
     if ($Env:JIT_REFRESH_WINDOW -match '^[0-9]{1,9}$') { $window = [int64]$Env:JIT_REFRESH_WINDOW }
     $next = 0
@@ -93,8 +96,8 @@ function global:__jit_renew_maybe([int64]$now) {
     }
 }
 
-# The prompt part, from JIT_EXPIRES and .NET's clock: no process is started unless a renewal is
-# due.
+# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant, JIT_GRANT_END,
+# marked ` grant`) and .NET's clock: no process is started unless a renewal is due.
 function global:__jit_prompt_info {
     if ($Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
     $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
@@ -103,14 +106,19 @@ function global:__jit_prompt_info {
     # Renewed code set JIT_EXPIRES anew: only digits, again.
     if ($Global:JIT_PROMPT -eq '0' -or $Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
     $left = [int64]$Env:JIT_EXPIRES - $now
+    $tail = ''
+    # Under a grant the count is the grant's: renewals keep the credentials going until then.
+    if ($left -gt 0 -and $Env:JIT_GRANT_END -match '^[0-9]{1,18}$') {
+        $left = [int64]$Env:JIT_GRANT_END - $now; $tail = ' grant'
+    }
     $esc = [char]27
     $minutes = [math]::Floor($left / 60)
-    $color = 36; $text = "${minutes}m"
-    if ($left -lt 600) { $color = 33; $text = "${minutes}m!" }
-    if ($left -lt 60) { $color = 33; $text = "${left}s!" }
-    if ($left -le 0) { $color = 31; $text = 'expired' }
-    if ($Global:__jit_renew_failed) { $color = 31; $text = $text.TrimEnd('!') + ' renew failed' }
-    return "$esc[${color}m[$($Env:JIT_ENV) $text]$esc[0m "
+    $color = 36; $text = "${minutes}m"; $mark = ''
+    if ($left -lt 600) { $color = 33; $text = "${minutes}m"; $mark = '!' }
+    if ($left -lt 60) { $color = 33; $text = "${left}s"; $mark = '!' }
+    if ($left -le 0) { $color = 31; $text = 'expired'; $mark = ''; $tail = '' }
+    if ($Global:__jit_renew_failed) { $color = 31; $mark = ''; $tail += ' renew failed' }
+    return "$esc[${color}m[$($Env:JIT_ENV) $text$mark$tail]$esc[0m "
 }
 
 # Wrap the user's prompt once, however often this file is loaded.

@@ -5,7 +5,8 @@
 
 typeset -g __jit_bin={{jit}}
 typeset -ga __jit_vars=(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION
-    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_ENDPOINT_URL)
+    AWS_DEFAULT_REGION AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION JIT_ENV JIT_EXPIRES JIT_GRANT_END
+    JIT_ENDPOINT_URL)
 
 # jitnow [--console] [--no-cache] [--refresh] [--renew] ENV: put ENV's credentials in this shell.
 # Returns 0 once they are in place, jit's status when it fails, 2 on a usage mistake.
@@ -54,13 +55,15 @@ function jitoff() {
 
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
-# This is the one prompt path that starts a process.
+# This is the one prompt path that starts a process. Credentials that end with their access grant
+# (JIT_GRANT_END) are not renewed: the portal vends nothing past a grant's end.
 function __jit_renew_maybe() {
     \builtin emulate -L zsh
     local -i window=900 next=0
     local code
     [[ ${JIT_AUTO_RENEW-} == 1 || ${__jit_renew-0} == 1 ]] || return 0
     [[ -n ${JIT_ENV-} ]] || return 0
+    [[ ${JIT_GRANT_END-} == <-> ]] && (( JIT_EXPIRES >= 10#$JIT_GRANT_END )) && return 0
     [[ ${JIT_REFRESH_WINDOW-} == <-> && ${#JIT_REFRESH_WINDOW} -le 9 ]] && window=$(( 10#$JIT_REFRESH_WINDOW ))
     [[ ${__jit_renew_next-} == <-> && ${#__jit_renew_next} -le 18 ]] && next=$__jit_renew_next
     (( JIT_EXPIRES - EPOCHSECONDS < window && EPOCHSECONDS >= next )) || return 0
@@ -76,12 +79,12 @@ function __jit_renew_maybe() {
     return 0
 }
 
-# The prompt part, from JIT_EXPIRES and EPOCHSECONDS: no process is started unless a renewal is
-# due.
+# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant, JIT_GRANT_END,
+# marked ` grant`) and EPOCHSECONDS: no process is started unless a renewal is due.
 function __jit_prompt_hook() {
     \builtin emulate -L zsh
     local -i left
-    local text color
+    local text color mark="" tail=""
     typeset -g __jit_prompt=""
     # Only digits reach the arithmetic below: zsh evaluates a variable's text as an expression.
     [[ ${JIT_EXPIRES-} == <-> ]] || return 0
@@ -92,19 +95,23 @@ function __jit_prompt_hook() {
     left=$(( JIT_EXPIRES - EPOCHSECONDS ))
     # %-escapes in the name would be read as prompt codes.
     local name=${${JIT_ENV-jit}//\%/%%}
+    # Under a grant the count is the grant's: renewals keep the credentials going until then.
+    if (( left > 0 )) && [[ ${JIT_GRANT_END-} == <-> ]]; then
+        left=$(( 10#$JIT_GRANT_END - EPOCHSECONDS )) tail=" grant"
+    fi
     if (( left <= 0 )); then
-        color=red text=expired
+        color=red text=expired tail=""
     elif (( left < 60 )); then
-        color=yellow text="${left}s!"
+        color=yellow text="${left}s" mark="!"
     elif (( left < 600 )); then
-        color=yellow text="$(( left / 60 ))m!"
+        color=yellow text="$(( left / 60 ))m" mark="!"
     else
         color=cyan text="$(( left / 60 ))m"
     fi
     if [[ ${__jit_renew_failed-0} == 1 ]]; then
-        color=red text="${text%!} renew failed"
+        color=red mark="" tail+=" renew failed"
     fi
-    __jit_prompt="%F{$color}[$name $text]%f "
+    __jit_prompt="%F{$color}[$name $text$mark$tail]%f "
 }
 
 # Install once, however often this file is sourced; precmd hooks keep $? for the user's prompt.

@@ -59,6 +59,7 @@ pub const WITHHELD: &[&str] = &[
     "AWS_CREDENTIAL_EXPIRATION",
     "AWS_SESSION_EXPIRATION",
     "JIT_EXPIRES",
+    crate::envvars::GRANT_END,
     // Newer SDKs prefer a token file to the token we set.
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];

@@ -32,8 +32,13 @@ pub const OWN: &[&str] = &[
     "AWS_SESSION_EXPIRATION",
     "JIT_ENV",
     "JIT_EXPIRES",
+    GRANT_END,
     ENDPOINT_MARK,
 ];
+
+/// Set while the credentials ride an access grant (docs/protocol.md §13): its end in Unix
+/// seconds, so a prompt can count down the grant and knows that no renewal outlives it.
+pub const GRANT_END: &str = "JIT_GRANT_END";
 
 /// Set for environments with an `endpoint_url`. A user may have set it before jit for their own
 /// reasons, so it is cleared only while it still equals `ENDPOINT_MARK`, which jit sets beside it.
@@ -70,6 +75,9 @@ pub fn exports(creds: &AwsCreds, env_name: &str, endpoint_url: Option<&str>) -> 
         ("JIT_ENV", env_name.to_string()),
         ("JIT_EXPIRES", creds.expiration.as_second().to_string()),
     ]);
+    if let Some(grant) = &creds.grant {
+        set.push((GRANT_END, grant.end.as_second().to_string()));
+    }
     if let Some(url) = endpoint_url {
         set.push((ENDPOINT, url.to_string()));
         set.push((ENDPOINT_MARK, url.to_string()));
@@ -222,6 +230,32 @@ mod tests {
         assert!(!ex.clear_own_endpoint);
         assert!(ex.unset.iter().all(|n| !ex.set.iter().any(|(k, _)| k == n)));
         assert!(!ex.unset.contains(&"AWS_REGION"));
+    }
+
+    #[test]
+    fn grant_end_is_set_with_a_grant_and_unset_without() {
+        let mut riding = creds(KEY, "us-west-2");
+        riding.grant = Some(crate::model::VendGrant {
+            id: "g_1".into(),
+            end: "2026-02-27T20:00:00Z".parse().expect("ts"),
+        });
+        let ex = exports(&riding, "dev", None).expect("valid");
+        let end: jiff::Timestamp = "2026-02-27T20:00:00Z".parse().expect("ts");
+        assert!(
+            ex.set
+                .contains(&(GRANT_END, end.as_second().to_string())),
+            "{:?}",
+            ex.set
+        );
+        assert!(!ex.unset.contains(&GRANT_END));
+        let set = Shell::Bash.set_env(GRANT_END, &end.as_second().to_string());
+        assert!(render(Shell::Bash, &ex).contains(&set));
+
+        // Standing access: a grant's end from before is cleared.
+        let ex = exports(&creds(KEY, "us-west-2"), "dev", None).expect("valid");
+        assert!(ex.set.iter().all(|(k, _)| *k != GRANT_END), "{:?}", ex.set);
+        assert!(ex.unset.contains(&GRANT_END));
+        assert!(render(Shell::Fish, &ex).contains(&Shell::Fish.unset_env(GRANT_END)));
     }
 
     #[test]
