@@ -67,13 +67,14 @@ __jit_digits() {
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
 # This is the one prompt path that starts a process. Credentials that end with their access grant
-# (JIT_GRANT_END) are not renewed: the portal vends nothing past a grant's end.
+# (JIT_GRANT_END) are not renewed, nor any in a grant's last 900 s: the portal vends nothing past
+# a grant's end, and no credentials shorter than the 15 minutes AWS credentials last at least.
 __jit_renew_maybe() {
     local __jit_now=$1 __jit_expires=$2 __jit_window=900 __jit_code
     [[ "${JIT_AUTO_RENEW-}" = 1 || "${__jit_renew-0}" = 1 ]] || return 0
     [[ -n "${JIT_ENV-}" ]] || return 0
-    if __jit_digits "${JIT_GRANT_END-}" 18 && ((__jit_expires >= 10#${JIT_GRANT_END})); then
-        return 0
+    if __jit_digits "${JIT_GRANT_END-}" 18; then
+        ((__jit_expires < 10#${JIT_GRANT_END} && 10#${JIT_GRANT_END} - __jit_now >= 900)) || return 0
     fi
     if __jit_digits "${JIT_REFRESH_WINDOW-}" 9; then
         __jit_window=$((10#${JIT_REFRESH_WINDOW}))

@@ -68,12 +68,16 @@ end
 
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
-# Credentials that end with their access grant (JIT_GRANT_END) are not renewed: the portal vends
-# nothing past a grant's end.
+# Credentials that end with their access grant (JIT_GRANT_END) are not renewed, nor any in a
+# grant's last 900 s: the portal vends nothing past a grant's end, and no credentials shorter than
+# the 15 minutes AWS credentials last at least.
 function __jit_renew_maybe --argument-names now
     test "$JIT_AUTO_RENEW" = 1; or test "$__jit_renew" = 1; or return 0
     test -n "$JIT_ENV"; or return 0
-    string match -qr '^[0-9]{1,18}$' -- "$JIT_GRANT_END"; and test $JIT_EXPIRES -ge $JIT_GRANT_END; and return 0
+    if string match -qr '^[0-9]{1,18}$' -- "$JIT_GRANT_END"
+        test $JIT_EXPIRES -ge $JIT_GRANT_END; or test (math $JIT_GRANT_END - $now) -lt 900
+        and return 0
+    end
     set -l window 900
     string match -qr '^[0-9]{1,9}$' -- "$JIT_REFRESH_WINDOW"; and set window $JIT_REFRESH_WINDOW
     set -l next 0

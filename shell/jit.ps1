@@ -66,12 +66,16 @@ function global:jitoff {
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
 # This is the one prompt path that starts a process; the user's $LASTEXITCODE is kept.
-# Credentials that end with their access grant (JIT_GRANT_END) are not renewed: the portal vends
-# nothing past a grant's end.
+# Credentials that end with their access grant (JIT_GRANT_END) are not renewed, nor any in a
+# grant's last 900 s: the portal vends nothing past a grant's end, and no credentials shorter than
+# the 15 minutes AWS credentials last at least.
 function global:__jit_renew_maybe([int64]$now) {
     if ($Env:JIT_AUTO_RENEW -ne '1' -and -not $Global:__jit_renew) { return }
     if (-not $Env:JIT_ENV) { return }
-    if ($Env:JIT_GRANT_END -match '^[0-9]{1,18}$' -and [int64]$Env:JIT_EXPIRES -ge [int64]$Env:JIT_GRANT_END) { return }
+    if ($Env:JIT_GRANT_END -match '^[0-9]{1,18}$') {
+        $grantEnd = [int64]$Env:JIT_GRANT_END
+        if ([int64]$Env:JIT_EXPIRES -ge $grantEnd -or $grantEnd - $now -lt 900) { return }
+    }
     $window = 900
     if ($Env:JIT_REFRESH_WINDOW -match '^[0-9]{1,9}$') { $window = [int64]$Env:JIT_REFRESH_WINDOW }
     $next = 0

@@ -56,14 +56,17 @@ function jitoff() {
 # Renew the session's credentials from the prompt: quietly (jit's messages go nowhere), at most
 # once a minute, and only while renewal is on and fewer than the refresh window's seconds remain.
 # This is the one prompt path that starts a process. Credentials that end with their access grant
-# (JIT_GRANT_END) are not renewed: the portal vends nothing past a grant's end.
+# (JIT_GRANT_END) are not renewed, nor any in a grant's last 900 s: the portal vends nothing past
+# a grant's end, and no credentials shorter than the 15 minutes AWS credentials last at least.
 function __jit_renew_maybe() {
     \builtin emulate -L zsh
     local -i window=900 next=0
     local code
     [[ ${JIT_AUTO_RENEW-} == 1 || ${__jit_renew-0} == 1 ]] || return 0
     [[ -n ${JIT_ENV-} ]] || return 0
-    [[ ${JIT_GRANT_END-} == <-> ]] && (( JIT_EXPIRES >= 10#$JIT_GRANT_END )) && return 0
+    if [[ ${JIT_GRANT_END-} == <-> ]]; then
+        (( JIT_EXPIRES < 10#$JIT_GRANT_END && 10#$JIT_GRANT_END - EPOCHSECONDS >= 900 )) || return 0
+    fi
     [[ ${JIT_REFRESH_WINDOW-} == <-> && ${#JIT_REFRESH_WINDOW} -le 9 ]] && window=$(( 10#$JIT_REFRESH_WINDOW ))
     [[ ${__jit_renew_next-} == <-> && ${#__jit_renew_next} -le 18 ]] && next=$__jit_renew_next
     (( JIT_EXPIRES - EPOCHSECONDS < window && EPOCHSECONDS >= next )) || return 0

@@ -400,6 +400,51 @@ fn prompt_counts_seconds_in_the_last_minute_without_starting_a_process() {
     }
 }
 
+/// Load `hook` and run `setup`, then three prompts (`show`) under strace: what they printed, the
+/// processes started beyond the shell's own (the prompts' `per_prompt` each, fish's `date` in
+/// `setup`), and the runs of jit among them.
+#[track_caller]
+fn three_prompts(
+    sb: &Sandbox,
+    (shell, argv, show, per_prompt): (&str, &[&str], &str, usize),
+    hook: &Path,
+    setup: &str,
+    tag: &str,
+) -> (String, usize, usize) {
+    let log = sb.dir.path().join(format!("strace.{shell}.{tag}"));
+    let script = format!(
+        "source '{}'\n{setup}\n{show}\n{show}\n{show}\n",
+        hook.display()
+    );
+    let run = finish(
+        sb.command("strace")
+            .args(["-f", "-qq", "-e", "trace=clone,clone3,fork,vfork,execve"])
+            .arg("-o")
+            .arg(&log)
+            .args(argv)
+            .arg(&script)
+            .output()
+            .expect("strace"),
+    )
+    .ok();
+    let jit_runs = std::fs::read_to_string(&log)
+        .expect("strace log")
+        .lines()
+        .filter(|l| l.contains(&format!("execve(\"{JIT}\"")))
+        .count();
+    // The fish setup line runs `date` once itself.
+    let own = usize::from(shell == "fish") + 3 * per_prompt;
+    (run.stdout, processes_started(&log) - own, jit_runs)
+}
+
+/// Write the hook for `shell` where a script can source it.
+fn hook_file(sb: &Sandbox, shell: &str) -> PathBuf {
+    let hook = sb.run(&["init", shell]).ok().stdout;
+    let file = sb.dir.path().join(format!("hook.{shell}"));
+    std::fs::write(&file, hook).expect("write hook");
+    file
+}
+
 /// Renewal on: prompts with plenty of time left start no process (fish: its one `date`); a due
 /// renewal starts jit once, shows its failure in the indicator, and is not retried at once; with
 /// the indicator off (JIT_PROMPT=0) renewal still happens.
@@ -412,37 +457,10 @@ fn renewal_starts_a_process_only_when_due() {
     // No config: `jit env nope` fails at once, without the network.
     let sb = Sandbox::new().env("JIT_AUTO_RENEW", "1");
     for (shell, argv, set, show, per_prompt) in prompt_cases("nope") {
-        let set = set.as_str();
-        let hook = sb.run(&["init", shell]).ok().stdout;
-        let file = sb.dir.path().join(format!("hook.{shell}"));
-        std::fs::write(&file, hook).expect("write hook");
-        // The fish setup line runs `date` once itself.
-        let setup = usize::from(shell == "fish");
+        let file = hook_file(&sb, shell);
         let traced = |secs: &str, tag: &str, pre: &str| {
-            let log = sb.dir.path().join(format!("strace.{shell}.{tag}"));
-            let script = format!(
-                "source '{}'\n{pre}\n{}\n{show}\n{show}\n{show}\n",
-                file.display(),
-                set.replace("SECS", secs),
-            );
-            let run = finish(
-                sb.command("strace")
-                    .args(["-f", "-qq", "-e", "trace=clone,clone3,fork,vfork,execve"])
-                    .arg("-o")
-                    .arg(&log)
-                    .args(argv)
-                    .arg(&script)
-                    .output()
-                    .expect("strace"),
-            )
-            .ok();
-            let jit_runs = std::fs::read_to_string(&log)
-                .expect("strace log")
-                .lines()
-                .filter(|l| l.contains(&format!("execve(\"{JIT}\"")))
-                .count();
-            let started = processes_started(&log) - setup - 3 * per_prompt;
-            (run.stdout, started, jit_runs)
+            let setup = format!("{pre}\n{}", set.replace("SECS", secs));
+            three_prompts(&sb, (shell, argv, show, per_prompt), &file, &setup, tag)
         };
 
         let (out, started, _) = traced("7200", "idle", "");
@@ -483,6 +501,101 @@ fn renewal_starts_a_process_only_when_due() {
         let (out, _, jit_runs) = traced("300", "off", off);
         assert!(out.trim().is_empty(), "{shell}, no indicator: {out:?}");
         assert_eq!(jit_runs, 1, "{shell}: renewal with JIT_PROMPT=0");
+    }
+}
+
+/// Credentials riding an access grant (JIT_GRANT_END): the prompt counts down the grant, marked
+/// ` grant`; credentials that end with their grant, or in its last 15 minutes, are not renewed
+/// (the portal would refuse), so those prompts start nothing; shorter ones are renewed as ever; a
+/// JIT_GRANT_END that is not all digits is never evaluated.
+#[test]
+fn under_a_grant_the_prompt_counts_the_grant_and_renews_only_within_it() {
+    assert!(
+        which::which("strace").is_ok(),
+        "strace is missing: run scripts/test-deps.sh"
+    );
+    // No config: `jit env nope` fails at once, without the network.
+    let sb = Sandbox::new().env("JIT_AUTO_RENEW", "1");
+    for (shell, argv, set, show, per_prompt) in prompt_cases("nope") {
+        let file = hook_file(&sb, shell);
+        // The grant ends `extra` seconds after the credentials, which end in 5 minutes.
+        let traced = |extra: &str, tag: &str| {
+            let grant = if shell == "fish" {
+                format!("set -gx JIT_GRANT_END (math $JIT_EXPIRES + {extra})")
+            } else {
+                format!("export JIT_GRANT_END=$((JIT_EXPIRES + {extra}))")
+            };
+            let setup = format!("{}\n{grant}", set.replace("SECS", "300"));
+            three_prompts(&sb, (shell, argv, show, per_prompt), &file, &setup, tag)
+        };
+
+        // The credentials end with the grant: a renewal is due by the window, yet none is tried.
+        let (out, started, jit_runs) = traced("0", "with-grant");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{shell}: {out}");
+        for line in lines {
+            assert!(
+                line.contains("[nope 4m! grant]") || line.contains("[nope 5m! grant]"),
+                "{shell}, credentials that end with the grant: {line:?}"
+            );
+        }
+        assert_eq!(
+            (jit_runs, started),
+            (0, 0),
+            "{shell}: no renewal of credentials that end with their grant"
+        );
+
+        // 500 s more of grant: it is in its last 15 minutes, which the portal does not vend.
+        let (out, started, jit_runs) = traced("500", "grant-ending");
+        assert!(
+            out.contains("[nope 13m grant]") || out.contains("[nope 12m grant]"),
+            "{shell}: {out}"
+        );
+        assert_eq!(
+            (jit_runs, started),
+            (0, 0),
+            "{shell}: no renewal in the grant's last 15 minutes"
+        );
+
+        // An hour more of grant: the count is the grant's, and renewal goes on within it.
+        let (out, _, jit_runs) = traced("3600", "grant-longer");
+        assert!(
+            out.contains("[nope 64m grant renew failed]")
+                || out.contains("[nope 65m grant renew failed]"),
+            "{shell}: {out}"
+        );
+        assert_eq!(jit_runs, 1, "{shell}: one renewal within the grant");
+    }
+
+    // Only digits reach the shells' arithmetic.
+    let pwned = sb.dir.path().join("pwned");
+    for (shell, argv, set, show, _) in prompt_cases("nope") {
+        let file = hook_file(&sb, shell);
+        let hostile = format!("a[$(touch {})]", pwned.display());
+        let grant = if shell == "fish" {
+            format!("set -gx JIT_GRANT_END '{hostile}'")
+        } else {
+            format!("export JIT_GRANT_END='{hostile}'")
+        };
+        let script = format!(
+            "source '{}'\n{}\n{grant}\n{show}\n",
+            file.display(),
+            set.replace("SECS", "7200")
+        );
+        let run = finish(
+            sb.command(argv[0])
+                .args(&argv[1..])
+                .arg(&script)
+                .output()
+                .expect("shell"),
+        )
+        .ok();
+        assert!(
+            run.stdout.contains("[nope 119m]") || run.stdout.contains("[nope 120m]"),
+            "{shell}: {}",
+            run.stdout
+        );
+        assert!(!pwned.exists(), "{shell} ran JIT_GRANT_END");
     }
 }
 
