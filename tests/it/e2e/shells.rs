@@ -465,3 +465,89 @@ fn fish_renews_from_the_prompt() {
         auto_on: "set -gx JIT_AUTO_RENEW 1",
     });
 }
+
+/// How one shell starts and loads the hook, for `grant_in_the_prompt`.
+struct GrantCase {
+    argv: &'static [&'static str],
+    init: &'static str,
+}
+
+/// Credentials riding an access grant that ends before they would (the portal cuts them to the
+/// grant's end): the prompt counts down the grant, marked ` grant`, and with renewal on and a
+/// refresh window longer than what is left, no renewal reaches the portal, which would refuse to
+/// vend past the grant. Back on standing access, jitnow clears the grant's end.
+fn grant_in_the_prompt(case: &GrantCase) {
+    let stand_in = StandIn::start();
+    let end = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 1800).expect("ts");
+    stand_in.state().grant = Some(("g_stand_in".into(), end));
+    // A window of an hour: half an hour left is due for renewal, but for the grant.
+    let sb = Sandbox::new()
+        .env("JIT_VERBOSE", "0")
+        .env("JIT_REFRESH_WINDOW", "3600");
+    sb.standard_config(&stand_in);
+    let t = Tmux::start(&sb, case.argv);
+    t.run(case.init, "INIT-DONE");
+
+    let screen = t.run("jitnow --renew dev", "JITNOW-DONE");
+    assert!(
+        !screen.contains("jit: "),
+        "jitnow printed an error:\n{screen}"
+    );
+    let calls = stand_in.cred_calls();
+    assert_eq!(calls, 1, "jitnow fetched once");
+    let screen = t.run("echo \"end=$JIT_GRANT_END\"", "END-DONE");
+    assert!(
+        screen.contains(&format!("\nend={}\n", end.as_second())),
+        "the grant's end in the shell:\n{screen}"
+    );
+    t.send("");
+    t.wait("the grant's time left", |s| {
+        s.contains("[dev 29m grant]") || s.contains("[dev 30m grant]")
+    });
+    t.run("true", "IDLE-1");
+    t.run("true", "IDLE-2");
+    assert_eq!(
+        stand_in.cred_calls(),
+        calls,
+        "no renewal of credentials that end with their grant"
+    );
+
+    // Standing access again: the new credentials carry no grant, and its end goes.
+    stand_in.state().grant = None;
+    t.run("jitnow --refresh dev", "STANDING-DONE");
+    let screen = t.run("echo \"end=:$JIT_GRANT_END:\"", "STANDING-END");
+    assert!(
+        screen.contains("\nend=::\n"),
+        "no grant's end without a grant:\n{screen}"
+    );
+    t.send("");
+    t.wait("the credentials' time left, no grant's", |s| {
+        s.rsplit("\nSTANDING-END")
+            .next()
+            .is_some_and(|after| after.contains("[dev 59m]") || after.contains("[dev 60m]"))
+    });
+}
+
+#[test]
+fn bash_prompt_counts_down_a_grant() {
+    grant_in_the_prompt(&GrantCase {
+        argv: &["bash", "--norc", "--noprofile"],
+        init: "eval \"$(jit init bash)\"",
+    });
+}
+
+#[test]
+fn zsh_prompt_counts_down_a_grant() {
+    grant_in_the_prompt(&GrantCase {
+        argv: &["zsh", "--no-rcs"],
+        init: "eval \"$(jit init zsh)\"",
+    });
+}
+
+#[test]
+fn fish_prompt_counts_down_a_grant() {
+    grant_in_the_prompt(&GrantCase {
+        argv: &["fish", "--no-config"],
+        init: "jit init fish | source",
+    });
+}

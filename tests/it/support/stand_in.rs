@@ -53,6 +53,10 @@ pub struct State {
     pub console_url: bool,
     /// Overrides Validity with a server Expiration.
     pub expiration: Option<String>,
+    /// The access grant every vend rides on, as `jit portal` names it (docs/protocol.md §13:
+    /// `JitGrant` with its id and end), the credentials cut to the grant's end as the portal cuts
+    /// them. None: standing access, as the commercial portal always answers.
+    pub grant: Option<(String, jiff::Timestamp)>,
     pub delay: Duration,
     /// Every API call answers with this status and body.
     pub fail: Option<(u16, String)>,
@@ -147,6 +151,7 @@ impl StandIn {
             otp_codes: Vec::new(),
             console_url: true,
             expiration: None,
+            grant: None,
             delay: Duration::ZERO,
             fail: None,
             raw_body: None,
@@ -510,7 +515,7 @@ fn vend(
     validity: i64,
     base: &str,
 ) -> (u16, String) {
-    let (sts, raw, region, console, expiration, serial) = {
+    let (sts, raw, region, console, expiration, grant, serial) = {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
         st.serial += 1;
         (
@@ -519,6 +524,7 @@ fn vend(
             st.region.clone(),
             st.console_url,
             st.expiration.clone(),
+            st.grant.clone(),
             st.serial,
         )
     };
@@ -557,6 +563,14 @@ fn vend(
         body["ConsoleUrl"] = serde_json::Value::String(format!(
             "{base}/federation?Action=login&Issuer=stand-in&Destination=https%3A%2F%2Fconsole.aws.amazon.com%2F&SigninToken={signin}"
         ));
+    }
+    if let Some((id, end)) = grant {
+        let left = end.as_second() - jiff::Timestamp::now().as_second();
+        if validity >= left {
+            body["Validity"] = left.into();
+            body["Expiration"] = serde_json::Value::String(end.to_string());
+        }
+        body["JitGrant"] = serde_json::json!({ "Id": id, "End": end.to_string() });
     }
     if let Some(exp) = expiration {
         body["Expiration"] = serde_json::Value::String(exp);
