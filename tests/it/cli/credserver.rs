@@ -190,6 +190,33 @@ impl Drop for Served {
     }
 }
 
+/// Credentials riding an access grant: `jit exec` hands the child the grant's end beside
+/// JIT_EXPIRES, and `--server`, whose credentials are renewed, withholds both.
+#[test]
+fn the_grant_end_is_withheld_from_a_served_child_like_the_expiry() {
+    let portal = StandIn::start();
+    let end = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 7200).expect("ts");
+    portal.state().grant = Some(("g_stand_in".into(), end));
+    let sb = Sandbox::new();
+    dev_config(&sb, &portal, false);
+    let run = sb.run(&["exec", "dev", "--", "env"]).ok();
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l == format!("JIT_GRANT_END={}", end.as_second())),
+        "{}",
+        run.stdout
+    );
+    let served = Served::start(&sb, &["--server", "dev"]);
+    for gone in ["JIT_GRANT_END", "JIT_EXPIRES"] {
+        assert!(
+            !served.env.contains_key(gone),
+            "{gone} reached the child: {:?}",
+            served.env
+        );
+    }
+}
+
 #[test]
 fn server_answers_only_its_token_and_the_child_gets_no_static_keys() {
     let portal = StandIn::start();
