@@ -621,7 +621,8 @@ pub struct ConfigAddArgs {
 whatever jit manages that ENV does not set; `jitoff` clears them. Both return 0 on success and
 non-zero on failure (`jitnow prod && deploy`); a failed `jitnow` changes nothing.
 The prompt shows [prod 42m], [prod 4m!] under ten minutes, [prod 45s!] in the last minute and
-[prod expired], from JIT_EXPIRES and the shell's own clock (JIT_PROMPT=0 hides it).")]
+[prod expired], from JIT_EXPIRES and the shell's own clock (JIT_PROMPT=0 hides it). Credentials
+from an access grant count down the grant instead (JIT_GRANT_END): [prod 42m grant].")]
 pub struct InitArgs {
     #[arg(value_enum)]
     pub shell: ShellArg,

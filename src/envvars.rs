@@ -242,8 +242,7 @@ mod tests {
         let ex = exports(&riding, "dev", None).expect("valid");
         let end: jiff::Timestamp = "2026-02-27T20:00:00Z".parse().expect("ts");
         assert!(
-            ex.set
-                .contains(&(GRANT_END, end.as_second().to_string())),
+            ex.set.contains(&(GRANT_END, end.as_second().to_string())),
             "{:?}",
             ex.set
         );
