@@ -335,14 +335,16 @@ impl Shared {
                     .wait_timeout_while(state, period, |s| !s.nudged && !s.grant_nudged)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
-                state.nudged = false;
+                // A request waiting on expired credentials goes first; the grant's turn is next.
+                let waiting = std::mem::take(&mut state.nudged);
                 let ask = std::mem::take(&mut state.grant_nudged)
                     || state.grant_checked.elapsed() >= GRANT_CHECK_PERIOD;
+                state.grant_nudged = ask && waiting;
                 let grant = state
                     .creds
                     .grant
                     .clone()
-                    .filter(|_| ask && state.withdrawn.is_none());
+                    .filter(|_| ask && !waiting && state.withdrawn.is_none());
                 if grant.is_none()
                     && self.mode == CacheMode::Bypass
                     && state.withdrawn.is_none()
@@ -461,7 +463,9 @@ impl Shared {
                 let message = format!("{e:#}");
                 if state.error.as_ref() != Some(&message) {
                     let left = state.creds.remaining();
-                    said = Some(Said::Warn(if left.is_positive() {
+                    said = Some(Said::Warn(if state.withdrawn.is_some() {
+                        format!("{message} (the command's requests for credentials are refused)")
+                    } else if left.is_positive() {
                         format!(
                             "cannot refresh the credentials: {message}; serving the current ones for {} more",
                             crate::duration::human(left)
@@ -471,6 +475,10 @@ impl Shared {
                             "cannot refresh the credentials: {message}; they have expired, and requests fail until the portal answers"
                         )
                     }));
+                }
+                // Still refused: what requests hear follows what the portal says now.
+                if state.withdrawn.is_some() {
+                    state.withdrawn = Some(message.clone());
                 }
                 state.error = Some(message);
             }
