@@ -49,12 +49,13 @@ export BENCH_TOKEN=${token}
 portal_pid=${pids[1]}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/${portal_pid}/stat"; }
 measure() {
-  local before after out
+  local before after out hz
+  hz=$(getconf CLK_TCK)
   before=$(cpu_ticks)
   out=$(wrk "$@")
   after=$(cpu_ticks)
   grep -E 'Requests/sec|Non-2xx|Socket errors' <<<"${out}" || true
-  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ {
+  awk -v t=$((after - before)) -v hz="${hz}" '/requests in/ {
     n = $1; if (n > 0) printf "Portal CPU per request: %.1f us\n", t / hz * 1e6 / n }' <<<"${out}"
 }
 

@@ -302,17 +302,17 @@ pub fn forget(target: &Target) -> Result<usize> {
     Ok(usize::from(found))
 }
 
-/// Drop the cached credentials of `target` if they are these keys: their grant is over, so
-/// nobody is to be handed them again (a newer entry, another grant's, stays).
-pub fn forget_keys(target: &Target, access_key_id: &str) {
+/// Drop the cached credentials of `target` if they are these keys or ride `grant`, which is
+/// over: nobody is to be handed them again (another grant's, or standing access's, stay).
+pub fn forget_grant(target: &Target, access_key_id: &str, grant: &str) {
     let Ok(Some(cache)) = Cache::existing() else {
         return;
     };
     let key = entry_key(target);
-    if cache
-        .read::<Entry>(&key)
-        .is_some_and(|e| e.creds.access_key_id == access_key_id)
-    {
+    if cache.read::<Entry>(&key).is_some_and(|e| {
+        e.creds.access_key_id == access_key_id
+            || e.creds.grant.as_ref().is_some_and(|g| g.id == grant)
+    }) {
         cache.remove(&key);
     }
 }

@@ -149,6 +149,8 @@ struct State {
     grant_checked: Instant,
     /// A request asks whether the grant still stands.
     grant_nudged: bool,
+    /// The grant found over, whose keys are never served again.
+    over: Option<String>,
     /// The credentials' grant is over and no new ones came: the portal's refusal, which every
     /// request gets instead of the keys.
     withdrawn: Option<String>,
@@ -180,6 +182,7 @@ impl Server {
                 nudged: false,
                 grant_checked: Instant::now(),
                 grant_nudged: false,
+                over: None,
                 withdrawn: None,
             }),
             changed: Condvar::new(),
@@ -304,6 +307,23 @@ impl Shared {
         while !state.creds.remaining().is_positive() {
             let left = EXPIRED_WAIT.saturating_sub(started.elapsed());
             if left.is_zero() {
+                // Credentials end with their grant: past its end, the grant is what is over.
+                if let Some(g) = state
+                    .creds
+                    .grant
+                    .as_ref()
+                    .filter(|g| g.end <= Timestamp::now())
+                {
+                    return Err(Refused::GrantOver(match &state.error {
+                        Some(e) if e.contains(&g.id) => e.clone(),
+                        _ => jit_wire::access::grant_over(
+                            &g.id,
+                            &wire_target(&self.target),
+                            "ended",
+                            &rfc3339(g.end),
+                        ),
+                    }));
+                }
                 return Err(Refused::Unavailable(state.error.clone().unwrap_or_else(
                     || "the credentials expired and no new ones came yet".into(),
                 )));
@@ -320,10 +340,11 @@ impl Shared {
     }
 
     /// Ask the cache (a file read while fresh, one fetch for everyone when not) on a period
-    /// that shrinks with the credentials' remaining life.
+    /// that shrinks with the credentials' remaining life; and, when they ride a grant and it is
+    /// time to ask, whether the grant stands, before the refresh (never instead of it).
     fn refresh_forever(&self) {
         loop {
-            let grant = {
+            let (grant, refresh) = {
                 let state = self.lock();
                 let period = match state.withdrawn {
                     // Nothing to keep fresh: ask now and then whether new access came.
@@ -335,31 +356,28 @@ impl Shared {
                     .wait_timeout_while(state, period, |s| !s.nudged && !s.grant_nudged)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
-                // A request waiting on expired credentials goes first; the grant's turn is next.
-                let waiting = std::mem::take(&mut state.nudged);
+                state.nudged = false;
                 let ask = std::mem::take(&mut state.grant_nudged)
                     || state.grant_checked.elapsed() >= GRANT_CHECK_PERIOD;
-                state.grant_nudged = ask && waiting;
                 let grant = state
                     .creds
                     .grant
                     .clone()
-                    .filter(|_| ask && !waiting && state.withdrawn.is_none());
-                if grant.is_none()
-                    && self.mode == CacheMode::Bypass
-                    && state.withdrawn.is_none()
-                    && !due(&state)
-                {
+                    .filter(|_| ask && state.withdrawn.is_none());
+                let refresh =
+                    self.mode != CacheMode::Bypass || state.withdrawn.is_some() || due(&state);
+                if grant.is_none() && !refresh {
                     continue;
                 }
-                grant
+                (grant, refresh)
             };
             let said = match grant {
-                Some(grant) => self.check_grant(&grant),
-                None => {
+                Some(grant) if !self.grant_stands(&grant) => self.withdraw(&grant),
+                _ if refresh => {
                     let result = creds::get_quiet(&self.target, self.mode, None);
                     self.update(result)
                 }
+                _ => None,
             };
             self.changed.notify_all();
             // Said after the lock is released: a stalled stderr must not stall the requests.
@@ -371,28 +389,36 @@ impl Shared {
         }
     }
 
-    /// Ask the portal whether `grant` stands. If not, the keys go (here and from the cache)
-    /// and the portal is asked for new ones; its refusal names the grant and is what requests
-    /// get from then on. A portal that cannot answer changes nothing.
-    fn check_grant(&self, grant: &VendGrant) -> Option<Said> {
-        let Some(client) = crate::login::quiet_client(&self.target) else {
-            self.lock().grant_checked = Instant::now();
-            return None;
-        };
-        match client.live_grants() {
-            Ok(live) if live.iter().any(|g| g.id == grant.id) => {
-                self.lock().grant_checked = Instant::now();
-                return None;
-            }
-            Ok(_) => {}
-            Err(e) => {
+    /// Whether the portal lists `grant` among the asker's live ones. A portal that cannot
+    /// answer (or no token at hand) changes nothing: the grant is taken to stand until it can.
+    fn grant_stands(&self, grant: &VendGrant) -> bool {
+        let answer = crate::login::quiet_client(&self.target).map(|c| c.live_grants());
+        self.lock().grant_checked = Instant::now();
+        match answer {
+            Some(Ok(live)) => live.iter().any(|g| g.id == grant.id),
+            Some(Err(e)) => {
                 output::debug(|| format!("cannot ask whether grant {} stands: {e:#}", grant.id));
-                self.lock().grant_checked = Instant::now();
-                return None;
+                true
             }
+            None => true,
         }
-        let served = self.lock().creds.access_key_id.clone();
-        creds::forget_keys(&self.target, &served);
+    }
+
+    /// `grant` is over: its keys stop being served at once, here and from the cache, and the
+    /// portal is asked for new ones (another grant, standing access); its refusal, which names
+    /// the grant, is what requests get from then on.
+    fn withdraw(&self, grant: &VendGrant) -> Option<Said> {
+        let served = {
+            let mut state = self.lock();
+            state.over = Some(grant.id.clone());
+            state.withdrawn = Some(format!(
+                "grant {} is over; asking the portal for new credentials",
+                grant.id
+            ));
+            state.creds.access_key_id.clone()
+        };
+        self.changed.notify_all();
+        creds::forget_grant(&self.target, &served, &grant.id);
         let mode = match self.mode {
             CacheMode::Bypass => CacheMode::Bypass,
             _ => CacheMode::Refresh,
@@ -400,13 +426,7 @@ impl Shared {
         match creds::get_quiet(&self.target, mode, None) {
             Ok(got) => self.update(Ok(got)),
             Err(e) => {
-                let mut message = format!("{e:#}");
-                if !message.contains(&grant.id) {
-                    message = format!(
-                        "grant {} is over, and no new credentials came: {message}",
-                        grant.id
-                    );
-                }
+                let message = over_message(&grant.id, &format!("{e:#}"));
                 let mut state = self.lock();
                 state.withdrawn = Some(message.clone());
                 state.error = Some(message.clone());
@@ -423,6 +443,13 @@ impl Shared {
         let mut said = None;
         match result {
             Ok(got) => {
+                // Keys of the grant that is over, which another process had cached: not served.
+                if let Some(over) = &state.over
+                    && got.creds.grant.as_ref().is_some_and(|g| &g.id == over)
+                {
+                    creds::forget_grant(&self.target, &got.creds.access_key_id, over);
+                    return None;
+                }
                 match &got.stale {
                     Some(why) if !state.stale => {
                         said = Some(Said::Warn(creds::stale_warning(why, &got.creds)));
@@ -436,6 +463,7 @@ impl Shared {
                     }
                     _ => {}
                 }
+                state.over = None;
                 if state.withdrawn.take().is_some() {
                     said = Some(Said::Status("new credentials came; serving them".into()));
                 }
@@ -460,7 +488,10 @@ impl Shared {
                 state.error = None;
             }
             Err(e) => {
-                let message = format!("{e:#}");
+                let message = match &state.over {
+                    Some(grant) => over_message(grant, &format!("{e:#}")),
+                    None => format!("{e:#}"),
+                };
                 if state.error.as_ref() != Some(&message) {
                     let left = state.creds.remaining();
                     said = Some(Said::Warn(if state.withdrawn.is_some() {
@@ -504,6 +535,25 @@ fn grant_line(grant: &Option<VendGrant>) -> Option<String> {
             crate::duration::human(g.end.duration_since(Timestamp::now()))
         )
     })
+}
+
+/// The portal's refusal of a fetch after `grant` was found over, naming the grant if it does
+/// not (a timeout, say).
+fn over_message(grant: &str, message: &str) -> String {
+    if message.contains(grant) {
+        message.to_string()
+    } else {
+        format!("grant {grant} is over, and no new credentials came: {message}")
+    }
+}
+
+/// The access target a server's credentials are for, as the portal's messages spell it.
+fn wire_target(target: &Target) -> jit_wire::access::Target {
+    match &target.scope {
+        crate::model::Scope::Admin => jit_wire::access::Target::Admin,
+        crate::model::Scope::DuploOps => jit_wire::access::Target::DuploOps,
+        crate::model::Scope::Tenant(t) => jit_wire::access::Target::Tenant(t.clone()),
+    }
 }
 
 /// Why a request gets no credentials.
@@ -552,6 +602,85 @@ fn reply(status: u16, body: &str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server with these credentials in memory and no refresher behind it.
+    fn serving(creds: AwsCreds, error: Option<&str>) -> Shared {
+        let host = crate::host::Host::parse("https://portal.example.com").expect("host");
+        Shared {
+            target: Target {
+                host: host.clone(),
+                api_host: host,
+                scope: crate::model::Scope::Tenant("prod".into()),
+                auth: crate::model::Auth::Missing("no token".into()),
+                otp_login: None,
+                region: None,
+                endpoint_url: None,
+                token_var: None,
+                server: true,
+            },
+            mode: CacheMode::Use,
+            token: "t".into(),
+            state: Mutex::new(State {
+                creds,
+                since: Timestamp::now(),
+                error: error.map(str::to_string),
+                stale: false,
+                nudged: false,
+                grant_checked: Instant::now(),
+                grant_nudged: false,
+                over: None,
+                withdrawn: None,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    #[test]
+    fn past_the_grants_end_a_request_hears_that_the_grant_ended() {
+        let end = Timestamp::now() - SignedDuration::from_secs(10);
+        let creds = AwsCreds {
+            console_url: String::new(),
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "s".into(),
+            region: "us-west-2".into(),
+            session_token: "t".into(),
+            expiration: end,
+            grant: Some(VendGrant {
+                id: "g_1".into(),
+                end,
+            }),
+        };
+        // The refresher's last word names another thing: the grant's own end is said.
+        let server = serving(creds.clone(), Some("portal unreachable: timed out"));
+        match server.current() {
+            Err(Refused::GrantOver(why)) => assert_eq!(
+                why,
+                format!(
+                    "grant g_1 for tenant:prod ended at {}: request again with `jit request prod --for 1h --reason \"...\"`",
+                    rfc3339(end)
+                )
+            ),
+            _ => panic!("expected GrantOver"),
+        }
+        let without = AwsCreds {
+            grant: None,
+            ..creds
+        };
+        assert!(matches!(
+            serving(without, None).current(),
+            Err(Refused::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn a_refusal_after_the_grant_is_over_names_it() {
+        assert_eq!(
+            over_message("g_1", "portal unreachable: timed out"),
+            "grant g_1 is over, and no new credentials came: portal unreachable: timed out"
+        );
+        let portal = "grant g_1 for tenant:prod was revoked by bob at T: request again";
+        assert_eq!(over_message("g_1", portal), portal);
+    }
 
     #[test]
     fn tokens_compare_whole() {
