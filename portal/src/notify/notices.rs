@@ -74,7 +74,8 @@ impl Notices {
                         "\nOpen it in the portal (this link is yours alone and works once, for a day; sign in as always): {portal}/link?t={token}\n"
                     ));
                 }
-                let digest = secret::digest(&to);
+                // One per user, not per address: each user's link is their own.
+                let digest = secret::digest(&user);
                 notes.push(NewNotification {
                     id: format!(
                         "n_{stream_id}_{seq:012}_{}",
@@ -139,7 +140,8 @@ struct Recipient {
 
 /// Who hears of `row` by mail: the approvers of its targets for a request or a break-glass
 /// (never the requester), the requester for the rest; each at their email address, else at
-/// their name when it is one; one message per address.
+/// their name when it is one; one message per user (named twice, as a user and through a
+/// group, still one), even where two share an address.
 async fn recipients(db: &Db, row: &AuditEntry) -> Result<Vec<Recipient>> {
     let user = row.user.clone().unwrap_or_default();
     let names: Vec<String> = match AuditEvent::parse(&row.event) {
@@ -165,7 +167,7 @@ async fn recipients(db: &Db, row: &AuditEntry) -> Result<Vec<Recipient>> {
             Some(email) => email,
             None => user.clone(),
         };
-        if to.parse::<Mailbox>().is_ok() && !out.iter().any(|r| r.to == to) {
+        if to.parse::<Mailbox>().is_ok() && !out.iter().any(|r| r.user == user) {
             out.push(Recipient { user, to });
         }
     }
@@ -215,12 +217,36 @@ mod tests {
         }
         let mut row = AuditEntry::new(AuditEvent::AccessRequest, "alice").user("alice");
         row.scope = Some("tenant:prod".into());
+        // frank shares bob's address and gets a message (and a link) of his own; bob, an
+        // approver by name and through a group, gets one.
+        db.upsert_user("frank", false, &[], audit())
+            .await
+            .expect("frank");
+        db.set_email("frank", Some("bob@example.test"), audit())
+            .await
+            .expect("frank's email");
+        db.add_group("leads", audit()).await.expect("group");
+        for member in ["bob", "frank"] {
+            db.set_group_member("leads", member, true, audit())
+                .await
+                .expect("member");
+        }
+        let leads = Principal {
+            target: "tenant:prod".into(),
+            role: "approver".into(),
+            kind: "group".into(),
+            name: "leads".into(),
+        };
+        db.set_principal(&leads, true, audit())
+            .await
+            .expect("group approver");
         let mut got = recipients(&db, &row).await.expect("recipients");
         got.sort_by(|a, b| a.user.cmp(&b.user));
         let want = [
             ("bob", "bob@example.test"),
             ("dave@example.com", "dave@example.com"),
             ("erin@example.com", "erin@work.example"),
+            ("frank", "bob@example.test"),
         ]
         .map(|(user, to)| Recipient {
             user: user.into(),
