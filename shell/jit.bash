@@ -91,8 +91,9 @@ __jit_renew_maybe() {
     fi
 }
 
-# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant, JIT_GRANT_END,
-# marked ` grant`) and the shell's own clock: no process is started unless a renewal is due.
+# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant with renewal on,
+# JIT_GRANT_END; marked ` grant` either way) and the shell's own clock: no process is started
+# unless a renewal is due.
 __jit_prompt_hook() {
     local __jit_status=$? __jit_now __jit_left __jit_text __jit_color __jit_mark="" __jit_tail=""
     __jit_ps1=""
@@ -109,9 +110,13 @@ __jit_prompt_hook() {
         # Renewed code set JIT_EXPIRES anew: only digits, again.
         [[ "${JIT_PROMPT-1}" != 0 ]] && __jit_digits "${JIT_EXPIRES-}" 18 || return "${__jit_status}"
         __jit_left=$((JIT_EXPIRES - __jit_now))
-        # Under a grant the count is the grant's: renewals keep the credentials going until then.
+        # Under a grant, marked so; with renewal on the count is the grant's (renewals keep the
+        # credentials going until then), with it off the credentials' own.
         if ((__jit_left > 0)) && __jit_digits "${JIT_GRANT_END-}" 18; then
-            __jit_left=$((10#${JIT_GRANT_END} - __jit_now)) __jit_tail=" grant"
+            __jit_tail=" grant"
+            if [[ "${JIT_AUTO_RENEW-}" = 1 || "${__jit_renew-0}" = 1 ]]; then
+                __jit_left=$((10#${JIT_GRANT_END} - __jit_now))
+            fi
         fi
         if ((__jit_left <= 0)); then
             __jit_color=31 __jit_text=expired __jit_tail=""

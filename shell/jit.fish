@@ -94,8 +94,8 @@ function __jit_renew_maybe --argument-names now
 end
 
 # fish has no clock of its own: one `date` per prompt, and only while a session is active (and a
-# run of jit when a renewal is due). Under an access grant (JIT_GRANT_END) the count is the
-# grant's, marked ` grant`.
+# run of jit when a renewal is due). Under an access grant (JIT_GRANT_END) it is marked ` grant`,
+# and with renewal on the count is the grant's.
 function __jit_prompt_info
     string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
     # Renewal does not need the indicator: JIT_PROMPT=0 turns off only the latter.
@@ -106,9 +106,13 @@ function __jit_prompt_info
     test "$JIT_PROMPT" != 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_EXPIRES"; or return 0
     set -l left (math $JIT_EXPIRES - $now)
     set -l tail
-    # Under a grant the count is the grant's: renewals keep the credentials going until then.
+    # Under a grant, marked so; with renewal on the count is the grant's (renewals keep the
+    # credentials going until then), with it off the credentials' own.
     if test $left -gt 0; and string match -qr '^[0-9]{1,18}$' -- "$JIT_GRANT_END"
-        set left (math $JIT_GRANT_END - $now); set tail ' grant'
+        set tail ' grant'
+        if test "$JIT_AUTO_RENEW" = 1; or test "$__jit_renew" = 1
+            set left (math $JIT_GRANT_END - $now)
+        end
     end
     set -l color cyan
     set -l mark

@@ -100,8 +100,9 @@ function global:__jit_renew_maybe([int64]$now) {
     }
 }
 
-# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant, JIT_GRANT_END,
-# marked ` grant`) and .NET's clock: no process is started unless a renewal is due.
+# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant with renewal on,
+# JIT_GRANT_END; marked ` grant` either way) and .NET's clock: no process is started unless a
+# renewal is due.
 function global:__jit_prompt_info {
     if ($Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
     $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
@@ -111,9 +112,13 @@ function global:__jit_prompt_info {
     if ($Global:JIT_PROMPT -eq '0' -or $Env:JIT_EXPIRES -notmatch '^[0-9]{1,18}$') { return '' }
     $left = [int64]$Env:JIT_EXPIRES - $now
     $tail = ''
-    # Under a grant the count is the grant's: renewals keep the credentials going until then.
+    # Under a grant, marked so; with renewal on the count is the grant's (renewals keep the
+    # credentials going until then), with it off the credentials' own.
     if ($left -gt 0 -and $Env:JIT_GRANT_END -match '^[0-9]{1,18}$') {
-        $left = [int64]$Env:JIT_GRANT_END - $now; $tail = ' grant'
+        $tail = ' grant'
+        if ($Env:JIT_AUTO_RENEW -eq '1' -or $Global:__jit_renew) {
+            $left = [int64]$Env:JIT_GRANT_END - $now
+        }
     }
     $esc = [char]27
     $minutes = [math]::Floor($left / 60)

@@ -64,7 +64,7 @@ function __jit_renew_maybe() {
     local code
     [[ ${JIT_AUTO_RENEW-} == 1 || ${__jit_renew-0} == 1 ]] || return 0
     [[ -n ${JIT_ENV-} ]] || return 0
-    if [[ ${JIT_GRANT_END-} == <-> ]]; then
+    if [[ ${JIT_GRANT_END-} == <-> && ${#JIT_GRANT_END} -le 18 ]]; then
         (( JIT_EXPIRES < 10#$JIT_GRANT_END && 10#$JIT_GRANT_END - EPOCHSECONDS >= 900 )) || return 0
     fi
     [[ ${JIT_REFRESH_WINDOW-} == <-> && ${#JIT_REFRESH_WINDOW} -le 9 ]] && window=$(( 10#$JIT_REFRESH_WINDOW ))
@@ -82,8 +82,9 @@ function __jit_renew_maybe() {
     return 0
 }
 
-# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant, JIT_GRANT_END,
-# marked ` grant`) and EPOCHSECONDS: no process is started unless a renewal is due.
+# The prompt part, from JIT_EXPIRES (or, for credentials riding an access grant with renewal on,
+# JIT_GRANT_END; marked ` grant` either way) and EPOCHSECONDS: no process is started unless a
+# renewal is due.
 function __jit_prompt_hook() {
     \builtin emulate -L zsh
     local -i left
@@ -98,9 +99,13 @@ function __jit_prompt_hook() {
     left=$(( JIT_EXPIRES - EPOCHSECONDS ))
     # %-escapes in the name would be read as prompt codes.
     local name=${${JIT_ENV-jit}//\%/%%}
-    # Under a grant the count is the grant's: renewals keep the credentials going until then.
-    if (( left > 0 )) && [[ ${JIT_GRANT_END-} == <-> ]]; then
-        left=$(( 10#$JIT_GRANT_END - EPOCHSECONDS )) tail=" grant"
+    # Under a grant, marked so; with renewal on the count is the grant's (renewals keep the
+    # credentials going until then), with it off the credentials' own.
+    if (( left > 0 )) && [[ ${JIT_GRANT_END-} == <-> && ${#JIT_GRANT_END} -le 18 ]]; then
+        tail=" grant"
+        if [[ ${JIT_AUTO_RENEW-} == 1 || ${__jit_renew-0} == 1 ]]; then
+            left=$(( 10#$JIT_GRANT_END - EPOCHSECONDS ))
+        fi
     fi
     if (( left <= 0 )); then
         color=red text=expired tail=""

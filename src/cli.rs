@@ -622,7 +622,8 @@ whatever jit manages that ENV does not set; `jitoff` clears them. Both return 0 
 non-zero on failure (`jitnow prod && deploy`); a failed `jitnow` changes nothing.
 The prompt shows [prod 42m], [prod 4m!] under ten minutes, [prod 45s!] in the last minute and
 [prod expired], from JIT_EXPIRES and the shell's own clock (JIT_PROMPT=0 hides it). Credentials
-from an access grant count down the grant instead (JIT_GRANT_END): [prod 42m grant].")]
+from an access grant are marked: [prod 42m grant]. With renewal on (JIT_AUTO_RENEW=1 or
+`jitnow --renew`) the count is the grant's (JIT_GRANT_END); with it off, the credentials'.")]
 pub struct InitArgs {
     #[arg(value_enum)]
     pub shell: ShellArg,

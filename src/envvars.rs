@@ -37,7 +37,8 @@ pub const OWN: &[&str] = &[
 ];
 
 /// Set while the credentials ride an access grant (docs/protocol.md §13): its end in Unix
-/// seconds, so a prompt can count down the grant and knows that no renewal outlives it.
+/// seconds, so a prompt that renews can count down the grant and knows that no renewal outlives
+/// it.
 pub const GRANT_END: &str = "JIT_GRANT_END";
 
 /// Set for environments with an `endpoint_url`. A user may have set it before jit for their own

@@ -504,10 +504,11 @@ fn renewal_starts_a_process_only_when_due() {
     }
 }
 
-/// Credentials riding an access grant (JIT_GRANT_END): the prompt counts down the grant, marked
-/// ` grant`; credentials that end with their grant, or in its last 15 minutes, are not renewed
-/// (the portal would refuse), so those prompts start nothing; shorter ones are renewed as ever; a
-/// JIT_GRANT_END that is not all digits is never evaluated.
+/// Credentials riding an access grant (JIT_GRANT_END): with renewal on the prompt counts down the
+/// grant, marked ` grant`; credentials that end with their grant, or in its last 15 minutes, are
+/// not renewed (the portal would refuse), so those prompts start nothing; shorter ones are renewed
+/// as ever. With renewal off the count is the credentials', still marked ` grant`. A
+/// JIT_GRANT_END that is not 1 to 18 digits is never evaluated, nor counted.
 #[test]
 fn under_a_grant_the_prompt_counts_the_grant_and_renews_only_within_it() {
     assert!(
@@ -518,16 +519,18 @@ fn under_a_grant_the_prompt_counts_the_grant_and_renews_only_within_it() {
     let sb = Sandbox::new().env("JIT_AUTO_RENEW", "1");
     for (shell, argv, set, show, per_prompt) in prompt_cases("nope") {
         let file = hook_file(&sb, shell);
-        // The grant ends `extra` seconds after the credentials, which end in 5 minutes.
-        let traced = |extra: &str, tag: &str| {
+        // The grant ends `extra` seconds after the credentials, which end in 5 minutes; `pre`
+        // runs first.
+        let traced_after = |pre: &str, extra: &str, tag: &str| {
             let grant = if shell == "fish" {
                 format!("set -gx JIT_GRANT_END (math $JIT_EXPIRES + {extra})")
             } else {
                 format!("export JIT_GRANT_END=$((JIT_EXPIRES + {extra}))")
             };
-            let setup = format!("{}\n{grant}", set.replace("SECS", "300"));
+            let setup = format!("{pre}\n{}\n{grant}", set.replace("SECS", "300"));
             three_prompts(&sb, (shell, argv, show, per_prompt), &file, &setup, tag)
         };
+        let traced = |extra: &str, tag: &str| traced_after("", extra, tag);
 
         // The credentials end with the grant: a renewal is due by the window, yet none is tried.
         let (out, started, jit_runs) = traced("0", "with-grant");
@@ -565,17 +568,43 @@ fn under_a_grant_the_prompt_counts_the_grant_and_renews_only_within_it() {
             "{shell}: {out}"
         );
         assert_eq!(jit_runs, 1, "{shell}: one renewal within the grant");
+
+        // Renewal off: nothing keeps the shell going past the credentials, so theirs is the
+        // count (with its warning), still marked ` grant`.
+        let off = if shell == "fish" {
+            "set -e JIT_AUTO_RENEW"
+        } else {
+            "unset JIT_AUTO_RENEW"
+        };
+        let (out, started, jit_runs) = traced_after(off, "3600", "renewal-off");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{shell}: {out}");
+        for line in lines {
+            assert!(
+                line.contains("[nope 4m! grant]") || line.contains("[nope 5m! grant]"),
+                "{shell}, renewal off under a longer grant: {line:?}"
+            );
+        }
+        assert_eq!(
+            (jit_runs, started),
+            (0, 0),
+            "{shell}: no renewal with renewal off"
+        );
     }
 
-    // Only digits reach the shells' arithmetic.
+    // Only 1 to 18 digits reach the shells' arithmetic: not an expression, nor 19 digits (which
+    // zsh's `<->` alone would take).
     let pwned = sb.dir.path().join("pwned");
-    for (shell, argv, set, show, _) in prompt_cases("nope") {
+    let hostile = format!("a[$(touch {})]", pwned.display());
+    let cases = prompt_cases("nope").into_iter().flat_map(|case| {
+        [hostile.clone(), "1000000000000000000".to_owned()].map(|end| (case.clone(), end))
+    });
+    for ((shell, argv, set, show, _), end) in cases {
         let file = hook_file(&sb, shell);
-        let hostile = format!("a[$(touch {})]", pwned.display());
         let grant = if shell == "fish" {
-            format!("set -gx JIT_GRANT_END '{hostile}'")
+            format!("set -gx JIT_GRANT_END '{end}'")
         } else {
-            format!("export JIT_GRANT_END='{hostile}'")
+            format!("export JIT_GRANT_END='{end}'")
         };
         let script = format!(
             "source '{}'\n{}\n{grant}\n{show}\n",
@@ -592,7 +621,7 @@ fn under_a_grant_the_prompt_counts_the_grant_and_renews_only_within_it() {
         .ok();
         assert!(
             run.stdout.contains("[nope 119m]") || run.stdout.contains("[nope 120m]"),
-            "{shell}: {}",
+            "{shell}, JIT_GRANT_END={end}: {}",
             run.stdout
         );
         assert!(!pwned.exists(), "{shell} ran JIT_GRANT_END");

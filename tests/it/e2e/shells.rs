@@ -475,7 +475,9 @@ struct GrantCase {
 /// Credentials riding an access grant that ends before they would (the portal cuts them to the
 /// grant's end): the prompt counts down the grant, marked ` grant`, and with renewal on and a
 /// refresh window longer than what is left, no renewal reaches the portal, which would refuse to
-/// vend past the grant. Back on standing access, jitnow clears the grant's end.
+/// vend past the grant. With renewal off under a longer grant the count is the credentials', still
+/// marked ` grant`: nothing renews them before the grant ends. Back on standing access, jitnow
+/// clears the grant's end.
 fn grant_in_the_prompt(case: &GrantCase) {
     let stand_in = StandIn::start();
     let end = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 1800).expect("ts");
@@ -510,6 +512,21 @@ fn grant_in_the_prompt(case: &GrantCase) {
         stand_in.cred_calls(),
         calls,
         "no renewal of credentials that end with their grant"
+    );
+
+    // Renewal off under a grant of eight hours: the credentials' hour is what the shell has.
+    let long =
+        jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 8 * 3600).expect("ts");
+    stand_in.state().grant = Some(("g_stand_in".into(), long));
+    t.run("jitoff; jitnow --refresh dev", "NO-RENEW-DONE");
+    t.send("");
+    t.wait(
+        "the credentials' time left under a grant, renewal off",
+        |s| {
+            s.rsplit("\nNO-RENEW-DONE").next().is_some_and(|after| {
+                after.contains("[dev 59m grant]") || after.contains("[dev 60m grant]")
+            })
+        },
     );
 
     // Standing access again: the new credentials carry no grant, and its end goes.
