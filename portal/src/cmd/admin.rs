@@ -56,10 +56,15 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<()> {
         } => {
             let name = Name::parse("user", &name)?;
             let email = email.map(|e| Email::parse("--email", &e)).transpose()?;
-            admin::add_user(db, &actor, &name, admin, &tenant_names(&tenants)?).await?;
-            if let Some(email) = &email {
-                admin::set_email(db, &actor, name.as_str(), Some(email)).await?;
-            }
+            admin::add_user(
+                db,
+                &actor,
+                &name,
+                admin,
+                &tenant_names(&tenants)?,
+                email.as_ref(),
+            )
+            .await?;
             output::status(format_args!(
                 "saved portal user '{}' in {}",
                 name.as_str(),

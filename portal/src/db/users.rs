@@ -24,6 +24,20 @@ impl Db {
         tenants: &[String],
         audit: AuditEntry,
     ) -> Result<()> {
+        self.upsert_user_with_email(name, admin, tenants, audit, None)
+            .await
+    }
+
+    /// As `upsert_user`, and in the same transaction the user's email address with its own
+    /// audit row, when one is given.
+    pub async fn upsert_user_with_email(
+        &self,
+        name: &str,
+        admin: bool,
+        tenants: &[String],
+        audit: AuditEntry,
+        email: Option<(&str, AuditEntry)>,
+    ) -> Result<()> {
         write_tx!(self, tx, {
             for t in tenants {
                 let found = sqlx::query("SELECT 1 FROM tenants WHERE name = $1")
@@ -58,6 +72,14 @@ impl Db {
                 .await?;
             }
             insert_audit!(&mut *tx, &audit);
+            if let Some((email, email_audit)) = &email {
+                sqlx::query("UPDATE users SET email = $1 WHERE name = $2")
+                    .bind(*email)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit!(&mut *tx, email_audit);
+            }
         });
         Ok(())
     }

@@ -214,6 +214,7 @@ pub async fn add_user(
     name: &Name,
     admin: bool,
     tenants: &[Name],
+    email: Option<&Email>,
 ) -> Result<()> {
     let name = name.as_str();
     if db.list_users().await?.iter().any(|u| u.name == name) {
@@ -226,7 +227,16 @@ pub async fn add_user(
         .audit(AuditEvent::UserAdd)
         .user(name)
         .detail(format!("admin={admin} tenants={}", tenants.join(",")));
-    db.upsert_user(name, admin, &tenants, audit).await?;
+    // The address goes in with the user, with its own row, in the one transaction.
+    let email = email.map(|e| {
+        let audit = actor
+            .audit(AuditEvent::UserEmail)
+            .user(name)
+            .detail(e.as_str());
+        (e.as_str(), audit)
+    });
+    db.upsert_user_with_email(name, admin, &tenants, audit, email)
+        .await?;
     Ok(())
 }
 

@@ -217,15 +217,7 @@ pub async fn add(
     let added = match parsed {
         (Ok(name), Ok(tenants), Ok(email)) => {
             let actor = actor(&session, client);
-            match admin::add_user(&app.db, &actor, &name, form.admin, &tenants).await {
-                Ok(()) => match &email {
-                    Some(e) => admin::set_email(&app.db, &actor, name.as_str(), Some(e))
-                        .await
-                        .map(drop),
-                    None => Ok(()),
-                },
-                Err(e) => Err(e),
-            }
+            admin::add_user(&app.db, &actor, &name, form.admin, &tenants, email.as_ref()).await
         }
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
     };
