@@ -303,25 +303,39 @@ pub async fn remove(
     code: &str,
     now: i64,
 ) -> Result<()> {
-    let wrong = || Error::Invalid("That code is not right (or was used already)".into());
     let (secret, last) = db
         .totp_secret(user)
         .await
         .map_err(unreadable)?
         .ok_or_else(|| Error::NotFound("You have no second factor".into()))?;
-    let step = accept(&secret, code, now, last).ok_or_else(wrong)?;
+    let Some(step) = accept(&secret, code, now, last) else {
+        return Err(wrong_code(db, user, client, "removing totp").await);
+    };
     let mut audit = AuditEntry::new(AuditEvent::MfaRemove, user)
         .user(user)
         .detail("totp and recovery codes");
-    audit.client = client;
+    audit.client.clone_from(&client);
     if !db
         .remove_totp(user, step, audit)
         .await
         .map_err(unreadable)?
     {
-        return Err(wrong());
+        return Err(wrong_code(db, user, client, "removing totp").await);
     }
     Ok(())
+}
+
+/// A wrong (or replayed) code proving a factor's removal: an `mfa failed` row, as a wrong code
+/// at sign-in writes, so the trail shows someone guessing; then the refusal.
+pub(super) async fn wrong_code(db: &Db, user: &str, client: Option<String>, what: &str) -> Error {
+    let mut audit = AuditEntry::new(AuditEvent::MfaFailed, user)
+        .user(user)
+        .detail(format!("{what}: wrong code"));
+    audit.client = client;
+    if let Err(e) = db.audit(&audit).await {
+        return unreadable(e.context("cannot record the wrong code"));
+    }
+    Error::Invalid("That code is not right (or was used already)".into())
 }
 
 /// A user's second factors (`jit portal user mfa NAME`, the users page).

@@ -145,13 +145,15 @@ pub async fn remove(
     let before = session.created;
     use crate::db::{AuditEntry, AuditEvent, Removal, RemovalProof};
     let unreadable = |e: anyhow::Error| super::Error::Failed(e.context("portal state unreadable"));
-    let wrong = || super::Error::Invalid("That code is not right (or was used already)".into());
+    let what = format!("removing passkey {name}");
     let totp = db.totp_secret(user).await.map_err(unreadable)?;
     let proof = match (proof, totp) {
-        (Proof::Code(code), Some((secret, last))) => RemovalProof::Totp {
-            step: super::mfa::accept(&secret, code, now, last).ok_or_else(wrong)?,
-            before,
-        },
+        (Proof::Code(code), Some((secret, last))) => {
+            let Some(step) = super::mfa::accept(&secret, code, now, last) else {
+                return Err(super::mfa::wrong_code(db, user, client, &what).await);
+            };
+            RemovalProof::Totp { step, before }
+        }
         (Proof::Code(_), None) => {
             return Err(super::Error::Invalid(
                 "Confirm with one of your passkeys to remove one".into(),
@@ -179,7 +181,7 @@ pub async fn remove(
     let mut audit = AuditEntry::new(AuditEvent::MfaRemove, user)
         .user(user)
         .detail(format!("passkey {name}"));
-    audit.client = client;
+    audit.client.clone_from(&client);
     match db
         .remove_passkey(user, name, &proof, audit)
         .await
@@ -193,7 +195,7 @@ pub async fn remove(
             "A factor added since you signed in cannot remove another: sign out, sign in with it, and try again".into(),
         )),
         Removal::Refused => Err(match proof {
-            RemovalProof::Totp { .. } => wrong(),
+            RemovalProof::Totp { .. } => super::mfa::wrong_code(db, user, client, &what).await,
             RemovalProof::Passkey { .. } => {
                 super::Error::Invalid("That passkey confirmation was used already".into())
             }

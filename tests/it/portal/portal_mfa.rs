@@ -332,4 +332,7 @@ fn wrong_codes_removing_totp_on_the_profile_are_throttled() {
         "{status}"
     );
     assert_eq!(audited(&sb, "alice", "mfa remove"), 0);
+    // Each wrong code that reached the check is on record, as at sign-in; the throttled ones
+    // did not reach it.
+    assert_eq!(audited(&sb, "alice", "mfa failed"), 5);
 }

@@ -135,8 +135,15 @@ fn passkeys_register_remove_and_sign_in_after_the_password_in_chromium() {
             && removed[1].contains("passkey spare"),
         "{removed:?}"
     );
-    // The removed passkey and the replay.
-    assert_eq!(audited(&sb, "alice", "mfa failed").len(), 2);
+    // The removed passkey, the replay, and the wrong code that tried to remove `spare`.
+    let failed = audited(&sb, "alice", "mfa failed");
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("removing passkey spare: wrong code")),
+        "{failed:?}"
+    );
     let signed_in = audited(&sb, "alice", "web sign-in");
     assert!(
         signed_in
