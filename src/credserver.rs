@@ -149,11 +149,16 @@ struct State {
     grant_checked: Instant,
     /// A request asks whether the grant still stands.
     grant_nudged: bool,
-    /// The grant found over, whose keys are never served again.
-    over: Option<String>,
-    /// The credentials' grant is over and no new ones came: the portal's refusal, which every
-    /// request gets instead of the keys.
-    withdrawn: Option<String>,
+    /// The credentials' grant is over and no new ones came.
+    withdrawn: Option<Withdrawn>,
+}
+
+/// A grant found over, and what requests get instead of keys until new ones come.
+struct Withdrawn {
+    /// The grant, whose keys are never served again.
+    grant: String,
+    /// The portal's refusal (or, while it is asked, that it is being asked).
+    why: String,
 }
 
 impl Server {
@@ -182,7 +187,6 @@ impl Server {
                 nudged: false,
                 grant_checked: Instant::now(),
                 grant_nudged: false,
-                over: None,
                 withdrawn: None,
             }),
             changed: Condvar::new(),
@@ -292,8 +296,8 @@ impl Shared {
     /// short wait for the refresher, then the error that keeps it from getting new ones.
     fn current(&self) -> Result<AwsCreds, Refused> {
         let mut state = self.lock();
-        if let Some(why) = &state.withdrawn {
-            return Err(Refused::GrantOver(why.clone()));
+        if let Some(w) = &state.withdrawn {
+            return Err(Refused::GrantOver(w.why.clone()));
         }
         // Answered from memory all the same; the next request hears what the portal says.
         if state.creds.grant.is_some()
@@ -318,7 +322,7 @@ impl Shared {
                         Some(e) if e.contains(&g.id) => e.clone(),
                         _ => jit_wire::access::grant_over(
                             &g.id,
-                            &wire_target(&self.target),
+                            &self.target.scope.access_target(),
                             "ended",
                             &rfc3339(g.end),
                         ),
@@ -410,11 +414,13 @@ impl Shared {
     fn withdraw(&self, grant: &VendGrant) -> Option<Said> {
         let served = {
             let mut state = self.lock();
-            state.over = Some(grant.id.clone());
-            state.withdrawn = Some(format!(
-                "grant {} is over; asking the portal for new credentials",
-                grant.id
-            ));
+            state.withdrawn = Some(Withdrawn {
+                grant: grant.id.clone(),
+                why: format!(
+                    "grant {} is over; asking the portal for new credentials",
+                    grant.id
+                ),
+            });
             state.creds.access_key_id.clone()
         };
         self.changed.notify_all();
@@ -428,7 +434,10 @@ impl Shared {
             Err(e) => {
                 let message = over_message(&grant.id, &format!("{e:#}"));
                 let mut state = self.lock();
-                state.withdrawn = Some(message.clone());
+                state.withdrawn = Some(Withdrawn {
+                    grant: grant.id.clone(),
+                    why: message.clone(),
+                });
                 state.error = Some(message.clone());
                 Some(Said::Warn(format!(
                     "{message} (the command's next request for credentials is refused)"
@@ -444,10 +453,10 @@ impl Shared {
         match result {
             Ok(got) => {
                 // Keys of the grant that is over, which another process had cached: not served.
-                if let Some(over) = &state.over
-                    && got.creds.grant.as_ref().is_some_and(|g| &g.id == over)
+                if let Some(w) = &state.withdrawn
+                    && got.creds.grant.as_ref().is_some_and(|g| g.id == w.grant)
                 {
-                    creds::forget_grant(&self.target, &got.creds.access_key_id, over);
+                    creds::forget_grant(&self.target, &got.creds.access_key_id, &w.grant);
                     return None;
                 }
                 match &got.stale {
@@ -463,7 +472,6 @@ impl Shared {
                     }
                     _ => {}
                 }
-                state.over = None;
                 if state.withdrawn.take().is_some() {
                     said = Some(Said::Status("new credentials came; serving them".into()));
                 }
@@ -488,8 +496,8 @@ impl Shared {
                 state.error = None;
             }
             Err(e) => {
-                let message = match &state.over {
-                    Some(grant) => over_message(grant, &format!("{e:#}")),
+                let message = match &state.withdrawn {
+                    Some(w) => over_message(&w.grant, &format!("{e:#}")),
                     None => format!("{e:#}"),
                 };
                 if state.error.as_ref() != Some(&message) {
@@ -508,8 +516,8 @@ impl Shared {
                     }));
                 }
                 // Still refused: what requests hear follows what the portal says now.
-                if state.withdrawn.is_some() {
-                    state.withdrawn = Some(message.clone());
+                if let Some(w) = &mut state.withdrawn {
+                    w.why.clone_from(&message);
                 }
                 state.error = Some(message);
             }
@@ -544,15 +552,6 @@ fn over_message(grant: &str, message: &str) -> String {
         message.to_string()
     } else {
         format!("grant {grant} is over, and no new credentials came: {message}")
-    }
-}
-
-/// The access target a server's credentials are for, as the portal's messages spell it.
-fn wire_target(target: &Target) -> jit_wire::access::Target {
-    match &target.scope {
-        crate::model::Scope::Admin => jit_wire::access::Target::Admin,
-        crate::model::Scope::DuploOps => jit_wire::access::Target::DuploOps,
-        crate::model::Scope::Tenant(t) => jit_wire::access::Target::Tenant(t.clone()),
     }
 }
 
@@ -628,7 +627,6 @@ mod tests {
                 nudged: false,
                 grant_checked: Instant::now(),
                 grant_nudged: false,
-                over: None,
                 withdrawn: None,
             }),
             changed: Condvar::new(),

@@ -63,6 +63,15 @@ impl Scope {
             Scope::Tenant(t) => format!("tenant {t}"),
         }
     }
+
+    /// The same access as the portal's access requests name it (docs/protocol.md §13).
+    pub fn access_target(&self) -> jit_wire::access::Target {
+        match self {
+            Scope::Admin => jit_wire::access::Target::Admin,
+            Scope::DuploOps => jit_wire::access::Target::DuploOps,
+            Scope::Tenant(t) => jit_wire::access::Target::Tenant(t.clone()),
+        }
+    }
 }
 
 /// Which cluster: a plan's (`--plan ID`, an admin login) or a tenant's (`--tenant NAME|ID`).

@@ -33,14 +33,7 @@ fn resolve(args: &RequestArgs) -> Result<(Target, Vec<String>)> {
             ..EnvSelect::default()
         };
         let (_, t) = super::select(&sel)?;
-        targets.push(
-            match &t.scope {
-                Scope::Admin => AccessTarget::Admin,
-                Scope::DuploOps => AccessTarget::DuploOps,
-                Scope::Tenant(n) => AccessTarget::Tenant(n.clone()),
-            }
-            .spelling(),
-        );
+        targets.push(t.scope.access_target().spelling());
         match &portal {
             Some(p) if p.api_host != t.api_host => {
                 bail!(
