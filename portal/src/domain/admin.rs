@@ -228,13 +228,7 @@ pub async fn add_user(
         .user(name)
         .detail(format!("admin={admin} tenants={}", tenants.join(",")));
     // The address goes in with the user, with its own row, in the one transaction.
-    let email = email.map(|e| {
-        let audit = actor
-            .audit(AuditEvent::UserEmail)
-            .user(name)
-            .detail(e.as_str());
-        (e.as_str(), audit)
-    });
+    let email = email.map(|e| (e.as_str(), email_audit(actor, name, Some(e.as_str()))));
     db.upsert_user_with_email(name, admin, &tenants, audit, email)
         .await?;
     Ok(())
@@ -326,14 +320,21 @@ pub async fn set_email(
     if old.as_deref() == new {
         return Ok(Outcome::Unchanged);
     }
-    let audit = actor
-        .audit(AuditEvent::UserEmail)
-        .user(name)
-        .detail(new.unwrap_or("cleared"));
-    if !db.set_email(name, new, audit).await? {
+    if !db
+        .set_email(name, new, email_audit(actor, name, new))
+        .await?
+    {
         return Err(no_user(name));
     }
     Ok(Outcome::Saved)
+}
+
+/// The `user email` row: the new address, or `cleared`.
+fn email_audit(actor: &Actor, name: &str, new: Option<&str>) -> crate::db::AuditEntry {
+    actor
+        .audit(AuditEvent::UserEmail)
+        .user(name)
+        .detail(new.unwrap_or("cleared"))
 }
 
 fn no_user(name: &str) -> Error {
